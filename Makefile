@@ -1,0 +1,66 @@
+# zcopy - top-level build.  `make` builds build/libzcopy.so and build/zcopy;
+# `make test` installs missing test dependencies (or says how) and runs every
+# test; `make bench` runs the benchmarks; `make demo` shows an unmodified
+# program with and without zcopy.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   := build
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ishim
+SHIM_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -pthread \
+               -fno-strict-aliasing -ftls-model=initial-exec
+TOOL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11
+
+SHIM_SRCS := $(wildcard shim/*.c)
+SHIM_OBJS := $(patsubst shim/%.c,$(BUILD)/shim/%.o,$(SHIM_SRCS))
+SHIM_HDRS := $(wildcard shim/*.h) include/zcopy.h
+
+LIB  := $(BUILD)/libzcopy.so
+TOOL := $(BUILD)/zcopy
+
+.PHONY: all clean install test test-deps demo bench check-syntax
+all: $(LIB) $(TOOL)
+
+$(BUILD)/shim/%.o: shim/%.c $(SHIM_HDRS) | $(BUILD)/shim
+	$(CC) $(CPPFLAGS) $(SHIM_CFLAGS) -c $< -o $@
+
+$(LIB): $(SHIM_OBJS) shim/exports.map
+	$(CC) -shared -pthread -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/exports.map \
+	      -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined -ldl
+
+$(TOOL): tools/zcopy.c include/zcopy.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(TOOL_CFLAGS) -o $@ tools/zcopy.c
+
+$(BUILD) $(BUILD)/shim:
+	mkdir -p $@
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
+	           $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libzcopy.so
+	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/zcopy
+	install -m 0644 include/zcopy.h $(DESTDIR)$(PREFIX)/include/zcopy.h
+	if [ -f docs/zcopy.1 ]; then install -m 0644 docs/zcopy.1 $(DESTDIR)$(PREFIX)/share/man/man1/zcopy.1; fi
+
+# Test dependencies: installed when missing (as root), otherwise the exact
+# command to run is printed and the test run stops.
+test-deps:
+	@sh tests/deps.sh
+
+test: all test-deps
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-integration
+	@echo "make test: all suites passed"
+
+demo: all
+	@sh examples/demo.sh
+
+clean:
+	rm -rf $(BUILD)
+
+# Suites and benchmarks keep their rules beside their sources.
+-include tests/unit/unit.mk
+-include tests/integration/integration.mk
+-include bench/bench.mk

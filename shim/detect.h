@@ -1,0 +1,71 @@
+/*
+ * detect.h - is this (source fd, buffer) a streaming copy?  Pure logic.
+ *
+ * The detector sees the calls, never the bytes: a read of len bytes from fd
+ * into buf, and writes of ranges of memory.  A write whose bytes all lie in
+ * the range the latest read of a stream filled is a read->write pair.  After
+ * ZC_ENGAGE_PAIRS consecutive pairs the stream is engaged: its next reads may
+ * be deferred.  When the program touches deferred data before writing it (a
+ * checksum, an edit), the stream backs off: it is disengaged and its next
+ * 2^level reads are not even considered, level growing with each touch, so a
+ * program that inspects its data pays almost nothing.
+ *
+ * No system calls, no locks: callers serialise access.
+ */
+#ifndef ZC_DETECT_H
+#define ZC_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZC_STREAMS 16       /* streams tracked at once (least recently used is replaced) */
+#define ZC_ENGAGE_PAIRS 2   /* consecutive read->write pairs before engaging */
+#define ZC_BACKOFF_MAX 12   /* longest back-off: 2^12 reads */
+#define ZC_CALM_ROUNDS 64   /* clean pairs after which the back-off level decays by one */
+
+struct zc_stream {
+	int fd;               /* source fd; -1 = free slot */
+	uintptr_t buf;        /* buffer of the latest read */
+	size_t len;           /* bytes the latest read returned */
+	uint64_t last_use;    /* detector clock at last read, for LRU */
+	uint32_t pairs;       /* consecutive read->write pairs */
+	uint32_t skip;        /* reads left to ignore (back-off) */
+	uint32_t calm;        /* clean pairs since the last touch */
+	uint8_t level;        /* back-off level */
+	uint8_t engaged;      /* reads may be deferred */
+	uint8_t paired;       /* latest read already counted as a pair */
+	uint8_t deferred;     /* latest read was deferred (phantom) */
+	uint8_t buf_ok;       /* engine's verdict on the buffer memory: 0 unknown, 1 ok, 2 no */
+	int8_t why;           /* engine's reason (ZC_FB_*) the latest read was not deferred, -1 none */
+};
+
+struct zc_detector {
+	struct zc_stream s[ZC_STREAMS];
+	uint64_t clock;
+};
+
+/* What the detector says about a read that is about to happen. */
+enum zc_read_verdict {
+	ZC_READ_PLAIN,   /* not engaged (yet): do the plain read */
+	ZC_READ_BACKOFF, /* in back-off: plain read */
+	ZC_READ_DEFER,   /* engaged: defer if the buffer and file allow */
+};
+
+void zc_det_init(struct zc_detector *d);
+/* Before a read of fd into buf: may it be deferred?  Consumes back-off. */
+enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t buf);
+/* After a read returned len > 0 bytes (deferred says whether it was). */
+void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len, int deferred);
+/* A write of [buf, buf+n): returns the stream whose latest read holds all of
+ * it (and counts the pair), or NULL. */
+struct zc_stream *zc_det_on_write(struct zc_detector *d, uintptr_t buf, size_t n);
+/* Same look-up without counting anything. */
+struct zc_stream *zc_det_find(struct zc_detector *d, uintptr_t buf, size_t n);
+/* The program touched the stream's deferred data: disengage and back off. */
+void zc_det_touched(struct zc_detector *d, struct zc_stream *s);
+/* The source fd was closed or replaced. */
+void zc_det_forget_fd(struct zc_detector *d, int fd);
+/* Memory [lo, hi) was freed or remapped: streams with buffers there end. */
+void zc_det_forget_range(struct zc_detector *d, uintptr_t lo, uintptr_t hi);
+
+#endif

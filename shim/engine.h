@@ -1,0 +1,78 @@
+/*
+ * engine.h - what the exported wrappers call once a call is a candidate.
+ *
+ * The wrappers in interpose.c, memory.c and stdio.c decide only "plain call
+ * or engine"; the engine (engine.c) owns the decision to defer a read or to
+ * redirect a write, the detector state, the lock, and the per-call stats.
+ */
+#ifndef ZC_ENGINE_H
+#define ZC_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "config.h"
+
+/* Set once the constructor ran: 0 = pass everything through. */
+extern volatile int zc_ready;
+/* ZC_MODE_* in force (ZC_MODE_OFF until zc_ready). */
+extern volatile int zc_mode;
+/* Smallest read considered (ZCOPY_MIN_CHUNK); writes below one page are
+ * never considered. */
+extern size_t zc_min_chunk;
+/* The wrappers' fast-path thresholds: a read of fewer than zc_read_min bytes
+ * (a write of fewer than zc_write_min) is the plain call and nothing else.
+ * SIZE_MAX until the constructor ran and in mode off; 1 in observe mode. */
+extern size_t zc_read_min;
+extern size_t zc_write_min;
+
+/* A thread-local "inside zcopy" flag: a wrapper entered while it is set (a
+ * signal handler that runs during our own work) takes the plain path. */
+extern __thread int zc_inside __attribute__((tls_model("initial-exec")));
+
+/* Called by the constructor, lazily by wrappers, and after fork. */
+void zc_init(void);
+
+/* The engine lock: guards the detector and the phantom table.  Taken only
+ * with zc_inside set, so a signal handler never waits for it. */
+void zc_lock(void);
+void zc_unlock(void);
+
+/* Reads.  pos == NULL: at the file offset (read/readv), which is advanced;
+ * otherwise at *pos (pread/preadv), offset untouched. */
+ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos);
+ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos);
+
+/* Writes.  pos as for reads (pwrite with pos).  how tells which call this
+ * is, so the plain path is the exact same call. */
+enum zc_wcall { ZC_W_WRITE, ZC_W_PWRITE, ZC_W_SEND, ZC_W_SENDTO };
+ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
+			int flags);
+ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos);
+ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			      enum zc_wcall how, int flags);
+
+/* Memory [lo, hi) is changing under the program's call: it goes away
+ * (munmap, MAP_FIXED over it), reads as zeros afterwards (free,
+ * MADV_DONTNEED), or keeps its bytes but must become ordinary memory
+ * (realloc, mremap, mprotect, other madvise). */
+enum zc_mem_event { ZC_MEM_GONE, ZC_MEM_ZERO, ZC_MEM_KEEP };
+void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev);
+/* In a forked child: a fresh lock and detector. */
+void zc_engine_reset(void);
+
+/* fd bookkeeping (close, dup2 target, close_range, fclose). */
+void zc_engine_fd_closed(int fd);
+void zc_engine_fd_range_closed(unsigned lo, unsigned hi);
+/* The file behind fd is about to be changed at [off, off+len) (len 0 = to
+ * end) by a call that is not a write we redirect (ftruncate, fallocate,
+ * sendfile/splice/copy_file_range into it, a small write). */
+void zc_engine_file_changing(int fd, off_t off, off_t len);
+
+/* stdio observation (fread/fwrite are not redirected). */
+void zc_engine_stdio_read(int fd, void *buf, size_t n);
+void zc_engine_stdio_write(int fd, const void *buf, size_t n);
+
+#endif

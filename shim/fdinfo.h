@@ -1,0 +1,64 @@
+/*
+ * fdinfo.h - what kind of object an fd names: the one place fds are classified.
+ *
+ * zc_classify() is pure (unit-tested).  zc_fd_get() caches its answer per fd
+ * number; the cache is invalidated by our close, close_range, dup*, fcntl and
+ * fclose wrappers.  Because an fd can also change behind our back (a libc
+ * internal close), every decision that moves data re-validates the entry with
+ * fstat (zc_fd_get(..., ZC_FD_VALIDATE)): the cache only saves the F_GETFL,
+ * SO_TYPE and tty look-ups.
+ */
+#ifndef ZC_FDINFO_H
+#define ZC_FDINFO_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+enum zc_kind {
+	ZC_K_UNKNOWN = 0, /* not looked at yet */
+	ZC_K_FILE,        /* regular file */
+	ZC_K_BLOCK,       /* block device */
+	ZC_K_PIPE,        /* pipe or FIFO */
+	ZC_K_STREAM,      /* stream socket (TCP, UNIX stream) */
+	ZC_K_DGRAM,       /* datagram or seqpacket socket */
+	ZC_K_CHAR,        /* character device that is not a tty (/dev/null ...) */
+	ZC_K_TTY,         /* terminal */
+	ZC_K_OTHER,       /* directory, eventfd, epoll, ... */
+	ZC_K_BADFD,       /* not an open fd */
+	ZC_K__COUNT
+};
+
+/* Flags that change what a transfer may do. */
+#define ZC_FL_APPEND   0x01u
+#define ZC_FL_NONBLOCK 0x02u
+#define ZC_FL_DIRECT   0x04u
+#define ZC_FL_READ     0x08u /* opened for reading */
+#define ZC_FL_WRITE    0x10u /* opened for writing */
+
+struct zc_fdinfo {
+	uint8_t kind;  /* enum zc_kind */
+	uint8_t flags; /* ZC_FL_* */
+	dev_t dev;
+	ino_t ino;
+	off_t size;    /* st_size when last looked at (files, block devices) */
+};
+
+/* Kind from the stat mode; sock_type is SO_TYPE for sockets (ignored
+ * otherwise) and is_tty says whether a character device is a terminal. */
+enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty);
+/* ZC_FL_* from open flags (F_GETFL). */
+unsigned zc_flags_from_fl(int fl);
+const char *zc_kind_name(enum zc_kind k);
+
+#define ZC_FD_CACHED   0
+#define ZC_FD_VALIDATE 1 /* fstat now; reclassify if the fd names another object */
+
+/* Fills *out for fd; returns 0, or -1 (kind ZC_K_BADFD) if fd is not open.
+ * With ZC_FD_VALIDATE, *st (if not NULL) receives the fresh fstat. */
+int zc_fd_get(int fd, struct zc_fdinfo *out, int how, struct stat *st);
+void zc_fd_forget(int fd);
+void zc_fd_forget_range(unsigned lo, unsigned hi);
+void zc_fd_forget_all(void);
+
+#endif

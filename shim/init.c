@@ -1,0 +1,106 @@
+/*
+ * init.c - start-up, fork and exit.
+ *
+ * The constructor fills the real-function table, reads the settings, opens
+ * the log and arms the engine; until it has run every wrapper passes calls
+ * straight through (a call that arrives earlier, from another library's
+ * constructor, is simply a plain call).  fork hands the child a fresh lock,
+ * its own pagemap and its own stats record; exit writes the stats record.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "fdinfo.h"
+#include "log.h"
+#include "phantom.h"
+#include "real.h"
+#include "stats.h"
+
+void zc_signals_init(void);
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+static void report(const char *var, const char *value, const char *why)
+{
+	zc_log(1, "%s=\"%s\" ignored: %s; using the default", var, value, why);
+}
+
+static void changed(const char *var, const char *value)
+{
+	zc_log(1, "setting %s=%s", var, value);
+}
+
+static void fork_prepare(void) { zc_lock(); }
+static void fork_parent(void) { zc_unlock(); }
+static void fork_child(void)
+{
+	zc_engine_reset();
+	zc_phantom_after_fork_child();
+	zc_stats_reset();
+}
+
+static void arm(void)
+{
+	zc_mode = zc_cfg.mode;
+	zc_min_chunk = zc_cfg.min_chunk;
+	switch (zc_cfg.mode) {
+	case ZC_MODE_ON:
+		zc_read_min = zc_min_chunk;
+		zc_write_min = zc_page;
+		break;
+	case ZC_MODE_OBSERVE:
+		zc_read_min = 1; /* observe sees every call, to tell why */
+		zc_write_min = 1;
+		break;
+	default:
+		zc_read_min = SIZE_MAX;
+		zc_write_min = SIZE_MAX;
+	}
+}
+
+void zc_init(void)
+{
+	static int once;
+	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+		return;
+	zc_real_resolve();
+	long pg = sysconf(_SC_PAGESIZE);
+	if (pg > 0)
+		zc_page = (size_t)pg;
+
+	/* Parse once quietly to learn where to log, then again to report. */
+	zc_config_defaults(&zc_cfg);
+	zc_config_parse(&zc_cfg, env_get, NULL, NULL);
+	zc_log_open(zc_cfg.log_file, zc_cfg.log_level);
+	zc_config_defaults(&zc_cfg);
+	zc_config_parse(&zc_cfg, env_get, report, changed);
+
+	zc_engine_reset();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (zc_cfg.mode == ZC_MODE_ON)
+		zc_signals_init();
+	arm();
+	zc_ready = 1;
+	zc_log(2, "ready: mode %s, min chunk %zu", zc_mode_name(zc_cfg.mode), zc_min_chunk);
+}
+
+__attribute__((constructor)) static void zc_constructor(void)
+{
+	zc_init();
+}
+
+__attribute__((destructor)) static void zc_destructor(void)
+{
+	if (!zc_ready)
+		return;
+	zc_inside = 1; /* whatever runs after us is passed through */
+	zc_stats_emit();
+	zc_log_close();
+}

@@ -1,0 +1,326 @@
+/*
+ * interpose.c - the exported fd wrappers: read, write and their relatives,
+ * and the calls that end or change an fd.
+ *
+ * Each wrapper only decides "plain call, or engine": the plain path is one
+ * compare against a threshold and the real call.  Nothing here allocates,
+ * uses stdio or keeps state of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fdinfo.h"
+#include "phantom.h"
+#include "real.h"
+
+#define ZC_EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* A write too small for the engine may still change a file that phantoms
+ * stand for; only then does it cost more than a compare. */
+static inline void small_write(int fd, off_t off, size_t n)
+{
+	if (unlikely(zc_phantom_live))
+		zc_engine_file_changing(fd, off, (off_t)n);
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (likely(n < zc_read_min))
+		return REAL(read)(fd, buf, n);
+	return zc_engine_read(fd, buf, n, NULL);
+}
+
+ZC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (likely(n < zc_read_min) || n > buflen) /* the real one reports overflow */
+		return REAL(__read_chk)(fd, buf, n, buflen);
+	return zc_engine_read(fd, buf, n, NULL);
+}
+
+ZC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (likely(n < zc_read_min) || off < 0)
+		return REAL(pread)(fd, buf, n, off);
+	return zc_engine_read(fd, buf, n, &off);
+}
+
+ZC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	if (likely(n < zc_read_min) || off < 0)
+		return REAL(pread64)(fd, buf, n, off);
+	return zc_engine_read(fd, buf, n, &off);
+}
+
+ZC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (likely(n < zc_read_min) || n > buflen || off < 0)
+		return REAL(__pread_chk)(fd, buf, n, off, buflen);
+	return zc_engine_read(fd, buf, n, &off);
+}
+
+ZC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (likely(n < zc_read_min) || n > buflen || off < 0)
+		return REAL(__pread64_chk)(fd, buf, n, off, buflen);
+	return zc_engine_read(fd, buf, n, &off);
+}
+
+ZC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (likely(zc_read_min == SIZE_MAX))
+		return REAL(readv)(fd, iov, cnt);
+	return zc_engine_readv(fd, iov, cnt, NULL);
+}
+
+ZC_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (likely(zc_read_min == SIZE_MAX) || off < 0)
+		return REAL(preadv)(fd, iov, cnt, off);
+	return zc_engine_readv(fd, iov, cnt, &off);
+}
+
+ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (likely(zc_read_min == SIZE_MAX) || off < 0)
+		return REAL(preadv64)(fd, iov, cnt, off);
+	return zc_engine_readv(fd, iov, cnt, &off);
+}
+
+/* recv and friends never read files; they are wrapped so that every entry
+ * point of the family is ours, and pass through. */
+ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return REAL(recv)(fd, buf, n, flags);
+}
+
+ZC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	return REAL(__recv_chk)(fd, buf, n, buflen, flags);
+}
+
+ZC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			   socklen_t *alen)
+{
+	return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+}
+
+ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				 struct sockaddr *addr, socklen_t *alen)
+{
+	return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+ZC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (likely(n < zc_write_min)) {
+		small_write(fd, -1, n);
+		return REAL(write)(fd, buf, n);
+	}
+	return zc_engine_write(fd, buf, n, NULL, ZC_W_WRITE, 0);
+}
+
+ZC_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (likely(n < zc_write_min) || off < 0) {
+		small_write(fd, off, n);
+		return REAL(pwrite)(fd, buf, n, off);
+	}
+	return zc_engine_write(fd, buf, n, &off, ZC_W_PWRITE, 0);
+}
+
+ZC_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (likely(zc_write_min == SIZE_MAX) || cnt <= 0 || !iov ||
+	    iov_total(iov, cnt) < zc_write_min) {
+		if (cnt > 0 && iov)
+			small_write(fd, -1, iov_total(iov, cnt));
+		return REAL(writev)(fd, iov, cnt);
+	}
+	return zc_engine_writev(fd, iov, cnt, NULL);
+}
+
+ZC_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (likely(zc_write_min == SIZE_MAX) || cnt <= 0 || !iov || off < 0 ||
+	    iov_total(iov, cnt) < zc_write_min) {
+		if (cnt > 0 && iov)
+			small_write(fd, off, iov_total(iov, cnt));
+		return REAL(pwritev)(fd, iov, cnt, off);
+	}
+	return zc_engine_writev(fd, iov, cnt, &off);
+}
+
+ZC_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev(fd, iov, cnt, off);
+}
+
+ZC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	if (likely(n < zc_write_min))
+		return REAL(send)(fd, buf, n, flags);
+	return zc_engine_write(fd, buf, n, NULL, ZC_W_SEND, flags);
+}
+
+ZC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+			 socklen_t alen)
+{
+	if (likely(n < zc_write_min) || addr)
+		return REAL(sendto)(fd, buf, n, flags, addr, alen);
+	return zc_engine_write(fd, buf, n, NULL, ZC_W_SENDTO, flags);
+}
+
+/* ---- kernel copies the program makes itself ------------------------------ */
+
+ZC_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	small_write(out, -1, n);
+	return REAL(sendfile)(out, in, off, n);
+}
+
+ZC_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
+{
+	small_write(out, -1, n);
+	return REAL(sendfile64)(out, in, off, n);
+}
+
+ZC_EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
+{
+	small_write(out, out_off ? *out_off : -1, n);
+	return REAL(splice)(in, in_off, out, out_off, n, flags);
+}
+
+ZC_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t n,
+				  unsigned flags)
+{
+	small_write(out, out_off ? *out_off : -1, n);
+	return REAL(copy_file_range)(in, in_off, out, out_off, n, flags);
+}
+
+ZC_EXPORT int ftruncate(int fd, off_t len)
+{
+	small_write(fd, len, 0); /* 0: everything from len on */
+	return REAL(ftruncate)(fd, len);
+}
+
+ZC_EXPORT int ftruncate64(int fd, off_t len)
+{
+	small_write(fd, len, 0);
+	return REAL(ftruncate64)(fd, len);
+}
+
+ZC_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	/* Collapse and insert shift everything after off. */
+	small_write(fd, off, (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) ? 0 : (size_t)len);
+	return REAL(fallocate)(fd, mode, off, len);
+}
+
+ZC_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	small_write(fd, off, (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) ? 0 : (size_t)len);
+	return REAL(fallocate64)(fd, mode, off, len);
+}
+
+/* ---- fd lifetime --------------------------------------------------------- */
+
+ZC_EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+	return REAL(lseek)(fd, off, whence);
+}
+
+ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
+{
+	return REAL(lseek64)(fd, off, whence);
+}
+
+ZC_EXPORT int close(int fd)
+{
+	zc_engine_fd_closed(fd);
+	return REAL(close)(fd);
+}
+
+ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
+{
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi)
+		zc_engine_fd_range_closed(lo, hi);
+	return REAL(close_range)(lo, hi, flags);
+}
+
+ZC_EXPORT int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0)
+		zc_fd_forget(r);
+	return r;
+}
+
+ZC_EXPORT int dup2(int fd, int fd2)
+{
+	if (fd != fd2)
+		zc_engine_fd_closed(fd2);
+	return REAL(dup2)(fd, fd2);
+}
+
+ZC_EXPORT int dup3(int fd, int fd2, int flags)
+{
+	if (fd != fd2)
+		zc_engine_fd_closed(fd2);
+	return REAL(dup3)(fd, fd2, flags);
+}
+
+/* fcntl's third argument is an int or a pointer; on this ABI both travel in
+ * the same register, so it is passed on as a long. */
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
+{
+	int r = real(fd, cmd, arg);
+	if (r >= 0) {
+		if (cmd == F_SETFL)
+			zc_fd_forget(fd);
+		else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			zc_fd_forget(r);
+	}
+	return r;
+}
+
+ZC_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl), fd, cmd, arg);
+}
+
+ZC_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl64), fd, cmd, arg);
+}

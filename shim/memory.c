@@ -1,0 +1,136 @@
+/*
+ * memory.c - the memory calls that could meet a phantom page.
+ *
+ * A phantom page is a private mapping of a file.  Before memory holding one
+ * is freed, resized, remapped, advised or reprotected, it is turned back into
+ * ordinary anonymous memory (see phantom.h), so allocators and the program
+ * see exactly what they would without zcopy: zeros after MADV_DONTNEED, the
+ * same bytes after realloc, no file pages left in a recycled heap.  With no
+ * phantom alive (zc_phantom_live == 0) each wrapper is a compare and a call.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "engine.h"
+#include "phantom.h"
+#include "real.h"
+
+#define ZC_EXPORT __attribute__((visibility("default")))
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* glibc's own entry points, reached if dlsym itself frees memory before the
+ * table is filled. */
+extern void __libc_free(void *);
+extern void *__libc_realloc(void *, size_t);
+
+static void real_free(void *p)
+{
+	void (*f)(void *) = REAL(free);
+	(f ? f : __libc_free)(p);
+}
+
+static uintptr_t end_of(void *p, size_t len)
+{
+	return (uintptr_t)p + len < (uintptr_t)p ? UINTPTR_MAX : (uintptr_t)p + len;
+}
+
+static size_t usable(void *p)
+{
+	size_t (*f)(void *) = REAL(malloc_usable_size);
+	return f ? f(p) : 0;
+}
+
+ZC_EXPORT void free(void *p)
+{
+	/* Large blocks may have been a stream's buffer: the stream ends with
+	 * them (their memory may come back as something else). */
+	if (unlikely(zc_read_min != SIZE_MAX) && p) {
+		size_t n = usable(p);
+		if (n >= zc_min_chunk || zc_phantom_live)
+			zc_engine_memory((uintptr_t)p, end_of(p, n), ZC_MEM_ZERO);
+	}
+	real_free(p);
+}
+
+ZC_EXPORT void *realloc(void *p, size_t n)
+{
+	if (unlikely(zc_phantom_live) && p)
+		zc_engine_memory((uintptr_t)p, end_of(p, usable(p)), ZC_MEM_KEEP);
+	void *(*f)(void *, size_t) = REAL(realloc);
+	return (f ? f : __libc_realloc)(p, n);
+}
+
+static void before_map(void *addr, size_t len, int prot, int flags, int fd)
+{
+	if (!zc_ready)
+		return;
+	if ((flags & MAP_FIXED) && addr)
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
+	if (unlikely(zc_phantom_live) && fd >= 0 && (flags & MAP_SHARED) && (prot & PROT_WRITE))
+		zc_engine_file_changing(fd, 0, 0); /* stores through it change the file */
+}
+
+ZC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	before_map(addr, len, prot, flags, fd);
+	return REAL(mmap)(addr, len, prot, flags, fd, off);
+}
+
+ZC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	before_map(addr, len, prot, flags, fd);
+	return REAL(mmap64)(addr, len, prot, flags, fd, off);
+}
+
+ZC_EXPORT int munmap(void *addr, size_t len)
+{
+	if (zc_ready)
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
+	return REAL(munmap)(addr, len);
+}
+
+ZC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (zc_ready) {
+		zc_engine_memory((uintptr_t)old, end_of(old, old_len), ZC_MEM_KEEP);
+		if (new_addr)
+			zc_engine_memory((uintptr_t)new_addr, end_of(new_addr, new_len), ZC_MEM_GONE);
+	}
+	return REAL(mremap)(old, old_len, new_len, flags, new_addr);
+}
+
+ZC_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	if (unlikely(zc_phantom_live)) {
+		/* Discarding advice must bring back zeros, not the file's bytes. */
+		int zero = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), zero ? ZC_MEM_ZERO : ZC_MEM_KEEP);
+	}
+	return REAL(madvise)(addr, len, advice);
+}
+
+ZC_EXPORT int posix_madvise(void *addr, size_t len, int advice)
+{
+	/* glibc ignores POSIX_MADV_DONTNEED; every other advice keeps contents. */
+	if (unlikely(zc_phantom_live) && advice != POSIX_MADV_DONTNEED)
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
+	return REAL(posix_madvise)(addr, len, advice);
+}
+
+ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	/* A phantom page behind PROT_NONE would let a redirected write succeed
+	 * where the plain one faults. */
+	if (unlikely(zc_phantom_live))
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
+	return REAL(mprotect)(addr, len, prot);
+}

@@ -1,0 +1,407 @@
+/*
+ * phantom.c - deferred reads as file-backed pages of the program's buffer.
+ *
+ * Owns the phantom table, the /proc/self/pagemap descriptor and every change
+ * of a buffer page between "the program's anonymous memory" and "a private
+ * mapping of the source file".  See phantom.h for the invariants.  All
+ * functions except zc_phantom_sigbus() run with the engine lock held.
+ */
+#include "phantom.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "real.h"
+#include "stats.h"
+
+size_t zc_page = 4096;
+volatile int zc_phantom_live;
+
+static struct zc_phantom tab[ZC_MAX_PHANTOMS];
+
+static int pagemap_fd = -1;
+static dev_t pagemap_dev;
+static ino_t pagemap_ino;
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE    (1ULL << 61)
+
+static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
+static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
+
+/* ---- table --------------------------------------------------------------- */
+
+static int free_slots(void)
+{
+	return ZC_MAX_PHANTOMS - zc_phantom_live;
+}
+
+static struct zc_phantom *slot_new(void)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len == 0) {
+			zc_phantom_live++;
+			return &tab[i];
+		}
+	return NULL;
+}
+
+static void slot_free(struct zc_phantom *p)
+{
+	p->len = 0;
+	zc_phantom_live--;
+}
+
+/* What happens to the part of a record that leaves the phantom state. */
+enum leave { LEAVE_DROP, LEAVE_ZERO, LEAVE_MATERIALIZE };
+
+static void anon_zero(uintptr_t a, size_t len)
+{
+	/* Fresh anonymous pages read as zeros, as after MADV_DONTNEED. */
+	if (REAL(mmap)((void *)a, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		zc_log(1, "zero pages at %p failed: errno %d", (void *)a, errno);
+}
+
+static void anon_copy(uintptr_t a, size_t len)
+{
+	/* New anonymous pages with the same bytes, swapped in atomically. */
+	void *tmp = REAL(mmap)(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+	if (tmp == MAP_FAILED) {
+		zc_log(1, "materialize %p: no memory (errno %d)", (void *)a, errno);
+		return;
+	}
+	memcpy(tmp, (void *)a, len);
+	if (REAL(mremap)(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a) == MAP_FAILED) {
+		zc_log(1, "materialize %p: mremap failed (errno %d)", (void *)a, errno);
+		REAL(munmap)(tmp, len);
+		return;
+	}
+	ZC_ADD(materialized_bytes, len);
+}
+
+static void leave(uintptr_t a, size_t len, enum leave how)
+{
+	if (how == LEAVE_ZERO)
+		anon_zero(a, len);
+	else if (how == LEAVE_MATERIALIZE)
+		anon_copy(a, len);
+}
+
+/*
+ * Takes [lo, hi) out of the table, applying `how` to the phantom pages in it.
+ * Parts of records outside the range stay phantoms; when a record must be
+ * split and the table is full, its right part is materialized instead.
+ */
+static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
+{
+	int saved = errno;
+	lo = page_down(lo);
+	hi = page_up(hi);
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->addr >= hi || p->addr + p->len <= lo)
+			continue;
+		uintptr_t a = p->addr, e = p->addr + p->len;
+		uintptr_t cut_lo = a > lo ? a : lo, cut_hi = e < hi ? e : hi;
+		leave(cut_lo, cut_hi - cut_lo, how);
+		if (cut_hi < e) {
+			/* Right remainder. */
+			struct zc_phantom *r = slot_new();
+			if (r) {
+				*r = *p;
+				r->addr = cut_hi;
+				r->len = e - cut_hi;
+				r->off = p->off + (off_t)(cut_hi - a);
+			} else {
+				anon_copy(cut_hi, e - cut_hi);
+			}
+		}
+		if (cut_lo > a)
+			p->len = cut_lo - a; /* left remainder keeps this slot */
+		else
+			slot_free(p);
+	}
+	errno = saved;
+}
+
+int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < ZC_MAX_PHANTOMS && n < max; i++) {
+		const struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->addr >= hi || p->addr + p->len <= lo)
+			continue;
+		/* Insertion sort by address: the table is small. */
+		int j = n++;
+		while (j > 0 && out[j - 1].addr > p->addr) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = *p;
+	}
+	return n;
+}
+
+/* ---- pagemap ------------------------------------------------------------- */
+
+/* The pagemap fd lives far above the fds the program uses, so it never
+ * changes the numbers open() returns; it is re-checked before every use
+ * because the program may close it behind our back. */
+static int pagemap_get(void)
+{
+	struct stat st;
+	if (pagemap_fd >= 0 && fstat(pagemap_fd, &st) == 0 && st.st_dev == pagemap_dev &&
+	    st.st_ino == pagemap_ino)
+		return pagemap_fd;
+	pagemap_fd = -1;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct rlimit rl;
+	int floor = 3;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		floor = rl.rlim_cur > 256 ? (int)rl.rlim_cur - 16 : (int)rl.rlim_cur / 2;
+	else
+		floor = 1000;
+	int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+	if (high >= 0) {
+		REAL(close)(fd);
+		fd = high;
+	}
+	if (fstat(fd, &st) < 0) {
+		REAL(close)(fd);
+		return -1;
+	}
+	pagemap_dev = st.st_dev;
+	pagemap_ino = st.st_ino;
+	pagemap_fd = fd;
+	return fd;
+}
+
+void zc_phantom_after_fork_child(void)
+{
+	/* The inherited descriptor shows the parent's pages. */
+	if (pagemap_fd >= 0)
+		REAL(close)(pagemap_fd);
+	pagemap_fd = -1;
+}
+
+static int pagemap_read(uintptr_t addr, size_t npages, uint64_t *ent)
+{
+	int fd = pagemap_get();
+	if (fd < 0)
+		return -EIO;
+	size_t want = npages * sizeof *ent, done = 0;
+	off_t pos = (off_t)(addr / zc_page * sizeof *ent);
+	while (done < want) {
+		ssize_t r = REAL(pread)(fd, (char *)ent + done, want - done, pos + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+int zc_pagemap(uintptr_t addr, size_t npages, uint8_t *state)
+{
+	uint64_t ent[512];
+	int saved = errno;
+	for (size_t i = 0; i < npages;) {
+		size_t n = npages - i < 512 ? npages - i : 512;
+		int rc = pagemap_read(addr + i * zc_page, n, ent);
+		if (rc) {
+			errno = saved;
+			return rc;
+		}
+		for (size_t j = 0; j < n; j++) {
+			uint64_t e = ent[j];
+			uint8_t s = 0;
+			if (e & PM_PRESENT) {
+				s |= ZC_PG_PRESENT;
+				if (e & PM_FILE)
+					s |= ZC_PG_CLEAN;
+			} else if (!(e & PM_SWAPPED)) {
+				s |= ZC_PG_CLEAN; /* never faulted in: still the file's */
+			}
+			state[i + j] = s;
+		}
+		i += n;
+	}
+	errno = saved;
+	return 0;
+}
+
+static int is_ours(uintptr_t page)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && page >= tab[i].addr && page < tab[i].addr + tab[i].len)
+			return 1;
+	return 0;
+}
+
+int zc_buffer_is_private_anon(uintptr_t addr, size_t len)
+{
+	uint64_t ent[512];
+	uintptr_t a = page_up(addr), e = page_down(addr + len);
+	int saved = errno;
+	while (a < e) {
+		size_t n = (e - a) / zc_page;
+		if (n > 512)
+			n = 512;
+		if (pagemap_read(a, n, ent)) {
+			errno = saved;
+			return 0;
+		}
+		for (size_t j = 0; j < n; j++) {
+			uintptr_t pg = a + j * zc_page;
+			/* A touched private anonymous page is present and not a file page.
+			 * Pages never touched could be shared memory: refuse them. */
+			if ((ent[j] & PM_PRESENT) && !(ent[j] & PM_FILE))
+				continue;
+			if (is_ours(pg))
+				continue;
+			errno = saved;
+			return 0;
+		}
+		a += n * zc_page;
+	}
+	errno = saved;
+	return 1;
+}
+
+/* ---- deferring a read ---------------------------------------------------- */
+
+static int pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = REAL(pread)(fd, (char *)buf + done, n - done, off + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
+				      const struct stat *st, int stream, size_t *got, int *why)
+{
+	uintptr_t b = (uintptr_t)buf;
+	*why = -1;
+	if (st->st_size <= off)
+		return ZC_DEFER_PLAIN; /* EOF: the plain read says so */
+	size_t k = (uint64_t)(st->st_size - off) < n ? (size_t)(st->st_size - off) : n;
+	if ((b - (uintptr_t)off) & (zc_page - 1)) {
+		*why = ZC_FB_ALIGNMENT;
+		return ZC_DEFER_PLAIN;
+	}
+	uintptr_t ps = page_up(b), pe = page_down(b + k);
+	if (pe <= ps) {
+		*why = ZC_FB_TOO_SMALL;
+		return ZC_DEFER_PLAIN;
+	}
+	/* Room for the new record and for one split of an old one. */
+	if (free_slots() < 2) {
+		*why = ZC_FB_TOO_MANY;
+		return ZC_DEFER_PLAIN;
+	}
+	int saved = errno;
+	size_t head = ps - b, tail = b + k - pe;
+	if ((head && pread_all(fd, buf, head, off)) ||
+	    (tail && pread_all(fd, (void *)pe, tail, off + (off_t)(pe - b)))) {
+		errno = saved;
+		*why = ZC_FB_MAP_FAILED;
+		return ZC_DEFER_PLAIN;
+	}
+	remove_range(ps, pe, LEAVE_DROP); /* the new mapping replaces them */
+	void *m = REAL(mmap)((void *)ps, pe - ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+			     off + (off_t)(ps - b));
+	if (m == MAP_FAILED) {
+		zc_log(2, "defer: mmap of fd %d failed: errno %d", fd, errno);
+		/* Checks that fail leave the old pages in place; make sure the range
+		 * is ordinary memory again in any case before the plain read. */
+		if (errno != EACCES && errno != ENODEV && errno != EINVAL && errno != EPERM)
+			anon_zero(ps, pe - ps);
+		errno = saved;
+		*why = ZC_FB_MAP_FAILED;
+		return ZC_DEFER_PLAIN;
+	}
+	struct zc_phantom *p = slot_new();
+	p->addr = ps;
+	p->len = pe - ps;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->fd = fd;
+	p->off = off + (off_t)(ps - b);
+	p->stream = stream;
+	ZC_ADD(phantom_reads, 1);
+	zc_log(3, "defer: fd %d off %ld len %zu -> %zu phantom pages", fd, (long)off, k,
+	       (pe - ps) / zc_page);
+	errno = saved;
+	*got = k;
+	return ZC_DEFER_OK;
+}
+
+/* ---- leaving the phantom state ------------------------------------------- */
+
+void zc_phantom_drop(uintptr_t lo, uintptr_t hi)
+{
+	remove_range(lo, hi, LEAVE_DROP);
+}
+
+void zc_phantom_zero(uintptr_t lo, uintptr_t hi)
+{
+	remove_range(lo, hi, LEAVE_ZERO);
+}
+
+void zc_phantom_materialize(uintptr_t lo, uintptr_t hi)
+{
+	remove_range(lo, hi, LEAVE_MATERIALIZE);
+}
+
+void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->dev != dev || p->ino != ino)
+			continue;
+		if (p->off + (off_t)p->len <= off || (len > 0 && p->off >= off + len))
+			continue;
+		uintptr_t a = p->addr, e = p->addr + p->len;
+		remove_range(a, e, LEAVE_MATERIALIZE);
+	}
+}
+
+void zc_phantom_fd_closed(int fd)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && tab[i].fd == fd)
+			tab[i].fd = -1;
+}
+
+int zc_phantom_sigbus(uintptr_t addr)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		uintptr_t a = tab[i].addr;
+		size_t len = tab[i].len;
+		if (len && addr >= a && addr < a + len) {
+			int saved = errno;
+			anon_zero(page_down(addr), zc_page);
+			errno = saved;
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,91 @@
+/*
+ * phantom.h - deferred reads: buffer pages that stand for bytes of a file.
+ *
+ * A phantom is a run of whole pages of a program buffer over which the source
+ * file is mapped MAP_PRIVATE|MAP_FIXED.  Every access then just works: loads
+ * see the file's bytes, stores copy-on-write.  /proc/self/pagemap tells, page
+ * by page, whether a phantom page is still the file's (not present, or a file
+ * page) or was written (present anonymous page).
+ *
+ * Invariants:
+ *  - every record covers whole pages that zcopy itself mapped, from a file
+ *    identified by (dev, ino) at file offset off;
+ *  - records never overlap (a new deferred read replaces what it covers);
+ *  - zc_phantom_live is the number of records; 0 means every memory and
+ *    write wrapper takes its plain path without looking further;
+ *  - memory leaves the phantom state only through this module: dropped (the
+ *    mapping is gone), zeroed (anonymous zero pages) or materialized
+ *    (anonymous pages holding the same bytes).
+ */
+#ifndef ZC_PHANTOM_H
+#define ZC_PHANTOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define ZC_MAX_PHANTOMS 64
+
+struct zc_phantom {
+	uintptr_t addr; /* page aligned */
+	size_t len;     /* multiple of the page size; 0 = free slot */
+	dev_t dev;
+	ino_t ino;
+	int fd;         /* fd the bytes were read from; -1 once it was closed */
+	off_t off;      /* file offset of addr */
+	int stream;     /* detector slot that made it, or -1 */
+};
+
+extern size_t zc_page;              /* page size */
+extern volatile int zc_phantom_live; /* number of records */
+
+/* Result of deferring one read. */
+enum zc_defer_result {
+	ZC_DEFER_OK = 0,     /* mapped; *got bytes stand in buf */
+	ZC_DEFER_PLAIN = 1,  /* nothing changed: do the plain read (reason in *why) */
+};
+
+/*
+ * Defers a read of up to n bytes of fd at file offset off into buf: maps the
+ * whole pages, preads the partial pages at both ends.  st is a fresh fstat of
+ * fd.  Does not move the file offset.  On ZC_DEFER_PLAIN nothing the program
+ * can see has changed (the buffer may hold some of the bytes it was about to
+ * receive anyway).  Caller holds the engine lock.
+ */
+enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
+				      const struct stat *st, int stream, size_t *got, int *why);
+
+/* Copies out (up to max) records overlapping [lo, hi), sorted by address;
+ * returns how many. Caller holds the engine lock. */
+int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, int max);
+
+/* Page states for npages pages from addr: bit 0 = still the file's (clean),
+ * bit 1 = present (touched by the program).  Returns 0 or -errno. */
+#define ZC_PG_CLEAN   1u
+#define ZC_PG_PRESENT 2u
+int zc_pagemap(uintptr_t addr, size_t npages, uint8_t *state);
+/* Is every page of [addr, addr+len) private anonymous memory (or ours)?
+ * Used before the first deferral into a buffer. Returns 1 yes, 0 no. */
+int zc_buffer_is_private_anon(uintptr_t addr, size_t len);
+
+/* Memory [lo, hi) is going away (munmap, MAP_FIXED over it): forget it. */
+void zc_phantom_drop(uintptr_t lo, uintptr_t hi);
+/* Make phantom pages in [lo, hi) anonymous zero pages (free, MADV_DONTNEED). */
+void zc_phantom_zero(uintptr_t lo, uintptr_t hi);
+/* Make phantom pages in [lo, hi) anonymous pages holding the same bytes
+ * (realloc, mremap, mprotect, the program's own madvise). */
+void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);
+/* The file (dev, ino) is about to change in [off, off+len) (len 0 = to the
+ * end): phantoms of that range get their bytes now. */
+void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len);
+/* fd was closed: its phantoms can no longer be sent from it. */
+void zc_phantom_fd_closed(int fd);
+/* After fork in the child: the pagemap descriptor belongs to the parent. */
+void zc_phantom_after_fork_child(void);
+
+/* The SIGBUS handler's question: is addr in a phantom page?  If so the page
+ * is replaced by a zero page and 1 is returned.  Async-signal-safe. */
+int zc_phantom_sigbus(uintptr_t addr);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * real.h - the one table of real libc functions.
+ *
+ * Every function zcopy interposes is listed once in ZC_REAL_LIST.  The table
+ * is filled by dlsym(RTLD_NEXT) from the library constructor, and lazily on
+ * first use, so a wrapper called before our constructor (another library's
+ * constructor calling read) still reaches libc.  Inside the library, code
+ * never calls an interposed name directly (that would re-enter our own
+ * wrapper): it calls REAL(name)(...).
+ */
+#ifndef ZC_REAL_H
+#define ZC_REAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* X(name, return type, parameter list) */
+#define ZC_REAL_LIST(X)                                                                   \
+	X(read, ssize_t, (int, void *, size_t))                                           \
+	X(__read_chk, ssize_t, (int, void *, size_t, size_t))                             \
+	X(pread, ssize_t, (int, void *, size_t, off_t))                                   \
+	X(pread64, ssize_t, (int, void *, size_t, off_t))                                 \
+	X(__pread_chk, ssize_t, (int, void *, size_t, off_t, size_t))                     \
+	X(__pread64_chk, ssize_t, (int, void *, size_t, off_t, size_t))                   \
+	X(readv, ssize_t, (int, const struct iovec *, int))                               \
+	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                       \
+	X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))                     \
+	X(write, ssize_t, (int, const void *, size_t))                                    \
+	X(pwrite, ssize_t, (int, const void *, size_t, off_t))                            \
+	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))                          \
+	X(writev, ssize_t, (int, const struct iovec *, int))                              \
+	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                      \
+	X(pwritev64, ssize_t, (int, const struct iovec *, int, off_t))                    \
+	X(send, ssize_t, (int, const void *, size_t, int))                                \
+	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *,      \
+			    socklen_t))                                                   \
+	X(recv, ssize_t, (int, void *, size_t, int))                                      \
+	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int))                        \
+	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))  \
+	X(__recvfrom_chk, ssize_t,                                                        \
+	  (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *))             \
+	X(fread, size_t, (void *, size_t, size_t, FILE *))                                \
+	X(fread_unlocked, size_t, (void *, size_t, size_t, FILE *))                       \
+	X(__fread_chk, size_t, (void *, size_t, size_t, size_t, FILE *))                  \
+	X(__fread_unlocked_chk, size_t, (void *, size_t, size_t, size_t, FILE *))         \
+	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                         \
+	X(fwrite_unlocked, size_t, (const void *, size_t, size_t, FILE *))                \
+	X(close, int, (int))                                                              \
+	X(close_range, int, (unsigned, unsigned, int))                                    \
+	X(dup, int, (int))                                                                \
+	X(dup2, int, (int, int))                                                          \
+	X(dup3, int, (int, int, int))                                                     \
+	X(fcntl, int, (int, int, ...))                                                    \
+	X(fcntl64, int, (int, int, ...))                                                  \
+	X(fclose, int, (FILE *))                                                          \
+	X(lseek, off_t, (int, off_t, int))                                                \
+	X(lseek64, off_t, (int, off_t, int))                                              \
+	X(ftruncate, int, (int, off_t))                                                   \
+	X(ftruncate64, int, (int, off_t))                                                 \
+	X(fallocate, int, (int, int, off_t, off_t))                                       \
+	X(fallocate64, int, (int, int, off_t, off_t))                                     \
+	X(sendfile, ssize_t, (int, int, off_t *, size_t))                                 \
+	X(sendfile64, ssize_t, (int, int, off_t *, size_t))                               \
+	X(splice, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned))                \
+	X(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned))       \
+	X(free, void, (void *))                                                           \
+	X(realloc, void *, (void *, size_t))                                              \
+	X(malloc_usable_size, size_t, (void *))                                           \
+	X(mmap, void *, (void *, size_t, int, int, int, off_t))                           \
+	X(mmap64, void *, (void *, size_t, int, int, int, off_t))                         \
+	X(munmap, int, (void *, size_t))                                                  \
+	X(mremap, void *, (void *, size_t, size_t, int, ...))                             \
+	X(madvise, int, (void *, size_t, int))                                            \
+	X(posix_madvise, int, (void *, size_t, int))                                      \
+	X(mprotect, int, (void *, size_t, int))                                           \
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
+	X(signal, __sighandler_t, (int, __sighandler_t))
+
+#define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
+struct zc_real {
+	ZC_REAL_LIST(ZC_REAL_FIELD)
+};
+#undef ZC_REAL_FIELD
+
+extern struct zc_real zc_real;
+
+/* Resolve every entry that is still NULL.  Safe to call more than once and
+ * from any thread; a recursive call made by dlsym itself returns at once. */
+void zc_real_resolve(void);
+
+/* REAL(read)(fd, buf, n): the libc function, resolved on first use. */
+#define REAL(name)                                                                        \
+	(__builtin_expect(zc_real.name != NULL, 1) ? zc_real.name                        \
+						   : (zc_real_resolve(), zc_real.name))
+
+#endif

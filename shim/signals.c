@@ -1,0 +1,83 @@
+/*
+ * signals.c - SIGBUS on phantom pages.
+ *
+ * If another process truncates a file while phantom pages of it are mapped,
+ * touching those pages raises SIGBUS.  zcopy keeps a SIGBUS handler of its own
+ * installed first (mode on only): a fault on a phantom page is answered with
+ * a zero page and the program continues; any other SIGBUS goes to what the
+ * program asked for, which our sigaction/signal wrappers record and report
+ * back as if it were installed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "phantom.h"
+#include "real.h"
+
+#define ZC_EXPORT __attribute__((visibility("default")))
+
+static volatile int ours;              /* our handler is installed */
+static struct sigaction program_bus;   /* what the program believes is installed */
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (si && si->si_code == BUS_ADRERR && zc_phantom_sigbus((uintptr_t)si->si_addr))
+		return;
+	struct sigaction p = program_bus;
+	if (p.sa_flags & SA_SIGINFO) {
+		if (p.sa_sigaction) {
+			p.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN) {
+		p.sa_handler(sig);
+		return;
+	}
+	/* Default action (a fault cannot be ignored): restore it and let the
+	 * fault happen again, or re-send a signal that was sent. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	REAL(sigaction)(SIGBUS, &dfl, NULL);
+	ours = 0;
+	if (!si || si->si_code <= 0)
+		raise(sig);
+}
+
+void zc_signals_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (REAL(sigaction)(SIGBUS, &sa, &program_bus) == 0)
+		ours = 1;
+}
+
+ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig != SIGBUS || !ours)
+		return REAL(sigaction)(sig, act, old);
+	if (old)
+		*old = program_bus;
+	if (act)
+		program_bus = *act;
+	return 0;
+}
+
+ZC_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
+{
+	if (sig != SIGBUS || !ours)
+		return REAL(signal)(sig, h);
+	/* sa_handler and sa_sigaction share storage: this is what signal()
+	 * itself would return for a handler installed with SA_SIGINFO. */
+	__sighandler_t prev = program_bus.sa_handler;
+	memset(&program_bus, 0, sizeof program_bus);
+	program_bus.sa_handler = h;
+	program_bus.sa_flags = SA_RESTART;
+	return prev;
+}

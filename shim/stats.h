@@ -1,0 +1,83 @@
+/*
+ * stats.h - per-process counters and the record written at exit.
+ *
+ * Counters are plain 64-bit integers updated with relaxed atomics from any
+ * thread.  At exit one JSON object is appended, on one line and with one
+ * write(2) on an O_APPEND descriptor, to ZCOPY_STATS (so many processes can
+ * share one file), or a one-line human summary goes to stderr.
+ */
+#ifndef ZC_STATS_H
+#define ZC_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reasons a read->write pair (or part of one) went through user memory.
+ * X(enum suffix, JSON key, description) - the one list of reasons. */
+#define ZC_FALLBACK_LIST(X)                                                               \
+	X(TOO_SMALL, "too_small", "read smaller than ZCOPY_MIN_CHUNK")                    \
+	X(ALIGNMENT, "alignment", "buffer alignment does not match the file offset")      \
+	X(STACK, "stack_buffer", "buffer is on a stack")                                  \
+	X(BUFFER_KIND, "buffer_kind", "buffer is not private anonymous memory")           \
+	X(SRC_NOT_FILE, "source_not_file", "source is not a regular file or block device") \
+	X(SRC_DIRECT, "source_o_direct", "source opened with O_DIRECT")                   \
+	X(DEST_KIND, "dest_kind", "destination is a tty or an unsupported kind")          \
+	X(DEST_APPEND, "dest_o_append", "destination opened with O_APPEND")               \
+	X(DEST_DATAGRAM, "dest_datagram", "destination is a datagram or seqpacket socket") \
+	X(DEST_DIRECT, "dest_o_direct", "destination opened with O_DIRECT")               \
+	X(SEND_FLAGS, "send_flags", "send/sendto with flags or an address")               \
+	X(WARMUP, "warmup", "stream not yet engaged (first read->write pairs)")           \
+	X(BACKOFF, "backoff", "stream backed off after the program touched its data")     \
+	X(PARTIAL_PAGES, "partial_pages", "bytes in partial pages at the ends of a buffer") \
+	X(DIRTY_PAGES, "dirty_pages", "pages the program modified before writing them")   \
+	X(SOURCE_CHANGED, "source_changed", "source fd no longer names the file read")    \
+	X(PRIMITIVE, "primitive_unsupported", "kernel refused the transfer; plain write") \
+	X(MAP_FAILED, "map_failed", "the file could not be mapped over the buffer")       \
+	X(TOO_MANY, "too_many_phantoms", "phantom table full")                            \
+	X(STDIO, "stdio", "fread/fwrite data (stdio is not redirected)")                  \
+	X(VECTOR, "vector", "readv/preadv with an iovec that cannot be deferred")
+
+#define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,
+enum zc_fallback { ZC_FALLBACK_LIST(ZC_FB_ENUM) ZC_FB__COUNT };
+#undef ZC_FB_ENUM
+
+extern const char *const zc_fallback_keys[ZC_FB__COUNT];
+extern const char *const zc_fallback_descs[ZC_FB__COUNT];
+
+enum zc_transfer { ZC_T_COPY_FILE_RANGE, ZC_T_SENDFILE, ZC_T_SPLICE, ZC_T__COUNT };
+extern const char *const zc_transfer_keys[ZC_T__COUNT];
+
+struct zc_stats {
+	uint64_t bytes_zero_copy;
+	uint64_t bytes_copied;
+	uint64_t phantom_reads;
+	uint64_t materialized_bytes;
+	uint64_t would_zero_copy_bytes;
+	uint64_t transfers[ZC_T__COUNT];
+	uint64_t fallbacks[ZC_FB__COUNT];      /* events (pairs or calls) */
+	uint64_t fallback_bytes[ZC_FB__COUNT]; /* bytes that went plain for that reason */
+};
+
+extern struct zc_stats zc_stats;
+
+#define ZC_ADD(field, n) __atomic_fetch_add(&zc_stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+static inline void zc_fallback(enum zc_fallback why, uint64_t bytes)
+{
+	__atomic_fetch_add(&zc_stats.fallbacks[why], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&zc_stats.fallback_bytes[why], bytes, __ATOMIC_RELAXED);
+}
+
+/* Formats the JSON record (no trailing newline is added by this function);
+ * returns its length, or 0 if cap is too small. */
+size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, const char *exe,
+		     const char *mode, int guard);
+/* Formats the one-line human summary (with trailing newline). */
+size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
+		      const char *exe, const char *mode);
+
+/* Writes the record for this process as ZCOPY_STATS says (called at exit). */
+void zc_stats_emit(void);
+/* Zeroes the counters (a forked child starts its own record). */
+void zc_stats_reset(void);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * stdio.c - fread/fwrite and fclose.
+ *
+ * glibc's FILE functions call the kernel through internal entry points that
+ * no preload can see, so stdio data is not redirected: these wrappers pass
+ * the call through and let observe mode (and the stats) see the stream, and
+ * fclose tells the engine that the descriptor is gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "real.h"
+
+/* glibc may define these as macros when optimising. */
+#undef fread_unlocked
+#undef fwrite_unlocked
+
+#define ZC_EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+
+static int fd_of(FILE *fp)
+{
+	int saved = errno;
+	int fd = fileno_unlocked(fp);
+	errno = saved;
+	return fd;
+}
+
+static size_t after_read(FILE *fp, void *buf, size_t size, size_t got)
+{
+	if (got && size && got * size >= zc_read_min)
+		zc_engine_stdio_read(fd_of(fp), buf, got * size);
+	return got;
+}
+
+static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
+{
+	if (size && n && size * n >= zc_write_min && size * n / size == n)
+		zc_engine_stdio_write(fd_of(fp), buf, size * n);
+}
+
+ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t got = REAL(fread)(buf, size, n, fp);
+	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+}
+
+ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t got = REAL(fread_unlocked)(buf, size, n, fp);
+	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+}
+
+ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
+{
+	size_t got = REAL(__fread_chk)(buf, buflen, size, n, fp);
+	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+}
+
+ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
+{
+	size_t got = REAL(__fread_unlocked_chk)(buf, buflen, size, n, fp);
+	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+}
+
+ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	if (!likely(zc_write_min == (size_t)-1))
+		before_write(fp, buf, size, n);
+	return REAL(fwrite)(buf, size, n, fp);
+}
+
+ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	if (!likely(zc_write_min == (size_t)-1))
+		before_write(fp, buf, size, n);
+	return REAL(fwrite_unlocked)(buf, size, n, fp);
+}
+
+ZC_EXPORT int fclose(FILE *fp)
+{
+	int fd = zc_ready && fp ? fd_of(fp) : -1;
+	int r = REAL(fclose)(fp);
+	if (fd >= 0)
+		zc_engine_fd_closed(fd);
+	return r;
+}

@@ -1,0 +1,167 @@
+/*
+ * transfer.c - copy_file_range / sendfile / splice with write(2) semantics.
+ *
+ * Invariants: the source's file offset is never used or moved (explicit
+ * offsets only); a transfer that moved some bytes and then failed reports the
+ * bytes moved, as a short write does; EPIPE/SIGPIPE, EAGAIN, EINTR and ENOSPC
+ * come from the kernel primitive itself, which raises them exactly as write
+ * does for the same destination.
+ */
+#include "transfer.h"
+
+#include <errno.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "real.h"
+#include "stats.h"
+
+/* Pairs of (source, destination) files for which a primitive was refused. */
+#define REFUSED_SLOTS 16
+struct refused {
+	dev_t in_dev, out_dev;
+	ino_t in_ino, out_ino;
+	unsigned prims; /* bit per enum zc_transfer */
+};
+static struct refused refused_tab[REFUSED_SLOTS];
+static unsigned refused_next;
+
+static struct refused *refused_find(const struct zc_fdinfo *i, const struct zc_fdinfo *o)
+{
+	for (int k = 0; k < REFUSED_SLOTS; k++) {
+		struct refused *r = &refused_tab[k];
+		if (r->prims && r->in_dev == i->dev && r->in_ino == i->ino && r->out_dev == o->dev &&
+		    r->out_ino == o->ino)
+			return r;
+	}
+	return NULL;
+}
+
+static void refused_add(const struct zc_fdinfo *i, const struct zc_fdinfo *o, enum zc_transfer t)
+{
+	struct refused *r = refused_find(i, o);
+	if (!r) {
+		r = &refused_tab[refused_next++ % REFUSED_SLOTS];
+		r->in_dev = i->dev;
+		r->in_ino = i->ino;
+		r->out_dev = o->dev;
+		r->out_ino = o->ino;
+		r->prims = 0;
+	}
+	r->prims |= 1u << t;
+}
+
+static int is_refusal(int e)
+{
+	return e == EINVAL || e == EXDEV || e == ENOSYS || e == EOPNOTSUPP || e == EPERM ||
+	       e == EBADF || e == ESPIPE || e == ETXTBSY || e == EOVERFLOW;
+}
+
+int zc_transfer_refusal(const struct zc_fdinfo *o)
+{
+	if (o->flags & ZC_FL_APPEND)
+		return ZC_FB_DEST_APPEND;
+	if (o->flags & ZC_FL_DIRECT)
+		return ZC_FB_DEST_DIRECT;
+	switch (o->kind) {
+	case ZC_K_FILE:
+	case ZC_K_BLOCK:
+	case ZC_K_PIPE:
+	case ZC_K_STREAM:
+	case ZC_K_CHAR:
+		return -1;
+	case ZC_K_DGRAM:
+		return ZC_FB_DEST_DATAGRAM;
+	default:
+		return ZC_FB_DEST_KIND;
+	}
+}
+
+/* One call of primitive t; returns what the syscall returned. */
+static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len)
+{
+	switch (t) {
+	case ZC_T_COPY_FILE_RANGE:
+		return REAL(copy_file_range)(in, in_off, out, out_pos, len, 0);
+	case ZC_T_SPLICE:
+		return REAL(splice)(in, in_off, out, NULL, len, 0);
+	case ZC_T_SENDFILE:
+	default:
+		return REAL(sendfile)(out, in, in_off, len);
+	}
+}
+
+ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
+		    const struct zc_fdinfo *i, off_t in_off, size_t len, int *refused, int *eof)
+{
+	enum zc_transfer order[2];
+	int n = 0;
+	*refused = 0;
+	*eof = 0;
+	switch (o->kind) {
+	case ZC_K_FILE:
+		order[n++] = ZC_T_COPY_FILE_RANGE;
+		if (!out_pos)
+			order[n++] = ZC_T_SENDFILE; /* after EXDEV; sendfile has no out offset */
+		break;
+	case ZC_K_BLOCK:
+		if (!out_pos)
+			order[n++] = ZC_T_SENDFILE;
+		break;
+	case ZC_K_PIPE:
+		order[n++] = ZC_T_SPLICE;
+		break;
+	case ZC_K_STREAM:
+	case ZC_K_CHAR:
+		order[n++] = ZC_T_SENDFILE;
+		break;
+	default:
+		break;
+	}
+	struct refused *r = refused_find(i, o);
+	int saved = errno;
+	for (int k = 0; k < n; k++) {
+		enum zc_transfer t = order[k];
+		if (r && (r->prims & (1u << t)))
+			continue;
+		size_t done = 0;
+		off_t pos = in_off;
+		while (done < len) {
+			ssize_t got = prim(t, out, out_pos, in, &pos, len - done);
+			if (got > 0) {
+				ZC_ADD(transfers[t], 1);
+				done += (size_t)got;
+				continue;
+			}
+			if (got == 0) {
+				if (done == 0 && t == ZC_T_COPY_FILE_RANGE) {
+					/* Some file systems answer 0 for "not here". */
+					errno = EINVAL;
+					goto refused;
+				}
+				*eof = 1;
+				break;
+			}
+			if (done > 0) {
+				/* Like a short write: the error is seen on the next call. */
+				break;
+			}
+			if (is_refusal(errno))
+				goto refused;
+			int e = errno;
+			errno = saved;
+			return -e;
+		}
+		errno = saved;
+		return (ssize_t)done;
+	refused:
+		zc_log(2, "transfer: %s fd %d -> fd %d refused (errno %d); plain write",
+		       zc_transfer_keys[t], in, out, errno);
+		refused_add(i, o, t);
+		r = refused_find(i, o);
+	}
+	errno = saved;
+	*refused = 1;
+	return 0;
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Test dependencies, all from Debian's packages.  With --install (or when run
+# as root) missing ones are installed; otherwise the exact command is printed
+# and the script fails.
+PKGS="build-essential clang pkg-config libcmocka-dev check coreutils busybox socat \
+netcat-openbsd pv gzip perl python3 nginx-light lighttpd mbuffer rsync xfsprogs tar"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$1" = "--install" ] || [ "$(id -u)" = 0 ]; then
+	echo "tests/deps.sh: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || exit 1
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || exit 1
+	exit 0
+fi
+echo "tests/deps.sh: missing test dependencies:$missing" >&2
+echo "run: sudo apt-get install -y$missing" >&2
+exit 1
