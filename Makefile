@@ -20,8 +20,13 @@ SHIM_HDRS := $(wildcard shim/*.h) include/zcopy.h
 LIB  := $(BUILD)/libzcopy.so
 TOOL := $(BUILD)/zcopy
 
-.PHONY: all clean install test test-deps demo bench check-syntax
+.PHONY: all clean install test test-deps demo bench examples
 all: $(LIB) $(TOOL)
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
+	$(CC) $(TOOL_CFLAGS) -o $@ $<
 
 $(BUILD)/shim/%.o: shim/%.c $(SHIM_HDRS) | $(BUILD)/shim
 	$(CC) $(CPPFLAGS) $(SHIM_CFLAGS) -c $< -o $@
@@ -30,10 +35,11 @@ $(LIB): $(SHIM_OBJS) shim/exports.map
 	$(CC) -shared -pthread -o $@ $(SHIM_OBJS) -Wl,--version-script=shim/exports.map \
 	      -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined -ldl
 
-$(TOOL): tools/zcopy.c include/zcopy.h | $(BUILD)
-	$(CC) $(CPPFLAGS) $(TOOL_CFLAGS) -o $@ tools/zcopy.c
+TOOL_SRCS := $(wildcard tools/*.c)
+$(TOOL): $(TOOL_SRCS) $(wildcard tools/*.h) include/zcopy.h shim/stats.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(TOOL_CFLAGS) -o $@ $(TOOL_SRCS)
 
-$(BUILD) $(BUILD)/shim:
+$(BUILD) $(BUILD)/shim $(BUILD)/examples:
 	mkdir -p $@
 
 install: all
@@ -51,10 +57,11 @@ test-deps:
 
 test: all test-deps
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-tool
 	@$(MAKE) --no-print-directory test-integration
 	@echo "make test: all suites passed"
 
-demo: all
+demo: all examples
 	@sh examples/demo.sh
 
 clean:
@@ -62,5 +69,6 @@ clean:
 
 # Suites and benchmarks keep their rules beside their sources.
 -include tests/unit/unit.mk
+-include tests/tool/tool.mk
 -include tests/integration/integration.mk
 -include bench/bench.mk

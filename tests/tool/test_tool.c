@@ -1,0 +1,708 @@
+/*
+ * test_tool.c - tests of the zcopy command (build/zcopy with build/libzcopy.so
+ * beside it): `run`, `observe`, `ab`, help and errors, and the stats-record
+ * reader and hash the command is built from (test_records.c).
+ *
+ * Each test runs in its own forked child with a private working directory and
+ * a private TMPDIR; every test that runs observe or ab ends by checking that
+ * this TMPDIR is empty again.  ZT_BUILD names the build directory.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "zcopy.h"
+
+/* test_records.c: the stats-record reader and the hash, linked in directly. */
+TCase *records_tcase(void);
+
+static char tool[PATH_MAX], lib[PATH_MAX];
+static char work[PATH_MAX], tmpdir[PATH_MAX + 8];
+
+struct result {
+	int status;
+	char out[65536];
+	char err[65536];
+};
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = 0, r;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	while ((size_t)n < cap - 1 && (r = read(fd, buf + n, cap - 1 - (size_t)n)) > 0)
+		n += r;
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* Runs the tool with argv (NULL-terminated, without the program name), stdout
+ * and stderr captured; env holds "NAME=VALUE" to set or "NAME" to unset. */
+static void run_tool_env(struct result *r, const char *stdout_path, const char *const *env,
+			 const char *first, ...)
+{
+	const char *argv[64];
+	char outp[PATH_MAX + 8], errp[PATH_MAX + 8];
+	va_list ap;
+	int n = 0;
+	pid_t pid;
+
+	argv[n++] = tool;
+	argv[n++] = first;
+	va_start(ap, first);
+	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	snprintf(outp, sizeof outp, "%s/stdout", work);
+	snprintf(errp, sizeof errp, "%s/stderr", work);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int o = open(stdout_path ? stdout_path : outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int i = open("/dev/null", O_RDONLY);
+		if (o < 0 || e < 0 || i < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(i, 0) < 0)
+			_exit(120);
+		for (; env && *env; env++) {
+			const char *eq = strchr(*env, '=');
+			if (eq) {
+				char name[128];
+				snprintf(name, sizeof name, "%.*s", (int)(eq - *env), *env);
+				setenv(name, eq + 1, 1);
+			} else {
+				unsetenv(*env);
+			}
+		}
+		execv(tool, (char *const *)argv);
+		_exit(121);
+	}
+	ck_assert_int_eq(waitpid(pid, &r->status, 0), pid);
+	ck_assert_msg(!WIFEXITED(r->status) || WEXITSTATUS(r->status) < 120 ||
+			      WEXITSTATUS(r->status) > 121,
+		      "could not start %s", tool);
+	slurp(stdout_path ? "/dev/null" : outp, r->out, sizeof r->out);
+	slurp(errp, r->err, sizeof r->err);
+}
+
+#define run_tool(r, ...) run_tool_env(r, NULL, NULL, __VA_ARGS__, (const char *)NULL)
+
+static int exited_with(const struct result *r, int code)
+{
+	return WIFEXITED(r->status) && WEXITSTATUS(r->status) == code;
+}
+
+#define ck_exit(r, code)                                                                   \
+	ck_assert_msg(exited_with(r, code), "wait status 0x%x, wanted exit %d; stderr: %s", \
+		      (unsigned)(r)->status, code, (r)->err)
+#define ck_has(hay, needle) ck_assert_msg(strstr(hay, needle), "no \"%s\" in: %s", needle, hay)
+
+static void write_file(const char *path, size_t size)
+{
+	char buf[65536];
+	size_t i, done = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = (char)(i * 131 + i / 251);
+	while (done < size) {
+		size_t n = size - done < sizeof buf ? size - done : sizeof buf;
+		ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
+		done += n;
+	}
+	close(fd);
+}
+
+static char *in_work(const char *name)
+{
+	static char paths[8][PATH_MAX + 64];
+	static int next;
+	char *p = paths[next++ % 8];
+	snprintf(p, sizeof paths[0], "%s/%s", work, name);
+	return p;
+}
+
+static void assert_tmpdir_empty(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char left[1024] = "";
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			snprintf(left + strlen(left), sizeof left - strlen(left), " %s", e->d_name);
+	closedir(d);
+	ck_assert_msg(left[0] == '\0', "temporary files left behind:%s", left);
+}
+
+static void setup(void)
+{
+	const char *b = getenv("ZT_BUILD");
+
+	ck_assert_msg(b != NULL, "ZT_BUILD must name the build directory");
+	snprintf(tool, sizeof tool, "%s/zcopy", b);
+	snprintf(lib, sizeof lib, "%s/libzcopy.so", b);
+	ck_assert_msg(access(tool, X_OK) == 0, "%s missing", tool);
+	ck_assert_msg(access(lib, R_OK) == 0, "%s missing", lib);
+	snprintf(work, sizeof work, "/tmp/zt-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(work));
+	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", work);
+	ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
+	setenv("TMPDIR", tmpdir, 1);
+	unsetenv("LD_PRELOAD");
+	unsetenv("ZCOPY_MODE");
+	unsetenv("ZCOPY_STATS");
+	unsetenv("ZCOPY_LOG");
+	unsetenv("ZCOPY_GUARD");
+}
+
+static void teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+	if (work[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", work);
+}
+
+/* ------------------------------------------------------------------ run */
+
+START_TEST(run_passes_exit_status_0)
+{
+	struct result r;
+	run_tool(&r, "run", "--", "true");
+	ck_exit(&r, 0);
+}
+END_TEST
+
+START_TEST(run_passes_exit_status_42)
+{
+	struct result r;
+	run_tool(&r, "run", "--", "sh", "-c", "exit 42");
+	ck_exit(&r, 42);
+}
+END_TEST
+
+START_TEST(run_passes_signal_death_through)
+{
+	struct result r;
+	run_tool(&r, "run", "--", "sh", "-c", "kill -TERM $$");
+	ck_assert_msg(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM,
+		      "wait status 0x%x", (unsigned)r.status);
+}
+END_TEST
+
+START_TEST(run_puts_library_in_empty_preload)
+{
+	struct result r;
+	char want[PATH_MAX + 2];
+	run_tool(&r, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"");
+	ck_exit(&r, 0);
+	char *real = realpath(lib, NULL);
+	ck_assert_ptr_nonnull(real);
+	snprintf(want, sizeof want, "%s\n", real);
+	free(real);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(run_puts_library_first_and_keeps_existing_preload)
+{
+	static const char *const env[] = {"LD_PRELOAD=libm.so.6", NULL};
+	struct result r;
+	char want[PATH_MAX + 32];
+	run_tool_env(&r, NULL, env, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"", NULL);
+	ck_exit(&r, 0);
+	char *real = realpath(lib, NULL);
+	ck_assert_ptr_nonnull(real);
+	snprintf(want, sizeof want, "%s:libm.so.6\n", real);
+	free(real);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(run_sets_mode_guard_stats_and_log)
+{
+	struct result r;
+	char want[PATH_MAX * 2];
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool(&r, "run", "-m", "observe", "-g", "-s", "st.%p.json", "-vv", "--", "sh", "-c",
+		 "echo \"$ZCOPY_MODE $ZCOPY_GUARD $ZCOPY_STATS $ZCOPY_LOG\"");
+	ck_exit(&r, 0);
+	snprintf(want, sizeof want, "observe 1 %s/st.%%p.json 2\n", work);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(run_stats_dash_means_stderr)
+{
+	struct result r;
+	run_tool(&r, "run", "-s", "-", "--", "sh", "-c", "echo \"$ZCOPY_STATS\"");
+	ck_exit(&r, 0);
+	ck_assert_str_eq(r.out, "stderr\n");
+}
+END_TEST
+
+START_TEST(run_rejects_unknown_mode)
+{
+	struct result r;
+	run_tool(&r, "run", "-m", "fast", "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "bad mode");
+}
+END_TEST
+
+START_TEST(run_missing_command_exits_127)
+{
+	struct result r;
+	run_tool(&r, "run", "--", "zcopy-no-such-command");
+	ck_exit(&r, 127);
+	ck_has(r.err, "zcopy-no-such-command: command not found");
+	ck_assert_str_eq(r.out, "");
+}
+END_TEST
+
+START_TEST(run_non_executable_exits_126)
+{
+	struct result r;
+	write_file(in_work("data"), 10);
+	run_tool(&r, "run", "--", in_work("data"));
+	ck_exit(&r, 126);
+	ck_has(r.err, "cannot execute");
+}
+END_TEST
+
+START_TEST(version_prints_version)
+{
+	struct result r;
+	run_tool(&r, "--version");
+	ck_exit(&r, 0);
+	ck_assert_str_eq(r.out, "zcopy " ZCOPY_VERSION "\n");
+}
+END_TEST
+
+START_TEST(help_goes_to_stdout)
+{
+	struct result r;
+	run_tool(&r, "--help");
+	ck_exit(&r, 0);
+	ck_has(r.out, "zcopy ab");
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+START_TEST(bad_option_exits_2_with_usage)
+{
+	struct result r;
+	run_tool(&r, "run", "--frobnicate", "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "unknown option '--frobnicate'");
+	ck_has(r.err, "usage:");
+	ck_assert_str_eq(r.out, "");
+}
+END_TEST
+
+START_TEST(unknown_command_exits_2)
+{
+	struct result r;
+	run_tool(&r, "copy", "a", "b");
+	ck_exit(&r, 2);
+	ck_has(r.err, "unknown command 'copy'");
+}
+END_TEST
+
+START_TEST(missing_cmd_exits_2)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "2");
+	ck_exit(&r, 2);
+	ck_has(r.err, "missing CMD");
+}
+END_TEST
+
+/* -------------------------------------------------------------- observe */
+
+START_TEST(observe_reports_cat_to_dev_null)
+{
+	struct result r;
+	write_file(in_work("in"), 4 << 20);
+	run_tool_env(&r, "/dev/null", NULL, "observe", "--", "cat", in_work("in"), NULL);
+	ck_exit(&r, 0);
+	ck_has(r.err, "zcopy observe: CMD exited with status 0; 1 process record");
+	ck_has(r.err, "/cat");
+	ck_has(r.err, "4.0 MiB"); /* every byte cat wrote went through an intercepted call */
+	ck_has(r.err, "total");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* CMD writes records into $ZCOPY_STATS itself, so the report's numbers are known. */
+START_TEST(observe_reads_records_and_skips_malformed_lines)
+{
+	struct result r;
+	run_tool(&r, "observe", "--", "sh", "-c",
+		 "printf '%s\\n' 'not json' '{\"pid\":77,\"bytes_copied\":\"x\"}' "
+		 "'{\"pid\":77,\"exe\":\"/opt/t\\u00e9st\",\"mode\":\"observe\","
+		 "\"bytes_copied\":1073741824,\"would_zero_copy_bytes\":536870912,"
+		 "\"extra\":[1,{\"a\":null}],\"fallbacks\":{\"alignment\":3,\"warmup\":1},"
+		 "\"fallback_bytes\":{\"alignment\":536870000,\"warmup\":912}}' "
+		 ">> \"$ZCOPY_STATS\"; exit 7");
+	ck_exit(&r, 7);
+	ck_has(r.err, "skipping a malformed stats record (expected '{' at byte 1)");
+	ck_has(r.err, "skipping a malformed stats record (expected a non-negative integer");
+	ck_has(r.err, "77             1.0 GiB      512.0 MiB  50.0%  /opt/t\xc3\xa9st");
+	ck_has(r.err, "alignment                            3    512.0 MiB");
+	ck_assert_msg(strstr(r.err, "alignment") < strstr(r.err, "    warmup "),
+		      "reasons not sorted by bytes: %s", r.err);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(observe_passes_signal_death_and_cleans_up)
+{
+	struct result r;
+	run_tool(&r, "observe", "--", "sh", "-c", "kill -TERM $$");
+	ck_assert_msg(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM,
+		      "wait status 0x%x", (unsigned)r.status);
+	ck_has(r.err, "killed by signal 15 (SIGTERM)");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(observe_keeps_records_with_s)
+{
+	struct result r;
+	char kept[4096];
+	run_tool(&r, "observe", "-s", in_work("kept.json"), "--", "sh", "-c",
+		 "echo '{\"pid\":5,\"bytes_copied\":10}' >> \"$ZCOPY_STATS\"");
+	ck_exit(&r, 0);
+	slurp(in_work("kept.json"), kept, sizeof kept);
+	ck_has(kept, "{\"pid\":5,\"bytes_copied\":10}\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(observe_missing_command_exits_127)
+{
+	struct result r;
+	run_tool(&r, "observe", "--", "zcopy-no-such-command");
+	ck_exit(&r, 127);
+	ck_has(r.err, "command not found");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* ------------------------------------------------------------------- ab */
+
+START_TEST(ab_deterministic_command_agrees)
+{
+	struct result r;
+	write_file(in_work("in"), 1 << 20);
+	run_tool(&r, "ab", "-n", "3", "-w", "1", "--", "cat", in_work("in"));
+	ck_exit(&r, 0);
+	ck_has(r.out, "verdict: outputs agree: CMD exited with status 0; stdout 1048576 bytes");
+	ck_has(r.out, "wall (s)");
+	ck_has(r.out, "maxrss (KiB)");
+	ck_has(r.out, "zcopy in the B runs (sum of 3 runs, 3 process records)");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_output_that_changes_between_runs_differs)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "2", "-w", "0", "--", "sh", "-c", "date +%N");
+	ck_exit(&r, 3);
+	ck_has(r.out, "OUTPUTS DIFFER");
+	ck_has(r.out, "run B1: stdout:");
+	ck_has(r.out, "not deterministic");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_difference_on_b_side_only_is_named)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "2", "-w", "0", "--", "sh", "-c",
+		 "[ \"$ZCOPY_MODE\" = on ] && echo changed; echo same");
+	ck_exit(&r, 3);
+	ck_has(r.out, "OUTPUTS DIFFER (2 differences)");
+	ck_has(r.out, "run B1: stdout: 5 bytes");
+	ck_has(r.out, "run B2: stdout:");
+	ck_assert_msg(!strstr(r.out, "not deterministic"), "%s", r.out);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_same_nonzero_exit_agrees)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "2", "--", "sh", "-c", "echo out; exit 3");
+	ck_exit(&r, 0);
+	ck_has(r.out, "outputs agree: CMD exited with status 3; stdout 4 bytes");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_exit_status_difference_is_reported)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "sh", "-c",
+		 "[ \"$ZCOPY_MODE\" = on ] && exit 4; exit 0");
+	ck_exit(&r, 3);
+	ck_has(r.out, "run B1: exit status: exited with status 0 in run A1, exited with status 4");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_command_killed_by_signal_on_both_sides_agrees)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "2", "--", "sh", "-c", "kill -KILL $$");
+	ck_exit(&r, 0);
+	ck_has(r.out, "outputs agree: CMD killed by signal 9 (SIGKILL)");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_signal_on_one_side_differs)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "sh", "-c",
+		 "[ \"$ZCOPY_MODE\" = on ] && kill -USR1 $$; exit 0");
+	ck_exit(&r, 3);
+	ck_has(r.out, "killed by signal 10 (SIGUSR1) in run B1");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+static void check_json(const char *json_path, const char *py)
+{
+	char cmd[8192];
+	int st;
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); %s' '%s'", py,
+		 json_path);
+	st = system(cmd);
+	ck_assert_msg(st == 0, "json check failed: %s", py);
+}
+
+START_TEST(ab_json_parses_and_holds_every_figure)
+{
+	struct result r;
+	write_file(in_work("in"), 300000);
+	run_tool_env(&r, in_work("ab.json"), NULL, "ab", "-n", "3", "--json", "--", "cat",
+		     in_work("in"), NULL);
+	ck_exit(&r, 0);
+	check_json(in_work("ab.json"),
+		   "assert d[\"agree\"] is True and d[\"runs\"] == 3 and d[\"warmup\"] == 1;"
+		   "assert d[\"exit\"] == {\"status\": 0, \"signal\": None};"
+		   "assert d[\"stdout\"][\"bytes\"] == 300000 and len(d[\"stdout\"][\"sha256\"]) == 64;"
+		   "assert d[\"differences\"] == [] and d[\"differences_total\"] == 0;"
+		   "assert all(set(d[s][m]) == {\"median\", \"min\", \"max\"} for s in \"ab\""
+		   " for m in (\"wall_s\", \"user_s\", \"sys_s\", \"maxrss_kib\"));"
+		   "assert d[\"a\"][\"wall_s\"][\"min\"] <= d[\"a\"][\"wall_s\"][\"median\"] <= "
+		   "d[\"a\"][\"wall_s\"][\"max\"];"
+		   "assert set(d[\"ratio_b_over_a\"]) == {\"wall\", \"user\", \"sys\", \"maxrss\"};"
+		   "assert d[\"ratio_b_over_a\"][\"wall\"] > 0;"
+		   "z = d[\"zcopy\"]; assert z[\"records\"] == 3;"
+		   "assert all(k in z for k in (\"bytes_zero_copy\", \"bytes_copied\", "
+		   "\"phantom_reads\", \"materialized_bytes\", \"transfers\", \"fallbacks\", "
+		   "\"fallback_bytes\"));"
+		   "assert [x[\"run\"] for x in d[\"all_runs\"]] == "
+		   "[\"warm-up A1\", \"warm-up B1\", \"A1\", \"B1\", \"A2\", \"B2\", \"A3\", \"B3\"]");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_json_reports_difference_and_signal)
+{
+	struct result r;
+	run_tool_env(&r, in_work("ab.json"), NULL, "ab", "-n", "1", "-w", "0", "--json", "--",
+		     "sh", "-c", "[ \"$ZCOPY_MODE\" = on ] || kill -TERM $$; exit 0", NULL);
+	ck_exit(&r, 3);
+	check_json(in_work("ab.json"),
+		   "assert d[\"agree\"] is False;"
+		   "assert d[\"exit\"] == {\"status\": None, \"signal\": 15, "
+		   "\"signal_name\": \"SIGTERM\"};"
+		   "assert d[\"differences\"][0][\"run\"] == \"B1\";"
+		   "assert d[\"differences\"][0][\"what\"] == \"exit status\"");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_out_file_is_compared)
+{
+	struct result r;
+	char script[PATH_MAX * 2];
+	snprintf(script, sizeof script, "cat > '%s'", in_work("o"));
+	write_file(in_work("in"), 100000);
+	run_tool_env(&r, in_work("ab.json"), NULL, "ab", "-n", "2", "--json", "--out",
+		     in_work("o"), "--stdin", in_work("in"), "--", "sh", "-c", script, NULL);
+	ck_exit(&r, 0);
+	check_json(in_work("ab.json"), "assert d[\"out\"][0][\"first_a\"][\"bytes\"] == 100000;"
+				       "assert d[\"stdout\"][\"bytes\"] == 0");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_out_file_difference_is_named)
+{
+	struct result r;
+	char script[PATH_MAX * 2];
+	snprintf(script, sizeof script, "echo \"$ZCOPY_MODE\" > '%s'", in_work("o"));
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--out", in_work("o"), "--", "sh", "-c",
+		 script);
+	ck_exit(&r, 3);
+	ck_has(r.out, "run B1: --out ");
+	ck_has(r.out, "4 bytes (sha256"); /* "off\n" in A1 */
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* A run that found the previous run's file would exit 9 and differ from A1. */
+START_TEST(ab_out_file_is_removed_before_each_run)
+{
+	struct result r;
+	char script[PATH_MAX * 2];
+	snprintf(script, sizeof script, "test -e '%s' && exit 9; echo x > '%s'", in_work("o"),
+		 in_work("o"));
+	run_tool(&r, "ab", "-n", "2", "--out", in_work("o"), "--", "sh", "-c", script);
+	ck_exit(&r, 0);
+	ck_has(r.out, "exited with status 0");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_missing_command_exits_127)
+{
+	struct result r;
+	run_tool(&r, "ab", "--", "zcopy-no-such-command");
+	ck_exit(&r, 127);
+	ck_has(r.err, "command not found");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_rejects_zero_runs)
+{
+	struct result r;
+	run_tool(&r, "ab", "-n", "0", "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "bad number of runs");
+}
+END_TEST
+
+START_TEST(ab_sigterm_stops_and_cleans_up)
+{
+	char outp[PATH_MAX + 8];
+	struct timespec t0, t1;
+	int status;
+	pid_t pid;
+
+	snprintf(outp, sizeof outp, "%s/stdout", work);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (o < 0 || dup2(o, 1) < 0)
+			_exit(120);
+		execl(tool, tool, "ab", "-n", "50", "--", "sleep", "1", (char *)NULL);
+		_exit(121);
+	}
+	usleep(300 * 1000);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "wait status 0x%x",
+		      (unsigned)status);
+	/* The signal went on to the running sleep: no waiting for 100 runs. */
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 5);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+
+static TCase *tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+int main(void)
+{
+	Suite *s = suite_create("zcopy command");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	tc = tcase(s, "run", 20);
+	tcase_add_test(tc, run_passes_exit_status_0);
+	tcase_add_test(tc, run_passes_exit_status_42);
+	tcase_add_test(tc, run_passes_signal_death_through);
+	tcase_add_test(tc, run_puts_library_in_empty_preload);
+	tcase_add_test(tc, run_puts_library_first_and_keeps_existing_preload);
+	tcase_add_test(tc, run_sets_mode_guard_stats_and_log);
+	tcase_add_test(tc, run_stats_dash_means_stderr);
+	tcase_add_test(tc, run_rejects_unknown_mode);
+	tcase_add_test(tc, run_missing_command_exits_127);
+	tcase_add_test(tc, run_non_executable_exits_126);
+	tcase_add_test(tc, version_prints_version);
+	tcase_add_test(tc, help_goes_to_stdout);
+	tcase_add_test(tc, bad_option_exits_2_with_usage);
+	tcase_add_test(tc, unknown_command_exits_2);
+	tcase_add_test(tc, missing_cmd_exits_2);
+
+	tc = tcase(s, "observe", 30);
+	tcase_add_test(tc, observe_reports_cat_to_dev_null);
+	tcase_add_test(tc, observe_reads_records_and_skips_malformed_lines);
+	tcase_add_test(tc, observe_passes_signal_death_and_cleans_up);
+	tcase_add_test(tc, observe_keeps_records_with_s);
+	tcase_add_test(tc, observe_missing_command_exits_127);
+
+	tc = tcase(s, "ab", 60);
+	tcase_add_test(tc, ab_deterministic_command_agrees);
+	tcase_add_test(tc, ab_output_that_changes_between_runs_differs);
+	tcase_add_test(tc, ab_difference_on_b_side_only_is_named);
+	tcase_add_test(tc, ab_same_nonzero_exit_agrees);
+	tcase_add_test(tc, ab_exit_status_difference_is_reported);
+	tcase_add_test(tc, ab_command_killed_by_signal_on_both_sides_agrees);
+	tcase_add_test(tc, ab_signal_on_one_side_differs);
+	tcase_add_test(tc, ab_json_parses_and_holds_every_figure);
+	tcase_add_test(tc, ab_json_reports_difference_and_signal);
+	tcase_add_test(tc, ab_out_file_is_compared);
+	tcase_add_test(tc, ab_out_file_difference_is_named);
+	tcase_add_test(tc, ab_out_file_is_removed_before_each_run);
+	tcase_add_test(tc, ab_missing_command_exits_127);
+	tcase_add_test(tc, ab_rejects_zero_runs);
+	tcase_add_test(tc, ab_sigterm_stops_and_cleans_up);
+
+	suite_add_tcase(s, records_tcase());
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,18 @@
+# tests/tool/tool.mk - tests of the zcopy command: `make test-tool` builds
+# build/tool/test_tool (Check) and runs it against build/zcopy and
+# build/libzcopy.so.  Included from the top-level Makefile.
+
+TOOL_TEST := $(BUILD)/tool/test_tool
+TOOL_TEST_SRCS := tests/tool/test_tool.c tests/tool/test_records.c tools/records.c \
+                  tools/sha256.c
+
+.PHONY: test-tool
+test-tool: $(TOOL) $(LIB) $(TOOL_TEST)
+	ZT_BUILD=$(abspath $(BUILD)) $(TOOL_TEST)
+
+$(TOOL_TEST): $(TOOL_TEST_SRCS) tools/tool.h include/zcopy.h shim/stats.h | $(BUILD)/tool
+	$(CC) $(CPPFLAGS) -Itools $(TOOL_CFLAGS) -o $@ $(TOOL_TEST_SRCS) \
+	      $$(pkg-config --cflags --libs check)
+
+$(BUILD)/tool:
+	mkdir -p $@

@@ -1,0 +1,199 @@
+/*
+ * observe.c - `zcopy observe`: runs CMD in observe mode with its stats going to
+ * a private temporary file, then tells on stderr, per process and in total,
+ * how much data went through intercepted calls, how much of it zcopy would
+ * have moved in the kernel, and the top reasons it would not have moved the
+ * rest.  CMD's exit status (or signal) is passed through.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "zcopy.h"
+
+#define SHOW_PROCS   10
+#define SHOW_REASONS 5
+
+static void percent(uint64_t part, uint64_t whole, char *buf, size_t cap)
+{
+	if (whole == 0)
+		snprintf(buf, cap, "%6s", "-");
+	else
+		snprintf(buf, cap, "%5.1f%%", 100.0 * (double)part / (double)whole);
+}
+
+static void row(const char *who, const struct zt_record *r, const char *exe)
+{
+	char moved[32], would[32], pct[16];
+
+	zt_human_bytes(r->bytes_copied, moved, sizeof moved);
+	zt_human_bytes(r->would_zero_copy_bytes, would, sizeof would);
+	percent(r->would_zero_copy_bytes, r->bytes_copied, pct, sizeof pct);
+	fprintf(stderr, "  %-9s %12s %14s %6s%s%s\n", who, moved, would, pct, *exe ? "  " : "", exe);
+}
+
+static int by_traffic(const void *a, const void *b)
+{
+	const struct zt_record *x = a, *y = b;
+	if (x->bytes_copied != y->bytes_copied)
+		return x->bytes_copied < y->bytes_copied ? 1 : -1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static void report(struct zt_records *rs, int status)
+{
+	struct zt_record total;
+	char st[64], who[32];
+	size_t i, shown = 0, idle = 0;
+
+	zt_describe_status(status, st, sizeof st);
+	fprintf(stderr, "zcopy observe: CMD %s; %zu process record%s\n", st, rs->n,
+		rs->n == 1 ? "" : "s");
+	if (rs->n == 0) {
+		fprintf(stderr, "  no process wrote a record: CMD is not dynamically linked, "
+				"is setuid, makes raw system calls, or did not exit normally\n");
+		return;
+	}
+	memset(&total, 0, sizeof total);
+	for (i = 0; i < rs->n; i++)
+		if (zt_record_add(&total, &rs->v[i]) != 0) {
+			zt_err(ENOMEM, "adding up the records");
+			zt_record_free(&total);
+			return;
+		}
+	qsort(rs->v, rs->n, sizeof *rs->v, by_traffic);
+	fprintf(stderr, "  %-9s %12s %14s %6s  %s\n", "pid", "intercepted", "zero-copy-able",
+		"share", "program");
+	for (i = 0; i < rs->n; i++) {
+		const struct zt_record *r = &rs->v[i];
+		if (r->bytes_copied == 0 && r->would_zero_copy_bytes == 0) {
+			idle++;
+			continue;
+		}
+		if (shown == SHOW_PROCS)
+			continue;
+		snprintf(who, sizeof who, "%ld", r->pid);
+		row(who, r, r->exe[0] ? r->exe : "?");
+		shown++;
+	}
+	if (rs->n - idle > shown)
+		fprintf(stderr, "  (%zu more processes with data not shown)\n", rs->n - idle - shown);
+	if (idle)
+		fprintf(stderr, "  (%zu process%s moved no data through intercepted calls)\n", idle,
+			idle == 1 ? "" : "es");
+	snprintf(who, sizeof who, "total");
+	row(who, &total, "");
+
+	zt_record_sort_reasons(&total);
+	if (total.nreasons) {
+		fprintf(stderr, "  not redirected, top reasons: %11s %12s\n", "times", "bytes");
+		for (i = 0; i < total.nreasons && i < SHOW_REASONS; i++) {
+			const struct zt_reason *z = &total.reasons[i];
+			const char *desc = zt_reason_desc(z->name);
+			char b[32];
+			zt_human_bytes(z->bytes, b, sizeof b);
+			fprintf(stderr, "    %-26s %11llu %12s  %s\n", z->name,
+				(unsigned long long)z->count, b, desc ? desc : "");
+		}
+	} else if (total.bytes_copied > total.would_zero_copy_bytes) {
+		fprintf(stderr, "  (no fallback reasons were recorded)\n");
+	}
+	zt_record_free(&total);
+}
+
+/* -s FILE keeps the raw records of this run, appended like the library does. */
+static int keep_records(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	ssize_t n = 0;
+
+	if (in < 0 || out < 0) {
+		zt_err(errno, "cannot keep the stats records in %s", to);
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (n < 0)
+		zt_err(errno, "cannot keep the stats records in %s", to);
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return n < 0 || in < 0 || out < 0 ? -1 : 0;
+}
+
+int zt_cmd_observe(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"guard", no_argument, NULL, 'g'}, {"stats", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *keep = NULL;
+	char path[PATH_MAX], keep_abs[PATH_MAX];
+	struct zt_records rs;
+	int guard = 0, verbose = 0, c, fd, err, status;
+	pid_t pid;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:gs:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'g': guard = 1; break;
+		case 's': keep = optarg; break;
+		case 'v': verbose += verbose < 3; break;
+		case 'h': return zt_help();
+		default: return zt_bad_option("observe", c, argv);
+		}
+	}
+	if (optind >= argc)
+		return zt_usage_error("observe", "%s", "missing CMD");
+	if (keep && zt_absolute(keep, keep_abs, sizeof keep_abs) != 0)
+		return ZT_EXIT_INTERNAL;
+	zt_signals_install();
+	if (zt_preload() != 0)
+		return ZT_EXIT_INTERNAL;
+	fd = zt_mktemp("observe", path, sizeof path);
+	if (fd < 0)
+		return ZT_EXIT_INTERNAL;
+	close(fd);
+	if (setenv(ZCOPY_ENV_MODE, "observe", 1) || setenv(ZCOPY_ENV_STATS, path, 1) ||
+	    (guard && setenv(ZCOPY_ENV_GUARD, "1", 1))) {
+		zt_err(errno, "setenv");
+		zt_cleanup();
+		return ZT_EXIT_INTERNAL;
+	}
+	if (verbose) {
+		char lvl[2] = {(char)('0' + verbose), '\0'};
+		setenv(ZCOPY_ENV_LOG, lvl, 1);
+	}
+	pid = zt_spawn(argv + optind, -1, -1, &err);
+	if (pid < 0) {
+		zt_cleanup();
+		if (!err)
+			return ZT_EXIT_INTERNAL;
+		zt_exec_report(argv[optind], err);
+		return zt_exec_status(err);
+	}
+	if (zt_wait(pid, &status, NULL) != 0) {
+		zt_cleanup();
+		return ZT_EXIT_INTERNAL;
+	}
+	if (keep)
+		keep_records(path, keep_abs);
+	if (zt_records_load(path, &rs) >= 0) {
+		report(&rs, status);
+		zt_records_free(&rs);
+	}
+	zt_pass_status(status);
+}

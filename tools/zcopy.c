@@ -1,0 +1,298 @@
+/*
+ * zcopy.c - the zcopy command: dispatch, help, and `zcopy run`, plus the
+ * set-up every command shares (finding libzcopy.so beside the executable and
+ * putting it first in LD_PRELOAD).
+ *
+ * The library is looked up only relative to /proc/self/exe, never in the
+ * current directory: a tool that preloads whatever libzcopy.so lies in the
+ * directory it is run from would let any directory inject code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "zcopy.h"
+
+static const char usage_text[] =
+	"usage: zcopy run [-m off|observe|on] [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy observe [-g] [-s FILE] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--stdin FILE] [--json]\n"
+	"                [--] CMD [ARGS...]\n"
+	"       zcopy help | --help | --version\n";
+
+static const char help_text[] =
+	"\n"
+	"Runs an unmodified program with libzcopy.so preloaded, so its read->write\n"
+	"copy loops move data with copy_file_range, sendfile or splice.\n"
+	"\n"
+	"commands:\n"
+	"  run      run CMD under zcopy and pass its exit status (or signal) through\n"
+	"  observe  run CMD in observe mode, then report on stderr how much of its\n"
+	"           copying could be redirected and why the rest could not\n"
+	"  ab       run CMD alternately without (A) and with (B) zcopy, check that\n"
+	"           both sides produce the same output, and compare their timings\n"
+	"\n"
+	"run options:\n"
+	"  -m, --mode MODE     ZCOPY_MODE: off, observe or on\n"
+	"  -g, --guard         ZCOPY_GUARD=1: also redirect misaligned buffers\n"
+	"  -s, --stats FILE    append one JSON stats line per process to FILE\n"
+	"                      (%p is the pid); '-' prints a summary on stderr\n"
+	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"
+	"observe options: -g, -v as above; -s FILE also keeps the raw records\n"
+	"ab options:\n"
+	"  -n, --runs N        measured runs per side (default 5)\n"
+	"  -w, --warmup N      unmeasured warm-up runs per side (default 1)\n"
+	"  -g, --guard         ZCOPY_GUARD=1 on both sides\n"
+	"  -o, --out FILE      a file CMD writes: removed before, compared after each run\n"
+	"  -i, --stdin FILE    CMD's standard input (default /dev/null)\n"
+	"  -j, --json          print the result as one JSON object\n"
+	"\n"
+	"exit status: run and observe pass CMD's status through; ab exits 0 when the\n"
+	"outputs agree and 3 when they differ; 2 usage error, 1 internal error,\n"
+	"127 CMD not found, 126 CMD not executable.  See zcopy(1).\n";
+
+void zt_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("zcopy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+int zt_usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "zcopy%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
+	return ZT_EXIT_USAGE;
+}
+
+/* getopt's own messages would name the subcommand as the program. */
+int zt_bad_option(const char *cmd, int c, char **argv)
+{
+	char opt[3] = {'-', (char)optopt, '\0'};
+
+	if (c == ':')
+		return zt_usage_error(cmd, "option '%s' needs an argument", argv[optind - 1]);
+	if (optopt)
+		return zt_usage_error(cmd, "unknown option '%s'", opt);
+	return zt_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+static int lib_candidate(const char *dir, const char *rel, char *out, size_t cap)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return -1;
+	if (!realpath(path, out) || strlen(out) >= cap)
+		return -1;
+	return 0;
+}
+
+static int find_library(char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	char *slash;
+
+	if (n <= 0) {
+		zt_err(errno, "cannot find my own executable (/proc/self/exe)");
+		return -1;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash) {
+		zt_err(0, "cannot find my own executable (/proc/self/exe is '%s')", exe);
+		return -1;
+	}
+	*slash = '\0';
+	if (lib_candidate(exe, "libzcopy.so", out, cap) == 0 ||
+	    lib_candidate(exe, "../lib/libzcopy.so", out, cap) == 0)
+		return 0;
+	zt_err(0, "libzcopy.so not found in %s or %s/../lib (build it with make, or install "
+		  "zcopy with make install)", exe, exe);
+	return -1;
+}
+
+int zt_preload(void)
+{
+	char lib[PATH_MAX];
+	const char *old = getenv("LD_PRELOAD");
+	char *val;
+	int rc;
+
+	if (find_library(lib, sizeof lib) != 0)
+		return -1;
+	/* ld.so splits LD_PRELOAD at ':' and blanks; such a path cannot be preloaded. */
+	if (strpbrk(lib, ": \t\n")) {
+		zt_err(0, "cannot preload %s: LD_PRELOAD cannot hold a path with ':' or blanks",
+		       lib);
+		return -1;
+	}
+	if (!old || !*old)
+		return setenv("LD_PRELOAD", lib, 1) == 0 ? 0 : (zt_err(errno, "setenv"), -1);
+	if (asprintf(&val, "%s:%s", lib, old) < 0) {
+		zt_err(errno, "out of memory");
+		return -1;
+	}
+	rc = setenv("LD_PRELOAD", val, 1);
+	if (rc != 0)
+		zt_err(errno, "setenv LD_PRELOAD");
+	free(val);
+	return rc;
+}
+
+int zt_absolute(const char *path, char *out, size_t cap)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (strlen(path) >= cap)
+			goto toolong;
+		strcpy(out, path);
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof cwd)) {
+		zt_err(errno, "getcwd");
+		return -1;
+	}
+	if ((size_t)snprintf(out, cap, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) >= cap)
+		goto toolong;
+	return 0;
+toolong:
+	zt_err(0, "path too long: %s", path);
+	return -1;
+}
+
+int zt_exec_status(int err)
+{
+	return err == ENOENT ? ZT_EXIT_NOTFOUND : ZT_EXIT_NOEXEC;
+}
+
+void zt_exec_report(const char *cmd, int err)
+{
+	if (err == ENOENT)
+		zt_err(0, "%s: command not found", cmd);
+	else
+		zt_err(err, "cannot execute %s", cmd);
+}
+
+static int set_env(const char *name, const char *value)
+{
+	if (setenv(name, value, 1) == 0)
+		return 0;
+	zt_err(errno, "setenv %s", name);
+	return -1;
+}
+
+/* `run` execs CMD in place: nothing has to happen after CMD, and this way CMD
+ * keeps zcopy's pid, terminal and signals, so its status passes through as is. */
+int zt_cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"mode", required_argument, NULL, 'm'}, {"guard", no_argument, NULL, 'g'},
+		{"stats", required_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	const char *mode = NULL, *stats = NULL;
+	char statpath[PATH_MAX];
+	int guard = 0, verbose = 0, c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:m:gs:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (strcmp(optarg, "off") && strcmp(optarg, "observe") &&
+			    strcmp(optarg, "on"))
+				return zt_usage_error("run", "bad mode '%s' (off, observe or on)",
+						   optarg);
+			mode = optarg;
+			break;
+		case 'g': guard = 1; break;
+		case 's': stats = optarg; break;
+		case 'v': verbose += verbose < 3; break;
+		case 'h': return zt_help();
+		default: return zt_bad_option("run", c, argv);
+		}
+	}
+	if (optind >= argc)
+		return zt_usage_error("run", "%s", "missing CMD");
+	if (zt_preload() != 0)
+		return ZT_EXIT_INTERNAL;
+	if (mode && set_env(ZCOPY_ENV_MODE, mode) != 0)
+		return ZT_EXIT_INTERNAL;
+	if (guard && set_env(ZCOPY_ENV_GUARD, "1") != 0)
+		return ZT_EXIT_INTERNAL;
+	if (verbose) {
+		char lvl[2] = {(char)('0' + verbose), '\0'};
+		if (set_env(ZCOPY_ENV_LOG, lvl) != 0)
+			return ZT_EXIT_INTERNAL;
+	}
+	if (stats) {
+		if (strcmp(stats, "-") == 0)
+			strcpy(statpath, "stderr");
+		else if (zt_absolute(stats, statpath, sizeof statpath) != 0)
+			return ZT_EXIT_INTERNAL;
+		if (set_env(ZCOPY_ENV_STATS, statpath) != 0)
+			return ZT_EXIT_INTERNAL;
+	}
+	execvp(argv[optind], &argv[optind]);
+	c = errno;
+	zt_exec_report(argv[optind], c);
+	return zt_exec_status(c);
+}
+
+/* Help and version go to stdout; a failed write there must not look like success. */
+static int finish_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		zt_err(errno, "write error on standard output");
+		return ZT_EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+int zt_help(void)
+{
+	fputs(usage_text, stdout);
+	fputs(help_text, stdout);
+	return finish_stdout();
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		fputs(usage_text, stderr);
+		return ZT_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return zt_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "observe") == 0)
+		return zt_cmd_observe(argc - 1, argv + 1);
+	if (strcmp(cmd, "ab") == 0)
+		return zt_cmd_ab(argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		return zt_help();
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("zcopy %s\n", ZCOPY_VERSION);
+		return finish_stdout();
+	}
+	return zt_usage_error(NULL, cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'",
+			   cmd);
+}
