@@ -15,7 +15,7 @@ void zc_det_init(struct zc_detector *d)
 		d->s[i].fd = -1;
 }
 
-static struct zc_stream *lookup(struct zc_detector *d, int fd, uintptr_t buf)
+struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf)
 {
 	for (int i = 0; i < ZC_STREAMS; i++)
 		if (d->s[i].fd == fd && d->s[i].buf == buf)
@@ -31,7 +31,7 @@ static void reset(struct zc_stream *s)
 
 enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t buf)
 {
-	struct zc_stream *s = lookup(d, fd, buf);
+	struct zc_stream *s = zc_det_lookup(d, fd, buf);
 	if (!s)
 		return ZC_READ_PLAIN;
 	if (s->skip) {
@@ -43,7 +43,7 @@ enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t
 
 void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len, int deferred)
 {
-	struct zc_stream *s = lookup(d, fd, buf);
+	struct zc_stream *s = zc_det_lookup(d, fd, buf);
 	if (!s) {
 		/* Take a free slot, else the least recently used one. */
 		s = &d->s[0];

@@ -59,7 +59,9 @@ void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len,
 /* A write of [buf, buf+n): returns the stream whose latest read holds all of
  * it (and counts the pair), or NULL. */
 struct zc_stream *zc_det_on_write(struct zc_detector *d, uintptr_t buf, size_t n);
-/* Same look-up without counting anything. */
+/* The stream of (fd, buf), or NULL. */
+struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf);
+/* Same look-up as zc_det_on_write without counting anything. */
 struct zc_stream *zc_det_find(struct zc_detector *d, uintptr_t buf, size_t n);
 /* The program touched the stream's deferred data: disengage and back off. */
 void zc_det_touched(struct zc_detector *d, struct zc_stream *s);

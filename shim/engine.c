@@ -98,9 +98,10 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		*why = ZC_FB_STACK;
 		return -1;
 	}
-	/* Checked on every deferral: the memory behind an address can change
-	 * by means we do not see (a libc-internal munmap, then a shared map). */
-	s->buf_ok = zc_buffer_is_private_anon(b, n) ? 1 : 2;
+	/* Checked once per stream: every way the memory behind the buffer can
+	 * change (free, munmap, mmap over it, mremap) ends the stream. */
+	if (s->buf_ok == 0)
+		s->buf_ok = zc_buffer_is_private_anon(b, n) ? 1 : 2;
 	if (s->buf_ok != 1) {
 		*why = ZC_FB_BUFFER_KIND;
 		return -1;
@@ -173,9 +174,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	if (zc_mode == ZC_MODE_ON && n >= zc_min_chunk) {
 		zc_lock();
 		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
-		struct zc_stream *s = zc_det_find(&det, b, 1);
-		if (s && (s->fd != fd || s->buf != b))
-			s = NULL;
+		struct zc_stream *s = zc_det_lookup(&det, fd, b);
 		if (v == ZC_READ_DEFER && s) {
 			r = try_defer(fd, buf, n, pos, s, &why);
 			if (r > 0) {
@@ -207,8 +206,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
 		}
 		zc_det_after_read(&det, fd, b, (size_t)r, 0);
-		struct zc_stream *s = zc_det_find(&det, b, (size_t)r);
-		if (s && s->fd == fd && s->buf == b)
+		struct zc_stream *s = zc_det_lookup(&det, fd, b);
+		if (s)
 			s->why = (int8_t)why;
 		zc_unlock();
 		errno = saved;
@@ -259,6 +258,11 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 
 /* ---- writes -------------------------------------------------------------- */
 
+static uintptr_t page_up(uintptr_t a) { return (a + zc_page - 1) & ~(uintptr_t)(zc_page - 1); }
+static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
+
+#define ZC_MAX_PIECES 16
+
 struct wctx {
 	int fd;
 	enum zc_wcall how;
@@ -301,6 +305,20 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	return (size_t)r == want ? 0 : -1;
 }
 
+/* Adds [a, a+len) to the gathered plain stretches, flushing when full. */
+static int add_plain(struct wctx *w, struct iovec *plain, int *np, uintptr_t a, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (*np == ZC_MAX_PIECES) {
+		if (emit_plain(w, plain, *np))
+			return -1;
+		*np = 0;
+	}
+	plain[(*np)++] = (struct iovec){ (void *)a, len };
+	return 0;
+}
+
 static int emit_plain1(struct wctx *w, uintptr_t a, size_t len)
 {
 	struct iovec v = { (void *)a, len };
@@ -318,6 +336,8 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 	uint8_t st[512];
 	struct zc_fdinfo fi;
 	struct stat sst;
+	if ((a | len) & (zc_page - 1))
+		return emit_plain1(w, a, len); /* only whole pages can be phantoms */
 	int same = p->fd >= 0 && zc_fd_get(p->fd, &fi, ZC_FD_VALIDATE, &sst) == 0 &&
 		   sst.st_dev == p->dev && sst.st_ino == p->ino;
 	if (!same) {
@@ -382,8 +402,6 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 	}
 	return 0;
 }
-
-#define ZC_MAX_PIECES 16
 
 /* The common path of write, pwrite, writev, pwritev, send and sendto. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
@@ -467,6 +485,10 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		if (zc_mode == ZC_MODE_ON && pair) {
 			int why = refusal >= 0 ? refusal : pair->why;
 			zc_fallback(why >= 0 ? (enum zc_fallback)why : ZC_FB_WARMUP, n);
+			/* Deferring for a destination that takes only plain writes
+			 * would make the kernel fault the file in: back off. */
+			if (refusal >= 0 && nph > 0)
+				zc_det_touched(&det, pair);
 		}
 		zc_unlock();
 		return -2;
@@ -478,31 +500,34 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	int np = 0, touched = 0, stream = -1;
 	for (int i = 0; i < cnt; i++) {
 		uintptr_t a = (uintptr_t)iov[i].iov_base, e = a + iov[i].iov_len;
-		for (int k = 0; k <= nph && a < e; k++) {
-			/* k == nph: the rest of the piece after the last record. */
-			uintptr_t pa = k < nph ? ph[k].addr : e, pe = k < nph ? ph[k].addr + ph[k].len : e;
-			if (k < nph && (pe <= a || pa >= e))
+		for (int k = 0; k < nph && a < e; k++) {
+			uintptr_t pa = ph[k].addr, pe = ph[k].addr + ph[k].len;
+			if (pe <= a || pa >= e)
 				continue;
-			if (pa > a) {
-				if (np == ZC_MAX_PIECES) {
-					if (emit_plain(w, plain, np))
-						goto out;
-					np = 0;
-				}
-				plain[np++] = (struct iovec){ (void *)a, (pa < e ? pa : e) - a };
-				a = pa < e ? pa : e;
-			}
-			if (k == nph || a >= e)
-				break;
-			if (np && emit_plain(w, plain, np))
+			if (pa > a && add_plain(w, plain, &np, a, pa - a))
 				goto out;
-			np = 0;
+			a = pa > a ? pa : a;
+			/* Only whole pages go by transfer; a piece that starts or ends
+			 * inside a page has those bytes sent plainly. */
 			uintptr_t run_end = pe < e ? pe : e;
-			stream = ph[k].stream;
-			if (emit_phantom(w, &o, &ph[k], a, run_end - a, &touched))
+			uintptr_t wa = page_up(a), we = page_down(run_end);
+			if (we > wa) {
+				if (add_plain(w, plain, &np, a, wa - a))
+					goto out;
+				if (np && emit_plain(w, plain, np))
+					goto out;
+				np = 0;
+				stream = ph[k].stream;
+				if (emit_phantom(w, &o, &ph[k], wa, we - wa, &touched))
+					goto out;
+				a = we;
+			}
+			if (add_plain(w, plain, &np, a, run_end - a))
 				goto out;
 			a = run_end;
 		}
+		if (add_plain(w, plain, &np, a, e - a))
+			goto out;
 	}
 	if (np)
 		emit_plain(w, plain, np);
@@ -578,8 +603,7 @@ void zc_engine_fd_closed(int fd)
 	zc_inside = 1;
 	zc_lock();
 	zc_det_forget_fd(&det, fd);
-	if (zc_phantom_live)
-		zc_phantom_fd_closed(fd);
+	zc_phantom_fd_closed(fd);
 	zc_unlock();
 	zc_inside = 0;
 }
@@ -594,13 +618,14 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 	for (int i = 0; i < ZC_STREAMS; i++)
 		if (det.s[i].fd >= 0 && (unsigned)det.s[i].fd >= lo && (unsigned)det.s[i].fd <= hi)
 			zc_det_forget_fd(&det, det.s[i].fd);
-	if (zc_phantom_live) {
-		struct zc_phantom all[ZC_MAX_PHANTOMS];
-		int n = zc_phantom_overlapping(0, UINTPTR_MAX, all, ZC_MAX_PHANTOMS);
-		for (int i = 0; i < n; i++)
-			if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
-				zc_phantom_fd_closed(all[i].fd);
-	}
+	struct zc_phantom all[ZC_MAX_PHANTOMS];
+	int n = zc_phantom_overlapping(0, UINTPTR_MAX, all, ZC_MAX_PHANTOMS);
+	for (int i = 0; i < n; i++)
+		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
+			zc_phantom_fd_closed(all[i].fd);
+	int own = zc_phantom_own_fd();
+	if (own >= 0 && (unsigned)own >= lo && (unsigned)own <= hi)
+		zc_phantom_fd_closed(own);
 	zc_unlock();
 	zc_inside = 0;
 }
@@ -656,7 +681,7 @@ void zc_engine_stdio_read(int fd, void *buf, size_t n)
 	zc_inside = 1;
 	zc_lock();
 	zc_det_after_read(&det, fd, (uintptr_t)buf, n, 0);
-	struct zc_stream *s = zc_det_find(&det, (uintptr_t)buf, n);
+	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
 	if (s)
 		s->why = ZC_FB_STDIO;
 	zc_unlock();

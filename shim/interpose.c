@@ -260,8 +260,19 @@ ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
 
 ZC_EXPORT int close(int fd)
 {
+	if (unlikely(fd >= 0 && fd == zc_phantom_own_fd())) {
+		errno = EBADF; /* not the program's: as if it were not open */
+		return -1;
+	}
 	zc_engine_fd_closed(fd);
 	return REAL(close)(fd);
+}
+
+ZC_EXPORT void closefrom(int lo)
+{
+	if (lo >= 0)
+		zc_engine_fd_range_closed((unsigned)lo, ~0u);
+	REAL(closefrom)(lo);
 }
 
 ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)

@@ -25,8 +25,6 @@ volatile int zc_phantom_live;
 static struct zc_phantom tab[ZC_MAX_PHANTOMS];
 
 static int pagemap_fd = -1;
-static dev_t pagemap_dev;
-static ino_t pagemap_ino;
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -153,15 +151,13 @@ int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, i
 /* ---- pagemap ------------------------------------------------------------- */
 
 /* The pagemap fd lives far above the fds the program uses, so it never
- * changes the numbers open() returns; it is re-checked before every use
- * because the program may close it behind our back. */
+ * changes the numbers open() returns.  The program may still close it: every
+ * closing call we wrap reports that (zc_phantom_fd_closed), and the fd is
+ * opened again on next use. */
 static int pagemap_get(void)
 {
-	struct stat st;
-	if (pagemap_fd >= 0 && fstat(pagemap_fd, &st) == 0 && st.st_dev == pagemap_dev &&
-	    st.st_ino == pagemap_ino)
+	if (pagemap_fd >= 0)
 		return pagemap_fd;
-	pagemap_fd = -1;
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -176,14 +172,13 @@ static int pagemap_get(void)
 		REAL(close)(fd);
 		fd = high;
 	}
-	if (fstat(fd, &st) < 0) {
-		REAL(close)(fd);
-		return -1;
-	}
-	pagemap_dev = st.st_dev;
-	pagemap_ino = st.st_ino;
 	pagemap_fd = fd;
 	return fd;
+}
+
+int zc_phantom_own_fd(void)
+{
+	return pagemap_fd;
 }
 
 void zc_phantom_after_fork_child(void)
@@ -386,6 +381,8 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 
 void zc_phantom_fd_closed(int fd)
 {
+	if (fd == pagemap_fd && fd >= 0)
+		pagemap_fd = -1; /* the program closed it: ours is gone */
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len && tab[i].fd == fd)
 			tab[i].fd = -1;

@@ -79,8 +79,12 @@ void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0 = to the
  * end): phantoms of that range get their bytes now. */
 void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len);
-/* fd was closed: its phantoms can no longer be sent from it. */
+/* fd was closed: its phantoms can no longer be sent from it (and if it was
+ * our pagemap descriptor, a new one is opened on next use). */
 void zc_phantom_fd_closed(int fd);
+/* zcopy's own descriptor (for /proc/self/pagemap), or -1.  The program never
+ * opened it, so its close() must fail with EBADF as it would without zcopy. */
+int zc_phantom_own_fd(void);
 /* After fork in the child: the pagemap descriptor belongs to the parent. */
 void zc_phantom_after_fork_child(void);
 

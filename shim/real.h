@@ -54,6 +54,7 @@
 	X(fwrite_unlocked, size_t, (const void *, size_t, size_t, FILE *))                \
 	X(close, int, (int))                                                              \
 	X(close_range, int, (unsigned, unsigned, int))                                    \
+	X(closefrom, void, (int))                                                         \
 	X(dup, int, (int))                                                                \
 	X(dup2, int, (int, int))                                                          \
 	X(dup3, int, (int, int, int))                                                     \
