@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -41,6 +42,11 @@ static void fork_prepare(void) { zc_lock(); }
 static void fork_parent(void) { zc_unlock(); }
 static void fork_child(void)
 {
+	/* A per-process log file (%p in ZCOPY_LOG_FILE) is opened anew. */
+	if (zc_cfg.log_level > 0 && strstr(zc_cfg.log_file, "%p")) {
+		zc_log_close();
+		zc_log_open(zc_cfg.log_file, zc_cfg.log_level);
+	}
 	zc_engine_reset();
 	zc_phantom_after_fork_child();
 	zc_stats_reset();
@@ -82,6 +88,7 @@ void zc_init(void)
 	zc_config_defaults(&zc_cfg);
 	zc_config_parse(&zc_cfg, env_get, report, changed);
 
+	zc_stats_open();
 	zc_engine_reset();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (zc_cfg.mode == ZC_MODE_ON)

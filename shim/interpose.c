@@ -16,11 +16,19 @@
 #include "engine.h"
 #include "fdinfo.h"
 #include "phantom.h"
+#include "log.h"
 #include "real.h"
+#include "stats.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Descriptors zcopy opened for itself (pagemap, log file, stderr copy). */
+static int zc_is_own_fd(int fd)
+{
+	return fd == zc_phantom_own_fd() || fd == zc_log_own_fd() || fd == zc_stats_own_fd();
+}
 
 /* A write too small for the engine may still change a file that phantoms
  * stand for; only then does it cost more than a compare. */
@@ -260,7 +268,7 @@ ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
 
 ZC_EXPORT int close(int fd)
 {
-	if (unlikely(fd >= 0 && fd == zc_phantom_own_fd())) {
+	if (unlikely(fd >= 0 && zc_is_own_fd(fd))) {
 		errno = EBADF; /* not the program's: as if it were not open */
 		return -1;
 	}

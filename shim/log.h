@@ -16,6 +16,8 @@ extern int zc_log_level;
 /* Opens the log destination (ZCOPY_LOG_FILE or stderr) if logging is on. */
 void zc_log_open(const char *file_template, int level);
 void zc_log_close(void);
+/* The log file's descriptor when logging to ZCOPY_LOG_FILE, else -1. */
+int zc_log_own_fd(void);
 void zc_log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zc_log(level, ...)                                                                \
 	do {                                                                              \

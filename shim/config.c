@@ -1,0 +1,284 @@
+/*
+ * config.c - the settings table: every ZCOPY_* variable, its default, its
+ * parser and its description, in one place (see config.h).
+ *
+ * Invariants: a parser either stores a valid value in its own field of the
+ * config and returns 0, or leaves the config untouched and says why; so a bad
+ * value keeps the default without any undo step.  Defaults are the table's
+ * own default strings run through the same parsers, so the documented
+ * default and the one in force cannot drift apart (the unit tests pin the
+ * min-chunk row to ZC_DEFAULT_MIN_CHUNK).  No malloc and no stdio: this runs
+ * in the library constructor.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zcopy.h"
+
+/* Settings in force; all zero (mode off, nothing written) until the
+ * constructor fills it, so anything that runs before it passes through. */
+struct zc_config zc_cfg;
+
+typedef int (*parse_fn)(struct zc_config *c, const char *v, const char **why);
+
+struct setting {
+	const char *var;
+	const char *def;  /* default, written as the variable would be */
+	parse_fn parse;
+	size_t off, size; /* the field it sets, to tell a changed value */
+	const char *doc;
+};
+
+/* Decimal digits only (no sign, no spaces); *end gets the first non-digit. */
+static int parse_decimal(const char *v, uint64_t *out, const char **end, const char **why)
+{
+	uint64_t n = 0;
+	const char *p = v;
+
+	if (*p < '0' || *p > '9') {
+		*why = *p ? "not a number" : "empty value";
+		return -1;
+	}
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (UINT64_MAX - d) / 10) {
+			*why = "number too large";
+			return -1;
+		}
+		n = n * 10 + d;
+	}
+	*out = n;
+	*end = p;
+	return 0;
+}
+
+static int parse_int_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *out,
+			   const char **why)
+{
+	const char *end;
+	if (parse_decimal(v, out, &end, why) < 0)
+		return -1;
+	if (*end) {
+		*why = "trailing characters after the number";
+		return -1;
+	}
+	if (*out < lo || *out > hi) {
+		*why = "out of range";
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_mode(struct zc_config *c, const char *v, const char **why)
+{
+	static const struct {
+		const char *name;
+		enum zc_mode mode;
+	} modes[] = { { "off", ZC_MODE_OFF }, { "observe", ZC_MODE_OBSERVE }, { "on", ZC_MODE_ON } };
+
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		if (strcmp(v, modes[i].name) == 0) {
+			c->mode = modes[i].mode;
+			return 0;
+		}
+	}
+	*why = *v ? "unknown mode (expected off, observe or on)" : "empty value";
+	return -1;
+}
+
+static int parse_guard(struct zc_config *c, const char *v, const char **why)
+{
+	uint64_t n;
+	if (parse_int_range(v, 0, 1, &n, why) < 0)
+		return -1;
+	c->guard = (int)n;
+	return 0;
+}
+
+static int parse_log(struct zc_config *c, const char *v, const char **why)
+{
+	uint64_t n;
+	if (parse_int_range(v, 0, 3, &n, why) < 0)
+		return -1;
+	c->log_level = (int)n;
+	return 0;
+}
+
+static int parse_min_chunk(struct zc_config *c, const char *v, const char **why)
+{
+	uint64_t n, unit = 1;
+	const char *end;
+
+	if (parse_decimal(v, &n, &end, why) < 0)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		unit = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		unit = 1024 * 1024, end++;
+	if (*end) {
+		*why = "trailing characters (expected a number with optional k or m)";
+		return -1;
+	}
+	if (n > UINT64_MAX / unit) {
+		*why = "number too large";
+		return -1;
+	}
+	n *= unit;
+	if (n < ZC_MIN_CHUNK_LO || n > ZC_MIN_CHUNK_HI) {
+		*why = "out of range (4096 .. 1G)";
+		return -1;
+	}
+	c->min_chunk = (size_t)n;
+	return 0;
+}
+
+/* Longest decimal pid the kernel hands out (PID_MAX_LIMIT is 2^22). */
+#define WIDEST_PID 4194304L
+
+/* A path template must still fit once every %p became a pid, so the check
+ * happens here rather than failing silently at exit. */
+static int parse_path(char *field, const char *v, const char **why)
+{
+	char probe[ZC_PATH_MAX];
+	size_t n = strlen(v);
+
+	if (n == 0) {
+		*why = "empty value";
+		return -1;
+	}
+	if (n >= ZC_PATH_MAX || zc_expand_path(probe, sizeof probe, v, WIDEST_PID) < 0) {
+		*why = "path too long";
+		return -1;
+	}
+	memset(field, 0, ZC_PATH_MAX);
+	memcpy(field, v, n);
+	return 0;
+}
+
+static int parse_stats(struct zc_config *c, const char *v, const char **why)
+{
+	return parse_path(c->stats, v, why);
+}
+
+static int parse_log_file(struct zc_config *c, const char *v, const char **why)
+{
+	return parse_path(c->log_file, v, why);
+}
+
+#define FIELD(f) offsetof(struct zc_config, f), sizeof(((struct zc_config *)0)->f)
+
+/* NULL default = the field's zero value (no stats, log on stderr). */
+static const struct setting settings[] = {
+	{ ZCOPY_ENV_MODE, "on", parse_mode, FIELD(mode),
+	  "off: pass everything through; observe: count what would be redirected; "
+	  "on: redirect" },
+	{ ZCOPY_ENV_GUARD, "0", parse_guard, FIELD(guard),
+	  "1: also defer reads into buffers the map strategy cannot cover, using page guards" },
+	{ ZCOPY_ENV_STATS, NULL, parse_stats, FIELD(stats),
+	  "append one JSON line of counters at exit to this path (%p = pid), "
+	  "or print a summary with stderr" },
+	{ ZCOPY_ENV_LOG, "0", parse_log, FIELD(log_level),
+	  "diagnostics: 1 problems and settings, 2 decisions, 3 every redirected call" },
+	{ ZCOPY_ENV_LOG_FILE, NULL, parse_log_file, FIELD(log_file),
+	  "write diagnostics to this path (%p = pid) instead of stderr" },
+	{ ZCOPY_ENV_MIN_CHUNK, "64k", parse_min_chunk, FIELD(min_chunk),
+	  "smallest read that may be deferred, in bytes (k and m suffixes allowed)" },
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+void zc_config_defaults(struct zc_config *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *why;
+		if (settings[i].def)
+			(void)settings[i].parse(c, settings[i].def, &why);
+	}
+}
+
+int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
+		    zc_changed_fn changed)
+{
+	struct zc_config def;
+	int rejected = 0;
+
+	if (!get)
+		get = env_get;
+	zc_config_defaults(&def);
+	*c = def;
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *v = get(s->var);
+		const char *why = "invalid value";
+
+		if (!v)
+			continue;
+		if (s->parse(c, v, &why) < 0) {
+			rejected++;
+			if (report)
+				report(s->var, v, why);
+			continue;
+		}
+		if (changed && memcmp((char *)c + s->off, (char *)&def + s->off, s->size) != 0)
+			changed(s->var, v);
+	}
+	return rejected;
+}
+
+const char *zc_mode_name(enum zc_mode m)
+{
+	switch (m) {
+	case ZC_MODE_OFF:
+		return "off";
+	case ZC_MODE_OBSERVE:
+		return "observe";
+	case ZC_MODE_ON:
+		return "on";
+	}
+	return "unknown";
+}
+
+int zc_expand_path(char *out, size_t cap, const char *tmpl, long pid)
+{
+	char digits[24];
+	size_t nd = 0, len = 0;
+	unsigned long u = pid < 0 ? 0UL - (unsigned long)pid : (unsigned long)pid;
+
+	do
+		digits[nd++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (pid < 0)
+		digits[nd++] = '-';
+
+	if (cap == 0)
+		return -1;
+	for (const char *p = tmpl; *p; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			if (cap - len <= nd)
+				goto overflow;
+			for (size_t i = nd; i-- > 0;)
+				out[len++] = digits[i];
+			p++;
+			continue;
+		}
+		if (p[0] == '%' && p[1] == '%')
+			p++;
+		if (cap - len <= 1)
+			goto overflow;
+		out[len++] = *p;
+	}
+	out[len] = '\0';
+	return 0;
+overflow:
+	out[0] = '\0';
+	return -1;
+}

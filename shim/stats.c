@@ -1,0 +1,418 @@
+/*
+ * stats.c - the per-process counters and the record written at exit (see
+ * stats.h for the contract).
+ *
+ * Formatting is pure (counters, pid and exe are parameters) so it is tested
+ * without preloading; zc_stats_emit() gathers those from the process.  The
+ * record leaves in one write(2) on an O_APPEND descriptor: processes sharing
+ * one stats file get whole lines.  No malloc and no stdio: emission runs in
+ * exit handlers, possibly after the program tore down its own state.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "real.h"
+#include "zcopy.h"
+
+struct zc_stats zc_stats;
+
+#define ZC_FB_KEY(name, key, desc) key,
+#define ZC_FB_DESC(name, key, desc) desc,
+const char *const zc_fallback_keys[ZC_FB__COUNT] = { ZC_FALLBACK_LIST(ZC_FB_KEY) };
+const char *const zc_fallback_descs[ZC_FB__COUNT] = { ZC_FALLBACK_LIST(ZC_FB_DESC) };
+#undef ZC_FB_KEY
+#undef ZC_FB_DESC
+
+const char *const zc_transfer_keys[ZC_T__COUNT] = {
+	[ZC_T_COPY_FILE_RANGE] = "copy_file_range",
+	[ZC_T_SENDFILE] = "sendfile",
+	[ZC_T_SPLICE] = "splice",
+};
+
+/* ---- a bounded string builder -------------------------------------------- */
+
+struct sb {
+	char *buf;
+	size_t cap, len;
+	int full; /* something did not fit: the result is discarded */
+};
+
+static void sb_raw(struct sb *b, const char *s, size_t n)
+{
+	if (b->full || n >= b->cap - b->len) { /* keep room for the NUL */
+		b->full = 1;
+		return;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+}
+
+static void sb_str(struct sb *b, const char *s)
+{
+	sb_raw(b, s, strlen(s));
+}
+
+static void sb_u64(struct sb *b, uint64_t v)
+{
+	char tmp[24];
+	size_t n = sizeof tmp;
+	do
+		tmp[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sb_raw(b, tmp + n, sizeof tmp - n);
+}
+
+static void sb_i64(struct sb *b, long long v)
+{
+	if (v < 0) {
+		sb_raw(b, "-", 1);
+		sb_u64(b, 0ULL - (unsigned long long)v);
+	} else {
+		sb_u64(b, (uint64_t)v);
+	}
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned cp = c & (0x3fu >> (n - 1));
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string.  Paths are bytes, not text: a byte that is not part of
+ * valid UTF-8 is written as the code point of the same value, so the record
+ * stays valid JSON whatever the executable is called. */
+static void sb_json_str(struct sb *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+
+	sb_raw(b, "\"", 1);
+	while (*p) {
+		unsigned c = *p;
+		size_t n;
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		switch (c) {
+		case '"':
+			sb_raw(b, "\\\"", 2);
+			break;
+		case '\\':
+			sb_raw(b, "\\\\", 2);
+			break;
+		case '\n':
+			sb_raw(b, "\\n", 2);
+			break;
+		case '\r':
+			sb_raw(b, "\\r", 2);
+			break;
+		case '\t':
+			sb_raw(b, "\\t", 2);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				sb_raw(b, esc, sizeof esc);
+				break;
+			}
+			n = utf8_len(p);
+			if (n == 0) {
+				sb_raw(b, esc, sizeof esc);
+				break;
+			}
+			sb_raw(b, (const char *)p, n);
+			p += n;
+			continue;
+		}
+		p++;
+	}
+	sb_raw(b, "\"", 1);
+}
+
+static void sb_key(struct sb *b, const char *key, int *first)
+{
+	if (!*first)
+		sb_raw(b, ",", 1);
+	*first = 0;
+	sb_json_str(b, key);
+	sb_raw(b, ":", 1);
+}
+
+static void sb_key_u64(struct sb *b, const char *key, uint64_t v, int *first)
+{
+	sb_key(b, key, first);
+	sb_u64(b, v);
+}
+
+static size_t sb_finish(struct sb *b)
+{
+	if (b->cap == 0)
+		return 0;
+	if (b->full) {
+		b->buf[0] = '\0';
+		return 0;
+	}
+	b->buf[b->len] = '\0';
+	return b->len;
+}
+
+/* ---- the JSON record ------------------------------------------------------ */
+
+/* reason -> value, only for reasons that happened: an absent key reads as 0. */
+static void sb_reasons(struct sb *b, const char *key, const uint64_t *v, int *first)
+{
+	int inner = 1;
+	sb_key(b, key, first);
+	sb_raw(b, "{", 1);
+	for (int i = 0; i < ZC_FB__COUNT; i++)
+		if (v[i])
+			sb_key_u64(b, zc_fallback_keys[i], v[i], &inner);
+	sb_raw(b, "}", 1);
+}
+
+size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, const char *exe,
+		     const char *mode, int guard)
+{
+	struct sb b = { buf, cap, 0, cap == 0 };
+	int first = 1, inner = 1;
+
+	sb_raw(&b, "{", 1);
+	sb_key(&b, ZCOPY_STAT_PID, &first);
+	sb_i64(&b, pid);
+	sb_key(&b, ZCOPY_STAT_EXE, &first);
+	sb_json_str(&b, exe ? exe : "");
+	sb_key(&b, ZCOPY_STAT_MODE, &first);
+	sb_json_str(&b, mode ? mode : "");
+	sb_key_u64(&b, "guard", guard ? 1 : 0, &first);
+	sb_key_u64(&b, ZCOPY_STAT_BYTES_ZERO_COPY, s->bytes_zero_copy, &first);
+	sb_key_u64(&b, ZCOPY_STAT_BYTES_COPIED, s->bytes_copied, &first);
+	sb_key_u64(&b, ZCOPY_STAT_PHANTOM_READS, s->phantom_reads, &first);
+	sb_key_u64(&b, ZCOPY_STAT_MATERIALIZED, s->materialized_bytes, &first);
+	sb_key_u64(&b, ZCOPY_STAT_WOULD_ZERO_COPY, s->would_zero_copy_bytes, &first);
+	sb_key(&b, ZCOPY_STAT_TRANSFERS, &first);
+	sb_raw(&b, "{", 1);
+	for (int i = 0; i < ZC_T__COUNT; i++)
+		sb_key_u64(&b, zc_transfer_keys[i], s->transfers[i], &inner);
+	sb_raw(&b, "}", 1);
+	sb_reasons(&b, ZCOPY_STAT_FALLBACKS, s->fallbacks, &first);
+	sb_reasons(&b, "fallback_bytes", s->fallback_bytes, &first);
+	sb_raw(&b, "}", 1);
+	return sb_finish(&b);
+}
+
+/* ---- the human summary ---------------------------------------------------- */
+
+/* "512 B", "128.0 KiB", "64.0 MiB": one decimal, rounded to nearest. */
+static void sb_size(struct sb *b, uint64_t v)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	int u = -1;
+	uint64_t scale = 1;
+
+	while (u + 1 < (int)(sizeof units / sizeof units[0]) && v / scale >= 1024)
+		scale *= 1024, u++;
+	if (u < 0) {
+		sb_u64(b, v);
+		sb_str(b, " B");
+		return;
+	}
+	uint64_t whole = v / scale;
+	/* tenths from the remainder alone, so v * 10 cannot overflow */
+	uint64_t tenths = ((v % scale) / (scale / 1024) * 10 + 512) / 1024;
+	if (tenths == 10)
+		whole++, tenths = 0;
+	if (whole == 1024 && u + 1 < (int)(sizeof units / sizeof units[0]))
+		whole = 1, u++;
+	sb_u64(b, whole);
+	sb_raw(b, ".", 1);
+	sb_u64(b, tenths);
+	sb_raw(b, " ", 1);
+	sb_str(b, units[u]);
+}
+
+/* Text for a terminal: a control byte in a path would break the one line. */
+static void sb_plain(struct sb *b, const char *s)
+{
+	for (; *s; s++) {
+		char c = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+		sb_raw(b, &c, 1);
+	}
+}
+
+size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
+		      const char *exe, const char *mode)
+{
+	struct sb b = { buf, cap, 0, cap == 0 };
+	const char *sep;
+
+	sb_str(&b, "zcopy[");
+	sb_i64(&b, pid);
+	sb_str(&b, "] ");
+	sb_plain(&b, exe && *exe ? exe : "?");
+	sb_str(&b, " mode=");
+	sb_str(&b, mode ? mode : "?");
+	sb_str(&b, ": ");
+	sb_size(&b, s->bytes_zero_copy);
+	sb_str(&b, " zero-copy, ");
+	sb_size(&b, s->bytes_copied);
+	sb_str(&b, " copied, ");
+	sb_u64(&b, s->phantom_reads);
+	sb_str(&b, " phantom reads, ");
+	sb_size(&b, s->materialized_bytes);
+	sb_str(&b, " materialized");
+	if (s->would_zero_copy_bytes || (mode && strcmp(mode, "observe") == 0)) {
+		sb_str(&b, ", ");
+		sb_size(&b, s->would_zero_copy_bytes);
+		sb_str(&b, " would zero-copy");
+	}
+	sep = "; transfers: ";
+	for (int i = 0; i < ZC_T__COUNT; i++) {
+		if (!s->transfers[i])
+			continue;
+		sb_str(&b, sep);
+		sb_str(&b, zc_transfer_keys[i]);
+		sb_raw(&b, "=", 1);
+		sb_u64(&b, s->transfers[i]);
+		sep = " ";
+	}
+	sep = "; fallbacks: ";
+	for (int i = 0; i < ZC_FB__COUNT; i++) {
+		if (!s->fallbacks[i])
+			continue;
+		sb_str(&b, sep);
+		sb_str(&b, zc_fallback_keys[i]);
+		sb_raw(&b, "=", 1);
+		sb_u64(&b, s->fallbacks[i]);
+		sep = " ";
+	}
+	sb_raw(&b, "\n", 1);
+	return sb_finish(&b);
+}
+
+/* ---- emission at exit ----------------------------------------------------- */
+
+/* Set once this process wrote its record, so exit paths that both reach
+ * zc_stats_emit (an atexit handler and a destructor) write one line. */
+static int emitted;
+
+/* Worst case: every byte of a PATH_MAX exe escaped as \u00XX, plus counters. */
+static char exe_buf[PATH_MAX];
+static char out_buf[PATH_MAX * 6 + 4096];
+
+static void snapshot(struct zc_stats *d)
+{
+#define LOAD(f) d->f = __atomic_load_n(&zc_stats.f, __ATOMIC_RELAXED)
+	LOAD(bytes_zero_copy);
+	LOAD(bytes_copied);
+	LOAD(phantom_reads);
+	LOAD(materialized_bytes);
+	LOAD(would_zero_copy_bytes);
+	for (int i = 0; i < ZC_T__COUNT; i++)
+		LOAD(transfers[i]);
+	for (int i = 0; i < ZC_FB__COUNT; i++) {
+		LOAD(fallbacks[i]);
+		LOAD(fallback_bytes[i]);
+	}
+#undef LOAD
+}
+
+static void write_all_once(int fd, const char *p, size_t n)
+{
+	/* One call: a second write for a short count could interleave with
+	 * another process's line, so a short count is left short. */
+	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
+		;
+}
+
+/* ZCOPY_STATS=stderr: a private copy of fd 2, taken at start-up, because
+ * many programs close their standard error before exit handlers run. */
+static int stderr_fd = -1;
+
+void zc_stats_open(void)
+{
+	if (strcmp(zc_cfg.stats, "stderr") != 0 || stderr_fd >= 0)
+		return;
+	int saved = errno;
+	stderr_fd = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 512);
+	if (stderr_fd < 0)
+		stderr_fd = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
+	errno = saved;
+}
+
+int zc_stats_own_fd(void)
+{
+	return stderr_fd;
+}
+
+void zc_stats_emit(void)
+{
+	struct zc_stats snap;
+	char path[ZC_PATH_MAX];
+	const char *target = zc_cfg.stats;
+	int saved = errno;
+	long pid;
+	ssize_t el;
+	size_t n;
+
+	if (!target[0] || __atomic_exchange_n(&emitted, 1, __ATOMIC_ACQ_REL))
+		return;
+	snapshot(&snap);
+	pid = (long)getpid();
+	el = readlink("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
+	exe_buf[el > 0 ? el : 0] = '\0';
+
+	if (strcmp(target, "stderr") == 0) {
+		n = zc_stats_human(&snap, out_buf, sizeof out_buf, pid, exe_buf,
+				   zc_mode_name(zc_cfg.mode));
+		if (n)
+			write_all_once(stderr_fd >= 0 ? stderr_fd : 2, out_buf, n);
+		errno = saved;
+		return;
+	}
+
+	n = zc_stats_json(&snap, out_buf, sizeof out_buf - 1, pid, exe_buf,
+			  zc_mode_name(zc_cfg.mode), zc_cfg.guard);
+	if (n && zc_expand_path(path, sizeof path, target, pid) == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			out_buf[n++] = '\n';
+			write_all_once(fd, out_buf, n);
+			REAL(close)(fd);
+		} else {
+			zc_log(1, "cannot open stats file %s", path);
+		}
+	}
+	errno = saved;
+}
+
+void zc_stats_reset(void)
+{
+	memset(&zc_stats, 0, sizeof zc_stats);
+	__atomic_store_n(&emitted, 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,166 @@
+/*
+ * test_fdinfo.c - fd classification as pure functions: the kind from the
+ * stat mode, socket type and tty flag, and the flags that matter to a
+ * transfer from the open flags.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "fdinfo.h"
+#include "unit.h"
+
+static void regular_file_is_file(void **state)
+{
+	assert_int_equal(zc_classify(S_IFREG | 0644, 0, 0), ZC_K_FILE);
+}
+
+static void block_device_is_block(void **state)
+{
+	assert_int_equal(zc_classify(S_IFBLK | 0660, 0, 0), ZC_K_BLOCK);
+}
+
+static void fifo_is_pipe(void **state)
+{
+	assert_int_equal(zc_classify(S_IFIFO | 0600, 0, 0), ZC_K_PIPE);
+}
+
+static void stream_socket_is_stream(void **state)
+{
+	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_STREAM, 0), ZC_K_STREAM);
+}
+
+static void datagram_socket_is_dgram(void **state)
+{
+	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_DGRAM, 0), ZC_K_DGRAM);
+}
+
+static void seqpacket_socket_is_dgram(void **state)
+{
+	/* message boundaries matter just as for datagrams */
+	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_SEQPACKET, 0), ZC_K_DGRAM);
+}
+
+static void unknown_socket_type_is_not_a_stream(void **state)
+{
+	assert_int_not_equal(zc_classify(S_IFSOCK, 0, 0), ZC_K_STREAM);
+}
+
+static void char_device_that_is_not_a_tty_is_char(void **state)
+{
+	assert_int_equal(zc_classify(S_IFCHR | 0666, 0, 0), ZC_K_CHAR);
+}
+
+static void char_device_that_is_a_tty_is_tty(void **state)
+{
+	assert_int_equal(zc_classify(S_IFCHR | 0620, 0, 1), ZC_K_TTY);
+}
+
+static void directory_is_other(void **state)
+{
+	assert_int_equal(zc_classify(S_IFDIR | 0755, 0, 0), ZC_K_OTHER);
+}
+
+static void anonymous_inode_is_other(void **state)
+{
+	/* eventfd, epoll, signalfd ... have no file type bits */
+	assert_int_equal(zc_classify(0600, 0, 0), ZC_K_OTHER);
+}
+
+static void socket_type_ignored_for_non_sockets(void **state)
+{
+	assert_int_equal(zc_classify(S_IFREG, SOCK_DGRAM, 0), ZC_K_FILE);
+	assert_int_equal(zc_classify(S_IFIFO, SOCK_STREAM, 1), ZC_K_PIPE);
+}
+
+static void tty_flag_ignored_for_non_char_devices(void **state)
+{
+	assert_int_equal(zc_classify(S_IFREG, 0, 1), ZC_K_FILE);
+	assert_int_equal(zc_classify(S_IFSOCK, SOCK_STREAM, 1), ZC_K_STREAM);
+}
+
+static void rdonly_is_read(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_RDONLY), ZC_FL_READ);
+}
+
+static void wronly_is_write(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_WRONLY), ZC_FL_WRITE);
+}
+
+static void rdwr_is_read_and_write(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_RDWR), ZC_FL_READ | ZC_FL_WRITE);
+}
+
+static void append_flag(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_WRONLY | O_APPEND), ZC_FL_WRITE | ZC_FL_APPEND);
+}
+
+static void nonblock_flag(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_RDWR | O_NONBLOCK),
+			 ZC_FL_READ | ZC_FL_WRITE | ZC_FL_NONBLOCK);
+}
+
+static void direct_flag(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_RDONLY | O_DIRECT), ZC_FL_READ | ZC_FL_DIRECT);
+}
+
+static void all_flags_together(void **state)
+{
+	assert_int_equal(zc_flags_from_fl(O_WRONLY | O_APPEND | O_NONBLOCK | O_DIRECT),
+			 ZC_FL_WRITE | ZC_FL_APPEND | ZC_FL_NONBLOCK | ZC_FL_DIRECT);
+}
+
+static void irrelevant_flags_ignored(void **state)
+{
+	/* F_GETFL also reports these; none changes what a transfer may do */
+	assert_int_equal(zc_flags_from_fl(O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME),
+			 ZC_FL_READ);
+}
+
+static void every_kind_has_a_distinct_name(void **state)
+{
+	for (int i = 0; i < ZC_K__COUNT; i++) {
+		const char *n = zc_kind_name((enum zc_kind)i);
+		assert_non_null(n);
+		assert_true(n[0] != '\0');
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(n, zc_kind_name((enum zc_kind)j));
+	}
+	assert_non_null(zc_kind_name(ZC_K__COUNT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(regular_file_is_file),
+		cmocka_unit_test(block_device_is_block),
+		cmocka_unit_test(fifo_is_pipe),
+		cmocka_unit_test(stream_socket_is_stream),
+		cmocka_unit_test(datagram_socket_is_dgram),
+		cmocka_unit_test(seqpacket_socket_is_dgram),
+		cmocka_unit_test(unknown_socket_type_is_not_a_stream),
+		cmocka_unit_test(char_device_that_is_not_a_tty_is_char),
+		cmocka_unit_test(char_device_that_is_a_tty_is_tty),
+		cmocka_unit_test(directory_is_other),
+		cmocka_unit_test(anonymous_inode_is_other),
+		cmocka_unit_test(socket_type_ignored_for_non_sockets),
+		cmocka_unit_test(tty_flag_ignored_for_non_char_devices),
+		cmocka_unit_test(rdonly_is_read),
+		cmocka_unit_test(wronly_is_write),
+		cmocka_unit_test(rdwr_is_read_and_write),
+		cmocka_unit_test(append_flag),
+		cmocka_unit_test(nonblock_flag),
+		cmocka_unit_test(direct_flag),
+		cmocka_unit_test(all_flags_together),
+		cmocka_unit_test(irrelevant_flags_ignored),
+		cmocka_unit_test(every_kind_has_a_distinct_name),
+	};
+	return cmocka_run_group_tests_name("fdinfo", tests, NULL, NULL);
+}
