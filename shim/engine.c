@@ -1,12 +1,13 @@
 /*
- * engine.c - deciding, per call, whether a read is deferred and how a write
- * reaches its destination.
+ * engine.c - deciding, per call, whether a read is deferred; fd, memory and
+ * stdio events.  (The write side is redirect.c.)
  *
- * Owns the detector, the engine lock and the per-call accounting.  The lock
- * is held only while the detector and the phantom table are consulted or
- * changed, never across a call that may block (a write to a full pipe must
- * not stop another thread's free()).  Every path that does not redirect ends
- * in the very call the program made, so its results are the plain ones.
+ * Owns the detector state, the engine lock and the read-side accounting.
+ * The lock is held only while the detector and the phantom table are
+ * consulted or changed, never across a call that may block (a write to a
+ * full pipe must not stop another thread's free()).  Every path that does
+ * not defer ends in the very call the program made, so its results are the
+ * plain ones.
  */
 #include "engine.h"
 
@@ -35,7 +36,8 @@ size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct zc_detector det;
+struct zc_detector zc_det_state;
+#define det zc_det_state
 
 void zc_lock(void) { pthread_mutex_lock(&engine_mu); }
 void zc_unlock(void) { pthread_mutex_unlock(&engine_mu); }
@@ -55,11 +57,6 @@ static int on_stack(uintptr_t b)
 	uintptr_t sp = (uintptr_t)&here;
 	uintptr_t d = b > sp ? b - sp : sp - b;
 	return d < ((uintptr_t)64 << 20);
-}
-
-static int source_kind_ok(const struct zc_fdinfo *fi)
-{
-	return (fi->kind == ZC_K_FILE || fi->kind == ZC_K_BLOCK) && (fi->flags & ZC_FL_READ);
 }
 
 /* Size of the data behind a file or block device. */
@@ -86,7 +83,7 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	struct stat st;
 	uintptr_t b = (uintptr_t)buf;
 
-	if (zc_fd_get(fd, &fi, ZC_FD_VALIDATE, &st) < 0 || !source_kind_ok(&fi)) {
+	if (zc_fd_get(fd, &fi, ZC_FD_VALIDATE, &st) < 0 || !zc_fd_is_source(&fi)) {
 		*why = ZC_FB_SRC_NOT_FILE;
 		return -1;
 	}
@@ -133,7 +130,7 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 static int observe_read(int fd, uintptr_t b, size_t got, size_t n, const off_t *pos)
 {
 	struct zc_fdinfo fi;
-	if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !source_kind_ok(&fi))
+	if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))
 		return ZC_FB_SRC_NOT_FILE;
 	if (fi.flags & ZC_FL_DIRECT)
 		return ZC_FB_SRC_DIRECT;
@@ -156,6 +153,49 @@ static ssize_t plain_read(int fd, void *buf, size_t n, const off_t *pos)
 	return pos ? REAL(pread)(fd, buf, n, *pos) : REAL(read)(fd, buf, n);
 }
 
+/* Tells the detector about a read that was made plainly; in observe mode
+ * also works out whether it would have been deferred.  Inside zcopy. */
+static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off_t *pos, int why)
+{
+	int saved = errno;
+	zc_lock();
+	if (zc_mode == ZC_MODE_OBSERVE) {
+		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
+		why = observe_read(fd, b, got, n, pos);
+		if (why < 0 && v != ZC_READ_DEFER)
+			why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
+	}
+	zc_det_after_read(&det, fd, b, got, 0);
+	struct zc_stream *s = zc_det_lookup(&det, fd, b);
+	if (s)
+		s->why = (int8_t)why;
+	zc_unlock();
+	errno = saved;
+}
+
+/* Observe mode: a vector read is the reads of its pieces. */
+static ssize_t observe_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos)
+{
+	ssize_t r = pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
+	if (r <= 0 || zc_inside)
+		return r;
+	zc_inside = 1;
+	int saved = errno;
+	off_t at = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR) - r;
+	errno = saved;
+	size_t left = (size_t)r;
+	for (int i = 0; i < cnt && left > 0; i++) {
+		size_t got = iov[i].iov_len < left ? iov[i].iov_len : left;
+		if (got)
+			note_plain_read(fd, (uintptr_t)iov[i].iov_base, got, iov[i].iov_len,
+					at >= 0 ? &at : NULL, -1);
+		at += (off_t)got;
+		left -= got;
+	}
+	zc_inside = 0;
+	return r;
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -167,7 +207,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON &&
-	    (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !source_kind_ok(&fi))) {
+	    (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))) {
 		zc_inside = 0; /* not a file: nothing to defer, nothing to learn */
 		return plain_read(fd, buf, n, pos);
 	}
@@ -195,23 +235,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	}
 
 	r = plain_read(fd, buf, n, pos);
-	if (r > 0) {
-		int saved = errno;
-		zc_lock();
-		enum zc_read_verdict v = ZC_READ_PLAIN;
-		if (zc_mode == ZC_MODE_OBSERVE) {
-			v = zc_det_before_read(&det, fd, b);
-			why = observe_read(fd, b, (size_t)r, n, pos);
-			if (why < 0 && v != ZC_READ_DEFER)
-				why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
-		}
-		zc_det_after_read(&det, fd, b, (size_t)r, 0);
-		struct zc_stream *s = zc_det_lookup(&det, fd, b);
-		if (s)
-			s->why = (int8_t)why;
-		zc_unlock();
-		errno = saved;
-	}
+	if (r > 0)
+		note_plain_read(fd, b, (size_t)r, n, pos, why);
 	zc_inside = 0;
 	return r;
 }
@@ -220,10 +245,12 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 {
 	struct zc_fdinfo fi;
 	int big = 0;
+	if (zc_mode == ZC_MODE_OBSERVE && zc_ready && cnt > 0 && cnt <= IOV_MAX && iov)
+		return observe_readv(fd, iov, cnt, pos);
 	for (int i = 0; i < cnt && iov; i++)
 		big |= iov[i].iov_len >= zc_min_chunk;
 	if (!big || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
-	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !source_kind_ok(&fi) || cnt <= 0 ||
+	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) || cnt <= 0 ||
 	    cnt > IOV_MAX)
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 
@@ -254,343 +281,6 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 		REAL(lseek)(fd, off + (off_t)total, SEEK_SET);
 	errno = saved;
 	return (ssize_t)total;
-}
-
-/* ---- writes -------------------------------------------------------------- */
-
-static uintptr_t page_up(uintptr_t a) { return (a + zc_page - 1) & ~(uintptr_t)(zc_page - 1); }
-static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
-
-#define ZC_MAX_PIECES 16
-
-struct wctx {
-	int fd;
-	enum zc_wcall how;
-	int flags;
-	const off_t *pos0; /* the call's explicit offset, or NULL */
-	off_t pos;         /* running offset when pos0 != NULL */
-	size_t total;      /* bytes written so far */
-	int err;           /* errno of a failure, 0 if none */
-};
-
-/* Writes iovecs plainly with the program's own call; returns 0 if all went. */
-static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
-{
-	size_t want = 0;
-	for (int i = 0; i < cnt; i++)
-		want += iov[i].iov_len;
-	if (want == 0)
-		return 0;
-	ssize_t r;
-	switch (w->how) {
-	case ZC_W_PWRITE:
-		r = cnt == 1 ? REAL(pwrite)(w->fd, iov[0].iov_base, iov[0].iov_len, w->pos)
-			     : REAL(pwritev)(w->fd, iov, cnt, w->pos);
-		break;
-	case ZC_W_SEND:
-	case ZC_W_SENDTO:
-		r = REAL(send)(w->fd, iov[0].iov_base, iov[0].iov_len, w->flags);
-		break;
-	default:
-		r = cnt == 1 ? REAL(write)(w->fd, iov[0].iov_base, iov[0].iov_len)
-			     : REAL(writev)(w->fd, iov, cnt);
-	}
-	if (r < 0) {
-		w->err = errno;
-		return -1;
-	}
-	ZC_ADD(bytes_copied, r);
-	w->total += (size_t)r;
-	w->pos += r;
-	return (size_t)r == want ? 0 : -1;
-}
-
-/* Adds [a, a+len) to the gathered plain stretches, flushing when full. */
-static int add_plain(struct wctx *w, struct iovec *plain, int *np, uintptr_t a, size_t len)
-{
-	if (len == 0)
-		return 0;
-	if (*np == ZC_MAX_PIECES) {
-		if (emit_plain(w, plain, *np))
-			return -1;
-		*np = 0;
-	}
-	plain[(*np)++] = (struct iovec){ (void *)a, len };
-	return 0;
-}
-
-static int emit_plain1(struct wctx *w, uintptr_t a, size_t len)
-{
-	struct iovec v = { (void *)a, len };
-	return emit_plain(w, &v, 1);
-}
-
-/*
- * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
- * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
- * all of it went out.
- */
-static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct zc_phantom *p,
-			uintptr_t a, size_t len, int *touched)
-{
-	uint8_t st[512];
-	struct zc_fdinfo fi;
-	struct stat sst;
-	if ((a | len) & (zc_page - 1))
-		return emit_plain1(w, a, len); /* only whole pages can be phantoms */
-	int same = p->fd >= 0 && zc_fd_get(p->fd, &fi, ZC_FD_VALIDATE, &sst) == 0 &&
-		   sst.st_dev == p->dev && sst.st_ino == p->ino;
-	if (!same) {
-		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
-		return emit_plain1(w, a, len);
-	}
-	while (len > 0) {
-		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
-		if (zc_pagemap(a, npg, st) < 0) {
-			zc_fallback(ZC_FB_DIRTY_PAGES, len);
-			return emit_plain1(w, a, len);
-		}
-		for (size_t i = 0; i < npg;) {
-			size_t j = i;
-			unsigned clean = st[i] & ZC_PG_CLEAN;
-			while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
-				j++;
-			for (size_t k = i; k < j; k++)
-				*touched |= (st[k] & ZC_PG_PRESENT) != 0;
-			uintptr_t ra = a + i * zc_page;
-			size_t rl = (j - i) * zc_page;
-			if (!clean) {
-				zc_fallback(ZC_FB_DIRTY_PAGES, rl);
-				ZC_ADD(materialized_bytes, rl);
-				if (emit_plain1(w, ra, rl))
-					return -1;
-			} else {
-				int refused, eof;
-				off_t *op = w->pos0 ? &w->pos : NULL;
-				ssize_t r = zc_transfer(w->fd, o, op, p->fd, &fi, p->off + (off_t)(ra - p->addr),
-							rl, &refused, &eof);
-				if (r < 0) {
-					w->err = (int)-r;
-					return -1;
-				}
-				if (r > 0) {
-					ZC_ADD(bytes_zero_copy, r);
-					w->total += (size_t)r;
-				}
-				if ((size_t)r < rl) {
-					if (refused) {
-						zc_fallback(ZC_FB_PRIMITIVE, rl);
-						if (emit_plain1(w, ra, rl))
-							return -1;
-					} else if (eof) {
-						/* The source shrank under us: those pages now
-						 * read as zeros, and are written as such. */
-						zc_lock();
-						zc_phantom_zero(ra + (size_t)r, ra + rl);
-						zc_unlock();
-						if (emit_plain1(w, ra + (size_t)r, rl - (size_t)r))
-							return -1;
-					} else {
-						return -1; /* short, like a plain short write */
-					}
-				}
-			}
-			i = j;
-		}
-		a += npg * zc_page;
-		len -= npg * zc_page;
-	}
-	return 0;
-}
-
-/* The common path of write, pwrite, writev, pwritev, send and sendto. */
-static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
-{
-	struct zc_fdinfo o;
-	struct stat ost;
-	struct zc_phantom ph[ZC_MAX_PIECES];
-	size_t n = 0;
-	for (int i = 0; i < cnt; i++)
-		n += iov[i].iov_len;
-
-	/* Without live phantoms nothing is redirected: the cached kind is enough
-	 * for the accounting, and costs no system call. */
-	int live = zc_phantom_live;
-	if (zc_fd_get(w->fd, &o, live ? ZC_FD_VALIDATE : ZC_FD_CACHED, &ost) < 0)
-		return -2; /* let the plain call report EBADF */
-
-	zc_lock();
-	/* A write into a file that phantoms stand for: they keep the old bytes. */
-	if (live && (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK)) {
-		int saved = errno;
-		off_t at = w->pos0 ? *w->pos0
-			   : (o.flags & ZC_FL_APPEND) ? ost.st_size
-						      : REAL(lseek)(w->fd, 0, SEEK_CUR);
-		errno = saved;
-		zc_phantom_file_changing(o.dev, o.ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
-	}
-	int refusal = zc_transfer_refusal(&o);
-	if (refusal < 0 && (w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && w->flags)
-		refusal = ZC_FB_SEND_FLAGS;
-	if (refusal < 0 && o.kind == ZC_K_PIPE && n <= PIPE_BUF)
-		refusal = ZC_FB_TOO_SMALL; /* atomic pipe write: one unit */
-
-	/* Pairing (for the detector) and, in observe mode, accounting. */
-	struct zc_stream *pair = NULL;
-	for (int i = 0; i < cnt; i++) {
-		uintptr_t b = (uintptr_t)iov[i].iov_base;
-		size_t len = iov[i].iov_len;
-		struct zc_stream *s = len >= zc_page ? zc_det_on_write(&det, b, len) : NULL;
-		if (!s)
-			continue;
-		pair = s;
-		if (zc_mode != ZC_MODE_OBSERVE)
-			continue;
-		int why = refusal >= 0 ? refusal : s->why;
-		struct zc_fdinfo si;
-		if (why < 0 && (zc_fd_get(s->fd, &si, ZC_FD_CACHED, NULL) < 0 || !source_kind_ok(&si)))
-			why = ZC_FB_SRC_NOT_FILE;
-		uintptr_t ps = (b + zc_page - 1) & ~(uintptr_t)(zc_page - 1);
-		uintptr_t pe = (b + len) & ~(uintptr_t)(zc_page - 1);
-		size_t whole = pe > ps ? pe - ps : 0;
-		if (why >= 0) {
-			zc_fallback((enum zc_fallback)why, len);
-		} else {
-			ZC_ADD(would_zero_copy_bytes, whole);
-			if (len > whole)
-				zc_fallback(ZC_FB_PARTIAL_PAGES, len - whole);
-		}
-	}
-
-	int nph = 0;
-	if (zc_mode == ZC_MODE_ON && zc_phantom_live) {
-		for (int i = 0; i < cnt; i++) {
-			struct zc_phantom got[ZC_MAX_PIECES];
-			uintptr_t b = (uintptr_t)iov[i].iov_base;
-			int m = zc_phantom_overlapping(b, b + iov[i].iov_len, got, ZC_MAX_PIECES);
-			/* Merge into ph: sorted by address, each record once. */
-			for (int k = 0; k < m; k++) {
-				int j = 0;
-				while (j < nph && ph[j].addr < got[k].addr)
-					j++;
-				if ((j < nph && ph[j].addr == got[k].addr) || nph == ZC_MAX_PIECES)
-					continue;
-				memmove(&ph[j + 1], &ph[j], (size_t)(nph - j) * sizeof ph[0]);
-				ph[j] = got[k];
-				nph++;
-			}
-		}
-	}
-	if (nph == 0 || refusal >= 0) {
-		if (zc_mode == ZC_MODE_ON && pair) {
-			int why = refusal >= 0 ? refusal : pair->why;
-			zc_fallback(why >= 0 ? (enum zc_fallback)why : ZC_FB_WARMUP, n);
-			/* Deferring for a destination that takes only plain writes
-			 * would make the kernel fault the file in: back off. */
-			if (refusal >= 0 && nph > 0)
-				zc_det_touched(&det, pair);
-		}
-		zc_unlock();
-		return -2;
-	}
-	zc_unlock();
-
-	/* Emit pieces in order: plain stretches gathered into one call. */
-	struct iovec plain[ZC_MAX_PIECES];
-	int np = 0, touched = 0, stream = -1;
-	for (int i = 0; i < cnt; i++) {
-		uintptr_t a = (uintptr_t)iov[i].iov_base, e = a + iov[i].iov_len;
-		for (int k = 0; k < nph && a < e; k++) {
-			uintptr_t pa = ph[k].addr, pe = ph[k].addr + ph[k].len;
-			if (pe <= a || pa >= e)
-				continue;
-			if (pa > a && add_plain(w, plain, &np, a, pa - a))
-				goto out;
-			a = pa > a ? pa : a;
-			/* Only whole pages go by transfer; a piece that starts or ends
-			 * inside a page has those bytes sent plainly. */
-			uintptr_t run_end = pe < e ? pe : e;
-			uintptr_t wa = page_up(a), we = page_down(run_end);
-			if (we > wa) {
-				if (add_plain(w, plain, &np, a, wa - a))
-					goto out;
-				if (np && emit_plain(w, plain, np))
-					goto out;
-				np = 0;
-				stream = ph[k].stream;
-				if (emit_phantom(w, &o, &ph[k], wa, we - wa, &touched))
-					goto out;
-				a = we;
-			}
-			if (add_plain(w, plain, &np, a, run_end - a))
-				goto out;
-			a = run_end;
-		}
-		if (add_plain(w, plain, &np, a, e - a))
-			goto out;
-	}
-	if (np)
-		emit_plain(w, plain, np);
-out:
-	if (touched && stream >= 0) {
-		zc_lock();
-		zc_det_touched(&det, &det.s[stream]);
-		zc_unlock();
-	}
-	if (w->total > 0)
-		return (ssize_t)w->total;
-	if (w->err) {
-		errno = w->err;
-		return -1;
-	}
-	return 0;
-}
-
-ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
-			int flags)
-{
-	struct iovec v = { (void *)buf, n };
-	return zc_engine_writev_call(fd, &v, 1, pos, how, flags);
-}
-
-ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			      enum zc_wcall how, int flags)
-{
-	ssize_t r = -2;
-	if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
-		int saved = errno;
-		zc_inside = 1;
-		struct wctx w = { fd, how, flags, pos, pos ? *pos : 0, 0, 0 };
-		r = engine_writev(&w, iov, cnt);
-		zc_inside = 0;
-		if (r == -2)
-			errno = saved;
-	}
-	if (r != -2)
-		return r;
-	/* The plain call, exactly as the program made it. */
-	ssize_t p;
-	switch (how) {
-	case ZC_W_PWRITE:
-		p = cnt == 1 && iov ? REAL(pwrite)(fd, iov[0].iov_base, iov[0].iov_len, *pos)
-				    : REAL(pwritev)(fd, iov, cnt, *pos);
-		break;
-	case ZC_W_SEND:
-	case ZC_W_SENDTO:
-		p = REAL(send)(fd, iov[0].iov_base, iov[0].iov_len, flags);
-		break;
-	default:
-		p = cnt == 1 && iov ? REAL(write)(fd, iov[0].iov_base, iov[0].iov_len)
-				    : REAL(writev)(fd, iov, cnt);
-	}
-	if (p > 0 && zc_ready && zc_mode != ZC_MODE_OFF)
-		ZC_ADD(bytes_copied, p);
-	return p;
-}
-
-ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos)
-{
-	return zc_engine_writev_call(fd, iov, cnt, pos, pos ? ZC_W_PWRITE : ZC_W_WRITE, 0);
 }
 
 /* ---- fds and files ------------------------------------------------------- */

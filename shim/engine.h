@@ -32,6 +32,11 @@ extern size_t zc_write_min;
  * signal handler that runs during our own work) takes the plain path. */
 extern __thread int zc_inside __attribute__((tls_model("initial-exec")));
 
+/* The detector's state (engine.c), shared with the write side (redirect.c);
+ * touched only under the engine lock. */
+struct zc_detector;
+extern struct zc_detector zc_det_state;
+
 /* Called by the constructor, lazily by wrappers, and after fork. */
 void zc_init(void);
 

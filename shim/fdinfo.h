@@ -51,6 +51,12 @@ enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty);
 unsigned zc_flags_from_fl(int fl);
 const char *zc_kind_name(enum zc_kind k);
 
+/* Can bytes be deferred from this fd: a readable file or block device? */
+static inline int zc_fd_is_source(const struct zc_fdinfo *fi)
+{
+	return (fi->kind == ZC_K_FILE || fi->kind == ZC_K_BLOCK) && (fi->flags & ZC_FL_READ);
+}
+
 #define ZC_FD_CACHED   0
 #define ZC_FD_VALIDATE 1 /* fstat now; reclassify if the fd names another object */
 
