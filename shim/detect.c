@@ -107,6 +107,17 @@ struct zc_stream *zc_det_on_write(struct zc_detector *d, uintptr_t buf, size_t n
 	return s;
 }
 
+struct zc_stream *zc_det_on_refused_write(struct zc_detector *d, uintptr_t buf, size_t n)
+{
+	struct zc_stream *s = zc_det_find(d, buf, n);
+	if (s) {
+		s->paired = 1;
+		s->pairs = 0;
+		s->engaged = 0;
+	}
+	return s;
+}
+
 void zc_det_touched(struct zc_detector *d, struct zc_stream *s)
 {
 	(void)d;

@@ -61,6 +61,10 @@ void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len,
 struct zc_stream *zc_det_on_write(struct zc_detector *d, uintptr_t buf, size_t n);
 /* The stream of (fd, buf), or NULL. */
 struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf);
+/* A write of [buf, buf+n) to a destination that takes only plain writes
+ * (O_APPEND, datagrams, ...): the read was used, but the stream must not
+ * engage for it.  Returns the stream or NULL. */
+struct zc_stream *zc_det_on_refused_write(struct zc_detector *d, uintptr_t buf, size_t n);
 /* Same look-up as zc_det_on_write without counting anything. */
 struct zc_stream *zc_det_find(struct zc_detector *d, uintptr_t buf, size_t n);
 /* The program touched the stream's deferred data: disengage and back off. */

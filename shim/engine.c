@@ -44,9 +44,33 @@ void zc_unlock(void) { pthread_mutex_unlock(&engine_mu); }
 
 void zc_engine_reset(void)
 {
+	/* The detector and the phantom table are the process's state and stay
+	 * valid in a forked child (same memory, same fds); only the lock, which
+	 * another thread of the parent may have held, starts afresh. */
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	engine_mu = fresh;
+}
+
+void zc_engine_init(void)
+{
+	zc_engine_reset();
 	zc_det_init(&det);
+}
+
+/*
+ * A plain read is about to fill [b, b+n), which holds phantom pages (the
+ * stream backed off, or a forked child is warming up again).  The kernel
+ * would copy-on-write them one by one and the records would then describe
+ * pages that are no longer the file's; instead they become ordinary memory
+ * first, keeping their bytes in case the read returns fewer than n.
+ */
+static void before_plain_read(uintptr_t b, size_t n)
+{
+	struct zc_phantom any;
+	zc_lock();
+	if (zc_phantom_overlapping(b, b + n, &any, 1) > 0)
+		zc_phantom_materialize(b, b + n);
+	zc_unlock();
 }
 
 /* Buffers this close to the stack pointer are taken for stack memory, which
@@ -208,7 +232,10 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON &&
 	    (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))) {
-		zc_inside = 0; /* not a file: nothing to defer, nothing to learn */
+		/* Not a file: nothing to defer, nothing to learn. */
+		if (zc_phantom_live)
+			before_plain_read(b, n);
+		zc_inside = 0;
 		return plain_read(fd, buf, n, pos);
 	}
 	if (zc_mode == ZC_MODE_ON && n >= zc_min_chunk) {
@@ -234,6 +261,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		why = ZC_FB_TOO_SMALL;
 	}
 
+	if (zc_phantom_live)
+		before_plain_read(b, n);
 	r = plain_read(fd, buf, n, pos);
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);

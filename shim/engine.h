@@ -65,7 +65,8 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
  * (realloc, mremap, mprotect, other madvise). */
 enum zc_mem_event { ZC_MEM_GONE, ZC_MEM_ZERO, ZC_MEM_KEEP };
 void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev);
-/* In a forked child: a fresh lock and detector. */
+/* At start-up: a fresh lock and detector.  In a forked child: a fresh lock. */
+void zc_engine_init(void);
 void zc_engine_reset(void);
 
 /* fd bookkeeping (close, dup2 target, close_range, fclose). */

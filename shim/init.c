@@ -89,7 +89,7 @@ void zc_init(void)
 	zc_config_parse(&zc_cfg, env_get, report, changed);
 
 	zc_stats_open();
-	zc_engine_reset();
+	zc_engine_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (zc_cfg.mode == ZC_MODE_ON)
 		zc_signals_init();

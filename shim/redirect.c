@@ -40,6 +40,7 @@ struct wctx {
 	const off_t *pos0; /* the call's explicit offset, or NULL */
 	off_t pos;         /* running offset when pos0 != NULL */
 	size_t total;      /* bytes written so far */
+	int first;         /* first write of the bytes of the latest read (not a retry) */
 	int err;           /* errno of a failure, 0 if none */
 };
 
@@ -131,7 +132,8 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 			size_t rl = (j - i) * zc_page;
 			if (!clean) {
 				zc_fallback(ZC_FB_DIRTY_PAGES, rl);
-				ZC_ADD(materialized_bytes, rl);
+				if (w->first) /* a retry of a short write is not new work */
+					ZC_ADD(materialized_bytes, rl);
 				if (emit_plain1(w, ra, rl))
 					return -1;
 			} else {
@@ -210,11 +212,19 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	for (int i = 0; i < cnt; i++) {
 		uintptr_t b = (uintptr_t)iov[i].iov_base;
 		size_t len = iov[i].iov_len;
-		struct zc_stream *s = len >= zc_page ? zc_det_on_write(&det, b, len) : NULL;
+		struct zc_stream *was = len >= zc_page ? zc_det_find(&det, b, len) : NULL;
+		if (was && was->paired)
+			w->first = 0; /* these bytes were written before: a retry */
+		/* Only a destination that can take a transfer counts towards
+		 * engaging (a small pipe write can: only its size refused). */
+		struct zc_stream *s = len < zc_page ? NULL
+				      : (refusal >= 0 && refusal != ZC_FB_TOO_SMALL)
+					      ? zc_det_on_refused_write(&det, b, len)
+					      : zc_det_on_write(&det, b, len);
 		if (!s)
 			continue;
 		pair = s;
-		if (zc_mode != ZC_MODE_OBSERVE)
+		if (zc_mode != ZC_MODE_OBSERVE || !w->first)
 			continue;
 		int why = refusal >= 0 ? refusal : s->why;
 		struct zc_fdinfo si;
@@ -252,12 +262,13 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		}
 	}
 	if (nph == 0 || refusal >= 0) {
-		if (zc_mode == ZC_MODE_ON && pair) {
+		if (zc_mode == ZC_MODE_ON && pair && w->first) {
 			int why = refusal >= 0 ? refusal : pair->why;
 			zc_fallback(why >= 0 ? (enum zc_fallback)why : ZC_FB_WARMUP, n);
 			/* Deferring for a destination that takes only plain writes
-			 * would make the kernel fault the file in: back off. */
-			if (refusal >= 0 && nph > 0)
+			 * would make the kernel fault the file in: back off.  (A small
+			 * remainder of a short pipe write says nothing about that.) */
+			if (refusal >= 0 && refusal != ZC_FB_TOO_SMALL && nph > 0)
 				zc_det_touched(&det, pair);
 		}
 		zc_unlock();
@@ -302,7 +313,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	if (np)
 		emit_plain(w, plain, np);
 out:
-	if (touched && stream >= 0) {
+	if (touched && stream >= 0 && w->first) {
 		zc_lock();
 		zc_det_touched(&det, &det.s[stream]);
 		zc_unlock();
@@ -330,7 +341,8 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
 		int saved = errno;
 		zc_inside = 1;
-		struct wctx w = { fd, how, flags, pos, pos ? *pos : 0, 0, 0 };
+		struct wctx w = { .fd = fd, .how = how, .flags = flags, .pos0 = pos,
+				  .pos = pos ? *pos : 0, .first = 1 };
 		r = engine_writev(&w, iov, cnt);
 		zc_inside = 0;
 		if (r == -2)
