@@ -1,0 +1,112 @@
+/*
+ * harness.h - running programs with and without libzcopy, comparing what
+ * they produced, and reading their stats records.  Shared by the Check
+ * suites in tests/integration and tests/corpus.
+ *
+ * Layout of one test: it_begin() makes a fresh directory for the test
+ * (removed when the test's process exits); inputs live there; every run gets
+ * its own subdirectory named by its tag ("none", "off", "observe", "on" for
+ * the four standard runs) which is the program's working directory and holds
+ * its stdout, stderr, the stats file and whatever it wrote.  So outputs are
+ * named relative to the run and inputs as "../NAME".
+ */
+#ifndef ZT_HARNESS_H
+#define ZT_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum it_mode { IT_NONE, IT_OFF, IT_OBSERVE, IT_ON };
+extern const char *const it_mode_names[4];
+
+/* Paths fixed at start-up (absolute): the library, the test programs. */
+extern char it_lib[4096];
+extern char it_progs[4096];
+
+/* Called once by main(): finds the library and programs (ZCOPY_TEST_LIB,
+ * ZCOPY_TEST_PROGS, else build/ under the current directory) and makes the
+ * base temporary directory, removed by it_global_cleanup(). */
+void it_global_init(void);
+void it_global_cleanup(void);
+
+/* Per test: a fresh directory (it_dir) removed when the test ends. */
+void it_begin(void);
+extern char it_dir[4096];
+
+/* "dir/rel" into a static rotating buffer (a few may be live at once). */
+const char *it_path(const char *rel);
+/* Path of a test program: "<progs>/NAME". */
+const char *it_prog(const char *name);
+
+/* Deterministic pseudo-random file of size bytes. */
+void it_make_file(const char *rel, size_t size, uint64_t seed);
+off_t it_file_size(const char *rel);
+/* Fails the test unless the two files (relative to it_dir) are identical. */
+void it_same_file(const char *a, const char *b);
+/* Reads a whole file (relative) into a malloc'd NUL-terminated string. */
+char *it_slurp(const char *rel, size_t *len);
+
+struct it_spec {
+	const char *tag;                 /* run directory; NULL = mode name */
+	enum it_mode mode;
+	const char *const *argv;
+	const char *const *env;          /* extra VAR=VALUE (all modes) */
+	const char *in;                  /* stdin (relative to it_dir); NULL = /dev/null */
+	const char *out;                 /* stdout path (absolute); NULL = <tag>/stdout */
+	int out_fd;                      /* >= 0: stdout is this descriptor */
+	const char *const *consumer;     /* stdout piped into this plain command,
+					    whose stdout is <tag>/piped */
+	int keep_env;                    /* 1: do not set ZCOPY_MODE/ZCOPY_STATS */
+	int timeout;                     /* seconds; 0 = 60 */
+};
+struct it_result {
+	int status;          /* wait status of the command */
+	int consumer_status; /* wait status of the consumer, if any */
+};
+
+/* Runs one command as the spec says; a hang fails the test. */
+struct it_result it_exec(const struct it_spec *s);
+
+/* The standard comparison: runs argv without the shim, then with
+ * ZCOPY_MODE=off, observe and on; fails unless every shim run has the same
+ * exit status, stdout and stderr as the plain run and the same contents in
+ * each file named in outputs (relative to the run directory; NULL-ended). */
+void it_four(const char *const *argv, const char *const *env, const char *const *outputs);
+/* Same for a spec (mode and tag are set for each run); also compares the
+ * consumer's status.  Does not require the plain run to succeed. */
+void it_four_spec(const struct it_spec *tmpl, const char *const *outputs);
+/* Exit status of the plain run must be 0 (else comparisons mean nothing). */
+void it_expect_plain_success(const char *what);
+/* Describes a wait status ("exit 3", "signal 13 (Broken pipe)"). */
+const char *it_describe(int status);
+/* Wait status of an earlier run. */
+int it_status(const char *tag);
+/* Compares run tag against the plain run "none": status given, stdout,
+ * stderr, outputs. */
+void it_compare(const char *tag, const char *const *outputs);
+
+/* Stats of run tag for processes whose exe ends with exe: the sum over all
+ * of their records of the value at key ("bytes_zero_copy",
+ * "transfers.splice", "fallbacks.dest_o_append" ...).  Fails the test if
+ * there is no such record or the record lacks a top-level key; a missing
+ * member of "transfers", "fallbacks" or "fallback_bytes" counts 0. */
+long long it_stat(const char *tag, const char *exe, const char *key);
+/* A string value (e.g. "mode") of exe's first record in run tag. */
+const char *it_stat_str(const char *tag, const char *exe, const char *key);
+/* Like it_stat, but a missing top-level key counts 0 (would_zero_copy_bytes
+ * may be written only in observe mode). */
+long long it_stat_opt(const char *tag, const char *exe, const char *key);
+/* Number of records of exe in run tag. */
+int it_stat_records(const char *tag, const char *exe);
+/* The stats file text of run tag (for failure messages). */
+const char *it_stats_text(const char *tag);
+
+/* The checks every copy scenario makes for the off and observe runs: a
+ * record with the right mode; nothing redirected; off counts no would-be. */
+void it_expect_passive(const char *exe);
+
+#define IT_ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define MiB (1024 * 1024)
+
+#endif

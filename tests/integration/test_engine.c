@@ -1,0 +1,369 @@
+/*
+ * test_engine.c - programs of tests/programs that do more than copy
+ * (issue 3): they edit, inspect, reuse, free or share their buffers and
+ * descriptors while copying, write where zero copy would change semantics
+ * (datagrams, O_APPEND), or meet EAGAIN, EPIPE and ENOSPC.
+ *
+ * As in test_foundation.c every scenario is compared with a run without the
+ * shim (status, stdout, stderr, output bytes) and the stats must show the
+ * engagement the scenario calls for.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "edit_rule.h"
+#include "expect.h"
+#include "harness.h"
+
+/* Not a multiple of the 128 KiB chunk: the short last read is part of
+ * every copy. */
+#define SIZE (16 * MiB + 12345)
+#define OUT1 IT_ARGV("out")
+
+static void setup(void)
+{
+	it_begin();
+	it_make_file("src", SIZE, 1);
+}
+
+/* ---- engine: programs that do more than copy ------------------------------ */
+
+START_TEST(edit_chunks_in_place_before_writing)
+{
+	it_four(IT_ARGV(it_prog("edit_copy"), "../src", "out"), NULL, OUT1);
+	/* The expected bytes, computed here from the source and the rule. */
+	size_t len;
+	unsigned char *data = (unsigned char *)it_slurp("src", &len);
+	for (size_t off = 0, idx = 0; off < len; off += 131072, idx++)
+		zt_edit_apply(data + off, len - off < 131072 ? len - off : 131072, idx);
+	FILE *f = fopen(it_path("expected"), "wb");
+	ck_assert(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+	free(data);
+	it_same_file("expected", "none/out");
+	it_same_file("expected", "on/out");
+	it_expect_passive("edit_copy");
+	it_expect_zero_copy("edit_copy", SIZE, 75);
+	it_expect_fallback("on", "edit_copy", "dirty_pages");
+}
+END_TEST
+
+START_TEST(read_without_writing_checksum)
+{
+	it_four(IT_ARGV(it_prog("checksum"), "../src"), NULL, NULL);
+	it_expect_passive("checksum");
+	it_expect_no_zero_copy("checksum", 2);
+	ck_assert_int_eq(it_stat("observe", "checksum", "would_zero_copy_bytes"), 0);
+	long long mat = it_stat("on", "checksum", "materialized_bytes");
+	ck_assert_msg(mat == 0, "checksum: materialized_bytes %lld", mat);
+}
+END_TEST
+
+START_TEST(write_each_chunk_to_two_fds)
+{
+	it_four(IT_ARGV(it_prog("tee_copy"), "../src", "out1", "out2"), NULL,
+		IT_ARGV("out1", "out2"));
+	it_same_file("src", "none/out1");
+	it_same_file("src", "none/out2");
+	it_expect_passive("tee_copy");
+	it_expect_zero_copy("tee_copy", 2LL * SIZE, 90);
+}
+END_TEST
+
+static void overlap(const char *delta)
+{
+	for (int m = IT_NONE; m <= IT_ON; m++) {
+		char dst[64];
+		snprintf(dst, sizeof dst, "%s", it_mode_names[m]);
+		mkdir(it_path(dst), 0755);
+		snprintf(dst, sizeof dst, "%s/work", it_mode_names[m]);
+		/* Each run edits its own copy of the file. */
+		it_make_file(dst, 8 * MiB, 3);
+		struct it_spec s = { .mode = (enum it_mode)m, .out_fd = -1,
+				     .argv = IT_ARGV(it_prog("self_overlap"), "work", delta) };
+		it_exec(&s);
+		if (m == IT_NONE)
+			it_expect_plain_success("self_overlap");
+	}
+	for (int m = IT_OFF; m <= IT_ON; m++)
+		it_compare(it_mode_names[m], IT_ARGV("work"));
+	it_expect_passive("self_overlap");
+	/* The hazard is only real if reads were deferred. */
+	long long ph = it_stat("on", "self_overlap", "phantom_reads");
+	ck_assert_msg(ph > 0, "self_overlap: no read was deferred; stats: %s", it_stats_text("on"));
+}
+
+START_TEST(copy_file_onto_itself_overlapping_within_a_chunk)
+{
+	overlap("12288");
+}
+END_TEST
+
+START_TEST(copy_file_onto_itself_overlapping_the_next_chunk)
+{
+	overlap("200704");
+}
+END_TEST
+
+START_TEST(copy_to_datagram_socket_keeps_datagram_sizes)
+{
+	it_four(IT_ARGV(it_prog("dgram_copy"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("dgram_copy");
+	it_expect_no_zero_copy("dgram_copy", 2);
+	it_expect_fallback("on", "dgram_copy", "dest_datagram");
+	it_expect_fallback("observe", "dgram_copy", "dest_datagram");
+	ck_assert_int_eq(it_stat("observe", "dgram_copy", "would_zero_copy_bytes"), 0);
+}
+END_TEST
+
+START_TEST(copy_to_o_append_file_stays_plain)
+{
+	it_four(IT_ARGV(it_prog("rw_loop"), "-a", "../src", "out"), NULL, OUT1);
+	ck_assert_int_eq(it_file_size("none/out"), SIZE + 25);
+	it_expect_passive("rw_loop");
+	it_expect_no_zero_copy("rw_loop", 2);
+	it_expect_fallback("on", "rw_loop", "dest_o_append");
+	it_expect_fallback("observe", "rw_loop", "dest_o_append");
+	ck_assert_int_eq(it_stat("observe", "rw_loop", "would_zero_copy_bytes"), 0);
+}
+END_TEST
+
+static long long count_of(const char *rel, const char *word)
+{
+	char *text = it_slurp(rel, NULL);
+	char *p = strstr(text, word);
+	ck_assert_msg(p != NULL, "%s: no %s in \"%s\"", rel, word, text);
+	long long v = strtoll(p + strlen(word), NULL, 10);
+	free(text);
+	return v;
+}
+
+START_TEST(nonblocking_pipe_with_slow_reader)
+{
+	it_four(IT_ARGV(it_prog("nb_pipe"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	/* The scenario must really hit a full pipe, with and without the shim. */
+	ck_assert_int_gt(count_of("none/counts", "eagain "), 0);
+	ck_assert_int_gt(count_of("on/counts", "eagain "), 0);
+	it_expect_passive("nb_pipe");
+	it_expect_zero_copy("nb_pipe", SIZE, 50);
+	it_expect_transfers("nb_pipe", "splice");
+}
+END_TEST
+
+START_TEST(epipe_sigpipe_into_head_c_100)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("rw_loop"), "../src", "-"),
+			     .consumer = IT_ARGV("head", "-c", "100"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	int st = it_status("none");
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "without the shim: %s",
+		      it_describe(st));
+	ck_assert_int_eq(it_file_size("none/piped"), 100);
+}
+END_TEST
+
+START_TEST(epipe_sigpipe_after_engaging)
+{
+	/* The reader leaves after ~3 MB: by then the stream is redirected. */
+	struct it_spec s = { .argv = IT_ARGV(it_prog("rw_loop"), "../src", "-"),
+			     .consumer = IT_ARGV("head", "-c", "3000000"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	int st = it_status("none");
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE, "without the shim: %s",
+		      it_describe(st));
+	ck_assert_int_eq(it_file_size("none/piped"), 3000000);
+}
+END_TEST
+
+START_TEST(epipe_errno_with_sigpipe_ignored)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("rw_loop"), "-P", "../src", "-"),
+			     .consumer = IT_ARGV("head", "-c", "3000000"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	int st = it_status("none");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "without the shim: %s", it_describe(st));
+	it_expect_passive("rw_loop");
+	/* head took ~3 MB: the stream was redirected when the reader left. */
+	it_expect_transfers("rw_loop", "splice");
+	ck_assert_int_gt(it_stat("on", "rw_loop", "bytes_zero_copy"), 0);
+}
+END_TEST
+
+/* A private mount namespace for this test's process (and what it runs). */
+static void private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) != 0) {
+		uid_t uid = getuid();
+		gid_t gid = getgid();
+		ck_assert_msg(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0,
+			      "cannot make a mount namespace (unshare: %s)", strerror(errno));
+		char map[64];
+		int fd = open("/proc/self/setgroups", O_WRONLY);
+		if (fd >= 0) {
+			ck_assert(write(fd, "deny", 4) == 4);
+			close(fd);
+		}
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+		fd = open("/proc/self/uid_map", O_WRONLY);
+		ck_assert(fd >= 0 && write(fd, map, strlen(map)) == (ssize_t)strlen(map));
+		close(fd);
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+		fd = open("/proc/self/gid_map", O_WRONLY);
+		ck_assert(fd >= 0 && write(fd, map, strlen(map)) == (ssize_t)strlen(map));
+		close(fd);
+	}
+	ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
+		      "make mounts private: %s", strerror(errno));
+}
+
+START_TEST(fill_small_tmpfs_enospc)
+{
+	it_make_file("small", 4 * MiB, 4);
+	private_mounts();
+	for (int m = IT_NONE; m <= IT_ON; m++) {
+		char mnt[64];
+		snprintf(mnt, sizeof mnt, "%s", it_mode_names[m]);
+		mkdir(it_path(mnt), 0755);
+		snprintf(mnt, sizeof mnt, "%s/mnt", it_mode_names[m]);
+		mkdir(it_path(mnt), 0755);
+		ck_assert_msg(mount("zcopy-test", it_path(mnt), "tmpfs", 0, "size=1m") == 0,
+			      "mount tmpfs: %s", strerror(errno));
+		struct it_spec s = { .mode = (enum it_mode)m, .out_fd = -1,
+				     .argv = IT_ARGV(it_prog("rw_loop"), "../small", "mnt/out") };
+		it_exec(&s);
+	}
+	int st = it_status("none");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "without the shim: %s", it_describe(st));
+	char *out = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(out, "ENOSPC") != NULL, "without the shim: %s", out);
+	for (int m = IT_OFF; m <= IT_ON; m++)
+		it_compare(it_mode_names[m], IT_ARGV("mnt/out", "written"));
+	it_expect_passive("rw_loop");
+	/* Several chunks fit before the disk is full: the copy was redirected. */
+	ck_assert_int_gt(it_stat("on", "rw_loop", "bytes_zero_copy"), 0);
+	for (int m = IT_NONE; m <= IT_ON; m++) {
+		char mnt[64];
+		snprintf(mnt, sizeof mnt, "%s/mnt", it_mode_names[m]);
+		umount2(it_path(mnt), MNT_DETACH);
+	}
+}
+END_TEST
+
+START_TEST(fork_between_read_and_write)
+{
+	it_four(IT_ARGV(it_prog("fork_copy"), "../src", "out", "out2"), NULL,
+		IT_ARGV("out", "out2"));
+	it_same_file("src", "none/out");
+	ck_assert_int_eq(it_file_size("none/out2"), 131072);
+	ck_assert_int_eq(it_stat_records("on", "fork_copy"), 2);
+	it_expect_passive("fork_copy");
+	it_expect_zero_copy("fork_copy", SIZE, 80);
+}
+END_TEST
+
+START_TEST(copy_from_several_threads)
+{
+	for (int i = 0; i < 4; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "in.%d", i);
+		it_make_file(name, 8 * MiB + (size_t)i * 4097, 10 + (uint64_t)i);
+	}
+	it_four(IT_ARGV(it_prog("threads_copy"), "4", "../in", "out"), NULL,
+		IT_ARGV("out.0", "out.1", "out.2", "out.3"));
+	it_same_file("in.0", "none/out.0");
+	it_same_file("in.3", "none/out.3");
+	it_expect_passive("threads_copy");
+	it_expect_zero_copy("threads_copy", 4LL * 8 * MiB, 90);
+}
+END_TEST
+
+START_TEST(source_fd_reused_between_read_and_write)
+{
+	it_make_file("other", 8 * MiB, 5);
+	it_four(IT_ARGV(it_prog("fd_reuse"), "../src", "../other", "out"), NULL, OUT1);
+	/* Expected: the first seven chunks of src, then all of other. */
+	size_t a, b;
+	char *src = it_slurp("src", &a), *other = it_slurp("other", &b);
+	FILE *f = fopen(it_path("expected"), "wb");
+	ck_assert(f && fwrite(src, 1, 7 * 131072, f) == 7 * 131072 && fwrite(other, 1, b, f) == b &&
+		  fclose(f) == 0);
+	free(src);
+	free(other);
+	it_same_file("expected", "none/out");
+	it_same_file("expected", "on/out");
+	it_expect_passive("fd_reuse");
+	ck_assert_int_gt(it_stat("on", "fd_reuse", "phantom_reads"), 0);
+	it_expect_zero_copy("fd_reuse", 7 * 131072 + 8 * MiB, 75);
+}
+END_TEST
+
+START_TEST(free_realloc_and_reuse_the_buffer)
+{
+	static const char *const outs[] = { "mmap.out", "heap.out", "zeros.mmap", "zeros.heap",
+					    NULL };
+	it_four(IT_ARGV(it_prog("free_reuse"), "../src", outs[0], outs[1], outs[2], outs[3]), NULL,
+		outs);
+	it_same_file("src", "none/mmap.out");
+	it_same_file("src", "none/heap.out");
+	ck_assert_int_eq(it_file_size("on/zeros.mmap"), 131072);
+	it_expect_passive("free_reuse");
+	it_expect_zero_copy("free_reuse", 2LL * SIZE, 90);
+}
+END_TEST
+
+START_TEST(madvise_dontneed_gives_zeros)
+{
+	it_four(IT_ARGV(it_prog("madv_zero"), "../src", "out", "zeros1", "zeros2"), NULL,
+		IT_ARGV("out", "zeros1", "zeros2"));
+	it_same_file("src", "none/out");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "after MADV_DONTNEED: all zero") != NULL, "%s", text);
+	it_expect_passive("madv_zero");
+	it_expect_zero_copy("madv_zero", SIZE, 90);
+}
+END_TEST
+
+int main(void)
+{
+	it_global_init();
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("engine");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, edit_chunks_in_place_before_writing);
+	tcase_add_test(tc, read_without_writing_checksum);
+	tcase_add_test(tc, write_each_chunk_to_two_fds);
+	tcase_add_test(tc, copy_file_onto_itself_overlapping_within_a_chunk);
+	tcase_add_test(tc, copy_file_onto_itself_overlapping_the_next_chunk);
+	tcase_add_test(tc, copy_to_datagram_socket_keeps_datagram_sizes);
+	tcase_add_test(tc, copy_to_o_append_file_stays_plain);
+	tcase_add_test(tc, nonblocking_pipe_with_slow_reader);
+	tcase_add_test(tc, epipe_sigpipe_into_head_c_100);
+	tcase_add_test(tc, epipe_sigpipe_after_engaging);
+	tcase_add_test(tc, epipe_errno_with_sigpipe_ignored);
+	tcase_add_test(tc, fill_small_tmpfs_enospc);
+	tcase_add_test(tc, fork_between_read_and_write);
+	tcase_add_test(tc, copy_from_several_threads);
+	tcase_add_test(tc, source_fd_reused_between_read_and_write);
+	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
+	tcase_add_test(tc, madvise_dontneed_gives_zeros);
+	suite_add_tcase(s, tc);
+
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	it_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,34 @@
+/*
+ * pread_loop - copies with pread() at explicit offsets and write(), the way
+ * servers and parallel copiers do; the source's file offset never moves.
+ *
+ * usage: pread_loop SRC DST
+ * Prints bytes copied and both file offsets (the source's must stay 0).
+ */
+#include "common.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		zt_usage("pread_loop SRC DST");
+	int in = zt_open_in(argv[1]);
+	int out = zt_open_out(argv[2], 0);
+	char *buf = zt_alloc(ZT_CHUNK);
+	off_t off = 0;
+	for (;;) {
+		ssize_t n = pread(in, buf, ZT_CHUNK, off);
+		if (n < 0)
+			zt_die("pread");
+		if (n == 0)
+			break;
+		int err;
+		zt_write_all(out, buf, (size_t)n, &err);
+		if (err) {
+			errno = err;
+			zt_die("write");
+		}
+		off += n;
+	}
+	printf("copied %lld src_off %lld dst_off %lld\n", (long long)off, zt_pos(in), zt_pos(out));
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * sock_copy - read() from a file and send() the bytes over a UNIX stream
+ * socketpair; a forked receiver recv()s them into DST.  This is how file
+ * servers feed a connection.
+ *
+ * usage: sock_copy SRC DST
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static void receive(int sock, const char *dst)
+{
+	int out = zt_open_out(dst, 0);
+	char *buf = malloc(65536);
+	long long total = 0;
+	if (!buf)
+		zt_die("malloc");
+	for (;;) {
+		ssize_t n = recv(sock, buf, 65536, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			zt_die("recv");
+		}
+		if (n == 0)
+			break;
+		int err;
+		zt_write_all(out, buf, (size_t)n, &err);
+		if (err) {
+			errno = err;
+			zt_die("write");
+		}
+		total += n;
+	}
+	printf("received %lld\n", total);
+	exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		zt_usage("sock_copy SRC DST");
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		zt_die("socketpair");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		zt_die("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		receive(sv[1], argv[2]);
+	}
+	close(sv[1]);
+
+	int in = zt_open_in(argv[1]);
+	char *buf = zt_alloc(ZT_CHUNK);
+	long long total = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, ZT_CHUNK);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = send(sv[0], buf + done, (size_t)(n - done), 0);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				zt_die("send");
+			}
+			done += w;
+		}
+		total += n;
+	}
+	if (shutdown(sv[0], SHUT_WR) != 0)
+		zt_die("shutdown");
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		zt_die("waitpid");
+	printf("sent %lld src_off %lld receiver_status %d\n", total, zt_pos(in), st);
+	return 0;
+}
