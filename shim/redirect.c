@@ -13,6 +13,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -176,6 +179,11 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 }
 
 /* The common path of write, pwrite, writev, pwritev, send and sendto. */
+static ssize_t emit(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov, int cnt,
+		    const struct zc_phantom *ph, int nph);
+static ssize_t emit_nosignal(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov,
+			     int cnt, const struct zc_phantom *ph, int nph);
+
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct zc_fdinfo o;
@@ -202,8 +210,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		zc_phantom_file_changing(o.dev, o.ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
 	}
 	int refusal = zc_transfer_refusal(&o);
-	if (refusal < 0 && (w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && w->flags)
-		refusal = ZC_FB_SEND_FLAGS;
+	if (refusal < 0 && (w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && (w->flags & ~MSG_NOSIGNAL))
+		refusal = ZC_FB_SEND_FLAGS; /* MSG_MORE, MSG_DONTWAIT, ... have no transfer form */
 	if (refusal < 0 && o.kind == ZC_K_PIPE && n <= PIPE_BUF)
 		refusal = ZC_FB_TOO_SMALL; /* atomic pipe write: one unit */
 
@@ -276,7 +284,16 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	}
 	zc_unlock();
 
-	/* Emit pieces in order: plain stretches gathered into one call. */
+	if (w->flags & MSG_NOSIGNAL)
+		return emit_nosignal(w, &o, iov, cnt, ph, nph);
+	return emit(w, &o, iov, cnt, ph, nph);
+}
+
+/* Emits the pieces of the write in order: plain stretches gathered into one
+ * call, whole clean phantom pages by transfer. */
+static ssize_t emit(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov, int cnt,
+		    const struct zc_phantom *ph, int nph)
+{
 	struct iovec plain[ZC_MAX_PIECES];
 	int np = 0, touched = 0, stream = -1;
 	for (int i = 0; i < cnt; i++) {
@@ -299,7 +316,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 					goto out;
 				np = 0;
 				stream = ph[k].stream;
-				if (emit_phantom(w, &o, &ph[k], wa, we - wa, &touched))
+				if (emit_phantom(w, o, &ph[k], wa, we - wa, &touched))
 					goto out;
 				a = we;
 			}
@@ -325,6 +342,31 @@ out:
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * send(..., MSG_NOSIGNAL): sendfile has no flags, and a peer that went away
+ * makes it raise SIGPIPE where the plain send would not.  SIGPIPE is blocked
+ * around the emission and one that the emission raised is taken back, so
+ * the program sees EPIPE alone, as it asked.
+ */
+static ssize_t emit_nosignal(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov,
+			     int cnt, const struct zc_phantom *ph, int nph)
+{
+	sigset_t pipe_set, old, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	ssize_t r = emit(w, o, iov, cnt, ph, nph);
+	int saved = errno;
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+		struct timespec now = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return r;
 }
 
 ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,

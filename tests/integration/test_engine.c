@@ -200,6 +200,20 @@ START_TEST(epipe_errno_with_sigpipe_ignored)
 }
 END_TEST
 
+START_TEST(send_msg_nosignal_gets_epipe_without_sigpipe)
+{
+	/* SIGPIPE stays at its default action: a redirected send that raised it
+	 * would kill the program where the plain one returns an error. */
+	struct it_spec s = { .argv = IT_ARGV(it_prog("send_nosignal"), "../src"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	int st = it_status("none");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "without the shim: %s", it_describe(st));
+	it_expect_passive("send_nosignal");
+	it_expect_transfers("send_nosignal", "sendfile");
+	ck_assert_int_gt(it_stat("on", "send_nosignal", "bytes_zero_copy"), 0);
+}
+END_TEST
+
 /* A private mount namespace for this test's process (and what it runs). */
 static void private_mounts(void)
 {
@@ -352,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, epipe_sigpipe_into_head_c_100);
 	tcase_add_test(tc, epipe_sigpipe_after_engaging);
 	tcase_add_test(tc, epipe_errno_with_sigpipe_ignored);
+	tcase_add_test(tc, send_msg_nosignal_gets_epipe_without_sigpipe);
 	tcase_add_test(tc, fill_small_tmpfs_enospc);
 	tcase_add_test(tc, fork_between_read_and_write);
 	tcase_add_test(tc, copy_from_several_threads);
