@@ -59,6 +59,7 @@ test: all test-deps
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-tool
 	@$(MAKE) --no-print-directory test-integration
+	@$(MAKE) --no-print-directory test-faults
 	@echo "make test: all suites passed"
 
 demo: all examples
@@ -70,5 +71,6 @@ clean:
 # Suites and benchmarks keep their rules beside their sources.
 -include tests/unit/unit.mk
 -include tests/tool/tool.mk
+-include tests/faults/faults.mk
 -include tests/integration/integration.mk
 -include bench/bench.mk

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,6 +119,26 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
 		return emit_plain1(w, a, len);
 	}
+	/* Pages wholly or partly past the source's end (another process
+	 * truncated it) cannot be sent from the file, and a plain write from
+	 * them would fail with EFAULT: they read as zeros from now on (the page
+	 * holding the new end keeps its bytes below it) and go out plainly. */
+	size_t tail = 0;
+	if (S_ISREG(sst.st_mode)) {
+		uintptr_t dend = sst.st_size > p->off ? p->addr + (uintptr_t)(sst.st_size - p->off)
+						      : p->addr;
+		if (dend < a + len) {
+			uintptr_t lo = dend > a ? dend : a;
+			zc_lock();
+			if (lo & (zc_page - 1))
+				zc_phantom_materialize(lo, lo + 1);
+			zc_phantom_zero(page_up(lo), a + len);
+			zc_unlock();
+			size_t keep = page_down(lo) > a ? page_down(lo) - a : 0;
+			tail = len - keep;
+			len = keep;
+		}
+	}
 	while (len > 0) {
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
 		if (zc_pagemap(a, npg, st) < 0) {
@@ -158,10 +179,13 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 						if (emit_plain1(w, ra, rl))
 							return -1;
 					} else if (eof) {
-						/* The source shrank under us: those pages now
-						 * read as zeros, and are written as such. */
+						/* The source shrank during the transfer: as
+						 * above, the rest reads as zeros. */
+						uintptr_t lo = ra + (size_t)r;
 						zc_lock();
-						zc_phantom_zero(ra + (size_t)r, ra + rl);
+						if (lo & (zc_page - 1))
+							zc_phantom_materialize(lo, lo + 1);
+						zc_phantom_zero(page_up(lo), ra + rl);
 						zc_unlock();
 						if (emit_plain1(w, ra + (size_t)r, rl - (size_t)r))
 							return -1;
@@ -175,7 +199,7 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 		a += npg * zc_page;
 		len -= npg * zc_page;
 	}
-	return 0;
+	return tail ? emit_plain1(w, a, tail) : 0;
 }
 
 /* The common path of write, pwrite, writev, pwritev, send and sendto. */

@@ -3,10 +3,15 @@
  *
  * If another process truncates a file while phantom pages of it are mapped,
  * touching those pages raises SIGBUS.  zcopy keeps a SIGBUS handler of its own
- * installed first (mode on only): a fault on a phantom page is answered with
- * a zero page and the program continues; any other SIGBUS goes to what the
- * program asked for, which our sigaction/signal wrappers record and report
- * back as if it were installed.
+ * installed (mode on only): a fault on a phantom page is answered with a zero
+ * page and the program continues; any other SIGBUS goes to what the program
+ * asked for, which our sigaction/signal wrappers record and report back as if
+ * it were installed.
+ *
+ * The program must not be able to tell the difference, so our handler is
+ * installed with the program's own sa_mask and SA_ONSTACK/SA_NODEFER/
+ * SA_RESTART (the kernel then blocks and switches stacks exactly as for the
+ * program's handler), and SA_RESETHAND is carried out by hand.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,21 +24,44 @@
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 
-static volatile int ours;              /* our handler is installed */
-static struct sigaction program_bus;   /* what the program believes is installed */
+static volatile int ours;            /* our handler is installed */
+static struct sigaction program_bus; /* what the program believes is installed */
+
+#define MIRRORED (SA_ONSTACK | SA_NODEFER | SA_RESTART)
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc);
+
+/* (Re)installs our handler with the attributes of the program's. */
+static int install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_mask = program_bus.sa_mask;
+	sa.sa_flags = SA_SIGINFO | (program_bus.sa_flags & MIRRORED);
+	if (program_bus.sa_handler == SIG_DFL || program_bus.sa_handler == SIG_IGN)
+		sa.sa_flags |= SA_NODEFER; /* nothing of the program's runs in it */
+	return REAL(sigaction)(SIGBUS, &sa, NULL);
+}
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	if (si && si->si_code == BUS_ADRERR && zc_phantom_sigbus((uintptr_t)si->si_addr))
 		return;
 	struct sigaction p = program_bus;
-	if (p.sa_flags & SA_SIGINFO) {
-		if (p.sa_sigaction) {
-			p.sa_sigaction(sig, si, uc);
-			return;
+	int has_handler = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL
+						    : (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN);
+	if (has_handler) {
+		if (p.sa_flags & SA_RESETHAND) {
+			/* One-shot: later SIGBUS get the default action. */
+			memset(&program_bus, 0, sizeof program_bus);
+			program_bus.sa_handler = SIG_DFL;
+			install();
 		}
-	} else if (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN) {
-		p.sa_handler(sig);
+		if (p.sa_flags & SA_SIGINFO)
+			p.sa_sigaction(sig, si, uc);
+		else
+			p.sa_handler(sig);
 		return;
 	}
 	/* Default action (a fault cannot be ignored): restore it and let the
@@ -49,12 +77,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 void zc_signals_init(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	if (REAL(sigaction)(SIGBUS, &sa, &program_bus) == 0)
+	if (REAL(sigaction)(SIGBUS, NULL, &program_bus) == 0 && install() == 0)
 		ours = 1;
 }
 
@@ -64,8 +87,10 @@ ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		return REAL(sigaction)(sig, act, old);
 	if (old)
 		*old = program_bus;
-	if (act)
+	if (act) {
 		program_bus = *act;
+		install();
+	}
 	return 0;
 }
 
@@ -73,11 +98,16 @@ ZC_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
 {
 	if (sig != SIGBUS || !ours)
 		return REAL(signal)(sig, h);
+	if (h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
 	/* sa_handler and sa_sigaction share storage: this is what signal()
 	 * itself would return for a handler installed with SA_SIGINFO. */
 	__sighandler_t prev = program_bus.sa_handler;
 	memset(&program_bus, 0, sizeof program_bus);
 	program_bus.sa_handler = h;
-	program_bus.sa_flags = SA_RESTART;
+	program_bus.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+	install();
 	return prev;
 }

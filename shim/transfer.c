@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -135,8 +136,11 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 				continue;
 			}
 			if (got == 0) {
-				if (done == 0 && t == ZC_T_COPY_FILE_RANGE) {
-					/* Some file systems answer 0 for "not here". */
+				struct stat st;
+				if (done == 0 && t == ZC_T_COPY_FILE_RANGE &&
+				    (fstat(in, &st) < 0 || pos < st.st_size)) {
+					/* Some file systems answer 0 for "not here"; past
+					 * the end of the file it means the file shrank. */
 					errno = EINVAL;
 					goto refused;
 				}

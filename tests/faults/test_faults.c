@@ -1,0 +1,262 @@
+/*
+ * test_faults.c - the fault-injection suite, part one: faults on the way to
+ * a pipe or a stream socket (EINTR from a 1 ms timer, EAGAIN on
+ * non-blocking descriptors, a consumer that leaves early) and the program's
+ * own SIGBUS handler.  Part two (test_faults_files.c) has the file faults.
+ *
+ * Every scenario runs a program from tests/faults twice, without and with
+ * libzcopy, and compares what must not change: stdout (the bytes the reader
+ * received, by count and hash; the error the copy ended with), the exit
+ * status or the signal that killed it.  Each also checks, from the stats,
+ * that the engine engaged in the run the fault hit: otherwise the test would
+ * prove nothing.  Counts that depend on timing (EINTRs, EAGAINs, short
+ * writes) are not compared; the tests only check the fault happened.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "fharness.h"
+
+/* Defined in test_faults_files.c. */
+TCase *ft_files_tcase(void);
+TCase *ft_enospc_tcase(void);
+
+#define SRC_SIZE (8 * FH_MIB)
+#define RUN_LIMIT 30 /* seconds for one run */
+
+/* "reader got N hash H" for the first n bytes of src. */
+static char *reader_line(const char *src, size_t n)
+{
+	static char line[96];
+	size_t len;
+	char *p = fh_slurp(src, &len);
+	if (n > len)
+		n = len;
+	snprintf(line, sizeof line, "reader got %zu hash %016llx\n", n,
+		 (unsigned long long)fh_fnv(FH_FNV_INIT, p, n));
+	free(p);
+	return line;
+}
+
+static void expect_out_has(const char *tag, const char *text)
+{
+	char *o = fh_out(tag);
+	ck_assert_msg(strstr(o, text) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, text, o);
+	free(o);
+}
+
+/* Runs argv plain and under zcopy; both must end the same way. */
+static void both(const char *const *argv, int *plain, int *zc)
+{
+	*plain = fh_run("plain", 0, argv, RUN_LIMIT);
+	*zc = fh_run("zc", 1, argv, RUN_LIMIT);
+	ck_assert_msg(*plain == *zc, "%s: plain run %s, zcopy run %s", argv[0], fh_describe(*plain),
+		      fh_describe(*zc));
+	fh_same_out("plain", "zc");
+}
+
+/* ---- EINTR: a SIGALRM every millisecond while the copy blocks ------------ */
+
+static void eintr_case(const char *kind, const char *restart)
+{
+	int p, z;
+	fh_begin();
+	fh_make_file("src", SRC_SIZE, 1);
+	both(FH_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	expect_out_has("zc", reader_line("src", SRC_SIZE));
+	expect_out_has("zc", "copied 8388608\n");
+	ck_assert_msg(fh_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
+	fh_expect_redirected("zc");
+}
+
+START_TEST(eintr_pipe_restart) { eintr_case("pipe", "r"); }
+END_TEST
+START_TEST(eintr_pipe_norestart) { eintr_case("pipe", "n"); }
+END_TEST
+START_TEST(eintr_unix_restart) { eintr_case("unix", "r"); }
+END_TEST
+START_TEST(eintr_unix_norestart) { eintr_case("unix", "n"); }
+END_TEST
+START_TEST(eintr_tcp_restart) { eintr_case("tcp", "r"); }
+END_TEST
+START_TEST(eintr_tcp_norestart) { eintr_case("tcp", "n"); }
+END_TEST
+
+/* ---- EAGAIN: non-blocking descriptor, slow reader ------------------------ */
+
+static void eagain_case(const char *kind)
+{
+	int p, z;
+	fh_begin();
+	fh_make_file("src", SRC_SIZE, 2);
+	both(FH_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	expect_out_has("zc", reader_line("src", SRC_SIZE));
+	ck_assert_msg(fh_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
+	fh_expect_redirected("zc");
+}
+
+START_TEST(eagain_pipe) { eagain_case("pipe"); }
+END_TEST
+START_TEST(eagain_unix) { eagain_case("unix"); }
+END_TEST
+START_TEST(eagain_tcp) { eagain_case("tcp"); }
+END_TEST
+
+/* ---- a consumer that leaves after 1 MiB ---------------------------------- */
+
+/* SIGPIPE at its default: both runs die of it.  A killed process writes no
+ * stats, so engagement is checked in a third run, the same copy with
+ * SIGPIPE ignored. */
+static void early_sigpipe_case(const char *kind)
+{
+	int p, z;
+	fh_begin();
+	fh_make_file("src", SRC_SIZE, 3);
+	both(FH_ARGV("fault_stream", "-l", "1048576", kind, "src"), &p, &z);
+	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", fh_describe(p));
+	expect_out_has("zc", reader_line("src", FH_MIB));
+	int e = fh_run("engaged", 1, FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
+		       RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", fh_describe(e));
+	fh_expect_redirected("engaged");
+}
+
+/* SIGPIPE ignored: both runs end with EPIPE (a TCP reset first reported
+ * as ECONNRESET is followed by EPIPE, see fault_stream.c). */
+static void early_epipe_case(const char *kind)
+{
+	int p, z;
+	fh_begin();
+	fh_make_file("src", SRC_SIZE, 3);
+	both(FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", fh_describe(p));
+	expect_out_has("zc", reader_line("src", FH_MIB));
+	expect_out_has("zc", "write error EPIPE\n");
+	fh_expect_redirected("zc");
+}
+
+/* No unix-socket case with SIGPIPE at its default: when the reader leaves
+ * while a write waits for buffer space, the kernel fails that write with
+ * EPIPE without raising SIGPIPE, and otherwise raises it, so plain runs
+ * already end either way. */
+START_TEST(early_close_pipe_sigpipe) { early_sigpipe_case("pipe"); }
+END_TEST
+START_TEST(early_close_pipe_epipe) { early_epipe_case("pipe"); }
+END_TEST
+START_TEST(early_close_unix_epipe) { early_epipe_case("unix"); }
+END_TEST
+START_TEST(early_close_tcp_sigpipe) { early_sigpipe_case("tcp"); }
+END_TEST
+START_TEST(early_close_tcp_epipe) { early_epipe_case("tcp"); }
+END_TEST
+
+/* ---- the program's own SIGBUS handler ------------------------------------ */
+
+/* Two real SIGBUSes on the program's own mapping while a phantom of chunk 4
+ * is alive in its buffer: its handler runs as without zcopy, sees the same
+ * fault and signal mask, and the copy that follows is intact. */
+static void sigbus_case(const char *how, int killed)
+{
+	fh_begin();
+	fh_make_file("src", 2 * FH_MIB + 1000, 4);
+	int p = fh_run("plain", 0, FH_ARGV("fault_sigbus", how, "src", "dst.plain"), RUN_LIMIT);
+	int z = fh_run("zc", 1, FH_ARGV("fault_sigbus", how, "src", "dst.zc"), RUN_LIMIT);
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
+	fh_same_out("plain", "zc");
+	if (killed) {
+		ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGBUS, "plain run: %s",
+			      fh_describe(p));
+		/* The same copy without the fault: the engine engages in it by
+		 * chunk 4, so phantoms were alive when the fault came. */
+		int e = fh_run("engaged", 1, FH_ARGV("fault_sigbus", "none", "src", "dst.e"),
+			       RUN_LIMIT);
+		ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 0, "engagement run: %s",
+			      fh_describe(e));
+		fh_same_file("src", "dst.e");
+		fh_expect_engaged("engaged");
+		return;
+	}
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	expect_out_has("zc", "after fault 2\n");
+	fh_same_file("src", "dst.plain");
+	fh_same_file("src", "dst.zc");
+	fh_expect_engaged("zc");
+}
+
+START_TEST(sigbus_handler_sigaction) { sigbus_case("sigaction", 0); }
+END_TEST
+START_TEST(sigbus_handler_siginfo) { sigbus_case("siginfo", 0); }
+END_TEST
+START_TEST(sigbus_handler_signal) { sigbus_case("signal", 0); }
+END_TEST
+START_TEST(sigbus_handler_fixup_returns) { sigbus_case("fixup", 0); }
+END_TEST
+/* Inside the handler the kernel blocks sa_mask and, without SA_NODEFER,
+ * SIGBUS itself; the handler reports what is blocked. */
+START_TEST(sigbus_handler_mask_sigaction) { sigbus_case("sigaction+mask", 0); }
+END_TEST
+START_TEST(sigbus_handler_mask_signal) { sigbus_case("signal+mask", 0); }
+END_TEST
+START_TEST(sigbus_handler_resethand) { sigbus_case("resethand", 1); }
+END_TEST
+START_TEST(sigbus_default_kills) { sigbus_case("default", 1); }
+END_TEST
+
+static Suite *faults_suite(void)
+{
+	Suite *s = suite_create("faults");
+	TCase *t = tcase_create("streams");
+	tcase_set_timeout(t, 90);
+	tcase_add_test(t, eintr_pipe_restart);
+	tcase_add_test(t, eintr_pipe_norestart);
+	tcase_add_test(t, eintr_unix_restart);
+	tcase_add_test(t, eintr_unix_norestart);
+	tcase_add_test(t, eintr_tcp_restart);
+	tcase_add_test(t, eintr_tcp_norestart);
+	tcase_add_test(t, eagain_pipe);
+	tcase_add_test(t, eagain_unix);
+	tcase_add_test(t, eagain_tcp);
+	tcase_add_test(t, early_close_pipe_sigpipe);
+	tcase_add_test(t, early_close_pipe_epipe);
+	tcase_add_test(t, early_close_unix_epipe);
+	tcase_add_test(t, early_close_tcp_sigpipe);
+	tcase_add_test(t, early_close_tcp_epipe);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("sigbus");
+	tcase_set_timeout(t, 90);
+	tcase_add_test(t, sigbus_handler_sigaction);
+	tcase_add_test(t, sigbus_handler_siginfo);
+	tcase_add_test(t, sigbus_handler_signal);
+	tcase_add_test(t, sigbus_handler_fixup_returns);
+	tcase_add_test(t, sigbus_handler_mask_sigaction);
+	tcase_add_test(t, sigbus_handler_mask_signal);
+	tcase_add_test(t, sigbus_handler_resethand);
+	tcase_add_test(t, sigbus_default_kills);
+	suite_add_tcase(s, t);
+
+	suite_add_tcase(s, ft_files_tcase());
+	suite_add_tcase(s, ft_enospc_tcase());
+	return s;
+}
+
+int main(void)
+{
+	fh_global_init();
+	SRunner *r = srunner_create(faults_suite());
+	srunner_set_fork_status(r, CK_FORK);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	fh_global_cleanup();
+	return failed ? 1 : 0;
+}
