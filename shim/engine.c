@@ -127,21 +127,35 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		*why = ZC_FB_BUFFER_KIND;
 		return -1;
 	}
+	/* One lseek in the common case: move the offset by n, which tells
+	 * where the read starts; only a short read (the end of the file) or a
+	 * refusal needs a second one to put it where read() would leave it. */
 	int saved = errno;
-	off_t off = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR);
-	if (off < 0) {
-		errno = saved;
-		*why = ZC_FB_SRC_NOT_FILE;
-		return -1;
+	off_t off;
+	if (pos) {
+		off = *pos;
+	} else {
+		off_t end = REAL(lseek)(fd, (off_t)n, SEEK_CUR);
+		if (end < 0 || (uint64_t)end < n) {
+			errno = saved;
+			*why = ZC_FB_SRC_NOT_FILE;
+			return -1;
+		}
+		off = end - (off_t)n;
 	}
 	struct stat sized = st;
 	sized.st_size = source_size(fd, &st);
 	size_t got = 0;
-	if (zc_phantom_defer(fd, buf, n, off, &sized, (int)(s - det.s), &got, why) != ZC_DEFER_OK)
+	if (zc_phantom_defer(fd, buf, n, off, &sized, (int)(s - det.s), &got, why) != ZC_DEFER_OK) {
+		if (!pos)
+			REAL(lseek)(fd, off, SEEK_SET);
+		errno = saved;
 		return -1;
-	if (!pos && REAL(lseek)(fd, off + (off_t)got, SEEK_SET) < 0) {
-		/* Cannot happen for a file we just read; keep the bytes right anyway. */
+	}
+	if (!pos && got != n && REAL(lseek)(fd, off + (off_t)got, SEEK_SET) < 0) {
+		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);
+		REAL(lseek)(fd, off, SEEK_SET);
 		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
 		return -1;
@@ -251,7 +265,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				zc_inside = 0;
 				return r;
 			}
-			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK)
+			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
+			    why == ZC_FB_ALIGNMENT)
 				zc_det_touched(&det, s); /* do not ask again for a while */
 		} else {
 			why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
@@ -358,10 +373,12 @@ void zc_engine_file_changing(int fd, off_t off, off_t len)
 	if (zc_fd_get(fd, &o, ZC_FD_VALIDATE, NULL) == 0 &&
 	    (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK)) {
 		zc_inside = 1;
-		if (off < 0)
-			off = (o.flags & ZC_FL_APPEND) ? o.size : REAL(lseek)(fd, 0, SEEK_CUR);
 		zc_lock();
-		zc_phantom_file_changing(o.dev, o.ino, off < 0 ? 0 : off, off < 0 ? 0 : len);
+		if (zc_phantom_of_file(o.dev, o.ino)) {
+			if (off < 0)
+				off = (o.flags & ZC_FL_APPEND) ? o.size : REAL(lseek)(fd, 0, SEEK_CUR);
+			zc_phantom_file_changing(o.dev, o.ino, off < 0 ? 0 : off, off < 0 ? 0 : len);
+		}
 		zc_unlock();
 		zc_inside = 0;
 	}

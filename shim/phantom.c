@@ -366,6 +366,14 @@ void zc_phantom_materialize(uintptr_t lo, uintptr_t hi)
 	remove_range(lo, hi, LEAVE_MATERIALIZE);
 }
 
+int zc_phantom_of_file(dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && tab[i].dev == dev && tab[i].ino == ino)
+			return 1;
+	return 0;
+}
+
 void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 {
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {

@@ -76,6 +76,8 @@ void zc_phantom_zero(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous pages holding the same bytes
  * (realloc, mremap, mprotect, the program's own madvise). */
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);
+/* Does any phantom stand for bytes of the file (dev, ino)? */
+int zc_phantom_of_file(dev_t dev, ino_t ino);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0 = to the
  * end): phantoms of that range get their bytes now. */
 void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len);

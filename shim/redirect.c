@@ -225,7 +225,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	zc_lock();
 	/* A write into a file that phantoms stand for: they keep the old bytes. */
-	if (live && (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK)) {
+	if (live && (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK) && zc_phantom_of_file(o.dev, o.ino)) {
 		int saved = errno;
 		off_t at = w->pos0 ? *w->pos0
 			   : (o.flags & ZC_FL_APPEND) ? ost.st_size
