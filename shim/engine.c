@@ -83,12 +83,12 @@ static int on_stack(uintptr_t b)
 	return d < ((uintptr_t)64 << 20);
 }
 
-/* Size of the data behind a file or block device. */
+/* Size of the data behind a file or block device, or -1 if unknown. */
 static off_t source_size(int fd, const struct stat *st)
 {
 	if (S_ISBLK(st->st_mode)) {
 		uint64_t sz = 0;
-		return ioctl(fd, BLKGETSIZE64, &sz) == 0 ? (off_t)sz : 0;
+		return ioctl(fd, BLKGETSIZE64, &sz) == 0 ? (off_t)sz : -1;
 	}
 	return st->st_size;
 }
@@ -145,6 +145,14 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	}
 	struct stat sized = st;
 	sized.st_size = source_size(fd, &st);
+	if (sized.st_size > 0 && sized.st_size <= off) {
+		/* At the end: read() returns 0 and leaves the buffer alone (a plain
+		 * read here would first have to give phantom pages their bytes). */
+		if (!pos)
+			REAL(lseek)(fd, off, SEEK_SET);
+		errno = saved;
+		return 0;
+	}
 	size_t got = 0;
 	if (zc_phantom_defer(fd, buf, n, off, &sized, (int)(s - det.s), &got, why) != ZC_DEFER_OK) {
 		if (!pos)
@@ -258,9 +266,11 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		struct zc_stream *s = zc_det_lookup(&det, fd, b);
 		if (v == ZC_READ_DEFER && s) {
 			r = try_defer(fd, buf, n, pos, s, &why);
-			if (r > 0) {
-				zc_det_after_read(&det, fd, b, (size_t)r, 1);
-				s->why = -1;
+			if (r >= 0) {
+				if (r > 0) {
+					zc_det_after_read(&det, fd, b, (size_t)r, 1);
+					s->why = -1;
+				}
 				zc_unlock();
 				zc_inside = 0;
 				return r;

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <termios.h>
 
 #include "real.h"
@@ -45,6 +46,30 @@ enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty)
 		return is_tty ? ZC_K_TTY : ZC_K_CHAR;
 	default:
 		return ZC_K_OTHER;
+	}
+}
+
+int zc_fs_sized(unsigned long f_type)
+{
+	switch (f_type) {
+	case 0xEF53:     /* ext2, ext3, ext4 */
+	case 0x58465342: /* xfs */
+	case 0x9123683E: /* btrfs */
+	case 0x01021994: /* tmpfs */
+	case 0x858458F6: /* ramfs */
+	case 0xF2F52010: /* f2fs */
+	case 0x794C7630: /* overlayfs */
+	case 0x2FC12FC1: /* zfs */
+	case 0xCA451A4E: /* bcachefs */
+	case 0x4D44:     /* vfat */
+	case 0x2011BAB0: /* exfat */
+	case 0x5346544E: /* ntfs */
+	case 0x7366746E: /* ntfs3 */
+	case 0x3153464A: /* jfs */
+	case 0x52654973: /* reiserfs */
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -99,6 +124,9 @@ static int classify_fd(int fd, const struct stat *st, struct zc_fdinfo *out)
 	}
 	out->kind = (uint8_t)zc_classify(st->st_mode, sock_type, tty);
 	out->flags = (uint8_t)zc_flags_from_fl(fl);
+	struct statfs sfs;
+	if (S_ISREG(st->st_mode) && fstatfs(fd, &sfs) == 0 && zc_fs_sized((unsigned long)sfs.f_type))
+		out->flags |= ZC_FL_SIZED;
 	out->dev = st->st_dev;
 	out->ino = st->st_ino;
 	out->size = st->st_size;

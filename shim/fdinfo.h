@@ -35,6 +35,7 @@ enum zc_kind {
 #define ZC_FL_DIRECT   0x04u
 #define ZC_FL_READ     0x08u /* opened for reading */
 #define ZC_FL_WRITE    0x10u /* opened for writing */
+#define ZC_FL_SIZED    0x20u /* a file whose st_size is its data size (see zc_fs_sized) */
 
 struct zc_fdinfo {
 	uint8_t kind;  /* enum zc_kind */
@@ -47,14 +48,21 @@ struct zc_fdinfo {
 /* Kind from the stat mode; sock_type is SO_TYPE for sockets (ignored
  * otherwise) and is_tty says whether a character device is a terminal. */
 enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty);
+/* Does a file system of this type (statfs f_type) report st_size as the
+ * number of bytes a read returns?  Disk and memory file systems do; procfs
+ * (size 0), sysfs (4096), FUSE and network file systems may not, and a
+ * deferred read trusts the size to know where the data ends. */
+int zc_fs_sized(unsigned long f_type);
 /* ZC_FL_* from open flags (F_GETFL). */
 unsigned zc_flags_from_fl(int fl);
 const char *zc_kind_name(enum zc_kind k);
 
-/* Can bytes be deferred from this fd: a readable file or block device? */
+/* Can bytes be deferred from this fd: a readable block device, or a readable
+ * file on a file system whose sizes can be trusted? */
 static inline int zc_fd_is_source(const struct zc_fdinfo *fi)
 {
-	return (fi->kind == ZC_K_FILE || fi->kind == ZC_K_BLOCK) && (fi->flags & ZC_FL_READ);
+	return (fi->kind == ZC_K_BLOCK || (fi->kind == ZC_K_FILE && (fi->flags & ZC_FL_SIZED))) &&
+	       (fi->flags & ZC_FL_READ);
 }
 
 #define ZC_FD_CACHED   0

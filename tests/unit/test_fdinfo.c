@@ -136,10 +136,51 @@ static void every_kind_has_a_distinct_name(void **state)
 	assert_non_null(zc_kind_name(ZC_K__COUNT));
 }
 
+/* Deferred reads trust st_size: only file systems where it is the data size. */
+static void disk_and_memory_file_systems_are_sized(void **state)
+{
+	(void)state;
+	assert_true(zc_fs_sized(0xEF53));     /* ext4 */
+	assert_true(zc_fs_sized(0x58465342)); /* xfs */
+	assert_true(zc_fs_sized(0x9123683E)); /* btrfs */
+	assert_true(zc_fs_sized(0x01021994)); /* tmpfs */
+}
+
+static void proc_sys_fuse_and_nfs_are_not_sized(void **state)
+{
+	(void)state;
+	assert_false(zc_fs_sized(0x9FA0));     /* procfs: st_size 0 */
+	assert_false(zc_fs_sized(0x62656572)); /* sysfs: st_size 4096 */
+	assert_false(zc_fs_sized(0x65735546)); /* fuse */
+	assert_false(zc_fs_sized(0x6969));     /* nfs */
+	assert_false(zc_fs_sized(0));
+}
+
+/* Only a readable block device, or a readable file on a sized file system,
+ * is a source a read can be deferred from. */
+static void source_needs_readable_sized_file_or_block(void **state)
+{
+	(void)state;
+	struct zc_fdinfo fi = { .kind = ZC_K_FILE, .flags = ZC_FL_READ | ZC_FL_SIZED };
+	assert_true(zc_fd_is_source(&fi));
+	fi.flags = ZC_FL_READ; /* e.g. a /proc file */
+	assert_false(zc_fd_is_source(&fi));
+	fi.flags = ZC_FL_WRITE | ZC_FL_SIZED;
+	assert_false(zc_fd_is_source(&fi));
+	fi.kind = ZC_K_BLOCK;
+	fi.flags = ZC_FL_READ;
+	assert_true(zc_fd_is_source(&fi));
+	fi.kind = ZC_K_PIPE;
+	assert_false(zc_fd_is_source(&fi));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(regular_file_is_file),
+		cmocka_unit_test(disk_and_memory_file_systems_are_sized),
+		cmocka_unit_test(proc_sys_fuse_and_nfs_are_not_sized),
+		cmocka_unit_test(source_needs_readable_sized_file_or_block),
 		cmocka_unit_test(block_device_is_block),
 		cmocka_unit_test(fifo_is_pipe),
 		cmocka_unit_test(stream_socket_is_stream),
