@@ -395,6 +395,33 @@ void zc_engine_file_changing(int fd, off_t off, off_t len)
 	errno = saved;
 }
 
+void zc_engine_all_files_changing(void)
+{
+	if (!zc_phantom_live || zc_inside)
+		return;
+	zc_inside = 1;
+	zc_lock();
+	zc_phantom_materialize(0, UINTPTR_MAX - zc_page); /* the top page is never ours */
+	zc_unlock();
+	zc_inside = 0;
+}
+
+void zc_engine_path_changing(int dirfd, const char *path, off_t from)
+{
+	if (!zc_phantom_live || zc_inside)
+		return;
+	struct stat st;
+	int saved = errno;
+	zc_inside = 1;
+	if (fstatat(dirfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+		zc_lock();
+		zc_phantom_file_changing(st.st_dev, st.st_ino, from < 0 ? 0 : from, 0);
+		zc_unlock();
+	}
+	zc_inside = 0;
+	errno = saved;
+}
+
 /* ---- memory -------------------------------------------------------------- */
 
 void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)

@@ -77,6 +77,13 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi);
  * sendfile/splice/copy_file_range into it, a small write). */
 void zc_engine_file_changing(int fd, off_t off, off_t len);
 
+/* The file at path (relative to dirfd) is about to be truncated to from
+ * bytes by a call that names it (open with O_TRUNC, truncate, fopen "w"). */
+void zc_engine_path_changing(int dirfd, const char *path, off_t from);
+
+/* fflush(NULL): any file may change; every phantom gets its bytes. */
+void zc_engine_all_files_changing(void);
+
 /* stdio observation (fread/fwrite are not redirected). */
 void zc_engine_stdio_read(int fd, void *buf, size_t n);
 void zc_engine_stdio_write(int fd, const void *buf, size_t n);

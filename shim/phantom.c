@@ -25,6 +25,7 @@ volatile int zc_phantom_live;
 static struct zc_phantom tab[ZC_MAX_PHANTOMS];
 
 static int pagemap_fd = -1;
+static int pagemap_lost = -1; /* the number of the last one the program took from us */
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -167,11 +168,15 @@ static int pagemap_get(void)
 		floor = rl.rlim_cur > 256 ? (int)rl.rlim_cur - 16 : (int)rl.rlim_cur / 2;
 	else
 		floor = 1000;
+	/* A number the program closed or dup2'ed over is the program's now:
+	 * reopening there would make its closed fd come back to life. */
+	if (pagemap_lost >= floor)
+		floor = pagemap_lost + 1;
 	int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
-	if (high >= 0) {
-		REAL(close)(fd);
-		fd = high;
-	}
+	REAL(close)(fd);
+	if (high < 0)
+		return -1; /* no room up there: do without (writes go plainly) */
+	fd = high;
 	pagemap_fd = fd;
 	return fd;
 }
@@ -389,8 +394,10 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 
 void zc_phantom_fd_closed(int fd)
 {
-	if (fd == pagemap_fd && fd >= 0)
-		pagemap_fd = -1; /* the program closed it: ours is gone */
+	if (fd == pagemap_fd && fd >= 0) {
+		pagemap_lost = fd; /* the program closed or replaced it: ours is gone */
+		pagemap_fd = -1;
+	}
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len && tab[i].fd == fd)
 			tab[i].fd = -1;

@@ -61,6 +61,23 @@
 	X(fcntl, int, (int, int, ...))                                                    \
 	X(fcntl64, int, (int, int, ...))                                                  \
 	X(fclose, int, (FILE *))                                                          \
+	X(fflush, int, (FILE *))                                                          \
+	X(open, int, (const char *, int, ...))                                            \
+	X(open64, int, (const char *, int, ...))                                          \
+	X(__open_2, int, (const char *, int))                                             \
+	X(__open64_2, int, (const char *, int))                                           \
+	X(openat, int, (int, const char *, int, ...))                                     \
+	X(openat64, int, (int, const char *, int, ...))                                   \
+	X(__openat_2, int, (int, const char *, int))                                      \
+	X(__openat64_2, int, (int, const char *, int))                                    \
+	X(creat, int, (const char *, mode_t))                                             \
+	X(creat64, int, (const char *, mode_t))                                           \
+	X(truncate, int, (const char *, off_t))                                           \
+	X(truncate64, int, (const char *, off_t))                                         \
+	X(fopen, FILE *, (const char *, const char *))                                    \
+	X(fopen64, FILE *, (const char *, const char *))                                  \
+	X(freopen, FILE *, (const char *, const char *, FILE *))                          \
+	X(freopen64, FILE *, (const char *, const char *, FILE *))                        \
 	X(lseek, off_t, (int, off_t, int))                                                \
 	X(lseek64, off_t, (int, off_t, int))                                              \
 	X(ftruncate, int, (int, off_t))                                                   \

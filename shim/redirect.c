@@ -234,6 +234,12 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		zc_phantom_file_changing(o.dev, o.ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
 	}
 	int refusal = zc_transfer_refusal(&o);
+	/* The call's own contract comes first: pwrite needs a file (a pipe or
+	 * socket gives ESPIPE), send a socket (anything else: ENOTSOCK). */
+	if (w->how == ZC_W_PWRITE && o.kind != ZC_K_FILE && o.kind != ZC_K_BLOCK)
+		refusal = ZC_FB_DEST_KIND;
+	if ((w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && o.kind != ZC_K_STREAM)
+		refusal = o.kind == ZC_K_DGRAM ? ZC_FB_DEST_DATAGRAM : ZC_FB_DEST_KIND;
 	if (refusal < 0 && (w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && (w->flags & ~MSG_NOSIGNAL))
 		refusal = ZC_FB_SEND_FLAGS; /* MSG_MORE, MSG_DONTWAIT, ... have no transfer form */
 	if (refusal < 0 && o.kind == ZC_K_PIPE && n <= PIPE_BUF)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "phantom.h"
 #include "real.h"
 
 /* glibc may define these as macros when optimising. */
@@ -64,8 +65,19 @@ ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, siz
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
+/* Data written through a FILE reaches its file by glibc's internal write,
+ * at this call or at a later flush: if phantoms stand for that file, they
+ * get their bytes first (all of the file: the FILE's offset is not ours to
+ * know). */
+static void file_changing(FILE *fp)
+{
+	if (__builtin_expect(zc_phantom_live, 0) && fp)
+		zc_engine_file_changing(fd_of(fp), 0, 0);
+}
+
 ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
+	file_changing(fp);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
 	return REAL(fwrite)(buf, size, n, fp);
@@ -73,13 +85,23 @@ ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 
 ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
+	file_changing(fp);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
 	return REAL(fwrite_unlocked)(buf, size, n, fp);
 }
 
+ZC_EXPORT int fflush(FILE *fp)
+{
+	if (__builtin_expect(zc_phantom_live, 0) && !fp)
+		zc_engine_all_files_changing(); /* every stream: we cannot list them */
+	file_changing(fp);
+	return REAL(fflush)(fp);
+}
+
 ZC_EXPORT int fclose(FILE *fp)
 {
+	file_changing(fp);
 	int fd = zc_ready && fp ? fd_of(fp) : -1;
 	int r = REAL(fclose)(fp);
 	if (fd >= 0)
