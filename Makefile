@@ -55,12 +55,18 @@ install: all
 test-deps:
 	@sh tests/deps.sh
 
+# Every suite runs even if an earlier one failed; the last line counts them.
+TEST_SUITES := test-unit test-tool test-integration test-faults bench-quick
 test: all test-deps
-	@$(MAKE) --no-print-directory test-unit
-	@$(MAKE) --no-print-directory test-tool
-	@$(MAKE) --no-print-directory test-integration
-	@$(MAKE) --no-print-directory test-faults
-	@echo "make test: all suites passed"
+	@pass=0; fail=0; failed=""; \
+	for t in $(TEST_SUITES); do \
+		echo "== $$t"; \
+		if $(MAKE) --no-print-directory $$t; then pass=$$((pass + 1)); \
+		else fail=$$((fail + 1)); failed="$$failed $$t"; fi; \
+	done; \
+	[ -z "$$failed" ] || echo "make test: failed:$$failed"; \
+	echo "suites: $$pass passed, $$fail failed"; \
+	[ $$fail -eq 0 ]
 
 demo: all examples
 	@sh examples/demo.sh
