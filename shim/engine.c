@@ -73,6 +73,15 @@ static void before_plain_read(uintptr_t b, size_t n)
 	zc_unlock();
 }
 
+/* Until a read has started a stream, no write can pair with one or carry a
+ * phantom page: in mode on, writes stay on the wrappers' fast path (one
+ * compare) until then.  Called with the lock held. */
+static void arm_writes(void)
+{
+	if (zc_mode == ZC_MODE_ON && zc_write_min == SIZE_MAX)
+		zc_write_min = zc_page;
+}
+
 /* Buffers this close to the stack pointer are taken for stack memory, which
  * is never deferred (generous: a false "stack" only costs speed). */
 static int on_stack(uintptr_t b)
@@ -212,6 +221,7 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 			why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
 	}
 	zc_det_after_read(&det, fd, b, got, 0);
+	arm_writes();
 	struct zc_stream *s = zc_det_lookup(&det, fd, b);
 	if (s)
 		s->why = (int8_t)why;
@@ -269,6 +279,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 			if (r >= 0) {
 				if (r > 0) {
 					zc_det_after_read(&det, fd, b, (size_t)r, 1);
+					arm_writes();
 					s->why = -1;
 				}
 				zc_unlock();
@@ -454,6 +465,7 @@ void zc_engine_stdio_read(int fd, void *buf, size_t n)
 	zc_inside = 1;
 	zc_lock();
 	zc_det_after_read(&det, fd, (uintptr_t)buf, n, 0);
+	arm_writes();
 	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
 	if (s)
 		s->why = ZC_FB_STDIO;

@@ -24,7 +24,8 @@ extern volatile int zc_mode;
 extern size_t zc_min_chunk;
 /* The wrappers' fast-path thresholds: a read of fewer than zc_read_min bytes
  * (a write of fewer than zc_write_min) is the plain call and nothing else.
- * SIZE_MAX until the constructor ran and in mode off; 1 in observe mode. */
+ * SIZE_MAX until the constructor ran and in mode off; 1 in observe mode.
+ * In mode on, writes stay at SIZE_MAX until a read has started a stream. */
 extern size_t zc_read_min;
 extern size_t zc_write_min;
 

@@ -59,7 +59,7 @@ static void arm(void)
 	switch (zc_cfg.mode) {
 	case ZC_MODE_ON:
 		zc_read_min = zc_min_chunk;
-		zc_write_min = zc_page;
+		zc_write_min = SIZE_MAX; /* until the first stream (engine.c, arm_writes) */
 		break;
 	case ZC_MODE_OBSERVE:
 		zc_read_min = 1; /* observe sees every call, to tell why */
