@@ -1,0 +1,37 @@
+# bench/bench.mk - the benchmark programs and the `bench` / `bench-quick`
+# targets (included by the top Makefile).
+#   make bench        full run (BENCH_SIZE=512M, BENCH_RUNS=7); writes
+#                     docs/benchmarks.md and docs/bench-sweep*.svg
+#   make bench-quick  every scenario once on 8 MiB files; checks outputs,
+#                     makes no timing claims; part of `make test`
+#   make bench-report rewrite the docs from the last full run's saved data
+# Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
+# BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS (see bench/harness.c).
+
+BENCH_DIR_OUT := $(BUILD)/bench
+BENCH_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11
+BENCH_PROGS   := $(BENCH_DIR_OUT)/copy $(BENCH_DIR_OUT)/ideal $(BENCH_DIR_OUT)/sink
+BENCH_HARNESS := $(BENCH_DIR_OUT)/harness
+BENCH_HSRCS   := bench/harness.c bench/run.c bench/setup.c bench/report.c
+BENCH_ARGS     = --lib $(LIB) --bin $(BENCH_DIR_OUT) --docs docs
+
+.PHONY: bench bench-quick bench-report bench-progs
+bench-progs: $(BENCH_PROGS) $(BENCH_HARNESS)
+
+$(BENCH_DIR_OUT):
+	mkdir -p $@
+
+$(BENCH_DIR_OUT)/%: bench/%.c bench/common.h | $(BENCH_DIR_OUT)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_HARNESS): $(BENCH_HSRCS) bench/harness.h bench/common.h shim/config.h | $(BENCH_DIR_OUT)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) -o $@ $(BENCH_HSRCS)
+
+bench: $(LIB) bench-progs
+	$(BENCH_HARNESS) $(BENCH_ARGS)
+
+bench-quick: $(LIB) bench-progs
+	$(BENCH_HARNESS) --quick $(BENCH_ARGS)
+
+bench-report: $(BENCH_HARNESS)
+	$(BENCH_HARNESS) --report $(BENCH_DIR_OUT)/last-run.bin --docs docs

@@ -1,0 +1,75 @@
+/*
+ * copy.c - the "legacy program" of the benchmark: a plain read()/write() loop
+ * with a page-aligned CHUNK-byte buffer, from a file to stdout or to a named
+ * output path.  It knows nothing about zcopy; the harness runs it with the
+ * shim preloaded (ZCOPY_MODE=on or off) or without it.
+ *
+ * usage: copy [-b CHUNK] SRC [DST]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static void die(const char *what, const char *arg)
+{
+	fprintf(stderr, "copy: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	size_t chunk = 128 * 1024;
+	int opt, in, out = 1;
+	void *buf;
+
+	while ((opt = getopt(argc, argv, "b:")) != -1) {
+		if (opt != 'b' || !(chunk = parse_size(optarg))) {
+			fprintf(stderr, "usage: copy [-b CHUNK] SRC [DST]\n");
+			return 2;
+		}
+	}
+	if (optind >= argc || argc - optind > 2) {
+		fprintf(stderr, "usage: copy [-b CHUNK] SRC [DST]\n");
+		return 2;
+	}
+	in = open(argv[optind], O_RDONLY);
+	if (in < 0)
+		die("open", argv[optind]);
+	if (optind + 1 < argc) {
+		out = open(argv[optind + 1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (out < 0)
+			die("open", argv[optind + 1]);
+	}
+	/* Page-aligned, as the I/O buffers of most copy tools are. */
+	errno = posix_memalign(&buf, (size_t)sysconf(_SC_PAGESIZE), chunk);
+	if (errno)
+		die("posix_memalign", NULL);
+
+	for (;;) {
+		ssize_t n = read(in, buf, chunk), done = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read", argv[optind]);
+		if (n == 0)
+			break;
+		while (done < n) { /* a pipe or socket may take less than asked */
+			ssize_t w = write(out, (char *)buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				die("write", NULL);
+			done += w;
+		}
+	}
+	free(buf);
+	if (close(out) < 0)
+		die("close", NULL);
+	close(in);
+	return 0;
+}

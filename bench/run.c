@@ -1,0 +1,331 @@
+/*
+ * run.c - runs one program of one scenario once and measures it: builds its
+ * argv and environment, wires its output (pipe to the sink, TCP connection
+ * to the sink, /dev/null, or a file), times it from the fork of the copier
+ * until the copier and the consumer are both done (CLOCK_MONOTONIC), takes
+ * the copier's user+sys time from wait4, checks the byte count (every run)
+ * or the output hash (verification runs), and reads zcopy's stats record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static int listen_fd = -1;
+static struct sockaddr_in listen_addr;
+static char stats_path[MAXPATH];
+static char sink_path[MAXPATH];
+/* Children of the run in progress, killed by the timeout alarm. */
+static volatile pid_t kids[2];
+static volatile sig_atomic_t timed_out;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	timed_out = 1;
+	for (int i = 0; i < 2; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+}
+
+void run_init(struct bench *b)
+{
+	struct sigaction sa;
+	socklen_t len = sizeof(listen_addr);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART: wait4 must see EINTR */
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* children get SIG_DFL back from execve */
+
+	fmt(stats_path, sizeof(stats_path), "%s/zcopy-stats.json", b->work);
+	fmt(sink_path, sizeof(sink_path), "%s/sink", b->bin);
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&listen_addr, 0, sizeof(listen_addr));
+	listen_addr.sin_family = AF_INET;
+	listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&listen_addr, len) < 0 ||
+	    listen(listen_fd, 4) < 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len) < 0) {
+		perror("bench: loopback listener");
+		listen_fd = -1;
+	}
+}
+
+void run_done(void)
+{
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The environment of a child: ours without LD_PRELOAD and ZCOPY_*, then
+ * what this program needs.  Returns the number of entries used. */
+static int build_env(char **env, int cap, char extra[][MAXPATH], int nextra)
+{
+	int n = 0;
+	for (char **e = environ; *e && n < cap - nextra - 1; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && strncmp(*e, "ZCOPY_", 6) != 0)
+			env[n++] = *e;
+	for (int i = 0; i < nextra; i++)
+		env[n++] = extra[i];
+	env[n] = NULL;
+	return n;
+}
+
+static pid_t spawn(char **argv, char **envp, int in, int out)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (in > 0 && dup2(in, 0) < 0)
+		_exit(126);
+	if (out != 1 && dup2(out, 1) < 0)
+		_exit(126);
+	syscall(SYS_close_range, 3U, ~0U, 0U); /* nothing of ours leaks in */
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+/* Reaps pid (retrying after the alarm's EINTR); returns its wait status. */
+static int reap(pid_t pid, struct rusage *ru)
+{
+	int st = 0;
+	while (wait4(pid, &st, 0, ru) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(struct vres *v, const char *how, ...)
+{
+	va_list ap;
+
+	v->failed = 1;
+	va_start(ap, how);
+	vsnprintf(v->failure, sizeof(v->failure), how, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Pulls bytes_zero_copy and the fallbacks object out of the stats line. */
+static void read_stats(struct vres *v)
+{
+	char buf[8192], *p;
+	int fd = open(stats_path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	uint64_t zc;
+
+	if (fd >= 0)
+		close(fd);
+	unlink(stats_path);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	p = strstr(buf, "\"bytes_zero_copy\":");
+	if (!p)
+		return;
+	zc = strtoull(p + 18, NULL, 10);
+	if (!v->have_zc || zc < v->zc_min)
+		v->zc_min = zc;
+	v->have_zc = 1;
+	p = strstr(buf, "\"fallbacks\":");
+	if (p) {
+		char *end = strchr(p, '}');
+		size_t len = end ? (size_t)(end - p - 12 + 1) : 0;
+		if (len >= sizeof(v->fallbacks))
+			len = sizeof(v->fallbacks) - 1;
+		memcpy(v->fallbacks, p + 12, len);
+		v->fallbacks[len] = 0;
+	}
+}
+
+/* Drops the source from the page cache (the cold variant). */
+static void make_cold(const char *src)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (geteuid() == 0)
+		sync(); /* as root, also flush what other runs left dirty */
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
+/* Fresh destination: unlinked, and its file system synced, so a run never
+ * pays for the dirty pages of the one before it. */
+static void fresh_dst(const struct scen *s)
+{
+	int fd;
+	unlink(s->dst);
+	fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
+}
+
+static int build_argv(struct bench *b, struct scen *s, struct vres *v, char **argv, char *chunk,
+		      int *stdout_file)
+{
+	int n = 0;
+	*stdout_file = 0;
+	argv[n++] = v->path;
+	if (v->kind != V_PEER) {
+		argv[n++] = "-b";
+		argv[n++] = chunk;
+		argv[n++] = s->src;
+		if (s->dest == D_FILE)
+			argv[n++] = s->dst;
+	} else {
+		for (int i = 0; v->peer->args[i]; i++) {
+			const char *a = v->peer->args[i];
+			argv[n++] = strcmp(a, "@src") == 0 ? s->src
+				  : strcmp(a, "@dst") == 0 ? s->dst : (char *)a;
+		}
+		*stdout_file = s->dest == D_FILE && v->peer->to_stdout;
+	}
+	argv[n] = NULL;
+	(void)b;
+	return n;
+}
+
+int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int timed)
+{
+	char *argv[16], *envp[512], chunk[32];
+	char extra[4][MAXPATH];
+	int nextra = 0, stdout_file, out = -1, res[2] = {-1, -1}, cons = -1;
+	pid_t sink = 0, pid;
+	struct rusage ru;
+	double t0, t1;
+	int st, sst = 0;
+	char rbuf[128];
+	uint64_t got = 0, hash = 0;
+
+	if (v->failed)
+		return -1;
+	fmt(chunk, sizeof(chunk), "%zu", s->chunk);
+	build_argv(b, s, v, argv, chunk, &stdout_file);
+	if (v->kind == V_OFF || v->kind == V_ON || v->kind == V_ONDEF) {
+		fmt(extra[nextra++], MAXPATH, "LD_PRELOAD=%s", b->lib);
+		fmt(extra[nextra++], MAXPATH, "ZCOPY_MODE=%s", v->kind == V_OFF ? "off" : "on");
+		if (s->sweep && v->kind != V_ONDEF)
+			fmt(extra[nextra++], MAXPATH, "ZCOPY_MIN_CHUNK=4096");
+		if (v->kind != V_OFF)
+			fmt(extra[nextra++], MAXPATH, "ZCOPY_STATS=%s", stats_path);
+	}
+	build_env(envp, 512, extra, nextra);
+
+	if (s->cold)
+		make_cold(s->src);
+	if (s->dest == D_FILE)
+		fresh_dst(s);
+	unlink(stats_path);
+
+	/* Wire the output; the consumer (if any) is started before the clock. */
+	if (s->dest == D_PIPE || s->dest == D_TCP) {
+		int p[2];
+		char *sargv[] = {sink_path, verify ? "-H" : NULL, NULL};
+		char *senv[] = {NULL};
+		if (pipe2(res, O_CLOEXEC) < 0)
+			return fail(v, "pipe: %s", strerror(errno));
+		if (s->dest == D_PIPE) {
+			if (pipe2(p, O_CLOEXEC) < 0)
+				return fail(v, "pipe: %s", strerror(errno));
+			cons = p[0];
+			out = p[1];
+		} else {
+			int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (listen_fd < 0 || c < 0 ||
+			    connect(c, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
+			    (cons = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+				return fail(v, "loopback connection: %s", strerror(errno));
+			out = c;
+		}
+		sink = spawn(sargv, senv, cons, res[1]);
+		close(cons);
+		close(res[1]);
+	} else if (s->dest == D_NULL) {
+		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	} else if (stdout_file) {
+		out = open(s->dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	} else {
+		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	}
+	if (out < 0)
+		return fail(v, "output: %s", strerror(errno));
+
+	timed_out = 0;
+	kids[1] = sink;
+	t0 = now();
+	pid = spawn(argv, envp, -1, out);
+	kids[0] = pid;
+	close(out); /* the consumer sees EOF when the copier exits */
+	alarm(b->timeout);
+	st = reap(pid, &ru);
+	if (sink > 0)
+		sst = reap(sink, NULL);
+	t1 = now();
+	alarm(0);
+	kids[0] = kids[1] = 0;
+
+	if (res[0] >= 0) {
+		ssize_t n = read(res[0], rbuf, sizeof(rbuf) - 1);
+		close(res[0]);
+		rbuf[n > 0 ? n : 0] = 0;
+		if (sscanf(rbuf, "%" SCNu64 " %" SCNx64, &got, &hash) != 2)
+			got = UINT64_MAX;
+	}
+	if (timed_out)
+		return fail(v, "%s: killed after the %u s timeout", argv[0], b->timeout);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return fail(v, "%s: wait status 0x%x", argv[0], st);
+	if (sink > 0 && (!WIFEXITED(sst) || WEXITSTATUS(sst) != 0))
+		return fail(v, "%s: consumer failed (wait status 0x%x)", argv[0], sst);
+	if (s->dest == D_FILE) {
+		struct stat fs;
+		if (verify && hash_file(s->dst, &got, &hash) < 0)
+			return fail(v, "%s: output unreadable", s->dst);
+		if (!verify)
+			got = stat(s->dst, &fs) == 0 ? (uint64_t)fs.st_size : UINT64_MAX;
+	}
+	if (s->dest != D_NULL && got != b->size)
+		return fail(v, "%s: output has %llu bytes, not %llu", argv[0],
+			    (unsigned long long)got, (unsigned long long)b->size);
+	if (verify && s->dest != D_NULL) {
+		v->verified = hash == b->src_hash ? 1 : -1;
+		if (v->verified < 0)
+			return fail(v, "%s: output bytes differ from the source", argv[0]);
+	}
+	if (v->kind == V_ON || v->kind == V_ONDEF)
+		read_stats(v);
+	if (timed && v->nruns < MAXRUNS) {
+		v->wall[v->nruns] = t1 - t0;
+		v->cpu[v->nruns] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+				   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+		v->nruns++;
+	}
+	return 0;
+}
