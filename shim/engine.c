@@ -4,8 +4,9 @@
  *
  * Owns the detector state, the engine lock and the read-side accounting.
  * The lock is held only while the detector and the phantom table are
- * consulted or changed, never across a call that may block (a write to a
- * full pipe must not stop another thread's free()).  Every path that does
+ * consulted or changed, and never across a call that waits for another
+ * thread or process (a write to a full pipe must not stop another thread's
+ * free()); the file and memory calls of a deferral run under it.  Every path that does
  * not defer ends in the very call the program made, so its results are the
  * plain ones.
  */

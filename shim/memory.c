@@ -129,8 +129,9 @@ ZC_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	/* A phantom page behind PROT_NONE would let a redirected write succeed
-	 * where the plain one faults. */
-	if (unlikely(zc_phantom_live))
+	 * where the plain one faults; and a stream whose buffer became
+	 * read-only must not defer (a plain read into it fails with EFAULT). */
+	if (zc_ready)
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
 	return REAL(mprotect)(addr, len, prot);
 }
