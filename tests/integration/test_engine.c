@@ -214,6 +214,17 @@ START_TEST(send_msg_nosignal_gets_epipe_without_sigpipe)
 }
 END_TEST
 
+START_TEST(read_into_read_only_buffer_fails_with_efault)
+{
+	it_four(IT_ARGV(it_prog("ro_buffer"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "on/out");
+	it_expect_passive("ro_buffer");
+	/* Engaged before and after the read-only spell. */
+	ck_assert_int_gt(it_stat("on", "ro_buffer", "phantom_reads"), 0);
+	it_expect_zero_copy("ro_buffer", SIZE, 75);
+}
+END_TEST
+
 /* A private mount namespace for this test's process (and what it runs). */
 static void private_mounts(void)
 {
@@ -367,6 +378,7 @@ int main(void)
 	tcase_add_test(tc, epipe_sigpipe_after_engaging);
 	tcase_add_test(tc, epipe_errno_with_sigpipe_ignored);
 	tcase_add_test(tc, send_msg_nosignal_gets_epipe_without_sigpipe);
+	tcase_add_test(tc, read_into_read_only_buffer_fails_with_efault);
 	tcase_add_test(tc, fill_small_tmpfs_enospc);
 	tcase_add_test(tc, fork_between_read_and_write);
 	tcase_add_test(tc, copy_from_several_threads);
