@@ -80,3 +80,4 @@ clean:
 -include tests/faults/faults.mk
 -include tests/integration/integration.mk
 -include bench/bench.mk
+-include bench/overhead.mk

@@ -253,10 +253,33 @@ static ssize_t observe_readv(int fd, const struct iovec *iov, int cnt, const off
 	return r;
 }
 
+/* Observe mode sees every call; the small ones (the 1-byte loops) are paired
+ * per thread, without the lock or the detector: the thread's latest small
+ * read, and the reason it could not have been deferred. */
+__thread struct zc_small_read zc_small_read __attribute__((tls_model("initial-exec")));
+
+static ssize_t observe_small_read(int fd, void *buf, size_t n, const off_t *pos)
+{
+	ssize_t r = plain_read(fd, buf, n, pos);
+	if (r > 0) {
+		int saved = errno;
+		struct zc_fdinfo fi;
+		zc_small_read.buf = (uintptr_t)buf;
+		zc_small_read.len = (size_t)r;
+		zc_small_read.why = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)
+					    ? ZC_FB_SRC_NOT_FILE
+					    : ZC_FB_TOO_SMALL;
+		errno = saved;
+	}
+	return r;
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return plain_read(fd, buf, n, pos);
+	if (zc_mode == ZC_MODE_OBSERVE && n < zc_min_chunk)
+		return observe_small_read(fd, buf, n, pos);
 	zc_inside = 1;
 	uintptr_t b = (uintptr_t)buf;
 	int why = -1;

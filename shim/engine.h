@@ -38,6 +38,14 @@ extern __thread int zc_inside __attribute__((tls_model("initial-exec")));
 struct zc_detector;
 extern struct zc_detector zc_det_state;
 
+/* Observe mode: this thread's latest read smaller than ZCOPY_MIN_CHUNK. */
+struct zc_small_read {
+	uintptr_t buf;
+	size_t len;
+	int why; /* the ZC_FB_* reason it could not be deferred */
+};
+extern __thread struct zc_small_read zc_small_read __attribute__((tls_model("initial-exec")));
+
 /* Called by the constructor, lazily by wrappers, and after fork. */
 void zc_init(void);
 

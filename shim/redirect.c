@@ -410,7 +410,15 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 			      enum zc_wcall how, int flags)
 {
 	ssize_t r = -2;
-	if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
+	if (zc_mode == ZC_MODE_OBSERVE && cnt == 1 && iov && !zc_inside &&
+	    iov[0].iov_len < zc_min_chunk && zc_small_read.len &&
+	    (uintptr_t)iov[0].iov_base >= zc_small_read.buf &&
+	    (uintptr_t)iov[0].iov_base + iov[0].iov_len <= zc_small_read.buf + zc_small_read.len) {
+		/* A small write of the bytes of this thread's small read: a pair
+		 * that could not be deferred, counted without the engine. */
+		zc_fallback((enum zc_fallback)zc_small_read.why, iov[0].iov_len);
+		zc_small_read.len = 0;
+	} else if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
 		int saved = errno;
 		zc_inside = 1;
 		struct wctx w = { .fd = fd, .how = how, .flags = flags, .pos0 = pos,

@@ -1,0 +1,22 @@
+# bench/overhead.mk - `make bench-overhead`: what zcopy costs where it
+# redirects nothing (no preload vs ZCOPY_MODE=off, observe, on) on a 1-byte
+# read/write loop, sha256sum and gzip -1; writes docs/overhead.md.
+# Knobs (environment): OVERHEAD_RUNS OVERHEAD_SIZE OVERHEAD_TINY_SIZE
+# OVERHEAD_DIR (see bench/overhead.c).  Included by the top Makefile.
+
+OVERHEAD_OUT    := $(BUILD)/bench
+OVERHEAD_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11
+
+.PHONY: bench-overhead
+
+# Explicit rules: they take precedence over bench.mk's pattern rule.
+$(OVERHEAD_OUT)/tiny: bench/tiny.c bench/common.h
+	mkdir -p $(OVERHEAD_OUT)
+	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) -o $@ $<
+
+$(OVERHEAD_OUT)/overhead: bench/overhead.c bench/common.h
+	mkdir -p $(OVERHEAD_OUT)
+	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) -o $@ $<
+
+bench-overhead: $(LIB) $(OVERHEAD_OUT)/tiny $(OVERHEAD_OUT)/overhead
+	$(OVERHEAD_OUT)/overhead $(LIB) $(OVERHEAD_OUT)/tiny docs/overhead.md
