@@ -8,11 +8,19 @@
 
 #include <string.h>
 
+static void reset(struct zc_stream *s)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	s->why = -1;
+	s->refused = -1;
+}
+
 void zc_det_init(struct zc_detector *d)
 {
 	memset(d, 0, sizeof *d);
 	for (int i = 0; i < ZC_STREAMS; i++)
-		d->s[i].fd = -1;
+		reset(&d->s[i]);
 }
 
 struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf)
@@ -23,11 +31,6 @@ struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf)
 	return NULL;
 }
 
-static void reset(struct zc_stream *s)
-{
-	memset(s, 0, sizeof *s);
-	s->fd = -1;
-}
 
 enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t buf)
 {
@@ -58,7 +61,6 @@ void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len,
 		reset(s);
 		s->fd = fd;
 		s->buf = buf;
-		s->why = -1;
 	} else if (!s->paired && !s->skip) {
 		/* The previous read was never written out: not a copy loop (yet). */
 		s->pairs = 0;

@@ -37,6 +37,8 @@ struct zc_stream {
 	uint8_t deferred;     /* latest read was deferred (phantom) */
 	uint8_t buf_ok;       /* engine's verdict on the buffer memory: 0 unknown, 1 ok, 2 no */
 	int8_t why;           /* engine's reason (ZC_FB_*) the latest read was not deferred, -1 none */
+	int8_t refused;       /* engine's reason (ZC_FB_*) a deferral of this stream was last
+				 refused for (alignment, buffer, destination), -1 none */
 };
 
 struct zc_detector {

@@ -83,6 +83,16 @@ static void arm_writes(void)
 		zc_write_min = zc_page;
 }
 
+/* Why a read that was not even tried is plain: the reason the stream was
+ * last refused for, if it was (the back-off it earned says nothing new),
+ * else back-off after the program touched its data, else warm-up. */
+static int waiting_reason(const struct zc_stream *s, enum zc_read_verdict v)
+{
+	if (s && s->refused >= 0)
+		return s->refused;
+	return v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
+}
+
 /* Buffers this close to the stack pointer are taken for stack memory, which
  * is never deferred (generous: a false "stack" only costs speed). */
 static int on_stack(uintptr_t b)
@@ -219,7 +229,7 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
 		why = observe_read(fd, b, got, n, pos);
 		if (why < 0 && v != ZC_READ_DEFER)
-			why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
+			why = waiting_reason(zc_det_lookup(&det, fd, b), v);
 	}
 	zc_det_after_read(&det, fd, b, got, 0);
 	arm_writes();
@@ -305,16 +315,19 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 					zc_det_after_read(&det, fd, b, (size_t)r, 1);
 					arm_writes();
 					s->why = -1;
+					s->refused = -1;
 				}
 				zc_unlock();
 				zc_inside = 0;
 				return r;
 			}
 			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
-			    why == ZC_FB_ALIGNMENT)
+			    why == ZC_FB_ALIGNMENT) {
 				zc_det_touched(&det, s); /* do not ask again for a while */
+				s->refused = (int8_t)why;
+			}
 		} else {
-			why = v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
+			why = waiting_reason(s, v);
 		}
 		zc_unlock();
 	} else if (zc_mode == ZC_MODE_ON) {

@@ -306,8 +306,10 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 			/* Deferring for a destination that takes only plain writes
 			 * would make the kernel fault the file in: back off.  (A small
 			 * remainder of a short pipe write says nothing about that.) */
-			if (refusal >= 0 && refusal != ZC_FB_TOO_SMALL && nph > 0)
+			if (refusal >= 0 && refusal != ZC_FB_TOO_SMALL && nph > 0) {
 				zc_det_touched(&det, pair);
+				pair->refused = (int8_t)refusal;
+			}
 		}
 		zc_unlock();
 		return -2;
