@@ -38,7 +38,18 @@ static void changed(const char *var, const char *value)
 	zc_log(1, "setting %s=%s", var, value);
 }
 
-static void fork_prepare(void) { zc_lock(); }
+/* The child is another process: if it later changes a file that a phantom
+ * stands for, the parent's buffer (a private mapping of that file) would
+ * show the change.  So at fork every phantom gets its bytes first: parent
+ * and child then hold ordinary copies, as they would without zcopy.
+ * (vfork and posix_spawn run no fork handlers, and need none: the child
+ * only execs.) */
+static void fork_prepare(void)
+{
+	zc_lock();
+	if (zc_phantom_live)
+		zc_phantom_materialize(0, UINTPTR_MAX - zc_page);
+}
 static void fork_parent(void) { zc_unlock(); }
 static void fork_child(void)
 {
