@@ -1,0 +1,198 @@
+/*
+ * fuzz.h - the differential fuzzer's script model: operations, the world
+ * they act on, and the pieces (generator, executor, log, hash) that share it.
+ *
+ * A script is a list of operations, one text line each ("ctx name a b c d e",
+ * five integer arguments), generated from a seed or read from a file.  Every
+ * argument is a slot index, an offset or a length; the executor clamps them
+ * to the world as it is when the operation runs, so any subset of a script is
+ * itself a valid script (the minimiser relies on that).
+ */
+#ifndef FUZZ_H
+#define FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Operation names: X(enum suffix, script name). */
+#define FZ_OPS(X)                                                                        \
+	X(READ, "read")       /* fd buf off len check           */                     \
+	X(PREAD, "pread")     /* fd buf off len pos             */                     \
+	X(READV, "readv")     /* fd buf off len split           */                     \
+	X(WRITE, "write")     /* fd buf off len(-1: last read)  */                     \
+	X(PWRITE, "pwrite")   /* fd buf off len pos             */                     \
+	X(WRITEV, "writev")   /* fd buf off len split           */                     \
+	X(SEND, "send")       /* fd buf off len flags           */                     \
+	X(FREAD, "fread")     /* fp buf off len                 */                     \
+	X(FWRITE, "fwrite")   /* fp buf off len                 */                     \
+	X(FSEEK, "fseek")     /* fp pos whence                  */                     \
+	X(FTELL, "ftell")     /* fp                             */                     \
+	X(FFLUSH, "fflush")   /* fp                             */                     \
+	X(LSEEK, "lseek")     /* fd pos whence                  */                     \
+	X(FTRUNC, "ftruncate") /* fd len                        */                     \
+	X(CLOSE, "close")     /* fd                             */                     \
+	X(OPEN, "open")       /* fd file flags                  */                     \
+	X(DUP2, "dup2")       /* fd fd2 (fd2 99: the high fd)   */                     \
+	X(FORK, "fork")       /* the following 'c' lines run in a child */             \
+	X(SPAWN, "spawn")     /* the following 't' lines run in a thread */            \
+	X(JOIN, "join")       /* wait for the thread            */                     \
+	X(MEMCPY, "memcpy")   /* buf off buf2 off2 len          */                     \
+	X(MEMSET, "memset")   /* buf off len val                */                     \
+	X(POKE, "poke")       /* buf off val                    */                     \
+	X(SUM, "sum")         /* buf off len                    */                     \
+	X(ALLOC, "alloc")     /* buf kind size                  */                     \
+	X(REALLOC, "realloc") /* buf size                       */                     \
+	X(MADV, "madvise")    /* buf off len                    */                     \
+	X(REMAP, "remap")     /* buf                            */                     \
+	X(MMAPW, "mmapw")     /* fd off len val: store through MAP_SHARED */          \
+	X(STOP, "stop")       /* reader: drain, then stop it (0 pipe, 1 socket) */     \
+	X(CONT, "cont")       /* reader: let it go on           */                     \
+	X(PREADV, "preadv")   /* fd buf off len pos (two halves) */                    \
+	X(PWRITEV, "pwritev") /* fd buf off len pos (two halves) */                    \
+	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */
+
+#define FZ_ENUM(e, s) OP_##e,
+enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };
+#undef FZ_ENUM
+
+extern const char *const fz_op_names[OP__COUNT];
+
+/* Who runs a line: the main thread, a forked child, the second thread. */
+enum fz_ctx { CTX_MAIN = 'm', CTX_CHILD = 'c', CTX_THREAD = 't' };
+
+struct fz_op {
+	char ctx;
+	uint8_t op;
+	long a[5];
+};
+
+struct fz_script {
+	struct fz_op *ops;
+	int n, cap;
+};
+
+/* ---- the world ------------------------------------------------------------ */
+
+#define NFILES 6      /* f0..f3 main, f4..f5 the thread's */
+#define NFDS 12       /* fd slots, see below */
+#define NBUFS 8       /* b0..b5 main, b6..b7 the thread's */
+#define NFPS 2        /* FILE slots */
+#define STATIC_BUF (1u << 20)
+
+/* fd slots 0..5 are the files' fds, then: */
+enum { FD_PIPE = 6, FD_SOCK = 7, FD_DGRAM = 8, FD_NULL = 9, FD_SPARE = 10, FD_HIGH = 11 };
+#define DUP2_HIGH 99  /* dup2 target meaning "the high fd" (near zcopy's own) */
+
+enum fz_kind {
+	BK_ALIGNED = 0, /* posix_memalign(4096) */
+	BK_PAGE16,      /* large malloc: page + 16 */
+	BK_SMALL,       /* small malloc */
+	BK_STATIC,      /* page-aligned .bss */
+	BK_MMAP,        /* anonymous mmap */
+	BK__COUNT
+};
+
+struct fz_buf {
+	char *p;
+	size_t size;
+	int kind;
+};
+
+/* Initial world, derived from the seed alone (never from the op list). */
+struct fz_setup {
+	uint64_t seed;
+	size_t file_size[NFILES];
+	int buf_kind[NBUFS];
+	size_t buf_size[NBUFS];
+	int fp_file[NFPS];
+	int append_slot; /* fd slot opened O_APPEND, or -1 */
+};
+
+/* ---- pieces ---------------------------------------------------------------- */
+
+/* Deterministic generator (xorshift64*). */
+static inline uint64_t fz_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+static inline long fz_below(uint64_t *s, long n)
+{
+	return n > 0 ? (long)(fz_rand(s) % (uint64_t)n) : 0;
+}
+
+/* Hash of a byte stream, independent of how the stream is split. */
+struct fz_hash {
+	uint64_t h, acc, total;
+	unsigned n;
+};
+void fz_hash_init(struct fz_hash *h);
+void fz_hash_add(struct fz_hash *h, const void *p, size_t len);
+uint64_t fz_hash_end(const struct fz_hash *h);
+uint64_t fz_sum(const void *p, size_t len);
+
+/* gen.c */
+void fz_setup_from_seed(uint64_t seed, struct fz_setup *w);
+void fz_generate(uint64_t seed, int nops, struct fz_script *s);
+/* Rewrites ops of the named known divergence classes; -1 on a bad name. */
+int fz_avoid(struct fz_script *s, const char *list);
+int fz_script_read(FILE *f, struct fz_script *s, char *err, size_t errcap);
+void fz_script_write(FILE *f, const struct fz_script *s, const unsigned char *keep);
+void fz_script_push(struct fz_script *s, char ctx, int op, long a0, long a1, long a2, long a3,
+		    long a4);
+/* Parses "0,3,5-9" into keep[0..n); returns 0 or -1. */
+int fz_parse_subset(const char *spec, unsigned char *keep, int n);
+
+/* world.c: the world a script acts on (one per process). */
+#define FZ_PATH 1024
+#define MAX_BUF (4UL << 20)
+struct fz_world {
+	const struct fz_setup *w;
+	int fd[NFDS];          /* fd number of each slot (kept after close) */
+	struct fz_buf b[NBUFS];
+	FILE *fp[NFPS];
+	char path[NFILES][FZ_PATH];
+	char dir[FZ_PATH - 64];
+	int highfd;            /* RLIMIT_NOFILE - 16: where zcopy keeps its own fd */
+	int ctl_rd, ctl_wr;    /* closing ctl_wr ends the datagram reader */
+	pid_t reader[3];       /* pipe, stream socket, datagram socket */
+	int stream_fd[3];      /* our own dups of the three writing ends */
+};
+extern struct fz_world fzw;
+int fz_world_setup(const struct fz_setup *w, const char *dir);
+void fz_fill(char *p, size_t n, uint64_t tag);
+int fz_buf_alloc(int slot, int kind, size_t size, uint64_t tag);
+void fz_buf_release(int slot);
+/* Closes every fd from 3 up except k1 and k2 (-1: none). */
+void fz_close_all_but(int k1, int k2);
+/* Waits for reader i (0 pipe, 1 socket, 2 datagram); its result line. */
+void fz_reader_result(int i, char *line, size_t cap, int *status);
+/* Reader i (0 pipe, 1 socket): once what was written to it is drained,
+ * stop it (SIGSTOP), or let it go on.  Return 0 (or -1: not stopped). */
+int fz_reader_stop(int i);
+int fz_reader_cont(int i);
+/*
+ * Waits until every reader has taken everything written to it so far (a
+ * stopped reader is let go meanwhile and stopped again).  The executor calls
+ * it before every op that changes a regular file: bytes that splice or
+ * sendfile put in a pipe or socket are references to the file's pages, so a
+ * change to the file before the reader took them would reach the reader (a
+ * documented limit of zcopy, not something it can fix).  Unless
+ * fz_in_flight (--in-flight) is set: then the limit is shown on purpose.
+ */
+void fz_readers_drain(void);
+/* In a forked child: the drain lock may have been held by the thread. */
+void fz_world_forked(void);
+extern int fz_in_flight;
+/* Hash and length of file i's bytes; the file is removed. */
+uint64_t fz_file_hash(int i, uint64_t *bytes);
+
+/* exec.c: runs the script on the world; log lines go to fd 1. */
+int fz_run(const struct fz_setup *w, const struct fz_script *s, const unsigned char *keep,
+	   const char *dir);
+
+#endif

@@ -1,0 +1,47 @@
+# tests/fuzz/fuzz.mk - the differential fuzzer (included by the top Makefile).
+#
+# Builds build/fuzz/fuzz and runs it through tests/fuzz/run.sh, which runs
+# each seed without zcopy, with ZCOPY_MODE=on and with ZCOPY_GUARD=1 and fails
+# on the first difference, printing the shrunk script.
+#   make test-fuzz          the fixed seed list plus every saved regression
+#                           script (tests/fuzz/regress/*.script)
+#   make fuzz SEEDS=N       N seeds from FUZZ_START (default 1000) on
+# FUZZ_JOBS runs that many seeds at once; FUZZ_NOPS is the script length;
+# FUZZ_AVOID=pwrite-stream,... steers `make fuzz` past known divergences;
+# FUZZ_STRESS=N also runs each seed N more times at once under zcopy.
+# FUZZ_IN_FLIGHT=1 lets files change while bytes written from them are still
+# in a pipe or socket (zcopy's documented limit; see tests/fuzz/limits).
+
+FUZZ_BUILD      := $(BUILD)/fuzz
+FUZZ_BIN        := $(FUZZ_BUILD)/fuzz
+FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/exec.c tests/fuzz/world.c
+FUZZ_CFLAGS     := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
+FUZZ_JOBS       ?= 2
+FUZZ_NOPS       ?= 200
+# The fixed list of `make test` (sized to stay well under two minutes on two
+# busy cores).
+FUZZ_TEST_SEEDS ?= 1-240
+FUZZ_START      ?= 1000
+SEEDS           ?= 500
+FUZZ_REGRESS    := $(wildcard tests/fuzz/regress/*.script)
+FUZZ_RUN        := bash tests/fuzz/run.sh -j $(FUZZ_JOBS) --nops $(FUZZ_NOPS) \
+                   --fuzz $(FUZZ_BIN) --lib $(LIB) $(if $(filter 1,$(FUZZ_IN_FLIGHT)),--in-flight)
+
+.PHONY: test-fuzz fuzz fuzz-bin
+fuzz-bin: $(FUZZ_BIN)
+
+$(FUZZ_BUILD):
+	mkdir -p $@
+
+$(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h | $(FUZZ_BUILD)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
+
+# Shrinking one divergence (20 s at most) keeps a failing run short too.
+test-fuzz: $(LIB) $(FUZZ_BIN)
+	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged $(FUZZ_TEST_SEEDS) \
+		$(foreach s,$(FUZZ_REGRESS),--script $(s))
+
+fuzz: $(LIB) $(FUZZ_BIN)
+	@$(FUZZ_RUN) --minimise 5 --require-engaged $(if $(FUZZ_AVOID),--avoid $(FUZZ_AVOID)) \
+		$(if $(FUZZ_STRESS),--stress $(FUZZ_STRESS)) \
+		$(FUZZ_START)-$(shell echo $$(($(FUZZ_START) + $(SEEDS) - 1)))

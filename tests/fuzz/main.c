@@ -1,0 +1,133 @@
+/*
+ * main.c - the fuzzer's command line: which script, which ops of it, where.
+ *
+ *   fuzz --seed S [--nops N] [--ops 0,3,5-9]      run the script of seed S
+ *   fuzz --seed S [--nops N] --dump               print that script
+ *   fuzz --seed S --script FILE [--ops ...]       run FILE on the world of S
+ *   fuzz ... --avoid pwrite-stream,send-file,...  steer past known classes
+ *   fuzz ... --in-flight                          let files change while bytes
+ *                                                 written from them are in flight
+ *
+ * The log (one line per op, then the end state) goes to stdout; the world
+ * lives in a private directory under $TMPDIR that is removed afterwards.
+ * A script file starts with "seed S" when it carries its own world.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fuzz --seed S [--nops N] [--script FILE] [--ops LIST] [--avoid LIST]"
+			" [--in-flight] [--dump]\n");
+	exit(2);
+}
+
+/* A script file may name its world's seed on a "seed S" line of its own. */
+static int script_seed(const char *path, uint64_t *seed)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int found = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, " seed %lu", (unsigned long *)seed) == 1) {
+			found = 1;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 1;
+	int nops = 200, dump = 0, have_seed = 0;
+	const char *script = NULL, *subset = NULL, *avoid = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--dump"))
+			dump = 1;
+		else if (!strcmp(a, "--in-flight"))
+			/* No waiting for the readers before a file changes: shows
+			 * the documented limit (fz_readers_drain). */
+			fz_in_flight = 1;
+		else if (i + 1 >= argc)
+			usage();
+		else if (!strcmp(a, "--seed"))
+			seed = strtoull(argv[++i], NULL, 0), have_seed = 1;
+		else if (!strcmp(a, "--nops"))
+			nops = atoi(argv[++i]);
+		else if (!strcmp(a, "--script"))
+			script = argv[++i];
+		else if (!strcmp(a, "--ops"))
+			subset = argv[++i];
+		else if (!strcmp(a, "--avoid"))
+			avoid = argv[++i];
+		else
+			usage();
+	}
+	struct fz_script s = { 0 };
+	if (script) {
+		if (!have_seed && !script_seed(script, &seed)) {
+			fprintf(stderr, "fuzz: %s names no seed; give --seed\n", script);
+			return 2;
+		}
+		/* "seed" lines are not ops: strip them before parsing. */
+		FILE *f = fopen(script, "r");
+		char err[600], line[512];
+		FILE *ops = tmpfile();
+		if (!f || !ops) {
+			fprintf(stderr, "fuzz: %s: %s\n", script, strerror(errno));
+			return 2;
+		}
+		while (fgets(line, sizeof line, f))
+			if (strncmp(line + strspn(line, " \t"), "seed", 4))
+				fputs(line, ops);
+		fclose(f);
+		rewind(ops);
+		if (fz_script_read(ops, &s, err, sizeof err)) {
+			fprintf(stderr, "fuzz: %s: %s\n", script, err);
+			return 2;
+		}
+		fclose(ops);
+	} else {
+		fz_generate(seed, nops, &s);
+	}
+	if (avoid && fz_avoid(&s, avoid)) {
+		fprintf(stderr, "fuzz: --avoid takes pwrite-stream, send-file, trunc-open, "
+				"child-writes, stdio-writes, stall\n");
+		return 2;
+	}
+	unsigned char *keep = NULL;
+	if (subset) {
+		keep = malloc((size_t)s.n + 1);
+		if (!keep || fz_parse_subset(subset, keep, s.n)) {
+			fprintf(stderr, "fuzz: bad --ops list: %s\n", subset);
+			return 2;
+		}
+	}
+	if (dump) {
+		printf("seed %lu\n", (unsigned long)seed);
+		fz_script_write(stdout, &s, keep);
+		return 0;
+	}
+	struct fz_setup w;
+	fz_setup_from_seed(seed, &w);
+	const char *tmp = getenv("TMPDIR");
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/zcfuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "fuzz: mkdtemp %s: %s\n", dir, strerror(errno));
+		return 2;
+	}
+	printf("seed %lu ops %d\n", (unsigned long)seed, s.n);
+	fflush(stdout);
+	int rc = fz_run(&w, &s, keep, dir);
+	rmdir(dir);
+	return rc;
+}
