@@ -35,7 +35,8 @@ struct zc_stream {
 	uint8_t engaged;      /* reads may be deferred */
 	uint8_t paired;       /* latest read already counted as a pair */
 	uint8_t deferred;     /* latest read was deferred (phantom) */
-	uint8_t buf_ok;       /* engine's verdict on the buffer memory: 0 unknown, 1 ok, 2 no */
+	uint8_t buf_bad;      /* engine's verdict: the buffer memory cannot be deferred into */
+	size_t buf_ok_len;    /* engine's verdict: bytes from buf known to be deferrable memory */
 	int8_t why;           /* engine's reason (ZC_FB_*) the latest read was not deferred, -1 none */
 	int8_t refused;       /* engine's reason (ZC_FB_*) a deferral of this stream was last
 				 refused for (alignment, buffer, destination), -1 none */

@@ -40,8 +40,26 @@ static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
 struct zc_detector zc_det_state;
 #define det zc_det_state
 
-void zc_lock(void) { pthread_mutex_lock(&engine_mu); }
-void zc_unlock(void) { pthread_mutex_unlock(&engine_mu); }
+/* Whether this thread holds the lock: a signal handler that interrupts it
+ * there and calls fork() must not wait for the lock in the fork handler. */
+static __thread int holding __attribute__((tls_model("initial-exec")));
+
+void zc_lock(void)
+{
+	pthread_mutex_lock(&engine_mu);
+	holding = 1;
+}
+
+void zc_unlock(void)
+{
+	holding = 0;
+	pthread_mutex_unlock(&engine_mu);
+}
+
+int zc_lock_held(void)
+{
+	return holding;
+}
 
 void zc_engine_reset(void)
 {
@@ -139,11 +157,7 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		*why = ZC_FB_STACK;
 		return -1;
 	}
-	/* Checked once per stream: every way the memory behind the buffer can
-	 * change (free, munmap, mmap over it, mremap) ends the stream. */
-	if (s->buf_ok == 0)
-		s->buf_ok = zc_buffer_is_private_anon(b, n) ? 1 : 2;
-	if (s->buf_ok != 1) {
+	if (s->buf_bad) {
 		*why = ZC_FB_BUFFER_KIND;
 		return -1;
 	}
@@ -172,6 +186,23 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 			REAL(lseek)(fd, off, SEEK_SET);
 		errno = saved;
 		return 0;
+	}
+	/* The memory the read would fill must be private anonymous memory (or
+	 * ours).  Checked once per stream and length: every way the memory
+	 * behind a buffer can change (free, munmap, mmap over it, mremap,
+	 * mprotect) ends the stream. */
+	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
+			      ? (size_t)(sized.st_size - off) : n;
+	if (fill > s->buf_ok_len) {
+		if (!zc_buffer_is_private_anon(b, fill)) {
+			s->buf_bad = 1;
+			if (!pos)
+				REAL(lseek)(fd, off, SEEK_SET);
+			errno = saved;
+			*why = ZC_FB_BUFFER_KIND;
+			return -1;
+		}
+		s->buf_ok_len = fill;
 	}
 	size_t got = 0;
 	if (zc_phantom_defer(fd, buf, n, off, &sized, (int)(s - det.s), &got, why) != ZC_DEFER_OK) {
@@ -290,6 +321,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		return plain_read(fd, buf, n, pos);
 	if (zc_mode == ZC_MODE_OBSERVE && n < zc_min_chunk)
 		return observe_small_read(fd, buf, n, pos);
+	if (n > ZC_MAX_RW)
+		return plain_read(fd, buf, n, pos); /* the kernel's own checks and cap */
 	zc_inside = 1;
 	uintptr_t b = (uintptr_t)buf;
 	int why = -1;
@@ -349,8 +382,15 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	int big = 0;
 	if (zc_mode == ZC_MODE_OBSERVE && zc_ready && cnt > 0 && cnt <= IOV_MAX && iov)
 		return observe_readv(fd, iov, cnt, pos);
-	for (int i = 0; i < cnt && iov; i++)
+	size_t total = 0;
+	for (int i = 0; i < cnt && iov; i++) {
+		if (iov[i].iov_len > ZC_MAX_RW - total) {
+			big = 0; /* invalid or huge: the kernel's checks decide */
+			break;
+		}
+		total += iov[i].iov_len;
 		big |= iov[i].iov_len >= zc_min_chunk;
+	}
 	if (!big || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
 	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) || cnt <= 0 ||
 	    cnt > IOV_MAX)
@@ -364,10 +404,8 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 		errno = saved;
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
-	size_t total = 0;
+	total = 0;
 	for (int i = 0; i < cnt; i++) {
-		if (iov[i].iov_len > SSIZE_MAX - total)
-			break;
 		off_t at = off + (off_t)total;
 		ssize_t r = zc_engine_read(fd, iov[i].iov_base, iov[i].iov_len, &at);
 		if (r < 0) {

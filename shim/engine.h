@@ -53,6 +53,11 @@ void zc_init(void);
  * with zc_inside set, so a signal handler never waits for it. */
 void zc_lock(void);
 void zc_unlock(void);
+/* Does the calling thread hold the engine lock? */
+int zc_lock_held(void);
+
+/* The most one read or write transfers (the kernel's MAX_RW_COUNT). */
+#define ZC_MAX_RW ((size_t)0x7ffff000)
 
 /* Reads.  pos == NULL: at the file offset (read/readv), which is advanced;
  * otherwise at *pos (pread/preadv), offset untouched. */

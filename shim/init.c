@@ -44,15 +44,41 @@ static void changed(const char *var, const char *value)
  * and child then hold ordinary copies, as they would without zcopy.
  * (vfork and posix_spawn run no fork handlers, and need none: the child
  * only execs.) */
+static int forked_inside; /* fork() came from a handler that interrupted zcopy */
+
 static void fork_prepare(void)
 {
+	if (zc_lock_held()) {
+		/* A signal handler forks while this thread is in the middle of
+		 * zcopy's own work: the tables may be half changed, so nothing
+		 * can be done with them now. */
+		forked_inside = 1;
+		return;
+	}
 	zc_lock();
 	if (zc_phantom_live)
 		zc_phantom_materialize(0, UINTPTR_MAX - zc_page);
 }
-static void fork_parent(void) { zc_unlock(); }
+
+static void fork_parent(void)
+{
+	if (forked_inside) {
+		forked_inside = 0;
+		return;
+	}
+	zc_unlock();
+}
+
 static void fork_child(void)
 {
+	if (forked_inside) {
+		/* The child's tables may be half changed: it passes every call
+		 * through from now on (such a child normally only execs). */
+		forked_inside = 0;
+		zc_mode = ZC_MODE_OFF;
+		zc_read_min = SIZE_MAX;
+		zc_write_min = SIZE_MAX;
+	}
 	/* A per-process log file (%p in ZCOPY_LOG_FILE) is opened anew. */
 	if (zc_cfg.log_level > 0 && strstr(zc_cfg.log_file, "%p")) {
 		zc_log_close();

@@ -31,6 +31,14 @@ static void real_free(void *p)
 	(f ? f : __libc_free)(p);
 }
 
+/* munmap, madvise and mprotect fail with EINVAL unless addr is page-aligned
+ * (and munmap with a zero length): then nothing changes, and neither may our
+ * records. */
+static int page_aligned(const void *addr)
+{
+	return ((uintptr_t)addr & (zc_page - 1)) == 0;
+}
+
 static uintptr_t end_of(void *p, size_t len)
 {
 	return (uintptr_t)p + len < (uintptr_t)p ? UINTPTR_MAX : (uintptr_t)p + len;
@@ -66,7 +74,7 @@ static void before_map(void *addr, size_t len, int prot, int flags, int fd)
 {
 	if (!zc_ready)
 		return;
-	if ((flags & MAP_FIXED) && addr)
+	if ((flags & MAP_FIXED) && addr && page_aligned(addr) && len)
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
 	if (unlikely(zc_phantom_live) && fd >= 0 && (flags & MAP_SHARED) && (prot & PROT_WRITE))
 		zc_engine_file_changing(fd, 0, 0); /* stores through it change the file */
@@ -86,7 +94,7 @@ ZC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 ZC_EXPORT int munmap(void *addr, size_t len)
 {
-	if (zc_ready)
+	if (zc_ready && page_aligned(addr) && len)
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
 	return REAL(munmap)(addr, len);
 }
@@ -100,7 +108,7 @@ ZC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (zc_ready) {
+	if (zc_ready && page_aligned(old)) {
 		zc_engine_memory((uintptr_t)old, end_of(old, old_len), ZC_MEM_KEEP);
 		if (new_addr)
 			zc_engine_memory((uintptr_t)new_addr, end_of(new_addr, new_len), ZC_MEM_GONE);
@@ -110,7 +118,7 @@ ZC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 
 ZC_EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (unlikely(zc_phantom_live)) {
+	if (unlikely(zc_phantom_live) && page_aligned(addr)) {
 		/* Discarding advice must bring back zeros, not the file's bytes. */
 		int zero = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), zero ? ZC_MEM_ZERO : ZC_MEM_KEEP);
@@ -121,7 +129,7 @@ ZC_EXPORT int madvise(void *addr, size_t len, int advice)
 ZC_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 {
 	/* glibc ignores POSIX_MADV_DONTNEED; every other advice keeps contents. */
-	if (unlikely(zc_phantom_live) && advice != POSIX_MADV_DONTNEED)
+	if (unlikely(zc_phantom_live) && advice != POSIX_MADV_DONTNEED && page_aligned(addr))
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
 	return REAL(posix_madvise)(addr, len, advice);
 }
@@ -131,7 +139,7 @@ ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
 	/* A phantom page behind PROT_NONE would let a redirected write succeed
 	 * where the plain one faults; and a stream whose buffer became
 	 * read-only must not defer (a plain read into it fails with EFAULT). */
-	if (zc_ready)
+	if (zc_ready && page_aligned(addr))
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
 	return REAL(mprotect)(addr, len, prot);
 }

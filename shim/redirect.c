@@ -64,7 +64,13 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 		break;
 	case ZC_W_SEND:
 	case ZC_W_SENDTO:
-		r = REAL(send)(w->fd, iov[0].iov_base, iov[0].iov_len, w->flags);
+		if (cnt == 1) {
+			r = REAL(send)(w->fd, iov[0].iov_base, iov[0].iov_len, w->flags);
+		} else {
+			/* Several stretches: one call, as the program's one send. */
+			struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+			r = sendmsg(w->fd, &m, w->flags);
+		}
 		break;
 	default:
 		r = cnt == 1 ? REAL(write)(w->fd, iov[0].iov_base, iov[0].iov_len)
@@ -401,6 +407,21 @@ static ssize_t emit_nosignal(struct wctx *w, const struct zc_fdinfo *o, const st
 	return r;
 }
 
+/* Lengths the kernel accepts in one call without EINVAL, and below its
+ * per-call cap (MAX_RW_COUNT): anything else is left to the plain call. */
+static int iov_sane(const struct iovec *iov, int cnt)
+{
+	if (!iov || cnt <= 0 || cnt > IOV_MAX)
+		return 0;
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > ZC_MAX_RW - total)
+			return 0;
+		total += iov[i].iov_len;
+	}
+	return 1;
+}
+
 ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
 			int flags)
 {
@@ -412,7 +433,9 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 			      enum zc_wcall how, int flags)
 {
 	ssize_t r = -2;
-	if (zc_mode == ZC_MODE_OBSERVE && cnt == 1 && iov && !zc_inside &&
+	if (!iov_sane(iov, cnt)) {
+		/* The kernel's own checks (EINVAL) and limits apply: plain call. */
+	} else if (zc_mode == ZC_MODE_OBSERVE && cnt == 1 && iov && !zc_inside &&
 	    iov[0].iov_len < zc_min_chunk && zc_small_read.len &&
 	    (uintptr_t)iov[0].iov_base >= zc_small_read.buf &&
 	    (uintptr_t)iov[0].iov_base + iov[0].iov_len <= zc_small_read.buf + zc_small_read.len) {
@@ -427,8 +450,8 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 				  .pos = pos ? *pos : 0, .first = 1 };
 		r = engine_writev(&w, iov, cnt);
 		zc_inside = 0;
-		if (r == -2)
-			errno = saved;
+		if (r != -1)
+			errno = saved; /* a success, even a short one, leaves errno alone */
 	}
 	if (r != -2)
 		return r;

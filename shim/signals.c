@@ -64,8 +64,11 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 			p.sa_handler(sig);
 		return;
 	}
-	/* Default action (a fault cannot be ignored): restore it and let the
-	 * fault happen again, or re-send a signal that was sent. */
+	/* A sent SIGBUS the program ignores is ignored (a fault cannot be). */
+	if (p.sa_handler == SIG_IGN && !(p.sa_flags & SA_SIGINFO) && (!si || si->si_code <= 0))
+		return;
+	/* Default action: restore it and let the fault happen again, or
+	 * re-send a signal that was sent. */
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;

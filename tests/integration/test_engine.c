@@ -225,6 +225,23 @@ START_TEST(read_into_read_only_buffer_fails_with_efault)
 }
 END_TEST
 
+/* Calls at the edges of what the kernel accepts (tests/programs/edge_calls.c),
+ * one mode per loop index; modes whose scenario has the stream deferring
+ * must show phantom reads, the others must at least have run under zcopy. */
+START_TEST(edge_calls_behave_as_without_zcopy)
+{
+	static const int deferring[10] = { [1] = 1, [3] = 1, [4] = 1, [5] = 1, [6] = 1, [9] = 1 };
+	char mode[4];
+	snprintf(mode, sizeof mode, "%d", _i);
+	it_four(IT_ARGV(it_prog("edge_calls"), mode), IT_ARGV("ZCOPY_MIN_CHUNK=16384"), NULL);
+	it_expect_passive("edge_calls");
+	if (deferring[_i])
+		ck_assert_int_gt(it_stat("on", "edge_calls", "phantom_reads"), 0);
+	else
+		ck_assert_int_ge(it_stat("on", "edge_calls", "phantom_reads"), 0);
+}
+END_TEST
+
 /* A private mount namespace for this test's process (and what it runs). */
 static void private_mounts(void)
 {
@@ -379,6 +396,7 @@ int main(void)
 	tcase_add_test(tc, epipe_errno_with_sigpipe_ignored);
 	tcase_add_test(tc, send_msg_nosignal_gets_epipe_without_sigpipe);
 	tcase_add_test(tc, read_into_read_only_buffer_fails_with_efault);
+	tcase_add_loop_test(tc, edge_calls_behave_as_without_zcopy, 1, 10);
 	tcase_add_test(tc, fill_small_tmpfs_enospc);
 	tcase_add_test(tc, fork_between_read_and_write);
 	tcase_add_test(tc, copy_from_several_threads);
