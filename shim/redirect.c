@@ -106,6 +106,18 @@ static int emit_plain1(struct wctx *w, uintptr_t a, size_t len)
 	return emit_plain(w, &v, 1);
 }
 
+/* Phantom bytes [lo, hi) lie past the end of a source another process
+ * truncated: they read as zeros from now on, except that the page holding
+ * the new end keeps its bytes below it. */
+static void past_the_end(uintptr_t lo, uintptr_t hi)
+{
+	zc_lock();
+	if (lo & (zc_page - 1))
+		zc_phantom_materialize(lo, lo + 1);
+	zc_phantom_zero(page_up(lo), hi);
+	zc_unlock();
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -127,19 +139,15 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 	}
 	/* Pages wholly or partly past the source's end (another process
 	 * truncated it) cannot be sent from the file, and a plain write from
-	 * them would fail with EFAULT: they read as zeros from now on (the page
-	 * holding the new end keeps its bytes below it) and go out plainly. */
+	 * them would fail with EFAULT: they become past_the_end() and go out
+	 * plainly. */
 	size_t tail = 0;
 	if (S_ISREG(sst.st_mode)) {
 		uintptr_t dend = sst.st_size > p->off ? p->addr + (uintptr_t)(sst.st_size - p->off)
 						      : p->addr;
 		if (dend < a + len) {
 			uintptr_t lo = dend > a ? dend : a;
-			zc_lock();
-			if (lo & (zc_page - 1))
-				zc_phantom_materialize(lo, lo + 1);
-			zc_phantom_zero(page_up(lo), a + len);
-			zc_unlock();
+			past_the_end(lo, a + len);
 			size_t keep = page_down(lo) > a ? page_down(lo) - a : 0;
 			tail = len - keep;
 			len = keep;
@@ -187,12 +195,7 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 					} else if (eof) {
 						/* The source shrank during the transfer: as
 						 * above, the rest reads as zeros. */
-						uintptr_t lo = ra + (size_t)r;
-						zc_lock();
-						if (lo & (zc_page - 1))
-							zc_phantom_materialize(lo, lo + 1);
-						zc_phantom_zero(page_up(lo), ra + rl);
-						zc_unlock();
+						past_the_end(ra + (size_t)r, ra + rl);
 						if (emit_plain1(w, ra + (size_t)r, rl - (size_t)r))
 							return -1;
 					} else {
