@@ -25,6 +25,7 @@
 #include "fdinfo.h"
 #include "log.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 #include "transfer.h"
@@ -61,6 +62,14 @@ int zc_lock_held(void)
 	return holding;
 }
 
+int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until)
+{
+	holding = 0;
+	int r = pthread_cond_clockwait(cv, &engine_mu, CLOCK_MONOTONIC, until);
+	holding = 1;
+	return r;
+}
+
 void zc_engine_reset(void)
 {
 	/* The detector and the phantom table are the process's state and stay
@@ -74,6 +83,7 @@ void zc_engine_init(void)
 {
 	zc_engine_reset();
 	zc_det_init(&det);
+	zc_pin_init();
 }
 
 /*
@@ -134,31 +144,21 @@ static off_t source_size(int fd, const struct stat *st)
 /* ---- reads --------------------------------------------------------------- */
 
 /*
- * Tries to defer one read of n bytes of fd at *pos (or at the file offset).
- * Returns the count read() would return, or -1 with *why set if the plain
- * call must be made.  Caller holds the lock; s is the stream.
+ * Defers one read of n bytes at *pos (or at the file offset) of the pinned
+ * description pfd (the program's fd, pin index pin).  Returns the count
+ * read() would return, or -1 with *why set if the plain call must be made.
  */
-static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct zc_stream *s,
-			 int *why)
+static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const off_t *pos,
+			    struct zc_stream *s, const struct zc_fdinfo *fi, const struct stat *st,
+			    int *why)
 {
-	struct zc_fdinfo fi;
-	struct stat st;
 	uintptr_t b = (uintptr_t)buf;
-
-	if (zc_fd_get(fd, &fi, ZC_FD_VALIDATE, &st) < 0 || !zc_fd_is_source(&fi)) {
+	if (!zc_fd_is_source(fi)) {
 		*why = ZC_FB_SRC_NOT_FILE;
 		return -1;
 	}
-	if (fi.flags & ZC_FL_DIRECT) {
+	if (fi->flags & ZC_FL_DIRECT) {
 		*why = ZC_FB_SRC_DIRECT;
-		return -1;
-	}
-	if (on_stack(b)) {
-		*why = ZC_FB_STACK;
-		return -1;
-	}
-	if (s->buf_bad) {
-		*why = ZC_FB_BUFFER_KIND;
 		return -1;
 	}
 	/* One lseek in the common case: move the offset by n, which tells
@@ -169,7 +169,7 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	if (pos) {
 		off = *pos;
 	} else {
-		off_t end = REAL(lseek)(fd, (off_t)n, SEEK_CUR);
+		off_t end = REAL(lseek)(pfd, (off_t)n, SEEK_CUR);
 		if (end < 0 || (uint64_t)end < n) {
 			errno = saved;
 			*why = ZC_FB_SRC_NOT_FILE;
@@ -177,13 +177,13 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		}
 		off = end - (off_t)n;
 	}
-	struct stat sized = st;
-	sized.st_size = source_size(fd, &st);
+	struct stat sized = *st;
+	sized.st_size = source_size(pfd, st);
 	if (sized.st_size > 0 && sized.st_size <= off) {
 		/* At the end: read() returns 0 and leaves the buffer alone (a plain
 		 * read here would first have to give phantom pages their bytes). */
 		if (!pos)
-			REAL(lseek)(fd, off, SEEK_SET);
+			REAL(lseek)(pfd, off, SEEK_SET);
 		errno = saved;
 		return 0;
 	}
@@ -197,7 +197,7 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		if (!zc_buffer_is_private_anon(b, fill)) {
 			s->buf_bad = 1;
 			if (!pos)
-				REAL(lseek)(fd, off, SEEK_SET);
+				REAL(lseek)(pfd, off, SEEK_SET);
 			errno = saved;
 			*why = ZC_FB_BUFFER_KIND;
 			return -1;
@@ -205,22 +205,56 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		s->buf_ok_len = fill;
 	}
 	size_t got = 0;
-	if (zc_phantom_defer(fd, buf, n, off, &sized, (int)(s - det.s), &got, why) != ZC_DEFER_OK) {
+	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
+	    ZC_DEFER_OK) {
 		if (!pos)
-			REAL(lseek)(fd, off, SEEK_SET);
+			REAL(lseek)(pfd, off, SEEK_SET);
 		errno = saved;
 		return -1;
 	}
-	if (!pos && got != n && REAL(lseek)(fd, off + (off_t)got, SEEK_SET) < 0) {
+	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);
-		REAL(lseek)(fd, off, SEEK_SET);
+		REAL(lseek)(pfd, off, SEEK_SET);
 		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
 		return -1;
 	}
 	errno = saved;
 	return (ssize_t)got;
+}
+
+/*
+ * Tries to defer one read of n bytes of fd at *pos (or at the file offset).
+ * Returns the count read() would return, or -1 with *why set if the plain
+ * call must be made.  Caller holds the lock; s is the stream.
+ */
+static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct zc_stream *s,
+			 int *why)
+{
+	struct zc_fdinfo fi;
+	struct stat st;
+	uintptr_t b = (uintptr_t)buf;
+
+	if (on_stack(b)) {
+		*why = ZC_FB_STACK;
+		return -1;
+	}
+	if (s->buf_bad) {
+		*why = ZC_FB_BUFFER_KIND;
+		return -1;
+	}
+	/* From here on every call is made on the pin: the read happens on the
+	 * description fd named when kcmp compared them, whatever another
+	 * thread does to the number meanwhile. */
+	int pin = zc_pin_get(fd, &fi, 1, &st);
+	if (pin < 0) {
+		*why = ZC_FB_SRC_NOT_FILE;
+		return -1;
+	}
+	ssize_t r = defer_pinned(zc_pin_fd(pin), fd, pin, buf, n, pos, s, &fi, &st, why);
+	zc_pin_put(pin);
+	return r;
 }
 
 /* Observe mode: would this read have been deferred?  -1 yes, else ZC_FB_*. */
@@ -434,6 +468,7 @@ void zc_engine_fd_closed(int fd)
 	zc_lock();
 	zc_det_forget_fd(&det, fd);
 	zc_phantom_fd_closed(fd);
+	zc_pin_fd_closed(fd);
 	zc_unlock();
 	zc_inside = 0;
 }
@@ -453,6 +488,8 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 	for (int i = 0; i < n; i++)
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
+	for (unsigned fd = lo; fd <= hi && fd < 65536; fd++)
+		zc_pin_fd_closed((int)fd);
 	int own = zc_phantom_own_fd();
 	if (own >= 0 && (unsigned)own >= lo && (unsigned)own <= hi)
 		zc_phantom_fd_closed(own);

@@ -8,7 +8,9 @@
 #ifndef ZC_ENGINE_H
 #define ZC_ENGINE_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -55,6 +57,9 @@ void zc_lock(void);
 void zc_unlock(void);
 /* Does the calling thread hold the engine lock? */
 int zc_lock_held(void);
+/* Waits on cv with the lock (held) released meanwhile, until the
+ * CLOCK_MONOTONIC time `until`; returns 0 or ETIMEDOUT. */
+int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
 
 /* The most one read or write transfers (the kernel's MAX_RW_COUNT). */
 #define ZC_MAX_RW ((size_t)0x7ffff000)

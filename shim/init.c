@@ -18,6 +18,7 @@
 #include "fdinfo.h"
 #include "log.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 
@@ -85,6 +86,7 @@ static void fork_child(void)
 		zc_log_open(zc_cfg.log_file, zc_cfg.log_level);
 	}
 	zc_engine_reset();
+	zc_pin_init(); /* kcmp names the process: it is another one now */
 	zc_phantom_after_fork_child();
 	zc_stats_reset();
 }

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "fdinfo.h"
 #include "phantom.h"
+#include "pin.h"
 #include "log.h"
 #include "real.h"
 #include "stats.h"
@@ -318,8 +319,10 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 {
 	int r = real(fd, cmd, arg);
 	if (r >= 0) {
-		if (cmd == F_SETFL)
+		if (cmd == F_SETFL) {
 			zc_fd_forget(fd);
+			zc_pin_flags_changed(); /* the description may be pinned */
+		}
 		else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 			zc_fd_forget(r);
 	}

@@ -15,7 +15,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "inflight.h"
 #include "log.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 
@@ -36,16 +38,20 @@ static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
 
 /* ---- table --------------------------------------------------------------- */
 
+static int nrec; /* records in use */
+
 static int free_slots(void)
 {
-	return ZC_MAX_PHANTOMS - zc_phantom_live;
+	return ZC_MAX_PHANTOMS - nrec;
 }
 
 static struct zc_phantom *slot_new(void)
 {
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len == 0) {
+			nrec++;
 			zc_phantom_live++;
+			tab[i].pin = -1;
 			return &tab[i];
 		}
 	return NULL;
@@ -54,7 +60,11 @@ static struct zc_phantom *slot_new(void)
 static void slot_free(struct zc_phantom *p)
 {
 	p->len = 0;
+	nrec--;
 	zc_phantom_live--;
+	if (p->pin >= 0)
+		zc_pin_put(p->pin);
+	p->pin = -1;
 }
 
 /* What happens to the part of a record that leaves the phantom state. */
@@ -119,6 +129,8 @@ static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 				r->addr = cut_hi;
 				r->len = e - cut_hi;
 				r->off = p->off + (off_t)(cut_hi - a);
+				if (r->pin >= 0)
+					zc_pin_ref(r->pin);
 			} else {
 				anon_copy(cut_hi, e - cut_hi);
 			}
@@ -295,9 +307,10 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return 0;
 }
 
-enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
+enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why)
 {
+	int pfd = zc_pin_fd(pin);
 	uintptr_t b = (uintptr_t)buf;
 	*why = -1;
 	if (st->st_size <= off)
@@ -319,14 +332,14 @@ enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
 	}
 	int saved = errno;
 	size_t head = ps - b, tail = b + k - pe;
-	if ((head && pread_all(fd, buf, head, off)) ||
-	    (tail && pread_all(fd, (void *)pe, tail, off + (off_t)(pe - b)))) {
+	if ((head && pread_all(pfd, buf, head, off)) ||
+	    (tail && pread_all(pfd, (void *)pe, tail, off + (off_t)(pe - b)))) {
 		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
 		return ZC_DEFER_PLAIN;
 	}
 	remove_range(ps, pe, LEAVE_DROP); /* the new mapping replaces them */
-	void *m = REAL(mmap)((void *)ps, pe - ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+	void *m = REAL(mmap)((void *)ps, pe - ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, pfd,
 			     off + (off_t)(ps - b));
 	if (m == MAP_FAILED) {
 		zc_log(2, "defer: mmap of fd %d failed: errno %d", fd, errno);
@@ -344,6 +357,8 @@ enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->fd = fd;
+	p->pin = pin;
+	zc_pin_ref(pin);
 	p->off = off + (off_t)(ps - b);
 	p->stream = stream;
 	ZC_ADD(phantom_reads, 1);
@@ -373,6 +388,8 @@ void zc_phantom_materialize(uintptr_t lo, uintptr_t hi)
 
 int zc_phantom_of_file(dev_t dev, ino_t ino)
 {
+	if (zc_inflight_of_file(dev, ino))
+		return 1;
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len && tab[i].dev == dev && tab[i].ino == ino)
 			return 1;
@@ -390,6 +407,9 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 		uintptr_t a = p->addr, e = p->addr + p->len;
 		remove_range(a, e, LEAVE_MATERIALIZE);
 	}
+	/* Writes reading the range from the file right now finish their call
+	 * first, and send the rest from their (now materialized) buffers. */
+	zc_inflight_changing(dev, ino, off, len);
 }
 
 void zc_phantom_fd_closed(int fd)
@@ -398,9 +418,14 @@ void zc_phantom_fd_closed(int fd)
 		pagemap_lost = fd; /* the program closed or replaced it: ours is gone */
 		pagemap_fd = -1;
 	}
+	/* Its pin goes too: zcopy keeps nothing open that the program closed. */
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
-		if (tab[i].len && tab[i].fd == fd)
+		if (tab[i].len && tab[i].fd == fd) {
 			tab[i].fd = -1;
+			if (tab[i].pin >= 0)
+				zc_pin_put(tab[i].pin);
+			tab[i].pin = -1;
+		}
 }
 
 int zc_phantom_sigbus(uintptr_t addr)

@@ -33,12 +33,15 @@ struct zc_phantom {
 	dev_t dev;
 	ino_t ino;
 	int fd;         /* fd the bytes were read from; -1 once it was closed */
+	int pin;        /* pin.c index holding that fd's description, or -1 */
 	off_t off;      /* file offset of addr */
 	int stream;     /* detector slot that made it, or -1 */
 };
 
 extern size_t zc_page;              /* page size */
-extern volatile int zc_phantom_live; /* number of records */
+/* Records plus source ranges in flight (inflight.h): 0 means no memory and
+ * no file can be affected, and every wrapper takes its plain path. */
+extern volatile int zc_phantom_live;
 
 /* Result of deferring one read. */
 enum zc_defer_result {
@@ -48,12 +51,12 @@ enum zc_defer_result {
 
 /*
  * Defers a read of up to n bytes of fd at file offset off into buf: maps the
- * whole pages, preads the partial pages at both ends.  st is a fresh fstat of
- * fd.  Does not move the file offset.  On ZC_DEFER_PLAIN nothing the program
+ * whole pages, preads the partial pages at both ends, all through pin (the
+ * record keeps a reference to it).  st is a fresh fstat of the pin.  Does not move the file offset.  On ZC_DEFER_PLAIN nothing the program
  * can see has changed (the buffer may hold some of the bytes it was about to
  * receive anyway).  Caller holds the engine lock.
  */
-enum zc_defer_result zc_phantom_defer(int fd, void *buf, size_t n, off_t off,
+enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why);
 
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;

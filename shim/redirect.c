@@ -24,7 +24,9 @@
 #include "engine.h"
 #include "fdinfo.h"
 #include "log.h"
+#include "inflight.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 #include "transfer.h"
@@ -38,7 +40,12 @@ static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); 
 #define ZC_MAX_PIECES 16
 
 struct wctx {
-	int fd;
+	int fd;            /* the program's number */
+	int out;           /* what the bytes go to: the pinned duplicate of fd */
+	struct zc_fdinfo o; /* the pinned description */
+	int pipe_held;     /* SIGPIPE is blocked (stream socket, after progress) */
+	sigset_t pipe_old; /* the mask to restore */
+	int pipe_pending;  /* SIGPIPE was already pending when blocked */
 	enum zc_wcall how;
 	int flags;
 	const off_t *pos0; /* the call's explicit offset, or NULL */
@@ -48,42 +55,136 @@ struct wctx {
 	int err;           /* errno of a failure, 0 if none */
 };
 
-/* Writes iovecs plainly with the program's own call; returns 0 if all went. */
-static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
+/*
+ * After the first bytes of a write went out, the plain write would return
+ * instead of raising a SIGPIPE for a stream socket whose peer left (it
+ * reports the count): SIGPIPE stays blocked from then on, and one the rest
+ * raised is taken back at the end (redirect_end).
+ */
+static void hold_sigpipe(struct wctx *w)
 {
-	size_t want = 0;
-	for (int i = 0; i < cnt; i++)
-		want += iov[i].iov_len;
-	if (want == 0)
-		return 0;
-	ssize_t r;
+	if (w->pipe_held || w->o.kind != ZC_K_STREAM || (w->flags & MSG_NOSIGNAL))
+		return;
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &w->pipe_old);
+	w->pipe_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	w->pipe_held = 1;
+}
+
+static void release_sigpipe(struct wctx *w)
+{
+	if (!w->pipe_held)
+		return;
+	int saved = errno;
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!w->pipe_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+		struct timespec now = { 0, 0 };
+		sigtimedwait(&set, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &w->pipe_old, NULL);
+	w->pipe_held = 0;
+	errno = saved;
+}
+
+/* Before a piece of a write that already sent bytes: may it go at all?
+ * A file at its size limit would raise SIGXFSZ where the plain write
+ * returns the count. */
+static int may_continue(struct wctx *w)
+{
+	if (w->total == 0)
+		return 1;
+	hold_sigpipe(w);
+	return !zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL);
+}
+
+/* The program's own call, on the pinned description. */
+static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int nowait)
+{
 	switch (w->how) {
 	case ZC_W_PWRITE:
-		r = cnt == 1 ? REAL(pwrite)(w->fd, iov[0].iov_base, iov[0].iov_len, w->pos)
-			     : REAL(pwritev)(w->fd, iov, cnt, w->pos);
-		break;
+		return cnt == 1 ? REAL(pwrite)(w->out, iov[0].iov_base, iov[0].iov_len, w->pos)
+				: REAL(pwritev)(w->out, iov, cnt, w->pos);
 	case ZC_W_SEND:
-	case ZC_W_SENDTO:
-		if (cnt == 1) {
-			r = REAL(send)(w->fd, iov[0].iov_base, iov[0].iov_len, w->flags);
-		} else {
-			/* Several stretches: one call, as the program's one send. */
-			struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
-			r = sendmsg(w->fd, &m, w->flags);
-		}
-		break;
+	case ZC_W_SENDTO: {
+		/* Several stretches: one call, as the program's one send. */
+		struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+		return sendmsg(w->out, &m, w->flags | (nowait ? MSG_DONTWAIT : 0));
+	}
 	default:
-		r = cnt == 1 ? REAL(write)(w->fd, iov[0].iov_base, iov[0].iov_len)
-			     : REAL(writev)(w->fd, iov, cnt);
+		if (nowait)
+			return pwritev2(w->out, iov, cnt, -1, RWF_NOWAIT);
+		return cnt == 1 ? REAL(write)(w->out, iov[0].iov_base, iov[0].iov_len)
+				: REAL(writev)(w->out, iov, cnt);
 	}
-	if (r < 0) {
-		w->err = errno;
+}
+
+/*
+ * Writes iovecs plainly; returns 0 if all went.  The first piece of a write
+ * is the program's call as it made it.  A later piece into a blocking pipe
+ * or socket is made without waiting and waited for in poll(2), so that a
+ * signal handler ends the write with the count so far, as it would have
+ * ended the plain one (with SA_RESTART or not).
+ */
+static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
+{
+	struct iovec v[ZC_MAX_PIECES];
+	size_t want = 0;
+	for (int i = 0; i < cnt; i++) {
+		v[i] = iov[i];
+		want += iov[i].iov_len;
+	}
+	if (want == 0)
+		return 0;
+	if (!may_continue(w))
 		return -1;
+	int first = w->total == 0;
+	int waits = !(w->o.flags & ZC_FL_NONBLOCK) &&
+		    (w->o.kind == ZC_K_PIPE || w->o.kind == ZC_K_STREAM);
+	int k = 0, nowait = !first && waits;
+	size_t done = 0;
+	while (done < want) {
+		ssize_t r = plain_call(w, v + k, cnt - k, nowait);
+		if (r < 0 && errno == EOPNOTSUPP && nowait) {
+			/* A FIFO opened by name takes no RWF_NOWAIT: wait for room
+			 * first, then write (it then waits only if another writer
+			 * took the room meanwhile). */
+			nowait = 0;
+			if (zc_wait_writable(w->out) < 0)
+				break;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN && nowait) {
+			if (zc_wait_writable(w->out) < 0)
+				break; /* a handler ran: the plain write returns here */
+			continue;
+		}
+		if (r < 0) {
+			if (w->total == 0)
+				w->err = errno;
+			break;
+		}
+		ZC_ADD(bytes_copied, r);
+		w->total += (size_t)r;
+		w->pos += r;
+		done += (size_t)r;
+		if (first || !waits || r == 0)
+			break; /* a blocking call's short count is final */
+		if (!nowait && done < want && zc_wait_writable(w->out) < 0)
+			break;
+		/* Skip what went; go on with the rest. */
+		size_t skip = (size_t)r;
+		while (k < cnt && skip >= v[k].iov_len)
+			skip -= v[k++].iov_len;
+		if (k < cnt) {
+			v[k].iov_base = (char *)v[k].iov_base + skip;
+			v[k].iov_len -= skip;
+		}
 	}
-	ZC_ADD(bytes_copied, r);
-	w->total += (size_t)r;
-	w->pos += r;
-	return (size_t)r == want ? 0 : -1;
+	return done == want ? 0 : -1;
 }
 
 /* Adds [a, a+len) to the gathered plain stretches, flushing when full. */
@@ -118,45 +219,99 @@ static void past_the_end(uintptr_t lo, uintptr_t hi)
 	zc_unlock();
 }
 
+/* Pages [a, a+len) of phantom p, read from its pinned source sfd, lie
+ * past the source's current end if another process truncated it: such
+ * pages read as zeros from now on (a plain write from them would fail with
+ * EFAULT).  Asked only when a run cannot go by transfer. */
+static void zero_past_end(int sfd, const struct zc_phantom *p, uintptr_t a, size_t len)
+{
+	struct stat st;
+	int saved = errno;
+	if (sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode)) {
+		uintptr_t dend = st.st_size > p->off ? p->addr + (uintptr_t)(st.st_size - p->off)
+						     : p->addr;
+		if (dend < a + len)
+			past_the_end(dend > a ? dend : a, a + len);
+	}
+	errno = saved;
+}
+
+/* A run of clean phantom pages by kernel transfer from the pinned source. */
+static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
+		      uintptr_t ra, size_t rl)
+{
+	struct zc_fdinfo si = { .kind = ZC_K_FILE, .dev = p->dev, .ino = p->ino };
+	while (rl > 0) {
+		if (!may_continue(w))
+			return -1;
+		enum zc_xfer_end end;
+		off_t *op = w->pos0 ? &w->pos : NULL;
+		ssize_t r = zc_transfer(w->out, &w->o, op, sfd, &si, p->off + (off_t)(ra - p->addr), rl,
+					w->total, f, &end);
+		if (r < 0) {
+			w->err = (int)-r;
+			return -1;
+		}
+		ZC_ADD(bytes_zero_copy, r);
+		w->total += (size_t)r;
+		ra += (size_t)r;
+		rl -= (size_t)r;
+		switch (end) {
+		case ZC_XF_DONE:
+			continue;
+		case ZC_XF_SHORT:
+			return -1;
+		case ZC_XF_FULL:
+			/* Nothing went yet and the pipe is full: one page by the
+			 * program's own call waits exactly as its write would have
+			 * (signals, SA_RESTART); the rest goes on without waiting. */
+			zero_past_end(sfd, p, ra, zc_page);
+			if (emit_plain1(w, ra, zc_page))
+				return -1;
+			ra += zc_page;
+			rl -= zc_page;
+			continue;
+		case ZC_XF_REFUSED:
+			zc_fallback(ZC_FB_PRIMITIVE, rl);
+			zero_past_end(sfd, p, ra, rl);
+			return emit_plain1(w, ra, rl);
+		case ZC_XF_EOF:
+			/* The source shrank: the rest reads as zeros. */
+			past_the_end(ra, ra + rl);
+			return emit_plain1(w, ra, rl);
+		case ZC_XF_REVOKED:
+			/* This process changed the source: the buffer holds the old
+			 * bytes now (materialized before the change). */
+			zc_fallback(ZC_FB_SOURCE_CHANGED, rl);
+			return emit_plain1(w, ra, rl);
+		}
+	}
+	return 0;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
  * all of it went out.
  */
-static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct zc_phantom *p,
+static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
 			uintptr_t a, size_t len, int *touched)
 {
 	uint8_t st[512];
-	struct zc_fdinfo fi;
-	struct stat sst;
 	if ((a | len) & (zc_page - 1))
 		return emit_plain1(w, a, len); /* only whole pages can be phantoms */
-	int same = p->fd >= 0 && zc_fd_get(p->fd, &fi, ZC_FD_VALIDATE, &sst) == 0 &&
-		   sst.st_dev == p->dev && sst.st_ino == p->ino;
-	if (!same) {
+	if (sfd < 0 || !f) {
+		/* The program closed the source (or no room to track the
+		 * transfer): the buffer's mapping still holds the right bytes. */
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
+		zero_past_end(-1, p, a, len);
 		return emit_plain1(w, a, len);
-	}
-	/* Pages wholly or partly past the source's end (another process
-	 * truncated it) cannot be sent from the file, and a plain write from
-	 * them would fail with EFAULT: they become past_the_end() and go out
-	 * plainly. */
-	size_t tail = 0;
-	if (S_ISREG(sst.st_mode)) {
-		uintptr_t dend = sst.st_size > p->off ? p->addr + (uintptr_t)(sst.st_size - p->off)
-						      : p->addr;
-		if (dend < a + len) {
-			uintptr_t lo = dend > a ? dend : a;
-			past_the_end(lo, a + len);
-			size_t keep = page_down(lo) > a ? page_down(lo) - a : 0;
-			tail = len - keep;
-			len = keep;
-		}
 	}
 	while (len > 0) {
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
 		if (zc_pagemap(a, npg, st) < 0) {
 			zc_fallback(ZC_FB_DIRTY_PAGES, len);
+			zero_past_end(sfd, p, a, len);
 			return emit_plain1(w, a, len);
 		}
 		for (size_t i = 0; i < npg;) {
@@ -174,71 +329,66 @@ static int emit_phantom(struct wctx *w, const struct zc_fdinfo *o, const struct 
 					ZC_ADD(materialized_bytes, rl);
 				if (emit_plain1(w, ra, rl))
 					return -1;
-			} else {
-				int refused, eof;
-				off_t *op = w->pos0 ? &w->pos : NULL;
-				ssize_t r = zc_transfer(w->fd, o, op, p->fd, &fi, p->off + (off_t)(ra - p->addr),
-							rl, &refused, &eof);
-				if (r < 0) {
-					w->err = (int)-r;
-					return -1;
-				}
-				if (r > 0) {
-					ZC_ADD(bytes_zero_copy, r);
-					w->total += (size_t)r;
-				}
-				if ((size_t)r < rl) {
-					if (refused) {
-						zc_fallback(ZC_FB_PRIMITIVE, rl);
-						if (emit_plain1(w, ra, rl))
-							return -1;
-					} else if (eof) {
-						/* The source shrank during the transfer: as
-						 * above, the rest reads as zeros. */
-						past_the_end(ra + (size_t)r, ra + rl);
-						if (emit_plain1(w, ra + (size_t)r, rl - (size_t)r))
-							return -1;
-					} else {
-						return -1; /* short, like a plain short write */
-					}
-				}
+			} else if (emit_clean(w, p, sfd, f, ra, rl)) {
+				return -1;
 			}
 			i = j;
 		}
 		a += npg * zc_page;
 		len -= npg * zc_page;
 	}
-	return tail ? emit_plain1(w, a, tail) : 0;
+	return 0;
 }
 
 /* The common path of write, pwrite, writev, pwritev, send and sendto. */
-static ssize_t emit(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov, int cnt,
-		    const struct zc_phantom *ph, int nph);
-static ssize_t emit_nosignal(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov,
-			     int cnt, const struct zc_phantom *ph, int nph);
+/* The phantoms a write carries, snapshot under the lock: each with its
+ * pinned source (a reference held) and its range registered in flight. */
+struct carried {
+	struct zc_phantom ph[ZC_MAX_PIECES];
+	int sfd[ZC_MAX_PIECES];
+	struct zc_inflight *f[ZC_MAX_PIECES];
+	int n;
+};
+
+static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c);
+static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
+			     const struct carried *c);
 
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct zc_fdinfo o;
-	struct stat ost;
-	struct zc_phantom ph[ZC_MAX_PIECES];
+	struct carried c;
+	struct zc_phantom *ph = c.ph;
 	size_t n = 0;
 	for (int i = 0; i < cnt; i++)
 		n += iov[i].iov_len;
 
 	/* Without live phantoms nothing is redirected: the cached kind is enough
-	 * for the accounting, and costs no system call. */
+	 * for the accounting, and costs no system call.  With them, the
+	 * destination is pinned: every call of this write goes to what the
+	 * program's number named now (pin.h). */
 	int live = zc_phantom_live;
-	if (zc_fd_get(w->fd, &o, live ? ZC_FD_VALIDATE : ZC_FD_CACHED, &ost) < 0)
-		return -2; /* let the plain call report EBADF */
-
-	zc_lock();
+	int dpin = -1;
+	if (!live) {
+		if (zc_fd_get(w->fd, &o, ZC_FD_CACHED, NULL) < 0)
+			return -2; /* let the plain call report EBADF */
+		zc_lock();
+	} else {
+		zc_lock();
+		dpin = zc_pin_get(w->fd, &o, 0, NULL);
+		if (dpin < 0) {
+			zc_unlock();
+			return -2;
+		}
+		w->out = zc_pin_fd(dpin);
+	}
 	/* A write into a file that phantoms stand for: they keep the old bytes. */
 	if (live && (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK) && zc_phantom_of_file(o.dev, o.ino)) {
 		int saved = errno;
+		struct stat ost;
 		off_t at = w->pos0 ? *w->pos0
-			   : (o.flags & ZC_FL_APPEND) ? ost.st_size
-						      : REAL(lseek)(w->fd, 0, SEEK_CUR);
+			   : (o.flags & ZC_FL_APPEND) ? (fstat(w->out, &ost) == 0 ? ost.st_size : -1)
+						      : REAL(lseek)(w->out, 0, SEEK_CUR);
 		errno = saved;
 		zc_phantom_file_changing(o.dev, o.ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
 	}
@@ -320,21 +470,47 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 				pair->refused = (int8_t)refusal;
 			}
 		}
+		if (dpin >= 0)
+			zc_pin_put(dpin);
 		zc_unlock();
 		return -2;
 	}
+	c.n = nph;
+	for (int k = 0; k < nph; k++) {
+		c.sfd[k] = -1;
+		c.f[k] = NULL;
+		if (ph[k].pin < 0)
+			continue;
+		zc_pin_ref(ph[k].pin);
+		c.sfd[k] = zc_pin_fd(ph[k].pin);
+		c.f[k] = zc_inflight_begin(ph[k].dev, ph[k].ino, ph[k].off, (off_t)ph[k].len);
+	}
 	zc_unlock();
 
-	if (w->flags & MSG_NOSIGNAL)
-		return emit_nosignal(w, &o, iov, cnt, ph, nph);
-	return emit(w, &o, iov, cnt, ph, nph);
+	w->o = o;
+	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, &c) : emit(w, iov, cnt, &c);
+	release_sigpipe(w);
+
+	int saved = errno;
+	zc_lock();
+	for (int k = 0; k < nph; k++) {
+		zc_inflight_end(c.f[k]);
+		if (ph[k].pin >= 0)
+			zc_pin_put(ph[k].pin);
+	}
+	if (dpin >= 0)
+		zc_pin_put(dpin);
+	zc_unlock();
+	errno = saved;
+	return r;
 }
 
 /* Emits the pieces of the write in order: plain stretches gathered into one
  * call, whole clean phantom pages by transfer. */
-static ssize_t emit(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov, int cnt,
-		    const struct zc_phantom *ph, int nph)
+static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
 {
+	const struct zc_phantom *ph = c->ph;
+	int nph = c->n;
 	struct iovec plain[ZC_MAX_PIECES];
 	int np = 0, touched = 0, stream = -1;
 	for (int i = 0; i < cnt; i++) {
@@ -357,7 +533,7 @@ static ssize_t emit(struct wctx *w, const struct zc_fdinfo *o, const struct iove
 					goto out;
 				np = 0;
 				stream = ph[k].stream;
-				if (emit_phantom(w, o, &ph[k], wa, we - wa, &touched))
+				if (emit_phantom(w, &ph[k], c->sfd[k], c->f[k], wa, we - wa, &touched))
 					goto out;
 				a = we;
 			}
@@ -391,15 +567,15 @@ out:
  * around the emission and one that the emission raised is taken back, so
  * the program sees EPIPE alone, as it asked.
  */
-static ssize_t emit_nosignal(struct wctx *w, const struct zc_fdinfo *o, const struct iovec *iov,
-			     int cnt, const struct zc_phantom *ph, int nph)
+static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
+			     const struct carried *c)
 {
 	sigset_t pipe_set, old, pending;
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-	ssize_t r = emit(w, o, iov, cnt, ph, nph);
+	ssize_t r = emit(w, iov, cnt, c);
 	int saved = errno;
 	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
 		struct timespec now = { 0, 0 };
@@ -449,7 +625,7 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	} else if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
 		int saved = errno;
 		zc_inside = 1;
-		struct wctx w = { .fd = fd, .how = how, .flags = flags, .pos0 = pos,
+		struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
 				  .pos = pos ? *pos : 0, .first = 1 };
 		r = engine_writev(&w, iov, cnt);
 		zc_inside = 0;

@@ -1,12 +1,17 @@
 /*
  * transfer.h - moving bytes of a file to a destination inside the kernel.
  *
- * Chooses the primitive for the destination (DESIGN section 4), loops over
- * short counts the way one blocking write would not return early, and turns
- * the primitive's errors into exactly what a plain write of those bytes would
- * have reported.  "The kernel refused this kind of transfer" is not an error
- * the program sees: it is reported to the caller, which writes plainly, and
- * remembered for the pair of files so the next chunk does not ask again.
+ * Chooses the primitive for the destination (DESIGN section 4) and makes its
+ * calls behave as the one write(2) they stand for: a plain write returns
+ * early only when a signal, a limit, a vanished peer or a full non-blocking
+ * destination cuts it short, and then it returns at once.  So after the
+ * first bytes went out, no further call is made that could wait through a
+ * signal (pipes: non-blocking calls and poll(2), which a handler always
+ * interrupts), raise SIGXFSZ (the file size limit is checked first) or
+ * raise a SIGPIPE the plain write would not have raised (the caller blocks
+ * it for stream sockets).  "The kernel refused this kind of transfer" is not
+ * an error the program sees: it is reported to the caller, which writes
+ * plainly, and remembered for the pair of files.
  */
 #ifndef ZC_TRANSFER_H
 #define ZC_TRANSFER_H
@@ -16,19 +21,40 @@
 
 #include "fdinfo.h"
 
+struct zc_inflight;
+
 /* May bytes go to a destination of this kind and these flags by a kernel
  * transfer?  Returns -1 if yes, else the ZC_FB_* reason why not. */
 int zc_transfer_refusal(const struct zc_fdinfo *out);
 
-/*
- * Moves len bytes of `in` at in_off to `out` (described by o) as a write of
- * those bytes would: at out's file offset (out_pos NULL) or at *out_pos (a
- * pwrite; *out_pos is advanced).  Returns the bytes moved (> 0), or -errno as
- * the plain write would have failed; returns 0 with *refused set when the
- * kernel cannot do this transfer and nothing was moved (write plainly then),
- * and 0 with *eof set when the source ended early (truncated meanwhile).
- */
+/* How a transfer ended (besides the count it returns). */
+enum zc_xfer_end {
+	ZC_XF_DONE,    /* all of it went */
+	ZC_XF_SHORT,   /* cut short as the plain write would be: return now */
+	ZC_XF_REFUSED, /* nothing moved; the kernel cannot do it: write plainly */
+	ZC_XF_EOF,     /* the source ended early (truncated meanwhile) */
+	ZC_XF_REVOKED, /* the source range changed: write the rest plainly */
+	ZC_XF_FULL,    /* nothing moved, a blocking pipe is full and nothing of
+			* this write went yet: write a page plainly (it waits as
+			* the plain write would), then go on */
+};
+
+/* One transfer of len bytes of `in` at in_off to `out` (described by o), as
+ * part of a write that has already sent `progress` bytes: at out's file
+ * offset (out_pos NULL) or at *out_pos (advanced).  Returns the bytes moved,
+ * or -errno as the plain write would have failed (only when nothing moved
+ * and progress is 0). */
 ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
-		    const struct zc_fdinfo *i, off_t in_off, size_t len, int *refused, int *eof);
+		    const struct zc_fdinfo *i, off_t in_off, size_t len, size_t progress,
+		    struct zc_inflight *f, enum zc_xfer_end *end);
+
+/* Would a write at the destination's position (*out_pos, or its offset)
+ * reach RLIMIT_FSIZE?  For files and block devices; a plain write that
+ * already wrote some bytes stops there without SIGXFSZ. */
+int zc_at_size_limit(int out, const struct zc_fdinfo *o, const off_t *out_pos);
+
+/* Waits until a pipe or socket can take bytes.  0 when it can (or reports
+ * an error the next call will see); -1 when a signal handler ran (EINTR). */
+int zc_wait_writable(int out);
 
 #endif

@@ -1,0 +1,61 @@
+/*
+ * pin.h - private duplicates that pin what a program's fd named when it
+ * made its call.
+ *
+ * A plain read or write takes its file references once, when it is called;
+ * another thread's dup2 or close+open of the same number a moment later
+ * cannot change where its bytes come from or go.  zcopy's version of one call
+ * is several system calls, so it makes them all on a pin: zcopy's own
+ * duplicate of the program's fd, proven to name the same open file
+ * description as the program's number at the moment of the call with
+ * kcmp(KCMP_FILE), one system call that also replaces the fstat identity
+ * check.  The moment of that check is the moment the program's call "took
+ * its references"; everything after uses the pin.
+ *
+ * Invariants (all under the engine lock):
+ *  - a pin names exactly the description its number named when it was made;
+ *  - an attached pin is dropped when the program's number stops naming that
+ *    description (close, dup2 over it, close_range, or kcmp disagreeing), so
+ *    zcopy never keeps a description alive that the program let go of (its
+ *    flock locks, a pipe's end-of-file) beyond what an in-flight call would;
+ *  - refs counts the attachment to the number, the phantom records made from
+ *    the pin and the writes in flight on it; the duplicate is closed at 0.
+ * Without kcmp (a kernel without CONFIG_KCMP, or a seccomp filter that
+ * refuses it) nothing is pinned and zcopy defers no reads.
+ */
+#ifndef ZC_PIN_H
+#define ZC_PIN_H
+
+#include <sys/types.h>
+
+#include "fdinfo.h"
+
+#define ZC_MAX_PINS 32
+
+/* Probes kcmp; after fork in the child, call again (the pid changed). */
+void zc_pin_init(void);
+/* Is pinning available (kcmp works)? */
+int zc_pin_available(void);
+
+/*
+ * A pin for the program's fd as it is now, with one reference for the
+ * caller: an existing one if kcmp says the number still names its
+ * description, else a new duplicate.  *info is the description's
+ * classification and *st (if not NULL) a fresh fstat when `fresh` is set.
+ * Returns the pin's index, or -1 (fd not open, no room, no kcmp).
+ */
+int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st);
+/* zcopy's descriptor for pin i. */
+int zc_pin_fd(int i);
+/* One more / one less reference. */
+void zc_pin_ref(int i);
+void zc_pin_put(int i);
+/* The program's number fd no longer names what it named (close, dup2 over
+ * it): pins made from it detach. */
+void zc_pin_fd_closed(int fd);
+/* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
+void zc_pin_flags_changed(void);
+/* Is fd one of the pins' duplicates? */
+int zc_pin_is_own(int fd);
+
+#endif
