@@ -146,7 +146,8 @@ static off_t source_size(int fd, const struct stat *st)
 /*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
- * read() would return, or -1 with *why set if the plain call must be made.
+ * read() would return, or -1 with *why set if the plain call must be made;
+ * then the file offset is where it was (one exit undoes the lseek).
  */
 static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const off_t *pos,
 			    struct zc_stream *s, const struct zc_fdinfo *fi, const struct stat *st,
@@ -179,13 +180,11 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	}
 	struct stat sized = *st;
 	sized.st_size = source_size(pfd, st);
+	size_t got = 0;
 	if (sized.st_size > 0 && sized.st_size <= off) {
 		/* At the end: read() returns 0 and leaves the buffer alone (a plain
 		 * read here would first have to give phantom pages their bytes). */
-		if (!pos)
-			REAL(lseek)(pfd, off, SEEK_SET);
-		errno = saved;
-		return 0;
+		goto done;
 	}
 	/* The memory the read would fill must be private anonymous memory (or
 	 * ours).  Checked once per stream and length: every way the memory
@@ -196,32 +195,28 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	if (fill > s->buf_ok_len) {
 		if (!zc_buffer_is_private_anon(b, fill)) {
 			s->buf_bad = 1;
-			if (!pos)
-				REAL(lseek)(pfd, off, SEEK_SET);
-			errno = saved;
 			*why = ZC_FB_BUFFER_KIND;
-			return -1;
+			goto undo;
 		}
 		s->buf_ok_len = fill;
 	}
-	size_t got = 0;
 	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
-	    ZC_DEFER_OK) {
-		if (!pos)
-			REAL(lseek)(pfd, off, SEEK_SET);
-		errno = saved;
-		return -1;
-	}
+	    ZC_DEFER_OK)
+		goto undo;
+done:
 	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);
-		REAL(lseek)(pfd, off, SEEK_SET);
-		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
-		return -1;
+		goto undo;
 	}
 	errno = saved;
 	return (ssize_t)got;
+undo:
+	if (!pos)
+		REAL(lseek)(pfd, off, SEEK_SET);
+	errno = saved;
+	return -1;
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "config.h"
+#include "policy.h"
 
 /* Set once the constructor ran: 0 = pass everything through. */
 extern volatile int zc_ready;
@@ -71,7 +72,6 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 
 /* Writes.  pos as for reads (pwrite with pos).  how tells which call this
  * is, so the plain path is the exact same call. */
-enum zc_wcall { ZC_W_WRITE, ZC_W_PWRITE, ZC_W_SEND, ZC_W_SENDTO };
 ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
 			int flags);
 ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos);

@@ -289,6 +289,15 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 	return 0;
 }
 
+/* A run of phantom pages the program wrote: they go from its buffer. */
+static int emit_dirty(struct wctx *w, uintptr_t ra, size_t rl)
+{
+	zc_fallback(ZC_FB_DIRTY_PAGES, rl);
+	if (w->first) /* a retry of a short write is not new work */
+		ZC_ADD(materialized_bytes, rl);
+	return emit_plain1(w, ra, rl);
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -323,15 +332,8 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 				*touched |= (st[k] & ZC_PG_PRESENT) != 0;
 			uintptr_t ra = a + i * zc_page;
 			size_t rl = (j - i) * zc_page;
-			if (!clean) {
-				zc_fallback(ZC_FB_DIRTY_PAGES, rl);
-				if (w->first) /* a retry of a short write is not new work */
-					ZC_ADD(materialized_bytes, rl);
-				if (emit_plain1(w, ra, rl))
-					return -1;
-			} else if (emit_clean(w, p, sfd, f, ra, rl)) {
+			if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))
 				return -1;
-			}
 			i = j;
 		}
 		a += npg * zc_page;
@@ -354,152 +356,186 @@ static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const stru
 static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
 			     const struct carried *c);
 
-static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
+/*
+ * The destination as this write sees it.  Without live phantoms nothing is
+ * redirected: the cached kind is enough for the accounting and costs no
+ * system call.  With them the destination is pinned: every call of this
+ * write goes to what the program's number named now (pin.h).  Returns the
+ * pin (or -1 when not pinned); -2 when the write must be the plain call.
+ * Lock held.
+ */
+static int classify_dest(struct wctx *w, int live)
 {
-	struct zc_fdinfo o;
-	struct carried c;
-	struct zc_phantom *ph = c.ph;
-	size_t n = 0;
-	for (int i = 0; i < cnt; i++)
-		n += iov[i].iov_len;
+	if (!live)
+		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? -2 : -1;
+	int dpin = zc_pin_get(w->fd, &w->o, 0, NULL);
+	if (dpin < 0)
+		return -2;
+	w->out = zc_pin_fd(dpin);
+	return dpin;
+}
 
-	/* Without live phantoms nothing is redirected: the cached kind is enough
-	 * for the accounting, and costs no system call.  With them, the
-	 * destination is pinned: every call of this write goes to what the
-	 * program's number named now (pin.h). */
-	int live = zc_phantom_live;
-	int dpin = -1;
-	if (!live) {
-		if (zc_fd_get(w->fd, &o, ZC_FD_CACHED, NULL) < 0)
-			return -2; /* let the plain call report EBADF */
-		zc_lock();
+/* A write into a file that phantoms stand for: they keep the old bytes,
+ * and a transfer reading that range finishes its call first.  Lock held. */
+static void note_file_change(struct wctx *w, size_t n)
+{
+	const struct zc_fdinfo *o = &w->o;
+	if ((o->kind != ZC_K_FILE && o->kind != ZC_K_BLOCK) || !zc_phantom_of_file(o->dev, o->ino))
+		return;
+	int saved = errno;
+	struct stat st;
+	off_t at = w->pos0 ? *w->pos0
+		   : (o->flags & ZC_FL_APPEND) ? (fstat(w->out, &st) == 0 ? st.st_size : -1)
+					       : REAL(lseek)(w->out, 0, SEEK_CUR);
+	errno = saved;
+	zc_phantom_file_changing(o->dev, o->ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
+}
+
+/* Observe mode: what one written piece that pairs with stream s would have
+ * done.  Lock held. */
+static void observe_piece(const struct zc_stream *s, uintptr_t b, size_t len, int refusal)
+{
+	int why = refusal >= 0 ? refusal : s->why;
+	struct zc_fdinfo si;
+	if (why < 0 && (zc_fd_get(s->fd, &si, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&si)))
+		why = ZC_FB_SRC_NOT_FILE;
+	size_t whole = page_down(b + len) > page_up(b) ? page_down(b + len) - page_up(b) : 0;
+	if (why >= 0) {
+		zc_fallback((enum zc_fallback)why, len);
 	} else {
-		zc_lock();
-		dpin = zc_pin_get(w->fd, &o, 0, NULL);
-		if (dpin < 0) {
-			zc_unlock();
-			return -2;
-		}
-		w->out = zc_pin_fd(dpin);
+		ZC_ADD(would_zero_copy_bytes, whole);
+		if (len > whole)
+			zc_fallback(ZC_FB_PARTIAL_PAGES, len - whole);
 	}
-	/* A write into a file that phantoms stand for: they keep the old bytes. */
-	if (live && (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK) && zc_phantom_of_file(o.dev, o.ino)) {
-		int saved = errno;
-		struct stat ost;
-		off_t at = w->pos0 ? *w->pos0
-			   : (o.flags & ZC_FL_APPEND) ? (fstat(w->out, &ost) == 0 ? ost.st_size : -1)
-						      : REAL(lseek)(w->out, 0, SEEK_CUR);
-		errno = saved;
-		zc_phantom_file_changing(o.dev, o.ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
-	}
-	int refusal = zc_transfer_refusal(&o);
-	/* The call's own contract comes first: pwrite needs a file (a pipe or
-	 * socket gives ESPIPE), send a socket (anything else: ENOTSOCK). */
-	if (w->how == ZC_W_PWRITE && o.kind != ZC_K_FILE && o.kind != ZC_K_BLOCK)
-		refusal = ZC_FB_DEST_KIND;
-	if ((w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && o.kind != ZC_K_STREAM)
-		refusal = o.kind == ZC_K_DGRAM ? ZC_FB_DEST_DATAGRAM : ZC_FB_DEST_KIND;
-	if (refusal < 0 && (w->how == ZC_W_SEND || w->how == ZC_W_SENDTO) && (w->flags & ~MSG_NOSIGNAL))
-		refusal = ZC_FB_SEND_FLAGS; /* MSG_MORE, MSG_DONTWAIT, ... have no transfer form */
-	if (refusal < 0 && o.kind == ZC_K_PIPE && n <= PIPE_BUF)
-		refusal = ZC_FB_TOO_SMALL; /* atomic pipe write: one unit */
+}
 
-	/* Pairing (for the detector) and, in observe mode, accounting. */
+/* Pairs the write's pieces with the reads they repeat (the detector's
+ * input) and, in observe mode, counts them.  Returns the stream the write
+ * belongs to, or NULL.  Lock held. */
+static struct zc_stream *pair_with_reads(struct wctx *w, const struct iovec *iov, int cnt,
+					 int refusal)
+{
 	struct zc_stream *pair = NULL;
 	for (int i = 0; i < cnt; i++) {
 		uintptr_t b = (uintptr_t)iov[i].iov_base;
 		size_t len = iov[i].iov_len;
-		struct zc_stream *was = len >= zc_page ? zc_det_find(&det, b, len) : NULL;
+		if (len < zc_page)
+			continue;
+		struct zc_stream *was = zc_det_find(&det, b, len);
 		if (was && was->paired)
 			w->first = 0; /* these bytes were written before: a retry */
 		/* Only a destination that can take a transfer counts towards
 		 * engaging (a small pipe write can: only its size refused). */
-		struct zc_stream *s = len < zc_page ? NULL
-				      : (refusal >= 0 && refusal != ZC_FB_TOO_SMALL)
+		struct zc_stream *s = (refusal >= 0 && refusal != ZC_FB_TOO_SMALL)
 					      ? zc_det_on_refused_write(&det, b, len)
 					      : zc_det_on_write(&det, b, len);
 		if (!s)
 			continue;
 		pair = s;
-		if (zc_mode != ZC_MODE_OBSERVE || !w->first)
-			continue;
-		int why = refusal >= 0 ? refusal : s->why;
-		struct zc_fdinfo si;
-		if (why < 0 && (zc_fd_get(s->fd, &si, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&si)))
-			why = ZC_FB_SRC_NOT_FILE;
-		uintptr_t ps = (b + zc_page - 1) & ~(uintptr_t)(zc_page - 1);
-		uintptr_t pe = (b + len) & ~(uintptr_t)(zc_page - 1);
-		size_t whole = pe > ps ? pe - ps : 0;
-		if (why >= 0) {
-			zc_fallback((enum zc_fallback)why, len);
-		} else {
-			ZC_ADD(would_zero_copy_bytes, whole);
-			if (len > whole)
-				zc_fallback(ZC_FB_PARTIAL_PAGES, len - whole);
-		}
+		if (zc_mode == ZC_MODE_OBSERVE && w->first)
+			observe_piece(s, b, len, refusal);
 	}
+	return pair;
+}
 
-	int nph = 0;
-	if (zc_mode == ZC_MODE_ON && zc_phantom_live) {
-		for (int i = 0; i < cnt; i++) {
-			struct zc_phantom got[ZC_MAX_PIECES];
-			uintptr_t b = (uintptr_t)iov[i].iov_base;
-			int m = zc_phantom_overlapping(b, b + iov[i].iov_len, got, ZC_MAX_PIECES);
-			/* Merge into ph: sorted by address, each record once. */
-			for (int k = 0; k < m; k++) {
-				int j = 0;
-				while (j < nph && ph[j].addr < got[k].addr)
-					j++;
-				if ((j < nph && ph[j].addr == got[k].addr) || nph == ZC_MAX_PIECES)
-					continue;
-				memmove(&ph[j + 1], &ph[j], (size_t)(nph - j) * sizeof ph[0]);
-				ph[j] = got[k];
-				nph++;
-			}
+/* Snapshots the phantoms under the write's pieces, sorted by address, each
+ * once, with a reference to its pinned source and its range registered in
+ * flight.  Lock held. */
+static void collect(const struct iovec *iov, int cnt, struct carried *c)
+{
+	c->n = 0;
+	for (int i = 0; i < cnt; i++) {
+		struct zc_phantom got[ZC_MAX_PIECES];
+		uintptr_t b = (uintptr_t)iov[i].iov_base;
+		int m = zc_phantom_overlapping(b, b + iov[i].iov_len, got, ZC_MAX_PIECES);
+		for (int k = 0; k < m; k++) {
+			int j = 0;
+			while (j < c->n && c->ph[j].addr < got[k].addr)
+				j++;
+			if ((j < c->n && c->ph[j].addr == got[k].addr) || c->n == ZC_MAX_PIECES)
+				continue;
+			memmove(&c->ph[j + 1], &c->ph[j], (size_t)(c->n - j) * sizeof c->ph[0]);
+			c->ph[j] = got[k];
+			c->n++;
 		}
 	}
-	if (nph == 0 || refusal >= 0) {
-		if (zc_mode == ZC_MODE_ON && pair && w->first) {
-			int why = refusal >= 0 ? refusal : pair->why;
-			zc_fallback(why >= 0 ? (enum zc_fallback)why : ZC_FB_WARMUP, n);
-			/* Deferring for a destination that takes only plain writes
-			 * would make the kernel fault the file in: back off.  (A small
-			 * remainder of a short pipe write says nothing about that.) */
-			if (refusal >= 0 && refusal != ZC_FB_TOO_SMALL && nph > 0) {
-				zc_det_touched(&det, pair);
-				pair->refused = (int8_t)refusal;
-			}
-		}
-		if (dpin >= 0)
-			zc_pin_put(dpin);
-		zc_unlock();
-		return -2;
-	}
-	c.n = nph;
-	for (int k = 0; k < nph; k++) {
-		c.sfd[k] = -1;
-		c.f[k] = NULL;
-		if (ph[k].pin < 0)
+	for (int k = 0; k < c->n; k++) {
+		const struct zc_phantom *p = &c->ph[k];
+		c->sfd[k] = -1;
+		c->f[k] = NULL;
+		if (p->pin < 0)
 			continue;
-		zc_pin_ref(ph[k].pin);
-		c.sfd[k] = zc_pin_fd(ph[k].pin);
-		c.f[k] = zc_inflight_begin(ph[k].dev, ph[k].ino, ph[k].off, (off_t)ph[k].len);
+		zc_pin_ref(p->pin);
+		c->sfd[k] = zc_pin_fd(p->pin);
+		c->f[k] = zc_inflight_begin(p->dev, p->ino, p->off, (off_t)p->len);
+	}
+}
+
+/* Undoes collect() and the destination pin.  Lock held. */
+static void release(struct carried *c, int dpin)
+{
+	for (int k = 0; k < c->n; k++) {
+		zc_inflight_end(c->f[k]);
+		if (c->ph[k].pin >= 0)
+			zc_pin_put(c->ph[k].pin);
+	}
+	c->n = 0;
+	if (dpin >= 0)
+		zc_pin_put(dpin);
+}
+
+/* A write of a stream's bytes that goes plainly: say why, and back off a
+ * stream whose destination takes only plain writes (deferring would make
+ * the kernel fault the file in during the plain write, slower than the copy
+ * it replaces; a small remainder of a short pipe write says nothing about
+ * that).  Lock held. */
+static void decline(const struct wctx *w, struct zc_stream *pair, int refusal, int nph, size_t n)
+{
+	if (zc_mode != ZC_MODE_ON || !pair || !w->first)
+		return;
+	int why = refusal >= 0 ? refusal : pair->why;
+	zc_fallback(why >= 0 ? (enum zc_fallback)why : ZC_FB_WARMUP, n);
+	if (refusal >= 0 && refusal != ZC_FB_TOO_SMALL && nph > 0) {
+		zc_det_touched(&det, pair);
+		pair->refused = (int8_t)refusal;
+	}
+}
+
+/* The write side of one call: decide under the lock, emit without it. */
+static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
+{
+	struct carried c = { .n = 0 };
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	int live = zc_phantom_live;
+
+	zc_lock();
+	int dpin = classify_dest(w, live);
+	int go = dpin != -2;
+	if (go) {
+		if (live)
+			note_file_change(w, n);
+		int refusal = zc_write_refusal(&w->o, w->how, w->flags, n);
+		struct zc_stream *pair = pair_with_reads(w, iov, cnt, refusal);
+		if (zc_mode == ZC_MODE_ON && zc_phantom_live)
+			collect(iov, cnt, &c);
+		go = c.n > 0 && refusal < 0;
+		if (!go) {
+			decline(w, pair, refusal, c.n, n);
+			release(&c, dpin);
+		}
 	}
 	zc_unlock();
+	if (!go)
+		return -2;
 
-	w->o = o;
 	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, &c) : emit(w, iov, cnt, &c);
 	release_sigpipe(w);
 
 	int saved = errno;
 	zc_lock();
-	for (int k = 0; k < nph; k++) {
-		zc_inflight_end(c.f[k]);
-		if (ph[k].pin >= 0)
-			zc_pin_put(ph[k].pin);
-	}
-	if (dpin >= 0)
-		zc_pin_put(dpin);
+	release(&c, dpin);
 	zc_unlock();
 	errno = saved;
 	return r;

@@ -68,26 +68,6 @@ static int is_refusal(int e)
 	       e == EBADF || e == ESPIPE || e == ETXTBSY || e == EOVERFLOW;
 }
 
-int zc_transfer_refusal(const struct zc_fdinfo *o)
-{
-	if (o->flags & ZC_FL_APPEND)
-		return ZC_FB_DEST_APPEND;
-	if (o->flags & ZC_FL_DIRECT)
-		return ZC_FB_DEST_DIRECT;
-	switch (o->kind) {
-	case ZC_K_FILE:
-	case ZC_K_BLOCK:
-	case ZC_K_PIPE:
-	case ZC_K_STREAM:
-	case ZC_K_CHAR:
-		return -1;
-	case ZC_K_DGRAM:
-		return ZC_FB_DEST_DATAGRAM;
-	default:
-		return ZC_FB_DEST_KIND;
-	}
-}
-
 /* One call of primitive t; returns what the syscall returned.  Pipes are
  * always written without waiting (the caller waits in poll, see below). */
 static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len)

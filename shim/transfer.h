@@ -23,10 +23,6 @@
 
 struct zc_inflight;
 
-/* May bytes go to a destination of this kind and these flags by a kernel
- * transfer?  Returns -1 if yes, else the ZC_FB_* reason why not. */
-int zc_transfer_refusal(const struct zc_fdinfo *out);
-
 /* How a transfer ended (besides the count it returns). */
 enum zc_xfer_end {
 	ZC_XF_DONE,    /* all of it went */
