@@ -49,7 +49,7 @@ static int forked_inside; /* fork() came from a handler that interrupted zcopy *
 
 static void fork_prepare(void)
 {
-	if (zc_lock_held()) {
+	if (zc_inside || zc_lock_held()) {
 		/* A signal handler forks while this thread is in the middle of
 		 * zcopy's own work: the tables may be half changed, so nothing
 		 * can be done with them now. */
