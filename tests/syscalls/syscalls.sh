@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/syscalls/syscalls.sh - zcopy's own system calls per chunk, counted.
+#
+# The cost of a redirected chunk is the system calls zcopy makes for it: on
+# the machines measured each costs 1-2 us, the price of copying a few KiB.
+# Every scenario runs a real copier under zcopy and `strace -c` (the copier
+# alone: the consumer of a pipe runs outside strace), checks that the output
+# is the input and that zcopy moved at least 90% of it by kernel transfer
+# (from the stats), and fails when the calls per 128 KiB chunk, start-up
+# included, exceed the scenario's budget.  The budgets are today's cost with
+# a little room: a change that adds a call per chunk fails here, not only in
+# `make bench`.  Lower them when the hot path gets cheaper.
+#
+# Environment: ZCOPY_LIB (default build/libzcopy.so).
+# The last line is `syscalls: N passed, M failed`.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LIB=${ZCOPY_LIB:-$root/build/libzcopy.so}
+unset ZCOPY_MODE ZCOPY_GUARD ZCOPY_STATS ZCOPY_LOG ZCOPY_LOG_FILE ZCOPY_MIN_CHUNK LD_PRELOAD
+
+command -v strace >/dev/null || {
+	echo "syscalls: strace not found (tests/deps.sh installs it)" >&2
+	exit 2
+}
+[ -f "$LIB" ] || {
+	echo "syscalls: $LIB not found" >&2
+	exit 2
+}
+case $LIB in /*) ;; *) LIB=$PWD/$LIB ;; esac
+
+WORK=$(mktemp -d /tmp/zcopy-syscalls.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+SIZE=$((64 * 1024 * 1024))
+CHUNK=$((128 * 1024))
+head -c "$SIZE" /dev/urandom > src
+
+pass=0
+fail=0
+# scenario NAME BUDGET DEST COMMAND...: COMMAND copies `src` to its stdout,
+# which is /dev/null, a pipe or the file `out` (DEST null, pipe or file).
+# The pipe's reader is `cat > /dev/null`, as fast as a reader gets: the
+# count is then the copier's own.  (A slower reader keeps the pipe full, and
+# each time it frees room the copier makes a call or two more: a
+# non-blocking splice that finds none, then poll; it is waiting for the
+# reader then anyway.  The bytes through a pipe are checked by the corpus.)
+scenario() {
+	local name=$1 budget=$2 dest=$3
+	shift 3
+	rm -f stats out trace
+	local env=(env LD_PRELOAD="$LIB" ZCOPY_STATS="$WORK/stats")
+	case $dest in
+	null) "${env[@]}" strace -c -o trace "$@" > /dev/null ;;
+	pipe) "${env[@]}" strace -c -o trace "$@" | cat > /dev/null ;;
+	file) "${env[@]}" strace -c -o trace "$@" > out ;;
+	esac
+	local total zc why=""
+	total=$(awk '$NF == "total" { print $(NF - 1) ~ /^[0-9]+$/ && $(NF - 2) ~ /^[0-9]+$/ ? $(NF - 2) : $(NF - 1) }' trace)
+	zc=$(sed -n 's/.*"bytes_zero_copy":\([0-9]*\).*/\1/p' stats | head -n 1)
+	case $dest in
+	file) cmp -s src out || why="output differs from the input" ;;
+	esac
+	[ -n "$zc" ] && [ "$zc" -ge $((SIZE * 9 / 10)) ] || why="${why:+$why; }zcopy moved ${zc:-no} bytes by transfer"
+	local per
+	per=$(awk -v t="$total" -v n=$((SIZE / CHUNK)) 'BEGIN { printf "%.2f", t / n }')
+	awk -v p="$per" -v b="$budget" 'BEGIN { exit !(p <= b) }' ||
+		why="${why:+$why; }$per calls per chunk, budget $budget"
+	if [ -z "$why" ]; then
+		pass=$((pass + 1))
+		printf 'syscalls: %-28s %s calls per chunk (budget %s)\n' "$name" "$per" "$budget"
+	else
+		fail=$((fail + 1))
+		printf 'syscalls: %-28s FAILED: %s\n' "$name" "$why"
+		sed -n '1,14p' trace
+	fi
+}
+
+scenario "cat file -> /dev/null" 7.5 null cat src
+scenario "cat file -> pipe" 9.5 pipe cat src
+scenario "dd bs=128k file -> file" 7.5 file dd bs=128k status=none if=src
+echo "syscalls: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
