@@ -56,7 +56,7 @@ test-deps:
 	@sh tests/deps.sh
 
 # Every suite runs even if an earlier one failed; the last line counts them.
-TEST_SUITES := test-unit test-tool test-integration test-faults test-fuzz test-corpus test-syscalls bench-quick
+TEST_SUITES := check-symbols test-unit test-tool test-integration test-faults test-fuzz test-corpus test-syscalls bench-quick
 test: all test-deps
 	@pass=0; fail=0; failed=""; \
 	for t in $(TEST_SUITES); do \
@@ -82,5 +82,6 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include tests/integration/integration.mk
 -include tests/syscalls/syscalls.mk
+-include tests/checks/checks.mk
 -include bench/bench.mk
 -include bench/overhead.mk

@@ -147,18 +147,25 @@ ZC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return zc_engine_write(fd, buf, n, NULL, ZC_W_WRITE, 0);
 }
 
-ZC_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+/* One body for pwrite and pwrite64, each with its own real function. */
+static inline ssize_t pwrite_common(ssize_t (*real)(int, const void *, size_t, off_t), int fd,
+				    const void *buf, size_t n, off_t off)
 {
 	if (likely(n < zc_write_min) || off < 0) {
 		small_write(fd, off, n);
-		return REAL(pwrite)(fd, buf, n, off);
+		return real(fd, buf, n, off);
 	}
 	return zc_engine_write(fd, buf, n, &off, ZC_W_PWRITE, 0);
 }
 
+ZC_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite_common(REAL(pwrite), fd, buf, n, off);
+}
+
 ZC_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-	return pwrite(fd, buf, n, off);
+	return pwrite_common(REAL(pwrite64), fd, buf, n, off);
 }
 
 ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -172,20 +179,26 @@ ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return zc_engine_writev(fd, iov, cnt, NULL);
 }
 
-ZC_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+static inline ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, off_t),
+				     int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	if (likely(zc_write_min == SIZE_MAX) || cnt <= 0 || !iov || off < 0 ||
 	    iov_total(iov, cnt) < zc_write_min) {
 		if (cnt > 0 && iov)
 			small_write(fd, off, iov_total(iov, cnt));
-		return REAL(pwritev)(fd, iov, cnt, off);
+		return real(fd, iov, cnt, off);
 	}
 	return zc_engine_writev(fd, iov, cnt, &off);
 }
 
+ZC_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev_common(REAL(pwritev), fd, iov, cnt, off);
+}
+
 ZC_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return pwritev(fd, iov, cnt, off);
+	return pwritev_common(REAL(pwritev64), fd, iov, cnt, off);
 }
 
 ZC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)

@@ -225,7 +225,7 @@ void zc_log_open(const char *file_template, int level)
 	char path[ZC_PATH_MAX];
 	int fd = -1;
 	if (zc_expand_path(path, sizeof path, file_template, (long)getpid()) == 0)
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		fd = REAL(open)(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd >= 0 && fd < LOG_FD_FLOOR) {
 		int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, LOG_FD_FLOOR);
 		if (high >= 0) {

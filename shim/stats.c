@@ -399,7 +399,7 @@ void zc_stats_emit(void)
 	n = zc_stats_json(&snap, out_buf, sizeof out_buf - 1, pid, exe_buf,
 			  zc_mode_name(zc_cfg.mode), zc_cfg.guard);
 	if (n && zc_expand_path(path, sizeof path, target, pid) == 0) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = REAL(open)(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			out_buf[n++] = '\n';
 			write_all_once(fd, out_buf, n);
