@@ -306,7 +306,7 @@ static ssize_t observe_readv(int fd, const struct iovec *iov, int cnt, const off
 	ssize_t r = pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	if (r <= 0 || zc_inside)
 		return r;
-	zc_inside = 1;
+	zc_enter();
 	int saved = errno;
 	off_t at = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR) - r;
 	errno = saved;
@@ -319,7 +319,7 @@ static ssize_t observe_readv(int fd, const struct iovec *iov, int cnt, const off
 		at += (off_t)got;
 		left -= got;
 	}
-	zc_inside = 0;
+	zc_leave();
 	return r;
 }
 
@@ -352,7 +352,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		return observe_small_read(fd, buf, n, pos);
 	if (n > ZC_MAX_RW)
 		return plain_read(fd, buf, n, pos); /* the kernel's own checks and cap */
-	zc_inside = 1;
+	zc_enter();
 	uintptr_t b = (uintptr_t)buf;
 	int why = -1;
 	ssize_t r = -1;
@@ -363,7 +363,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		/* Not a file: nothing to defer, nothing to learn. */
 		if (zc_phantom_live)
 			before_plain_read(b, n);
-		zc_inside = 0;
+		zc_leave();
 		return plain_read(fd, buf, n, pos);
 	}
 	if (zc_mode == ZC_MODE_ON && n >= zc_min_chunk) {
@@ -380,7 +380,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 					s->refused = -1;
 				}
 				zc_unlock();
-				zc_inside = 0;
+				zc_leave();
 				return r;
 			}
 			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
@@ -401,7 +401,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	r = plain_read(fd, buf, n, pos);
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);
-	zc_inside = 0;
+	zc_leave();
 	return r;
 }
 
@@ -454,26 +454,88 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 
 /* ---- fds and files ------------------------------------------------------- */
 
-void zc_engine_fd_closed(int fd)
+__thread uintptr_t zc_inside_sp __attribute__((tls_model("initial-exec")));
+
+void zc_engine_abandon(void)
 {
-	zc_fd_forget(fd);
-	if (!zc_ready || zc_inside)
-		return;
-	zc_inside = 1;
-	zc_lock();
+	if (zc_lock_held()) {
+		/* The jump leaves a section that was changing the tables, which
+		 * may be half changed: from now on every call passes through. */
+		zc_mode = ZC_MODE_OFF;
+		zc_read_min = SIZE_MAX;
+		zc_write_min = SIZE_MAX;
+		zc_unlock();
+		zc_log(1, "a signal handler jumped out of zcopy's locked work; zcopy is off now");
+	}
+	zc_write_abandon();
+	zc_leave();
+}
+
+/* fds a signal handler closed while its thread was inside zcopy. */
+#define ZC_PENDING_FDS 16
+__thread int zc_pending_n __attribute__((tls_model("initial-exec")));
+static __thread int pending_fds[ZC_PENDING_FDS] __attribute__((tls_model("initial-exec")));
+
+void zc_defer_fd_closed(int fd)
+{
+	int n = zc_pending_n;
+	if (n < ZC_PENDING_FDS)
+		pending_fds[n] = fd;
+	zc_pending_n = n + 1; /* more than fit: every pin is checked */
+}
+
+static void forget_fd(int fd)
+{
 	zc_det_forget_fd(&det, fd);
 	zc_phantom_fd_closed(fd);
 	zc_pin_fd_closed(fd);
+}
+
+void zc_leave_slow(void)
+{
+	int saved = errno;
+	int held = zc_lock_held();
+	if (!held)
+		zc_lock();
+	/* A handler may queue more meanwhile: until none is left. */
+	for (int n; (n = zc_pending_n) != 0;) {
+		zc_pending_n = 0;
+		if (n > ZC_PENDING_FDS)
+			zc_pin_check_all();
+		for (int i = 0; i < n && i < ZC_PENDING_FDS; i++)
+			forget_fd(pending_fds[i]);
+	}
+	if (!held)
+		zc_unlock();
+	errno = saved;
+}
+
+void zc_engine_fd_closed(int fd)
+{
+	zc_fd_forget(fd);
+	if (!zc_ready)
+		return;
+	if (zc_inside) {
+		zc_defer_fd_closed(fd);
+		return;
+	}
+	zc_enter();
+	zc_lock();
+	forget_fd(fd);
 	zc_unlock();
-	zc_inside = 0;
+	zc_leave();
 }
 
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
-	if (!zc_ready || zc_inside)
+	if (!zc_ready)
 		return;
-	zc_inside = 1;
+	if (zc_inside) {
+		zc_pending_n = ZC_PENDING_FDS + 1; /* check every pin on the way out */
+		return;
+	}
+	zc_enter();
 	zc_lock();
 	for (int i = 0; i < ZC_STREAMS; i++)
 		if (det.s[i].fd >= 0 && (unsigned)det.s[i].fd >= lo && (unsigned)det.s[i].fd <= hi)
@@ -489,7 +551,7 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 	if (own >= 0 && (unsigned)own >= lo && (unsigned)own <= hi)
 		zc_phantom_fd_closed(own);
 	zc_unlock();
-	zc_inside = 0;
+	zc_leave();
 }
 
 void zc_engine_file_changing(int fd, off_t off, off_t len)
@@ -500,7 +562,7 @@ void zc_engine_file_changing(int fd, off_t off, off_t len)
 	int saved = errno;
 	if (zc_fd_get(fd, &o, ZC_FD_VALIDATE, NULL) == 0 &&
 	    (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK)) {
-		zc_inside = 1;
+		zc_enter();
 		zc_lock();
 		if (zc_phantom_of_file(o.dev, o.ino)) {
 			if (off < 0)
@@ -508,7 +570,7 @@ void zc_engine_file_changing(int fd, off_t off, off_t len)
 			zc_phantom_file_changing(o.dev, o.ino, off < 0 ? 0 : off, off < 0 ? 0 : len);
 		}
 		zc_unlock();
-		zc_inside = 0;
+		zc_leave();
 	}
 	errno = saved;
 }
@@ -517,11 +579,11 @@ void zc_engine_all_files_changing(void)
 {
 	if (!zc_phantom_live || zc_inside)
 		return;
-	zc_inside = 1;
+	zc_enter();
 	zc_lock();
 	zc_phantom_materialize(0, UINTPTR_MAX - zc_page); /* the top page is never ours */
 	zc_unlock();
-	zc_inside = 0;
+	zc_leave();
 }
 
 void zc_engine_path_changing(int dirfd, const char *path, off_t from)
@@ -530,13 +592,13 @@ void zc_engine_path_changing(int dirfd, const char *path, off_t from)
 		return;
 	struct stat st;
 	int saved = errno;
-	zc_inside = 1;
+	zc_enter();
 	if (fstatat(dirfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
 		zc_lock();
 		zc_phantom_file_changing(st.st_dev, st.st_ino, from < 0 ? 0 : from, 0);
 		zc_unlock();
 	}
-	zc_inside = 0;
+	zc_leave();
 	errno = saved;
 }
 
@@ -546,7 +608,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 {
 	if (zc_inside)
 		return;
-	zc_inside = 1;
+	zc_enter();
 	int saved = errno;
 	zc_lock();
 	zc_det_forget_range(&det, lo, hi);
@@ -560,7 +622,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	}
 	zc_unlock();
 	errno = saved;
-	zc_inside = 0;
+	zc_leave();
 }
 
 /* ---- stdio (observed, not redirected) ------------------------------------ */
@@ -569,7 +631,7 @@ void zc_engine_stdio_read(int fd, void *buf, size_t n)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF || fd < 0 || n == 0)
 		return;
-	zc_inside = 1;
+	zc_enter();
 	zc_lock();
 	zc_det_after_read(&det, fd, (uintptr_t)buf, n, 0);
 	arm_writes();
@@ -577,19 +639,19 @@ void zc_engine_stdio_read(int fd, void *buf, size_t n)
 	if (s)
 		s->why = ZC_FB_STDIO;
 	zc_unlock();
-	zc_inside = 0;
+	zc_leave();
 }
 
 void zc_engine_stdio_write(int fd, const void *buf, size_t n)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF || fd < 0 || n == 0)
 		return;
-	zc_inside = 1;
+	zc_enter();
 	zc_lock();
 	struct zc_stream *s = zc_det_on_write(&det, (uintptr_t)buf, n);
 	if (s)
 		zc_fallback(ZC_FB_STDIO, n);
 	zc_unlock();
 	ZC_ADD(bytes_copied, n);
-	zc_inside = 0;
+	zc_leave();
 }

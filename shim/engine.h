@@ -36,6 +36,39 @@ extern size_t zc_write_min;
  * signal handler that runs during our own work) takes the plain path. */
 extern __thread int zc_inside __attribute__((tls_model("initial-exec")));
 
+/*
+ * zc_enter()/zc_leave(): the one way into and out of zcopy's own work from
+ * a wrapper.  While the flag is set, a signal handler that interrupts this
+ * thread and calls a wrapper takes the plain path (it never waits for the
+ * engine lock, never sees half-changed tables).  What such a handler did to
+ * fds zcopy pins (a close, a dup2 over one) is queued and dealt with on the
+ * way out, so zcopy never keeps open what the program closed.  zc_leave()
+ * leaves errno alone.
+ */
+extern __thread int zc_pending_n __attribute__((tls_model("initial-exec")));
+/* Where on the stack this thread entered zcopy (see jump.c). */
+extern __thread uintptr_t zc_inside_sp __attribute__((tls_model("initial-exec")));
+void zc_leave_slow(void);
+static inline __attribute__((always_inline)) void zc_enter(void)
+{
+	zc_inside_sp = (uintptr_t)__builtin_frame_address(0);
+	zc_inside = 1;
+}
+static inline void zc_leave(void)
+{
+	if (__builtin_expect(zc_pending_n != 0, 0))
+		zc_leave_slow();
+	zc_inside = 0;
+}
+/* A wrapper's fd event while this thread is inside zcopy (a signal
+ * handler's close): queued for zc_leave().  Async-signal-safe. */
+void zc_defer_fd_closed(int fd);
+/* A signal handler is jumping out of this thread's zcopy work (jump.c):
+ * let go of it as if it had returned.  Runs in the handler. */
+void zc_engine_abandon(void);
+/* The write side's part of that (redirect.c). */
+void zc_write_abandon(void);
+
 /* The detector's state (engine.c), shared with the write side (redirect.c);
  * touched only under the engine lock. */
 struct zc_detector;

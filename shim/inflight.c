@@ -61,6 +61,16 @@ void zc_inflight_leave(struct zc_inflight *f)
 	zc_unlock();
 }
 
+void zc_inflight_after_fork_child(void)
+{
+	for (int i = 0; i < ZC_MAX_INFLIGHT; i++)
+		if (tab[i].len)
+			zc_inflight_end(&tab[i]);
+	pthread_cond_t fresh = PTHREAD_COND_INITIALIZER;
+	call_done = fresh;
+	waiters = 0;
+}
+
 int zc_inflight_of_file(dev_t dev, ino_t ino)
 {
 	for (int i = 0; i < ZC_MAX_INFLIGHT; i++)

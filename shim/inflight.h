@@ -43,6 +43,8 @@ void zc_inflight_leave(struct zc_inflight *f);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0: to the
  * end): revoke the ranges in flight there and wait for their calls. */
 void zc_inflight_changing(dev_t dev, ino_t ino, off_t off, off_t len);
+/* In a forked child: no write of the parent's is in flight there. */
+void zc_inflight_after_fork_child(void);
 /* Is a range of (dev, ino) in flight? */
 int zc_inflight_of_file(dev_t dev, ino_t ino);
 

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fdinfo.h"
+#include "inflight.h"
 #include "log.h"
 #include "phantom.h"
 #include "pin.h"
@@ -72,6 +73,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	int inside = forked_inside;
 	if (forked_inside) {
 		/* The child's tables may be half changed: it passes every call
 		 * through from now on (such a child normally only execs). */
@@ -86,7 +88,16 @@ static void fork_child(void)
 		zc_log_open(zc_cfg.log_file, zc_cfg.log_level);
 	}
 	zc_engine_reset();
-	zc_pin_init(); /* kcmp names the process: it is another one now */
+	/* Another process: kcmp names it anew, the parent's writes in flight
+	 * are not its own, and it holds nothing open of zcopy's.  (Unless the
+	 * fork came from a handler that interrupted zcopy: the interrupted
+	 * write goes on in the child too, on its pins.) */
+	if (!inside) {
+		zc_pin_after_fork_child();
+		zc_inflight_after_fork_child();
+	} else {
+		zc_pin_init();
+	}
 	zc_phantom_after_fork_child();
 	zc_stats_reset();
 }

@@ -31,6 +31,18 @@ static int zc_is_own_fd(int fd)
 	return fd == zc_phantom_own_fd() || fd == zc_log_own_fd() || fd == zc_stats_own_fd();
 }
 
+/* After the program's close or dup2 of fd: another thread may have pinned
+ * the number between zcopy's look before the call and the call itself; that
+ * pin names what the program just let go of. */
+static inline void after_fd_change(int fd)
+{
+	if (unlikely(zc_pins_live)) {
+		int saved = errno;
+		zc_engine_fd_closed(fd);
+		errno = saved;
+	}
+}
+
 /* A write too small for the engine may still change a file that phantoms
  * stand for; only then does it cost more than a compare. */
 static inline void small_write(int fd, off_t off, size_t n)
@@ -287,7 +299,9 @@ ZC_EXPORT int close(int fd)
 		return -1;
 	}
 	zc_engine_fd_closed(fd);
-	return REAL(close)(fd);
+	int r = REAL(close)(fd);
+	after_fd_change(fd);
+	return r;
 }
 
 ZC_EXPORT void closefrom(int lo)
@@ -316,14 +330,20 @@ ZC_EXPORT int dup2(int fd, int fd2)
 {
 	if (fd != fd2)
 		zc_engine_fd_closed(fd2);
-	return REAL(dup2)(fd, fd2);
+	int r = REAL(dup2)(fd, fd2);
+	if (fd != fd2)
+		after_fd_change(fd2);
+	return r;
 }
 
 ZC_EXPORT int dup3(int fd, int fd2, int flags)
 {
 	if (fd != fd2)
 		zc_engine_fd_closed(fd2);
-	return REAL(dup3)(fd, fd2, flags);
+	int r = REAL(dup3)(fd, fd2, flags);
+	if (fd != fd2)
+		after_fd_change(fd2);
+	return r;
 }
 
 /* fcntl's third argument is an int or a pointer; on this ABI both travel in

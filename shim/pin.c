@@ -27,6 +27,7 @@ struct pin {
 };
 
 static struct pin tab[ZC_MAX_PINS];
+volatile int zc_pins_live;
 static pid_t self;
 static int usable = -1; /* kcmp works: -1 not probed yet */
 static unsigned flags_gen = 1;
@@ -78,6 +79,7 @@ void zc_pin_put(int i)
 	zc_ownfd_close(&p->own);
 	p->own = -1;
 	p->prog = -1;
+	zc_pins_live--;
 	errno = saved;
 }
 
@@ -94,6 +96,28 @@ void zc_pin_fd_closed(int fd)
 	for (int i = 0; i < ZC_MAX_PINS; i++)
 		if (tab[i].refs > 0 && tab[i].prog == fd)
 			detach(&tab[i]);
+}
+
+void zc_pin_check_all(void)
+{
+	int saved = errno;
+	for (int i = 0; i < ZC_MAX_PINS; i++)
+		if (tab[i].refs > 0 && tab[i].prog >= 0 && kcmp_file(tab[i].prog, tab[i].own) != 0)
+			detach(&tab[i]);
+	errno = saved;
+}
+
+void zc_pin_after_fork_child(void)
+{
+	int saved = errno;
+	self = getpid();
+	for (int i = 0; i < ZC_MAX_PINS; i++) {
+		if (tab[i].refs > 0)
+			zc_ownfd_close(&tab[i].own);
+		tab[i] = (struct pin){ .own = -1, .prog = -1 };
+	}
+	zc_pins_live = 0;
+	errno = saved;
 }
 
 void zc_pin_flags_changed(void)
@@ -170,6 +194,7 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 		}
 		p->prog = fd;
 		p->refs = 1; /* the attachment */
+		zc_pins_live++;
 		p->flags_gen = __atomic_load_n(&flags_gen, __ATOMIC_RELAXED);
 		fresh = 0; /* just done */
 	} else if (refresh_flags(p) < 0) {

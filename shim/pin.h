@@ -32,6 +32,9 @@
 
 #define ZC_MAX_PINS 32
 
+/* Number of pins in use: 0 means no fd event concerns them. */
+extern volatile int zc_pins_live;
+
 /* Probes kcmp; after fork in the child, call again (the pid changed). */
 void zc_pin_init(void);
 /* Is pinning available (kcmp works)? */
@@ -55,6 +58,12 @@ void zc_pin_put(int i);
 void zc_pin_fd_closed(int fd);
 /* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
 void zc_pin_flags_changed(void);
+/* Detaches every pin whose number no longer names its description (after
+ * closes zcopy could not follow one by one). */
+void zc_pin_check_all(void);
+/* In a forked child: the parent's writes in flight are not the child's, and
+ * the child keeps nothing open of zcopy's: every pin is closed. */
+void zc_pin_after_fork_child(void);
 /* Is fd one of the pins' duplicates? */
 int zc_pin_is_own(int fd);
 

@@ -14,6 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -99,7 +100,11 @@
 	X(posix_madvise, int, (void *, size_t, int))                                      \
 	X(mprotect, int, (void *, size_t, int))                                           \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
-	X(signal, __sighandler_t, (int, __sighandler_t))
+	X(signal, __sighandler_t, (int, __sighandler_t))                                  \
+	X(longjmp, void, (struct __jmp_buf_tag *, int))                                   \
+	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                  \
+	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \
+	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
 struct zc_real {

@@ -17,7 +17,9 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "detect.h"
@@ -46,6 +48,8 @@ struct wctx {
 	int pipe_held;     /* SIGPIPE is blocked (stream socket, after progress) */
 	sigset_t pipe_old; /* the mask to restore */
 	int pipe_pending;  /* SIGPIPE was already pending when blocked */
+	int deadline_set;  /* a socket's SO_SNDTIMEO runs until deadline */
+	struct timespec deadline;
 	enum zc_wcall how;
 	int flags;
 	const off_t *pos0; /* the call's explicit offset, or NULL */
@@ -56,14 +60,15 @@ struct wctx {
 };
 
 /*
- * After the first bytes of a write went out, the plain write would return
- * instead of raising a SIGPIPE for a stream socket whose peer left (it
- * reports the count): SIGPIPE stays blocked from then on, and one the rest
- * raised is taken back at the end (redirect_end).
+ * SIGPIPE held back: for send(MSG_NOSIGNAL), whose transfer (sendfile) has
+ * no such flag, for the whole write; for a stream socket once the first
+ * bytes went out, because the plain write would then return the count
+ * instead of raising SIGPIPE for a peer that left.  One that the held calls
+ * raised is taken back at the end (release_sigpipe).
  */
 static void hold_sigpipe(struct wctx *w)
 {
-	if (w->pipe_held || w->o.kind != ZC_K_STREAM || (w->flags & MSG_NOSIGNAL))
+	if (w->pipe_held)
 		return;
 	sigset_t set, pending;
 	sigemptyset(&set);
@@ -97,7 +102,8 @@ static int may_continue(struct wctx *w)
 {
 	if (w->total == 0)
 		return 1;
-	hold_sigpipe(w);
+	if (w->o.kind == ZC_K_STREAM)
+		hold_sigpipe(w);
 	return !zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL);
 }
 
@@ -123,11 +129,50 @@ static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int 
 }
 
 /*
+ * Waits until the destination takes bytes again, as the plain write would
+ * wait: through no signal handler (poll returns on one, SA_RESTART or not)
+ * and, for a socket, no longer than its SO_SNDTIMEO in all.  Returns 1 when
+ * there is room (or an error the next call will report), 0 when the plain
+ * write would have returned.
+ */
+static int wait_room(struct wctx *w)
+{
+	int ms = -1;
+	if (w->o.kind == ZC_K_STREAM) {
+		struct timeval tv;
+		socklen_t l = sizeof tv;
+		int saved = errno;
+		if (!w->deadline_set && getsockopt(w->out, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) == 0 &&
+		    (tv.tv_sec || tv.tv_usec)) {
+			clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+			w->deadline.tv_sec += tv.tv_sec;
+			w->deadline.tv_nsec += tv.tv_usec * 1000L;
+			if (w->deadline.tv_nsec >= 1000000000L) {
+				w->deadline.tv_sec++;
+				w->deadline.tv_nsec -= 1000000000L;
+			}
+			w->deadline_set = 1;
+		}
+		if (w->deadline_set) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long left = (w->deadline.tv_sec - now.tv_sec) * 1000LL +
+					 (w->deadline.tv_nsec - now.tv_nsec) / 1000000L;
+			ms = left > 0 ? (int)left : 0;
+		}
+		errno = saved;
+	}
+	return zc_wait_writable(w->out, ms) > 0;
+}
+
+/*
  * Writes iovecs plainly; returns 0 if all went.  The first piece of a write
- * is the program's call as it made it.  A later piece into a blocking pipe
- * or socket is made without waiting and waited for in poll(2), so that a
- * signal handler ends the write with the count so far, as it would have
- * ended the plain one (with SA_RESTART or not).
+ * is the program's call as it made it, and its count is final.  A later
+ * piece into a pipe or socket is made without waiting and waited for in
+ * poll(2) (wait_room), so that a signal handler ends the write with the
+ * count so far, as it would have ended the plain one; whether the
+ * destination is non-blocking is asked when it is full, not remembered (it
+ * can change through another fd, by ioctl, or in another process).
  */
 static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 {
@@ -142,24 +187,24 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	if (!may_continue(w))
 		return -1;
 	int first = w->total == 0;
-	int waits = !(w->o.flags & ZC_FL_NONBLOCK) &&
-		    (w->o.kind == ZC_K_PIPE || w->o.kind == ZC_K_STREAM);
+	int waits = w->o.kind == ZC_K_PIPE || w->o.kind == ZC_K_STREAM;
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
 	while (done < want) {
 		ssize_t r = plain_call(w, v + k, cnt - k, nowait);
-		if (r < 0 && errno == EOPNOTSUPP && nowait) {
-			/* A FIFO opened by name takes no RWF_NOWAIT: wait for room
-			 * first, then write (it then waits only if another writer
-			 * took the room meanwhile). */
-			nowait = 0;
-			if (zc_wait_writable(w->out) < 0)
+		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
+			int e = errno;
+			if (zc_fd_nonblocking(w->out)) {
+				if (e == EAGAIN)
+					break; /* the plain write returns the count so far */
+				nowait = 0; /* its own non-blocking call, count final */
+				continue;
+			}
+			/* Some pipes take no RWF_NOWAIT: wait for room, then one
+			 * blocking write, whose count is final. */
+			nowait = e == EAGAIN;
+			if (!wait_room(w))
 				break;
-			continue;
-		}
-		if (r < 0 && errno == EAGAIN && nowait) {
-			if (zc_wait_writable(w->out) < 0)
-				break; /* a handler ran: the plain write returns here */
 			continue;
 		}
 		if (r < 0) {
@@ -171,10 +216,8 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 		w->total += (size_t)r;
 		w->pos += r;
 		done += (size_t)r;
-		if (first || !waits || r == 0)
-			break; /* a blocking call's short count is final */
-		if (!nowait && done < want && zc_wait_writable(w->out) < 0)
-			break;
+		if (!nowait || r == 0)
+			break; /* a blocking call's count is final */
 		/* Skip what went; go on with the rest. */
 		size_t skip = (size_t)r;
 		while (k < cnt && skip >= v[k].iov_len)
@@ -501,6 +544,34 @@ static void decline(const struct wctx *w, struct zc_stream *pair, int refusal, i
 	}
 }
 
+/* This thread's write in progress, for a signal handler that jumps out of
+ * it (zc_write_abandon). */
+struct current {
+	struct wctx *w;
+	struct carried *c;
+	int dpin;
+};
+static __thread struct current *cur __attribute__((tls_model("initial-exec")));
+
+void zc_write_abandon(void)
+{
+	struct current *k = cur;
+	if (!k)
+		return;
+	cur = NULL;
+	if (k->w->pipe_held && !k->w->pipe_pending) {
+		/* SIGPIPE was blocked for the write, not by the program. */
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		if (!sigismember(&k->w->pipe_old, SIGPIPE))
+			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	}
+	zc_lock();
+	release(k->c, k->dpin);
+	zc_unlock();
+}
+
 /* The write side of one call: decide under the lock, emit without it. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
@@ -530,11 +601,14 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	if (!go)
 		return -2;
 
+	struct current k = { w, &c, dpin };
+	cur = &k;
 	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, &c) : emit(w, iov, cnt, &c);
 	release_sigpipe(w);
 
 	int saved = errno;
 	zc_lock();
+	cur = NULL;
 	release(&c, dpin);
 	zc_unlock();
 	errno = saved;
@@ -597,29 +671,14 @@ out:
 	return 0;
 }
 
-/*
- * send(..., MSG_NOSIGNAL): sendfile has no flags, and a peer that went away
- * makes it raise SIGPIPE where the plain send would not.  SIGPIPE is blocked
- * around the emission and one that the emission raised is taken back, so
- * the program sees EPIPE alone, as it asked.
- */
+/* send(..., MSG_NOSIGNAL): sendfile has no flags, and a peer that went away
+ * makes it raise SIGPIPE where the plain send would not: held back for the
+ * whole write, so the program sees EPIPE alone, as it asked. */
 static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
 			     const struct carried *c)
 {
-	sigset_t pipe_set, old, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-	ssize_t r = emit(w, iov, cnt, c);
-	int saved = errno;
-	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-		struct timespec now = { 0, 0 };
-		sigtimedwait(&pipe_set, NULL, &now);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return r;
+	hold_sigpipe(w);
+	return emit(w, iov, cnt, c);
 }
 
 /* Lengths the kernel accepts in one call without EINVAL, and below its
@@ -660,11 +719,11 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 		zc_small_read.len = 0;
 	} else if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
 		int saved = errno;
-		zc_inside = 1;
+		zc_enter();
 		struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
 				  .pos = pos ? *pos : 0, .first = 1 };
 		r = engine_writev(&w, iov, cnt);
-		zc_inside = 0;
+		zc_leave();
 		if (r != -1)
 			errno = saved; /* a success, even a short one, leaves errno alone */
 	}

@@ -98,20 +98,23 @@ int zc_at_size_limit(int out, const struct zc_fdinfo *o, const off_t *out_pos)
 	return at;
 }
 
-int zc_wait_writable(int out)
+int zc_wait_writable(int out, int ms)
 {
 	int saved = errno;
 	struct pollfd p = { .fd = out, .events = POLLOUT };
-	for (;;) {
-		int r = poll(&p, 1, -1);
-		if (r >= 0)
-			break;
-		if (errno == EINTR)
-			return -1; /* a handler ran: the plain write would return now */
-		break;         /* ENOMEM and such: the next call reports the state */
-	}
+	int r = poll(&p, 1, ms);
+	if (r < 0 && errno == EINTR)
+		return -1; /* a handler ran: the plain write would return now */
 	errno = saved;
-	return 0;
+	return r == 0 ? 0 : 1; /* ENOMEM and such: the next call reports the state */
+}
+
+int zc_fd_nonblocking(int fd)
+{
+	int saved = errno;
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	errno = saved;
+	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
 /* Has the source ended before in_off?  Asked only after a short count. */
@@ -152,7 +155,6 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 	}
 	struct refused *r = refused_find(i, o);
 	int saved = errno;
-	int nonblock = (o->flags & ZC_FL_NONBLOCK) != 0;
 	for (int k = 0; k < n; k++) {
 		enum zc_transfer t = order[k];
 		if (r && (r->prims & (1u << t)))
@@ -196,13 +198,15 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 				*end = ZC_XF_EOF;
 				break;
 			}
-			if (e == EAGAIN && t == ZC_T_SPLICE && !nonblock) {
-				/* A full blocking pipe: the plain write would wait. */
+			if (e == EAGAIN && t == ZC_T_SPLICE && !zc_fd_nonblocking(out)) {
+				/* A full blocking pipe: the plain write would wait.
+				 * (Whether it blocks is asked now: O_NONBLOCK can change
+				 * through another fd, by ioctl or in another process.) */
 				if (progress + done == 0) {
 					*end = ZC_XF_FULL;
 					break;
 				}
-				if (zc_wait_writable(out) < 0) {
+				if (zc_wait_writable(out, -1) <= 0) {
 					*end = ZC_XF_SHORT;
 					break;
 				}

@@ -49,8 +49,11 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
  * already wrote some bytes stops there without SIGXFSZ. */
 int zc_at_size_limit(int out, const struct zc_fdinfo *o, const off_t *out_pos);
 
-/* Waits until a pipe or socket can take bytes.  0 when it can (or reports
- * an error the next call will see); -1 when a signal handler ran (EINTR). */
-int zc_wait_writable(int out);
+/* Waits (at most ms milliseconds; -1: no limit) until a pipe or socket can
+ * take bytes.  1 when it can (or has an error the next call will report),
+ * 0 at the time limit, -1 when a signal handler ran (EINTR). */
+int zc_wait_writable(int out, int ms);
+/* Is fd's description non-blocking now? */
+int zc_fd_nonblocking(int fd);
 
 #endif
