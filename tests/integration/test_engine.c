@@ -376,6 +376,27 @@ START_TEST(madvise_dontneed_gives_zeros)
 }
 END_TEST
 
+/* The copy leaves phantoms in the first half of an anonymous mapping; the
+ * program then grows the mapping with mremap(MREMAP_MAYMOVE).  The kernel
+ * resizes only a range that is one mapping: pages zcopy gave their bytes
+ * must be one mapping with the rest again, or mremap fails with EFAULT
+ * where it succeeds without zcopy. */
+START_TEST(mremap_grows_a_buffer_that_held_phantoms)
+{
+	it_four(IT_ARGV(it_prog("mremap_grow"), "../src", "out", "last"), NULL,
+		IT_ARGV("out", "last"));
+	it_expect_plain_success("mremap_grow");
+	it_same_file("src", "none/out");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "mremap ok") != NULL, "%s", text);
+	free(text);
+	it_expect_passive("mremap_grow");
+	it_expect_zero_copy("mremap_grow", SIZE, 80);
+	ck_assert_msg(it_stat("on", "mremap_grow", "materialized_bytes") > 0,
+		      "no phantom was alive when the buffer grew:\n%s", it_stats_text("on"));
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -403,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, source_fd_reused_between_read_and_write);
 	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
 	tcase_add_test(tc, madvise_dontneed_gives_zeros);
+	tcase_add_test(tc, mremap_grows_a_buffer_that_held_phantoms);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
