@@ -22,6 +22,7 @@
 #include "stats.h"
 
 void zc_signals_init(void);
+int zc_signals_defer_ok(void);
 
 static const char *env_get(const char *name)
 {
@@ -95,7 +96,8 @@ static void arm(void)
 	zc_min_chunk = zc_cfg.min_chunk;
 	switch (zc_cfg.mode) {
 	case ZC_MODE_ON:
-		zc_read_min = zc_min_chunk;
+		/* Not while the program ignores SIGBUS (signals.c). */
+		zc_read_min = zc_signals_defer_ok() ? zc_min_chunk : SIZE_MAX;
 		zc_write_min = SIZE_MAX; /* until the first stream (engine.c, arm_writes) */
 		break;
 	case ZC_MODE_OBSERVE:

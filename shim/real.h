@@ -99,7 +99,11 @@
 	X(posix_madvise, int, (void *, size_t, int))                                      \
 	X(mprotect, int, (void *, size_t, int))                                           \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
-	X(signal, __sighandler_t, (int, __sighandler_t))
+	X(signal, __sighandler_t, (int, __sighandler_t))                                  \
+	X(__sysv_signal, __sighandler_t, (int, __sighandler_t))                           \
+	X(sigset, __sighandler_t, (int, __sighandler_t))                                  \
+	X(sigignore, int, (int))                                                          \
+	X(siginterrupt, int, (int, int))
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
 struct zc_real {

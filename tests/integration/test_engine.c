@@ -397,6 +397,49 @@ START_TEST(mremap_grows_a_buffer_that_held_phantoms)
 }
 END_TEST
 
+/* The program ignores SIGBUS once phantoms are alive, then starts children
+ * (fork+exec, posix_spawn, and one that inherits the ignored SIGBUS from its
+ * start and copies too).  An ignored SIGBUS stays ignored across exec, a
+ * handled one does not: with zcopy's handler installed in its place the
+ * children would be killed by the SIGBUS they ignore without zcopy, and the
+ * program's own SigIgn would lack it. */
+START_TEST(ignored_sigbus_stays_ignored_across_exec)
+{
+	it_four(IT_ARGV(it_prog("bus_ignored"), "../src", "out"), NULL, IT_ARGV("out", "out.2"));
+	it_same_file("src", "none/out");
+	it_same_file("src", "none/out.2");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "posix_spawn child: exit 0") != NULL &&
+			      strstr(text, "self: SIGBUS ignored yes") != NULL,
+		      "%s", text);
+	free(text);
+	it_expect_passive("bus_ignored");
+	/* The first copy was deferred, and the phantom alive when SIGBUS
+	 * became ignored got its bytes. */
+	ck_assert_msg(it_stat("on", "bus_ignored", "phantom_reads") > 0 &&
+			      it_stat("on", "bus_ignored", "materialized_bytes") > 0,
+		      "the engine did not engage before SIGBUS was ignored:\n%s",
+		      it_stats_text("on"));
+}
+END_TEST
+
+/* sysv_signal, __sysv_signal, bsd_signal, signal, sigset, sigignore and
+ * siginterrupt on SIGBUS, each read back with sigaction (handler, flags,
+ * mask), with sent SIGBUSes in between and the copy going on. */
+START_TEST(every_way_to_set_sigbus_reads_back)
+{
+	it_four(IT_ARGV(it_prog("bus_setters"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "h1 ran") != NULL && strstr(text, "survived") != NULL, "%s",
+		      text);
+	free(text);
+	it_expect_passive("bus_setters");
+	ck_assert_msg(it_stat("on", "bus_setters", "phantom_reads") > 0,
+		      "the engine did not engage:\n%s", it_stats_text("on"));
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -425,6 +468,8 @@ int main(void)
 	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
 	tcase_add_test(tc, madvise_dontneed_gives_zeros);
 	tcase_add_test(tc, mremap_grows_a_buffer_that_held_phantoms);
+	tcase_add_test(tc, ignored_sigbus_stays_ignored_across_exec);
+	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
