@@ -440,6 +440,27 @@ START_TEST(every_way_to_set_sigbus_reads_back)
 }
 END_TEST
 
+/* 200 forks with a phantom alive at each, while a timer handler writes a
+ * page every 50 us: a handler that runs while the fork handlers hold the
+ * engine lock must take the plain path, not wait for the lock (a hang,
+ * caught by the run's time limit). */
+START_TEST(signal_handler_writes_during_fork)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("fork_signal"), "../src", "out"),
+			     .out_fd = -1, .timeout = 15 };
+	it_four_spec(&s, OUT1);
+	it_expect_plain_success("fork_signal");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "timer fired yes") != NULL, "%s", text);
+	free(text);
+	it_expect_passive("fork_signal");
+	/* Each fork found a phantom to give its bytes. */
+	ck_assert_msg(it_stat("on", "fork_signal", "phantom_reads") > 0 &&
+			      it_stat("on", "fork_signal", "materialized_bytes") > 0,
+		      "no phantom was alive at the forks:\n%s", it_stats_text("on"));
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -470,6 +491,7 @@ int main(void)
 	tcase_add_test(tc, mremap_grows_a_buffer_that_held_phantoms);
 	tcase_add_test(tc, ignored_sigbus_stays_ignored_across_exec);
 	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
+	tcase_add_test(tc, signal_handler_writes_during_fork);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
