@@ -461,6 +461,19 @@ START_TEST(signal_handler_writes_during_fork)
 }
 END_TEST
 
+/* The child of a fork forks again and the grandchild copies.  The fork
+ * handlers hand each child the engine lock released: a thread that still
+ * counted as holding it would take the next fork for one made from inside
+ * zcopy, and turn the grandchild off. */
+START_TEST(grandchild_copy_engages)
+{
+	it_four(IT_ARGV(it_prog("fork_nested"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("fork_nested");
+	it_expect_zero_copy("fork_nested", SIZE, 80);
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -492,6 +505,7 @@ int main(void)
 	tcase_add_test(tc, ignored_sigbus_stays_ignored_across_exec);
 	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
 	tcase_add_test(tc, signal_handler_writes_during_fork);
+	tcase_add_test(tc, grandchild_copy_engages);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
