@@ -55,7 +55,7 @@ static size_t usable(void *p)
  * no seam recorded this is one compare. */
 static void seams(uintptr_t lo, uintptr_t hi, int mend)
 {
-	if (!unlikely(zc_phantom_seams) || zc_inside)
+	if (!unlikely(zc_phantom_seams) || zc_inside || lo >= hi)
 		return;
 	zc_inside = 1;
 	int saved = errno;
@@ -77,10 +77,12 @@ ZC_EXPORT void free(void *p)
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
 			zc_engine_memory((uintptr_t)p, end_of(p, n), ZC_MEM_ZERO);
-		/* Only whole pages inside the block: the pages at its ends
-		 * may hold other blocks. */
-		seams(end_of(p, zc_page - 1) & ~(uintptr_t)(zc_page - 1),
-		      end_of(p, n) & ~(uintptr_t)(zc_page - 1), 0);
+		/* Seams lie in blocks that were buffers, as large as a read
+		 * that is deferred; only whole pages inside the block count
+		 * (the pages at its ends may hold other blocks). */
+		if (n >= zc_min_chunk)
+			seams(end_of(p, zc_page - 1) & ~(uintptr_t)(zc_page - 1),
+			      end_of(p, n) & ~(uintptr_t)(zc_page - 1), 0);
 	}
 	real_free(p);
 }

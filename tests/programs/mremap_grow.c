@@ -4,16 +4,18 @@
  * with a growable buffer do (a record that did not fit).  The grown buffer
  * must still hold the last chunk read, and the new tail must read as zeros.
  *
- * usage: mremap_grow SRC DST LAST
+ * usage: mremap_grow SRC DST LAST [ro]
  *   prints the mremap result (ok or the errno name) and a checksum of the
  *   last chunk as the grown buffer holds it; LAST receives those bytes.
+ *   ro: the buffer is made read-only before it grows (a protection of
+ *   its own on memory zcopy gave its bytes).
  */
 #include "common.h"
 
 int main(int argc, char **argv)
 {
-	if (argc != 4)
-		zt_usage("mremap_grow SRC DST LAST");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "ro") == 0))
+		zt_usage("mremap_grow SRC DST LAST [ro]");
 	int in = zt_open_in(argv[1]);
 	int out = zt_open_out(argv[2], 0);
 	size_t cap = 2 * ZT_CHUNK;
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
 		last = (size_t)n;
 	}
 	printf("copied %lld\n", total);
+	if (argc == 5 && mprotect(buf, cap, PROT_READ) != 0)
+		zt_die("mprotect");
 
 	unsigned char *grown = mremap(buf, cap, 2 * cap, MREMAP_MAYMOVE);
 	if (grown == MAP_FAILED) {
