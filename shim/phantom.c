@@ -375,7 +375,7 @@ static int pagemap_get(void)
 {
 	if (pagemap_fd >= 0)
 		return pagemap_fd;
-	int fd = REAL(open)("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct rlimit rl;
