@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "phantom.h"
 #include "real.h"
+#include "seams.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -50,20 +51,20 @@ static size_t usable(void *p)
 	return f ? f(p) : 0;
 }
 
-/* Seams (see phantom.c): before the program resizes or moves [lo, hi)
+/* Seams (see seams.c): before the program resizes or moves [lo, hi)
  * they are mended; when it unmaps or frees them they are forgotten.  With
  * no seam recorded this is one compare. */
 static void seams(uintptr_t lo, uintptr_t hi, int mend)
 {
-	if (!unlikely(zc_phantom_seams) || zc_inside || lo >= hi)
+	if (!unlikely(zc_seams) || zc_inside || lo >= hi)
 		return;
 	zc_inside = 1;
 	int saved = errno;
 	zc_lock();
 	if (mend)
-		zc_phantom_mend(lo, hi);
+		zc_seams_mend(lo, hi);
 	else
-		zc_phantom_seams_forget(lo, hi);
+		zc_seams_forget(lo, hi);
 	zc_unlock();
 	errno = saved;
 	zc_inside = 0;

@@ -76,14 +76,6 @@ void zc_phantom_zero(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous pages holding the same bytes
  * (realloc, mremap, mprotect, the program's own madvise). */
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);
-/* Number of seams: ranges materialized into mappings of their own, which
- * mremap would refuse to resize together with the memory around them. */
-extern volatile int zc_phantom_seams;
-/* The program is about to resize or move [lo, hi) (mremap, realloc): its
- * seams become one mapping with the memory around them again. */
-void zc_phantom_mend(uintptr_t lo, uintptr_t hi);
-/* [lo, hi) is going away or was moved: its seams are forgotten. */
-void zc_phantom_seams_forget(uintptr_t lo, uintptr_t hi);
 /* Does any phantom stand for bytes of the file (dev, ino)? */
 int zc_phantom_of_file(dev_t dev, ino_t ino);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0 = to the
