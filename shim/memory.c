@@ -93,8 +93,11 @@ ZC_EXPORT void *realloc(void *p, size_t n)
 	if (unlikely(zc_phantom_live) && p)
 		zc_engine_memory((uintptr_t)p, end_of(p, usable(p)), ZC_MEM_KEEP);
 	/* A large block is resized with mremap inside libc. */
-	if (p)
-		seams((uintptr_t)p, end_of(p, usable(p)), 1);
+	if (unlikely(zc_seams) && p) {
+		size_t have = usable(p);
+		if (have >= zc_page)
+			seams((uintptr_t)p, end_of(p, have), 1);
+	}
 	void *(*f)(void *, size_t) = REAL(realloc);
 	return (f ? f : __libc_realloc)(p, n);
 }
