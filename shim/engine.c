@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -47,6 +48,15 @@ static __thread int holding __attribute__((tls_model("initial-exec")));
 
 void zc_lock(void)
 {
+#ifdef ZC_DEBUG
+	/* The lock is taken only with zc_inside set: a signal handler that
+	 * interrupts its holder then takes the plain path instead of waiting
+	 * for it forever.  Debug builds (CFLAGS=-DZC_DEBUG) check. */
+	if (!zc_inside) {
+		zc_log(0, "engine lock taken without zc_inside set");
+		abort();
+	}
+#endif
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
 }

@@ -24,6 +24,7 @@
 #include "stats.h"
 
 void zc_signals_init(void);
+int zc_signals_defer_ok(void);
 
 static const char *env_get(const char *name)
 {
@@ -48,9 +49,21 @@ static void changed(const char *var, const char *value)
  * only execs.) */
 static int forked_inside; /* fork() came from a handler that interrupted zcopy */
 
+/* From the prepare handler to the parent and child handlers this thread
+ * holds the engine lock, and glibc does not block signals around the fork
+ * handlers: a signal handler that runs meanwhile and writes must see
+ * zc_inside set and take the plain path, as everywhere the lock is held.
+ * The value it had before (a handler that forks may have interrupted
+ * zcopy) comes back afterwards.  Per thread: two threads may fork at once. */
+static __thread int inside_before_fork __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void)
 {
-	if (zc_inside || zc_lock_held()) {
+	inside_before_fork = zc_inside;
+	zc_inside = 1;
+	/* The flag, not only the lock: a handler may interrupt zc_lock or
+	 * zc_unlock between the mutex and the "held" mark. */
+	if (inside_before_fork || zc_lock_held()) {
 		/* A signal handler forks while this thread is in the middle of
 		 * zcopy's own work: the tables may be half changed, so nothing
 		 * can be done with them now. */
@@ -64,15 +77,17 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
-	if (forked_inside) {
+	if (forked_inside)
 		forked_inside = 0;
-		return;
-	}
-	zc_unlock();
+	else
+		zc_unlock();
+	zc_inside = inside_before_fork;
 }
 
 static void fork_child(void)
 {
+	/* zc_inside is still set from fork_prepare (the child's copy of the
+	 * forking thread's flag). */
 	int inside = forked_inside;
 	if (forked_inside) {
 		/* The child's tables may be half changed: it passes every call
@@ -81,6 +96,10 @@ static void fork_child(void)
 		zc_mode = ZC_MODE_OFF;
 		zc_read_min = SIZE_MAX;
 		zc_write_min = SIZE_MAX;
+	} else {
+		/* Taken in fork_prepare: released so that this thread no longer
+		 * counts as holding it (zc_lock_held), then made afresh below. */
+		zc_unlock();
 	}
 	/* A per-process log file (%p in ZCOPY_LOG_FILE) is opened anew. */
 	if (zc_cfg.log_level > 0 && strstr(zc_cfg.log_file, "%p")) {
@@ -100,6 +119,7 @@ static void fork_child(void)
 	}
 	zc_phantom_after_fork_child();
 	zc_stats_reset();
+	zc_inside = inside_before_fork;
 }
 
 static void arm(void)
@@ -108,7 +128,8 @@ static void arm(void)
 	zc_min_chunk = zc_cfg.min_chunk;
 	switch (zc_cfg.mode) {
 	case ZC_MODE_ON:
-		zc_read_min = zc_min_chunk;
+		/* Not while the program ignores SIGBUS (signals.c). */
+		zc_read_min = zc_signals_defer_ok() ? zc_min_chunk : SIZE_MAX;
 		zc_write_min = SIZE_MAX; /* until the first stream (engine.c, arm_writes) */
 		break;
 	case ZC_MODE_OBSERVE:

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "phantom.h"
 #include "real.h"
+#include "seams.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -50,6 +51,25 @@ static size_t usable(void *p)
 	return f ? f(p) : 0;
 }
 
+/* Seams (see seams.c): before the program resizes or moves [lo, hi)
+ * they are mended; when it unmaps or frees them they are forgotten.  With
+ * no seam recorded this is one compare. */
+static void seams(uintptr_t lo, uintptr_t hi, int mend)
+{
+	if (!unlikely(zc_seams) || zc_inside || lo >= hi)
+		return;
+	zc_inside = 1;
+	int saved = errno;
+	zc_lock();
+	if (mend)
+		zc_seams_mend(lo, hi);
+	else
+		zc_seams_forget(lo, hi);
+	zc_unlock();
+	errno = saved;
+	zc_inside = 0;
+}
+
 ZC_EXPORT void free(void *p)
 {
 	/* Large blocks may have been a stream's buffer: the stream ends with
@@ -58,6 +78,12 @@ ZC_EXPORT void free(void *p)
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
 			zc_engine_memory((uintptr_t)p, end_of(p, n), ZC_MEM_ZERO);
+		/* Seams lie in blocks that were buffers, as large as a read
+		 * that is deferred; only whole pages inside the block count
+		 * (the pages at its ends may hold other blocks). */
+		if (n >= zc_min_chunk)
+			seams(end_of(p, zc_page - 1) & ~(uintptr_t)(zc_page - 1),
+			      end_of(p, n) & ~(uintptr_t)(zc_page - 1), 0);
 	}
 	real_free(p);
 }
@@ -66,6 +92,12 @@ ZC_EXPORT void *realloc(void *p, size_t n)
 {
 	if (unlikely(zc_phantom_live) && p)
 		zc_engine_memory((uintptr_t)p, end_of(p, usable(p)), ZC_MEM_KEEP);
+	/* A large block is resized with mremap inside libc. */
+	if (unlikely(zc_seams) && p) {
+		size_t have = usable(p);
+		if (have >= zc_page)
+			seams((uintptr_t)p, end_of(p, have), 1);
+	}
 	void *(*f)(void *, size_t) = REAL(realloc);
 	return (f ? f : __libc_realloc)(p, n);
 }
@@ -74,8 +106,10 @@ static void before_map(void *addr, size_t len, int prot, int flags, int fd)
 {
 	if (!zc_ready)
 		return;
-	if ((flags & MAP_FIXED) && addr && page_aligned(addr) && len)
+	if ((flags & MAP_FIXED) && addr && page_aligned(addr) && len) {
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
+		seams((uintptr_t)addr, end_of(addr, len), 0);
+	}
 	if (unlikely(zc_phantom_live) && fd >= 0 && (flags & MAP_SHARED) && (prot & PROT_WRITE))
 		zc_engine_file_changing(fd, 0, 0); /* stores through it change the file */
 }
@@ -94,8 +128,10 @@ ZC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 ZC_EXPORT int munmap(void *addr, size_t len)
 {
-	if (zc_ready && page_aligned(addr) && len)
+	if (zc_ready && page_aligned(addr) && len) {
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
+		seams((uintptr_t)addr, end_of(addr, len), 0);
+	}
 	return REAL(munmap)(addr, len);
 }
 
@@ -110,8 +146,13 @@ ZC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	}
 	if (zc_ready && page_aligned(old)) {
 		zc_engine_memory((uintptr_t)old, end_of(old, old_len), ZC_MEM_KEEP);
-		if (new_addr)
+		if (new_addr) {
 			zc_engine_memory((uintptr_t)new_addr, end_of(new_addr, new_len), ZC_MEM_GONE);
+			seams((uintptr_t)new_addr, end_of(new_addr, new_len), 0);
+		}
+		/* The kernel resizes or moves one mapping at a time: pages we
+		 * materialized must be part of the program's mapping again. */
+		seams((uintptr_t)old, end_of(old, old_len), 1);
 	}
 	return REAL(mremap)(old, old_len, new_len, flags, new_addr);
 }

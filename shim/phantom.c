@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pin.h"
 #include "real.h"
+#include "seams.h"
 #include "stats.h"
 
 size_t zc_page = 4096;
@@ -93,6 +94,7 @@ static void anon_copy(uintptr_t a, size_t len)
 		REAL(munmap)(tmp, len);
 		return;
 	}
+	zc_seam_add(a, a + len); /* a mapping of its own: see seams.c */
 	ZC_ADD(materialized_bytes, len);
 }
 

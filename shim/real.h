@@ -100,7 +100,14 @@
 	X(posix_madvise, int, (void *, size_t, int))                                      \
 	X(mprotect, int, (void *, size_t, int))                                           \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
+	X(__sigaction, int, (int, const struct sigaction *, struct sigaction *))          \
 	X(signal, __sighandler_t, (int, __sighandler_t))                                  \
+	X(bsd_signal, __sighandler_t, (int, __sighandler_t))                              \
+	X(__sysv_signal, __sighandler_t, (int, __sighandler_t))                           \
+	X(sysv_signal, __sighandler_t, (int, __sighandler_t))                             \
+	X(sigset, __sighandler_t, (int, __sighandler_t))                                  \
+	X(sigignore, int, (int))                                                          \
+	X(siginterrupt, int, (int, int))                                                  \
 	X(longjmp, void, (struct __jmp_buf_tag *, int))                                   \
 	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                  \
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \

@@ -5,16 +5,28 @@
  * touching those pages raises SIGBUS.  zcopy keeps a SIGBUS handler of its own
  * installed (mode on only): a fault on a phantom page is answered with a zero
  * page and the program continues; any other SIGBUS goes to what the program
- * asked for, which our sigaction/signal wrappers record and report back as if
- * it were installed.
+ * asked for, which our wrappers record and report back as if it were
+ * installed.  Every way libc offers to set or query a disposition is wrapped
+ * for SIGBUS (sigaction, signal and its BSD and System V spellings, sigset,
+ * sigignore, siginterrupt), so the program always reads back its own.
  *
  * The program must not be able to tell the difference, so our handler is
  * installed with the program's own sa_mask and SA_ONSTACK/SA_NODEFER/
  * SA_RESTART (the kernel then blocks and switches stacks exactly as for the
  * program's handler), and SA_RESETHAND is carried out by hand.
+ *
+ * While the program ignores SIGBUS, its SIG_IGN is what is installed, and
+ * nothing is deferred.  An ignored disposition is the one exec keeps (a
+ * handler becomes SIG_DFL in the new image, which is what ours becomes too),
+ * so every exec, posix_spawn, system or popen child, however libc or the
+ * program reaches the kernel, inherits exactly what it would without zcopy;
+ * and with no phantom alive there is no fault for a handler of ours to
+ * answer.  When the program stops ignoring SIGBUS, our handler comes back and
+ * reads are deferred again.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,12 +36,30 @@
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 
+static volatile int enabled;         /* mode on: the wrappers below keep SIGBUS */
 static volatile int ours;            /* our handler is installed */
 static struct sigaction program_bus; /* what the program believes is installed */
+static int bus_interrupts;           /* siginterrupt(SIGBUS, 1) is in force */
+
+/* What libc and the kernel add to every disposition they store (on x86-64
+ * SA_RESTORER and glibc's restorer), learned from our own installation, so
+ * that the program reads back exactly what it would without zcopy. */
+static int added_flags;
+static void (*added_restorer)(void);
 
 #define MIRRORED (SA_ONSTACK | SA_NODEFER | SA_RESTART)
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc);
+
+static int ignores(const struct sigaction *sa)
+{
+	return sa->sa_handler == SIG_IGN; /* the same bits whatever SA_SIGINFO says */
+}
+
+static int has_handler(const struct sigaction *sa)
+{
+	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
+}
 
 /* (Re)installs our handler with the attributes of the program's. */
 static int install(void)
@@ -39,9 +69,52 @@ static int install(void)
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_mask = program_bus.sa_mask;
 	sa.sa_flags = SA_SIGINFO | (program_bus.sa_flags & MIRRORED);
-	if (program_bus.sa_handler == SIG_DFL || program_bus.sa_handler == SIG_IGN)
+	if (!has_handler(&program_bus))
 		sa.sa_flags |= SA_NODEFER; /* nothing of the program's runs in it */
 	return REAL(sigaction)(SIGBUS, &sa, NULL);
+}
+
+/*
+ * Makes what is installed follow program_bus: our handler, or, while the
+ * program ignores SIGBUS, its own SIG_IGN.  Reads are deferred only while our
+ * handler is in place: before it goes, every phantom gets its bytes.
+ */
+static void apply(void)
+{
+	if (ignores(&program_bus)) {
+		if (zc_ready)
+			zc_read_min = SIZE_MAX; /* no new phantoms ... */
+		zc_engine_all_files_changing(); /* ... and none left */
+		REAL(sigaction)(SIGBUS, &program_bus, NULL);
+		ours = 0;
+		return;
+	}
+	if (install() == 0)
+		ours = 1;
+	if (zc_ready && zc_mode == ZC_MODE_ON)
+		zc_read_min = zc_min_chunk;
+}
+
+/* The disposition as the kernel would store and report it. */
+static void normalize(struct sigaction *sa)
+{
+	sa->sa_flags |= added_flags;
+	sa->sa_restorer = added_restorer;
+	sigdelset(&sa->sa_mask, SIGKILL);
+	sigdelset(&sa->sa_mask, SIGSTOP);
+}
+
+/* Sets (act != NULL) and reports (old != NULL) the program's disposition. */
+static void bus_action(const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction prev = program_bus;
+	if (act) {
+		program_bus = *act;
+		normalize(&program_bus);
+		apply();
+	}
+	if (old)
+		*old = prev;
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
@@ -49,12 +122,10 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (si && si->si_code == BUS_ADRERR && zc_phantom_sigbus((uintptr_t)si->si_addr))
 		return;
 	struct sigaction p = program_bus;
-	int has_handler = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL
-						    : (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN);
-	if (has_handler) {
+	if (has_handler(&p)) {
 		if (p.sa_flags & SA_RESETHAND) {
-			/* One-shot: later SIGBUS get the default action. */
-			memset(&program_bus, 0, sizeof program_bus);
+			/* One-shot: later SIGBUS get the default action (the
+			 * kernel resets only the handler: flags and mask stay). */
 			program_bus.sa_handler = SIG_DFL;
 			install();
 		}
@@ -64,8 +135,10 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 			p.sa_handler(sig);
 		return;
 	}
-	/* A sent SIGBUS the program ignores is ignored (a fault cannot be). */
-	if (p.sa_handler == SIG_IGN && !(p.sa_flags & SA_SIGINFO) && (!si || si->si_code <= 0))
+	/* A sent SIGBUS the program ignores is ignored (a fault cannot be);
+	 * normally SIG_IGN itself is installed then, but a signal may arrive
+	 * while it is being put in place. */
+	if (ignores(&p) && (!si || si->si_code <= 0))
 		return;
 	/* Default action: restore it and let the fault happen again, or
 	 * re-send a signal that was sent. */
@@ -80,37 +153,154 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 void zc_signals_init(void)
 {
-	if (REAL(sigaction)(SIGBUS, NULL, &program_bus) == 0 && install() == 0)
-		ours = 1;
+	struct sigaction probe;
+	if (REAL(sigaction)(SIGBUS, NULL, &program_bus) != 0 || install() != 0)
+		return;
+	/* What our installation reads back beyond what we passed.  (If the
+	 * program ignores SIGBUS, apply() puts its SIG_IGN back at once; a
+	 * SIGBUS sent meanwhile is ignored by on_sigbus.) */
+	if (REAL(sigaction)(SIGBUS, NULL, &probe) == 0) {
+		added_flags = probe.sa_flags & ~(SA_SIGINFO | MIRRORED);
+		added_restorer = probe.sa_restorer;
+	}
+	ours = 1;
+	enabled = 1;
+	apply();
+}
+
+int zc_signals_defer_ok(void)
+{
+	return !enabled || !ignores(&program_bus);
+}
+
+/* ---- the ways to set or query a disposition ---------------------------- */
+
+/* One body for each family of twins, each twin with its own real function
+ * (a twin calling the other would go through the PLT into our own wrapper). */
+static inline int sigaction_common(int (*real)(int, const struct sigaction *, struct sigaction *),
+				   int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig != SIGBUS || !enabled)
+		return real(sig, act, old);
+	bus_action(act, old);
+	return 0;
 }
 
 ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (sig != SIGBUS || !ours)
-		return REAL(sigaction)(sig, act, old);
-	if (old)
-		*old = program_bus;
-	if (act) {
-		program_bus = *act;
-		install();
-	}
-	return 0;
+	return sigaction_common(REAL(sigaction), sig, act, old);
 }
 
-ZC_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
+ZC_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (sig != SIGBUS || !ours)
-		return REAL(signal)(sig, h);
+	return sigaction_common(REAL(__sigaction), sig, act, old);
+}
+
+/* The simple interfaces set a handler with fixed attributes and return the
+ * one replaced, as libc does. */
+static __sighandler_t bus_simple(__sighandler_t h, int flags, int self_masked)
+{
+	struct sigaction sa, prev;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	if (self_masked)
+		sigaddset(&sa.sa_mask, SIGBUS);
+	sa.sa_flags = flags;
+	bus_action(&sa, &prev);
+	/* sa_handler and sa_sigaction share storage: this is what libc
+	 * returns for a handler installed with SA_SIGINFO. */
+	return prev.sa_handler;
+}
+
+/* signal() and bsd_signal(): BSD semantics (the handler stays, SIGBUS is
+ * blocked while it runs, calls restart unless siginterrupt said not to). */
+static inline __sighandler_t signal_common(__sighandler_t (*real)(int, __sighandler_t), int sig,
+					   __sighandler_t h)
+{
+	if (sig != SIGBUS || !enabled)
+		return real(sig, h);
 	if (h == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
 	}
-	/* sa_handler and sa_sigaction share storage: this is what signal()
-	 * itself would return for a handler installed with SA_SIGINFO. */
-	__sighandler_t prev = program_bus.sa_handler;
-	memset(&program_bus, 0, sizeof program_bus);
-	program_bus.sa_handler = h;
-	program_bus.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
-	install();
-	return prev;
+	return bus_simple(h, bus_interrupts ? 0 : SA_RESTART, 1);
+}
+
+ZC_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
+{
+	return signal_common(REAL(signal), sig, h);
+}
+
+ZC_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h)
+{
+	return signal_common(REAL(bsd_signal), sig, h);
+}
+
+/* sysv_signal() (what signal() is in strict standard modes): one-shot,
+ * not blocked while it runs, no restart. */
+static inline __sighandler_t sysv_common(__sighandler_t (*real)(int, __sighandler_t), int sig,
+					 __sighandler_t h)
+{
+	if (sig != SIGBUS || !enabled)
+		return real(sig, h);
+	if (h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	return bus_simple(h, SA_RESETHAND | SA_NODEFER, 0);
+}
+
+ZC_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t h)
+{
+	return sysv_common(REAL(__sysv_signal), sig, h);
+}
+
+ZC_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
+{
+	return sysv_common(REAL(sysv_signal), sig, h);
+}
+
+/* System V sigset(): SIG_HOLD blocks the signal; any other disposition is
+ * installed and unblocks it.  SIG_HOLD is returned if it was blocked. */
+ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
+{
+	if (sig != SIGBUS || !enabled)
+		return REAL(sigset)(sig, disp);
+	sigset_t set, oset;
+	sigemptyset(&set);
+	sigaddset(&set, SIGBUS);
+	if (disp == SIG_HOLD) {
+		if (sigprocmask(SIG_BLOCK, &set, &oset) < 0)
+			return SIG_ERR;
+		return sigismember(&oset, SIGBUS) ? SIG_HOLD : program_bus.sa_handler;
+	}
+	__sighandler_t prev = bus_simple(disp, 0, 0);
+	if (sigprocmask(SIG_UNBLOCK, &set, &oset) < 0)
+		return SIG_ERR;
+	return sigismember(&oset, SIGBUS) ? SIG_HOLD : prev;
+}
+
+ZC_EXPORT int sigignore(int sig)
+{
+	if (sig != SIGBUS || !enabled)
+		return REAL(sigignore)(sig);
+	bus_simple(SIG_IGN, 0, 0);
+	return 0;
+}
+
+/* siginterrupt() changes SA_RESTART of the disposition in place, and
+ * whether later signal() calls set it. */
+ZC_EXPORT int siginterrupt(int sig, int interrupt)
+{
+	if (sig != SIGBUS || !enabled)
+		return REAL(siginterrupt)(sig, interrupt);
+	struct sigaction sa = program_bus;
+	bus_interrupts = interrupt != 0;
+	if (interrupt)
+		sa.sa_flags &= ~SA_RESTART;
+	else
+		sa.sa_flags |= SA_RESTART;
+	bus_action(&sa, NULL);
+	return 0;
 }

@@ -376,6 +376,109 @@ START_TEST(madvise_dontneed_gives_zeros)
 }
 END_TEST
 
+/* The copy leaves phantoms in the first half of an anonymous mapping; the
+ * program then grows the mapping with mremap(MREMAP_MAYMOVE).  The kernel
+ * resizes only a range that is one mapping: pages zcopy gave their bytes
+ * must be one mapping with the rest again, or mremap fails with EFAULT
+ * where it succeeds without zcopy. */
+START_TEST(mremap_grows_a_buffer_that_held_phantoms)
+{
+	/* _i == 1: the buffer was made read-only first. */
+	if (_i == 0)
+		it_four(IT_ARGV(it_prog("mremap_grow"), "../src", "out", "last"), NULL,
+			IT_ARGV("out", "last"));
+	else
+		it_four(IT_ARGV(it_prog("mremap_grow"), "../src", "out", "last", "ro"), NULL,
+			IT_ARGV("out", "last"));
+	it_expect_plain_success("mremap_grow");
+	it_same_file("src", "none/out");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "mremap ok") != NULL, "%s", text);
+	free(text);
+	it_expect_passive("mremap_grow");
+	it_expect_zero_copy("mremap_grow", SIZE, 80);
+	ck_assert_msg(it_stat("on", "mremap_grow", "materialized_bytes") > 0,
+		      "no phantom was alive when the buffer grew:\n%s", it_stats_text("on"));
+}
+END_TEST
+
+/* The program ignores SIGBUS once phantoms are alive, then starts children
+ * (fork+exec, posix_spawn, and one that inherits the ignored SIGBUS from its
+ * start and copies too).  An ignored SIGBUS stays ignored across exec, a
+ * handled one does not: with zcopy's handler installed in its place the
+ * children would be killed by the SIGBUS they ignore without zcopy, and the
+ * program's own SigIgn would lack it. */
+START_TEST(ignored_sigbus_stays_ignored_across_exec)
+{
+	it_four(IT_ARGV(it_prog("bus_ignored"), "../src", "out"), NULL, IT_ARGV("out", "out.2"));
+	it_same_file("src", "none/out");
+	it_same_file("src", "none/out.2");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "posix_spawn child: exit 0") != NULL &&
+			      strstr(text, "self: SIGBUS ignored yes") != NULL,
+		      "%s", text);
+	free(text);
+	it_expect_passive("bus_ignored");
+	/* The first copy was deferred, and the phantom alive when SIGBUS
+	 * became ignored got its bytes. */
+	ck_assert_msg(it_stat("on", "bus_ignored", "phantom_reads") > 0 &&
+			      it_stat("on", "bus_ignored", "materialized_bytes") > 0,
+		      "the engine did not engage before SIGBUS was ignored:\n%s",
+		      it_stats_text("on"));
+}
+END_TEST
+
+/* sysv_signal, __sysv_signal, bsd_signal, signal, sigset, sigignore and
+ * siginterrupt on SIGBUS, each read back with sigaction (handler, flags,
+ * mask), with sent SIGBUSes in between and the copy going on. */
+START_TEST(every_way_to_set_sigbus_reads_back)
+{
+	it_four(IT_ARGV(it_prog("bus_setters"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "h1 ran") != NULL && strstr(text, "survived") != NULL, "%s",
+		      text);
+	free(text);
+	it_expect_passive("bus_setters");
+	ck_assert_msg(it_stat("on", "bus_setters", "phantom_reads") > 0,
+		      "the engine did not engage:\n%s", it_stats_text("on"));
+}
+END_TEST
+
+/* 200 forks with a phantom alive at each, while a timer handler writes a
+ * page every 50 us: a handler that runs while the fork handlers hold the
+ * engine lock must take the plain path, not wait for the lock (a hang,
+ * caught by the run's time limit). */
+START_TEST(signal_handler_writes_during_fork)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("fork_signal"), "../src", "out"),
+			     .out_fd = -1, .timeout = 15 };
+	it_four_spec(&s, OUT1);
+	it_expect_plain_success("fork_signal");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "timer fired yes") != NULL, "%s", text);
+	free(text);
+	it_expect_passive("fork_signal");
+	/* Each fork found a phantom to give its bytes. */
+	ck_assert_msg(it_stat("on", "fork_signal", "phantom_reads") > 0 &&
+			      it_stat("on", "fork_signal", "materialized_bytes") > 0,
+		      "no phantom was alive at the forks:\n%s", it_stats_text("on"));
+}
+END_TEST
+
+/* The child of a fork forks again and the grandchild copies.  The fork
+ * handlers hand each child the engine lock released: a thread that still
+ * counted as holding it would take the next fork for one made from inside
+ * zcopy, and turn the grandchild off. */
+START_TEST(grandchild_copy_engages)
+{
+	it_four(IT_ARGV(it_prog("fork_nested"), "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("fork_nested");
+	it_expect_zero_copy("fork_nested", SIZE, 80);
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -403,6 +506,11 @@ int main(void)
 	tcase_add_test(tc, source_fd_reused_between_read_and_write);
 	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
 	tcase_add_test(tc, madvise_dontneed_gives_zeros);
+	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 2);
+	tcase_add_test(tc, ignored_sigbus_stays_ignored_across_exec);
+	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
+	tcase_add_test(tc, signal_handler_writes_during_fork);
+	tcase_add_test(tc, grandchild_copy_engages);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);

@@ -1,0 +1,66 @@
+/*
+ * mremap_grow - copies a file through the first half of an anonymous
+ * mapping, then grows the mapping with mremap(MREMAP_MAYMOVE), as programs
+ * with a growable buffer do (a record that did not fit).  The grown buffer
+ * must still hold the last chunk read, and the new tail must read as zeros.
+ *
+ * usage: mremap_grow SRC DST LAST [ro]
+ *   prints the mremap result (ok or the errno name) and a checksum of the
+ *   last chunk as the grown buffer holds it; LAST receives those bytes.
+ *   ro: the buffer is made read-only before it grows (a protection of
+ *   its own on memory zcopy gave its bytes).
+ */
+#include "common.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "ro") == 0))
+		zt_usage("mremap_grow SRC DST LAST [ro]");
+	int in = zt_open_in(argv[1]);
+	int out = zt_open_out(argv[2], 0);
+	size_t cap = 2 * ZT_CHUNK;
+	unsigned char *buf = zt_map_anon(cap);
+	/* The whole mapping is the program's own memory (touched), as a
+	 * buffer in use for a while is. */
+	memset(buf, 0x5a, cap);
+	long long total = 0;
+	size_t last = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, ZT_CHUNK);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0)
+			break;
+		int err;
+		zt_write_all(out, buf, (size_t)n, &err);
+		if (err) {
+			errno = err;
+			zt_die("write");
+		}
+		total += n;
+		last = (size_t)n;
+	}
+	printf("copied %lld\n", total);
+	if (argc == 5 && mprotect(buf, cap, PROT_READ) != 0)
+		zt_die("mprotect");
+
+	unsigned char *grown = mremap(buf, cap, 2 * cap, MREMAP_MAYMOVE);
+	if (grown == MAP_FAILED) {
+		printf("mremap %s\n", zt_errname(errno));
+		return 1;
+	}
+	printf("mremap ok\n");
+	printf("last chunk %zu bytes, fnv %016llx\n", last,
+	       (unsigned long long)zt_fnv(ZT_FNV_INIT, grown, last));
+	size_t nonzero = 0;
+	for (size_t i = cap; i < 2 * cap; i++)
+		nonzero += grown[i] != 0;
+	printf("new tail: %zu nonzero bytes\n", nonzero);
+	int fd = zt_open_out(argv[3], 0), err;
+	zt_write_all(fd, grown, last, &err);
+	if (err) {
+		errno = err;
+		zt_die("write last");
+	}
+	return 0;
+}
