@@ -453,9 +453,6 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 	for (int i = 0; i < n; i++)
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
-	int own = zc_phantom_own_fd();
-	if (own >= 0 && (unsigned)own >= lo && (unsigned)own <= hi)
-		zc_phantom_fd_closed(own);
 	zc_unlock();
 	zc_inside = 0;
 }

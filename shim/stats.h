@@ -74,11 +74,10 @@ size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, 
 size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		      const char *exe, const char *mode);
 
-/* At start-up: with ZCOPY_STATS=stderr, keeps a private copy of fd 2 (the
- * program may close its own before exit). */
+/* At start-up: with ZCOPY_STATS=stderr, notes which file fd 2 is (the
+ * summary goes there at exit only if fd 2 is still that file; no copy is
+ * held); with a path, resolves it against the current directory. */
 void zc_stats_open(void);
-/* That copy, or -1. */
-int zc_stats_own_fd(void);
 /* Writes the record for this process as ZCOPY_STATS says (called at exit). */
 void zc_stats_emit(void);
 /* Zeroes the counters (a forked child starts its own record). */
