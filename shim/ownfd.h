@@ -69,7 +69,9 @@ int zc_ownfd_is(int fd);
 /* Before a use: returns the current number in *slot (or -1 if the slot is
  * not registered) and marks it busy; after the system call,
  * zc_ownfd_unuse(slot) (harmless after a -1).  A move waits until no thread
- * is inside a call on it. */
+ * is inside a call on it, except for a signal handler of the using thread
+ * itself: a user that must not act on another file checks, after its call
+ * and before unuse, that *slot still holds the number it used. */
 int zc_ownfd_use(int *slot);
 void zc_ownfd_unuse(int *slot);
 /* Wrappers call these BEFORE the program's own call: dup2/dup3(x, fd) and

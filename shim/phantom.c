@@ -191,6 +191,10 @@ static int pagemap_read(uintptr_t addr, size_t npages, uint64_t *ent)
 		}
 		done += (size_t)r;
 	}
+	/* Moved while in use (only a signal handler of this thread can do
+	 * that): the read may have gone to the program's file. */
+	if (fd >= 0 && __atomic_load_n(slot, __ATOMIC_SEQ_CST) != fd)
+		rc = -EIO;
 	zc_ownfd_unuse(slot);
 	if (slot == &once)
 		zc_ownfd_close(&once);
