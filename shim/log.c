@@ -297,9 +297,10 @@ static void emit(const char *line, size_t n)
 		return; /* the program's closefrom closed it, and it cannot be reopened */
 	}
 	int fd = zc_ownfd_use(slot);
-	/* The same file as at start-up, or nothing: the path may name another
-	 * file by now. */
-	if (fd >= 0 && still_ours(fd))
+	/* The kept descriptor must still be the file opened at start-up (a
+	 * close zcopy could not see may have given its number to the program);
+	 * one opened for this line is the file the path names now. */
+	if (fd >= 0 && (slot == &once || still_ours(fd)))
 		while (REAL(write)(fd, line, n) < 0 && errno == EINTR)
 			;
 	zc_ownfd_unuse(slot);
