@@ -214,6 +214,34 @@ START_TEST(dup2_and_close_over_own_fds)
 }
 END_TEST
 
+/* closefrom(3) in the middle of a stream: the program's numbers and results
+ * are those of the plain run, the copy engages again afterwards, and the
+ * log file (closed by closefrom) keeps receiving lines. */
+START_TEST(closefrom_over_own_fds)
+{
+	const char *const *argv = IT_ARGV(it_prog("own_fds"), "closefrom", "../src", "out");
+	run_plain(argv);
+	run_with("on", argv,
+		 IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=3", "ZCOPY_LOG_FILE=zc.log",
+			 env_str("ZCOPY_STATS=%s", it_path("on/stats"))),
+		 60);
+	same_as_plain("on");
+	it_same_file("src", "none/out");
+	it_same_file("src", "on/out");
+	/* Deferred reads past the middle were logged: the log survived. */
+	char *log = it_slurp("on/zc.log", NULL);
+	long long last = -1;
+	for (const char *p = log; (p = strstr(p, "defer: fd ")) != NULL; p++) {
+		const char *o = strstr(p, " off ");
+		if (o)
+			last = atoll(o + 5);
+	}
+	ck_assert_msg(last >= SIZE / 2, "no deferred read logged after closefrom (last at %lld)",
+		      last);
+	ck_assert_int_gt(it_stat("on", "own_fds", "bytes_zero_copy"), SIZE / 2);
+}
+END_TEST
+
 /* ---- 13: a tiny descriptor limit ------------------------------------------- */
 
 START_TEST(tiny_fd_limit_open_returns_the_same_numbers)
@@ -364,6 +392,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, stderr_summary_holds_no_pipe_open);
 	tcase_add_test(tc, dup2_and_close_over_own_fds);
+	tcase_add_test(tc, closefrom_over_own_fds);
 	tcase_add_test(tc, tiny_fd_limit_open_returns_the_same_numbers);
 	tcase_add_test(tc, stats_path_relative_to_the_start_directory);
 	tcase_add_test(tc, stats_file_new_mode_0600);

@@ -13,6 +13,9 @@
  *   low-limit  set RLIMIT_NOFILE to 32, copy half, open /dev/null until
  *              EMFILE (printing each number open returns), close them all,
  *              copy the rest.
+ *   closefrom  copy half, closefrom(3), open SRC and DST again (at the same
+ *              numbers, positioned where the copy stopped), copy the rest,
+ *              and ask F_GETFD of the four highest numbers (closed for it).
  *   chdir DIR  copy, then change into DIR (before the exit handlers run).
  * Prints "copied N" at the end; exits 0, or 99 on an unexpected failure.
  */
@@ -62,7 +65,7 @@ static int nofile(void)
 
 int main(int argc, char **argv)
 {
-	const char *use = "own_fds daemon|dup2-high|low-limit|chdir DIR SRC DST";
+	const char *use = "own_fds daemon|dup2-high|low-limit|closefrom|chdir DIR SRC DST";
 	if (argc < 4)
 		zt_usage(use);
 	const char *mode = argv[1];
@@ -138,6 +141,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			close(got[i]);
 		total += copy(in, out, 0);
+	} else if (strcmp(mode, "closefrom") == 0) {
+		total = copy(in, out, half);
+		closefrom(3);
+		in = open(argv[a], O_RDONLY);
+		out = open(argv[a + 1], O_WRONLY);
+		printf("reopened -> %d %d\n", in, out);
+		if (in < 0 || out < 0 || lseek(in, (off_t)total, SEEK_SET) < 0 ||
+		    lseek(out, (off_t)total, SEEK_SET) < 0)
+			zt_die("reopen");
+		total += copy(in, out, 0);
+		int top = nofile();
+		for (int i = 1; i <= 4; i++)
+			report("fcntl", top - i, fcntl(top - i, F_GETFD));
 	} else if (strcmp(mode, "chdir") == 0) {
 		total = copy(in, out, 0);
 		if (chdir(argv[2]) != 0)
