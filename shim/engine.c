@@ -254,10 +254,16 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	 * thread does to the number meanwhile. */
 	int pin = zc_pin_get(fd, &fi, 1, &st);
 	if (pin < 0) {
-		*why = ZC_FB_SRC_NOT_FILE;
+		*why = pin == -2 ? ZC_FB_FD_LIMIT : ZC_FB_NO_PIN;
 		return -1;
 	}
-	ssize_t r = defer_pinned(zc_pin_fd(pin), fd, pin, buf, n, pos, s, &fi, &st, why);
+	int pfd = zc_pin_use(pin);
+	ssize_t r = -1;
+	if (pfd >= 0)
+		r = defer_pinned(pfd, fd, pin, buf, n, pos, s, &fi, &st, why);
+	else
+		*why = ZC_FB_SRC_NOT_FILE;
+	zc_pin_unuse(pin);
 	zc_pin_put(pin);
 	return r;
 }
@@ -394,7 +400,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				return r;
 			}
 			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
-			    why == ZC_FB_ALIGNMENT) {
+			    why == ZC_FB_ALIGNMENT || why == ZC_FB_FD_LIMIT || why == ZC_FB_NO_PIN) {
 				zc_det_touched(&det, s); /* do not ask again for a while */
 				s->refused = (int8_t)why;
 			}
@@ -555,11 +561,7 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 	for (int i = 0; i < n; i++)
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
-	for (unsigned fd = lo; fd <= hi && fd < 65536; fd++)
-		zc_pin_fd_closed((int)fd);
-	int own = zc_phantom_own_fd();
-	if (own >= 0 && (unsigned)own >= lo && (unsigned)own <= hi)
-		zc_phantom_fd_closed(own);
+	zc_pin_range_closed(lo, hi);
 	zc_unlock();
 	zc_leave();
 }

@@ -18,6 +18,7 @@
 #include "fdinfo.h"
 #include "inflight.h"
 #include "log.h"
+#include "ownfd.h"
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
@@ -148,6 +149,10 @@ void zc_init(void)
 	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
 		return;
 	zc_real_resolve();
+	/* Registered first, so its fork prepare handler runs after the
+	 * engine's (lock order: engine, then ownfd) and its child handler
+	 * before the engine's (which closes the child's pagemap through it). */
+	zc_ownfd_init();
 	long pg = sysconf(_SC_PAGESIZE);
 	if (pg > 0)
 		zc_page = (size_t)pg;

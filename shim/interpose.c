@@ -18,18 +18,13 @@
 #include "phantom.h"
 #include "pin.h"
 #include "log.h"
+#include "ownfd.h"
 #include "real.h"
 #include "stats.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-
-/* Descriptors zcopy opened for itself (pagemap, log file, stderr copy). */
-static int zc_is_own_fd(int fd)
-{
-	return fd == zc_phantom_own_fd() || fd == zc_log_own_fd() || fd == zc_stats_own_fd();
-}
 
 /* After the program's close or dup2 of fd: another thread may have pinned
  * the number between zcopy's look before the call and the call itself; that
@@ -292,10 +287,14 @@ ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
 	return REAL(lseek64)(fd, off, whence);
 }
 
+/* zcopy's own descriptors (ownfd.c) are not the program's: a call that
+ * names one fails with EBADF, as it would without zcopy; a call that would
+ * close or replace one finds it moved out of the way first. */
+
 ZC_EXPORT int close(int fd)
 {
-	if (unlikely(fd >= 0 && zc_is_own_fd(fd))) {
-		errno = EBADF; /* not the program's: as if it were not open */
+	if (unlikely(zc_ownfd_is(fd))) {
+		errno = EBADF;
 		return -1;
 	}
 	zc_engine_fd_closed(fd);
@@ -306,30 +305,50 @@ ZC_EXPORT int close(int fd)
 
 ZC_EXPORT void closefrom(int lo)
 {
-	if (lo >= 0)
+	if (lo >= 0) {
+		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 		zc_engine_fd_range_closed((unsigned)lo, ~0u);
+	}
 	REAL(closefrom)(lo);
 }
 
 ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi)
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
+		zc_ownfd_before_close_range(lo, hi);
 		zc_engine_fd_range_closed(lo, hi);
+	}
 	return REAL(close_range)(lo, hi, flags);
 }
 
 ZC_EXPORT int dup(int fd)
 {
+	if (unlikely(zc_ownfd_is(fd))) {
+		errno = EBADF;
+		return -1;
+	}
 	int r = REAL(dup)(fd);
 	if (r >= 0)
 		zc_fd_forget(r);
 	return r;
 }
 
-ZC_EXPORT int dup2(int fd, int fd2)
+static int dup_to(int fd, int fd2)
 {
+	if (unlikely(zc_ownfd_is(fd))) {
+		errno = EBADF;
+		return -1;
+	}
+	zc_ownfd_before_take(fd2);
 	if (fd != fd2)
 		zc_engine_fd_closed(fd2);
+	return 0;
+}
+
+ZC_EXPORT int dup2(int fd, int fd2)
+{
+	if (dup_to(fd, fd2) < 0)
+		return -1;
 	int r = REAL(dup2)(fd, fd2);
 	if (fd != fd2)
 		after_fd_change(fd2);
@@ -338,8 +357,8 @@ ZC_EXPORT int dup2(int fd, int fd2)
 
 ZC_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (fd != fd2)
-		zc_engine_fd_closed(fd2);
+	if (fd != fd2 && dup_to(fd, fd2) < 0) /* dup3(x, x): EINVAL before all */
+		return -1;
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (fd != fd2)
 		after_fd_change(fd2);
@@ -350,6 +369,10 @@ ZC_EXPORT int dup3(int fd, int fd2, int flags)
  * the same register, so it is passed on as a long. */
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 {
+	if (unlikely(zc_ownfd_is(fd))) {
+		errno = EBADF;
+		return -1;
+	}
 	int r = real(fd, cmd, arg);
 	if (r >= 0) {
 		if (cmd == F_SETFL) {

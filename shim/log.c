@@ -3,7 +3,9 @@
  *
  * Everything here is async-signal-safe: messages are formatted into a stack
  * buffer and leave in one write(2), so lines from threads, signal handlers
- * and processes sharing the file never interleave mid-line.  Logging never
+ * and processes sharing the file never interleave mid-line.  (A log file
+ * that is not kept open is opened per message through ownfd.c, whose lock
+ * is held only with signals blocked.)  Logging never
  * changes errno: a program that checks errno after a call we wrapped must see
  * what the call left there.
  */
@@ -12,26 +14,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "ownfd.h"
 #include "real.h"
 
 int zc_log_level;
 
-/* Where messages go; 2 until zc_log_open says otherwise. */
+/* Where messages go: fd 2 unless log_is_file.  The log file is one of
+ * zcopy's own descriptors (ownfd.c): it sits above the program's numbers and
+ * follows dup2/close_range; log_fd is its slot, -1 after the program's
+ * closefrom took it (then, or when RLIMIT_NOFILE is too small to keep one,
+ * each message opens the file again). */
 static int log_fd = 2;
-/* The log file we opened, so a message never goes into another file that
- * took its fd number after the program closed ours (closefrom, close_range). */
 static int log_is_file;
+static int log_keep; /* keep the file open between messages */
 static dev_t log_dev;
 static ino_t log_ino;
-
-/* A log file kept at a low number would change which fd the program's next
- * open() returns, and programs do depend on that (shells, daemons that
- * assume 0..2 are theirs): so it lives above the range programs use. */
-#define LOG_FD_FLOOR 512
+/* ZCOPY_LOG_FILE made absolute at start-up: a forked child that opens its
+ * own (%p) file after the program changed directory finds the same place. */
+static char log_tmpl[4096];
+static char log_tmpl_given[ZC_PATH_MAX]; /* the template it was made from */
 
 /* ---- formatter ---------------------------------------------------------- */
 
@@ -210,6 +216,15 @@ static int still_ours(int fd)
 	return fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
 }
 
+/* Opens this process's log file into *slot; -1 if refused or unwritable. */
+static int open_log_file(int *slot)
+{
+	char path[sizeof log_tmpl + 32];
+	if (zc_expand_path(path, sizeof path, log_tmpl, (long)getpid()) != 0)
+		return -1;
+	return zc_ownfd_open_output(path, slot);
+}
+
 void zc_log_open(const char *file_template, int level)
 {
 	int saved = errno;
@@ -221,49 +236,76 @@ void zc_log_open(const char *file_template, int level)
 		errno = saved;
 		return;
 	}
+	/* Resolved at start-up; a forked child reopening the same template
+	 * reuses it. */
+	if (!log_tmpl[0] || strncmp(log_tmpl_given, file_template, sizeof log_tmpl_given) != 0) {
+		size_t n = strnlen(file_template, sizeof log_tmpl_given - 1);
+		memcpy(log_tmpl_given, file_template, n);
+		log_tmpl_given[n] = '\0';
+		zc_abs_template(log_tmpl, sizeof log_tmpl, file_template);
+	}
 
-	char path[ZC_PATH_MAX];
-	int fd = -1;
-	if (zc_expand_path(path, sizeof path, file_template, (long)getpid()) == 0)
-		fd = REAL(open)(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd >= 0 && fd < LOG_FD_FLOOR) {
-		int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, LOG_FD_FLOOR);
-		if (high >= 0) {
-			REAL(close)(fd);
-			fd = high;
-		}
+	int fd = open_log_file(&log_fd);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		log_dev = st.st_dev;
+		log_ino = st.st_ino;
+		log_is_file = 1;
+		log_keep = zc_ownfd_keep_ok();
+		if (!log_keep)
+			zc_ownfd_close(&log_fd); /* opened per message */
+		errno = saved;
+		return;
 	}
-	if (fd >= 0) {
-		struct stat st;
-		if (fstat(fd, &st) == 0) {
-			log_dev = st.st_dev;
-			log_ino = st.st_ino;
-			log_fd = fd;
-			log_is_file = 1;
-		} else {
-			REAL(close)(fd);
-			fd = -1;
-		}
-	}
+	zc_ownfd_close(&log_fd);
+	log_fd = 2;
 	errno = saved;
-	if (fd < 0)
-		zc_log_msg(1, "cannot open log file %s; logging to stderr", file_template);
-}
-
-int zc_log_own_fd(void)
-{
-	return log_is_file ? log_fd : -1;
+	zc_log_msg(1, "cannot open log file %s (refused or not writable); logging to stderr",
+		   log_tmpl);
 }
 
 void zc_log_close(void)
 {
 	int saved = errno;
-	if (log_is_file && still_ours(log_fd))
-		REAL(close)(log_fd);
+	/* Closed only if it is still the file we opened: a close zcopy could
+	 * not see may have handed the number to the program. */
+	if (log_is_file && log_fd >= 0 && still_ours(log_fd))
+		zc_ownfd_close(&log_fd);
+	else if (log_is_file)
+		zc_ownfd_forget(&log_fd);
 	log_fd = -1;
 	log_is_file = 0;
 	zc_log_level = 0;
 	errno = saved;
+}
+
+/* One line, in one write, to the log file or stderr. */
+static void emit(const char *line, size_t n)
+{
+	int once = -1, *slot = &log_fd;
+	if (!log_is_file) {
+		while (REAL(write)(2, line, n) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	if (!log_keep) {
+		/* Not kept (small RLIMIT_NOFILE): opened for this line only. */
+		slot = &once;
+		if (open_log_file(slot) < 0)
+			return;
+	} else if (__atomic_load_n(&log_fd, __ATOMIC_ACQUIRE) < 0 && open_log_file(&log_fd) < 0) {
+		return; /* the program's closefrom closed it, and it cannot be reopened */
+	}
+	int fd = zc_ownfd_use(slot);
+	/* The kept descriptor must still be the file opened at start-up (a
+	 * close zcopy could not see may have given its number to the program);
+	 * one opened for this line is the file the path names now. */
+	if (fd >= 0 && (slot == &once || still_ours(fd)))
+		while (REAL(write)(fd, line, n) < 0 && errno == EINTR)
+			;
+	zc_ownfd_unuse(slot);
+	if (slot == &once)
+		zc_ownfd_close(&once);
 }
 
 void zc_log_msg(int level, const char *fmt, ...)
@@ -271,21 +313,15 @@ void zc_log_msg(int level, const char *fmt, ...)
 	char line[1024];
 	size_t n;
 	va_list ap;
-	int fd = log_fd;
 	int saved = errno;
 
-	if (fd < 0 || level > zc_log_level)
+	if (level > zc_log_level || (!log_is_file && log_fd < 0))
 		return;
-	if (log_is_file && !still_ours(fd)) {
-		errno = saved;
-		return;
-	}
 	n = zc_fmt(line, sizeof line, "zcopy[%ld]: ", (long)getpid());
 	va_start(ap, fmt);
 	n += zc_vfmt(line + n, sizeof line - n - 1, fmt, ap); /* keeps room for '\n' */
 	va_end(ap);
 	line[n++] = '\n';
-	while (REAL(write)(fd, line, n) < 0 && errno == EINTR)
-		;
+	emit(line, n);
 	errno = saved;
 }

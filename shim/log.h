@@ -3,6 +3,9 @@
  *
  * Async-signal-safe: a small formatter into a stack buffer and one write(2)
  * per message; no stdio, no malloc.  Silent unless ZCOPY_LOG > 0.
+ * ZCOPY_LOG_FILE is opened safely (ownfd.c: no symbolic link, regular files
+ * only, mode 0600), its relative path resolved at start-up; a refused or
+ * unwritable file is reported once on stderr and stderr is used instead.
  */
 #ifndef ZC_LOG_H
 #define ZC_LOG_H
@@ -16,8 +19,6 @@ extern int zc_log_level;
 /* Opens the log destination (ZCOPY_LOG_FILE or stderr) if logging is on. */
 void zc_log_open(const char *file_template, int level);
 void zc_log_close(void);
-/* The log file's descriptor when logging to ZCOPY_LOG_FILE, else -1. */
-int zc_log_own_fd(void);
 void zc_log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define zc_log(level, ...)                                                                \
 	do {                                                                              \

@@ -12,12 +12,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "inflight.h"
 #include "log.h"
 #include "pin.h"
+#include "ownfd.h"
 #include "real.h"
 #include "seams.h"
 #include "stats.h"
@@ -26,9 +26,6 @@ size_t zc_page = 4096;
 volatile int zc_phantom_live;
 
 static struct zc_phantom tab[ZC_MAX_PHANTOMS];
-
-static int pagemap_fd = -1;
-static int pagemap_lost = -1; /* the number of the last one the program took from us */
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -165,65 +162,57 @@ int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, i
 
 /* ---- pagemap ------------------------------------------------------------- */
 
-/* The pagemap fd lives far above the fds the program uses, so it never
- * changes the numbers open() returns.  The program may still close it: every
- * closing call we wrap reports that (zc_phantom_fd_closed), and the fd is
- * opened again on next use. */
-static int pagemap_get(void)
+/* zcopy's long-lived /proc/self/pagemap descriptor (a slot of ownfd.c, which
+ * keeps it high above the program's numbers and moves it out of the way of
+ * dup2/close_range), or -1: not opened yet, or closed by the program's
+ * closefrom/close_range, or never kept because RLIMIT_NOFILE is small. */
+static int pagemap_fd = -1;
+
+static int pagemap_open(int *slot)
 {
-	if (pagemap_fd >= 0)
-		return pagemap_fd;
 	int fd = REAL(open)("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct rlimit rl;
-	int floor = 3;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		floor = rl.rlim_cur > 256 ? (int)rl.rlim_cur - 16 : (int)rl.rlim_cur / 2;
-	else
-		floor = 1000;
-	/* A number the program closed or dup2'ed over is the program's now:
-	 * reopening there would make its closed fd come back to life. */
-	if (pagemap_lost >= floor)
-		floor = pagemap_lost + 1;
-	int high = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
-	REAL(close)(fd);
-	if (high < 0)
-		return -1; /* no room up there: do without (writes go plainly) */
-	fd = high;
-	pagemap_fd = fd;
-	return fd;
-}
-
-int zc_phantom_own_fd(void)
-{
-	return pagemap_fd;
+	return zc_ownfd_take(fd, slot, 0); /* -1: no room up there, do without */
 }
 
 void zc_phantom_after_fork_child(void)
 {
 	/* The inherited descriptor shows the parent's pages. */
-	if (pagemap_fd >= 0)
-		REAL(close)(pagemap_fd);
-	pagemap_fd = -1;
+	zc_ownfd_close(&pagemap_fd);
 }
 
 static int pagemap_read(uintptr_t addr, size_t npages, uint64_t *ent)
 {
-	int fd = pagemap_get();
-	if (fd < 0)
-		return -EIO;
+	/* With a small RLIMIT_NOFILE no descriptor is kept between calls (see
+	 * zc_ownfd_keep_ok): one is opened for this read only. */
+	int once = -1, *slot = &pagemap_fd;
+	if (__atomic_load_n(&pagemap_fd, __ATOMIC_ACQUIRE) < 0) {
+		if (!zc_ownfd_keep_ok())
+			slot = &once;
+		pagemap_open(slot);
+	}
+	int fd = zc_ownfd_use(slot), rc = 0;
 	size_t want = npages * sizeof *ent, done = 0;
 	off_t pos = (off_t)(addr / zc_page * sizeof *ent);
-	while (done < want) {
+	while (fd >= 0 && done < want) {
 		ssize_t r = REAL(pread)(fd, (char *)ent + done, want - done, pos + (off_t)done);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EIO;
+			break;
+		}
 		done += (size_t)r;
 	}
-	return 0;
+	/* Moved while in use (only a signal handler of this thread can do
+	 * that): the read may have gone to the program's file. */
+	if (fd >= 0 && __atomic_load_n(slot, __ATOMIC_SEQ_CST) != fd)
+		rc = -EIO;
+	zc_ownfd_unuse(slot);
+	if (slot == &once)
+		zc_ownfd_close(&once);
+	return fd < 0 ? -EIO : rc;
 }
 
 int zc_pagemap(uintptr_t addr, size_t npages, uint8_t *state)
@@ -416,10 +405,6 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 
 void zc_phantom_fd_closed(int fd)
 {
-	if (fd == pagemap_fd && fd >= 0) {
-		pagemap_lost = fd; /* the program closed or replaced it: ours is gone */
-		pagemap_fd = -1;
-	}
 	/* Its pin goes too: zcopy keeps nothing open that the program closed. */
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len && tab[i].fd == fd) {

@@ -84,12 +84,9 @@ int zc_phantom_of_file(dev_t dev, ino_t ino);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0 = to the
  * end): phantoms of that range get their bytes now. */
 void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len);
-/* fd was closed: its phantoms can no longer be sent from it (and if it was
- * our pagemap descriptor, a new one is opened on next use). */
+/* fd was closed: its phantoms can no longer be sent from it.  (zcopy's own
+ * pagemap descriptor is never one of the program's: ownfd.c keeps it.) */
 void zc_phantom_fd_closed(int fd);
-/* zcopy's own descriptor (for /proc/self/pagemap), or -1.  The program never
- * opened it, so its close() must fail with EBADF as it would without zcopy. */
-int zc_phantom_own_fd(void);
 /* After fork in the child: the pagemap descriptor belongs to the parent. */
 void zc_phantom_after_fork_child(void);
 

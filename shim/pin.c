@@ -98,6 +98,24 @@ void zc_pin_fd_closed(int fd)
 			detach(&tab[i]);
 }
 
+void zc_pin_range_closed(unsigned lo, unsigned hi)
+{
+	for (int i = 0; i < ZC_MAX_PINS; i++)
+		if (tab[i].refs > 0 && tab[i].prog >= 0 && (unsigned)tab[i].prog >= lo &&
+		    (unsigned)tab[i].prog <= hi)
+			detach(&tab[i]);
+}
+
+int zc_pin_use(int i)
+{
+	return zc_ownfd_use(&tab[i].own);
+}
+
+void zc_pin_unuse(int i)
+{
+	zc_ownfd_unuse(&tab[i].own);
+}
+
 void zc_pin_check_all(void)
 {
 	int saved = errno;
@@ -178,6 +196,12 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 		}
 		p = free_slot;
 		p->own = -1;
+		/* A pin lives as long as the program's fd: not where a small
+		 * RLIMIT_NOFILE makes every slot count (ownfd.h). */
+		if (!zc_ownfd_keep_ok()) {
+			errno = saved;
+			return -2;
+		}
 		if (zc_ownfd_take(fd, &p->own, 1) < 0) {
 			errno = saved;
 			return -1;

@@ -45,10 +45,16 @@ int zc_pin_available(void);
  * caller: an existing one if kcmp says the number still names its
  * description, else a new duplicate.  *info is the description's
  * classification and *st (if not NULL) a fresh fstat when `fresh` is set.
- * Returns the pin's index, or -1 (fd not open, no room, no kcmp).
+ * Returns the pin's index, or -1 (fd not open, no room, no kcmp), or -2
+ * when RLIMIT_NOFILE is too small for zcopy to hold a descriptor (ownfd.h).
  */
 int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st);
-/* zcopy's descriptor for pin i. */
+/* zcopy's descriptor for pin i, for a use that makes system calls on it:
+ * until zc_pin_unuse(i), a program's dup2 onto that number waits instead of
+ * moving it away under the call (ownfd.h).  -1 if it was lost. */
+int zc_pin_use(int i);
+void zc_pin_unuse(int i);
+/* zcopy's descriptor for pin i (for comparisons only). */
 int zc_pin_fd(int i);
 /* One more / one less reference. */
 void zc_pin_ref(int i);
@@ -56,6 +62,7 @@ void zc_pin_put(int i);
 /* The program's number fd no longer names what it named (close, dup2 over
  * it): pins made from it detach. */
 void zc_pin_fd_closed(int fd);
+void zc_pin_range_closed(unsigned lo, unsigned hi);
 /* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
 void zc_pin_flags_changed(void);
 /* Detaches every pin whose number no longer names its description (after

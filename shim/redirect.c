@@ -414,7 +414,11 @@ static int classify_dest(struct wctx *w, int live)
 	int dpin = zc_pin_get(w->fd, &w->o, 0, NULL);
 	if (dpin < 0)
 		return -2;
-	w->out = zc_pin_fd(dpin);
+	w->out = zc_pin_use(dpin);
+	if (w->out < 0) {
+		zc_pin_put(dpin);
+		return -2;
+	}
 	return dpin;
 }
 
@@ -509,7 +513,7 @@ static void collect(const struct iovec *iov, int cnt, struct carried *c)
 		if (p->pin < 0)
 			continue;
 		zc_pin_ref(p->pin);
-		c->sfd[k] = zc_pin_fd(p->pin);
+		c->sfd[k] = zc_pin_use(p->pin);
 		c->f[k] = zc_inflight_begin(p->dev, p->ino, p->off, (off_t)p->len);
 	}
 }
@@ -519,12 +523,16 @@ static void release(struct carried *c, int dpin)
 {
 	for (int k = 0; k < c->n; k++) {
 		zc_inflight_end(c->f[k]);
-		if (c->ph[k].pin >= 0)
+		if (c->ph[k].pin >= 0) {
+			zc_pin_unuse(c->ph[k].pin);
 			zc_pin_put(c->ph[k].pin);
+		}
 	}
 	c->n = 0;
-	if (dpin >= 0)
+	if (dpin >= 0) {
+		zc_pin_unuse(dpin);
 		zc_pin_put(dpin);
+	}
 }
 
 /* A write of a stream's bytes that goes plainly: say why, and back off a

@@ -14,10 +14,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "ownfd.h"
 #include "real.h"
 #include "zcopy.h"
 
@@ -350,30 +352,49 @@ static void write_all_once(int fd, const char *p, size_t n)
 		;
 }
 
-/* ZCOPY_STATS=stderr: a private copy of fd 2, taken at start-up, because
- * many programs close their standard error before exit handlers run. */
-static int stderr_fd = -1;
+/*
+ * ZCOPY_STATS=stderr: no copy of fd 2 is held (a copy would keep a pipe or a
+ * terminal open in every process and in every daemon it forks, so a shell's
+ * $(...) or a pipeline would wait for them).  The identity of fd 2 is
+ * noted at start-up instead, and the summary goes to fd 2 at exit only if it
+ * is still that file: a process that closed its stderr, or reused the number
+ * for a file of its own, gets no summary rather than a line in its data.
+ */
+static int stderr_known;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+
+/* ZCOPY_STATS=PATH made absolute at start-up: the program may change its
+ * directory before it exits. */
+static char stats_tmpl[PATH_MAX];
+static char stats_tmpl_given[ZC_PATH_MAX]; /* the setting it was made from */
 
 void zc_stats_open(void)
 {
-	if (strcmp(zc_cfg.stats, "stderr") != 0 || stderr_fd >= 0)
-		return;
 	int saved = errno;
-	stderr_fd = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 512);
-	if (stderr_fd < 0)
-		stderr_fd = REAL(fcntl)(2, F_DUPFD_CLOEXEC, 3);
+	if (strcmp(zc_cfg.stats, "stderr") == 0) {
+		struct stat st;
+		stderr_known = fstat(2, &st) == 0;
+		stderr_dev = st.st_dev;
+		stderr_ino = st.st_ino;
+	} else if (zc_cfg.stats[0]) {
+		memcpy(stats_tmpl_given, zc_cfg.stats, sizeof stats_tmpl_given);
+		zc_abs_template(stats_tmpl, sizeof stats_tmpl, zc_cfg.stats);
+	}
 	errno = saved;
 }
 
-int zc_stats_own_fd(void)
+static int stderr_unchanged(void)
 {
-	return stderr_fd;
+	struct stat st;
+	return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev &&
+	       st.st_ino == stderr_ino;
 }
 
 void zc_stats_emit(void)
 {
 	struct zc_stats snap;
-	char path[ZC_PATH_MAX];
+	char path[PATH_MAX + 32];
 	const char *target = zc_cfg.stats;
 	int saved = errno;
 	long pid;
@@ -390,22 +411,27 @@ void zc_stats_emit(void)
 	if (strcmp(target, "stderr") == 0) {
 		n = zc_stats_human(&snap, out_buf, sizeof out_buf, pid, exe_buf,
 				   zc_mode_name(zc_cfg.mode));
-		if (n)
-			write_all_once(stderr_fd >= 0 ? stderr_fd : 2, out_buf, n);
+		if (n && stderr_unchanged())
+			write_all_once(2, out_buf, n);
 		errno = saved;
 		return;
 	}
 
 	n = zc_stats_json(&snap, out_buf, sizeof out_buf - 1, pid, exe_buf,
 			  zc_mode_name(zc_cfg.mode), zc_cfg.guard);
+	if (strncmp(stats_tmpl_given, target, sizeof stats_tmpl_given) == 0 && stats_tmpl[0])
+		target = stats_tmpl; /* resolved at start-up */
 	if (n && zc_expand_path(path, sizeof path, target, pid) == 0) {
-		int fd = REAL(open)(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
+		int slot = -1;
+		if (zc_ownfd_open_output(path, &slot) >= 0) {
 			out_buf[n++] = '\n';
-			write_all_once(fd, out_buf, n);
-			REAL(close)(fd);
+			write_all_once(slot, out_buf, n);
+			zc_ownfd_close(&slot);
 		} else {
-			zc_log(1, "cannot open stats file %s", path);
+			zc_log(1, "cannot write stats file %s: %s (errno %d)", path,
+			       errno == ELOOP ? "a symbolic link" :
+			       errno == EINVAL ? "not a regular file" :
+			       errno == ENXIO ? "a FIFO without a reader" : "cannot open", errno);
 		}
 	}
 	errno = saved;

@@ -34,6 +34,8 @@
 	X(PRIMITIVE, "primitive_unsupported", "kernel refused the transfer; plain write") \
 	X(MAP_FAILED, "map_failed", "the file could not be mapped over the buffer")       \
 	X(TOO_MANY, "too_many_phantoms", "phantom table full")                            \
+	X(FD_LIMIT, "fd_limit", "RLIMIT_NOFILE below 1024: zcopy holds no descriptor to pin the source") \
+	X(NO_PIN, "no_pin", "the source could not be pinned (kcmp unavailable, or no descriptor free)") \
 	X(STDIO, "stdio", "fread/fwrite data (stdio is not redirected)")
 
 #define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,
@@ -74,11 +76,10 @@ size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, 
 size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		      const char *exe, const char *mode);
 
-/* At start-up: with ZCOPY_STATS=stderr, keeps a private copy of fd 2 (the
- * program may close its own before exit). */
+/* At start-up: with ZCOPY_STATS=stderr, notes which file fd 2 is (the
+ * summary goes there at exit only if fd 2 is still that file; no copy is
+ * held); with a path, resolves it against the current directory. */
 void zc_stats_open(void);
-/* That copy, or -1. */
-int zc_stats_own_fd(void);
 /* Writes the record for this process as ZCOPY_STATS says (called at exit). */
 void zc_stats_emit(void);
 /* Zeroes the counters (a forked child starts its own record). */

@@ -399,6 +399,50 @@ static void reused_log_fd_number_is_left_alone(void **state)
 	assert_int_equal(read_file(theirs, out, sizeof out), 0);
 }
 
+/* With a small descriptor limit no fd is kept: each line opens the file. */
+static void small_fd_limit_keeps_no_log_fd(void **state)
+{
+	char path[PATH_MAX], out[256], expect[256];
+	struct rlimit rl, small;
+	snprintf(path, sizeof path, "%s/small.log", tmpdir);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	small = rl;
+	small.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &small), 0);
+	zc_log_open(path, 1);
+	int held = fd_of(path);
+	zc_log(1, "line %d", 1);
+	zc_log(1, "line %d", 2);
+	int held_after = fd_of(path);
+	zc_log_close();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(held, -1);
+	assert_int_equal(held_after, -1);
+	read_file(path, out, sizeof out);
+	snprintf(expect, sizeof expect, "zcopy[%ld]: line 1\nzcopy[%ld]: line 2\n", (long)getpid(),
+		 (long)getpid());
+	assert_string_equal(out, expect);
+}
+
+/* A symbolic link is not followed: the log goes to stderr, said once. */
+static void symlinked_log_file_is_refused(void **state)
+{
+	char path[PATH_MAX], link[PATH_MAX], out[512];
+	snprintf(path, sizeof path, "%s/target.log", tmpdir);
+	snprintf(link, sizeof link, "%s/link.log", tmpdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink(path, link), 0);
+	capture_start();
+	zc_log_open(link, 1);
+	zc_log(1, "to stderr");
+	capture_end(out, sizeof out);
+	assert_non_null(strstr(out, "cannot open log file"));
+	assert_non_null(strstr(out, ": to stderr\n"));
+	assert_int_equal(read_file(path, out, sizeof out), 0);
+}
+
 static void unopenable_log_file_falls_back_to_stderr(void **state)
 {
 	char out[512];
@@ -485,6 +529,8 @@ int main(void)
 		L(log_close_releases_the_file),
 		L(reused_log_fd_number_is_left_alone),
 		L(unopenable_log_file_falls_back_to_stderr),
+		L(small_fd_limit_keeps_no_log_fd),
+		L(symlinked_log_file_is_refused),
 		L(logging_preserves_errno),
 		L(long_message_truncated_to_one_line),
 #undef L

@@ -539,6 +539,7 @@ static void emit_stderr_prints_the_human_line(void **state)
 	int saved = dup(2);
 	dup2(fd, 2);
 	close(fd);
+	zc_stats_open(); /* start-up: fd 2 is that file */
 	zc_stats_emit();
 	dup2(saved, 2);
 	close(saved);
@@ -550,6 +551,37 @@ static void emit_stderr_prints_the_human_line(void **state)
 	assert_non_null(strstr(buf, " mode=on: 2.0 MiB zero-copy, 0 B copied,"));
 	assert_non_null(strstr(buf, "; transfers: sendfile=2\n"));
 	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+}
+
+/* No copy of stderr is kept: a program that points fd 2 at a file of its
+ * own before it exits gets no summary in that file. */
+static void emit_stderr_skips_a_replaced_fd_2(void **state)
+{
+	char path[PATH_MAX], theirs[PATH_MAX], buf[256];
+	snprintf(path, sizeof path, "%s/stderr0.txt", tmpdir);
+	snprintf(theirs, sizeof theirs, "%s/theirs.txt", tmpdir);
+	strcpy(zc_cfg.stats, "stderr");
+	zc_cfg.mode = ZC_MODE_ON;
+	ZC_ADD(bytes_zero_copy, 1 << 20);
+
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int other = open(theirs, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && other >= 0);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	int before = count_fds();
+	zc_stats_open();
+	assert_int_equal(count_fds(), before); /* nothing held */
+	dup2(other, 2);
+	close(other);
+	zc_stats_emit();
+	dup2(saved, 2);
+	close(saved);
+
+	assert_int_equal(slurp(path, buf, sizeof buf), 0);
+	assert_int_equal(slurp(theirs, buf, sizeof buf), 0);
 }
 
 static void emit_to_unwritable_path_is_silent(void **state)
@@ -605,6 +637,7 @@ int main(void)
 		T(emit_writes_one_record_per_process),
 		T(emit_from_many_processes_gives_whole_lines),
 		T(emit_stderr_prints_the_human_line),
+		T(emit_stderr_skips_a_replaced_fd_2),
 		T(emit_to_unwritable_path_is_silent),
 #undef T
 	};
