@@ -378,6 +378,22 @@ static void locker_release(void)
 	pthread_join(locker_thread, NULL);
 }
 
+/* The destination is slow, not waiting for anyone: the lock is let go
+ * 300 ms after the source is changed, whatever the changer does meanwhile.
+ * (A destination that waits for the changer itself would deadlock zcopy's
+ * exact answer, which holds the change until the call reading the source
+ * has read it: docs/design.md, "A change to the source while a transfer
+ * reads it".) */
+static pthread_t releaser_thread;
+
+static void *releaser(void *arg)
+{
+	(void)arg;
+	ft_nap_us(300000);
+	locker_release();
+	return NULL;
+}
+
 /* ---- the other thread --------------------------------------------------- */
 
 static struct reader r1, r2;
@@ -422,11 +438,14 @@ static void *changer(void *arg)
 		off_t at = (off_t)(TARGET * chunk + MIB);
 		for (size_t i = 0; i < MIB / 8; i++)
 			fresh[i] = word('N', (uint64_t)at + i * 8);
+		if (mode == M_SRC_PWRITE_FILE &&
+		    pthread_create(&releaser_thread, NULL, releaser, NULL) != 0)
+			ft_die("pthread_create");
 		if ((fd = open("src", O_WRONLY)) < 0 || pwrite(fd, fresh, MIB, at) != MIB)
 			ft_die("pwrite source");
 		close(fd);
 		if (mode == M_SRC_PWRITE_FILE)
-			locker_release();
+			pthread_join(releaser_thread, NULL);
 		break;
 	}
 	case M_DST_DUP2:
