@@ -143,18 +143,29 @@ void fz_buf_release(int slot)
 
 /* ---- readers and setup ---------------------------------------------------------- */
 
+/* Closes every fd from 3 up except the n in keep. */
+static void close_except(const int *keep, int n)
+{
+	unsigned lo = 3;
+	for (;;) {
+		/* The lowest kept fd at or above lo. */
+		int next = -1;
+		for (int i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			break;
+		if ((unsigned)next > lo)
+			close_range(lo, (unsigned)next - 1, 0);
+		lo = (unsigned)next + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
 void fz_close_all_but(int k1, int k2)
 {
-	int lo = 3;
-	int keep[2] = { k1 < k2 ? k1 : k2, k1 < k2 ? k2 : k1 };
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	close_range((unsigned)lo, ~0U, 0);
+	int keep[2] = { k1, k2 };
+	close_except(keep, 2);
 }
 
 /* A reader child: drains fd, writes "bytes hash" (or datagram count and
@@ -162,9 +173,15 @@ void fz_close_all_but(int k1, int k2)
  * there makes it close fd and quit at once, taking nothing more (the peer
  * op); ctl is checked before every read, so what it took is exactly what was
  * written before the request. */
-static void reader(int fd, int dgram, int ctl, const char *res)
+static void reader(int fd, int dgram, int ctl, int ready, const char *res)
 {
-	fz_close_all_but(fd, ctl);
+	int keep[3] = { fd, ctl, ready };
+	close_except(keep, 3);
+	/* Only now does the world hold no other end of another reader's pipe
+	 * or socket (a peer that quits must leave none behind). */
+	if (write(ready, "r", 1) != 1)
+		_exit(3);
+	close(ready);
 	static char buf[1 << 18];
 	struct fz_hash h;
 	fz_hash_init(&h);
@@ -222,13 +239,13 @@ static void reader(int fd, int dgram, int ctl, const char *res)
 	_exit(0);
 }
 
-static pid_t start_reader(int fd, int dgram, int ctl, const char *name)
+static pid_t start_reader(int fd, int dgram, int ctl, int ready, const char *name)
 {
 	char res[FZ_PATH + 16];
 	snprintf(res, sizeof res, "%s/%s", fzw.dir, name);
 	pid_t pid = fork();
 	if (pid == 0)
-		reader(fd, dgram, ctl, res);
+		reader(fd, dgram, ctl, ready, res);
 	return pid;
 }
 
@@ -278,10 +295,23 @@ int fz_world_setup(const struct fz_setup *w, const char *dir)
 	shutdown(sv[0], SHUT_RD);
 	shutdown(dv[0], SHUT_RD);
 	fzw.ctl_rd = cp[0], fzw.ctl_wr = cp[1];
-	fzw.reader[0] = start_reader(pp[0], 0, qp[0][0], "r.pipe");
-	fzw.reader[1] = start_reader(sv[1], 0, qp[1][0], "r.sock");
-	fzw.reader[2] = start_reader(dv[1], 1, fzw.ctl_rd, "r.dgram");
-	close(pp[0]), close(sv[1]), close(dv[1]), close(cp[0]);
+	int rp[2];
+	if (pipe(rp))
+		return -1;
+	fzw.reader[0] = start_reader(pp[0], 0, qp[0][0], rp[1], "r.pipe");
+	fzw.reader[1] = start_reader(sv[1], 0, qp[1][0], rp[1], "r.sock");
+	fzw.reader[2] = start_reader(dv[1], 1, fzw.ctl_rd, rp[1], "r.dgram");
+	close(pp[0]), close(sv[1]), close(dv[1]), close(cp[0]), close(rp[1]);
+	/* Every reader closed what it inherited of the others. */
+	char rb[3];
+	for (size_t got = 0; got < sizeof rb;) {
+		ssize_t k = read(rp[0], rb + got, sizeof rb - got);
+		if (k <= 0 && errno != EINTR)
+			return -1;
+		if (k > 0)
+			got += (size_t)k;
+	}
+	close(rp[0]);
 	for (int i = 0; i < 2; i++) {
 		close(qp[i][0]);
 		fzw.quit_wr[i] = qp[i][1];
