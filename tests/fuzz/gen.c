@@ -86,11 +86,14 @@ void fz_script_push(struct fz_script *s, char ctx, int op, long a0, long a1, lon
 
 struct gen {
 	uint64_t r;
+	uint64_t r2;   /* the stream the scenarios below draw from */
 	struct fz_script *s;
 	char ctx;
 	int thread_live;
 	int join_at;   /* op count at which the thread is joined */
 	int lo_buf, nbuf; /* buffers this context may use */
+	int gone[2];   /* the pipe's, the socket's reader quit */
+	int no_spawn;  /* no second thread from here on (see scenario) */
 };
 
 #define P(g, pct) (fz_below(&(g)->r, 100) < (pct))
@@ -372,22 +375,226 @@ static void single(struct gen *g)
 	}
 }
 
+
+/* ---- scenarios: blocked writes, signals, limits, quitting readers, fd churn ---- */
+
+static const long big_chunks[] = { 131072, 196608, 262144, 524288 };
+
+/* A disposition for a signal that may kill: the default only late in the
+ * script (a death ends it), else ignored or handled. */
+static long disposition(struct gen *g, int late)
+{
+	return late ? fz_below(&g->r, 4) : 1 + fz_below(&g->r, 3);
+}
+
+/* A file slot other than src, or a non-file one. */
+static int other_fd(struct gen *g, int src)
+{
+	static const int any[] = { 0, 1, 2, 3, FD_NULL, FD_SPARE, FD_PIPE, FD_SOCK };
+	int x = any[fz_below(&g->r, 8)];
+	return x == src ? FD_NULL : x;
+}
+
+/*
+ * A copy loop of large chunks from a file to the pipe or the socket whose
+ * last write(s) run while the reader is held, with the helper acting once
+ * the write blocks: dup2 onto the source or the destination, close+open
+ * reusing a number, a pwrite into the part of the source not yet written,
+ * a SIGUSR1 (handled with or without SA_RESTART; the pipe or socket maybe
+ * full so that nothing is written before it), or the reader quitting.
+ */
+static void armed(struct gen *g, int late)
+{
+	int sock = P(g, 40);
+	if (g->gone[sock])
+		sock = !sock;
+	if (g->gone[sock])
+		return;
+	int src = (int)fz_below(&g->r, 4), dst = sock ? FD_SOCK : FD_PIPE;
+	int buf = pick_buf(g), steps = 3 + (int)fz_below(&g->r, 4);
+	long boff = P(g, 80) ? 0 : PAGE - 16, len = big_chunks[fz_below(&g->r, 4)];
+	long pos = fz_below(&g->r, 64) * PAGE;
+	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+	for (int i = 0; i < steps && !g->gone[sock]; i++) {
+		EMIT(g, OP_READ, src, buf, boff, len, 0);
+		if (i == steps - 1 || (i >= 2 && P(g, 25))) {
+			long act = fz_below(&g->r, ACT__COUNT), x = 0, y = 0, z = 0;
+			long flags = sock ? ARM_SOCK : 0;
+			switch (act) {
+			case ACT_DUP2:
+				y = P(g, 50) ? src : dst;
+				x = other_fd(g, y);
+				break;
+			case ACT_REOPEN:
+				y = P(g, 70) ? src : dst;
+				x = fz_below(&g->r, 4);
+				break;
+			case ACT_PWRITE:
+				/* Past what the 64 KiB of room took before the write
+				 * blocked: those bytes are in flight (a documented
+				 * limit), the rest is not written yet. */
+				y = src;
+				x = pos + 65536 + PAGE + fz_below(&g->r, len - 65536 - PAGE);
+				z = 1 + fz_below(&g->r, 2 * PAGE);
+				break;
+			case ACT_SIGNAL:
+				EMIT(g, OP_SIG, 2, 2 + fz_below(&g->r, 2), 0, 0, 0);
+				flags |= P(g, 40) ? ARM_FILL : 0;
+				break;
+			default:
+				EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
+				g->gone[sock] = 1, g->no_spawn = 1;
+				break;
+			}
+			EMIT(g, OP_ARM, act, x, y, z, flags);
+		}
+		long q = fz_below(&g->r, 10);
+		if (q < 7)
+			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
+		else if (q < 9 || !sock)
+			EMIT(g, OP_WRITEV, dst, buf, boff, -1, len / 2);
+		else
+			EMIT(g, OP_SEND, dst, buf, boff, -1, P(g, 50) ? MSG_NOSIGNAL : 0);
+		pos += len;
+	}
+}
+
+/* A copy loop into a file that crosses RLIMIT_FSIZE: a short write, then
+ * EFBIG and SIGXFSZ (default: death; ignored; handled). */
+static void fsize(struct gen *g, int late)
+{
+	int dst = (int)fz_below(&g->r, 4), src = (dst + 1 + (int)fz_below(&g->r, 3)) % 4;
+	int buf = pick_buf(g), steps = 4 + (int)fz_below(&g->r, 5);
+	long boff = P(g, 80) ? 0 : PAGE - 16, len = chunk_size(g);
+	long pos = fz_below(&g->r, 64) * PAGE, opos = fz_below(&g->r, 16) * PAGE;
+	/* After two whole writes (the stream engages), maybe on a boundary. */
+	long k = 2 + fz_below(&g->r, steps - 2);
+	long lim = opos + k * len + (P(g, 25) ? 0 : fz_below(&g->r, len));
+	int pw = P(g, 30);
+	EMIT(g, OP_SIG, 1, disposition(g, late), 0, 0, 0);
+	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+	EMIT(g, OP_LSEEK, dst, opos, SEEK_SET, 0, 0);
+	for (int i = 0; i < steps; i++) {
+		if (i == 2)
+			EMIT(g, OP_RLIMIT, lim, 0, 0, 0, 0);
+		EMIT(g, OP_READ, src, buf, boff, len, 0);
+		if (pw)
+			EMIT(g, OP_PWRITE, dst, buf, boff, -1, opos);
+		else
+			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
+		opos += len;
+	}
+	EMIT(g, OP_RLIMIT, 0, 0, 0, 0, 0);
+}
+
+/* The pipe's or the socket's reader quits between two writes of a copy
+ * loop (SIGPIPE default, ignored or handled; send with MSG_NOSIGNAL). */
+static void peer(struct gen *g, int late)
+{
+	int sock = P(g, 50);
+	if (g->gone[sock])
+		sock = !sock;
+	if (g->gone[sock])
+		return;
+	int src = main_file_fd(g), dst = sock ? FD_SOCK : FD_PIPE;
+	EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
+	chain(g, src, dst, 2 + (int)fz_below(&g->r, 3));
+	EMIT(g, OP_PEER, sock, 0, 0, 0, 0);
+	chain(g, src, dst, 1 + (int)fz_below(&g->r, 3));
+	g->gone[sock] = 1, g->no_spawn = 1;
+}
+
+/* Between two ops of a copy loop, the fd in slot is closed and its number
+ * reused: through a dup kept elsewhere, with another file there meanwhile,
+ * or by opening the file again at the same offset. */
+static void churn_fd(struct gen *g, int slot, long pos)
+{
+	long p = fz_below(&g->r, 3);
+	int file = slot < 4 ? slot : slot == FD_SPARE ? 0 : -1;
+	if (p == 2 && file >= 0) {
+		EMIT(g, OP_CLOSE, slot, 0, 0, 0, 0);
+		EMIT(g, OP_OPEN, slot, file, OPEN_AT, 0, 0);
+		EMIT(g, OP_LSEEK, slot, pos < 0 ? 0 : pos, pos < 0 ? SEEK_END : SEEK_SET, 0, 0);
+		return;
+	}
+	EMIT(g, OP_DUP2, slot, FD_HIGH, 0, 0, 0);
+	if (p == 1)
+		EMIT(g, OP_DUP2, other_fd(g, slot), slot, 0, 0, 0);
+	else
+		EMIT(g, OP_CLOSE, slot, 0, 0, 0, 0);
+	EMIT(g, OP_DUP2, FD_HIGH, slot, 0, 0, 0);
+	EMIT(g, OP_CLOSE, FD_HIGH, 0, 0, 0, 0);
+}
+
+/* A copy loop with close/open/dup2 between every read and write. */
+static void churn(struct gen *g)
+{
+	int src = (int)fz_below(&g->r, 4), dst = main_dest_fd(g, src);
+	if ((dst == FD_PIPE && g->gone[0]) || (dst == FD_SOCK && g->gone[1]))
+		dst = FD_NULL;
+	int buf = pick_buf(g), steps = 3 + (int)fz_below(&g->r, 8);
+	long boff = buf_off(g), len = chunk_size(g), pos = fz_below(&g->r, 64) * PAGE;
+	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+	for (int i = 0; i < steps; i++) {
+		EMIT(g, OP_READ, src, buf, boff, len, 0);
+		pos += len;
+		/* A destination file is opened again at its end (-1). */
+		if (P(g, 50))
+			churn_fd(g, src, pos);
+		else
+			churn_fd(g, dst, -1);
+		EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
+		if (P(g, 50))
+			churn_fd(g, src, pos);
+		else
+			churn_fd(g, dst, -1);
+	}
+}
+
+static void scenario(struct gen *g, int nops)
+{
+	/* A death ends the script: the default SIGPIPE or SIGXFSZ only in
+	 * its last part.  After a reader quit (or may have), no second thread:
+	 * its files would be cut at a moment that depends on timing. */
+	int late = g->s->n > nops * 7 / 10;
+	long p = fz_below(&g->r, 100);
+	if (p < 40)
+		armed(g, late);
+	else if (p < 60)
+		fsize(g, late);
+	else if (p < 72)
+		peer(g, late);
+	else
+		churn(g);
+}
+
 void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 {
 	struct gen g = { .r = seed * 0xD1B54A32D192ED03ULL + 77, .s = s, .ctx = CTX_MAIN,
-			 .lo_buf = 0, .nbuf = 6 };
+			 .lo_buf = 0, .nbuf = 6, .r2 = seed * 0x94D049BB133111EBULL + 991 };
 	for (int i = 0; i < 4; i++)
-		fz_rand(&g.r);
+		fz_rand(&g.r), fz_rand(&g.r2);
+	/* Most seeds also get the scenarios of blocked writes, signals, limits,
+	 * quitting readers and fd churn, from a stream of their own: the rest
+	 * of the script is drawn as before. */
+	int scenarios = fz_below(&g.r2, 100) < 70;
 	while (s->n < nops) {
 		if (g.thread_live && s->n >= g.join_at) {
 			EMIT(&g, OP_JOIN, 0, 0, 0, 0, 0);
 			g.thread_live = 0;
 		}
+		if (scenarios && !g.thread_live && fz_below(&g.r2, 100) < 8) {
+			uint64_t saved = g.r;
+			g.r = g.r2;
+			scenario(&g, nops);
+			g.r2 = g.r, g.r = saved;
+			continue;
+		}
 		long p = fz_below(&g.r, 100);
 		if (p < 55) {
 			int src = main_file_fd(&g);
 			chain(&g, src, main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
-		} else if (p < 60 && !g.thread_live) {
+		} else if (p < 60 && !g.thread_live && !g.no_spawn) {
 			/* The second thread copies its own files while main goes on. */
 			EMIT(&g, OP_SPAWN, 0, 0, 0, 0, 0);
 			g.ctx = CTX_THREAD, g.lo_buf = 6, g.nbuf = 2;
@@ -431,7 +638,9 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 int fz_avoid(struct fz_script *s, const char *list)
 {
 	static const char *const names[] = { "pwrite-stream", "send-file", "trunc-open",
-					     "child-writes", "stdio-writes", "stall" };
+					     "child-writes", "stdio-writes", "stall",
+					     "arm-fd", "arm-pwrite", "arm-signal", "arm-peer",
+					     "fsize" };
 	unsigned mask = 0;
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ",");
@@ -460,6 +669,14 @@ int fz_avoid(struct fz_script *s, const char *list)
 		if ((mask & 16) && (o->op == OP_FWRITE || o->op == OP_FFLUSH))
 			o->op = OP_FTELL;
 		if ((mask & 32) && (o->op == OP_STOP || o->op == OP_CONT))
+			o->op = OP_FTELL;
+		/* An armed op whose act is of an avoided class does nothing. */
+		long act = o->op == OP_ARM ? (long)((unsigned long)o->a[0] % ACT__COUNT) : -1;
+		if (((mask & 64) && (act == ACT_DUP2 || act == ACT_REOPEN)) ||
+		    ((mask & 128) && act == ACT_PWRITE) || ((mask & 256) && act == ACT_SIGNAL) ||
+		    ((mask & 512) && act == ACT_PEER))
+			o->op = OP_FTELL;
+		if ((mask & 1024) && o->op == OP_RLIMIT)
 			o->op = OP_FTELL;
 	}
 	return 0;

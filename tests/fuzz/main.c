@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 	}
 	if (avoid && fz_avoid(&s, avoid)) {
 		fprintf(stderr, "fuzz: --avoid takes pwrite-stream, send-file, trunc-open, "
-				"child-writes, stdio-writes, stall\n");
+				"child-writes, stdio-writes, stall, arm-fd, arm-pwrite, arm-signal, "
+				"arm-peer, fsize\n");
 		return 2;
 	}
 	unsigned char *keep = NULL;
