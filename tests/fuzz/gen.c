@@ -92,6 +92,7 @@ struct gen {
 	int thread_live;
 	int join_at;   /* op count at which the thread is joined */
 	int lo_buf, nbuf; /* buffers this context may use */
+	struct fz_setup w; /* the seed's world, for sizes that make writes block */
 	int gone[2];   /* the pipe's, the socket's reader quit */
 	int no_spawn;  /* no second thread from here on (see scenario) */
 };
@@ -414,6 +415,16 @@ static void armed(struct gen *g, int late)
 	int buf = pick_buf(g), steps = 3 + (int)fz_below(&g->r, 4);
 	long boff = P(g, 80) ? 0 : PAGE - 16, len = big_chunks[fz_below(&g->r, 4)];
 	long pos = fz_below(&g->r, 64) * PAGE;
+	/* Mostly a write that blocks: more than 64 KiB read, so a file with
+	 * that many bytes past pos and a buffer that holds them (as the world
+	 * starts; the script may have changed it since). */
+	for (int k = 0; k < 8 && P(g, 90); k++) {
+		if ((long)g->w.file_size[src] >= pos + 2 * len &&
+		    (long)g->w.buf_size[buf] >= boff + len)
+			break;
+		src = (int)fz_below(&g->r, 4), buf = pick_buf(g);
+		len = big_chunks[fz_below(&g->r, 2)], pos = fz_below(&g->r, 8) * PAGE;
+	}
 	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
 	for (int i = 0; i < steps && !g->gone[sock]; i++) {
 		EMIT(g, OP_READ, src, buf, boff, len, 0);
@@ -578,6 +589,7 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 	 * quitting readers and fd churn, from a stream of their own: the rest
 	 * of the script is drawn as before. */
 	int scenarios = fz_below(&g.r2, 100) < 70;
+	fz_setup_from_seed(seed, &g.w);
 	while (s->n < nops) {
 		if (g.thread_live && s->n >= g.join_at) {
 			EMIT(&g, OP_JOIN, 0, 0, 0, 0, 0);

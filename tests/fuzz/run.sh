@@ -91,7 +91,9 @@ one() {
 		fi
 	done
 	local ops zc=0 f status=ok news blocked
-	ops=$(awk '$1 == "end" && $2 == "ops" { print $3 }' "$w/plain")
+	# A run that died by a signal has no "end ops": count its op lines.
+	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
+		END { print n != "" ? n : k + 0 }' "$w/plain")
 	# The new kinds of ops this seed ran (arm, peer, sig, rlimit), and how
 	# many armed ops blocked in the run without zcopy (its --verbose).
 	news=$(awk '$2 == "m" && $3 == "arm" { a++ } $3 == "peer" { p++ } $3 == "sig" { s++ }
