@@ -433,12 +433,16 @@ static void armed(struct gen *g, int late)
 			long flags = sock ? ARM_SOCK : 0;
 			switch (act) {
 			case ACT_DUP2:
+				/* Mostly another file onto the source: what the
+				 * write's bytes would be taken from. */
 				y = P(g, 50) ? src : dst;
-				x = other_fd(g, y);
+				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
+							 : other_fd(g, y);
 				break;
 			case ACT_REOPEN:
 				y = P(g, 70) ? src : dst;
-				x = fz_below(&g->r, 4);
+				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
+							 : fz_below(&g->r, 4);
 				break;
 			case ACT_PWRITE:
 				/* Past what the 64 KiB of room took before the write
