@@ -444,14 +444,18 @@ static void armed(struct gen *g, int late)
 				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
 							 : fz_below(&g->r, 4);
 				break;
-			case ACT_PWRITE:
-				/* Past what the 64 KiB of room took before the write
-				 * blocked: those bytes are in flight (a documented
-				 * limit), the rest is not written yet. */
+			case ACT_PWRITE: {
+				/* Past what may be in flight when the write blocks
+				 * (a documented limit): the 64 KiB of room, and for
+				 * the socket also the 64 KiB pipe inside sendfile,
+				 * which holds the file's pages until the socket takes
+				 * them.  The rest is not written yet. */
+				long flight = (sock ? 2 : 1) * 65536 + PAGE;
 				y = src;
-				x = pos + 65536 + PAGE + fz_below(&g->r, len - 65536 - PAGE);
+				x = pos + flight + fz_below(&g->r, len > flight ? len - flight : 1);
 				z = 1 + fz_below(&g->r, 2 * PAGE);
 				break;
+			}
 			case ACT_SIGNAL:
 				EMIT(g, OP_SIG, 2, 2 + fz_below(&g->r, 2), 0, 0, 0);
 				flags |= P(g, 40) ? ARM_FILL : 0;
