@@ -13,6 +13,8 @@
 # Options: -j JOBS  --nops N  --fuzz BIN  --lib LIB  --min-chunk BYTES
 #          --minimise K (shrink at most K divergent seeds; default 3)
 #          --require-engaged (fail if no seed engaged)  --keep DIR
+#          --require-scenarios (fail if no armed write blocked, no reader
+#          quit or no rlimit ran: the scenarios tested nothing)
 #          --avoid LIST (steer the generator past known divergence classes,
 #          see fz_avoid in gen.c; for exploring only)
 #          --stress N (also run each seed N more times at once under zcopy,
@@ -34,6 +36,7 @@ if [ "${1:-}" != --one ]; then
 fi
 MINIMISE=3
 REQUIRE=0
+REQUIRE_SCEN=0
 KEEP=
 TIMEOUT=${FUZZ_TIMEOUT:-60}
 SHRINK_SECONDS=${FUZZ_SHRINK_SECONDS:-120}
@@ -226,6 +229,7 @@ while [ $# -gt 0 ]; do
 	--min-chunk) MIN_CHUNK=$2; shift ;;
 	--minimise) MINIMISE=$2; shift ;;
 	--require-engaged) REQUIRE=1 ;;
+	--require-scenarios) REQUIRE_SCEN=1 ;;
 	--keep) KEEP=$2; shift ;;
 	--avoid) AVOID=$2; shift ;;
 	--stress) STRESS=$2; shift ;;
@@ -290,6 +294,11 @@ fi
 
 if [ "$REQUIRE" = 1 ] && [ "$engaged" -eq 0 ]; then
 	echo "fuzz: no seed engaged zcopy: the fuzzer tested nothing" >&2
+	exit 1
+fi
+if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then
+	echo "fuzz: no armed write blocked, no reader quit or no rlimit ran:" \
+		"the scenarios tested nothing" >&2
 	exit 1
 fi
 exit 0
