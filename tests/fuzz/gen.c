@@ -545,28 +545,37 @@ static void churn_fd(struct gen *g, int slot, long pos)
 	EMIT(g, OP_CLOSE, FD_HIGH, 0, 0, 0, 0);
 }
 
-/* A copy loop with close/open/dup2 between every read and write. */
+/*
+ * A copy loop with close/open/dup2 between every read and write, after two
+ * plain pairs (zcopy engages after a few).  Mostly the destination's number
+ * is reused: a source closed or reopened ends zcopy's stream, and it takes
+ * pairs to engage again, so the source's churn comes one time in four.
+ */
 static void churn(struct gen *g)
 {
 	int src = (int)fz_below(&g->r, 4), dst = main_dest_fd(g, src);
 	if ((dst == FD_PIPE && g->gone[0]) || (dst == FD_SOCK && g->gone[1]))
 		dst = FD_NULL;
-	int buf = pick_buf(g), steps = 3 + (int)fz_below(&g->r, 8);
+	int buf = pick_buf(g), steps = 4 + (int)fz_below(&g->r, 8);
 	long boff = buf_off(g), len = chunk_size(g), pos = fz_below(&g->r, 64) * PAGE;
 	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
 	for (int i = 0; i < steps; i++) {
 		EMIT(g, OP_READ, src, buf, boff, len, 0);
 		pos += len;
 		/* A destination file is opened again at its end (-1). */
-		if (P(g, 50))
-			churn_fd(g, src, pos);
-		else
-			churn_fd(g, dst, -1);
+		if (i >= 2) {
+			if (P(g, 25))
+				churn_fd(g, src, pos);
+			else
+				churn_fd(g, dst, -1);
+		}
 		EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
-		if (P(g, 50))
-			churn_fd(g, src, pos);
-		else
-			churn_fd(g, dst, -1);
+		if (i >= 2 && P(g, 50)) {
+			if (P(g, 25))
+				churn_fd(g, src, pos);
+			else
+				churn_fd(g, dst, -1);
+		}
 	}
 }
 
