@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -25,7 +24,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,27 +53,10 @@ static struct {
 	int nrun;
 } T;
 
-/*
- * Signals a script may handle: how many each thread received (per thread:
- * SIGPIPE and SIGXFSZ go to the thread that wrote, the helper's SIGUSR1 to
- * main, so each count is a function of that thread's ops alone).
- */
-static const int fz_sigs[3] = { SIGPIPE, SIGXFSZ, SIGUSR1 };
-static __thread volatile unsigned sigcount[3];
-static volatile int usr1_handled;
-
-static void on_signal(int sig)
-{
-	for (int i = 0; i < 3; i++)
-		if (fz_sigs[i] == sig)
-			sigcount[i]++;
-}
-
 /* Set once a script may die by a signal (sig, rlimit, peer, arm ran): from
  * then on the log is flushed before every op, so that a run that dies has
  * logged every op before the fatal one. */
 static int risky;
-int fz_verbose;
 /* RLIMIT_FSIZE is set: the log (a file) is written with it lifted. */
 static int fsize_limited;
 
@@ -208,141 +189,6 @@ static int changes_file(const struct fz_op *o)
 	}
 }
 
-/* ---- the helper: acting while main is blocked in a write ---------------------------- */
-
-/*
- * An "arm" op stops a reader (after every reader took what was written so
- * far), shrinks its pipe or socket to 64 KiB (optionally full), and arms the
- * helper for main's next op.  The helper starts with that op, waits until
- * main is seen asleep in a writing system call (/proc/self/task/TID/syscall:
- * write, writev, pwrite, sendto, sendmsg, sendfile, splice, ...), then acts
- * (dup2 onto a slot, close+open reusing a number, pwrite into a file, a
- * SIGUSR1 to main, the reader quitting), then lets the reader go on so the
- * write can finish.  If main's op finishes without blocking, the helper acts
- * after it: in the run without zcopy that is decided by sizes alone, so the
- * log is the same either way and the act is logged without saying when.
- */
-static struct {
-	int pending;       /* armed by the last main op */
-	long a[5];         /* the arm op's arguments */
-	int idx;
-	pthread_t th;
-	int live;
-	pid_t tid;         /* main's */
-	int done;          /* main's op returned */
-	volatile unsigned *usr1; /* main's SIGUSR1 count */
-	long r;
-	int e;
-	int report;        /* its line follows the op's */
-} H;
-
-static int blocked_in_write(pid_t tid)
-{
-	static const long nrs[] = { SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev, SYS_pwritev2,
-				    SYS_sendto, SYS_sendmsg, SYS_sendfile, SYS_splice,
-				    SYS_copy_file_range, SYS_vmsplice };
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t k = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (k <= 0)
-		return 0;
-	buf[k] = 0;
-	/* "running" while it runs; the number of the call it sleeps in else. */
-	char *e;
-	long nr = strtol(buf, &e, 10);
-	if (e == buf)
-		return 0;
-	for (unsigned i = 0; i < sizeof nrs / sizeof nrs[0]; i++)
-		if (nr == nrs[i])
-			return 1;
-	return 0;
-}
-
-static void *helper_main(void *arg)
-{
-	(void)arg;
-	static char pattern[65536];
-	const long *a = H.a;
-	int rd = (a[4] & ARM_SOCK) ? 1 : 0;
-	/* Up to 3 s: a stopped reader's watchdog lets it go after 2. */
-	int blocked = 0;
-	for (int k = 0; k < 30000 && !__atomic_load_n(&H.done, __ATOMIC_ACQUIRE); k++) {
-		if ((blocked = blocked_in_write(H.tid)))
-			break;
-		usleep(100);
-	}
-	/* Whether it acted during or after the op, for `fuzz --verbose`
-	 * (never in the log: it may differ by design, see above). */
-	if (fz_verbose)
-		fprintf(stderr, "fuzz: op %d: helper acts %s\n", H.idx, blocked ? "while main is blocked" : "after the op");
-	long r = -2;
-	int x = (int)a[1], y = (int)a[2];
-	errno = 0;
-	switch ((unsigned long)a[0] % ACT__COUNT) {
-	case ACT_DUP2:
-		r = dup2(fdn(x), fdn(y));
-		break;
-	case ACT_REOPEN:
-		if (y < 0 || y >= NFDS)
-			break;
-		close(fzw.fd[y]);
-		r = open(fzw.path[(unsigned long)x % NFILES], O_RDWR);
-		if (r >= 0 && r != fzw.fd[y]) {
-			/* The lowest free number was another: move it. */
-			int t = (int)r;
-			r = dup2(t, fzw.fd[y]);
-			close(t);
-		}
-		break;
-	case ACT_PWRITE: {
-		size_t n = a[3] <= 0 ? 1 : a[3] > 65536 ? 65536 : (size_t)a[3];
-		fz_fill(pattern, n, (uint64_t)H.idx);
-		r = pwrite(fdn(y), pattern, n, x < 0 ? 0 : x);
-		break;
-	}
-	case ACT_SIGNAL: {
-		unsigned before = *H.usr1;
-		r = syscall(SYS_tgkill, getpid(), H.tid, SIGUSR1);
-		/* The write's outcome is decided once the handler ran: only then
-		 * may the reader go on. */
-		for (int k = 0; r == 0 && usr1_handled && k < 20000 && *H.usr1 == before; k++)
-			usleep(100);
-		break;
-	}
-	case ACT_PEER:
-		r = fz_reader_quit(rd, 0);
-		break;
-	}
-	H.r = r, H.e = r < 0 ? errno : 0;
-	fz_reader_cont(rd);
-	return NULL;
-}
-
-static void helper_start(int idx)
-{
-	H.pending = 0;
-	H.idx = idx;
-	H.tid = (pid_t)syscall(SYS_gettid);
-	H.usr1 = &sigcount[2];
-	__atomic_store_n(&H.done, 0, __ATOMIC_RELEASE);
-	H.live = pthread_create(&H.th, NULL, helper_main, NULL) == 0;
-	H.report = H.live;
-	if (!H.live)
-		fz_reader_cont((H.a[4] & ARM_SOCK) ? 1 : 0);
-}
-
-static void helper_join(void)
-{
-	__atomic_store_n(&H.done, 1, __ATOMIC_RELEASE);
-	pthread_join(H.th, NULL);
-	H.live = 0;
-	fz_stream_restore((H.a[4] & ARM_SOCK) ? 1 : 0);
-}
-
 /* ---- one operation ------------------------------------------------------------- */
 
 static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
@@ -360,8 +206,8 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		flush_log(c);
 	if (changes_file(o))
 		fz_readers_drain();
-	if (H.pending && c->ctx == CTX_MAIN)
-		helper_start(idx);
+	if (c->ctx == CTX_MAIN)
+		fz_helper_start(idx); /* if the last op armed it */
 	errno = 0;
 	switch (o->op) {
 	case OP_READ:
@@ -599,20 +445,10 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		r = o->op == OP_STOP ? fz_reader_stop((int)((unsigned long)a[0] % 2))
 				     : fz_reader_cont((int)((unsigned long)a[0] % 2));
 		break;
-	case OP_SIG: {
-		int sig = fz_sigs[(unsigned long)a[0] % 3];
-		long how = (unsigned long)a[1] % 4;
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = how == 0 ? SIG_DFL : how == 1 ? SIG_IGN : on_signal;
-		sa.sa_flags = how == 2 ? SA_RESTART : 0;
-		sigemptyset(&sa.sa_mask);
-		r = sigaction(sig, &sa, NULL);
-		if (sig == SIGUSR1)
-			usr1_handled = how >= 2;
+	case OP_SIG:
+		r = fz_sig_set((int)((unsigned long)a[0] % 3), (int)((unsigned long)a[1] % 4));
 		risky = 1;
 		break;
-	}
 	case OP_RLIMIT: {
 		struct rlimit rl;
 		r = getrlimit(RLIMIT_FSIZE, &rl);
@@ -632,46 +468,25 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		r = fz_reader_quit((int)((unsigned long)a[0] % 2), 1);
 		risky = 1;
 		break;
-	case OP_ARM: {
-		int rd = (a[4] & ARM_SOCK) ? 1 : 0;
-		if (c->ctx != CTX_MAIN || fzw.gone[rd] || H.pending) {
-			r = -2;
-			break;
-		}
-		/* Nothing of earlier writes in flight, the reader held, its
-		 * room 64 KiB: a write of more blocks, in every run alike. */
-		fz_readers_drain();
-		if (!fz_reader_stopped(rd) && fz_reader_stop(rd) < 0) {
-			r = -1;
-			break;
-		}
-		r = fz_stream_shrink(rd, (a[4] & ARM_FILL) != 0);
-		if (r < 0) {
-			fz_stream_restore(rd);
-			fz_reader_cont(rd);
-			break;
-		}
-		memcpy(H.a, a, sizeof H.a);
-		H.pending = 1;
+	case OP_ARM:
+		r = c->ctx == CTX_MAIN ? fz_helper_arm(a) : -2;
 		risky = 1;
 		break;
-	}
 	default:
 		break;
 	}
 	int e = r < 0 ? errno : 0;
-	if (H.live && c->ctx == CTX_MAIN)
-		helper_join();
-	char sg[48] = "";
-	if (sigcount[0] || sigcount[1] || sigcount[2])
-		snprintf(sg, sizeof sg, " g%u.%u.%u", sigcount[0], sigcount[1], sigcount[2]);
+	char helper[160] = "", sg[48] = "";
+	if (c->ctx == CTX_MAIN)
+		fz_helper_join(helper, sizeof helper);
+	unsigned n3[3];
+	fz_sig_counts(n3);
+	if (n3[0] || n3[1] || n3[2])
+		snprintf(sg, sizeof sg, " g%u.%u.%u", n3[0], n3[1], n3[2]);
 	lg(c, "%d %c %s %ld %ld %ld %ld %ld = %ld e%d o%ld s%016llx%s\n", idx, o->ctx,
 	   fz_op_names[o->op], a[0], a[1], a[2], a[3], a[4], r, e, off, (unsigned long long)sum, sg);
-	if (H.report && c->ctx == CTX_MAIN) {
-		lg(c, "%d h helper %ld %ld %ld %ld %ld = %ld e%d\n", idx, H.a[0], H.a[1], H.a[2], H.a[3],
-		   H.a[4], H.r, H.e);
-		H.report = 0;
-	}
+	if (*helper)
+		lg(c, "%d h helper %s\n", idx, helper);
 }
 
 /* ---- contexts -------------------------------------------------------------------- */
@@ -705,14 +520,10 @@ static void join_thread(struct ctxst *c, int idx)
 static void finish(struct ctxst *c)
 {
 	join_thread(c, -1);
-	if (H.pending) {
-		/* Armed, but no op followed: the reader goes on. */
-		int rd = (H.a[4] & ARM_SOCK) ? 1 : 0;
-		H.pending = 0;
-		fz_stream_restore(rd);
-		fz_reader_cont(rd);
-	}
-	lg(c, "end signals %u %u %u\n", sigcount[0], sigcount[1], sigcount[2]);
+	fz_helper_disarm(); /* armed, but no op followed */
+	unsigned n3[3];
+	fz_sig_counts(n3);
+	lg(c, "end signals %u %u %u\n", n3[0], n3[1], n3[2]);
 	for (int i = 0; i < NBUFS; i++)
 		lg(c, "end buf %d size %zu s%016llx\n", i, fzw.b[i].size,
 		   (unsigned long long)fz_sum(fzw.b[i].p, fzw.b[i].size));

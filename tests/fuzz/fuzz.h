@@ -230,6 +230,17 @@ extern int fz_verbose; /* --verbose: what the helper saw, on stderr */
 /* Hash and length of file i's bytes; the file is removed. */
 uint64_t fz_file_hash(int i, uint64_t *bytes);
 
+/* act.c: signals (which: 0 SIGPIPE, 1 SIGXFSZ, 2 SIGUSR1; how: 0 default,
+ * 1 ignored, 2 handled with SA_RESTART, 3 without) and the calling thread's
+ * counts of them; the helper of "arm" (armed by main, started and joined
+ * around main's next op, whose log line is followed by the helper's). */
+int fz_sig_set(int which, int how);
+void fz_sig_counts(unsigned n[3]);
+int fz_helper_arm(const long a[5]);
+void fz_helper_start(int idx);
+void fz_helper_join(char *line, size_t cap); /* line: "" if it was not started */
+void fz_helper_disarm(void);
+
 /* exec.c: runs the script on the world; log lines go to fd 1. */
 int fz_run(const struct fz_setup *w, const struct fz_script *s, const unsigned char *keep,
 	   const char *dir);

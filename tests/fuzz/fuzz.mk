@@ -15,7 +15,8 @@
 
 FUZZ_BUILD      := $(BUILD)/fuzz
 FUZZ_BIN        := $(FUZZ_BUILD)/fuzz
-FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/exec.c tests/fuzz/world.c
+FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/exec.c tests/fuzz/act.c \
+                   tests/fuzz/world.c
 FUZZ_CFLAGS     := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
 FUZZ_JOBS       ?= 2
 FUZZ_NOPS       ?= 200
