@@ -15,8 +15,8 @@
 
 FUZZ_BUILD      := $(BUILD)/fuzz
 FUZZ_BIN        := $(FUZZ_BUILD)/fuzz
-FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/exec.c tests/fuzz/act.c \
-                   tests/fuzz/world.c
+FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/scenario.c tests/fuzz/exec.c \
+                   tests/fuzz/act.c tests/fuzz/world.c
 FUZZ_CFLAGS     := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
 FUZZ_JOBS       ?= 2
 FUZZ_NOPS       ?= 200
@@ -36,7 +36,7 @@ fuzz-bin: $(FUZZ_BIN)
 $(FUZZ_BUILD):
 	mkdir -p $@
 
-$(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h | $(FUZZ_BUILD)
+$(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h tests/fuzz/gen.h | $(FUZZ_BUILD)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
 
 # Shrinking one divergence (20 s at most) keeps a failing run short too.

@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
+#include "gen.h"
 
-#define PAGE 4096L
 #define FZ_NAME(e, s) s,
 const char *const fz_op_names[OP__COUNT] = { FZ_OPS(FZ_NAME) };
 #undef FZ_NAME
@@ -84,23 +84,7 @@ void fz_script_push(struct fz_script *s, char ctx, int op, long a0, long a1, lon
 	o->a[0] = a0, o->a[1] = a1, o->a[2] = a2, o->a[3] = a3, o->a[4] = a4;
 }
 
-struct gen {
-	uint64_t r;
-	uint64_t r2;   /* the stream the scenarios below draw from */
-	struct fz_script *s;
-	char ctx;
-	int thread_live;
-	int join_at;   /* op count at which the thread is joined */
-	int lo_buf, nbuf; /* buffers this context may use */
-	struct fz_setup w; /* the seed's world, for sizes that make writes block */
-	int gone[2];   /* the pipe's, the socket's reader quit */
-	int no_spawn;  /* no second thread from here on (see scenario) */
-};
-
-#define P(g, pct) (fz_below(&(g)->r, 100) < (pct))
-#define EMIT(g, op, a0, a1, a2, a3, a4) fz_script_push((g)->s, (g)->ctx, op, a0, a1, a2, a3, a4)
-
-static long chunk_size(struct gen *g)
+long gen_chunk_size(struct gen *g)
 {
 	static const long common[] = { 65536, 131072, 262144, 16384, 32768, 524288, 65536, 131072 };
 	long p = fz_below(&g->r, 100);
@@ -111,12 +95,12 @@ static long chunk_size(struct gen *g)
 	return 1000 + fz_below(&g->r, 300000);
 }
 
-static int pick_buf(struct gen *g)
+int gen_pick_buf(struct gen *g)
 {
 	return g->lo_buf + (int)fz_below(&g->r, g->nbuf);
 }
 
-static long buf_off(struct gen *g)
+long gen_buf_off(struct gen *g)
 {
 	long p = fz_below(&g->r, 100);
 	if (p < 70)
@@ -127,12 +111,12 @@ static long buf_off(struct gen *g)
 }
 
 /* A main-context file fd slot (slot 10 starts as a second open of f0). */
-static int main_file_fd(struct gen *g)
+int gen_main_file_fd(struct gen *g)
 {
 	return P(g, 90) ? (int)fz_below(&g->r, 4) : FD_SPARE;
 }
 
-static int main_dest_fd(struct gen *g, int src)
+int gen_main_dest_fd(struct gen *g, int src)
 {
 	long p = fz_below(&g->r, 100);
 	if (p < 35) {
@@ -170,7 +154,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 		EMIT(g, OP_PWRITE, P(g, 50) ? src : dst, g->lo_buf + (int)fz_below(&g->r, g->nbuf),
 		     fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 2 * PAGE), pos + fz_below(&g->r, len + 1));
 	else if (p < 38)
-		EMIT(g, OP_MEMCPY, buf, boff + fz_below(&g->r, len + 1), pick_buf(g),
+		EMIT(g, OP_MEMCPY, buf, boff + fz_below(&g->r, len + 1), gen_pick_buf(g),
 		     fz_below(&g->r, len + 1), fz_below(&g->r, len + 1));
 	else if (p < 41)
 		EMIT(g, OP_ALLOC, buf, fz_below(&g->r, BK__COUNT), 65536 + fz_below(&g->r, 1 << 20), 0, 0);
@@ -187,7 +171,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 	} else if (p < 68) {
 		int fp = (int)fz_below(&g->r, NFPS);
 		EMIT(g, OP_FSEEK, fp, pos + fz_below(&g->r, len + 1), SEEK_SET, 0, 0);
-		EMIT(g, OP_FWRITE, fp, pick_buf(g), fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 3 * PAGE), 0);
+		EMIT(g, OP_FWRITE, fp, gen_pick_buf(g), fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 3 * PAGE), 0);
 		EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
 	} else if (p < 74 && !g->thread_live) {
 		EMIT(g, OP_CLOSE, src, 0, 0, 0, 0);
@@ -203,7 +187,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 		g->ctx = CTX_CHILD;
 		long q = fz_below(&g->r, 4);
 		if (q == 0)
-			EMIT(g, OP_PWRITE, src, pick_buf(g), 0, 1 + fz_below(&g->r, len + 1),
+			EMIT(g, OP_PWRITE, src, gen_pick_buf(g), 0, 1 + fz_below(&g->r, len + 1),
 			     pos + fz_below(&g->r, len + 1));
 		else if (q == 1)
 			EMIT(g, OP_FTRUNC, src, pos + fz_below(&g->r, len + 1), 0, 0, 0);
@@ -252,10 +236,10 @@ static enum style pick_style(struct gen *g, int dst)
 }
 
 /* A read->write copy loop of `steps` chunks. */
-static void chain(struct gen *g, int src, int dst, int steps)
+void gen_chain(struct gen *g, int src, int dst, int steps)
 {
-	int buf = pick_buf(g);
-	long boff = buf_off(g), len = chunk_size(g);
+	int buf = gen_pick_buf(g);
+	long boff = gen_buf_off(g), len = gen_chunk_size(g);
 	long pos = P(g, 80) ? fz_below(&g->r, 128) * PAGE : fz_below(&g->r, 1 << 20);
 	long opos = fz_below(&g->r, 64) * PAGE;
 	enum style st = pick_style(g, dst);
@@ -306,7 +290,7 @@ static void chain(struct gen *g, int src, int dst, int steps)
 			if (q == 0)
 				EMIT(g, OP_FTRUNC, src, at, 0, 0, 0);
 			else if (q == 1)
-				EMIT(g, OP_PWRITE, src, pick_buf(g), 0, 1 + fz_below(&g->r, 2 * PAGE), at);
+				EMIT(g, OP_PWRITE, src, gen_pick_buf(g), 0, 1 + fz_below(&g->r, 2 * PAGE), at);
 			else
 				EMIT(g, OP_MMAPW, src, at, 1 + fz_below(&g->r, 2 * PAGE), fz_below(&g->r, 256), 0);
 			EMIT(g, OP_CONT, dst == FD_PIPE ? 0 : 1, 0, 0, 0, 0);
@@ -325,9 +309,9 @@ static void single(struct gen *g)
 	static const int main_fds[] = { 0, 1, 2, 3, FD_PIPE, FD_SOCK, FD_DGRAM, FD_NULL, FD_SPARE,
 					FD_HIGH };
 	int fd = g->ctx == CTX_THREAD ? 4 + (int)fz_below(&g->r, 2) : main_fds[fz_below(&g->r, 10)];
-	int buf = pick_buf(g);
-	long len = P(g, 50) ? chunk_size(g) : fz_below(&g->r, 9000);
-	long off = buf_off(g), pos = fz_below(&g->r, 3 << 20);
+	int buf = gen_pick_buf(g);
+	long len = P(g, 50) ? gen_chunk_size(g) : fz_below(&g->r, 9000);
+	long off = gen_buf_off(g), pos = fz_below(&g->r, 3 << 20);
 	int fp = (int)fz_below(&g->r, NFPS);
 	int fdop = !g->thread_live && g->ctx == CTX_MAIN;
 	long which = fz_below(&g->r, 25);
@@ -377,225 +361,6 @@ static void single(struct gen *g)
 }
 
 
-/* ---- scenarios: blocked writes, signals, limits, quitting readers, fd churn ---- */
-
-static const long big_chunks[] = { 131072, 196608, 262144, 524288 };
-
-/* A disposition for a signal that may kill: the default only late in the
- * script (a death ends it), else ignored or handled. */
-static long disposition(struct gen *g, int late)
-{
-	return late ? fz_below(&g->r, 4) : 1 + fz_below(&g->r, 3);
-}
-
-/* A file slot other than src, or a non-file one. */
-static int other_fd(struct gen *g, int src)
-{
-	static const int any[] = { 0, 1, 2, 3, FD_NULL, FD_SPARE, FD_PIPE, FD_SOCK };
-	int x = any[fz_below(&g->r, 8)];
-	return x == src ? FD_NULL : x;
-}
-
-/*
- * A copy loop of large chunks from a file to the pipe or the socket whose
- * last write(s) run while the reader is held, with the helper acting once
- * the write blocks: dup2 onto the source or the destination, close+open
- * reusing a number, a pwrite into the part of the source not yet written,
- * a SIGUSR1 (handled with or without SA_RESTART; the pipe or socket maybe
- * full so that nothing is written before it), or the reader quitting.
- */
-static void armed(struct gen *g, int late)
-{
-	int sock = P(g, 40);
-	if (g->gone[sock])
-		sock = !sock;
-	if (g->gone[sock])
-		return;
-	int src = (int)fz_below(&g->r, 4), dst = sock ? FD_SOCK : FD_PIPE;
-	int buf = pick_buf(g), steps = 3 + (int)fz_below(&g->r, 4);
-	long boff = P(g, 80) ? 0 : PAGE - 16, len = big_chunks[fz_below(&g->r, 4)];
-	long pos = fz_below(&g->r, 64) * PAGE;
-	/* Mostly a write that blocks: more than 64 KiB read, so a file with
-	 * that many bytes past pos and a buffer that holds them (as the world
-	 * starts; the script may have changed it since). */
-	for (int k = 0; k < 8 && P(g, 90); k++) {
-		if ((long)g->w.file_size[src] >= pos + 2 * len &&
-		    (long)g->w.buf_size[buf] >= boff + len)
-			break;
-		src = (int)fz_below(&g->r, 4), buf = pick_buf(g);
-		len = big_chunks[fz_below(&g->r, 2)], pos = fz_below(&g->r, 8) * PAGE;
-	}
-	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
-	for (int i = 0; i < steps && !g->gone[sock]; i++) {
-		EMIT(g, OP_READ, src, buf, boff, len, 0);
-		if (i == steps - 1 || (i >= 2 && P(g, 25))) {
-			long act = fz_below(&g->r, ACT__COUNT), x = 0, y = 0, z = 0;
-			long flags = sock ? ARM_SOCK : 0;
-			switch (act) {
-			case ACT_DUP2:
-				/* Mostly another file onto the source: what the
-				 * write's bytes would be taken from. */
-				y = P(g, 50) ? src : dst;
-				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
-							 : other_fd(g, y);
-				break;
-			case ACT_REOPEN:
-				y = P(g, 70) ? src : dst;
-				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
-							 : fz_below(&g->r, 4);
-				break;
-			case ACT_PWRITE: {
-				/* Past what may be in flight when the write blocks
-				 * (a documented limit): the 64 KiB of room, and for
-				 * the socket also the 64 KiB pipe inside sendfile,
-				 * which holds the file's pages until the socket takes
-				 * them.  The rest is not written yet. */
-				long flight = (sock ? 2 : 1) * 65536 + PAGE;
-				y = src;
-				x = pos + flight + fz_below(&g->r, len > flight ? len - flight : 1);
-				z = 1 + fz_below(&g->r, 2 * PAGE);
-				break;
-			}
-			case ACT_SIGNAL:
-				EMIT(g, OP_SIG, 2, 2 + fz_below(&g->r, 2), 0, 0, 0);
-				flags |= P(g, 40) ? ARM_FILL : 0;
-				break;
-			default:
-				EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
-				g->gone[sock] = 1, g->no_spawn = 1;
-				break;
-			}
-			EMIT(g, OP_ARM, act, x, y, z, flags);
-		}
-		long q = fz_below(&g->r, 10);
-		if (q < 7)
-			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
-		else if (q < 9 || !sock)
-			EMIT(g, OP_WRITEV, dst, buf, boff, -1, len / 2);
-		else
-			EMIT(g, OP_SEND, dst, buf, boff, -1, P(g, 50) ? MSG_NOSIGNAL : 0);
-		pos += len;
-	}
-}
-
-/* A copy loop into a file that crosses RLIMIT_FSIZE: a short write, then
- * EFBIG and SIGXFSZ (default: death; ignored; handled). */
-static void fsize(struct gen *g, int late)
-{
-	int dst = (int)fz_below(&g->r, 4), src = (dst + 1 + (int)fz_below(&g->r, 3)) % 4;
-	int buf = pick_buf(g), steps = 4 + (int)fz_below(&g->r, 5);
-	long boff = P(g, 80) ? 0 : PAGE - 16, len = chunk_size(g);
-	long pos = fz_below(&g->r, 64) * PAGE, opos = fz_below(&g->r, 16) * PAGE;
-	/* After two whole writes (the stream engages), maybe on a boundary. */
-	long k = 2 + fz_below(&g->r, steps - 2);
-	long lim = opos + k * len + (P(g, 25) ? 0 : fz_below(&g->r, len));
-	int pw = P(g, 30);
-	EMIT(g, OP_SIG, 1, disposition(g, late), 0, 0, 0);
-	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
-	EMIT(g, OP_LSEEK, dst, opos, SEEK_SET, 0, 0);
-	for (int i = 0; i < steps; i++) {
-		if (i == 2)
-			EMIT(g, OP_RLIMIT, lim, 0, 0, 0, 0);
-		EMIT(g, OP_READ, src, buf, boff, len, 0);
-		if (pw)
-			EMIT(g, OP_PWRITE, dst, buf, boff, -1, opos);
-		else
-			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
-		opos += len;
-	}
-	EMIT(g, OP_RLIMIT, 0, 0, 0, 0, 0);
-}
-
-/* The pipe's or the socket's reader quits between two writes of a copy
- * loop (SIGPIPE default, ignored or handled; send with MSG_NOSIGNAL). */
-static void peer(struct gen *g, int late)
-{
-	int sock = P(g, 50);
-	if (g->gone[sock])
-		sock = !sock;
-	if (g->gone[sock])
-		return;
-	int src = main_file_fd(g), dst = sock ? FD_SOCK : FD_PIPE;
-	EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
-	chain(g, src, dst, 2 + (int)fz_below(&g->r, 3));
-	EMIT(g, OP_PEER, sock, 0, 0, 0, 0);
-	chain(g, src, dst, 1 + (int)fz_below(&g->r, 3));
-	g->gone[sock] = 1, g->no_spawn = 1;
-}
-
-/* Between two ops of a copy loop, the fd in slot is closed and its number
- * reused: through a dup kept elsewhere, with another file there meanwhile,
- * or by opening the file again at the same offset. */
-static void churn_fd(struct gen *g, int slot, long pos)
-{
-	long p = fz_below(&g->r, 3);
-	int file = slot < 4 ? slot : slot == FD_SPARE ? 0 : -1;
-	if (p == 2 && file >= 0) {
-		EMIT(g, OP_CLOSE, slot, 0, 0, 0, 0);
-		EMIT(g, OP_OPEN, slot, file, OPEN_AT, 0, 0);
-		EMIT(g, OP_LSEEK, slot, pos < 0 ? 0 : pos, pos < 0 ? SEEK_END : SEEK_SET, 0, 0);
-		return;
-	}
-	EMIT(g, OP_DUP2, slot, FD_HIGH, 0, 0, 0);
-	if (p == 1)
-		EMIT(g, OP_DUP2, other_fd(g, slot), slot, 0, 0, 0);
-	else
-		EMIT(g, OP_CLOSE, slot, 0, 0, 0, 0);
-	EMIT(g, OP_DUP2, FD_HIGH, slot, 0, 0, 0);
-	EMIT(g, OP_CLOSE, FD_HIGH, 0, 0, 0, 0);
-}
-
-/*
- * A copy loop with close/open/dup2 between every read and write, after two
- * plain pairs (zcopy engages after a few).  Mostly the destination's number
- * is reused: a source closed or reopened ends zcopy's stream, and it takes
- * pairs to engage again, so the source's churn comes one time in four.
- */
-static void churn(struct gen *g)
-{
-	int src = (int)fz_below(&g->r, 4), dst = main_dest_fd(g, src);
-	if ((dst == FD_PIPE && g->gone[0]) || (dst == FD_SOCK && g->gone[1]))
-		dst = FD_NULL;
-	int buf = pick_buf(g), steps = 4 + (int)fz_below(&g->r, 8);
-	long boff = buf_off(g), len = chunk_size(g), pos = fz_below(&g->r, 64) * PAGE;
-	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
-	for (int i = 0; i < steps; i++) {
-		EMIT(g, OP_READ, src, buf, boff, len, 0);
-		pos += len;
-		/* A destination file is opened again at its end (-1). */
-		if (i >= 2) {
-			if (P(g, 25))
-				churn_fd(g, src, pos);
-			else
-				churn_fd(g, dst, -1);
-		}
-		EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
-		if (i >= 2 && P(g, 50)) {
-			if (P(g, 25))
-				churn_fd(g, src, pos);
-			else
-				churn_fd(g, dst, -1);
-		}
-	}
-}
-
-static void scenario(struct gen *g, int nops)
-{
-	/* A death ends the script: the default SIGPIPE or SIGXFSZ only in
-	 * its last part.  After a reader quit (or may have), no second thread:
-	 * its files would be cut at a moment that depends on timing. */
-	int late = g->s->n > nops * 7 / 10;
-	long p = fz_below(&g->r, 100);
-	if (p < 40)
-		armed(g, late);
-	else if (p < 60)
-		fsize(g, late);
-	else if (p < 72)
-		peer(g, late);
-	else
-		churn(g);
-}
-
 void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 {
 	struct gen g = { .r = seed * 0xD1B54A32D192ED03ULL + 77, .s = s, .ctx = CTX_MAIN,
@@ -615,14 +380,14 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 		if (scenarios && !g.thread_live && fz_below(&g.r2, 100) < 8) {
 			uint64_t saved = g.r;
 			g.r = g.r2;
-			scenario(&g, nops);
+			gen_scenario(&g, nops);
 			g.r2 = g.r, g.r = saved;
 			continue;
 		}
 		long p = fz_below(&g.r, 100);
 		if (p < 55) {
-			int src = main_file_fd(&g);
-			chain(&g, src, main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
+			int src = gen_main_file_fd(&g);
+			gen_chain(&g, src, gen_main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
 		} else if (p < 60 && !g.thread_live && !g.no_spawn) {
 			/* The second thread copies its own files while main goes on. */
 			EMIT(&g, OP_SPAWN, 0, 0, 0, 0, 0);
@@ -631,7 +396,7 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 			for (int i = 0; i < k; i++) {
 				if (P(&g, 70))
 					/* Not FD_NULL: main may have put another file there. */
-					chain(&g, 4, 5, 2 + (int)fz_below(&g.r, 8));
+					gen_chain(&g, 4, 5, 2 + (int)fz_below(&g.r, 8));
 				else
 					single(&g);
 			}
@@ -642,8 +407,8 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 			EMIT(&g, OP_FORK, 0, 0, 0, 0, 0);
 			g.ctx = CTX_CHILD;
 			if (P(&g, 50)) {
-				int src = main_file_fd(&g);
-				chain(&g, src, main_dest_fd(&g, src), 1 + (int)fz_below(&g.r, 4));
+				int src = gen_main_file_fd(&g);
+				gen_chain(&g, src, gen_main_dest_fd(&g, src), 1 + (int)fz_below(&g.r, 4));
 			} else {
 				single(&g);
 			}
