@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,8 +53,21 @@ static struct {
 	int nrun;
 } T;
 
+/* Set once a script may die by a signal (sig, rlimit, peer, arm ran): from
+ * then on the log is flushed before every op, so that a run that dies has
+ * logged every op before the fatal one. */
+static int risky;
+/* RLIMIT_FSIZE is set: the log (a file) is written with it lifted. */
+static int fsize_limited;
+
 static void flush_log(struct ctxst *c)
 {
+	struct rlimit saved, all;
+	int lifted = 0;
+	if (fsize_limited && c->len && getrlimit(RLIMIT_FSIZE, &saved) == 0) {
+		all = (struct rlimit){ saved.rlim_max, saved.rlim_max };
+		lifted = setrlimit(RLIMIT_FSIZE, &all) == 0;
+	}
 	size_t done = 0;
 	while (done < c->len) {
 		ssize_t r = write(1, c->log + done, c->len - done);
@@ -63,6 +77,8 @@ static void flush_log(struct ctxst *c)
 			done += (size_t)r;
 	}
 	c->len = 0;
+	if (lifted)
+		setrlimit(RLIMIT_FSIZE, &saved);
 }
 
 static void lg(struct ctxst *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -186,8 +202,12 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	char *p = NULL;
 	struct iovec v[2];
 	c->nops++;
+	if (risky && c->direct)
+		flush_log(c);
 	if (changes_file(o))
 		fz_readers_drain();
+	if (c->ctx == CTX_MAIN)
+		fz_helper_start(idx); /* if the last op armed it */
 	errno = 0;
 	switch (o->op) {
 	case OP_READ:
@@ -287,6 +307,12 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		if (a[0] < 0 || a[0] >= NFDS)
 			break;
 		r = open(fzw.path[(unsigned long)a[1] % NFILES], open_flags[(unsigned long)a[2] % 4], 0644);
+		if (r >= 0 && (a[2] & OPEN_AT) && r != fzw.fd[a[0]]) {
+			/* The slot's own number, whatever the lowest free one. */
+			int t = (int)r;
+			r = dup2(t, fzw.fd[a[0]]);
+			close(t);
+		}
 		if (r >= 0)
 			fzw.fd[a[0]] = (int)r;
 		break;
@@ -419,12 +445,48 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		r = o->op == OP_STOP ? fz_reader_stop((int)((unsigned long)a[0] % 2))
 				     : fz_reader_cont((int)((unsigned long)a[0] % 2));
 		break;
+	case OP_SIG:
+		r = fz_sig_set((int)((unsigned long)a[0] % 3), (int)((unsigned long)a[1] % 4));
+		risky = 1;
+		break;
+	case OP_RLIMIT: {
+		struct rlimit rl;
+		r = getrlimit(RLIMIT_FSIZE, &rl);
+		if (r < 0)
+			break;
+		rl.rlim_cur = a[0] <= 0 || (rlim_t)a[0] > rl.rlim_max ? rl.rlim_max : (rlim_t)a[0];
+		r = setrlimit(RLIMIT_FSIZE, &rl);
+		fsize_limited = rl.rlim_cur != rl.rlim_max;
+		risky = 1;
+		break;
+	}
+	case OP_PEER:
+		if (c->ctx == CTX_CHILD) {
+			r = -2; /* the readers are the parent's children */
+			break;
+		}
+		r = fz_reader_quit((int)((unsigned long)a[0] % 2), 1);
+		risky = 1;
+		break;
+	case OP_ARM:
+		r = c->ctx == CTX_MAIN ? fz_helper_arm(a) : -2;
+		risky = 1;
+		break;
 	default:
 		break;
 	}
 	int e = r < 0 ? errno : 0;
-	lg(c, "%d %c %s %ld %ld %ld %ld %ld = %ld e%d o%ld s%016llx\n", idx, o->ctx,
-	   fz_op_names[o->op], a[0], a[1], a[2], a[3], a[4], r, e, off, (unsigned long long)sum);
+	char helper[160] = "", sg[48] = "";
+	if (c->ctx == CTX_MAIN)
+		fz_helper_join(helper, sizeof helper);
+	unsigned n3[3];
+	fz_sig_counts(n3);
+	if (n3[0] || n3[1] || n3[2])
+		snprintf(sg, sizeof sg, " g%u.%u.%u", n3[0], n3[1], n3[2]);
+	lg(c, "%d %c %s %ld %ld %ld %ld %ld = %ld e%d o%ld s%016llx%s\n", idx, o->ctx,
+	   fz_op_names[o->op], a[0], a[1], a[2], a[3], a[4], r, e, off, (unsigned long long)sum, sg);
+	if (*helper)
+		lg(c, "%d h helper %s\n", idx, helper);
 }
 
 /* ---- contexts -------------------------------------------------------------------- */
@@ -458,6 +520,10 @@ static void join_thread(struct ctxst *c, int idx)
 static void finish(struct ctxst *c)
 {
 	join_thread(c, -1);
+	fz_helper_disarm(); /* armed, but no op followed */
+	unsigned n3[3];
+	fz_sig_counts(n3);
+	lg(c, "end signals %u %u %u\n", n3[0], n3[1], n3[2]);
 	for (int i = 0; i < NBUFS; i++)
 		lg(c, "end buf %d size %zu s%016llx\n", i, fzw.b[i].size,
 		   (unsigned long long)fz_sum(fzw.b[i].p, fzw.b[i].size));
@@ -510,6 +576,12 @@ int fz_run(const struct fz_setup *w, const struct fz_script *s, const unsigned c
 		if (o->ctx == CTX_MAIN && (o->op == OP_FORK || o->op == OP_SPAWN))
 			while (e < m && s->ops[idx[e]].ctx == want)
 				e++;
+		/* Signals, limits and readers that quit are the whole process's:
+		 * the thread (which works on its own files) is joined first, so
+		 * that what it did is the same whenever the process dies. */
+		if (o->ctx == CTX_MAIN && T.live &&
+		    (o->op == OP_SIG || o->op == OP_RLIMIT || o->op == OP_PEER || o->op == OP_ARM))
+			join_thread(&mc, idx[k]);
 		if (o->ctx != CTX_MAIN || (o->op != OP_FORK && o->op != OP_SPAWN && o->op != OP_JOIN)) {
 			exec_one(&mc, idx[k], o); /* lines with no fork or thread run here */
 			continue;

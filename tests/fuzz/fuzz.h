@@ -51,7 +51,12 @@
 	X(CONT, "cont")       /* reader: let it go on           */                     \
 	X(PREADV, "preadv")   /* fd buf off len pos (two halves) */                    \
 	X(PWRITEV, "pwritev") /* fd buf off len pos (two halves) */                    \
-	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */
+	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */                \
+	X(SIG, "sig")         /* signal disposition: sig(0 PIPE 1 XFSZ 2 USR1) how    \
+				 (0 default 1 ignore 2 handler+SA_RESTART 3 handler) */ \
+	X(RLIMIT, "rlimit")   /* RLIMIT_FSIZE soft limit (<= 0: the hard one)    */     \
+	X(PEER, "peer")       /* reader (0 pipe, 1 socket): drained, then closes */     \
+	X(ARM, "arm")         /* act x y z flags: the helper acts during the next op */
 
 #define FZ_ENUM(e, s) OP_##e,
 enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };
@@ -84,6 +89,13 @@ struct fz_script {
 /* fd slots 0..5 are the files' fds, then: */
 enum { FD_PIPE = 6, FD_SOCK = 7, FD_DGRAM = 8, FD_NULL = 9, FD_SPARE = 10, FD_HIGH = 11 };
 #define DUP2_HIGH 99  /* dup2 target meaning "the high fd" (near zcopy's own) */
+#define OPEN_AT 4     /* open flag: the new fd takes the slot's number (dup2) */
+
+/* What the helper thread of an "arm" op does while main's next op is
+ * blocked in a write (see exec.c). */
+enum { ACT_DUP2 = 0, ACT_REOPEN, ACT_PWRITE, ACT_SIGNAL, ACT_PEER, ACT__COUNT };
+#define ARM_SOCK 1    /* arm flags: the reader held is the socket's (else the pipe's) */
+#define ARM_FILL 2    /* ... and its pipe or socket is full before the op */
 
 enum fz_kind {
 	BK_ALIGNED = 0, /* posix_memalign(4096) */
@@ -161,6 +173,9 @@ struct fz_world {
 	int ctl_rd, ctl_wr;    /* closing ctl_wr ends the datagram reader */
 	pid_t reader[3];       /* pipe, stream socket, datagram socket */
 	int stream_fd[3];      /* our own dups of the three writing ends */
+	int quit_wr[2];        /* a 'q' here makes the pipe or socket reader quit */
+	int gone[2];           /* that reader quit (peer op): its end is closed */
+	int gone_status[2];    /* and its wait status */
 };
 extern struct fz_world fzw;
 int fz_world_setup(const struct fz_setup *w, const char *dir);
@@ -175,6 +190,7 @@ void fz_reader_result(int i, char *line, size_t cap, int *status);
  * stop it (SIGSTOP), or let it go on.  Return 0 (or -1: not stopped). */
 int fz_reader_stop(int i);
 int fz_reader_cont(int i);
+int fz_reader_stopped(int i);
 /*
  * Waits until every reader has taken everything written to it so far (a
  * stopped reader is let go meanwhile and stopped again).  The executor calls
@@ -185,11 +201,45 @@ int fz_reader_cont(int i);
  * fz_in_flight (--in-flight) is set: then the limit is shown on purpose.
  */
 void fz_readers_drain(void);
+/*
+ * Reader i (0 pipe, 1 socket) closes its end and exits, so that later writes
+ * get EPIPE (and SIGPIPE).  With drain, it first takes everything written so
+ * far; without (the helper, during a blocked write), it takes nothing more.
+ * Returns 0, or -1 when it is already gone.
+ */
+int fz_reader_quit(int i, int drain);
+/* Pipe or socket i's room shrunk to 64 KiB (its reader must be stopped and
+ * drained), optionally filled; fz_stream_restore gives the room back. */
+int fz_stream_shrink(int i, int fill);
+void fz_stream_restore(int i);
+/* Where the world's processes leave their pids, in memory shared with the
+ * supervisor (main.c) that reports the end state if the run dies by a
+ * signal. */
+struct fz_shared {
+	pid_t reader[3];
+	char dir[FZ_PATH - 64];
+	int ready;
+};
+extern struct fz_shared *fz_shared;
+/* In the supervisor, after the run died: the end state as finish() logs it. */
+void fz_after_death(const struct fz_setup *w, int status);
 /* In a forked child: the drain lock may have been held by the thread. */
 void fz_world_forked(void);
 extern int fz_in_flight;
+extern int fz_verbose; /* --verbose: what the helper saw, on stderr */
 /* Hash and length of file i's bytes; the file is removed. */
 uint64_t fz_file_hash(int i, uint64_t *bytes);
+
+/* act.c: signals (which: 0 SIGPIPE, 1 SIGXFSZ, 2 SIGUSR1; how: 0 default,
+ * 1 ignored, 2 handled with SA_RESTART, 3 without) and the calling thread's
+ * counts of them; the helper of "arm" (armed by main, started and joined
+ * around main's next op, whose log line is followed by the helper's). */
+int fz_sig_set(int which, int how);
+void fz_sig_counts(unsigned n[3]);
+int fz_helper_arm(const long a[5]);
+void fz_helper_start(int idx);
+void fz_helper_join(char *line, size_t cap); /* line: "" if it was not started */
+void fz_helper_disarm(void);
 
 /* exec.c: runs the script on the world; log lines go to fd 1. */
 int fz_run(const struct fz_setup *w, const struct fz_script *s, const unsigned char *keep,

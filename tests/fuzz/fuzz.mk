@@ -6,6 +6,7 @@
 #   make test-fuzz          the fixed seed list plus every saved regression
 #                           script (tests/fuzz/regress/*.script)
 #   make fuzz SEEDS=N       N seeds from FUZZ_START (default 1000) on
+#   tests/fuzz/run.sh A-B   any range, straight from the shell
 # FUZZ_JOBS runs that many seeds at once; FUZZ_NOPS is the script length;
 # FUZZ_AVOID=pwrite-stream,... steers `make fuzz` past known divergences;
 # FUZZ_STRESS=N also runs each seed N more times at once under zcopy.
@@ -14,13 +15,15 @@
 
 FUZZ_BUILD      := $(BUILD)/fuzz
 FUZZ_BIN        := $(FUZZ_BUILD)/fuzz
-FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/exec.c tests/fuzz/world.c
+FUZZ_SRCS       := tests/fuzz/main.c tests/fuzz/gen.c tests/fuzz/scenario.c tests/fuzz/exec.c \
+                   tests/fuzz/act.c tests/fuzz/world.c
 FUZZ_CFLAGS     := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
 FUZZ_JOBS       ?= 2
 FUZZ_NOPS       ?= 200
-# The fixed list of `make test` (sized to stay well under two minutes on two
-# busy cores).
-FUZZ_TEST_SEEDS ?= 1-240
+# The fixed list of `make test`: 70% of these seeds also run the scenarios
+# of blocked writes, signals, RLIMIT_FSIZE, quitting readers and fd churn
+# (run.sh prints how many); sized to stay under a minute with a shrink.
+FUZZ_TEST_SEEDS ?= 1-200
 FUZZ_START      ?= 1000
 SEEDS           ?= 500
 FUZZ_REGRESS    := $(wildcard tests/fuzz/regress/*.script)
@@ -33,12 +36,13 @@ fuzz-bin: $(FUZZ_BIN)
 $(FUZZ_BUILD):
 	mkdir -p $@
 
-$(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h | $(FUZZ_BUILD)
+$(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h tests/fuzz/gen.h | $(FUZZ_BUILD)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
 
 # Shrinking one divergence (20 s at most) keeps a failing run short too.
 test-fuzz: $(LIB) $(FUZZ_BIN)
-	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged $(FUZZ_TEST_SEEDS) \
+	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --require-scenarios \
+		$(FUZZ_TEST_SEEDS) \
 		$(foreach s,$(FUZZ_REGRESS),--script $(s))
 
 fuzz: $(LIB) $(FUZZ_BIN)

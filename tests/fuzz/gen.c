@@ -16,8 +16,8 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
+#include "gen.h"
 
-#define PAGE 4096L
 #define FZ_NAME(e, s) s,
 const char *const fz_op_names[OP__COUNT] = { FZ_OPS(FZ_NAME) };
 #undef FZ_NAME
@@ -84,19 +84,7 @@ void fz_script_push(struct fz_script *s, char ctx, int op, long a0, long a1, lon
 	o->a[0] = a0, o->a[1] = a1, o->a[2] = a2, o->a[3] = a3, o->a[4] = a4;
 }
 
-struct gen {
-	uint64_t r;
-	struct fz_script *s;
-	char ctx;
-	int thread_live;
-	int join_at;   /* op count at which the thread is joined */
-	int lo_buf, nbuf; /* buffers this context may use */
-};
-
-#define P(g, pct) (fz_below(&(g)->r, 100) < (pct))
-#define EMIT(g, op, a0, a1, a2, a3, a4) fz_script_push((g)->s, (g)->ctx, op, a0, a1, a2, a3, a4)
-
-static long chunk_size(struct gen *g)
+long gen_chunk_size(struct gen *g)
 {
 	static const long common[] = { 65536, 131072, 262144, 16384, 32768, 524288, 65536, 131072 };
 	long p = fz_below(&g->r, 100);
@@ -107,12 +95,12 @@ static long chunk_size(struct gen *g)
 	return 1000 + fz_below(&g->r, 300000);
 }
 
-static int pick_buf(struct gen *g)
+int gen_pick_buf(struct gen *g)
 {
 	return g->lo_buf + (int)fz_below(&g->r, g->nbuf);
 }
 
-static long buf_off(struct gen *g)
+long gen_buf_off(struct gen *g)
 {
 	long p = fz_below(&g->r, 100);
 	if (p < 70)
@@ -123,12 +111,12 @@ static long buf_off(struct gen *g)
 }
 
 /* A main-context file fd slot (slot 10 starts as a second open of f0). */
-static int main_file_fd(struct gen *g)
+int gen_main_file_fd(struct gen *g)
 {
 	return P(g, 90) ? (int)fz_below(&g->r, 4) : FD_SPARE;
 }
 
-static int main_dest_fd(struct gen *g, int src)
+int gen_main_dest_fd(struct gen *g, int src)
 {
 	long p = fz_below(&g->r, 100);
 	if (p < 35) {
@@ -166,7 +154,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 		EMIT(g, OP_PWRITE, P(g, 50) ? src : dst, g->lo_buf + (int)fz_below(&g->r, g->nbuf),
 		     fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 2 * PAGE), pos + fz_below(&g->r, len + 1));
 	else if (p < 38)
-		EMIT(g, OP_MEMCPY, buf, boff + fz_below(&g->r, len + 1), pick_buf(g),
+		EMIT(g, OP_MEMCPY, buf, boff + fz_below(&g->r, len + 1), gen_pick_buf(g),
 		     fz_below(&g->r, len + 1), fz_below(&g->r, len + 1));
 	else if (p < 41)
 		EMIT(g, OP_ALLOC, buf, fz_below(&g->r, BK__COUNT), 65536 + fz_below(&g->r, 1 << 20), 0, 0);
@@ -183,7 +171,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 	} else if (p < 68) {
 		int fp = (int)fz_below(&g->r, NFPS);
 		EMIT(g, OP_FSEEK, fp, pos + fz_below(&g->r, len + 1), SEEK_SET, 0, 0);
-		EMIT(g, OP_FWRITE, fp, pick_buf(g), fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 3 * PAGE), 0);
+		EMIT(g, OP_FWRITE, fp, gen_pick_buf(g), fz_below(&g->r, PAGE), 1 + fz_below(&g->r, 3 * PAGE), 0);
 		EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
 	} else if (p < 74 && !g->thread_live) {
 		EMIT(g, OP_CLOSE, src, 0, 0, 0, 0);
@@ -199,7 +187,7 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 		g->ctx = CTX_CHILD;
 		long q = fz_below(&g->r, 4);
 		if (q == 0)
-			EMIT(g, OP_PWRITE, src, pick_buf(g), 0, 1 + fz_below(&g->r, len + 1),
+			EMIT(g, OP_PWRITE, src, gen_pick_buf(g), 0, 1 + fz_below(&g->r, len + 1),
 			     pos + fz_below(&g->r, len + 1));
 		else if (q == 1)
 			EMIT(g, OP_FTRUNC, src, pos + fz_below(&g->r, len + 1), 0, 0, 0);
@@ -248,10 +236,10 @@ static enum style pick_style(struct gen *g, int dst)
 }
 
 /* A read->write copy loop of `steps` chunks. */
-static void chain(struct gen *g, int src, int dst, int steps)
+void gen_chain(struct gen *g, int src, int dst, int steps)
 {
-	int buf = pick_buf(g);
-	long boff = buf_off(g), len = chunk_size(g);
+	int buf = gen_pick_buf(g);
+	long boff = gen_buf_off(g), len = gen_chunk_size(g);
 	long pos = P(g, 80) ? fz_below(&g->r, 128) * PAGE : fz_below(&g->r, 1 << 20);
 	long opos = fz_below(&g->r, 64) * PAGE;
 	enum style st = pick_style(g, dst);
@@ -302,7 +290,7 @@ static void chain(struct gen *g, int src, int dst, int steps)
 			if (q == 0)
 				EMIT(g, OP_FTRUNC, src, at, 0, 0, 0);
 			else if (q == 1)
-				EMIT(g, OP_PWRITE, src, pick_buf(g), 0, 1 + fz_below(&g->r, 2 * PAGE), at);
+				EMIT(g, OP_PWRITE, src, gen_pick_buf(g), 0, 1 + fz_below(&g->r, 2 * PAGE), at);
 			else
 				EMIT(g, OP_MMAPW, src, at, 1 + fz_below(&g->r, 2 * PAGE), fz_below(&g->r, 256), 0);
 			EMIT(g, OP_CONT, dst == FD_PIPE ? 0 : 1, 0, 0, 0, 0);
@@ -321,9 +309,9 @@ static void single(struct gen *g)
 	static const int main_fds[] = { 0, 1, 2, 3, FD_PIPE, FD_SOCK, FD_DGRAM, FD_NULL, FD_SPARE,
 					FD_HIGH };
 	int fd = g->ctx == CTX_THREAD ? 4 + (int)fz_below(&g->r, 2) : main_fds[fz_below(&g->r, 10)];
-	int buf = pick_buf(g);
-	long len = P(g, 50) ? chunk_size(g) : fz_below(&g->r, 9000);
-	long off = buf_off(g), pos = fz_below(&g->r, 3 << 20);
+	int buf = gen_pick_buf(g);
+	long len = P(g, 50) ? gen_chunk_size(g) : fz_below(&g->r, 9000);
+	long off = gen_buf_off(g), pos = fz_below(&g->r, 3 << 20);
 	int fp = (int)fz_below(&g->r, NFPS);
 	int fdop = !g->thread_live && g->ctx == CTX_MAIN;
 	long which = fz_below(&g->r, 25);
@@ -372,22 +360,35 @@ static void single(struct gen *g)
 	}
 }
 
+
 void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 {
 	struct gen g = { .r = seed * 0xD1B54A32D192ED03ULL + 77, .s = s, .ctx = CTX_MAIN,
-			 .lo_buf = 0, .nbuf = 6 };
+			 .lo_buf = 0, .nbuf = 6, .r2 = seed * 0x94D049BB133111EBULL + 991 };
 	for (int i = 0; i < 4; i++)
-		fz_rand(&g.r);
+		fz_rand(&g.r), fz_rand(&g.r2);
+	/* Most seeds also get the scenarios of blocked writes, signals, limits,
+	 * quitting readers and fd churn, from a stream of their own: the rest
+	 * of the script is drawn as before. */
+	int scenarios = fz_below(&g.r2, 100) < 70;
+	fz_setup_from_seed(seed, &g.w);
 	while (s->n < nops) {
 		if (g.thread_live && s->n >= g.join_at) {
 			EMIT(&g, OP_JOIN, 0, 0, 0, 0, 0);
 			g.thread_live = 0;
 		}
+		if (scenarios && !g.thread_live && fz_below(&g.r2, 100) < 8) {
+			uint64_t saved = g.r;
+			g.r = g.r2;
+			gen_scenario(&g, nops);
+			g.r2 = g.r, g.r = saved;
+			continue;
+		}
 		long p = fz_below(&g.r, 100);
 		if (p < 55) {
-			int src = main_file_fd(&g);
-			chain(&g, src, main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
-		} else if (p < 60 && !g.thread_live) {
+			int src = gen_main_file_fd(&g);
+			gen_chain(&g, src, gen_main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
+		} else if (p < 60 && !g.thread_live && !g.no_spawn) {
 			/* The second thread copies its own files while main goes on. */
 			EMIT(&g, OP_SPAWN, 0, 0, 0, 0, 0);
 			g.ctx = CTX_THREAD, g.lo_buf = 6, g.nbuf = 2;
@@ -395,7 +396,7 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 			for (int i = 0; i < k; i++) {
 				if (P(&g, 70))
 					/* Not FD_NULL: main may have put another file there. */
-					chain(&g, 4, 5, 2 + (int)fz_below(&g.r, 8));
+					gen_chain(&g, 4, 5, 2 + (int)fz_below(&g.r, 8));
 				else
 					single(&g);
 			}
@@ -406,8 +407,8 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 			EMIT(&g, OP_FORK, 0, 0, 0, 0, 0);
 			g.ctx = CTX_CHILD;
 			if (P(&g, 50)) {
-				int src = main_file_fd(&g);
-				chain(&g, src, main_dest_fd(&g, src), 1 + (int)fz_below(&g.r, 4));
+				int src = gen_main_file_fd(&g);
+				gen_chain(&g, src, gen_main_dest_fd(&g, src), 1 + (int)fz_below(&g.r, 4));
 			} else {
 				single(&g);
 			}
@@ -431,7 +432,9 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 int fz_avoid(struct fz_script *s, const char *list)
 {
 	static const char *const names[] = { "pwrite-stream", "send-file", "trunc-open",
-					     "child-writes", "stdio-writes", "stall" };
+					     "child-writes", "stdio-writes", "stall",
+					     "arm-fd", "arm-pwrite", "arm-signal", "arm-peer",
+					     "fsize" };
 	unsigned mask = 0;
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ",");
@@ -460,6 +463,14 @@ int fz_avoid(struct fz_script *s, const char *list)
 		if ((mask & 16) && (o->op == OP_FWRITE || o->op == OP_FFLUSH))
 			o->op = OP_FTELL;
 		if ((mask & 32) && (o->op == OP_STOP || o->op == OP_CONT))
+			o->op = OP_FTELL;
+		/* An armed op whose act is of an avoided class does nothing. */
+		long act = o->op == OP_ARM ? (long)((unsigned long)o->a[0] % ACT__COUNT) : -1;
+		if (((mask & 64) && (act == ACT_DUP2 || act == ACT_REOPEN)) ||
+		    ((mask & 128) && act == ACT_PWRITE) || ((mask & 256) && act == ACT_SIGNAL) ||
+		    ((mask & 512) && act == ACT_PEER))
+			o->op = OP_FTELL;
+		if ((mask & 1024) && o->op == OP_RLIMIT)
 			o->op = OP_FTELL;
 	}
 	return 0;

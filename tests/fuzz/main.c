@@ -11,11 +11,20 @@
  * The log (one line per op, then the end state) goes to stdout; the world
  * lives in a private directory under $TMPDIR that is removed afterwards.
  * A script file starts with "seed S" when it carries its own world.
+ *
+ * The run is a child of this process: a script can die by a signal (SIGPIPE
+ * after its reader quit, SIGXFSZ past RLIMIT_FSIZE, ...), and then this
+ * process, a child subreaper that inherits the orphaned readers, logs the
+ * signal and the end state (what the readers received, the files).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fuzz.h"
@@ -23,7 +32,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz --seed S [--nops N] [--script FILE] [--ops LIST] [--avoid LIST]"
-			" [--in-flight] [--dump]\n");
+			" [--in-flight] [--verbose] [--dump]\n");
 	exit(2);
 }
 
@@ -52,6 +61,8 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--dump"))
 			dump = 1;
+		else if (!strcmp(a, "--verbose"))
+			fz_verbose = 1;
 		else if (!strcmp(a, "--in-flight"))
 			/* No waiting for the readers before a file changes: shows
 			 * the documented limit (fz_readers_drain). */
@@ -100,7 +111,8 @@ int main(int argc, char **argv)
 	}
 	if (avoid && fz_avoid(&s, avoid)) {
 		fprintf(stderr, "fuzz: --avoid takes pwrite-stream, send-file, trunc-open, "
-				"child-writes, stdio-writes, stall\n");
+				"child-writes, stdio-writes, stall, arm-fd, arm-pwrite, arm-signal, "
+				"arm-peer, fsize\n");
 		return 2;
 	}
 	unsigned char *keep = NULL;
@@ -127,7 +139,26 @@ int main(int argc, char **argv)
 	}
 	printf("seed %lu ops %d\n", (unsigned long)seed, s.n);
 	fflush(stdout);
-	int rc = fz_run(&w, &s, keep, dir);
+	/* A dying run leaves no core file behind. */
+	struct rlimit nocore = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &nocore);
+	fz_shared = mmap(NULL, sizeof *fz_shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0);
+	if (fz_shared == MAP_FAILED || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		perror("fuzz: supervisor");
+		return 2;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		exit(fz_run(&w, &s, keep, dir)); /* exit: zcopy writes its stats */
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+		perror("fuzz: run");
+		return 2;
+	}
+	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+	if (WIFSIGNALED(st))
+		fz_after_death(&w, st);
 	rmdir(dir);
 	return rc;
 }

@@ -13,6 +13,8 @@
 # Options: -j JOBS  --nops N  --fuzz BIN  --lib LIB  --min-chunk BYTES
 #          --minimise K (shrink at most K divergent seeds; default 3)
 #          --require-engaged (fail if no seed engaged)  --keep DIR
+#          --require-scenarios (fail if no armed write blocked, no reader
+#          quit or no rlimit ran: the scenarios tested nothing)
 #          --avoid LIST (steer the generator past known divergence classes,
 #          see fz_avoid in gen.c; for exploring only)
 #          --stress N (also run each seed N more times at once under zcopy,
@@ -34,6 +36,7 @@ if [ "${1:-}" != --one ]; then
 fi
 MINIMISE=3
 REQUIRE=0
+REQUIRE_SCEN=0
 KEEP=
 TIMEOUT=${FUZZ_TIMEOUT:-60}
 SHRINK_SECONDS=${FUZZ_SHRINK_SECONDS:-120}
@@ -46,7 +49,7 @@ run_mode() {
 	[ "$IN_FLIGHT" = 1 ] && set -- "$@" --in-flight
 	case $mode in
 	plain) env -u LD_PRELOAD ZCOPY_MIN_CHUNK=$MIN_CHUNK \
-		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
+		timeout -k 5 "$TIMEOUT" "$FUZZ" --verbose "$@" >"$out" 2>"$out.err" ;;
 	on) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=${STATS:-/dev/null} \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
 	guard) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK \
@@ -90,8 +93,15 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 f status=ok
-	ops=$(awk '$1 == "end" && $2 == "ops" { print $3 }' "$w/plain")
+	local ops zc=0 f status=ok news blocked
+	# A run that died by a signal has no "end ops": count its op lines.
+	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
+		END { print n != "" ? n : k + 0 }' "$w/plain")
+	# The new kinds of ops this seed ran (arm, peer, sig, rlimit), and how
+	# many armed ops blocked in the run without zcopy (its --verbose).
+	news=$(awk '$2 == "m" && $3 == "arm" { a++ } $3 == "peer" { p++ } $3 == "sig" { s++ }
+		$3 == "rlimit" { r++ } END { print a + 0, p + 0, s + 0, r + 0 }' "$w/plain")
+	blocked=$(grep -c 'while main is blocked' "$w/plain.err")
 	for f in "$w"/stats.*; do
 		[ -f "$f" ] || continue
 		zc=$((zc + $(grep -o '"bytes_zero_copy":[0-9]*' "$f" |
@@ -112,7 +122,7 @@ one() {
 		cmp -s "$w/plain" "$w/plain2" ||
 			status="nondeterministic:plain:$(first_diff "$w/plain" "$w/plain2")"
 	fi
-	echo "$id ${ops:-0} $zc $status" >"$w/result"
+	echo "$id ${ops:-0} $zc $news ${blocked:-0} $status" >"$w/result"
 }
 
 # ---- shrinking --------------------------------------------------------------
@@ -219,6 +229,7 @@ while [ $# -gt 0 ]; do
 	--min-chunk) MIN_CHUNK=$2; shift ;;
 	--minimise) MINIMISE=$2; shift ;;
 	--require-engaged) REQUIRE=1 ;;
+	--require-scenarios) REQUIRE_SCEN=1 ;;
 	--keep) KEEP=$2; shift ;;
 	--avoid) AVOID=$2; shift ;;
 	--stress) STRESS=$2; shift ;;
@@ -244,12 +255,13 @@ export WORK FUZZ LIB NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 
-seeds=0 ops=0 engaged=0 zc=0 div=0 shrunk=0
+seeds=0 ops=0 engaged=0 zc=0 div=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
 for id in "${ids[@]}"; do
 	id=${id#script:}
-	read -r _ o z status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
-		{ o=0 z=0 status=missing; }
+	read -r _ o z na np ns nl nb status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
+		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 status=missing; }
 	seeds=$((seeds + 1)) ops=$((ops + o)) zc=$((zc + z))
+	narm=$((narm + na)) npeer=$((npeer + np)) nsig=$((nsig + ns)) nlim=$((nlim + nl)) nblk=$((nblk + nb))
 	[ "$z" -gt 0 ] && engaged=$((engaged + 1))
 	[ "$status" = ok ] && continue
 	div=$((div + 1))
@@ -272,6 +284,8 @@ done
 pct=$((seeds ? 100 * engaged / seeds : 0))
 echo "fuzz: $seeds seeds, $ops operations, engaged in $engaged seeds ($pct%)," \
 	"$zc bytes zero-copy, $div divergent, $(($(date +%s) - start))s"
+echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked writes)," \
+	"$npeer peers quit, $nsig sig, $nlim rlimit"
 if [ "$div" -ne 0 ]; then
 	echo "fuzz: logs and shrunk scripts kept in $WORK"
 	exit 1
@@ -280,6 +294,11 @@ fi
 
 if [ "$REQUIRE" = 1 ] && [ "$engaged" -eq 0 ]; then
 	echo "fuzz: no seed engaged zcopy: the fuzzer tested nothing" >&2
+	exit 1
+fi
+if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then
+	echo "fuzz: no armed write blocked, no reader quit or no rlimit ran:" \
+		"the scenarios tested nothing" >&2
 	exit 1
 fi
 exit 0

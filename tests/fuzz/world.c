@@ -143,37 +143,73 @@ void fz_buf_release(int slot)
 
 /* ---- readers and setup ---------------------------------------------------------- */
 
+/* Closes every fd from 3 up except the n in keep. */
+static void close_except(const int *keep, int n)
+{
+	unsigned lo = 3;
+	for (;;) {
+		/* The lowest kept fd at or above lo. */
+		int next = -1;
+		for (int i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			break;
+		if ((unsigned)next > lo)
+			close_range(lo, (unsigned)next - 1, 0);
+		lo = (unsigned)next + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
 void fz_close_all_but(int k1, int k2)
 {
-	int lo = 3;
-	int keep[2] = { k1 < k2 ? k1 : k2, k1 < k2 ? k2 : k1 };
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < lo)
-			continue;
-		if (keep[i] > lo)
-			close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
-		lo = keep[i] + 1;
-	}
-	close_range((unsigned)lo, ~0U, 0);
+	int keep[2] = { k1, k2 };
+	close_except(keep, 2);
 }
 
 /* A reader child: drains fd, writes "bytes hash" (or datagram count and
- * hash) to its result file, exits. */
-static void reader(int fd, int dgram, int ctl, const char *res)
+ * hash) to its result file, exits.  A stream reader also watches ctl: a 'q'
+ * there makes it close fd and quit at once, taking nothing more (the peer
+ * op); ctl is checked before every read, so what it took is exactly what was
+ * written before the request. */
+static void reader(int fd, int dgram, int ctl, int ready, const char *res)
 {
-	fz_close_all_but(fd, ctl);
+	int keep[3] = { fd, ctl, ready };
+	close_except(keep, 3);
+	/* Only now does the world hold no other end of another reader's pipe
+	 * or socket (a peer that quits must leave none behind). */
+	if (write(ready, "r", 1) != 1)
+		_exit(3);
+	close(ready);
 	static char buf[1 << 18];
 	struct fz_hash h;
 	fz_hash_init(&h);
 	long count = 0;
+	int quit = 0;
 	for (;;) {
 		int flags = 0;
+		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { ctl, POLLIN, 0 } };
+		if (poll(pf, 2, -1) < 0)
+			continue;
+		if (!dgram && pf[1].revents) {
+			char q = 0;
+			ssize_t k = read(ctl, &q, 1);
+			if (k == 1 && q == 'q') {
+				quit = 1;
+				close(fd);
+				break;
+			}
+			if (k == 0) {
+				/* The world is ending: read on to EOF. */
+				close(ctl);
+				ctl = -1;
+			}
+			continue;
+		}
 		if (dgram) {
 			/* Datagram peers never see EOF: the parent's end-of-run is
 			 * the control pipe closing; then drain what is queued. */
-			struct pollfd pf[2] = { { fd, POLLIN, 0 }, { ctl, POLLIN, 0 } };
-			if (poll(pf, 2, -1) < 0)
-				continue;
 			if (!(pf[0].revents & POLLIN) && pf[1].revents)
 				flags = MSG_DONTWAIT;
 		}
@@ -195,20 +231,21 @@ static void reader(int fd, int dgram, int ctl, const char *res)
 	char line[128];
 	int n = dgram ? snprintf(line, sizeof line, "dgram bytes %llu datagrams %ld hash %016llx\n",
 				 (unsigned long long)h.total, count, (unsigned long long)fz_hash_end(&h))
-		      : snprintf(line, sizeof line, "stream bytes %llu hash %016llx\n",
-				 (unsigned long long)h.total, (unsigned long long)fz_hash_end(&h));
+		      : snprintf(line, sizeof line, "stream bytes %llu hash %016llx%s\n",
+				 (unsigned long long)h.total, (unsigned long long)fz_hash_end(&h),
+				 quit ? " quit" : "");
 	if (out >= 0 && write(out, line, (size_t)n) != n)
 		_exit(3);
 	_exit(0);
 }
 
-static pid_t start_reader(int fd, int dgram, const char *name)
+static pid_t start_reader(int fd, int dgram, int ctl, int ready, const char *name)
 {
 	char res[FZ_PATH + 16];
 	snprintf(res, sizeof res, "%s/%s", fzw.dir, name);
 	pid_t pid = fork();
 	if (pid == 0)
-		reader(fd, dgram, dgram ? fzw.ctl_rd : -1, res);
+		reader(fd, dgram, ctl, ready, res);
 	return pid;
 }
 
@@ -232,6 +269,22 @@ int fz_world_setup(const struct fz_setup *w, const char *dir)
 		}
 		close(fd);
 	}
+	struct rlimit rl;
+	fzw.highfd = 1000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256)
+		fzw.highfd = (int)rl.rlim_cur - 16; /* where zcopy puts its own fd */
+	/* The readers' quit pipes, far from the script's numbers (made first,
+	 * so the numbers below are those of a world without them). */
+	int qp[2][2];
+	for (int i = 0; i < 2; i++) {
+		if (pipe(qp[i]))
+			return -1;
+		for (int k = 0; k < 2; k++) {
+			int hi = fcntl(qp[i][k], F_DUPFD_CLOEXEC, fzw.highfd - 80);
+			close(qp[i][k]);
+			qp[i][k] = hi;
+		}
+	}
 	for (int i = 0; i < NFILES; i++)
 		fzw.fd[i] = open(fzw.path[i], O_RDWR | (w->append_slot == i ? O_APPEND : 0));
 	int pp[2], sv[2], dv[2], cp[2];
@@ -242,15 +295,35 @@ int fz_world_setup(const struct fz_setup *w, const char *dir)
 	shutdown(sv[0], SHUT_RD);
 	shutdown(dv[0], SHUT_RD);
 	fzw.ctl_rd = cp[0], fzw.ctl_wr = cp[1];
-	fzw.reader[0] = start_reader(pp[0], 0, "r.pipe");
-	fzw.reader[1] = start_reader(sv[1], 0, "r.sock");
-	fzw.reader[2] = start_reader(dv[1], 1, "r.dgram");
-	close(pp[0]), close(sv[1]), close(dv[1]), close(cp[0]);
+	int rp[2];
+	if (pipe(rp))
+		return -1;
+	fzw.reader[0] = start_reader(pp[0], 0, qp[0][0], rp[1], "r.pipe");
+	fzw.reader[1] = start_reader(sv[1], 0, qp[1][0], rp[1], "r.sock");
+	fzw.reader[2] = start_reader(dv[1], 1, fzw.ctl_rd, rp[1], "r.dgram");
+	close(pp[0]), close(sv[1]), close(dv[1]), close(cp[0]), close(rp[1]);
+	/* Every reader closed what it inherited of the others. */
+	char rb[3];
+	for (size_t got = 0; got < sizeof rb;) {
+		ssize_t k = read(rp[0], rb + got, sizeof rb - got);
+		if (k <= 0 && errno != EINTR)
+			return -1;
+		if (k > 0)
+			got += (size_t)k;
+	}
+	close(rp[0]);
+	for (int i = 0; i < 2; i++) {
+		close(qp[i][0]);
+		fzw.quit_wr[i] = qp[i][1];
+		fzw.gone[i] = 0;
+	}
+	if (fz_shared) {
+		/* For the supervisor, should this process die by a signal. */
+		memcpy(fz_shared->reader, fzw.reader, sizeof fzw.reader);
+		snprintf(fz_shared->dir, sizeof fz_shared->dir, "%s", fzw.dir);
+		fz_shared->ready = 1;
+	}
 	fzw.fd[FD_PIPE] = pp[1], fzw.fd[FD_SOCK] = sv[0], fzw.fd[FD_DGRAM] = dv[0];
-	struct rlimit rl;
-	fzw.highfd = 1000;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256)
-		fzw.highfd = (int)rl.rlim_cur - 16; /* where zcopy puts its own fd */
 	/* Room for a stopped reader's 64 KiB however it is cut into pages. */
 	fcntl(pp[1], F_SETPIPE_SZ, 1 << 20);
 	/* Kept open (as a dup, far from the script's numbers) for the
@@ -278,7 +351,10 @@ void fz_reader_result(int i, char *line, size_t cap, int *status)
 	static const char *const names[3] = { "r.pipe", "r.sock", "r.dgram" };
 	char res[FZ_PATH + 16];
 	*status = 0;
-	waitpid(fzw.reader[i], status, 0);
+	if (i < 2 && fzw.gone[i])
+		*status = fzw.gone_status[i]; /* reaped when it quit */
+	else
+		waitpid(fzw.reader[i], status, 0);
 	snprintf(res, sizeof res, "%s/%s", fzw.dir, names[i]);
 	snprintf(line, cap, "%s none\n", names[i]);
 	int fd = open(res, O_RDONLY);
@@ -333,6 +409,8 @@ static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
 static int queued(int i)
 {
 	int q = 0;
+	if (i < 2 && fzw.gone[i])
+		return 0; /* nobody will take them */
 	if (ioctl(fzw.stream_fd[i], i == 0 ? FIONREAD : SIOCOUTQ, &q) < 0)
 		return 0;
 	return q;
@@ -356,7 +434,7 @@ int fz_reader_stop(int i)
 	/* Wait (up to 5 s) until the reader has taken everything written so far,
 	 * so that a write of up to 64 KiB then fits without it. */
 	wait_taken(i, 5000);
-	if (stopped[i] || kill(fzw.reader[i], SIGSTOP))
+	if (stopped[i] || fzw.gone[i] || kill(fzw.reader[i], SIGSTOP))
 		goto fail;
 	int st;
 	if (waitpid(fzw.reader[i], &st, WUNTRACED) != fzw.reader[i] || !WIFSTOPPED(st)) {
@@ -371,6 +449,14 @@ int fz_reader_stop(int i)
 fail:
 	pthread_mutex_unlock(&reader_lock);
 	return -1;
+}
+
+int fz_reader_stopped(int i)
+{
+	pthread_mutex_lock(&reader_lock);
+	int r = stopped[i];
+	pthread_mutex_unlock(&reader_lock);
+	return r;
 }
 
 int fz_reader_cont(int i)
@@ -426,6 +512,115 @@ void fz_readers_drain(void)
 	}
 	pthread_mutex_unlock(&reader_lock);
 	errno = e;
+}
+
+int fz_reader_quit(int i, int drain)
+{
+	pthread_mutex_lock(&reader_lock);
+	if (fzw.gone[i]) {
+		pthread_mutex_unlock(&reader_lock);
+		return -1;
+	}
+	if (drain) {
+		if (stopped[i])
+			kill(fzw.reader[i], SIGCONT);
+		wait_taken(i, 20000);
+	}
+	/* The request goes first: a stopped reader that is let go sees it
+	 * before anything else (it checks it before every read). */
+	if (write(fzw.quit_wr[i], "q", 1) != 1) {
+		pthread_mutex_unlock(&reader_lock);
+		return -1;
+	}
+	pthread_mutex_unlock(&reader_lock);
+	fz_reader_cont(i); /* joins the stop watchdog, lets it go on */
+	kill(fzw.reader[i], SIGCONT);
+	pthread_mutex_lock(&reader_lock);
+	int st = 0;
+	waitpid(fzw.reader[i], &st, 0);
+	fzw.gone_status[i] = st;
+	fzw.gone[i] = 1;
+	pthread_mutex_unlock(&reader_lock);
+	return 0;
+}
+
+static int sndbuf_saved = -1;
+
+int fz_stream_shrink(int i, int fill)
+{
+	static char pattern[65536];
+	if (fzw.gone[i])
+		return -1;
+	fz_fill(pattern, sizeof pattern, 4242);
+	if (i == 0) {
+		if (fcntl(fzw.stream_fd[0], F_SETPIPE_SZ, 65536) < 0)
+			return -1;
+		/* Exactly the pipe's room, in whole pages: fits at once. */
+		if (fill && write(fzw.stream_fd[0], pattern, sizeof pattern) != (ssize_t)sizeof pattern)
+			return -1;
+		return 0;
+	}
+	int v = 0;
+	socklen_t l = sizeof v;
+	if (getsockopt(fzw.stream_fd[1], SOL_SOCKET, SO_SNDBUF, &v, &l) < 0)
+		return -1;
+	sndbuf_saved = v / 2; /* the kernel doubles what it is given */
+	v = 32768;
+	if (setsockopt(fzw.stream_fd[1], SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0)
+		return -1;
+	/* Until the socket takes no more (the sizes the kernel charges are the
+	 * same in every run: the queue was empty). */
+	while (fill && send(fzw.stream_fd[1], pattern, 4096, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+		;
+	return 0;
+}
+
+void fz_stream_restore(int i)
+{
+	if (i == 0) {
+		fcntl(fzw.stream_fd[0], F_SETPIPE_SZ, 1 << 20);
+	} else if (sndbuf_saved > 0) {
+		setsockopt(fzw.stream_fd[1], SOL_SOCKET, SO_SNDBUF, &sndbuf_saved, sizeof sndbuf_saved);
+		sndbuf_saved = -1;
+	}
+}
+
+struct fz_shared *fz_shared;
+
+void fz_after_death(const struct fz_setup *w, int status)
+{
+	char line[200];
+	int n = snprintf(line, sizeof line, "end died signal %d\n",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+	if (write(1, line, (size_t)n) != n)
+		return;
+	if (!fz_shared->ready)
+		return;
+	fzw.w = w;
+	snprintf(fzw.dir, sizeof fzw.dir, "%s", fz_shared->dir);
+	for (int i = 0; i < NFILES; i++)
+		snprintf(fzw.path[i], sizeof fzw.path[i], "%s/f%d", fzw.dir, i);
+	for (int i = 0; i < 3; i++) {
+		/* Orphaned readers are ours (a child subreaper): a stopped one
+		 * goes on, and every one sees EOF now that the run is gone. */
+		fzw.reader[i] = fz_shared->reader[i];
+		kill(fzw.reader[i], SIGCONT);
+	}
+	for (int i = 0; i < 3; i++) {
+		int st;
+		fz_reader_result(i, line, sizeof line, &st);
+		char out[300];
+		n = snprintf(out, sizeof out, "end reader status %d %s", st, line);
+		if (write(1, out, (size_t)n) != n)
+			return;
+	}
+	for (int i = 0; i < NFILES; i++) {
+		uint64_t bytes, h = fz_file_hash(i, &bytes);
+		n = snprintf(line, sizeof line, "end file %d bytes %llu hash %016llx\n", i,
+			     (unsigned long long)bytes, (unsigned long long)h);
+		if (write(1, line, (size_t)n) != n)
+			return;
+	}
 }
 
 void fz_world_forked(void)

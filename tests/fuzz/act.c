@@ -1,0 +1,225 @@
+/*
+ * act.c - what happens to the program while it writes: signal dispositions
+ * and counts, and the helper thread that acts while main is blocked in a
+ * write (the "sig" and "arm" ops).
+ *
+ * An "arm" op lets every reader take what was written so far, stops the
+ * pipe's or the socket's reader, shrinks that pipe or socket to 64 KiB of
+ * room (optionally full) and arms the helper for main's next op.  The helper
+ * starts with that op, waits until main is seen asleep in a writing system
+ * call (/proc/self/task/TID/syscall: write, writev, pwrite, sendto, sendmsg,
+ * sendfile, splice, ...), then acts (dup2 onto a slot, close+open reusing a
+ * number, a pwrite into a file, a SIGUSR1 to main, the reader quitting),
+ * then lets the reader go on so that the write can finish.  Whether the
+ * plain write blocks, and after how many bytes, depends on sizes alone.  If
+ * main's op finishes without blocking, the helper acts after it: the log is
+ * the same either way, and does not say which happened (--verbose does, on
+ * stderr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+int fz_verbose;
+
+/* ---- signals ------------------------------------------------------------------- */
+
+/*
+ * Counted per thread: SIGPIPE and SIGXFSZ go to the thread that wrote, the
+ * helper's SIGUSR1 to main, so each count is a function of that thread's ops
+ * alone, whatever the other threads do meanwhile.
+ */
+static const int fz_sigs[3] = { SIGPIPE, SIGXFSZ, SIGUSR1 };
+static __thread volatile unsigned sigcount[3];
+static volatile int usr1_handled;
+
+static void on_signal(int sig)
+{
+	for (int i = 0; i < 3; i++)
+		if (fz_sigs[i] == sig)
+			sigcount[i]++;
+}
+
+int fz_sig_set(int which, int how)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = how == 0 ? SIG_DFL : how == 1 ? SIG_IGN : on_signal;
+	sa.sa_flags = how == 2 ? SA_RESTART : 0;
+	sigemptyset(&sa.sa_mask);
+	int r = sigaction(fz_sigs[which], &sa, NULL);
+	if (fz_sigs[which] == SIGUSR1)
+		usr1_handled = how >= 2;
+	return r;
+}
+
+void fz_sig_counts(unsigned n[3])
+{
+	for (int i = 0; i < 3; i++)
+		n[i] = sigcount[i];
+}
+
+/* ---- the helper ------------------------------------------------------------------ */
+
+static struct {
+	int pending;       /* armed by the last main op */
+	long a[5];         /* the arm op's arguments */
+	int idx;
+	pthread_t th;
+	int live;
+	pid_t tid;         /* main's */
+	int done;          /* main's op returned */
+	volatile unsigned *usr1; /* main's SIGUSR1 count */
+	long r;
+	int e;
+} H;
+
+static int reader_of(const long *a) { return (a[4] & ARM_SOCK) ? 1 : 0; }
+static int fdn(long slot) { return slot >= 0 && slot < NFDS ? fzw.fd[slot] : -1; }
+
+static int blocked_in_write(pid_t tid)
+{
+	static const long nrs[] = { SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev, SYS_pwritev2,
+				    SYS_sendto, SYS_sendmsg, SYS_sendfile, SYS_splice,
+				    SYS_copy_file_range, SYS_vmsplice };
+	char path[64], buf[128];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t k = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (k <= 0)
+		return 0;
+	buf[k] = 0;
+	/* "running" while it runs; else the number of the call it sleeps in. */
+	char *e;
+	long nr = strtol(buf, &e, 10);
+	if (e == buf)
+		return 0;
+	for (unsigned i = 0; i < sizeof nrs / sizeof nrs[0]; i++)
+		if (nr == nrs[i])
+			return 1;
+	return 0;
+}
+
+static void *helper_main(void *arg)
+{
+	(void)arg;
+	static char pattern[65536];
+	const long *a = H.a;
+	int rd = reader_of(a), blocked = 0;
+	/* Up to 3 s: a stopped reader's watchdog lets it go after 2. */
+	for (int k = 0; k < 30000 && !__atomic_load_n(&H.done, __ATOMIC_ACQUIRE); k++) {
+		if ((blocked = blocked_in_write(H.tid)))
+			break;
+		usleep(100);
+	}
+	if (fz_verbose)
+		fprintf(stderr, "fuzz: op %d: helper acts %s\n", H.idx,
+			blocked ? "while main is blocked" : "after the op");
+	long r = -2;
+	int x = (int)a[1], y = (int)a[2];
+	errno = 0;
+	switch ((unsigned long)a[0] % ACT__COUNT) {
+	case ACT_DUP2:
+		r = dup2(fdn(x), fdn(y));
+		break;
+	case ACT_REOPEN:
+		if (y < 0 || y >= NFDS)
+			break;
+		close(fzw.fd[y]);
+		r = open(fzw.path[(unsigned long)x % NFILES], O_RDWR);
+		if (r >= 0 && r != fzw.fd[y]) {
+			/* The lowest free number was another: move it. */
+			int t = (int)r;
+			r = dup2(t, fzw.fd[y]);
+			close(t);
+		}
+		break;
+	case ACT_PWRITE: {
+		size_t n = a[3] <= 0 ? 1 : a[3] > 65536 ? 65536 : (size_t)a[3];
+		fz_fill(pattern, n, (uint64_t)H.idx);
+		r = pwrite(fdn(y), pattern, n, x < 0 ? 0 : x);
+		break;
+	}
+	case ACT_SIGNAL: {
+		unsigned before = *H.usr1;
+		r = syscall(SYS_tgkill, getpid(), H.tid, SIGUSR1);
+		/* The write's outcome is decided once the handler ran: only then
+		 * may the reader go on. */
+		for (int k = 0; r == 0 && usr1_handled && k < 20000 && *H.usr1 == before; k++)
+			usleep(100);
+		break;
+	}
+	case ACT_PEER:
+		r = fz_reader_quit(rd, 0);
+		break;
+	}
+	H.r = r, H.e = r < 0 ? errno : 0;
+	fz_reader_cont(rd);
+	return NULL;
+}
+
+int fz_helper_arm(const long a[5])
+{
+	int rd = reader_of(a);
+	if (fzw.gone[rd] || H.pending)
+		return -2;
+	/* Nothing of earlier writes in flight, the reader held, its room
+	 * 64 KiB: a write of more blocks, in every run alike. */
+	fz_readers_drain();
+	if (!fz_reader_stopped(rd) && fz_reader_stop(rd) < 0)
+		return -1;
+	if (fz_stream_shrink(rd, (a[4] & ARM_FILL) != 0) < 0) {
+		fz_stream_restore(rd);
+		fz_reader_cont(rd);
+		return -1;
+	}
+	memcpy(H.a, a, sizeof H.a);
+	H.pending = 1;
+	return 0;
+}
+
+void fz_helper_start(int idx)
+{
+	if (!H.pending)
+		return;
+	H.pending = 0;
+	H.idx = idx;
+	H.tid = (pid_t)syscall(SYS_gettid);
+	H.usr1 = &sigcount[2];
+	__atomic_store_n(&H.done, 0, __ATOMIC_RELEASE);
+	H.live = pthread_create(&H.th, NULL, helper_main, NULL) == 0;
+	if (!H.live)
+		fz_reader_cont(reader_of(H.a));
+}
+
+void fz_helper_join(char *line, size_t cap)
+{
+	*line = 0;
+	if (!H.live)
+		return;
+	__atomic_store_n(&H.done, 1, __ATOMIC_RELEASE);
+	pthread_join(H.th, NULL);
+	H.live = 0;
+	fz_stream_restore(reader_of(H.a));
+	snprintf(line, cap, "%ld %ld %ld %ld %ld = %ld e%d", H.a[0], H.a[1], H.a[2], H.a[3], H.a[4],
+		 H.r, H.e);
+}
+
+void fz_helper_disarm(void)
+{
+	if (!H.pending)
+		return;
+	H.pending = 0;
+	fz_stream_restore(reader_of(H.a));
+	fz_reader_cont(reader_of(H.a));
+}

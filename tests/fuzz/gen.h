@@ -1,0 +1,40 @@
+/*
+ * gen.h - the generator's state and helpers, shared by gen.c (the copy
+ * loops, the program's meddling, single ops) and scenario.c (blocked writes,
+ * signals, limits, quitting readers, fd churn).  Private to the generator.
+ */
+#ifndef GEN_H
+#define GEN_H
+
+#include "fuzz.h"
+
+#define PAGE 4096L
+
+struct gen {
+	uint64_t r;
+	uint64_t r2;   /* the stream scenario.c draws from */
+	struct fz_script *s;
+	char ctx;
+	int thread_live;
+	int join_at;   /* op count at which the thread is joined */
+	int lo_buf, nbuf; /* buffers this context may use */
+	struct fz_setup w; /* the seed's world, for sizes that make writes block */
+	int gone[2];   /* the pipe's, the socket's reader quit */
+	int no_spawn;  /* no second thread from here on (see gen_scenario) */
+};
+
+#define P(g, pct) (fz_below(&(g)->r, 100) < (pct))
+#define EMIT(g, op, a0, a1, a2, a3, a4) fz_script_push((g)->s, (g)->ctx, op, a0, a1, a2, a3, a4)
+
+long gen_chunk_size(struct gen *g);
+int gen_pick_buf(struct gen *g);
+long gen_buf_off(struct gen *g);
+/* A main-context file fd slot; a destination for a copy loop from src. */
+int gen_main_file_fd(struct gen *g);
+int gen_main_dest_fd(struct gen *g, int src);
+/* A read->write copy loop of `steps` chunks (with meddling). */
+void gen_chain(struct gen *g, int src, int dst, int steps);
+/* One scenario of scenario.c, drawn from g->r (the caller swaps in r2). */
+void gen_scenario(struct gen *g, int nops);
+
+#endif
