@@ -86,9 +86,12 @@ static int fdn(long slot) { return slot >= 0 && slot < NFDS ? fzw.fd[slot] : -1;
 
 static int blocked_in_write(pid_t tid)
 {
+	/* The poll family too: zcopy waits for a full destination in poll, a
+	 * part of main's write as much as the splice around it. */
 	static const long nrs[] = { SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev, SYS_pwritev2,
 				    SYS_sendto, SYS_sendmsg, SYS_sendfile, SYS_splice,
-				    SYS_copy_file_range, SYS_vmsplice };
+				    SYS_copy_file_range, SYS_vmsplice, SYS_poll, SYS_ppoll,
+				    SYS_select, SYS_pselect6 };
 	char path[64], buf[128];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
