@@ -17,6 +17,8 @@
 #define ZCOPY_ENV_LOG       "ZCOPY_LOG"       /* 0..3 (default 0) */
 #define ZCOPY_ENV_LOG_FILE  "ZCOPY_LOG_FILE"  /* PATH (%p = pid) */
 #define ZCOPY_ENV_MIN_CHUNK "ZCOPY_MIN_CHUNK" /* bytes, optional k/K/m/M suffix */
+#define ZCOPY_ENV_ONLY      "ZCOPY_ONLY"      /* programs to apply to (names, globs) */
+#define ZCOPY_ENV_SKIP      "ZCOPY_SKIP"      /* programs to stay out of (names, globs) */
 
 /* Keys of the JSON stats object written at exit (one line per process). */
 #define ZCOPY_STAT_PID              "pid"

@@ -27,6 +27,8 @@
 
 /* test_records.c: the stats-record reader and the hash, linked in directly. */
 TCase *records_tcase(void);
+/* test_env.c: the library's settings, scope and double loading, preloaded by hand. */
+TCase *env_tcase(void);
 
 static char tool[PATH_MAX], lib[PATH_MAX];
 static char work[PATH_MAX], tmpdir[PATH_MAX + 8];
@@ -699,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, ab_sigterm_stops_and_cleans_up);
 
 	suite_add_tcase(s, records_tcase());
+	suite_add_tcase(s, env_tcase());
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
