@@ -239,6 +239,43 @@ START_TEST(run_puts_library_first_and_keeps_existing_preload)
 }
 END_TEST
 
+/* exported LD_PRELOAD plus `zcopy run`: the library is named once. */
+START_TEST(run_does_not_preload_the_library_twice)
+{
+	char env0[PATH_MAX + 32], want[PATH_MAX + 32];
+	const char *env[] = {env0, NULL};
+	struct result r;
+	char *real = realpath(lib, NULL);
+	ck_assert_ptr_nonnull(real);
+	snprintf(env0, sizeof env0, "LD_PRELOAD=%s:libm.so.6", lib);
+	run_tool_env(&r, NULL, env, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"", NULL);
+	ck_exit(&r, 0);
+	snprintf(want, sizeof want, "%s:libm.so.6\n", real);
+	free(real);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(run_uses_zcopy_library)
+{
+	char env0[PATH_MAX + 32], want[PATH_MAX + 32], cmd[PATH_MAX * 3];
+	const char *env[] = {env0, NULL};
+	struct result r;
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lib, in_work("other.so"));
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(env0, sizeof env0, "ZCOPY_LIBRARY=%s", in_work("other.so"));
+	run_tool_env(&r, NULL, env, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"", NULL);
+	ck_exit(&r, 0);
+	snprintf(want, sizeof want, "%s\n", in_work("other.so"));
+	ck_assert_str_eq(r.out, want);
+	/* a ZCOPY_LIBRARY that is not there is an error, not a fallback */
+	snprintf(env0, sizeof env0, "ZCOPY_LIBRARY=%s", in_work("missing.so"));
+	run_tool_env(&r, NULL, env, "run", "--", "true", NULL);
+	ck_exit(&r, 1);
+	ck_has(r.err, "ZCOPY_LIBRARY=");
+}
+END_TEST
+
 START_TEST(run_sets_mode_guard_stats_and_log)
 {
 	struct result r;
@@ -665,6 +702,8 @@ int main(void)
 	tcase_add_test(tc, run_passes_signal_death_through);
 	tcase_add_test(tc, run_puts_library_in_empty_preload);
 	tcase_add_test(tc, run_puts_library_first_and_keeps_existing_preload);
+	tcase_add_test(tc, run_does_not_preload_the_library_twice);
+	tcase_add_test(tc, run_uses_zcopy_library);
 	tcase_add_test(tc, run_sets_mode_guard_stats_and_log);
 	tcase_add_test(tc, run_stats_dash_means_stderr);
 	tcase_add_test(tc, run_rejects_unknown_mode);
