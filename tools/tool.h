@@ -42,6 +42,21 @@ int zt_bad_option(const char *cmd, int c, char **argv);
 /* Help of every command, on stdout; returns 0 or 1 (write error). */
 int zt_help(void);
 
+/* ---- checks.c: what is looked at before CMD starts ---- */
+
+/* Says on stderr what is wrong with the ZCOPY_* variables (call it after the
+ * command set its own), and leaves in the environment the values that would
+ * be in force, so the library in CMD does not say it again.  0 or -1. */
+int zt_check_env(void);
+/* 0 if a stats file can be written at path, else the usage error (2),
+ * reported as "zcopy CMD: OPT PATH: ...". */
+int zt_check_target(const char *cmd, const char *opt, const char *path);
+/* 1 and why (for a message) if CMD will run without zcopy whatever
+ * LD_PRELOAD says: static, or setuid/setgid/capabilities; else 0. */
+int zt_check_program(const char *name, char *why, size_t cap);
+/* zt_check_program's finding as a warning on stderr. */
+void zt_warn_program(const char *name);
+
 int zt_cmd_run(int argc, char **argv);
 int zt_cmd_observe(int argc, char **argv);
 int zt_cmd_ab(int argc, char **argv);

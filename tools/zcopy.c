@@ -280,6 +280,8 @@ int zt_cmd_run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return zt_usage_error("run", "%s", "missing CMD");
+	if (stats && strcmp(stats, "-") != 0 && (c = zt_check_target("run", "-s", stats)) != 0)
+		return c;
 	if (zt_preload() != 0)
 		return ZT_EXIT_INTERNAL;
 	if (mode && set_env(ZCOPY_ENV_MODE, mode) != 0)
@@ -299,6 +301,9 @@ int zt_cmd_run(int argc, char **argv)
 		if (set_env(ZCOPY_ENV_STATS, statpath) != 0)
 			return ZT_EXIT_INTERNAL;
 	}
+	if (zt_check_env() != 0)
+		return ZT_EXIT_INTERNAL;
+	zt_warn_program(argv[optind]);
 	execvp(argv[optind], &argv[optind]);
 	c = errno;
 	zt_exec_report(argv[optind], c);

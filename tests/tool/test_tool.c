@@ -131,6 +131,14 @@ static void write_file(const char *path, size_t size)
 	close(fd);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
 static char *in_work(const char *name)
 {
 	static char paths[8][PATH_MAX + 64];
@@ -307,6 +315,112 @@ START_TEST(run_rejects_unknown_mode)
 }
 END_TEST
 
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Said once, by the tool, and CMD gets the value in force (off), so the
+ * library in each of CMD's processes says nothing more. */
+START_TEST(run_says_a_bad_mode_once_and_runs_off)
+{
+	static const char *const env[] = {"ZCOPY_MODE=disabled", NULL};
+	struct result r;
+	write_file(in_work("in"), 1 << 20);
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool_env(&r, NULL, env, "run", "-s", "st", "--", "sh", "-c",
+		     "cat in | cat > out; echo \"$ZCOPY_MODE\"", NULL);
+	ck_exit(&r, 0);
+	ck_assert_str_eq(r.out, "off\n");
+	ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, "ZCOPY_MODE=\"disabled\"") &&
+			      strstr(r.err, "zcopy is off"),
+		      "stderr: %s", r.err);
+	slurp(in_work("st"), r.out, sizeof r.out);
+	ck_has(r.out, "\"mode\":\"off\"");
+	ck_assert_msg(!strstr(r.out, "\"mode\":\"on\""), "%s", r.out);
+}
+END_TEST
+
+START_TEST(run_names_a_misspelt_variable)
+{
+	static const char *const env[] = {"ZCOPY_MDOE=off", "ZCOPY_FROB=1", NULL};
+	struct result r;
+	run_tool_env(&r, NULL, env, "run", "--", "true", NULL);
+	ck_exit(&r, 0);
+	ck_has(r.err, "ZCOPY_MDOE is not a zcopy setting (did you mean ZCOPY_MODE?)");
+	ck_has(r.err, "ZCOPY_FROB is not a zcopy setting");
+}
+END_TEST
+
+START_TEST(run_refuses_a_stats_file_it_cannot_write)
+{
+	struct result r;
+	run_tool(&r, "run", "-s", in_work("no/such/dir/st"), "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "does not exist");
+	run_tool(&r, "run", "-s", work, "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "not a regular file");
+}
+END_TEST
+
+static void build_static(const char *path)
+{
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd,
+		 "printf 'int main(void){return 7;}' > '%s.c' && cc -static -o '%s' '%s.c'", path,
+		 path, path);
+	ck_assert_msg(system(cmd) == 0, "cannot build a static program (libc6-dev)");
+}
+
+START_TEST(run_says_a_static_program_runs_without_zcopy)
+{
+	struct result r;
+	char script[PATH_MAX + 16];
+	build_static(in_work("static"));
+	run_tool(&r, "run", "--", in_work("static"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "is statically linked");
+	ck_has(r.err, "runs without zcopy");
+	/* a script whose interpreter is static */
+	snprintf(script, sizeof script, "#!%s\n", in_work("static"));
+	write_text(in_work("script"), script);
+	ck_assert_int_eq(chmod(in_work("script"), 0755), 0);
+	run_tool(&r, "run", "--", in_work("script"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "is statically linked");
+	/* and a dynamic one gets no such line */
+	run_tool(&r, "run", "--", "true");
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+/* Secure mode needs a set-user-ID file owned by someone else: only root can
+ * make one, so elsewhere the test checks the ordinary file only. */
+START_TEST(run_says_a_setuid_program_runs_without_zcopy)
+{
+	struct result r;
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd, "cp /bin/true '%s'", in_work("suid"));
+	ck_assert_int_eq(system(cmd), 0);
+	run_tool(&r, "run", "--", in_work("suid"));
+	ck_assert_str_eq(r.err, "");
+	if (getuid() != 0) {
+		fprintf(stderr, "run_says_a_setuid_program_runs_without_zcopy: not root, "
+				"setuid part not checked\n");
+		return;
+	}
+	ck_assert_int_eq(chown(in_work("suid"), 65534, 65534), 0);
+	ck_assert_int_eq(chmod(in_work("suid"), 04755), 0);
+	run_tool(&r, "run", "--", in_work("suid"));
+	ck_exit(&r, 0);
+	ck_has(r.err, "is setuid: the loader ignores LD_PRELOAD");
+}
+END_TEST
+
 START_TEST(run_missing_command_exits_127)
 {
 	struct result r;
@@ -433,6 +547,34 @@ START_TEST(observe_keeps_records_with_s)
 	ck_exit(&r, 0);
 	slurp(in_work("kept.json"), kept, sizeof kept);
 	ck_has(kept, "{\"pid\":5,\"bytes_copied\":10}\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* -s - means stderr, as for run; no file called '-' appears. */
+START_TEST(observe_stats_dash_means_stderr)
+{
+	struct result r;
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool(&r, "observe", "-s", "-", "--", "sh", "-c",
+		 "echo '{\"pid\":5,\"bytes_copied\":10}' >> \"$ZCOPY_STATS\"");
+	ck_exit(&r, 0);
+	ck_has(r.err, "{\"pid\":5,\"bytes_copied\":10}\n");
+	ck_assert_int_ne(access(in_work("-"), F_OK), 0);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(observe_names_why_no_record_came_back)
+{
+	struct result r;
+	build_static(in_work("static"));
+	run_tool(&r, "observe", "--", in_work("static"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "no process wrote a record: ");
+	ck_has(r.err, "is statically linked");
+	run_tool(&r, "observe", "--", "sh", "-c", "kill -KILL $$");
+	ck_has(r.err, "no process wrote a record: CMD was killed by SIGKILL");
 	assert_tmpdir_empty();
 }
 END_TEST
@@ -707,6 +849,11 @@ int main(void)
 	tcase_add_test(tc, run_sets_mode_guard_stats_and_log);
 	tcase_add_test(tc, run_stats_dash_means_stderr);
 	tcase_add_test(tc, run_rejects_unknown_mode);
+	tcase_add_test(tc, run_says_a_bad_mode_once_and_runs_off);
+	tcase_add_test(tc, run_names_a_misspelt_variable);
+	tcase_add_test(tc, run_refuses_a_stats_file_it_cannot_write);
+	tcase_add_test(tc, run_says_a_static_program_runs_without_zcopy);
+	tcase_add_test(tc, run_says_a_setuid_program_runs_without_zcopy);
 	tcase_add_test(tc, run_missing_command_exits_127);
 	tcase_add_test(tc, run_non_executable_exits_126);
 	tcase_add_test(tc, version_prints_version);
@@ -720,6 +867,8 @@ int main(void)
 	tcase_add_test(tc, observe_reads_records_and_skips_malformed_lines);
 	tcase_add_test(tc, observe_passes_signal_death_and_cleans_up);
 	tcase_add_test(tc, observe_keeps_records_with_s);
+	tcase_add_test(tc, observe_stats_dash_means_stderr);
+	tcase_add_test(tc, observe_names_why_no_record_came_back);
 	tcase_add_test(tc, observe_missing_command_exits_127);
 
 	tc = tcase(s, "ab", 60);
