@@ -202,7 +202,7 @@ int zt_cmd_observe(int argc, char **argv)
 	}
 	if (zt_check_program(argv[optind], program_why, sizeof program_why))
 		zt_err(0, "%s; it runs without zcopy", program_why);
-	pid = zt_spawn(argv + optind, -1, -1, &err);
+	pid = zt_spawn(argv + optind, -1, -1, -1, &err);
 	if (pid < 0) {
 		zt_cleanup();
 		if (!err)

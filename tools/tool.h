@@ -4,9 +4,11 @@
  * hash (sha256.c).
  *
  * Exit codes of the command itself (documented in docs/zcopy.1):
- * 0 success / outputs agree, 1 internal error, 2 usage error, 3 `ab` outputs
- * differ, 126 CMD not executable, 127 CMD not found.  `run` and `observe`
- * otherwise pass CMD's own status through.
+ * 0 success / outputs agree, 1 internal error, 2 usage error, 3 `ab`: the
+ * output with zcopy differs, 4 `ab`: CMD failed in every run, 5 `ab`: CMD's
+ * output differs between runs without zcopy (not deterministic), 126 CMD not
+ * executable, 127 CMD not found.  `run` and `observe` otherwise pass CMD's
+ * own status through.
  */
 #ifndef ZT_TOOL_H
 #define ZT_TOOL_H
@@ -21,6 +23,8 @@
 #define ZT_EXIT_INTERNAL 1
 #define ZT_EXIT_USAGE    2
 #define ZT_EXIT_DIFFER   3
+#define ZT_EXIT_FAILED   4
+#define ZT_EXIT_UNSTABLE 5
 #define ZT_EXIT_NOEXEC   126
 #define ZT_EXIT_NOTFOUND 127
 
@@ -81,10 +85,14 @@ int zt_mktempdir(const char *stem, char *path, size_t cap);
 int zt_mktemp_at(const char *path, int flags);
 void zt_cleanup(void);
 
-/* Starts argv with stdin/stdout redirected (-1 keeps zcopy's own).  Returns the
+/* Registers a file of the user's that was renamed to backup: zt_cleanup
+ * (and zt_die_of) renames it back to path. */
+int zt_restore_later(const char *backup, const char *path);
+
+/* Starts argv with stdin/stdout/stderr redirected (-1 keeps zcopy's own).  Returns the
  * pid, or -1: with *exec_err set to the errno of a failed exec (CMD not found
  * ...), or with *exec_err 0 when zcopy itself failed (reported). */
-pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int *exec_err);
+pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, int *exec_err);
 /* Waits for pid (retrying on EINTR); 0 or -1. */
 int zt_wait(pid_t pid, int *status, struct rusage *ru);
 /* Dies the way status says (exit code or signal) after cleaning up. */
