@@ -23,9 +23,10 @@
 
 static const char usage_text[] =
 	"usage: zcopy run [-m off|observe|on] [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy observe [-g] [-s FILE] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--stdin FILE] [--json]\n"
-	"                [--] CMD [ARGS...]\n"
+	"       zcopy observe [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
+	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
+	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
 	"       zcopy help | --help | --version\n";
 
 static const char help_text[] =
@@ -47,17 +48,32 @@ static const char help_text[] =
 	"                      (%p is the pid); '-' prints a summary on stderr\n"
 	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"
 	"observe options: -g, -v as above; -s FILE also keeps the raw records\n"
+	"                 (-s - writes them on stderr)\n"
 	"ab options:\n"
 	"  -n, --runs N        measured runs per side (default 5)\n"
 	"  -w, --warmup N      unmeasured warm-up runs per side (default 1)\n"
 	"  -g, --guard         ZCOPY_GUARD=1 on both sides\n"
-	"  -o, --out FILE      a file CMD writes: removed before, compared after each run\n"
-	"  -i, --stdin FILE    CMD's standard input (default /dev/null)\n"
+	"  -o, --out FILE      a file CMD writes: absent before each run, compared after\n"
+	"      --force         let an --out FILE that exists be used: it is set aside,\n"
+	"                      every run gets a copy of it, and it is put back at the end\n"
+	"  -i, --stdin FILE    CMD's standard input; '-' reads zcopy's own once and\n"
+	"                      replays it (the default when it is a pipe or a file;\n"
+	"                      /dev/null when it is a terminal)\n"
+	"      --keep DIR      keep the files that differ in DIR\n"
+	"      --prepare CMD   sh -c CMD before every run (untimed, without zcopy)\n"
+	"      --cleanup CMD   sh -c CMD after every run (untimed, without zcopy)\n"
+	"      --ignore-failure  a CMD that fails in every run is not an error\n"
+	"      --show-output   let CMD's stderr through (default: kept in a file)\n"
 	"  -j, --json          print the result as one JSON object\n"
 	"\n"
+	"Before starting CMD, every command says which ZCOPY_* values it cannot use\n"
+	"and whether CMD is static or setuid (zcopy cannot apply to it).\n"
+	"ZCOPY_LIBRARY=PATH names the libzcopy.so to preload.\n"
+	"\n"
 	"exit status: run and observe pass CMD's status through; ab exits 0 when the\n"
-	"outputs agree and 3 when they differ; 2 usage error, 1 internal error,\n"
-	"127 CMD not found, 126 CMD not executable.  See zcopy(1).\n";
+	"outputs agree, 3 when they differ with zcopy, 4 when CMD failed in every\n"
+	"run, 5 when CMD's output varies even without zcopy; 2 usage error,\n"
+	"1 internal error, 127 CMD not found, 126 CMD not executable.  See zcopy(1).\n";
 
 void zt_err(int err, const char *fmt, ...)
 {

@@ -272,6 +272,24 @@ START_TEST(skip_cat_and_shells)
 }
 END_TEST
 
+/* ------------------------------------------------- ZCOPY_STATS=stderr */
+
+/* One line per process that went through zcopy, none for the others. */
+START_TEST(stats_on_stderr_names_only_processes_that_did_something)
+{
+	static const char *const env[] = {"ZCOPY_STATS=stderr", NULL};
+	struct outcome o;
+
+	plain_reference();
+	sh_run(&o, lib, env, "/bin/true; cat in | cat > out");
+	ck_assert_int_eq(o.status, 0);
+	ck_assert(same_files(at("out.plain"), at("out")));
+	ck_assert_msg(strstr(o.err, "/cat mode=on: ") && strstr(o.err, "zero-copy"), "%s", o.err);
+	ck_assert_msg(!strstr(o.err, "/true"), "a line for a process that did nothing: %s", o.err);
+	ck_assert_int_le(lines(o.err), 2);
+}
+END_TEST
+
 /* ------------------------------------------------------- loaded twice */
 
 START_TEST(library_loaded_twice_counts_once)
@@ -314,5 +332,6 @@ TCase *env_tcase(void)
 	tcase_add_test(tc, only_by_glob_and_path);
 	tcase_add_test(tc, skip_cat_and_shells);
 	tcase_add_test(tc, library_loaded_twice_counts_once);
+	tcase_add_test(tc, stats_on_stderr_names_only_processes_that_did_something);
 	return tc;
 }
