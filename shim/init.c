@@ -39,7 +39,8 @@ void zc_signals_init(void);
  * The hidden alias gives each copy its own address (the exported name may be
  * bound to another copy's). */
 __attribute__((visibility("default"))) const char zcopy_loaded[] = ZCOPY_VERSION;
-extern const char zc_own_marker[sizeof ZCOPY_VERSION] __attribute__((alias("zcopy_loaded"), visibility("hidden")));
+extern const char zc_own_marker[sizeof ZCOPY_VERSION]
+	__attribute__((alias("zcopy_loaded"), visibility("hidden")));
 
 static int another_copy_first(void)
 {
@@ -66,9 +67,14 @@ static int parent_has(const char *entry)
 	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	while (have < sizeof env - 1 &&
-	       ((n = REAL(read)(fd, env + have, sizeof env - 1 - have)) > 0 || (n < 0 && errno == EINTR)))
-		have += n > 0 ? (size_t)n : 0;
+	while (have < sizeof env - 1) {
+		n = REAL(read)(fd, env + have, sizeof env - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
 	REAL(close)(fd);
 	env[have] = '\0';
 	for (size_t i = 0; i < have; i += strlen(env + i) + 1)
@@ -85,8 +91,9 @@ static int parent_said_it(const char *var, const char *value)
 	char entry[1024];
 	const char *preload = getenv("LD_PRELOAD");
 
-	if (!preload || zc_fmt(entry, sizeof entry, "LD_PRELOAD=%s", preload) >= sizeof entry - 1 ||
-	    !parent_has(entry))
+	if (!preload || zc_fmt(entry, sizeof entry, "LD_PRELOAD=%s", preload) >= sizeof entry - 1)
+		return 0;
+	if (!parent_has(entry))
 		return 0;
 	if (zc_fmt(entry, sizeof entry, "%s=%s", var, value) >= sizeof entry - 1)
 		return 0;

@@ -171,7 +171,8 @@ static void print_stderr_tail(const struct ab *ab, FILE *f)
 	if (fd < 0)
 		return;
 	size = lseek(fd, 0, SEEK_END);
-	n = pread(fd, buf, sizeof buf - 1, size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0);
+	n = pread(fd, buf, sizeof buf - 1,
+		  size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0);
 	close(fd);
 	if (n <= 0)
 		return;
