@@ -676,6 +676,7 @@ END_TEST
 START_TEST(ab_says_when_only_the_status_was_compared)
 {
 	struct result r;
+	ck_assert_int_eq(chdir(work), 0);
 	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "sh", "-c", "cp /dev/null x");
 	ck_exit(&r, 0);
 	ck_has(r.out, "only the exit status was compared");
