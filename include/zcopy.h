@@ -3,7 +3,8 @@
  *
  * zcopy is used by preloading build/libzcopy.so; nothing here needs to be
  * linked.  This header fixes the names other tools rely on: the version, the
- * environment variables, and the keys of the per-process stats record.
+ * environment variables, and every key of the per-process stats record
+ * (tests/unit/test_header.c checks it against what the library writes).
  */
 #ifndef ZCOPY_H
 #define ZCOPY_H
@@ -17,6 +18,10 @@
 #define ZCOPY_ENV_LOG       "ZCOPY_LOG"       /* 0..3 (default 0) */
 #define ZCOPY_ENV_LOG_FILE  "ZCOPY_LOG_FILE"  /* PATH (%p = pid) */
 #define ZCOPY_ENV_MIN_CHUNK "ZCOPY_MIN_CHUNK" /* bytes, optional k/K/m/M suffix */
+#define ZCOPY_ENV_ONLY      "ZCOPY_ONLY"      /* programs to apply to (names, globs) */
+#define ZCOPY_ENV_SKIP      "ZCOPY_SKIP"      /* programs to stay out of (names, globs) */
+/* Read by the zcopy command only: the library file it preloads. */
+#define ZCOPY_ENV_LIBRARY   "ZCOPY_LIBRARY"   /* absolute PATH of libzcopy.so */
 
 /* Keys of the JSON stats object written at exit (one line per process). */
 #define ZCOPY_STAT_PID              "pid"
@@ -29,5 +34,51 @@
 #define ZCOPY_STAT_TRANSFERS        "transfers"
 #define ZCOPY_STAT_FALLBACKS        "fallbacks"
 #define ZCOPY_STAT_WOULD_ZERO_COPY  "would_zero_copy_bytes"
+#define ZCOPY_STAT_GUARD            "guard"          /* ZCOPY_GUARD in force: 0 or 1 */
+#define ZCOPY_STAT_FALLBACK_BYTES   "fallback_bytes" /* object: reason -> bytes */
+
+/* Keys of the "transfers" object: calls of each kernel primitive. */
+#define ZCOPY_TRANSFER_COPY_FILE_RANGE "copy_file_range"
+#define ZCOPY_TRANSFER_SENDFILE        "sendfile"
+#define ZCOPY_TRANSFER_SPLICE          "splice"
+
+/* Keys of the "fallbacks" and "fallback_bytes" objects: why bytes went
+ * through user memory (descriptions in README.md, "Statistics").  A reason
+ * that never happened is absent from the record (read it as 0). */
+#define ZCOPY_FALLBACK_TOO_SMALL      "too_small"
+#define ZCOPY_FALLBACK_ALIGNMENT      "alignment"
+#define ZCOPY_FALLBACK_STACK_BUFFER   "stack_buffer"
+#define ZCOPY_FALLBACK_BUFFER_KIND    "buffer_kind"
+#define ZCOPY_FALLBACK_SOURCE_NOT_FILE "source_not_file"
+#define ZCOPY_FALLBACK_SOURCE_O_DIRECT "source_o_direct"
+#define ZCOPY_FALLBACK_DEST_KIND      "dest_kind"
+#define ZCOPY_FALLBACK_DEST_O_APPEND  "dest_o_append"
+#define ZCOPY_FALLBACK_DEST_DATAGRAM  "dest_datagram"
+#define ZCOPY_FALLBACK_DEST_O_DIRECT  "dest_o_direct"
+#define ZCOPY_FALLBACK_SEND_FLAGS     "send_flags"
+#define ZCOPY_FALLBACK_WARMUP         "warmup"
+#define ZCOPY_FALLBACK_BACKOFF        "backoff"
+#define ZCOPY_FALLBACK_PARTIAL_PAGES  "partial_pages"
+#define ZCOPY_FALLBACK_DIRTY_PAGES    "dirty_pages"
+#define ZCOPY_FALLBACK_SOURCE_CHANGED "source_changed"
+#define ZCOPY_FALLBACK_PRIMITIVE_UNSUPPORTED "primitive_unsupported"
+#define ZCOPY_FALLBACK_MAP_FAILED     "map_failed"
+#define ZCOPY_FALLBACK_TOO_MANY_PHANTOMS "too_many_phantoms"
+#define ZCOPY_FALLBACK_FD_LIMIT       "fd_limit"
+#define ZCOPY_FALLBACK_NO_PIN         "no_pin"
+#define ZCOPY_FALLBACK_STDIO          "stdio"
+
+/* Every reason above, in the library's order, for an array initializer:
+ * static const char *const reasons[] = { ZCOPY_FALLBACK_REASONS }; */
+#define ZCOPY_FALLBACK_REASONS                                                            \
+	ZCOPY_FALLBACK_TOO_SMALL, ZCOPY_FALLBACK_ALIGNMENT, ZCOPY_FALLBACK_STACK_BUFFER,  \
+	ZCOPY_FALLBACK_BUFFER_KIND, ZCOPY_FALLBACK_SOURCE_NOT_FILE,                       \
+	ZCOPY_FALLBACK_SOURCE_O_DIRECT, ZCOPY_FALLBACK_DEST_KIND,                         \
+	ZCOPY_FALLBACK_DEST_O_APPEND, ZCOPY_FALLBACK_DEST_DATAGRAM,                       \
+	ZCOPY_FALLBACK_DEST_O_DIRECT, ZCOPY_FALLBACK_SEND_FLAGS, ZCOPY_FALLBACK_WARMUP,   \
+	ZCOPY_FALLBACK_BACKOFF, ZCOPY_FALLBACK_PARTIAL_PAGES, ZCOPY_FALLBACK_DIRTY_PAGES, \
+	ZCOPY_FALLBACK_SOURCE_CHANGED, ZCOPY_FALLBACK_PRIMITIVE_UNSUPPORTED,              \
+	ZCOPY_FALLBACK_MAP_FAILED, ZCOPY_FALLBACK_TOO_MANY_PHANTOMS, ZCOPY_FALLBACK_FD_LIMIT,  \
+	ZCOPY_FALLBACK_NO_PIN, ZCOPY_FALLBACK_STDIO
 
 #endif

@@ -4,7 +4,8 @@
  *
  * Invariants: a parser either stores a valid value in its own field of the
  * config and returns 0, or leaves the config untouched and says why; so a bad
- * value keeps the default without any undo step.  Defaults are the table's
+ * value keeps the default without any undo step - or, for a row with a
+ * fail-safe value (ZCOPY_MODE: off), that value.  Defaults are the table's
  * own default strings run through the same parsers, so the documented
  * default and the one in force cannot drift apart (the unit tests pin the
  * min-chunk row to ZC_DEFAULT_MIN_CHUNK).  No malloc and no stdio: this runs
@@ -12,9 +13,11 @@
  */
 #include "config.h"
 
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "zcopy.h"
 
@@ -27,6 +30,7 @@ typedef int (*parse_fn)(struct zc_config *c, const char *v, const char **why);
 struct setting {
 	const char *var;
 	const char *def;  /* default, written as the variable would be */
+	const char *bad;  /* value in force after a rejected one; NULL = the default */
 	parse_fn parse;
 	size_t off, size; /* the field it sets, to tell a changed value */
 	const char *doc;
@@ -72,15 +76,19 @@ static int parse_int_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *ou
 	return 0;
 }
 
+/* Case does not matter; besides "off", the usual ways of saying no mean off.
+ * Anything else is rejected, and the table then puts mode off in force. */
 static int parse_mode(struct zc_config *c, const char *v, const char **why)
 {
 	static const struct {
 		const char *name;
 		enum zc_mode mode;
-	} modes[] = { { "off", ZC_MODE_OFF }, { "observe", ZC_MODE_OBSERVE }, { "on", ZC_MODE_ON } };
+	} modes[] = { { "off", ZC_MODE_OFF },   { "0", ZC_MODE_OFF },
+		      { "false", ZC_MODE_OFF }, { "no", ZC_MODE_OFF },
+		      { "observe", ZC_MODE_OBSERVE }, { "on", ZC_MODE_ON } };
 
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-		if (strcmp(v, modes[i].name) == 0) {
+		if (strcasecmp(v, modes[i].name) == 0) {
 			c->mode = modes[i].mode;
 			return 0;
 		}
@@ -168,24 +176,64 @@ static int parse_log_file(struct zc_config *c, const char *v, const char **why)
 	return parse_path(c->log_file, v, why);
 }
 
+/* Items of ZCOPY_ONLY / ZCOPY_SKIP are separated by ':', ',' or blanks. */
+static int is_sep(char ch)
+{
+	return ch == ':' || ch == ',' || ch == ' ' || ch == '\t' || ch == '\n';
+}
+
+static int parse_list(char *field, const char *v, const char **why)
+{
+	size_t n = strlen(v);
+	const char *p;
+
+	for (p = v; *p && is_sep(*p); p++)
+		;
+	if (!*p) {
+		*why = "empty list";
+		return -1;
+	}
+	if (n >= ZC_LIST_MAX) {
+		*why = "list too long";
+		return -1;
+	}
+	memset(field, 0, ZC_LIST_MAX);
+	memcpy(field, v, n);
+	return 0;
+}
+
+static int parse_only(struct zc_config *c, const char *v, const char **why)
+{
+	return parse_list(c->only, v, why);
+}
+
+static int parse_skip(struct zc_config *c, const char *v, const char **why)
+{
+	return parse_list(c->skip, v, why);
+}
+
 #define FIELD(f) offsetof(struct zc_config, f), sizeof(((struct zc_config *)0)->f)
 
 /* NULL default = the field's zero value (no stats, log on stderr). */
 static const struct setting settings[] = {
-	{ ZCOPY_ENV_MODE, "on", parse_mode, FIELD(mode),
+	{ ZCOPY_ENV_MODE, "on", "off", parse_mode, FIELD(mode),
 	  "off: pass everything through; observe: count what would be redirected; "
 	  "on: redirect" },
-	{ ZCOPY_ENV_GUARD, "0", parse_guard, FIELD(guard),
+	{ ZCOPY_ENV_GUARD, "0", NULL, parse_guard, FIELD(guard),
 	  "1: also defer reads into buffers the map strategy cannot cover, using page guards" },
-	{ ZCOPY_ENV_STATS, NULL, parse_stats, FIELD(stats),
+	{ ZCOPY_ENV_STATS, NULL, NULL, parse_stats, FIELD(stats),
 	  "append one JSON line of counters at exit to this path (%p = pid), "
 	  "or print a summary with stderr" },
-	{ ZCOPY_ENV_LOG, "0", parse_log, FIELD(log_level),
+	{ ZCOPY_ENV_LOG, "0", NULL, parse_log, FIELD(log_level),
 	  "diagnostics: 1 problems and settings, 2 decisions, 3 every redirected call" },
-	{ ZCOPY_ENV_LOG_FILE, NULL, parse_log_file, FIELD(log_file),
+	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_log_file, FIELD(log_file),
 	  "write diagnostics to this path (%p = pid) instead of stderr" },
-	{ ZCOPY_ENV_MIN_CHUNK, "64k", parse_min_chunk, FIELD(min_chunk),
+	{ ZCOPY_ENV_MIN_CHUNK, "64k", NULL, parse_min_chunk, FIELD(min_chunk),
 	  "smallest read that may be deferred, in bytes (k and m suffixes allowed)" },
+	{ ZCOPY_ENV_ONLY, NULL, NULL, parse_only, FIELD(only),
+	  "apply only to these programs: names or glob patterns, separated by ':' or ','" },
+	{ ZCOPY_ENV_SKIP, NULL, NULL, parse_skip, FIELD(skip),
+	  "stay out of these programs: names or glob patterns, separated by ':' or ','" },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -223,7 +271,10 @@ int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
 		if (!v)
 			continue;
 		if (s->parse(c, v, &why) < 0) {
+			const char *ignored;
 			rejected++;
+			if (s->bad)
+				(void)s->parse(c, s->bad, &ignored);
 			if (report)
 				report(s->var, v, why);
 			continue;
@@ -232,6 +283,62 @@ int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
 			changed(s->var, v);
 	}
 	return rejected;
+}
+
+const char *zc_config_var(size_t i)
+{
+	return i < NSETTINGS ? settings[i].var : NULL;
+}
+
+static const char *last_part(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Does one item (len bytes at item) match the program? */
+static int item_matches(const char *item, size_t len, const char *exe, const char *argv0)
+{
+	char pat[ZC_LIST_MAX];
+	const char *names[2] = { exe, argv0 };
+
+	memcpy(pat, item, len);
+	pat[len] = '\0';
+	for (int i = 0; i < 2; i++) {
+		const char *name = names[i];
+		if (!name || !*name)
+			continue;
+		if (strchr(pat, '/') ? fnmatch(pat, name, 0) == 0
+				     : fnmatch(pat, last_part(name), 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int list_matches(const char *list, const char *exe, const char *argv0)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = 0;
+		while (*p && is_sep(*p))
+			p++;
+		while (p[len] && !is_sep(p[len]))
+			len++;
+		if (len && item_matches(p, len, exe, argv0))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+int zc_config_in_scope(const struct zc_config *c, const char *exe, const char *argv0)
+{
+	if (c->skip[0] && list_matches(c->skip, exe, argv0))
+		return 0;
+	if (c->only[0] && !list_matches(c->only, exe, argv0))
+		return 0;
+	return 1;
 }
 
 const char *zc_mode_name(enum zc_mode m)

@@ -14,6 +14,8 @@
 enum zc_mode { ZC_MODE_OFF = 0, ZC_MODE_OBSERVE = 1, ZC_MODE_ON = 2 };
 
 #define ZC_PATH_MAX 512
+/* Room for ZCOPY_ONLY / ZCOPY_SKIP (lists of names or glob patterns). */
+#define ZC_LIST_MAX 1024
 /* Default smallest read that may be deferred; chosen from the chunk-size
  * sweep of `make bench` (docs/benchmarks.md). */
 #define ZC_DEFAULT_MIN_CHUNK (64 * 1024)
@@ -28,6 +30,8 @@ struct zc_config {
 	int log_level;               /* 0..3 */
 	char log_file[ZC_PATH_MAX];  /* "" = stderr */
 	size_t min_chunk;
+	char only[ZC_LIST_MAX];      /* "" = every program */
+	char skip[ZC_LIST_MAX];      /* "" = none */
 };
 
 /* Looks a variable up (getenv in the library, a fake table in tests). */
@@ -44,6 +48,17 @@ int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
 		    zc_changed_fn changed);
 
 const char *zc_mode_name(enum zc_mode m);
+
+/* The name of the i-th variable of the table, or NULL past the end (for
+ * tools that tell a misspelt variable name from a real one). */
+const char *zc_config_var(size_t i);
+
+/* Does the scope (ZCOPY_ONLY / ZCOPY_SKIP) include a program?  exe is the
+ * executable's path (/proc/self/exe), argv0 the name it was started as; either
+ * may be "" or NULL.  A pattern with a '/' is matched (fnmatch) against the
+ * paths, one without against their last components.  SKIP wins over ONLY.
+ * Returns 1 if zcopy applies to the program, 0 if it stays out. */
+int zc_config_in_scope(const struct zc_config *c, const char *exe, const char *argv0);
 
 /* Expands %p in a path template with pid; returns 0, or -1 if it does not fit. */
 int zc_expand_path(char *out, size_t cap, const char *tmpl, long pid);

@@ -529,6 +529,8 @@ void zc_leave_slow(void)
 void zc_engine_fd_closed(int fd)
 {
 	zc_fd_forget(fd);
+	if (fd == 2 && zc_ready)
+		zc_stats_stderr_closing();
 	if (!zc_ready)
 		return;
 	if (zc_inside) {
@@ -545,6 +547,8 @@ void zc_engine_fd_closed(int fd)
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
+	if (lo <= 2 && hi >= 2 && zc_ready)
+		zc_stats_stderr_closing();
 	if (!zc_ready)
 		return;
 	if (zc_inside) {

@@ -6,7 +6,16 @@
  * straight through (a call that arrives earlier, from another library's
  * constructor, is simply a plain call).  fork hands the child a fresh lock,
  * its own pagemap and its own stats record; exit writes the stats record.
+ *
+ * Two start-up checks can leave the library inert (zc_ready stays 0, so
+ * every wrapper passes its call straight through, nothing is installed and
+ * no record is written): the process is outside ZCOPY_ONLY / ZCOPY_SKIP, or
+ * another copy of the library was loaded first (the same library preloaded
+ * from two paths: the first copy does the work and counts once).
  */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,18 +32,111 @@
 #include "pin.h"
 #include "real.h"
 #include "stats.h"
+#include "zcopy.h"
 
 void zc_signals_init(void);
 int zc_signals_defer_ok(void);
+
+/* Exported (exports.map), and looked up by every copy of the library at
+ * start-up: the copy whose own marker is found first in the global scope is
+ * the one whose wrappers the program calls; any other copy stands aside.
+ * The hidden alias gives each copy its own address (the exported name may be
+ * bound to another copy's). */
+__attribute__((visibility("default"))) const char zcopy_loaded[] = ZCOPY_VERSION;
+extern const char zc_own_marker[sizeof ZCOPY_VERSION]
+	__attribute__((alias("zcopy_loaded"), visibility("hidden")));
+
+static int another_copy_first(void)
+{
+	const void *first = dlsym(RTLD_DEFAULT, "zcopy_loaded");
+	return first && first != (const void *)zc_own_marker;
+}
 
 static const char *env_get(const char *name)
 {
 	return getenv(name);
 }
 
+/* Does the parent process hold entry ("NAME=value") in the environment it
+ * was started with?  Reads at most the first 64 KiB of it; 0 when unsure. */
+static int parent_has(const char *entry)
+{
+	static char env[65536];
+	char path[32];
+	size_t len = strlen(entry), have = 0;
+	ssize_t n;
+	int fd;
+
+	zc_fmt(path, sizeof path, "/proc/%ld/environ", (long)getppid());
+	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (have < sizeof env - 1) {
+		n = REAL(read)(fd, env + have, sizeof env - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	REAL(close)(fd);
+	env[have] = '\0';
+	for (size_t i = 0; i < have; i += strlen(env + i) + 1)
+		if (strncmp(env + i, entry, len) == 0 && env[i + len] == '\0')
+			return 1;
+	return 0;
+}
+
+/* A process started by one that had the same bad value and the same
+ * LD_PRELOAD: the parent said it already (a shell script or a make run
+ * under a misspelt setting gets one line, not one per command). */
+static int parent_said_it(const char *var, const char *value)
+{
+	char entry[1024];
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (!preload || zc_fmt(entry, sizeof entry, "LD_PRELOAD=%s", preload) >= sizeof entry - 1)
+		return 0;
+	if (!parent_has(entry))
+		return 0;
+	if (zc_fmt(entry, sizeof entry, "%s=%s", var, value) >= sizeof entry - 1)
+		return 0;
+	return parent_has(entry);
+}
+
+/* A bad value is always reported, log or no log: it changes what zcopy does
+ * (a misspelt ZCOPY_MODE turns it off), and a user who set it wants to know.
+ * It is the only line zcopy writes without being asked: once per process
+ * (the constructor runs once; a forked child does not run it again), and not
+ * again in a child of a process that said it already. */
 static void report(const char *var, const char *value, const char *why)
 {
-	zc_log(1, "%s=\"%s\" ignored: %s; using the default", var, value, why);
+	const char *effect = strcmp(var, ZCOPY_ENV_MODE) == 0 ? "zcopy is off in this process"
+							     : "using the default";
+	char shown[80], line[512];
+	size_t i, n;
+	int saved = errno;
+
+	/* The value on one line, and not too much of it. */
+	for (i = 0; value[i] && i < sizeof shown - 4; i++)
+		shown[i] = (unsigned char)value[i] < 0x20 || value[i] == 0x7f ? '?' : value[i];
+	if (value[i])
+		shown[i++] = '.', shown[i++] = '.', shown[i++] = '.';
+	shown[i] = '\0';
+	if (zc_log_level < 1 && parent_said_it(var, value)) {
+		errno = saved;
+		return;
+	}
+	if (zc_log_level >= 1) {
+		zc_log(1, "%s=\"%s\": %s; %s", var, shown, why, effect);
+		return;
+	}
+	n = zc_fmt(line, sizeof line - 1, "zcopy[%ld]: %s=\"%s\": %s; %s",
+		   (long)getpid(), var, shown, why, effect);
+	line[n++] = '\n';
+	while (REAL(write)(2, line, n) < 0 && errno == EINTR)
+		;
+	errno = saved;
 }
 
 static void changed(const char *var, const char *value)
@@ -143,6 +245,20 @@ static void arm(void)
 	}
 }
 
+/* ZCOPY_ONLY / ZCOPY_SKIP, checked once: the executable's path and the name
+ * the program was started as. */
+static int in_scope(void)
+{
+	static char exe[ZC_PATH_MAX * 2];
+	ssize_t n;
+
+	if (!zc_cfg.only[0] && !zc_cfg.skip[0])
+		return 1;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	return zc_config_in_scope(&zc_cfg, exe, program_invocation_name);
+}
+
 void zc_init(void)
 {
 	static int once;
@@ -157,9 +273,15 @@ void zc_init(void)
 	if (pg > 0)
 		zc_page = (size_t)pg;
 
-	/* Parse once quietly to learn where to log, then again to report. */
+	if (another_copy_first())
+		return;
+
+	/* Parse once quietly to learn the scope and where to log, then again to
+	 * report.  A process out of scope stays silent and untouched. */
 	zc_config_defaults(&zc_cfg);
 	zc_config_parse(&zc_cfg, env_get, NULL, NULL);
+	if (!in_scope())
+		return;
 	zc_log_open(zc_cfg.log_file, zc_cfg.log_level);
 	zc_config_defaults(&zc_cfg);
 	zc_config_parse(&zc_cfg, env_get, report, changed);

@@ -344,6 +344,19 @@ static void snapshot(struct zc_stats *d)
 #undef LOAD
 }
 
+/* Did this process go through zcopy at all?  (ZCOPY_STATS=stderr names only
+ * those: a shell script would otherwise print a line per command.) */
+static int did_something(const struct zc_stats *s)
+{
+	uint64_t any = s->bytes_zero_copy | s->bytes_copied | s->phantom_reads |
+		       s->materialized_bytes | s->would_zero_copy_bytes;
+	for (int i = 0; i < ZC_T__COUNT; i++)
+		any |= s->transfers[i];
+	for (int i = 0; i < ZC_FB__COUNT; i++)
+		any |= s->fallbacks[i];
+	return any != 0;
+}
+
 static void write_all_once(int fd, const char *p, size_t n)
 {
 	/* One call: a second write for a short count could interleave with
@@ -409,6 +422,10 @@ void zc_stats_emit(void)
 	exe_buf[el > 0 ? el : 0] = '\0';
 
 	if (strcmp(target, "stderr") == 0) {
+		if (!did_something(&snap)) {
+			errno = saved;
+			return;
+		}
 		n = zc_stats_human(&snap, out_buf, sizeof out_buf, pid, exe_buf,
 				   zc_mode_name(zc_cfg.mode));
 		if (n && stderr_unchanged())
@@ -435,6 +452,15 @@ void zc_stats_emit(void)
 		}
 	}
 	errno = saved;
+}
+
+void zc_stats_stderr_closing(void)
+{
+	/* The summary's last chance: programs close their stderr on the way
+	 * out (coreutils does, from an atexit handler that runs before any
+	 * library destructor), and no copy of it is held. */
+	if (zc_cfg.stats[0] == 's' && strcmp(zc_cfg.stats, "stderr") == 0)
+		zc_stats_emit();
 }
 
 void zc_stats_reset(void)

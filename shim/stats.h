@@ -83,6 +83,9 @@ void zc_stats_open(void);
 /* Writes the record for this process as ZCOPY_STATS says (called at exit). */
 void zc_stats_emit(void);
 /* Zeroes the counters (a forked child starts its own record). */
+/* fd 2 is about to be closed or replaced: with ZCOPY_STATS=stderr the
+ * summary is written now (at most once per process), while it can be. */
+void zc_stats_stderr_closing(void);
 void zc_stats_reset(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "phantom.h"
 #include "real.h"
+#include "stats.h"
 
 /* glibc may define these as macros when optimising. */
 #undef fread_unlocked
@@ -103,6 +104,8 @@ ZC_EXPORT int fclose(FILE *fp)
 {
 	file_changing(fp);
 	int fd = zc_ready && fp ? fd_of(fp) : -1;
+	if (fd == 2)
+		zc_stats_stderr_closing();
 	int r = REAL(fclose)(fp);
 	if (fd >= 0)
 		zc_engine_fd_closed(fd);

@@ -5,10 +5,16 @@
  * The B/A ratio is the median of the per-pair ratios B_i/A_i, not the ratio
  * of the medians: pairs run next to each other, so a machine that slows down
  * during the run moves both members of a pair and leaves their ratio alone.
+ * Its spread is the interquartile range of those ratios; a wide one is
+ * called out.  User and system times come from the kernel's tick-based
+ * accounting, so their ratios are only given when both sides used enough CPU
+ * for the ticks to resolve them.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ab.h"
 #include "zcopy.h"
@@ -67,25 +73,117 @@ static struct summary summarize(const struct ab *ab, char side, enum metric m)
 	return s;
 }
 
-/* 0 and the median per-pair ratio, or -1 when no pair has a non-zero A
- * (sys time of a tiny command is often 0). */
-static int pair_ratio(const struct ab *ab, enum metric m, double *out)
+/* Linear interpolation between order statistics of sorted v. */
+static double quantile(const double *v, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t lo = (size_t)pos;
+	return lo + 1 < n ? v[lo] + (pos - (double)lo) * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+/* CPU times below this (per run, median, either side) are too few kernel
+ * ticks for a ratio: at HZ=250 a tick is 4 ms, so 0.2 s is 50 ticks (2 %). */
+#define CPU_RESOLVED_S 0.2
+
+struct ratio {
+	double median, q1, q3;
+	int ok;           /* a ratio could be formed */
+	int unresolved;   /* user/sys too short for the clock */
+};
+
+static struct ratio pair_ratio(const struct ab *ab, enum metric m)
 {
 	double *v = malloc((size_t)ab->runs * sizeof *v);
+	struct ratio r = {0, 0, 0, 0, 0};
 	size_t n = 0;
 	long i;
 
 	if (!v)
-		return -1;
+		return r;
+	if (m == M_USER || m == M_SYS) {
+		struct summary a = summarize(ab, 'A', m), b = summarize(ab, 'B', m);
+		if (a.median < CPU_RESOLVED_S || b.median < CPU_RESOLVED_S) {
+			r.unresolved = 1;
+			free(v);
+			return r;
+		}
+	}
 	for (i = 0; i < ab->runs; i++) {
 		double a = get(measured(ab, 'A', i), m), b = get(measured(ab, 'B', i), m);
 		if (a > 0)
 			v[n++] = b / a;
 	}
-	if (n)
-		*out = median_of(v, n);
+	if (n) {
+		r.median = median_of(v, n); /* sorts v */
+		r.q1 = quantile(v, n, 0.25);
+		r.q3 = quantile(v, n, 0.75);
+		r.ok = 1;
+	}
 	free(v);
-	return n ? 0 : -1;
+	return r;
+}
+
+/* A spread wider than this share of the median is called out. */
+#define WIDE_SPREAD 0.10
+
+static int wide(const struct ratio *r)
+{
+	return r->ok && r->median > 0 && (r->q3 - r->q1) / r->median > WIDE_SPREAD;
+}
+
+int ab_exit_code(const struct ab *ab)
+{
+	if (ab->a_disagree)
+		return ZT_EXIT_UNSTABLE;
+	if (ab->ndiffs_total)
+		return ZT_EXIT_DIFFER;
+	if (ab->all_failed && !ab->ignore_failure)
+		return ZT_EXIT_FAILED;
+	return ZT_EXIT_OK;
+}
+
+/* Only the exit status was compared: no --out and nothing on stdout. */
+static int status_only(const struct ab *ab)
+{
+	return ab->nouts == 0 && ab->all[0].out.bytes == 0;
+}
+
+static const char *verdict_word(const struct ab *ab)
+{
+	switch (ab_exit_code(ab)) {
+	case ZT_EXIT_UNSTABLE: return "not_deterministic";
+	case ZT_EXIT_DIFFER: return "differ";
+	case ZT_EXIT_FAILED: return "failed_every_run";
+	default: return "agree";
+	}
+}
+
+/* The last lines of the reference run's stderr, indented. */
+static void print_stderr_tail(const struct ab *ab, FILE *f)
+{
+	char buf[2048];
+	int fd = open(ab->ref_err, O_RDONLY | O_CLOEXEC);
+	off_t size;
+	ssize_t n;
+	char *p, *start;
+	int lines = 0;
+
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof buf - 1,
+		  size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* at most the last 5 lines */
+	for (start = buf + n; start > buf; start--)
+		if (start[-1] == '\n' && start < buf + n && ++lines > 5)
+			break;
+	fprintf(f, "  its stderr (run %s%s):\n", ab->all[0].label, start > buf ? ", last lines" : "");
+	for (p = strtok(start, "\n"); p; p = strtok(NULL, "\n"))
+		fprintf(f, "    %s\n", p);
 }
 
 /* The command as a shell would need it typed, for the report's first line. */
@@ -154,7 +252,7 @@ void ab_print_table(struct ab *ab, FILE *f)
 	const struct ab_run *ref = &ab->all[0];
 	char st[64];
 	size_t i;
-	int m;
+	int m, nwide = 0, nunres = 0;
 
 	zt_record_sort_reasons(&ab->zstats);
 	fputs("zcopy ab: ", f);
@@ -164,34 +262,55 @@ void ab_print_table(struct ab *ab, FILE *f)
 		ab->runs, ab->runs == 1 ? "" : "s", ab->warmup, ab->warmup == 1 ? "" : "s",
 		ab->guard ? ", ZCOPY_GUARD=1" : "");
 	zt_describe_status(ref->status, st, sizeof st);
-	if (!ab->ndiffs_total) {
+	if (!ab->ndiffs_total && ab->all_failed) {
+		fprintf(f, "verdict: CMD FAILED IN EVERY RUN (%s)%s\n", st,
+			ab->ignore_failure ? "; outputs agree (--ignore-failure)" : "");
+		print_stderr_tail(ab, f);
+		if (!ab->ignore_failure)
+			fputs("  a command that fails does no work zcopy could change; fix the "
+			      "command, or pass --ignore-failure if failing is what it does\n", f);
+	}
+	if (!ab->ndiffs_total && (!ab->all_failed || ab->ignore_failure)) {
 		fprintf(f, "verdict: outputs agree: CMD %s; stdout ", st);
 		print_file(f, &ref->out);
 		for (i = 0; i < ab->nouts; i++) {
-			fprintf(f, "; %s: ", ab->outs[i]);
+			fprintf(f, "; %s: ", ab->outs[i].path);
 			print_file(f, &ref->files[i]);
 		}
 		fputc('\n', f);
-	} else {
-		fprintf(f, "verdict: OUTPUTS DIFFER (%zu difference%s)\n", ab->ndiffs_total,
-			ab->ndiffs_total == 1 ? "" : "s");
-		for (i = 0; i < ab->ndiffs; i++)
-			fprintf(f, "  run %s: %s: %s in run %s, %s in run %s\n", ab->diffs[i].run,
-				ab->diffs[i].what, ab->diffs[i].expected, ref->label,
-				ab->diffs[i].got, ab->diffs[i].run);
+		if (status_only(ab))
+			fputs("  only the exit status was compared: CMD wrote nothing on stdout and "
+			      "no --out FILE was named; name the files CMD writes with --out FILE\n",
+			      f);
+	} else if (ab->ndiffs_total) {
+		fprintf(f, "verdict: %s (%zu difference%s)\n",
+			ab->a_disagree ? "NOT DETERMINISTIC WITHOUT ZCOPY" : "OUTPUTS DIFFER",
+			ab->ndiffs_total, ab->ndiffs_total == 1 ? "" : "s");
+		for (i = 0; i < ab->ndiffs; i++) {
+			const struct ab_diff *d = &ab->diffs[i];
+			fprintf(f, "  run %s: %s: %s in run %s, %s in run %s", d->run, d->what,
+				d->expected, ref->label, d->got, d->run);
+			if (d->first_diff >= 0)
+				fprintf(f, "; first difference at byte %lld", d->first_diff);
+			fputc('\n', f);
+			if (d->kept[0])
+				fprintf(f, "    kept: %s\n", d->kept);
+		}
 		if (ab->ndiffs_total > ab->ndiffs)
 			fprintf(f, "  (%zu more)\n", ab->ndiffs_total - ab->ndiffs);
 		if (ab->a_disagree)
 			fputs("  the A runs (without zcopy) disagree among themselves: CMD's output "
 			      "is not deterministic, so this comparison cannot judge zcopy\n", f);
+		else if (!ab->keep_dir)
+			fputs("  (--keep DIR keeps the differing files)\n", f);
 	}
-	fprintf(f, "\n%-13s %10s %10s %10s   %10s %10s %10s   %7s\n", "", "A median", "min",
-		"max", "B median", "min", "max", "B/A");
+	fprintf(f, "\n%-13s %10s %10s %10s   %10s %10s %10s   %7s  %s\n", "", "A median", "min",
+		"max", "B median", "min", "max", "B/A", "(IQR)");
 	for (m = 0; m < M__COUNT; m++) {
 		struct summary a = summarize(ab, 'A', (enum metric)m);
 		struct summary b = summarize(ab, 'B', (enum metric)m);
 		const char *fmt = m == M_RSS ? "%10.0f" : "%10.4f";
-		double r;
+		struct ratio r = pair_ratio(ab, (enum metric)m);
 		fprintf(f, "%-13s ", metric_label[m]);
 		fprintf(f, fmt, a.median), fputc(' ', f);
 		fprintf(f, fmt, a.min), fputc(' ', f);
@@ -199,11 +318,25 @@ void ab_print_table(struct ab *ab, FILE *f)
 		fprintf(f, fmt, b.median), fputc(' ', f);
 		fprintf(f, fmt, b.min), fputc(' ', f);
 		fprintf(f, fmt, b.max), fputs("   ", f);
-		if (pair_ratio(ab, (enum metric)m, &r) == 0)
-			fprintf(f, "%7.3f\n", r);
+		if (r.ok)
+			fprintf(f, "%7.3f  (%.3f-%.3f)%s\n", r.median, r.q1, r.q3, wide(&r) ? " wide" : "");
 		else
-			fprintf(f, "%7s\n", "-");
+			fprintf(f, "%7s%s\n", "-", r.unresolved ? "  (too little CPU time)" : "");
+		if (wide(&r))
+			nwide++;
+		if (r.unresolved)
+			nunres++;
 	}
+	if (nwide)
+		fprintf(f, "note: the ratios marked wide vary by more than %.0f%% between pairs; "
+			   "run more pairs (-n) or on a quieter machine before trusting them\n",
+			WIDE_SPREAD * 100);
+	if (ab->runs < 5)
+		fputs("note: with fewer than 5 pairs the spread is a rough guess\n", f);
+	if (nunres)
+		fprintf(f, "note: user/sys ratios need at least %.1f s of CPU per run on both sides: "
+			   "the kernel counts CPU time in clock ticks (4 ms at HZ=250)\n",
+			CPU_RESOLVED_S);
 	fputc('\n', f);
 	print_zstats(ab, f);
 }
@@ -293,15 +426,18 @@ void ab_print_json(struct ab *ab, FILE *f)
 			fputc(',', f);
 		zt_json_string(f, ab->argv[i]);
 	}
-	fprintf(f, "],\"runs\":%ld,\"warmup\":%ld,\"guard\":%s,\"agree\":%s,\"exit\":", ab->runs,
-		ab->warmup, ab->guard ? "true" : "false", ab->ndiffs_total ? "false" : "true");
+	fprintf(f, "],\"runs\":%ld,\"warmup\":%ld,\"guard\":%s,\"agree\":%s,\"verdict\":\"%s\","
+		   "\"exit_code\":%d,\"failed_every_run\":%s,\"status_only\":%s,\"exit\":",
+		ab->runs, ab->warmup, ab->guard ? "true" : "false", ab->ndiffs_total ? "false" : "true",
+		verdict_word(ab), ab_exit_code(ab), ab->all_failed ? "true" : "false",
+		status_only(ab) ? "true" : "false");
 	json_status(f, ab->all[0].status);
 	fputs(",\"stdout\":", f);
 	json_file(f, &ab->all[0].out);
 	fputs(",\"out\":[", f);
 	for (i = 0; i < ab->nouts; i++) {
 		fputs(i ? ",{\"path\":" : "{\"path\":", f);
-		zt_json_string(f, ab->outs[i]);
+		zt_json_string(f, ab->outs[i].path);
 		fputs(",\"first_a\":", f);
 		json_file(f, &ab->all[0].files[i]);
 		fputc('}', f);
@@ -318,6 +454,15 @@ void ab_print_json(struct ab *ab, FILE *f)
 		zt_json_string(f, d->expected);
 		fputs(",\"got\":", f);
 		zt_json_string(f, d->got);
+		if (d->first_diff >= 0)
+			fprintf(f, ",\"first_difference_offset\":%lld", d->first_diff);
+		else
+			fputs(",\"first_difference_offset\":null", f);
+		fputs(",\"kept\":", f);
+		if (d->kept[0])
+			zt_json_string(f, d->kept);
+		else
+			fputs("null", f);
 		fputc('}', f);
 	}
 	fputs("],\"a\":", f);
@@ -326,10 +471,22 @@ void ab_print_json(struct ab *ab, FILE *f)
 	json_side(ab, f, 'B');
 	fputs(",\"ratio_b_over_a\":{", f);
 	for (m = 0; m < M__COUNT; m++) {
-		double r;
+		struct ratio r = pair_ratio(ab, (enum metric)m);
 		fprintf(f, "%s\"%s\":", m ? "," : "", metric_ratio[m]);
-		if (pair_ratio(ab, (enum metric)m, &r) == 0)
-			fprintf(f, "%.6f", r);
+		if (r.ok)
+			fprintf(f, "%.6f", r.median);
+		else
+			fputs("null", f);
+	}
+	fputs("},\"ratio_iqr\":{", f);
+	for (m = 0; m < M__COUNT; m++) {
+		struct ratio r = pair_ratio(ab, (enum metric)m);
+		fprintf(f, "%s\"%s\":", m ? "," : "", metric_ratio[m]);
+		if (r.ok)
+			fprintf(f, "{\"q1\":%.6f,\"q3\":%.6f,\"wide\":%s}", r.q1, r.q3,
+				wide(&r) ? "true" : "false");
+		else if (r.unresolved)
+			fputs("{\"unresolved\":\"too little CPU time for the clock\"}", f);
 		else
 			fputs("null", f);
 	}

@@ -158,8 +158,39 @@ int zt_mktempdir(const char *stem, char *path, size_t cap)
 	return rc;
 }
 
+/* Files of the user's set aside (ab --force): put back by zt_cleanup. */
+#define MAX_RESTORES 16
+static struct {
+	char backup[4096], path[4096];
+} restores[MAX_RESTORES];
+static int nrestores;
+
+int zt_restore_later(const char *backup, const char *path)
+{
+	sigset_t old;
+
+	if (nrestores == MAX_RESTORES) {
+		zt_err(0, "too many files to set aside");
+		return -1;
+	}
+	sigprocmask(SIG_BLOCK, &stop_set, &old);
+	snprintf(restores[nrestores].backup, sizeof restores[0].backup, "%s", backup);
+	snprintf(restores[nrestores].path, sizeof restores[0].path, "%s", path);
+	nrestores++;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 void zt_cleanup(void)
 {
+	/* The user's files first: each goes back where it was, over whatever
+	 * the last run left there. */
+	while (nrestores > 0) {
+		nrestores--;
+		if (rename(restores[nrestores].backup, restores[nrestores].path) != 0)
+			zt_err(errno, "cannot put %s back (it is in %s)", restores[nrestores].path,
+			       restores[nrestores].backup);
+	}
 	/* Newest first: files made inside a temporary directory go before it. */
 	while (ntemps > 0) {
 		ntemps--;
@@ -172,7 +203,7 @@ void zt_cleanup(void)
 
 /* ---- running CMD ---- */
 
-pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int *exec_err)
+pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, int *exec_err)
 {
 	sigset_t old;
 	int p[2], e = 0;
@@ -195,7 +226,8 @@ pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int *exec_err)
 				signal(stop_sigs[i], SIG_DFL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(p[0]);
-		if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || (out_fd >= 0 && dup2(out_fd, 1) < 0))
+		if ((in_fd >= 0 && dup2(in_fd, 0) < 0) || (out_fd >= 0 && dup2(out_fd, 1) < 0) ||
+		    (err_fd >= 0 && dup2(err_fd, 2) < 0))
 			e = errno;
 		else {
 			execvp(argv[0], argv);

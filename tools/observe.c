@@ -46,7 +46,22 @@ static int by_traffic(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-static void report(struct zt_records *rs, int status)
+/* Why no record came back, as far as can be told. */
+static void no_records(int status, const char *program_why)
+{
+	if (program_why[0])
+		fprintf(stderr, "  no process wrote a record: %s\n", program_why);
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "  no process wrote a record: CMD was killed by %s, and a process "
+				"that dies by a signal writes none\n",
+			zt_signame(WTERMSIG(status)));
+	else
+		fprintf(stderr, "  no process wrote a record: CMD ended with _exit, makes raw "
+				"system calls, or runs only programs zcopy cannot reach (static, "
+				"setuid) or that ZCOPY_ONLY/ZCOPY_SKIP leave out\n");
+}
+
+static void report(struct zt_records *rs, int status, const char *program_why)
 {
 	struct zt_record total;
 	char st[64], who[32];
@@ -56,8 +71,7 @@ static void report(struct zt_records *rs, int status)
 	fprintf(stderr, "zcopy observe: CMD %s; %zu process record%s\n", st, rs->n,
 		rs->n == 1 ? "" : "s");
 	if (rs->n == 0) {
-		fprintf(stderr, "  no process wrote a record: CMD is not dynamically linked, "
-				"is setuid, makes raw system calls, or did not exit normally\n");
+		no_records(status, program_why);
 		return;
 	}
 	memset(&total, 0, sizeof total);
@@ -107,12 +121,13 @@ static void report(struct zt_records *rs, int status)
 	zt_record_free(&total);
 }
 
-/* -s FILE keeps the raw records of this run, appended like the library does. */
+/* -s FILE keeps the raw records of this run, appended like the library does;
+ * -s - writes them on stderr, as `run -s -` sends its output there. */
 static int keep_records(const char *from, const char *to)
 {
 	char buf[65536];
 	int in = open(from, O_RDONLY | O_CLOEXEC);
-	int out = open(to, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	int out = to ? open(to, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666) : dup(2);
 	ssize_t n = 0;
 
 	if (in < 0 || out < 0) {
@@ -141,7 +156,7 @@ int zt_cmd_observe(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *keep = NULL;
-	char path[PATH_MAX], keep_abs[PATH_MAX];
+	char path[PATH_MAX], keep_abs[PATH_MAX], program_why[PATH_MAX + 128];
 	struct zt_records rs;
 	int guard = 0, verbose = 0, c, fd, err, status;
 	pid_t pid;
@@ -158,8 +173,12 @@ int zt_cmd_observe(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return zt_usage_error("observe", "%s", "missing CMD");
-	if (keep && zt_absolute(keep, keep_abs, sizeof keep_abs) != 0)
-		return ZT_EXIT_INTERNAL;
+	if (keep && strcmp(keep, "-") != 0) {
+		if ((c = zt_check_target("observe", "-s", keep)) != 0)
+			return c;
+		if (zt_absolute(keep, keep_abs, sizeof keep_abs) != 0)
+			return ZT_EXIT_INTERNAL;
+	}
 	zt_signals_install();
 	if (zt_preload() != 0)
 		return ZT_EXIT_INTERNAL;
@@ -177,7 +196,13 @@ int zt_cmd_observe(int argc, char **argv)
 		char lvl[2] = {(char)('0' + verbose), '\0'};
 		setenv(ZCOPY_ENV_LOG, lvl, 1);
 	}
-	pid = zt_spawn(argv + optind, -1, -1, &err);
+	if (zt_check_env() != 0) {
+		zt_cleanup();
+		return ZT_EXIT_INTERNAL;
+	}
+	if (zt_check_program(argv[optind], program_why, sizeof program_why))
+		zt_err(0, "%s; it runs without zcopy", program_why);
+	pid = zt_spawn(argv + optind, -1, -1, -1, &err);
 	if (pid < 0) {
 		zt_cleanup();
 		if (!err)
@@ -189,11 +214,11 @@ int zt_cmd_observe(int argc, char **argv)
 		zt_cleanup();
 		return ZT_EXIT_INTERNAL;
 	}
-	if (keep)
-		keep_records(path, keep_abs);
 	if (zt_records_load(path, &rs) >= 0) {
-		report(&rs, status);
+		report(&rs, status, program_why);
 		zt_records_free(&rs);
 	}
+	if (keep)
+		keep_records(path, strcmp(keep, "-") ? keep_abs : NULL);
 	zt_pass_status(status);
 }

@@ -4,9 +4,11 @@
  * hash (sha256.c).
  *
  * Exit codes of the command itself (documented in docs/zcopy.1):
- * 0 success / outputs agree, 1 internal error, 2 usage error, 3 `ab` outputs
- * differ, 126 CMD not executable, 127 CMD not found.  `run` and `observe`
- * otherwise pass CMD's own status through.
+ * 0 success / outputs agree, 1 internal error, 2 usage error, 3 `ab`: the
+ * output with zcopy differs, 4 `ab`: CMD failed in every run, 5 `ab`: CMD's
+ * output differs between runs without zcopy (not deterministic), 126 CMD not
+ * executable, 127 CMD not found.  `run` and `observe` otherwise pass CMD's
+ * own status through.
  */
 #ifndef ZT_TOOL_H
 #define ZT_TOOL_H
@@ -21,6 +23,8 @@
 #define ZT_EXIT_INTERNAL 1
 #define ZT_EXIT_USAGE    2
 #define ZT_EXIT_DIFFER   3
+#define ZT_EXIT_FAILED   4
+#define ZT_EXIT_UNSTABLE 5
 #define ZT_EXIT_NOEXEC   126
 #define ZT_EXIT_NOTFOUND 127
 
@@ -41,6 +45,21 @@ int zt_usage_error(const char *cmd, const char *fmt, const char *arg);
 int zt_bad_option(const char *cmd, int c, char **argv);
 /* Help of every command, on stdout; returns 0 or 1 (write error). */
 int zt_help(void);
+
+/* ---- checks.c: what is looked at before CMD starts ---- */
+
+/* Says on stderr what is wrong with the ZCOPY_* variables (call it after the
+ * command set its own), and leaves in the environment the values that would
+ * be in force, so the library in CMD does not say it again.  0 or -1. */
+int zt_check_env(void);
+/* 0 if a stats file can be written at path, else the usage error (2),
+ * reported as "zcopy CMD: OPT PATH: ...". */
+int zt_check_target(const char *cmd, const char *opt, const char *path);
+/* 1 and why (for a message) if CMD will run without zcopy whatever
+ * LD_PRELOAD says: static, or setuid/setgid/capabilities; else 0. */
+int zt_check_program(const char *name, char *why, size_t cap);
+/* zt_check_program's finding as a warning on stderr. */
+void zt_warn_program(const char *name);
 
 int zt_cmd_run(int argc, char **argv);
 int zt_cmd_observe(int argc, char **argv);
@@ -66,10 +85,14 @@ int zt_mktempdir(const char *stem, char *path, size_t cap);
 int zt_mktemp_at(const char *path, int flags);
 void zt_cleanup(void);
 
-/* Starts argv with stdin/stdout redirected (-1 keeps zcopy's own).  Returns the
+/* Registers a file of the user's that was renamed to backup: zt_cleanup
+ * (and zt_die_of) renames it back to path. */
+int zt_restore_later(const char *backup, const char *path);
+
+/* Starts argv with stdin/stdout/stderr redirected (-1 keeps zcopy's own).  Returns the
  * pid, or -1: with *exec_err set to the errno of a failed exec (CMD not found
  * ...), or with *exec_err 0 when zcopy itself failed (reported). */
-pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int *exec_err);
+pid_t zt_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, int *exec_err);
 /* Waits for pid (retrying on EINTR); 0 or -1. */
 int zt_wait(pid_t pid, int *status, struct rusage *ru);
 /* Dies the way status says (exit code or signal) after cleaning up. */

@@ -3,9 +3,10 @@
  * set-up every command shares (finding libzcopy.so beside the executable and
  * putting it first in LD_PRELOAD).
  *
- * The library is looked up only relative to /proc/self/exe, never in the
- * current directory: a tool that preloads whatever libzcopy.so lies in the
- * directory it is run from would let any directory inject code.
+ * The library is ZCOPY_LIBRARY, or is looked up relative to /proc/self/exe
+ * and in the LIBDIR it was built for, never in the current directory: a tool
+ * that preloads whatever libzcopy.so lies in the directory it is run from
+ * would let any directory inject code.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,9 +23,10 @@
 
 static const char usage_text[] =
 	"usage: zcopy run [-m off|observe|on] [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy observe [-g] [-s FILE] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--stdin FILE] [--json]\n"
-	"                [--] CMD [ARGS...]\n"
+	"       zcopy observe [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
+	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
+	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
 	"       zcopy help | --help | --version\n";
 
 static const char help_text[] =
@@ -46,17 +48,32 @@ static const char help_text[] =
 	"                      (%p is the pid); '-' prints a summary on stderr\n"
 	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"
 	"observe options: -g, -v as above; -s FILE also keeps the raw records\n"
+	"                 (-s - writes them on stderr)\n"
 	"ab options:\n"
 	"  -n, --runs N        measured runs per side (default 5)\n"
 	"  -w, --warmup N      unmeasured warm-up runs per side (default 1)\n"
 	"  -g, --guard         ZCOPY_GUARD=1 on both sides\n"
-	"  -o, --out FILE      a file CMD writes: removed before, compared after each run\n"
-	"  -i, --stdin FILE    CMD's standard input (default /dev/null)\n"
+	"  -o, --out FILE      a file CMD writes: absent before each run, compared after\n"
+	"      --force         let an --out FILE that exists be used: it is set aside,\n"
+	"                      every run gets a copy of it, and it is put back at the end\n"
+	"  -i, --stdin FILE    CMD's standard input; '-' reads zcopy's own once and\n"
+	"                      replays it (the default when it is a pipe or a file;\n"
+	"                      /dev/null when it is a terminal)\n"
+	"      --keep DIR      keep the files that differ in DIR\n"
+	"      --prepare CMD   sh -c CMD before every run (untimed, without zcopy)\n"
+	"      --cleanup CMD   sh -c CMD after every run (untimed, without zcopy)\n"
+	"      --ignore-failure  a CMD that fails in every run is not an error\n"
+	"      --show-output   let CMD's stderr through (default: kept in a file)\n"
 	"  -j, --json          print the result as one JSON object\n"
 	"\n"
+	"Before starting CMD, every command says which ZCOPY_* values it cannot use\n"
+	"and whether CMD is static or setuid (zcopy cannot apply to it).\n"
+	"ZCOPY_LIBRARY=PATH names the libzcopy.so to preload.\n"
+	"\n"
 	"exit status: run and observe pass CMD's status through; ab exits 0 when the\n"
-	"outputs agree and 3 when they differ; 2 usage error, 1 internal error,\n"
-	"127 CMD not found, 126 CMD not executable.  See zcopy(1).\n";
+	"outputs agree, 3 when they differ with zcopy, 4 when CMD failed in every\n"
+	"run, 5 when CMD's output varies even without zcopy; 2 usage error,\n"
+	"1 internal error, 127 CMD not found, 126 CMD not executable.  See zcopy(1).\n";
 
 void zt_err(int err, const char *fmt, ...)
 {
@@ -93,10 +110,12 @@ int zt_bad_option(const char *cmd, int c, char **argv)
 
 static int lib_candidate(const char *dir, const char *rel, char *out, size_t cap)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 64];
 	struct stat st;
 
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, *dir ? "/" : "", rel) >=
+	    sizeof path)
+		return -1;
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 		return -1;
 	if (!realpath(path, out) || strlen(out) >= cap)
@@ -104,12 +123,27 @@ static int lib_candidate(const char *dir, const char *rel, char *out, size_t cap
 	return 0;
 }
 
+/* ZCOPY_LIBRARY names the library outright (it must exist: a typo there
+ * must not silently pick another copy).  Otherwise: beside the executable
+ * (the build tree), then where `make install` put it, seen from the
+ * executable (a package unpacked under another root), then LIBDIR. */
 static int find_library(char *out, size_t cap)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	static const char *const names[] = {ZT_SONAME, "libzcopy.so"};
+	const char *given = getenv(ZCOPY_ENV_LIBRARY);
+	char exe[PATH_MAX], rel[PATH_MAX + 64];
+	ssize_t n;
 	char *slash;
+	size_t i;
 
+	if (given && *given) {
+		if (given[0] == '/' && lib_candidate("", given, out, cap) == 0)
+			return 0;
+		zt_err(0, "%s=%s: not an absolute path to a library file", ZCOPY_ENV_LIBRARY,
+		       given);
+		return -1;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
 		zt_err(errno, "cannot find my own executable (/proc/self/exe)");
 		return -1;
@@ -121,19 +155,39 @@ static int find_library(char *out, size_t cap)
 		return -1;
 	}
 	*slash = '\0';
-	if (lib_candidate(exe, "libzcopy.so", out, cap) == 0 ||
-	    lib_candidate(exe, "../lib/libzcopy.so", out, cap) == 0)
+	if (lib_candidate(exe, "libzcopy.so", out, cap) == 0)
 		return 0;
-	zt_err(0, "libzcopy.so not found in %s or %s/../lib (build it with make, or install "
-		  "zcopy with make install)", exe, exe);
+	for (i = 0; i < 2; i++) {
+		snprintf(rel, sizeof rel, "%s/%s", ZT_LIBDIR_FROM_BIN, names[i]);
+		if (lib_candidate(ZT_LIBDIR_FROM_BIN[0] == '/' ? "" : exe, rel, out, cap) == 0)
+			return 0;
+	}
+	for (i = 0; i < 2; i++)
+		if (lib_candidate(ZT_LIBDIR, names[i], out, cap) == 0)
+			return 0;
+	zt_err(0, "libzcopy.so not found beside %s, in %s/%s or in %s (build it with make, "
+		  "install it with make install, or name it with %s=PATH)",
+	       exe, exe, ZT_LIBDIR_FROM_BIN, ZT_LIBDIR, ZCOPY_ENV_LIBRARY);
 	return -1;
+}
+
+/* Is entry (one item of LD_PRELOAD) the library itself, by another path? */
+static int same_library(const char *entry, size_t len, const char *lib)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+
+	if (len == 0 || len >= sizeof path)
+		return 0;
+	memcpy(path, entry, len);
+	path[len] = '\0';
+	return realpath(path, real) && strcmp(real, lib) == 0;
 }
 
 int zt_preload(void)
 {
 	char lib[PATH_MAX];
-	const char *old = getenv("LD_PRELOAD");
-	char *val;
+	const char *old = getenv("LD_PRELOAD"), *p;
+	char *val, *w;
 	int rc;
 
 	if (find_library(lib, sizeof lib) != 0)
@@ -144,11 +198,22 @@ int zt_preload(void)
 		       lib);
 		return -1;
 	}
-	if (!old || !*old)
-		return setenv("LD_PRELOAD", lib, 1) == 0 ? 0 : (zt_err(errno, "setenv"), -1);
-	if (asprintf(&val, "%s:%s", lib, old) < 0) {
+	if (!old)
+		old = "";
+	val = malloc(strlen(lib) + strlen(old) + 2);
+	if (!val) {
 		zt_err(errno, "out of memory");
 		return -1;
+	}
+	/* The library first; the rest as it was, less another mention of the
+	 * same file (which would only be loaded and stand aside). */
+	w = val + sprintf(val, "%s", lib);
+	for (p = old; *p;) {
+		size_t len = strcspn(p, ": \t\n");
+		if (len && !same_library(p, len, lib))
+			w += sprintf(w, ":%.*s", (int)len, p);
+		p += len;
+		p += strspn(p, ": \t\n");
 	}
 	rc = setenv("LD_PRELOAD", val, 1);
 	if (rc != 0)
@@ -231,6 +296,8 @@ int zt_cmd_run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return zt_usage_error("run", "%s", "missing CMD");
+	if (stats && strcmp(stats, "-") != 0 && (c = zt_check_target("run", "-s", stats)) != 0)
+		return c;
 	if (zt_preload() != 0)
 		return ZT_EXIT_INTERNAL;
 	if (mode && set_env(ZCOPY_ENV_MODE, mode) != 0)
@@ -250,6 +317,9 @@ int zt_cmd_run(int argc, char **argv)
 		if (set_env(ZCOPY_ENV_STATS, statpath) != 0)
 			return ZT_EXIT_INTERNAL;
 	}
+	if (zt_check_env() != 0)
+		return ZT_EXIT_INTERNAL;
+	zt_warn_program(argv[optind]);
 	execvp(argv[optind], &argv[optind]);
 	c = errno;
 	zt_exec_report(argv[optind], c);

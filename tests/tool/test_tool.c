@@ -27,6 +27,8 @@
 
 /* test_records.c: the stats-record reader and the hash, linked in directly. */
 TCase *records_tcase(void);
+/* test_env.c: the library's settings, scope and double loading, preloaded by hand. */
+TCase *env_tcase(void);
 
 static char tool[PATH_MAX], lib[PATH_MAX];
 static char work[PATH_MAX], tmpdir[PATH_MAX + 8];
@@ -129,6 +131,14 @@ static void write_file(const char *path, size_t size)
 	close(fd);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
 static char *in_work(const char *name)
 {
 	static char paths[8][PATH_MAX + 64];
@@ -136,6 +146,17 @@ static char *in_work(const char *name)
 	char *p = paths[next++ % 8];
 	snprintf(p, sizeof paths[0], "%s/%s", work, name);
 	return p;
+}
+
+static void check_json(const char *json_path, const char *py)
+{
+	char cmd[8192];
+	int st;
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); %s' '%s'", py,
+		 json_path);
+	st = system(cmd);
+	ck_assert_msg(st == 0, "json check failed: %s", py);
 }
 
 static void assert_tmpdir_empty(void)
@@ -237,6 +258,43 @@ START_TEST(run_puts_library_first_and_keeps_existing_preload)
 }
 END_TEST
 
+/* exported LD_PRELOAD plus `zcopy run`: the library is named once. */
+START_TEST(run_does_not_preload_the_library_twice)
+{
+	char env0[PATH_MAX + 32], want[PATH_MAX + 32];
+	const char *env[] = {env0, NULL};
+	struct result r;
+	char *real = realpath(lib, NULL);
+	ck_assert_ptr_nonnull(real);
+	snprintf(env0, sizeof env0, "LD_PRELOAD=%s:libm.so.6", lib);
+	run_tool_env(&r, NULL, env, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"", NULL);
+	ck_exit(&r, 0);
+	snprintf(want, sizeof want, "%s:libm.so.6\n", real);
+	free(real);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+START_TEST(run_uses_zcopy_library)
+{
+	char env0[PATH_MAX + 32], want[PATH_MAX + 32], cmd[PATH_MAX * 3];
+	const char *env[] = {env0, NULL};
+	struct result r;
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lib, in_work("other.so"));
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(env0, sizeof env0, "ZCOPY_LIBRARY=%s", in_work("other.so"));
+	run_tool_env(&r, NULL, env, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"", NULL);
+	ck_exit(&r, 0);
+	snprintf(want, sizeof want, "%s\n", in_work("other.so"));
+	ck_assert_str_eq(r.out, want);
+	/* a ZCOPY_LIBRARY that is not there is an error, not a fallback */
+	snprintf(env0, sizeof env0, "ZCOPY_LIBRARY=%s", in_work("missing.so"));
+	run_tool_env(&r, NULL, env, "run", "--", "true", NULL);
+	ck_exit(&r, 1);
+	ck_has(r.err, "ZCOPY_LIBRARY=");
+}
+END_TEST
+
 START_TEST(run_sets_mode_guard_stats_and_log)
 {
 	struct result r;
@@ -265,6 +323,112 @@ START_TEST(run_rejects_unknown_mode)
 	run_tool(&r, "run", "-m", "fast", "--", "true");
 	ck_exit(&r, 2);
 	ck_has(r.err, "bad mode");
+}
+END_TEST
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Said once, by the tool, and CMD gets the value in force (off), so the
+ * library in each of CMD's processes says nothing more. */
+START_TEST(run_says_a_bad_mode_once_and_runs_off)
+{
+	static const char *const env[] = {"ZCOPY_MODE=disabled", NULL};
+	struct result r;
+	write_file(in_work("in"), 1 << 20);
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool_env(&r, NULL, env, "run", "-s", "st", "--", "sh", "-c",
+		     "cat in | cat > out; echo \"$ZCOPY_MODE\"", NULL);
+	ck_exit(&r, 0);
+	ck_assert_str_eq(r.out, "off\n");
+	ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, "ZCOPY_MODE=\"disabled\"") &&
+			      strstr(r.err, "zcopy is off"),
+		      "stderr: %s", r.err);
+	slurp(in_work("st"), r.out, sizeof r.out);
+	ck_has(r.out, "\"mode\":\"off\"");
+	ck_assert_msg(!strstr(r.out, "\"mode\":\"on\""), "%s", r.out);
+}
+END_TEST
+
+START_TEST(run_names_a_misspelt_variable)
+{
+	static const char *const env[] = {"ZCOPY_MDOE=off", "ZCOPY_FROB=1", NULL};
+	struct result r;
+	run_tool_env(&r, NULL, env, "run", "--", "true", NULL);
+	ck_exit(&r, 0);
+	ck_has(r.err, "ZCOPY_MDOE is not a zcopy setting (did you mean ZCOPY_MODE?)");
+	ck_has(r.err, "ZCOPY_FROB is not a zcopy setting");
+}
+END_TEST
+
+START_TEST(run_refuses_a_stats_file_it_cannot_write)
+{
+	struct result r;
+	run_tool(&r, "run", "-s", in_work("no/such/dir/st"), "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "does not exist");
+	run_tool(&r, "run", "-s", work, "--", "true");
+	ck_exit(&r, 2);
+	ck_has(r.err, "not a regular file");
+}
+END_TEST
+
+static void build_static(const char *path)
+{
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd,
+		 "printf 'int main(void){return 7;}' > '%s.c' && cc -static -o '%s' '%s.c'", path,
+		 path, path);
+	ck_assert_msg(system(cmd) == 0, "cannot build a static program (libc6-dev)");
+}
+
+START_TEST(run_says_a_static_program_runs_without_zcopy)
+{
+	struct result r;
+	char script[PATH_MAX + 16];
+	build_static(in_work("static"));
+	run_tool(&r, "run", "--", in_work("static"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "is statically linked");
+	ck_has(r.err, "runs without zcopy");
+	/* a script whose interpreter is static */
+	snprintf(script, sizeof script, "#!%s\n", in_work("static"));
+	write_text(in_work("script"), script);
+	ck_assert_int_eq(chmod(in_work("script"), 0755), 0);
+	run_tool(&r, "run", "--", in_work("script"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "is statically linked");
+	/* and a dynamic one gets no such line */
+	run_tool(&r, "run", "--", "true");
+	ck_assert_str_eq(r.err, "");
+}
+END_TEST
+
+/* Secure mode needs a set-user-ID file owned by someone else: only root can
+ * make one, so elsewhere the test checks the ordinary file only. */
+START_TEST(run_says_a_setuid_program_runs_without_zcopy)
+{
+	struct result r;
+	char cmd[PATH_MAX * 3];
+	snprintf(cmd, sizeof cmd, "cp /bin/true '%s'", in_work("suid"));
+	ck_assert_int_eq(system(cmd), 0);
+	run_tool(&r, "run", "--", in_work("suid"));
+	ck_assert_str_eq(r.err, "");
+	if (getuid() != 0) {
+		fprintf(stderr, "run_says_a_setuid_program_runs_without_zcopy: not root, "
+				"setuid part not checked\n");
+		return;
+	}
+	ck_assert_int_eq(chown(in_work("suid"), 65534, 65534), 0);
+	ck_assert_int_eq(chmod(in_work("suid"), 04755), 0);
+	run_tool(&r, "run", "--", in_work("suid"));
+	ck_exit(&r, 0);
+	ck_has(r.err, "is setuid: the loader ignores LD_PRELOAD");
 }
 END_TEST
 
@@ -398,6 +562,34 @@ START_TEST(observe_keeps_records_with_s)
 }
 END_TEST
 
+/* -s - means stderr, as for run; no file called '-' appears. */
+START_TEST(observe_stats_dash_means_stderr)
+{
+	struct result r;
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool(&r, "observe", "-s", "-", "--", "sh", "-c",
+		 "echo '{\"pid\":5,\"bytes_copied\":10}' >> \"$ZCOPY_STATS\"");
+	ck_exit(&r, 0);
+	ck_has(r.err, "{\"pid\":5,\"bytes_copied\":10}\n");
+	ck_assert_int_ne(access(in_work("-"), F_OK), 0);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(observe_names_why_no_record_came_back)
+{
+	struct result r;
+	build_static(in_work("static"));
+	run_tool(&r, "observe", "--", in_work("static"));
+	ck_exit(&r, 7);
+	ck_has(r.err, "no process wrote a record: ");
+	ck_has(r.err, "is statically linked");
+	run_tool(&r, "observe", "--", "sh", "-c", "kill -KILL $$");
+	ck_has(r.err, "no process wrote a record: CMD was killed by SIGKILL");
+	assert_tmpdir_empty();
+}
+END_TEST
+
 START_TEST(observe_missing_command_exits_127)
 {
 	struct result r;
@@ -428,8 +620,8 @@ START_TEST(ab_output_that_changes_between_runs_differs)
 {
 	struct result r;
 	run_tool(&r, "ab", "-n", "2", "-w", "0", "--", "sh", "-c", "date +%N");
-	ck_exit(&r, 3);
-	ck_has(r.out, "OUTPUTS DIFFER");
+	ck_exit(&r, 5);
+	ck_has(r.out, "NOT DETERMINISTIC WITHOUT ZCOPY");
 	ck_has(r.out, "run B1: stdout:");
 	ck_has(r.out, "not deterministic");
 	assert_tmpdir_empty();
@@ -450,12 +642,199 @@ START_TEST(ab_difference_on_b_side_only_is_named)
 }
 END_TEST
 
-START_TEST(ab_same_nonzero_exit_agrees)
+START_TEST(ab_same_nonzero_exit_is_a_failure_unless_ignored)
 {
 	struct result r;
-	run_tool(&r, "ab", "-n", "2", "--", "sh", "-c", "echo out; exit 3");
+	run_tool(&r, "ab", "-n", "2", "--", "sh", "-c", "echo out; echo why >&2; exit 3");
+	ck_exit(&r, 4);
+	ck_has(r.out, "CMD FAILED IN EVERY RUN (exited with status 3)");
+	ck_has(r.out, "    why\n"); /* the reference run's stderr */
+	run_tool(&r, "ab", "-n", "2", "--ignore-failure", "--", "sh", "-c", "echo out; exit 3");
 	ck_exit(&r, 0);
 	ck_has(r.out, "outputs agree: CMD exited with status 3; stdout 4 bytes");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* The report's own example: dd of a file that is not there. */
+START_TEST(ab_command_failing_in_every_run_exits_4)
+{
+	struct result r;
+	run_tool_env(&r, in_work("ab.json"), NULL, "ab", "-n", "2", "-w", "0", "--json", "--",
+		     "dd", "if=typo.img", "of=/dev/null", NULL);
+	ck_exit(&r, 4);
+	check_json(in_work("ab.json"), "assert d[\"verdict\"] == \"failed_every_run\";"
+				       "assert d[\"exit_code\"] == 4 and d[\"agree\"] is True");
+	/* one run that succeeds is enough not to call it a failure */
+	run_tool(&r, "ab", "-n", "2", "-w", "0", "--", "sh", "-c",
+		 "[ \"$ZCOPY_MODE\" = on ] && exit 1; exit 0");
+	ck_exit(&r, 3);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_says_when_only_the_status_was_compared)
+{
+	struct result r;
+	ck_assert_int_eq(chdir(work), 0);
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "sh", "-c", "cp /dev/null x");
+	ck_exit(&r, 0);
+	ck_has(r.out, "only the exit status was compared");
+	ck_has(r.out, "--out FILE");
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "echo", "hi");
+	ck_exit(&r, 0);
+	ck_assert_msg(!strstr(r.out, "only the exit status"), "%s", r.out);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* The report's example: CMD reads the very file named with --out. */
+START_TEST(ab_existing_out_file_is_left_intact)
+{
+	struct result r;
+	struct stat before, after;
+	char got[64];
+	write_text(in_work("precious"), "precious data\n");
+	ck_assert_int_eq(stat(in_work("precious"), &before), 0);
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--out", in_work("precious"), "--", "cat",
+		 in_work("precious"));
+	ck_exit(&r, 2);
+	ck_has(r.err, "exists");
+	ck_has(r.err, "--force");
+	slurp(in_work("precious"), got, sizeof got);
+	ck_assert_str_eq(got, "precious data\n");
+	/* --force: every run reads a copy of it; it is put back, same inode */
+	run_tool(&r, "ab", "-n", "2", "-w", "1", "--force", "--out", in_work("precious"), "--",
+		 "sh", "-c", "cat \"$0\"; echo changed > \"$0\"", in_work("precious"));
+	ck_exit(&r, 0);
+	ck_has(r.out, "stdout 14 bytes");
+	slurp(in_work("precious"), got, sizeof got);
+	ck_assert_str_eq(got, "precious data\n");
+	ck_assert_int_eq(stat(in_work("precious"), &after), 0);
+	ck_assert_int_eq(before.st_ino, after.st_ino);
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_force_puts_the_file_back_when_stopped)
+{
+	char outp[PATH_MAX + 8], got[64];
+	int status;
+	pid_t pid;
+
+	write_text(in_work("precious"), "precious data\n");
+	snprintf(outp, sizeof outp, "%s/stdout", work);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int i = open("/dev/null", O_RDONLY);
+		if (o < 0 || i < 0 || dup2(o, 1) < 0 || dup2(i, 0) < 0)
+			_exit(120);
+		execl(tool, tool, "ab", "-n", "50", "--force", "--out", in_work("precious"), "--",
+		      "sh", "-c", "echo new > \"$0\"; sleep 1", in_work("precious"), (char *)NULL);
+		_exit(121);
+	}
+	usleep(300 * 1000);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "wait status 0x%x",
+		      (unsigned)status);
+	slurp(in_work("precious"), got, sizeof got);
+	ck_assert_str_eq(got, "precious data\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_keep_keeps_differing_files_and_names_the_offset)
+{
+	struct result r;
+	char kept[256];
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--keep", in_work("kept"), "--", "sh", "-c",
+		 "printf 'same-prefix '; [ \"$ZCOPY_MODE\" = on ] && echo B || echo A");
+	ck_exit(&r, 3);
+	ck_has(r.out, "first difference at byte 12");
+	ck_has(r.out, "kept: ");
+	slurp(in_work("kept/A1.stdout"), kept, sizeof kept);
+	ck_assert_str_eq(kept, "same-prefix A\n");
+	slurp(in_work("kept/B1.stdout"), kept, sizeof kept);
+	ck_assert_str_eq(kept, "same-prefix B\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+/* A pipe is read once and every run gets all of it. */
+START_TEST(ab_piped_stdin_is_replayed_to_every_run)
+{
+	char cmd[PATH_MAX * 4], out[4096];
+	write_file(in_work("in"), 300000);
+	snprintf(cmd, sizeof cmd, "cat '%s' | '%s' ab -n 2 -w 1 -- wc -c > '%s' 2>&1",
+		 in_work("in"), tool, in_work("res"));
+	ck_assert_int_eq(system(cmd), 0);
+	slurp(in_work("res"), out, sizeof out);
+	ck_has(out, "outputs agree");
+	ck_has(out, "stdout 7 bytes"); /* "300000\n" in every run */
+	snprintf(cmd, sizeof cmd, "'%s' ab -n 2 -w 0 --stdin - -- wc -c < '%s' > '%s' 2>&1", tool,
+		 in_work("in"), in_work("res"));
+	ck_assert_int_eq(system(cmd), 0);
+	slurp(in_work("res"), out, sizeof out);
+	ck_has(out, "stdout 7 bytes");
+	snprintf(cmd, sizeof cmd, "wc -c < '%s' > '%s'", in_work("in"), in_work("want"));
+	ck_assert_int_eq(system(cmd), 0);
+	slurp(in_work("want"), out, sizeof out);
+	ck_assert_str_eq(out, "300000\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_child_stderr_is_kept_out_of_the_report)
+{
+	struct result r;
+	/* the command line itself must not hold the word looked for */
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--", "sh", "-c", "echo n''oise >&2; echo out");
+	ck_exit(&r, 0);
+	ck_assert_msg(!strstr(r.err, "noise") && !strstr(r.out, "noise"), "%s%s", r.out, r.err);
+	run_tool(&r, "ab", "-n", "1", "-w", "0", "--show-output", "--", "sh", "-c",
+		 "echo n''oise >&2; echo out");
+	ck_exit(&r, 0);
+	ck_has(r.err, "noise\nnoise\n");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_prepare_and_cleanup_run_around_every_run)
+{
+	struct result r;
+	char log[256], prep[PATH_MAX + 32], clean[PATH_MAX + 32];
+	snprintf(prep, sizeof prep, "echo p >> '%s'; touch '%s'", in_work("log"), in_work("flag"));
+	snprintf(clean, sizeof clean, "echo c >> '%s'; rm '%s'", in_work("log"), in_work("flag"));
+	run_tool(&r, "ab", "-n", "2", "-w", "1", "--prepare", prep, "--cleanup", clean, "--",
+		 "test", "-e", in_work("flag"));
+	ck_exit(&r, 0);
+	slurp(in_work("log"), log, sizeof log);
+	ck_assert_str_eq(log, "p\nc\np\nc\np\nc\np\nc\np\nc\np\nc\n");
+	run_tool(&r, "ab", "-n", "2", "--prepare", "exit 3", "--", "true");
+	ck_exit(&r, 1);
+	ck_has(r.err, "--prepare exit 3: exited with status 3");
+	assert_tmpdir_empty();
+}
+END_TEST
+
+START_TEST(ab_ratios_carry_a_spread_and_short_cpu_times_none)
+{
+	struct result r;
+	write_file(in_work("in"), 300000);
+	run_tool_env(&r, in_work("ab.json"), NULL, "ab", "-n", "4", "-w", "0", "--json", "--",
+		     "cat", in_work("in"), NULL);
+	ck_exit(&r, 0);
+	check_json(in_work("ab.json"),
+		   "q = d[\"ratio_iqr\"][\"wall\"]; m = d[\"ratio_b_over_a\"][\"wall\"];"
+		   "assert q[\"q1\"] <= m <= q[\"q3\"] and q[\"wide\"] in (True, False);"
+		   "assert d[\"ratio_b_over_a\"][\"user\"] is None;"
+		   "assert \"unresolved\" in d[\"ratio_iqr\"][\"user\"]");
+	run_tool(&r, "ab", "-n", "4", "-w", "0", "--", "cat", in_work("in"));
+	ck_has(r.out, "(IQR)");
+	ck_has(r.out, "too little CPU time");
 	assert_tmpdir_empty();
 }
 END_TEST
@@ -475,6 +854,9 @@ START_TEST(ab_command_killed_by_signal_on_both_sides_agrees)
 {
 	struct result r;
 	run_tool(&r, "ab", "-n", "2", "--", "sh", "-c", "kill -KILL $$");
+	ck_exit(&r, 4);
+	ck_has(r.out, "CMD FAILED IN EVERY RUN (killed by signal 9 (SIGKILL))");
+	run_tool(&r, "ab", "-n", "2", "--ignore-failure", "--", "sh", "-c", "kill -KILL $$");
 	ck_exit(&r, 0);
 	ck_has(r.out, "outputs agree: CMD killed by signal 9 (SIGKILL)");
 	assert_tmpdir_empty();
@@ -492,16 +874,6 @@ START_TEST(ab_signal_on_one_side_differs)
 }
 END_TEST
 
-static void check_json(const char *json_path, const char *py)
-{
-	char cmd[8192];
-	int st;
-	snprintf(cmd, sizeof cmd,
-		 "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); %s' '%s'", py,
-		 json_path);
-	st = system(cmd);
-	ck_assert_msg(st == 0, "json check failed: %s", py);
-}
 
 START_TEST(ab_json_parses_and_holds_every_figure)
 {
@@ -622,7 +994,8 @@ START_TEST(ab_sigterm_stops_and_cleans_up)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (o < 0 || dup2(o, 1) < 0)
+		int i = open("/dev/null", O_RDONLY);
+		if (o < 0 || i < 0 || dup2(o, 1) < 0 || dup2(i, 0) < 0)
 			_exit(120);
 		execl(tool, tool, "ab", "-n", "50", "--", "sleep", "1", (char *)NULL);
 		_exit(121);
@@ -663,9 +1036,16 @@ int main(void)
 	tcase_add_test(tc, run_passes_signal_death_through);
 	tcase_add_test(tc, run_puts_library_in_empty_preload);
 	tcase_add_test(tc, run_puts_library_first_and_keeps_existing_preload);
+	tcase_add_test(tc, run_does_not_preload_the_library_twice);
+	tcase_add_test(tc, run_uses_zcopy_library);
 	tcase_add_test(tc, run_sets_mode_guard_stats_and_log);
 	tcase_add_test(tc, run_stats_dash_means_stderr);
 	tcase_add_test(tc, run_rejects_unknown_mode);
+	tcase_add_test(tc, run_says_a_bad_mode_once_and_runs_off);
+	tcase_add_test(tc, run_names_a_misspelt_variable);
+	tcase_add_test(tc, run_refuses_a_stats_file_it_cannot_write);
+	tcase_add_test(tc, run_says_a_static_program_runs_without_zcopy);
+	tcase_add_test(tc, run_says_a_setuid_program_runs_without_zcopy);
 	tcase_add_test(tc, run_missing_command_exits_127);
 	tcase_add_test(tc, run_non_executable_exits_126);
 	tcase_add_test(tc, version_prints_version);
@@ -679,13 +1059,24 @@ int main(void)
 	tcase_add_test(tc, observe_reads_records_and_skips_malformed_lines);
 	tcase_add_test(tc, observe_passes_signal_death_and_cleans_up);
 	tcase_add_test(tc, observe_keeps_records_with_s);
+	tcase_add_test(tc, observe_stats_dash_means_stderr);
+	tcase_add_test(tc, observe_names_why_no_record_came_back);
 	tcase_add_test(tc, observe_missing_command_exits_127);
 
 	tc = tcase(s, "ab", 60);
 	tcase_add_test(tc, ab_deterministic_command_agrees);
 	tcase_add_test(tc, ab_output_that_changes_between_runs_differs);
 	tcase_add_test(tc, ab_difference_on_b_side_only_is_named);
-	tcase_add_test(tc, ab_same_nonzero_exit_agrees);
+	tcase_add_test(tc, ab_same_nonzero_exit_is_a_failure_unless_ignored);
+	tcase_add_test(tc, ab_command_failing_in_every_run_exits_4);
+	tcase_add_test(tc, ab_says_when_only_the_status_was_compared);
+	tcase_add_test(tc, ab_existing_out_file_is_left_intact);
+	tcase_add_test(tc, ab_force_puts_the_file_back_when_stopped);
+	tcase_add_test(tc, ab_keep_keeps_differing_files_and_names_the_offset);
+	tcase_add_test(tc, ab_piped_stdin_is_replayed_to_every_run);
+	tcase_add_test(tc, ab_child_stderr_is_kept_out_of_the_report);
+	tcase_add_test(tc, ab_prepare_and_cleanup_run_around_every_run);
+	tcase_add_test(tc, ab_ratios_carry_a_spread_and_short_cpu_times_none);
 	tcase_add_test(tc, ab_exit_status_difference_is_reported);
 	tcase_add_test(tc, ab_command_killed_by_signal_on_both_sides_agrees);
 	tcase_add_test(tc, ab_signal_on_one_side_differs);
@@ -699,6 +1090,7 @@ int main(void)
 	tcase_add_test(tc, ab_sigterm_stops_and_cleans_up);
 
 	suite_add_tcase(s, records_tcase());
+	suite_add_tcase(s, env_tcase());
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -3,7 +3,8 @@
 # build/libzcopy.so.  Included from the top-level Makefile.
 
 TOOL_TEST := $(BUILD)/tool/test_tool
-TOOL_TEST_SRCS := tests/tool/test_tool.c tests/tool/test_records.c tools/records.c \
+TOOL_TEST_SRCS := tests/tool/test_tool.c tests/tool/test_records.c tests/tool/test_env.c \
+                  tools/records.c \
                   tools/sha256.c
 
 .PHONY: test-tool

@@ -20,7 +20,7 @@ static int env_n;
 
 struct call {
 	char var[64];
-	char value[1024];
+	char value[2048];
 	char why[128];
 };
 static struct call reports[ENV_MAX], changes[ENV_MAX];
@@ -82,6 +82,8 @@ static void assert_is_default(const struct zc_config *c)
 	assert_int_equal(c->log_level, def.log_level);
 	assert_string_equal(c->log_file, def.log_file);
 	assert_int_equal(c->min_chunk, def.min_chunk);
+	assert_string_equal(c->only, def.only);
+	assert_string_equal(c->skip, def.skip);
 }
 
 /* Parses a single variable that must be accepted; returns the config. */
@@ -125,7 +127,7 @@ static void null_callbacks_are_allowed(void **state)
 	env_set(ZCOPY_ENV_MODE, "bogus");
 	env_set(ZCOPY_ENV_GUARD, "1");
 	assert_int_equal(zc_config_parse(&c, fake_getenv, NULL, NULL), 1);
-	assert_int_equal(c.mode, ZC_MODE_ON);
+	assert_int_equal(c.mode, ZC_MODE_OFF);
 	assert_int_equal(c.guard, 1);
 }
 
@@ -144,6 +146,21 @@ static void mode_observe(void **state)
 static void mode_on(void **state)
 {
 	assert_int_equal(parse_one_good(ZCOPY_ENV_MODE, "on").mode, ZC_MODE_ON);
+}
+
+/* Case does not matter, and the usual ways of saying "no" mean off. */
+static void mode_words_in_any_case(void **state)
+{
+	static const struct {
+		const char *v;
+		enum zc_mode m;
+	} ok[] = { { "OFF", ZC_MODE_OFF },   { "Off", ZC_MODE_OFF },	{ "0", ZC_MODE_OFF },
+		   { "false", ZC_MODE_OFF }, { "FALSE", ZC_MODE_OFF },	{ "no", ZC_MODE_OFF },
+		   { "No", ZC_MODE_OFF },    { "ON", ZC_MODE_ON },	{ "Observe", ZC_MODE_OBSERVE } };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		reset(state);
+		assert_int_equal(parse_one_good(ZCOPY_ENV_MODE, ok[i].v).mode, ok[i].m);
+	}
 }
 
 static void guard_0(void **state)
@@ -268,11 +285,36 @@ static void check_rejected(const char *var, const char *value)
 		check_rejected(var, value);                                               \
 	}
 
-REJECTS(mode_unknown_word, ZCOPY_ENV_MODE, "fast")
-REJECTS(mode_wrong_case, ZCOPY_ENV_MODE, "ON")
-REJECTS(mode_number, ZCOPY_ENV_MODE, "1")
-REJECTS(mode_empty, ZCOPY_ENV_MODE, "")
-REJECTS(mode_trailing_space, ZCOPY_ENV_MODE, "on ")
+/* A mode that is not understood is reported, and zcopy is off: whoever
+ * misspelt "off" must not get zcopy on. */
+static void check_mode_fails_safe(const char *value)
+{
+	struct zc_config c;
+	env_set(ZCOPY_ENV_MODE, value);
+	assert_int_equal(parse(&c), 1);
+	assert_int_equal(n_reports, 1);
+	assert_string_equal(reports[0].var, ZCOPY_ENV_MODE);
+	assert_string_equal(reports[0].value, value);
+	assert_true(reports[0].why[0] != '\0');
+	assert_int_equal(n_changes, 0);
+	assert_int_equal(c.mode, ZC_MODE_OFF);
+	c.mode = ZC_MODE_ON; /* everything else is the default */
+	assert_is_default(&c);
+}
+
+#define MODE_FAILS_SAFE(name, value)                                                      \
+	static void name(void **state)                                                    \
+	{                                                                                 \
+		check_mode_fails_safe(value);                                             \
+	}
+
+MODE_FAILS_SAFE(mode_unknown_word, "fast")
+MODE_FAILS_SAFE(mode_disabled, "disabled")
+MODE_FAILS_SAFE(mode_number, "1")
+MODE_FAILS_SAFE(mode_empty, "")
+MODE_FAILS_SAFE(mode_trailing_space, "on ")
+MODE_FAILS_SAFE(mode_off_trailing_space, "off ")
+MODE_FAILS_SAFE(mode_off_leading_space, " off")
 REJECTS(guard_2, ZCOPY_ENV_GUARD, "2")
 REJECTS(guard_word, ZCOPY_ENV_GUARD, "yes")
 REJECTS(guard_empty, ZCOPY_ENV_GUARD, "")
@@ -298,6 +340,17 @@ REJECTS(min_chunk_sign, ZCOPY_ENV_MIN_CHUNK, "+65536")
 REJECTS(min_chunk_fraction, ZCOPY_ENV_MIN_CHUNK, "1.5M")
 REJECTS(stats_empty, ZCOPY_ENV_STATS, "")
 REJECTS(log_file_empty, ZCOPY_ENV_LOG_FILE, "")
+REJECTS(only_empty, ZCOPY_ENV_ONLY, "")
+REJECTS(only_separators_only, ZCOPY_ENV_ONLY, " :, ")
+REJECTS(skip_empty, ZCOPY_ENV_SKIP, "")
+
+static void only_list_too_long(void **state)
+{
+	char list[ZC_LIST_MAX + 1];
+	memset(list, 'c', sizeof list - 1);
+	list[sizeof list - 1] = '\0';
+	check_rejected(ZCOPY_ENV_ONLY, list);
+}
 
 static void stats_path_too_long(void **state)
 {
@@ -340,7 +393,7 @@ static void several_bad_values_are_each_counted(void **state)
 	assert_string_equal(reports[0].var, ZCOPY_ENV_MODE);
 	assert_string_equal(reports[1].var, ZCOPY_ENV_GUARD);
 	assert_string_equal(reports[2].var, ZCOPY_ENV_LOG);
-	assert_int_equal(c.mode, ZC_MODE_ON);
+	assert_int_equal(c.mode, ZC_MODE_OFF);
 	assert_int_equal(c.guard, 0);
 	assert_int_equal(c.log_level, 0);
 	/* the good value next to them still applies */
@@ -381,6 +434,81 @@ static void mode_names(void **state)
 	assert_string_equal(zc_mode_name(ZC_MODE_OBSERVE), "observe");
 	assert_string_equal(zc_mode_name(ZC_MODE_ON), "on");
 	assert_non_null(zc_mode_name((enum zc_mode)42));
+}
+
+/* ---- scope: ZCOPY_ONLY / ZCOPY_SKIP ----------------------------------------- */
+
+static struct zc_config scope(const char *only, const char *skip)
+{
+	struct zc_config c;
+	if (only)
+		env_set(ZCOPY_ENV_ONLY, only);
+	if (skip)
+		env_set(ZCOPY_ENV_SKIP, skip);
+	assert_int_equal(parse(&c), 0);
+	return c;
+}
+
+static void scope_unset_applies_everywhere(void **state)
+{
+	struct zc_config c = scope(NULL, NULL);
+	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
+	assert_true(zc_config_in_scope(&c, "", NULL));
+}
+
+static void scope_only_names_match_last_component(void **state)
+{
+	struct zc_config c = scope("dd, rsync:cp", NULL);
+	assert_true(zc_config_in_scope(&c, "/usr/bin/dd", "dd"));
+	assert_true(zc_config_in_scope(&c, "/usr/bin/rsync", "/usr/bin/rsync"));
+	assert_true(zc_config_in_scope(&c, "/usr/bin/cp", "cp"));
+	assert_false(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
+	assert_false(zc_config_in_scope(&c, "/usr/bin/ddrescue", "ddrescue"));
+}
+
+/* busybox applets: the executable is busybox, the name is the applet. */
+static void scope_matches_the_name_started_as(void **state)
+{
+	struct zc_config c = scope("dd", NULL);
+	assert_true(zc_config_in_scope(&c, "/bin/busybox", "dd"));
+	assert_false(zc_config_in_scope(&c, "/bin/busybox", "cat"));
+}
+
+static void scope_globs_and_paths(void **state)
+{
+	struct zc_config c = scope("py*:/opt/legacy/*", NULL);
+	assert_true(zc_config_in_scope(&c, "/usr/bin/python3.11", "python3"));
+	assert_true(zc_config_in_scope(&c, "/opt/legacy/bin/server", "server"));
+	assert_false(zc_config_in_scope(&c, "/usr/bin/perl", "perl"));
+	/* a pattern with a '/' is not matched against a bare name */
+	assert_false(zc_config_in_scope(&c, "/srv/legacy/x", "x"));
+}
+
+static void scope_skip_wins_over_only(void **state)
+{
+	struct zc_config c = scope("*", "sh:bash:dash");
+	assert_false(zc_config_in_scope(&c, "/usr/bin/dash", "sh"));
+	assert_false(zc_config_in_scope(&c, "/usr/bin/bash", "bash"));
+	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
+}
+
+static void scope_skip_alone(void **state)
+{
+	struct zc_config c = scope(NULL, "sshd");
+	assert_false(zc_config_in_scope(&c, "/usr/sbin/sshd", "sshd"));
+	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
+}
+
+static void config_var_names_the_table(void **state)
+{
+	int seen_mode = 0, seen_skip = 0;
+	size_t i;
+	for (i = 0; zc_config_var(i); i++) {
+		seen_mode |= strcmp(zc_config_var(i), ZCOPY_ENV_MODE) == 0;
+		seen_skip |= strcmp(zc_config_var(i), ZCOPY_ENV_SKIP) == 0;
+	}
+	assert_true(seen_mode && seen_skip);
+	assert_int_equal(i, 8);
 }
 
 /* ---- %p expansion ----------------------------------------------------------- */
@@ -462,6 +590,7 @@ int main(void)
 		T(mode_off),
 		T(mode_observe),
 		T(mode_on),
+		T(mode_words_in_any_case),
 		T(guard_0),
 		T(guard_1),
 		T(min_chunk_in_bytes),
@@ -476,8 +605,21 @@ int main(void)
 		T(log_file_path),
 		T(all_variables_at_once),
 		T(mode_unknown_word),
-		T(mode_wrong_case),
+		T(mode_disabled),
 		T(mode_number),
+		T(mode_off_trailing_space),
+		T(mode_off_leading_space),
+		T(only_empty),
+		T(only_separators_only),
+		T(skip_empty),
+		T(only_list_too_long),
+		T(scope_unset_applies_everywhere),
+		T(scope_only_names_match_last_component),
+		T(scope_matches_the_name_started_as),
+		T(scope_globs_and_paths),
+		T(scope_skip_wins_over_only),
+		T(scope_skip_alone),
+		T(config_var_names_the_table),
 		T(mode_empty),
 		T(mode_trailing_space),
 		T(guard_2),

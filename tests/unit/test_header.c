@@ -1,0 +1,83 @@
+/*
+ * test_header.c - include/zcopy.h names every key the library writes: the
+ * record formatted by stats.c, with every counter and every fallback reason
+ * non-zero, holds exactly the keys of the header, and the header's reason
+ * and transfer lists are the library's, in its order.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "stats.h"
+#include "unit.h"
+#include "zcopy.h"
+
+static const char *const reasons[] = { ZCOPY_FALLBACK_REASONS };
+static const char *const transfers[] = { ZCOPY_TRANSFER_COPY_FILE_RANGE,
+					 ZCOPY_TRANSFER_SENDFILE, ZCOPY_TRANSFER_SPLICE };
+
+static void reasons_are_the_librarys(void **state)
+{
+	assert_int_equal(sizeof reasons / sizeof reasons[0], ZC_FB__COUNT);
+	for (int i = 0; i < ZC_FB__COUNT; i++)
+		assert_string_equal(reasons[i], zc_fallback_keys[i]);
+}
+
+static void transfers_are_the_librarys(void **state)
+{
+	assert_int_equal(sizeof transfers / sizeof transfers[0], ZC_T__COUNT);
+	for (int i = 0; i < ZC_T__COUNT; i++)
+		assert_string_equal(transfers[i], zc_transfer_keys[i]);
+}
+
+/* Every "key": in the record is one the header names. */
+static void record_keys_are_in_the_header(void **state)
+{
+	static const char *const top[] = {
+		ZCOPY_STAT_PID, ZCOPY_STAT_EXE, ZCOPY_STAT_MODE, ZCOPY_STAT_GUARD,
+		ZCOPY_STAT_BYTES_ZERO_COPY, ZCOPY_STAT_BYTES_COPIED, ZCOPY_STAT_PHANTOM_READS,
+		ZCOPY_STAT_MATERIALIZED, ZCOPY_STAT_WOULD_ZERO_COPY, ZCOPY_STAT_TRANSFERS,
+		ZCOPY_STAT_FALLBACKS, ZCOPY_STAT_FALLBACK_BYTES };
+	static char buf[16384];
+	struct zc_stats s;
+	size_t n, keys = 0;
+	char *p;
+
+	memset(&s, 0, sizeof s);
+	s.bytes_zero_copy = s.bytes_copied = s.phantom_reads = 1;
+	s.materialized_bytes = s.would_zero_copy_bytes = 1;
+	for (int i = 0; i < ZC_T__COUNT; i++)
+		s.transfers[i] = 1;
+	for (int i = 0; i < ZC_FB__COUNT; i++)
+		s.fallbacks[i] = s.fallback_bytes[i] = 1;
+	n = zc_stats_json(&s, buf, sizeof buf, 1, "/bin/x", "on", 1);
+	assert_true(n > 0);
+	for (p = buf; (p = strstr(p, "\":")) != NULL; p += 2) {
+		char *q = p;
+		char key[64];
+		int found = 0;
+		while (q > buf && q[-1] != '"')
+			q--;
+		snprintf(key, sizeof key, "%.*s", (int)(p - q), q);
+		for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+			found |= strcmp(key, top[i]) == 0;
+		for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+			found |= strcmp(key, reasons[i]) == 0;
+		for (size_t i = 0; i < sizeof transfers / sizeof transfers[0]; i++)
+			found |= strcmp(key, transfers[i]) == 0;
+		if (!found)
+			fail_msg("key \"%s\" of the record is not in zcopy.h", key);
+		keys++;
+	}
+	/* every top-level key, every reason twice, every transfer */
+	assert_int_equal(keys, sizeof top / sizeof top[0] + 2 * ZC_FB__COUNT + ZC_T__COUNT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reasons_are_the_librarys),
+		cmocka_unit_test(transfers_are_the_librarys),
+		cmocka_unit_test(record_keys_are_in_the_header),
+	};
+	return cmocka_run_group_tests_name("header", tests, NULL, NULL);
+}
