@@ -360,6 +360,39 @@ static ssize_t observe_small_read(int fd, void *buf, size_t n, const off_t *pos)
 	return r;
 }
 
+/* Refusals that say something about the stream's buffer or the process,
+ * not about this one read: do not ask again for a while. */
+static int backs_off(int why)
+{
+	return why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
+	       why == ZC_FB_ALIGNMENT || why == ZC_FB_FD_LIMIT || why == ZC_FB_NO_PIN;
+}
+
+/* Mode on, a read of at least ZCOPY_MIN_CHUNK from a source: deferred if
+ * the detector says its stream is engaged.  Returns the count read() would
+ * return, or -1 with *why set (the plain read follows).  Takes the lock. */
+static ssize_t consider(int fd, void *buf, size_t n, const off_t *pos, int *why)
+{
+	uintptr_t b = (uintptr_t)buf;
+	ssize_t r = -1;
+	zc_lock();
+	enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
+	struct zc_stream *s = zc_det_lookup(&det, fd, b);
+	if (v != ZC_READ_DEFER || !s) {
+		*why = waiting_reason(s, v);
+	} else if ((r = try_defer(fd, buf, n, pos, s, why)) > 0) {
+		zc_det_after_read(&det, fd, b, (size_t)r, 1);
+		arm_writes();
+		s->why = -1;
+		s->refused = -1;
+	} else if (r < 0 && backs_off(*why)) {
+		zc_det_touched(&det, s);
+		s->refused = (int8_t)*why;
+	}
+	zc_unlock();
+	return r;
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -371,74 +404,55 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	zc_enter();
 	uintptr_t b = (uintptr_t)buf;
 	int why = -1;
-	ssize_t r = -1;
-
 	struct zc_fdinfo fi;
-	if (zc_mode == ZC_MODE_ON &&
-	    (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))) {
-		/* Not a file: nothing to defer, nothing to learn. */
-		if (zc_phantom_live)
-			before_plain_read(b, n);
-		zc_leave();
-		return plain_read(fd, buf, n, pos);
-	}
-	if (zc_mode == ZC_MODE_ON && n >= zc_min_chunk) {
-		zc_lock();
-		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
-		struct zc_stream *s = zc_det_lookup(&det, fd, b);
-		if (v == ZC_READ_DEFER && s) {
-			r = try_defer(fd, buf, n, pos, s, &why);
-			if (r >= 0) {
-				if (r > 0) {
-					zc_det_after_read(&det, fd, b, (size_t)r, 1);
-					arm_writes();
-					s->why = -1;
-					s->refused = -1;
-				}
-				zc_unlock();
-				zc_leave();
-				return r;
-			}
-			if (why == ZC_FB_MAP_FAILED || why == ZC_FB_BUFFER_KIND || why == ZC_FB_STACK ||
-			    why == ZC_FB_ALIGNMENT || why == ZC_FB_FD_LIMIT || why == ZC_FB_NO_PIN) {
-				zc_det_touched(&det, s); /* do not ask again for a while */
-				s->refused = (int8_t)why;
-			}
-		} else {
-			why = waiting_reason(s, v);
+	if (zc_mode == ZC_MODE_ON) {
+		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
+			/* Not a file: nothing to defer, nothing to learn. */
+			if (zc_phantom_live)
+				before_plain_read(b, n);
+			zc_leave();
+			return plain_read(fd, buf, n, pos);
 		}
-		zc_unlock();
-	} else if (zc_mode == ZC_MODE_ON) {
 		why = ZC_FB_TOO_SMALL;
+		ssize_t r = n >= zc_min_chunk ? consider(fd, buf, n, pos, &why) : -1;
+		if (r >= 0) {
+			zc_leave();
+			return r;
+		}
 	}
-
 	if (zc_phantom_live)
 		before_plain_read(b, n);
-	r = plain_read(fd, buf, n, pos);
+	ssize_t r = plain_read(fd, buf, n, pos);
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);
 	zc_leave();
 	return r;
 }
 
-ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos)
+/* A vector the kernel accepts, one of whose pieces is big enough to defer
+ * (an invalid or huge one is left to the kernel's checks). */
+static int has_big_piece(const struct iovec *iov, int cnt)
 {
-	struct zc_fdinfo fi;
-	int big = 0;
-	if (zc_mode == ZC_MODE_OBSERVE && zc_ready && cnt > 0 && cnt <= IOV_MAX && iov)
-		return observe_readv(fd, iov, cnt, pos);
+	if (!iov || cnt <= 0 || cnt > IOV_MAX)
+		return 0;
 	size_t total = 0;
-	for (int i = 0; i < cnt && iov; i++) {
-		if (iov[i].iov_len > ZC_MAX_RW - total) {
-			big = 0; /* invalid or huge: the kernel's checks decide */
-			break;
-		}
+	int big = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > ZC_MAX_RW - total)
+			return 0;
 		total += iov[i].iov_len;
 		big |= iov[i].iov_len >= zc_min_chunk;
 	}
-	if (!big || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
-	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) || cnt <= 0 ||
-	    cnt > IOV_MAX)
+	return big;
+}
+
+ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos)
+{
+	struct zc_fdinfo fi;
+	if (zc_mode == ZC_MODE_OBSERVE && zc_ready && cnt > 0 && cnt <= IOV_MAX && iov)
+		return observe_readv(fd, iov, cnt, pos);
+	if (!has_big_piece(iov, cnt) || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
+	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 
 	/* A vector read of a file is the reads of its pieces at increasing
@@ -449,7 +463,7 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 		errno = saved;
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
-	total = 0;
+	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
 		off_t at = off + (off_t)total;
 		ssize_t r = zc_engine_read(fd, iov[i].iov_base, iov[i].iov_len, &at);

@@ -711,33 +711,25 @@ ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enu
 	return zc_engine_writev_call(fd, &v, 1, pos, how, flags);
 }
 
-ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			      enum zc_wcall how, int flags)
+/* Observe mode: a small write of the bytes of this thread's small read, a
+ * pair that could not be deferred, is counted without the engine. */
+static int observe_small_pair(const struct iovec *iov, int cnt)
 {
-	ssize_t r = -2;
-	if (!iov_sane(iov, cnt)) {
-		/* The kernel's own checks (EINVAL) and limits apply: plain call. */
-	} else if (zc_mode == ZC_MODE_OBSERVE && cnt == 1 && iov && !zc_inside &&
-	    iov[0].iov_len < zc_min_chunk && zc_small_read.len &&
-	    (uintptr_t)iov[0].iov_base >= zc_small_read.buf &&
-	    (uintptr_t)iov[0].iov_base + iov[0].iov_len <= zc_small_read.buf + zc_small_read.len) {
-		/* A small write of the bytes of this thread's small read: a pair
-		 * that could not be deferred, counted without the engine. */
-		zc_fallback((enum zc_fallback)zc_small_read.why, iov[0].iov_len);
-		zc_small_read.len = 0;
-	} else if (!zc_inside && zc_ready && zc_mode != ZC_MODE_OFF && cnt > 0 && cnt <= IOV_MAX) {
-		int saved = errno;
-		zc_enter();
-		struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
-				  .pos = pos ? *pos : 0, .first = 1 };
-		r = engine_writev(&w, iov, cnt);
-		zc_leave();
-		if (r != -1)
-			errno = saved; /* a success, even a short one, leaves errno alone */
-	}
-	if (r != -2)
-		return r;
-	/* The plain call, exactly as the program made it. */
+	if (zc_mode != ZC_MODE_OBSERVE || cnt != 1 || zc_inside || iov[0].iov_len >= zc_min_chunk ||
+	    !zc_small_read.len)
+		return 0;
+	uintptr_t b = (uintptr_t)iov[0].iov_base;
+	if (b < zc_small_read.buf || b + iov[0].iov_len > zc_small_read.buf + zc_small_read.len)
+		return 0;
+	zc_fallback((enum zc_fallback)zc_small_read.why, iov[0].iov_len);
+	zc_small_read.len = 0;
+	return 1;
+}
+
+/* The plain call, exactly as the program made it. */
+static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			   enum zc_wcall how, int flags)
+{
 	ssize_t p;
 	switch (how) {
 	case ZC_W_PWRITE:
@@ -755,6 +747,26 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	if (p > 0 && zc_ready && zc_mode != ZC_MODE_OFF)
 		ZC_ADD(bytes_copied, p);
 	return p;
+}
+
+ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			      enum zc_wcall how, int flags)
+{
+	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks. */
+	if (!iov_sane(iov, cnt) || observe_small_pair(iov, cnt) || zc_inside || !zc_ready ||
+	    zc_mode == ZC_MODE_OFF)
+		return plain_write(fd, iov, cnt, pos, how, flags);
+	int saved = errno;
+	zc_enter();
+	struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
+			  .pos = pos ? *pos : 0, .first = 1 };
+	ssize_t r = engine_writev(&w, iov, cnt);
+	zc_leave();
+	if (r == -2)
+		return plain_write(fd, iov, cnt, pos, how, flags);
+	if (r != -1)
+		errno = saved; /* a success, even a short one, leaves errno alone */
+	return r;
 }
 
 ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos)

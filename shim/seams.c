@@ -103,6 +103,44 @@ void zc_seams_forget(uintptr_t lo, uintptr_t hi)
  * and whether it is private anonymous memory.  Read with a small buffer on
  * the stack (no stdio, no malloc).  Returns 0, or -1 if addr is unmapped or
  * the file cannot be read. */
+static uintptr_t hex_until(const char **q, char stop)
+{
+	uintptr_t v = 0;
+	for (; **q != stop; (*q)++)
+		v = v * 16 + (uintptr_t)(**q <= '9' ? **q - '0' : (**q | 0x20) - 'a' + 10);
+	return v;
+}
+
+/* One line of /proc/self/maps, [line, nl): "start-end perms offset dev inode
+ * [path]".  If it holds addr, fills the answers and returns 1. */
+static int maps_line(const char *line, const char *nl, uintptr_t addr, uintptr_t *end, int *prot,
+		     int *anon)
+{
+	const char *q = line;
+	uintptr_t s = hex_until(&q, '-');
+	q++;
+	uintptr_t e = hex_until(&q, ' ');
+	if (addr < s || addr >= e)
+		return 0;
+	const char *perm = q + 1;
+	uintptr_t ino = 0;
+	q += 6; /* " rwxp" */
+	for (int f = 0; f < 3 && q < nl; f++) { /* offset, dev, inode */
+		while (q < nl && *q == ' ')
+			q++;
+		ino = 0;
+		while (q < nl && *q != ' ')
+			ino = ino * 10 + (uintptr_t)(*q - '0'), q++;
+	}
+	while (q < nl && *q == ' ')
+		q++;
+	*end = e;
+	*prot = (perm[0] == 'r' ? PROT_READ : 0) | (perm[1] == 'w' ? PROT_WRITE : 0) |
+		(perm[2] == 'x' ? PROT_EXEC : 0);
+	*anon = perm[3] == 'p' && ino == 0 && q == nl;
+	return 1;
+}
+
 static int maps_find(uintptr_t addr, uintptr_t *end, int *prot, int *anon)
 {
 	int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -119,41 +157,18 @@ static int maps_find(uintptr_t addr, uintptr_t *end, int *prot, int *anon)
 			break;
 		have += (size_t)r;
 		char *line = buf, *nl;
-		while ((nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
-			/* start-end perms offset dev inode [path] */
-			char *q = line;
-			uintptr_t s = 0, e = 0, ino = 0;
-			while (*q != '-')
-				s = s * 16 + (uintptr_t)(*q <= '9' ? *q - '0' : (*q | 0x20) - 'a' + 10), q++;
-			for (q++; *q != ' '; q++)
-				e = e * 16 + (uintptr_t)(*q <= '9' ? *q - '0' : (*q | 0x20) - 'a' + 10);
-			const char *perm = q + 1;
-			if (addr >= s && addr < e) {
-				q += 6; /* " rwxp" */
-				for (int f = 0; f < 3 && q < nl; f++) { /* offset, dev, inode */
-					while (q < nl && *q == ' ')
-						q++;
-					ino = 0;
-					while (q < nl && *q != ' ')
-						ino = ino * 10 + (uintptr_t)(*q - '0'), q++;
-				}
-				while (q < nl && *q == ' ')
-					q++;
-				*end = e;
-				*prot = (perm[0] == 'r' ? PROT_READ : 0) |
-					(perm[1] == 'w' ? PROT_WRITE : 0) | (perm[2] == 'x' ? PROT_EXEC : 0);
-				*anon = perm[3] == 'p' && ino == 0 && q == nl;
+		while (found < 0 && (nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
+			if (maps_line(line, nl, addr, end, prot, anon))
 				found = 0;
-				goto done;
-			}
 			line = nl + 1;
 		}
+		if (found == 0)
+			break;
 		have -= (size_t)(line - buf);
 		memmove(buf, line, have);
 		if (have == sizeof buf)
 			break; /* a line longer than the buffer: give up */
 	}
-done:
 	REAL(close)(fd);
 	return found;
 }

@@ -127,11 +127,10 @@ static int source_ended(int in, off_t in_off)
 	return ended;
 }
 
-ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
-		    const struct zc_fdinfo *i, off_t in_off, size_t len, size_t progress,
-		    struct zc_inflight *f, enum zc_xfer_end *end)
+/* The primitives that can move file bytes to a destination like o, in the
+ * order to try them; returns how many. */
+static int primitives_for(const struct zc_fdinfo *o, const off_t *out_pos, enum zc_transfer *order)
 {
-	enum zc_transfer order[2];
 	int n = 0;
 	switch (o->kind) {
 	case ZC_K_FILE:
@@ -153,91 +152,133 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 	default:
 		break;
 	}
+	return n;
+}
+
+/* One transfer with one primitive, as it goes. */
+struct xfer {
+	enum zc_transfer t;
+	int out, in;
+	const struct zc_fdinfo *o;
+	off_t *out_pos;
+	off_t pos;       /* source offset of the next byte */
+	size_t len;      /* bytes asked for */
+	size_t done;     /* bytes moved */
+	size_t progress; /* bytes the write had sent before this transfer */
+	struct zc_inflight *f;
+};
+
+/* What comes after one call. */
+enum step { STEP_AGAIN, STEP_END, STEP_REFUSED, STEP_FAILED };
+
+/* The call moved got > 0 bytes. */
+static enum step after_bytes(struct xfer *x, ssize_t got, enum zc_xfer_end *end)
+{
+	ZC_ADD(transfers[x->t], 1);
+	x->done += (size_t)got;
+	if (x->done == x->len)
+		return STEP_END;
+	if (x->t == ZC_T_SPLICE || x->o->kind == ZC_K_FILE || x->o->kind == ZC_K_BLOCK)
+		return STEP_AGAIN; /* a pipe's room, a file system's chunk */
+	/* Sockets and devices return short only for what cuts a plain write
+	 * short too, or a source that ended. */
+	*end = source_ended(x->in, x->pos) ? ZC_XF_EOF : ZC_XF_SHORT;
+	return STEP_END;
+}
+
+/* The call moved nothing and reported no error. */
+static enum step after_nothing(struct xfer *x, enum zc_xfer_end *end)
+{
+	struct stat st;
+	if (x->done == 0 && x->t == ZC_T_COPY_FILE_RANGE &&
+	    (fstat(x->in, &st) < 0 || x->pos < st.st_size)) {
+		/* Some file systems answer 0 for "not here"; past the end of the
+		 * file it means the file shrank. */
+		errno = EINVAL;
+		return STEP_REFUSED;
+	}
+	*end = ZC_XF_EOF;
+	return STEP_END;
+}
+
+/* The call failed with e. */
+static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
+{
+	size_t sent = x->progress + x->done;
+	if (e == EAGAIN && x->t == ZC_T_SPLICE && !zc_fd_nonblocking(x->out)) {
+		/* A full blocking pipe: the plain write would wait.  (Whether it
+		 * blocks is asked now: O_NONBLOCK can change through another fd,
+		 * by ioctl or in another process.) */
+		if (sent == 0) {
+			*end = ZC_XF_FULL;
+			return STEP_END;
+		}
+		if (zc_wait_writable(x->out, -1) > 0)
+			return STEP_AGAIN;
+		*end = ZC_XF_SHORT;
+		return STEP_END;
+	}
+	errno = e;
+	if (x->done == 0 && is_refusal(e))
+		return STEP_REFUSED;
+	if (sent > 0) {
+		/* Like a short write: an error is seen on the next call. */
+		*end = ZC_XF_SHORT;
+		return STEP_END;
+	}
+	return STEP_FAILED;
+}
+
+/* Calls primitive x->t until the transfer is done or must end. */
+static enum step run(struct xfer *x, enum zc_xfer_end *end)
+{
+	*end = ZC_XF_DONE;
+	while (x->done < x->len) {
+		if (x->progress + x->done > 0 && zc_at_size_limit(x->out, x->o, x->out_pos)) {
+			*end = ZC_XF_SHORT; /* the plain write stops at the limit */
+			return STEP_END;
+		}
+		if (!zc_inflight_enter(x->f)) {
+			*end = ZC_XF_REVOKED;
+			return STEP_END;
+		}
+		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, &x->pos, x->len - x->done);
+		int e = errno;
+		zc_inflight_leave(x->f);
+		enum step s = got > 0 ? after_bytes(x, got, end)
+			      : got == 0 ? after_nothing(x, end) : after_error(x, e, end);
+		if (s != STEP_AGAIN)
+			return s;
+	}
+	return STEP_END;
+}
+
+ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
+		    const struct zc_fdinfo *i, off_t in_off, size_t len, size_t progress,
+		    struct zc_inflight *f, enum zc_xfer_end *end)
+{
+	enum zc_transfer order[2];
+	int n = primitives_for(o, out_pos, order);
 	struct refused *r = refused_find(i, o);
 	int saved = errno;
 	for (int k = 0; k < n; k++) {
-		enum zc_transfer t = order[k];
-		if (r && (r->prims & (1u << t)))
+		if (r && (r->prims & (1u << order[k])))
 			continue;
-		size_t done = 0;
-		off_t pos = in_off;
-		*end = ZC_XF_DONE;
-		while (done < len) {
-			if (progress + done > 0 && zc_at_size_limit(out, o, out_pos)) {
-				*end = ZC_XF_SHORT; /* the plain write stops at the limit */
-				break;
-			}
-			if (!zc_inflight_enter(f)) {
-				*end = ZC_XF_REVOKED;
-				break;
-			}
-			ssize_t got = prim(t, out, out_pos, in, &pos, len - done);
+		struct xfer x = { .t = order[k], .out = out, .in = in, .o = o, .out_pos = out_pos,
+				  .pos = in_off, .len = len, .progress = progress, .f = f };
+		enum step s = run(&x, end);
+		if (s == STEP_FAILED) {
 			int e = errno;
-			zc_inflight_leave(f);
-			if (got > 0) {
-				ZC_ADD(transfers[t], 1);
-				done += (size_t)got;
-				if (done == len)
-					break;
-				if (t == ZC_T_SPLICE || o->kind == ZC_K_FILE || o->kind == ZC_K_BLOCK)
-					continue; /* a pipe's room, a file system's chunk */
-				/* Sockets and devices return short only for what cuts a
-				 * plain write short too, or a source that ended. */
-				*end = source_ended(in, pos) ? ZC_XF_EOF : ZC_XF_SHORT;
-				break;
-			}
-			if (got == 0) {
-				struct stat st;
-				if (done == 0 && t == ZC_T_COPY_FILE_RANGE &&
-				    (fstat(in, &st) < 0 || pos < st.st_size)) {
-					/* Some file systems answer 0 for "not here"; past
-					 * the end of the file it means the file shrank. */
-					errno = EINVAL;
-					goto refused;
-				}
-				*end = ZC_XF_EOF;
-				break;
-			}
-			if (e == EAGAIN && t == ZC_T_SPLICE && !zc_fd_nonblocking(out)) {
-				/* A full blocking pipe: the plain write would wait.
-				 * (Whether it blocks is asked now: O_NONBLOCK can change
-				 * through another fd, by ioctl or in another process.) */
-				if (progress + done == 0) {
-					*end = ZC_XF_FULL;
-					break;
-				}
-				if (zc_wait_writable(out, -1) <= 0) {
-					*end = ZC_XF_SHORT;
-					break;
-				}
-				continue;
-			}
-			if (e == EINTR && progress + done > 0) {
-				*end = ZC_XF_SHORT;
-				break;
-			}
-			if (done > 0 || progress > 0) {
-				/* Like a short write: the error is seen on the next call. */
-				if (done == 0 && is_refusal(e)) {
-					errno = e;
-					goto refused;
-				}
-				*end = ZC_XF_SHORT;
-				break;
-			}
-			if (is_refusal(e)) {
-				errno = e;
-				goto refused;
-			}
 			errno = saved;
 			return -e;
 		}
-		errno = saved;
-		return (ssize_t)done;
-	refused:
+		if (s == STEP_END) {
+			errno = saved;
+			return (ssize_t)x.done;
+		}
 		zc_log(2, "transfer: %s fd %d -> fd %d refused (errno %d); plain write",
-		       zc_transfer_keys[t], in, out, errno);
-		refused_add(i, o, t);
+		       zc_transfer_keys[x.t], in, out, errno);
+		refused_add(i, o, x.t);
 		r = refused_find(i, o);
 	}
 	errno = saved;
