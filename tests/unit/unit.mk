@@ -11,7 +11,7 @@ UNIT_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -pthread \
 UNIT_LIBS    := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -ldl
 UNIT_HDRS    := $(wildcard tests/unit/*.h)
 
-UNIT_TESTS   := config log stats detect fdinfo policy
+UNIT_TESTS   := config log stats detect fdinfo policy fileabi
 
 # Sources each test binary links, besides its own test_<name>.c.
 UNIT_SRCS_config := shim/config.c
@@ -20,6 +20,7 @@ UNIT_SRCS_stats  := shim/stats.c shim/log.c shim/config.c shim/real.c tests/unit
 UNIT_SRCS_detect := shim/detect.c
 UNIT_SRCS_fdinfo := shim/fdinfo.c shim/real.c
 UNIT_SRCS_policy := shim/policy.c
+UNIT_SRCS_fileabi := shim/fileabi.c
 
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
 
