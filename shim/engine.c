@@ -563,7 +563,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	zc_inside = 0;
 }
 
-/* ---- stdio (observed, not redirected) ------------------------------------ */
+/* ---- stdio ---------------------------------------------------------------- */
 
 void zc_engine_stdio_read(int fd, void *buf, size_t n)
 {
@@ -593,3 +593,41 @@ void zc_engine_stdio_write(int fd, const void *buf, size_t n)
 	ZC_ADD(bytes_copied, n);
 	zc_inside = 0;
 }
+
+int zc_engine_stdio_phantom(const void *buf, size_t n)
+{
+	if (!zc_phantom_live || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+		return 0;
+	struct zc_phantom any;
+	uintptr_t b = (uintptr_t)buf;
+	zc_inside = 1;
+	zc_lock();
+	int r = b + n > b && zc_phantom_overlapping(b, b + n, &any, 1) > 0;
+	zc_unlock();
+	zc_inside = 0;
+	return r;
+}
+
+void zc_engine_stdio_read_more(int fd, const void *buf, size_t n)
+{
+	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+		return;
+	zc_inside = 1;
+	zc_lock();
+	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
+	if (s && s->len < n)
+		s->len = n;
+	zc_unlock();
+	zc_inside = 0;
+}
+
+void zc_engine_stdio_buffered(size_t n)
+{
+	if (n) {
+		zc_fallback(ZC_FB_STDIO, n);
+		ZC_ADD(bytes_copied, n);
+	}
+}
+
+
+__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));

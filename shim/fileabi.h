@@ -7,7 +7,9 @@
  * libio's flag bits, unchanged since glibc 2.0, are used.  zcopy never
  * installs a vtable; the one store it makes into a FILE is the error
  * indicator of a stream whose redirected write failed (as gnulib's fseterr
- * does), everything else changes through glibc's own functions.  If the check
+ * does), everything else changes through glibc's own functions.  Streams
+ * whose cached offset (_offset) is known stay glibc's: zcopy's calls move
+ * the kernel's offset, which glibc must then ask for.  If the check
  * fails, zc_fileabi_ok stays 0 and the stdio wrappers only observe.
  */
 #ifndef ZC_FILEABI_H
@@ -27,6 +29,8 @@
 #define ZC_IO_LINE_BUF 0x0200
 #define ZC_IO_CURRENTLY_PUTTING 0x0800
 #define ZC_IO_IS_FILEBUF 0x2000
+/* _offset when glibc does not know the file offset (_IO_pos_BAD). */
+#define ZC_IO_POS_BAD ((__off64_t)-1)
 /* _flags2: the stream reads through mmap (fopen "m"). */
 #define ZC_IO_FLAGS2_MMAP 0x1
 
