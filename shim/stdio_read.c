@@ -29,6 +29,7 @@
 #include <errno.h>
 
 #include "engine.h"
+#include "fdinfo.h"
 #include "fileabi.h"
 #include "real.h"
 #include "stdio_path.h"
@@ -47,7 +48,15 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 	size_t count = block >= 128 ? want - want % block : want;
 	if (count < block || count - block < zc_min_chunk)
 		return ZC_STDIO_PLAIN;
+	/* Only files can be deferred; a pipe or socket read stays glibc's one
+	 * call (a receive timeout, say, must expire once). */
 	int fd = fp->_fileno;
+	struct zc_fdinfo fi;
+	int saved = errno;
+	int file = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) == 0 && zc_fd_is_source(&fi);
+	errno = saved;
+	if (!file)
+		return ZC_STDIO_PLAIN;
 
 	size_t got = 0;
 	if (avail) {
