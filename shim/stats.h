@@ -34,7 +34,7 @@
 	X(PRIMITIVE, "primitive_unsupported", "kernel refused the transfer; plain write") \
 	X(MAP_FAILED, "map_failed", "the file could not be mapped over the buffer")       \
 	X(TOO_MANY, "too_many_phantoms", "phantom table full")                            \
-	X(STDIO, "stdio", "fread/fwrite data (stdio is not redirected)")
+	X(STDIO, "stdio", "fread/fwrite data glibc moved itself (its buffer, or a stream zcopy does not replay)")
 
 #define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,
 enum zc_fallback { ZC_FALLBACK_LIST(ZC_FB_ENUM) ZC_FB__COUNT };
