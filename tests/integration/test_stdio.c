@@ -191,6 +191,37 @@ START_TEST(source_closed_while_its_phantoms_wait_in_the_buffer)
 }
 END_TEST
 
+/* A reader that leaves after 4 MiB: the redirected fwrite meets EPIPE. */
+static void reader_leaves(const char *const *argv)
+{
+	struct it_spec s = { .argv = argv, .consumer = IT_ARGV("head", "-c", "4194304"),
+			     .out_fd = -1 };
+	it_four_spec(&s, NULL);
+}
+
+START_TEST(reader_leaves_sigpipe_kills_as_with_glibc)
+{
+	/* Killed by SIGPIPE: no stats record is written, so the engagement is
+	 * shown by the next test, the same run with SIGPIPE ignored. */
+	reader_leaves(IT_ARGV(it_prog(CP), "-q", "../src", "-"));
+	ck_assert_msg(it_status("none") != 0, "plain run: %s", it_describe(it_status("none")));
+}
+END_TEST
+
+START_TEST(reader_leaves_epipe_sets_the_error_indicator)
+{
+	reader_leaves(IT_ARGV(it_prog(CP), "-q", "-P", "../src", "-"));
+	char *err = it_slurp("on/stderr", NULL);
+	ck_assert_msg(strstr(err, "fwrite short: ferror 1 errno EPIPE") != NULL, "stderr: %s", err);
+	free(err);
+	it_expect_passive(CP);
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 5, "no reads deferred before the reader left; stats: %s",
+		      it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", CP, "bytes_zero_copy"), 0);
+}
+END_TEST
+
 /* ---- real stdio tools ----------------------------------------------------- */
 
 /* tool < in > stdout: the same everywhere. */
@@ -252,6 +283,8 @@ int main(void)
 	tcase_add_test(tc, fully_buffered_streams_set_by_setvbuf);
 	tcase_add_test(tc, freopen_the_source_midway);
 	tcase_add_test(tc, source_closed_while_its_phantoms_wait_in_the_buffer);
+	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
+	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);
 	tcase_add_test(tc, real_tools_keep_their_output);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

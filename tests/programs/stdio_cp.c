@@ -20,9 +20,14 @@
  *   -g        getc/fgets/getline/fscanf between chunks (a few bytes each)
  *   -f        at the middle, freopen the source and start over
  *   -C N      close the source after reading chunk N, write it, stop
+ *   -q        no per-read log lines (runs whose timing decides how far the
+ *             copy gets, as with a reader that leaves)
+ *   -P        ignore SIGPIPE; a failed fwrite is reported (ferror, errno)
+ *             and ends the program with status 3
  * The log (stderr): every read's count and ftell, then the end state
  * (total, ftell, feof, ferror, the kernel offset of fileno(in)).
  */
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -31,6 +36,8 @@
 static size_t chunk = 128 * 1024;
 static const char *bufkind = "aligned", *vmode = "default";
 static int use_read, use_write, mix, seekback, unget, gets_between, reopen, close_at = -1;
+static int quiet, nopipe;
+
 
 static void setmode(FILE *fp)
 {
@@ -90,7 +97,14 @@ static size_t get(void *buf, size_t n, FILE *in)
 static void put(const void *buf, size_t n, FILE *out)
 {
 	if (!use_write) {
-		if (fwrite(buf, 1, n, out) != n)
+		size_t w = fwrite(buf, 1, n, out);
+		if (w != n && nopipe) {
+			int e = errno;
+			fprintf(stderr, "fwrite short: ferror %d errno %s\n", ferror(out) != 0,
+				zt_errname(e));
+			exit(3);
+		}
+		if (w != n)
 			zt_die("fwrite");
 		return;
 	}
@@ -138,7 +152,7 @@ static void small_reads(FILE *in, FILE *out, int round)
 int main(int argc, char **argv)
 {
 	int o;
-	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:")) != -1) {
+	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qP")) != -1) {
 		switch (o) {
 		case 'c': chunk = strtoul(optarg, NULL, 0); break;
 		case 'b': bufkind = optarg; break;
@@ -151,6 +165,8 @@ int main(int argc, char **argv)
 		case 'g': gets_between = 1; break;
 		case 'f': reopen = 1; break;
 		case 'C': close_at = atoi(optarg); break;
+		case 'q': quiet = 1; break;
+		case 'P': nopipe = 1; signal(SIGPIPE, SIG_IGN); break;
 		default: zt_usage("stdio_cp [-c N] [-b KIND] [-v MODE] [-rwmsugf] [-C N] SRC DST");
 		}
 	}
@@ -187,7 +203,8 @@ int main(int argc, char **argv)
 	size_t n;
 	while ((n = get(buf, chunk, in)) > 0) {
 		total += (long long)n;
-		fprintf(stderr, "read %zu ftell %ld\n", n, ftell(in));
+		if (!quiet)
+			fprintf(stderr, "read %zu ftell %ld\n", n, ftell(in));
 		if (round == close_at) {
 			fclose(in);
 			put(buf, n, out);
