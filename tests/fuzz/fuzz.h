@@ -51,7 +51,9 @@
 	X(CONT, "cont")       /* reader: let it go on           */                     \
 	X(PREADV, "preadv")   /* fd buf off len pos (two halves) */                    \
 	X(PWRITEV, "pwritev") /* fd buf off len pos (two halves) */                    \
-	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */
+	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */            \
+	X(UNGETC, "ungetc")   /* fp byte (-1: fgetc, then that byte) */                \
+	X(SETVBUF, "setvbuf") /* fp mode (0 full, 1 line, 2 none) */
 
 #define FZ_ENUM(e, s) OP_##e,
 enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };
