@@ -366,7 +366,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		zc_inside = 0;
 		return plain_read(fd, buf, n, pos);
 	}
-	if (zc_mode == ZC_MODE_ON && n >= zc_min_chunk) {
+	if (zc_mode == ZC_MODE_ON && n + zc_stdio_read_rest >= zc_min_chunk) {
 		zc_lock();
 		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
 		struct zc_stream *s = zc_det_lookup(&det, fd, b);
@@ -631,3 +631,4 @@ void zc_engine_stdio_buffered(size_t n)
 
 
 __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
+__thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));

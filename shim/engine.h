@@ -120,5 +120,9 @@ void zc_engine_stdio_buffered(size_t n);
  * and the kernel maps whole large folios and their neighbours with them
  * (fault-around).  Pages the program wrote always count.  0 = none. */
 extern __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
+/* Bytes of this thread's fread request that glibc reads itself right after
+ * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
+ * program's request, as for a read().  0 = none. */
+extern __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 
 #endif

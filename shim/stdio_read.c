@@ -31,6 +31,7 @@
 #include "engine.h"
 #include "fdinfo.h"
 #include "fileabi.h"
+#include "phantom.h"
 #include "real.h"
 #include "stdio_path.h"
 
@@ -46,7 +47,7 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 		return ZC_STDIO_PLAIN; /* glibc copies from its buffer: nothing direct */
 	size_t want = total - avail;
 	size_t count = block >= 128 ? want - want % block : want;
-	if (count < block || count - block < zc_min_chunk)
+	if (count < block || count - block < zc_page || total < zc_min_chunk)
 		return ZC_STDIO_PLAIN;
 	/* Only files can be deferred; a pipe or socket read stays glibc's one
 	 * call (a receive timeout, say, must expire once). */
@@ -64,7 +65,9 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 		if (got != avail)
 			return got; /* cannot happen: a copy from the buffer */
 	}
+	zc_stdio_read_rest = total - (count - block);
 	ssize_t r = zc_engine_read(fd, buf + avail, count - block, NULL);
+	zc_stdio_read_rest = 0;
 	if (r > 0)
 		got += (size_t)r;
 	/* r <= 0: glibc's own read, made next, meets the end or the error

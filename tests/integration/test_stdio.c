@@ -73,6 +73,15 @@ START_TEST(fread_fwrite_file_to_socket)
 }
 END_TEST
 
+START_TEST(fread_requests_of_the_minimum_chunk_engage)
+{
+	/* ZCOPY_MIN_CHUNK (64 KiB by default) applies to the program's request,
+	 * as for read(), not to the part zcopy reads without glibc. */
+	copy_engaged(IT_ARGV(it_prog(CP), "-c", "65536", "../src", "out"), 80);
+	it_same_file("src", "none/out");
+}
+END_TEST
+
 START_TEST(fread_fwrite_with_1mib_setvbuf_buffers)
 {
 	/* Requests of four times the buffer: glibc reads and writes them
@@ -270,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, fread_fwrite_aligned_buffer_file_to_file);
 	tcase_add_test(tc, fread_fwrite_file_to_stdout_pipe);
 	tcase_add_test(tc, fread_fwrite_file_to_socket);
+	tcase_add_test(tc, fread_requests_of_the_minimum_chunk_engage);
 	tcase_add_test(tc, fread_fwrite_with_1mib_setvbuf_buffers);
 	tcase_add_test(tc, fread_fwrite_malloc_buffer_is_exact);
 	tcase_add_test(tc, read_syscall_then_fwrite);
