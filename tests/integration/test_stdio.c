@@ -200,6 +200,22 @@ START_TEST(source_closed_while_its_phantoms_wait_in_the_buffer)
 }
 END_TEST
 
+START_TEST(two_threads_share_one_output_stream)
+{
+	/* Each fwrite is kept whole by the FILE lock, with zcopy's replay as
+	 * with glibc's own call: the program checks the output chunk by chunk
+	 * and prints what it found. */
+	it_make_file("b", 8 * MiB, 13);
+	it_four(IT_ARGV(it_prog("stdio_threads"), "../src", "../b", "out"), NULL, NULL);
+	char *text = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(text, "chunks a 128 b 64, in order a 128 b 64, torn or foreign 0") != NULL,
+		      "stdout: %s", text);
+	free(text);
+	it_expect_passive("stdio_threads");
+	it_expect_zero_copy("stdio_threads", 24 * MiB, 50);
+}
+END_TEST
+
 /* A reader that leaves after 4 MiB: the redirected fwrite meets EPIPE. */
 static void reader_leaves(const char *const *argv)
 {
@@ -293,6 +309,7 @@ int main(void)
 	tcase_add_test(tc, fully_buffered_streams_set_by_setvbuf);
 	tcase_add_test(tc, freopen_the_source_midway);
 	tcase_add_test(tc, source_closed_while_its_phantoms_wait_in_the_buffer);
+	tcase_add_test(tc, two_threads_share_one_output_stream);
 	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
 	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);
 	tcase_add_test(tc, real_tools_keep_their_output);
