@@ -30,10 +30,12 @@
  * flush at that newline, glibc's own fwrite does not).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "engine.h"
+#include "fdinfo.h"
 #include "fileabi.h"
 #include "phantom.h"
 #include "policy.h"
@@ -87,10 +89,22 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 	int fd = fp->_fileno;
 
 	/* The start that fills the buffer: with bytes pending, glibc's copy
-	 * and flush (one write of both); with none, that flush is one write
-	 * of exactly these bytes, made from the caller's memory instead, which
-	 * leaves the stream as the flush would (empty, _offset forgotten). */
-	size_t done = 0;
+	 * and flush (one write of both).  With none, that flush is one write of
+	 * exactly these bytes, made from the caller's memory instead, which
+	 * leaves the stream as the flush would (empty, _offset unknown):
+	 *  - to a file, together with the blocks in one call: two writes in a
+	 *    row to a file are one to anyone else (the same bytes at the same
+	 *    offsets; a full disk or a size limit cuts them at the same byte),
+	 *    and the engine then sees one write of the stream's bytes;
+	 *  - to a pipe, when the kernel keeps it whole (PIPE_BUF), by write(2)
+	 *    itself, as the engine would, without pairing it with the read;
+	 *  - elsewhere by the engine, as its own call. */
+	size_t done = 0, end = room + direct;
+	struct zc_fdinfo fi;
+	int saved = errno;
+	enum zc_kind kind = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) == 0 ? fi.kind : ZC_K_UNKNOWN;
+	errno = saved;
+	size_t first = room;
 	if (pending) {
 		if (room && REAL(fwrite_unlocked)(s, 1, room, fp) != room)
 			return 0; /* cannot happen: a copy into the buffer */
@@ -98,26 +112,29 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 			return room; /* glibc's overflow failed: indicator and errno set */
 		zc_engine_stdio_buffered(room);
 		done = room;
-	}
-	/* glibc's copy above read the file's pages under [s, s+room), and a
-	 * plain write of the start reads them too; the kernel may map any of
-	 * the others with them (a large folio, fault-around): which clean
-	 * pages are mapped says nothing about the program now.  Pages it
-	 * wrote still count. */
-	zc_stdio_touch_floor = room ? UINTPTR_MAX : 0;
-	size_t end = room + direct;
-	while (done < end) {
-		/* One write(2) for the start, one for the blocks, each repeated
-		 * after short counts until an error, as _IO_new_file_write does. */
-		size_t upto = done < room ? room : end;
-		ssize_t w = zc_engine_write(fd, s + done, upto - done, NULL, ZC_W_WRITE, 0);
-		if (w < 0) {
-			/* The error indicator, and the count so far (glibc counts a
-			 * start that went to its buffer as taken). */
-			zc_stdio_touch_floor = 0;
-			fp->_flags |= ZC_IO_ERR_SEEN;
-			return done < room ? room : done;
+	} else if (kind == ZC_K_FILE || kind == ZC_K_BLOCK) {
+		first = end;
+	} else if (kind == ZC_K_PIPE && room <= PIPE_BUF) {
+		while (done < room) {
+			ssize_t w = REAL(write)(fd, s + done, room - done);
+			if (w < 0)
+				goto failed;
+			done += (size_t)w;
 		}
+		zc_engine_stdio_buffered(room);
+	}
+	/* Bytes of the start that glibc copied, or write(2) read, from the
+	 * file's pages mapped others with them (a large folio, fault-around):
+	 * which clean pages are mapped says nothing about the program then.
+	 * Pages it wrote still count. */
+	zc_stdio_touch_floor = done ? UINTPTR_MAX : 0;
+	while (done < end) {
+		/* The writes, each repeated after short counts until an error, as
+		 * _IO_new_file_write does. */
+		size_t upto = done < first ? first : end;
+		ssize_t w = zc_engine_write(fd, s + done, upto - done, NULL, ZC_W_WRITE, 0);
+		if (w < 0)
+			goto failed;
 		done += (size_t)w;
 	}
 	zc_stdio_touch_floor = 0;
@@ -125,4 +142,11 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 	size_t kept = tail ? keep_tail(s + end, tail, fp, lbf) : 0;
 	zc_engine_stdio_buffered(kept);
 	return end + kept;
+
+failed:
+	/* The error indicator, and the count so far (glibc counts a start
+	 * that went to its buffer as taken). */
+	zc_stdio_touch_floor = 0;
+	fp->_flags |= ZC_IO_ERR_SEEN;
+	return done < room ? room : done;
 }

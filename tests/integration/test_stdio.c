@@ -200,6 +200,21 @@ START_TEST(source_closed_while_its_phantoms_wait_in_the_buffer)
 }
 END_TEST
 
+START_TEST(a_copier_that_edits_its_chunks_backs_off)
+{
+	/* Deferring reads whose pages the program then writes costs more than
+	 * the copy it saves: the write sees the pages it changed and the
+	 * stream backs off, as it does for read()/write().  (The first page of
+	 * each chunk is left alone: it is the start of the fwrite that fills
+	 * the stream's buffer, and the blocks after it must count too.) */
+	it_four(IT_ARGV(it_prog(CP), "-e", "../src", "out"), NULL, OUT1);
+	it_expect_passive(CP);
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 0 && ph < 16, "phantom_reads %lld of 128 chunks; stats: %s", ph,
+		      it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(two_threads_share_one_output_stream)
 {
 	/* Each fwrite is kept whole by the FILE lock, with zcopy's replay as
@@ -309,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, fully_buffered_streams_set_by_setvbuf);
 	tcase_add_test(tc, freopen_the_source_midway);
 	tcase_add_test(tc, source_closed_while_its_phantoms_wait_in_the_buffer);
+	tcase_add_test(tc, a_copier_that_edits_its_chunks_backs_off);
 	tcase_add_test(tc, two_threads_share_one_output_stream);
 	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
 	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);

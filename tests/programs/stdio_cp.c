@@ -20,6 +20,8 @@
  *   -g        getc/fgets/getline/fscanf between chunks (a few bytes each)
  *   -f        at the middle, freopen the source and start over
  *   -C N      close the source after reading chunk N, write it, stop
+ *   -e        change one byte in every page but the first of each chunk
+ *             before writing it
  *   -q        no per-read log lines (runs whose timing decides how far the
  *             copy gets, as with a reader that leaves)
  *   -P        ignore SIGPIPE; a failed fwrite is reported (ferror, errno)
@@ -36,7 +38,7 @@
 static size_t chunk = 128 * 1024;
 static const char *bufkind = "aligned", *vmode = "default";
 static int use_read, use_write, mix, seekback, unget, gets_between, reopen, close_at = -1;
-static int quiet, nopipe;
+static int quiet, nopipe, edit;
 
 
 static void setmode(FILE *fp)
@@ -152,7 +154,7 @@ static void small_reads(FILE *in, FILE *out, int round)
 int main(int argc, char **argv)
 {
 	int o;
-	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qP")) != -1) {
+	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qPe")) != -1) {
 		switch (o) {
 		case 'c': chunk = strtoul(optarg, NULL, 0); break;
 		case 'b': bufkind = optarg; break;
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 		case 'f': reopen = 1; break;
 		case 'C': close_at = atoi(optarg); break;
 		case 'q': quiet = 1; break;
+		case 'e': edit = 1; break;
 		case 'P': nopipe = 1; signal(SIGPIPE, SIG_IGN); break;
 		default: zt_usage("stdio_cp [-c N] [-b KIND] [-v MODE] [-rwmsugf] [-C N] SRC DST");
 		}
@@ -212,6 +215,8 @@ int main(int argc, char **argv)
 			in = NULL;
 			break;
 		}
+		for (size_t i = 4096; edit && i < n; i += 4096)
+			buf[i] ^= 0x5a;
 		put(buf, n, out);
 		if (mix && fputs("--mark--\n", out) == EOF)
 			zt_die("fputs");
