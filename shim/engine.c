@@ -621,6 +621,25 @@ void zc_engine_stdio_read_more(int fd, const void *buf, size_t n)
 	zc_inside = 0;
 }
 
+void zc_engine_stdio_plain_read(void *buf, size_t n)
+{
+	if (!zc_phantom_live || zc_inside || !zc_ready || n == 0)
+		return;
+	int saved = errno;
+	zc_inside = 1;
+	before_plain_read((uintptr_t)buf, n);
+	zc_inside = 0;
+	errno = saved;
+}
+
+ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
+{
+	/* A plain write from phantom pages is always correct (the mapping
+	 * holds the file's bytes): nothing to do first under the map
+	 * strategy. */
+	return REAL(write)(fd, buf, n);
+}
+
 void zc_engine_stdio_buffered(size_t n)
 {
 	if (n) {

@@ -114,6 +114,13 @@ int zc_engine_stdio_phantom(const void *buf, size_t n);
  * read of the bytes up to buf+n: a write of all n pairs with it. */
 void zc_engine_stdio_read_more(int fd, const void *buf, size_t n);
 void zc_engine_stdio_buffered(size_t n);
+/* glibc's own read(2) (inside fread) is about to fill [buf, buf+n) of the
+ * caller's memory, and the replay's own write(2) to read [buf, buf+n): the
+ * kernel's access to the program's memory that no wrapper sees.  Phantom
+ * pages there become ordinary memory first, as before a plain read (and
+ * whatever else a strategy needs before the kernel touches the buffer). */
+void zc_engine_stdio_plain_read(void *buf, size_t n);
+ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
 /* Clean phantom pages below this address count as untouched by the
  * program when this thread's write finds them mapped: glibc's own copy of
  * the start of an fwrite into the stream's buffer reads the file's pages,

@@ -72,6 +72,7 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 		got += (size_t)r;
 	/* r <= 0: glibc's own read, made next, meets the end or the error
 	 * again and sets the indicator. */
+	zc_engine_stdio_plain_read(buf + got, total - got);
 	got += REAL(fread_unlocked)(buf + got, 1, total - got, fp);
 	if (r > 0)
 		zc_engine_stdio_read_more(fd, buf + avail, got - avail);

@@ -116,7 +116,7 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 		first = end;
 	} else if (kind == ZC_K_PIPE && room <= PIPE_BUF) {
 		while (done < room) {
-			ssize_t w = REAL(write)(fd, s + done, room - done);
+			ssize_t w = zc_engine_stdio_plain_write(fd, s + done, room - done);
 			if (w < 0)
 				goto failed;
 			done += (size_t)w;
