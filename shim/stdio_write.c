@@ -112,8 +112,8 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 			return room; /* glibc's overflow failed: indicator and errno set */
 		zc_engine_stdio_buffered(room);
 		done = room;
-	} else if (kind == ZC_K_FILE || kind == ZC_K_BLOCK) {
-		first = end;
+	} else if ((kind == ZC_K_FILE || kind == ZC_K_BLOCK) && !(fi.flags & ZC_FL_APPEND)) {
+		first = end; /* (each O_APPEND write is a unit of its own) */
 	} else if (kind == ZC_K_PIPE && room <= PIPE_BUF) {
 		while (done < room) {
 			ssize_t w = zc_engine_stdio_plain_write(fd, s + done, room - done);
