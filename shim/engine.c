@@ -36,6 +36,7 @@ size_t zc_min_chunk = ZC_DEFAULT_MIN_CHUNK;
 size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
+__thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
 struct zc_detector zc_det_state;
@@ -287,7 +288,7 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 	zc_lock();
 	if (zc_mode == ZC_MODE_OBSERVE) {
 		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
-		why = observe_read(fd, b, got, n, pos);
+		why = observe_read(fd, b, got, n + zc_stdio_read_rest, pos);
 		if (why < 0 && v != ZC_READ_DEFER)
 			why = waiting_reason(zc_det_lookup(&det, fd, b), v);
 	}
@@ -348,7 +349,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return plain_read(fd, buf, n, pos);
-	if (zc_mode == ZC_MODE_OBSERVE && n < zc_min_chunk)
+	if (zc_mode == ZC_MODE_OBSERVE && n + zc_stdio_read_rest < zc_min_chunk)
 		return observe_small_read(fd, buf, n, pos);
 	if (n > ZC_MAX_RW)
 		return plain_read(fd, buf, n, pos); /* the kernel's own checks and cap */
@@ -610,7 +611,7 @@ int zc_engine_stdio_phantom(const void *buf, size_t n)
 
 void zc_engine_stdio_read_more(int fd, const void *buf, size_t n)
 {
-	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return;
 	zc_inside = 1;
 	zc_lock();
@@ -650,4 +651,4 @@ void zc_engine_stdio_buffered(size_t n)
 
 
 __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
-__thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
+

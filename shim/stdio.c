@@ -6,7 +6,9 @@
  * whole pages on a plain file stream is replayed with the stream locked
  * (stdio_read.c, stdio_write.c): glibc moves the bytes its buffer holds,
  * the engine makes the one direct system call glibc would have made on the
- * caller's buffer.  Every other call is glibc's own, seen by the detector
+ * caller's buffer.  Observe mode replays them too (the engine's calls are
+ * then plain ones), so that it counts what mode on would redirect.  Every
+ * other call is glibc's own, seen by the detector
  * (so a copy loop can engage) and by the stats (reason "stdio"); fclose
  * tells the engine that the descriptor is gone.
  */
@@ -52,13 +54,18 @@ static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
 /* May this fread take part?  Sets *total to its size in bytes. */
 static int read_candidate(size_t size, size_t n, FILE *fp, size_t *total)
 {
-	return zc_mode == ZC_MODE_ON && zc_fileabi_ok && !zc_inside && fp &&
+	return zc_mode != ZC_MODE_OFF && zc_fileabi_ok && !zc_inside && fp &&
 	       !__builtin_mul_overflow(size, n, total) && *total >= zc_min_chunk;
 }
 
-/* An fwrite of phantom pages? */
+/* An fwrite of phantom pages?  In observe mode every large fwrite is
+ * replayed, so that the engine sees (and counts) the writes mode on would
+ * make; nothing is redirected there. */
 static int write_candidate(const void *buf, size_t size, size_t n, FILE *fp, size_t *total)
 {
+	if (__builtin_expect(zc_mode == ZC_MODE_OBSERVE, 0))
+		return zc_fileabi_ok && !zc_inside && fp && !__builtin_mul_overflow(size, n, total) &&
+		       *total >= zc_page;
 	return __builtin_expect(zc_phantom_live, 0) && zc_mode == ZC_MODE_ON && zc_fileabi_ok &&
 	       !zc_inside && fp && !__builtin_mul_overflow(size, n, total) && *total >= zc_page &&
 	       zc_engine_stdio_phantom(buf, *total);

@@ -49,6 +49,7 @@ START_TEST(fread_fwrite_aligned_buffer_file_to_file)
 	copy_engaged(IT_ARGV(it_prog(CP), "../src", "out"), 80);
 	it_same_file("src", "none/out");
 	it_expect_transfers(CP, "copy_file_range");
+	it_expect_would(CP, SIZE, 80); /* observe mode sees what on mode does */
 }
 END_TEST
 
@@ -62,6 +63,7 @@ START_TEST(fread_fwrite_file_to_stdout_pipe)
 	it_expect_passive(CP);
 	it_expect_zero_copy(CP, SIZE, 80);
 	it_expect_transfers(CP, "splice");
+	it_expect_would(CP, SIZE, 80);
 }
 END_TEST
 
