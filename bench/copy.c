@@ -4,7 +4,10 @@
  * output path.  It knows nothing about zcopy; the harness runs it with the
  * shim preloaded (ZCOPY_MODE=on or off) or without it.
  *
- * usage: copy [-b CHUNK] SRC [DST]
+ * With -s the same loop uses stdio: fread() from a FILE of SRC, fwrite() to
+ * a FILE of DST or stdout, each with glibc's default buffer.
+ *
+ * usage: copy [-s] [-b CHUNK] SRC [DST]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,22 +24,55 @@ static void die(const char *what, const char *arg)
 	exit(1);
 }
 
+/* The stdio loop of -s. */
+static int stdio_copy(const char *src, const char *dst, size_t chunk)
+{
+	FILE *in = fopen(src, "rb");
+	FILE *out = dst ? fopen(dst, "wb") : stdout;
+	void *buf;
+	size_t n;
+	if (!in)
+		die("fopen", src);
+	if (!out)
+		die("fopen", dst);
+	errno = posix_memalign(&buf, (size_t)sysconf(_SC_PAGESIZE), chunk);
+	if (errno)
+		die("posix_memalign", NULL);
+	while ((n = fread(buf, 1, chunk, in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			die("fwrite", NULL);
+	if (ferror(in))
+		die("fread", src);
+	if (fclose(out) != 0)
+		die("fclose", NULL);
+	fclose(in);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t chunk = 128 * 1024;
 	int opt, in, out = 1;
 	void *buf;
 
-	while ((opt = getopt(argc, argv, "b:")) != -1) {
+	int use_stdio = 0;
+	while ((opt = getopt(argc, argv, "sb:")) != -1) {
+		if (opt == 's') {
+			use_stdio = 1;
+			continue;
+		}
 		if (opt != 'b' || !(chunk = parse_size(optarg))) {
-			fprintf(stderr, "usage: copy [-b CHUNK] SRC [DST]\n");
+			fprintf(stderr, "usage: copy [-s] [-b CHUNK] SRC [DST]\n");
 			return 2;
 		}
 	}
 	if (optind >= argc || argc - optind > 2) {
-		fprintf(stderr, "usage: copy [-b CHUNK] SRC [DST]\n");
+		fprintf(stderr, "usage: copy [-s] [-b CHUNK] SRC [DST]\n");
 		return 2;
 	}
+	if (use_stdio)
+		return stdio_copy(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, chunk);
 	in = open(argv[optind], O_RDONLY);
 	if (in < 0)
 		die("open", argv[optind]);

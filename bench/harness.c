@@ -108,6 +108,25 @@ static void plan(struct bench *b)
 		     *b->xfs_dir ? b->xfs_dir : b->work, b->xfs_src, 0);
 	if (!*b->xfs_dir)
 		fmt(s->skipped, sizeof(s->skipped), "%s", b->xfs_note);
+	/* The stdio copier (fread/fwrite, glibc's default buffers), by request
+	 * size, against the same ideal program. */
+	static const size_t stdio_chunks[] = { 64 << 10, 128 << 10, 1 << 20 };
+	for (size_t i = 0; i < sizeof(stdio_chunks) / sizeof(stdio_chunks[0]); i++) {
+		char id[16], title[80];
+		size_t c = stdio_chunks[i];
+		for (int f = 0; f < 2; f++) {
+			fmt(id, sizeof(id), "stdio-%s-%zu%s", f ? "ext4" : "pipe",
+			    c >= (1 << 20) ? c >> 20 : c >> 10, c >= (1 << 20) ? "m" : "k");
+			fmt(title, sizeof(title), "fread/fwrite, file -> %s, requests of %zu KiB",
+			    f ? "file, ext4" : "pipe", c >> 10);
+			s = add_scen(b, id, title, f ? D_FILE : D_PIPE, f ? b->ext4_dir : b->work,
+				     f ? b->ext4_src : b->src, 0);
+			s->chunk = c;
+			for (int k = 0; k < s->nv; k++)
+				if (s->v[k].kind == V_PEER)
+					s->nv = k; /* peers copy with their own loops */
+		}
+	}
 	if (b->cold && !b->quick) {
 		add_scen(b, "pipe-cold", "file -> pipe", D_PIPE, b->work, b->src, 1);
 		add_scen(b, "devnull-cold", "file -> /dev/null", D_NULL, b->work, b->src, 1);

@@ -14,7 +14,7 @@
 
 #define MAXV 8      /* programs compared in one scenario */
 #define MAXRUNS 64  /* timed runs per program */
-#define MAXSCEN 12
+#define MAXSCEN 20
 #define NSWEEP 9    /* 4 KiB .. 1 MiB */
 #define MAXPATH 512
 

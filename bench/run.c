@@ -194,6 +194,8 @@ static int build_argv(struct bench *b, struct scen *s, struct vres *v, char **ar
 	*stdout_file = 0;
 	argv[n++] = v->path;
 	if (v->kind != V_PEER) {
+		if (v->kind != V_IDEAL && strncmp(s->id, "stdio-", 6) == 0)
+			argv[n++] = "-s"; /* the stdio copier: fread/fwrite */
 		argv[n++] = "-b";
 		argv[n++] = chunk;
 		argv[n++] = s->src;

@@ -3,9 +3,10 @@
  *
  *   stdiocopy SRC [DST]
  *
- * glibc's FILE functions reach the kernel through internal calls that a
- * preloaded library cannot see, so zcopy observes this loop (and says so in
- * its stats, reason "stdio") but does not redirect it.
+ * zcopy replays fread/fwrite and makes glibc's direct calls itself, but a
+ * static buffer like this one starts at an address that does not match the
+ * file offset modulo the page size, so the map strategy cannot defer into
+ * it (reason "alignment" or "stdio" in its stats).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -37,6 +37,7 @@ size_t zc_min_chunk = ZC_DEFAULT_MIN_CHUNK;
 size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
+__thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
 struct zc_detector zc_det_state;
@@ -303,7 +304,7 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 	zc_lock();
 	if (zc_mode == ZC_MODE_OBSERVE) {
 		enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
-		why = observe_read(fd, b, got, n, pos);
+		why = observe_read(fd, b, got, n + zc_stdio_read_rest, pos);
 		if (why < 0 && v != ZC_READ_DEFER)
 			why = waiting_reason(zc_det_lookup(&det, fd, b), v);
 	}
@@ -397,7 +398,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return plain_read(fd, buf, n, pos);
-	if (zc_mode == ZC_MODE_OBSERVE && n < zc_min_chunk)
+	if (zc_mode == ZC_MODE_OBSERVE && n + zc_stdio_read_rest < zc_min_chunk)
 		return observe_small_read(fd, buf, n, pos);
 	if (n > ZC_MAX_RW)
 		return plain_read(fd, buf, n, pos); /* the kernel's own checks and cap */
@@ -414,7 +415,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 			return plain_read(fd, buf, n, pos);
 		}
 		why = ZC_FB_TOO_SMALL;
-		ssize_t r = n >= zc_min_chunk ? consider(fd, buf, n, pos, &why) : -1;
+		/* An fread's request counts whole (stdio_read.c reads its rest). */
+		ssize_t r = n + zc_stdio_read_rest >= zc_min_chunk ? consider(fd, buf, n, pos, &why) : -1;
 		if (r >= 0) {
 			zc_leave();
 			return r;
@@ -655,7 +657,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	zc_leave();
 }
 
-/* ---- stdio (observed, not redirected) ------------------------------------ */
+/* ---- stdio ---------------------------------------------------------------- */
 
 void zc_engine_stdio_read(int fd, void *buf, size_t n)
 {
@@ -685,3 +687,61 @@ void zc_engine_stdio_write(int fd, const void *buf, size_t n)
 	ZC_ADD(bytes_copied, n);
 	zc_leave();
 }
+
+int zc_engine_stdio_phantom(const void *buf, size_t n)
+{
+	if (!zc_phantom_live || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+		return 0;
+	struct zc_phantom any;
+	uintptr_t b = (uintptr_t)buf;
+	zc_enter();
+	zc_lock();
+	int r = b + n > b && zc_phantom_overlapping(b, b + n, &any, 1) > 0;
+	zc_unlock();
+	zc_leave();
+	return r;
+}
+
+void zc_engine_stdio_read_more(int fd, const void *buf, size_t n)
+{
+	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
+		return;
+	zc_enter();
+	zc_lock();
+	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
+	if (s && s->len < n)
+		s->len = n;
+	zc_unlock();
+	zc_leave();
+}
+
+void zc_engine_stdio_plain_read(void *buf, size_t n)
+{
+	if (!zc_phantom_live || zc_inside || !zc_ready || n == 0)
+		return;
+	int saved = errno;
+	zc_enter();
+	before_plain_read((uintptr_t)buf, n);
+	zc_leave();
+	errno = saved;
+}
+
+ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
+{
+	/* A plain write from phantom pages is always correct (the mapping
+	 * holds the file's bytes): nothing to do first under the map
+	 * strategy. */
+	return REAL(write)(fd, buf, n);
+}
+
+void zc_engine_stdio_buffered(size_t n)
+{
+	if (n) {
+		zc_fallback(ZC_FB_STDIO, n);
+		ZC_ADD(bytes_copied, n);
+	}
+}
+
+
+__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
+

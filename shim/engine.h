@@ -136,8 +136,33 @@ void zc_engine_path_changing(int dirfd, const char *path, off_t from);
 /* fflush(NULL): any file may change; every phantom gets its bytes. */
 void zc_engine_all_files_changing(void);
 
-/* stdio observation (fread/fwrite are not redirected). */
+/* stdio observation, for the fread/fwrite calls that stay glibc's. */
 void zc_engine_stdio_read(int fd, void *buf, size_t n);
 void zc_engine_stdio_write(int fd, const void *buf, size_t n);
+/* stdio that takes part (stdio_read.c, stdio_write.c): does [buf, buf+n)
+ * hold phantom pages; n bytes of a redirected fwrite went through the
+ * stream's buffer. */
+int zc_engine_stdio_phantom(const void *buf, size_t n);
+/* The read the engine just made into buf on fd was followed by glibc's own
+ * read of the bytes up to buf+n: a write of all n pairs with it. */
+void zc_engine_stdio_read_more(int fd, const void *buf, size_t n);
+void zc_engine_stdio_buffered(size_t n);
+/* glibc's own read(2) (inside fread) is about to fill [buf, buf+n) of the
+ * caller's memory, and the replay's own write(2) to read [buf, buf+n): the
+ * kernel's access to the program's memory that no wrapper sees.  Phantom
+ * pages there become ordinary memory first, as before a plain read (and
+ * whatever else a strategy needs before the kernel touches the buffer). */
+void zc_engine_stdio_plain_read(void *buf, size_t n);
+ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
+/* Clean phantom pages below this address count as untouched by the
+ * program when this thread's write finds them mapped: glibc's own copy of
+ * the start of an fwrite into the stream's buffer reads the file's pages,
+ * and the kernel maps whole large folios and their neighbours with them
+ * (fault-around).  Pages the program wrote always count.  0 = none. */
+extern __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
+/* Bytes of this thread's fread request that glibc reads itself right after
+ * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
+ * program's request, as for a read().  0 = none. */
+extern __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 
 #endif

@@ -58,7 +58,7 @@ static void seams(uintptr_t lo, uintptr_t hi, int mend)
 {
 	if (!unlikely(zc_seams) || zc_inside || lo >= hi)
 		return;
-	zc_inside = 1;
+	zc_enter();
 	int saved = errno;
 	zc_lock();
 	if (mend)
@@ -67,7 +67,7 @@ static void seams(uintptr_t lo, uintptr_t hi, int mend)
 		zc_seams_forget(lo, hi);
 	zc_unlock();
 	errno = saved;
-	zc_inside = 0;
+	zc_leave();
 }
 
 ZC_EXPORT void free(void *p)

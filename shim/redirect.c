@@ -372,7 +372,9 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 			while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
 				j++;
 			for (size_t k = i; k < j; k++)
-				*touched |= (st[k] & ZC_PG_PRESENT) != 0;
+				*touched |= (st[k] & ZC_PG_PRESENT) &&
+					    (!(st[k] & ZC_PG_CLEAN) ||
+					     a + k * zc_page >= zc_stdio_touch_floor);
 			uintptr_t ra = a + i * zc_page;
 			size_t rl = (j - i) * zc_page;
 			if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))

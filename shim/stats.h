@@ -36,7 +36,8 @@
 	X(TOO_MANY, "too_many_phantoms", "phantom table full")                            \
 	X(FD_LIMIT, "fd_limit", "RLIMIT_NOFILE below 1024: zcopy holds no descriptor to pin the source") \
 	X(NO_PIN, "no_pin", "the source could not be pinned (kcmp unavailable, or no descriptor free)") \
-	X(STDIO, "stdio", "fread/fwrite data (stdio is not redirected)")
+	X(STDIO, "stdio", "fread/fwrite data glibc moved itself (its buffer, or a stream zcopy does not replay)")
+
 
 #define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,
 enum zc_fallback { ZC_FALLBACK_LIST(ZC_FB_ENUM) ZC_FB__COUNT };

@@ -1,18 +1,28 @@
 /*
- * stdio.c - fread/fwrite and fclose.
+ * stdio.c - fread/fwrite, fflush and fclose.
  *
  * glibc's FILE functions call the kernel through internal entry points that
- * no preload can see, so stdio data is not redirected: these wrappers pass
- * the call through and let observe mode (and the stats) see the stream, and
- * fclose tells the engine that the descriptor is gone.
+ * no preload can see.  In mode on, an fread or fwrite large enough to carry
+ * whole pages on a plain file stream is replayed with the stream locked
+ * (stdio_read.c, stdio_write.c): glibc moves the bytes its buffer holds,
+ * the engine makes the one direct system call glibc would have made on the
+ * caller's buffer.  Observe mode replays them too (the engine's calls are
+ * then plain ones), so that it counts what mode on would redirect.  Every
+ * other call is glibc's own, seen by the detector
+ * (so a copy loop can engage) and by the stats (reason "stdio"); fclose
+ * tells the engine that the descriptor is gone.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "engine.h"
+#include "fileabi.h"
 #include "phantom.h"
 #include "real.h"
 #include "stats.h"
+#include "stdio_path.h"
 
 /* glibc may define these as macros when optimising. */
 #undef fread_unlocked
@@ -42,26 +52,97 @@ static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
 		zc_engine_stdio_write(fd_of(fp), buf, size * n);
 }
 
+/* May this fread take part?  Sets *total to its size in bytes. */
+static int read_candidate(size_t size, size_t n, FILE *fp, size_t *total)
+{
+	return zc_mode != ZC_MODE_OFF && zc_fileabi_ok && !zc_inside && fp &&
+	       !__builtin_mul_overflow(size, n, total) && *total >= zc_min_chunk;
+}
+
+/* An fwrite of phantom pages?  In observe mode every large fwrite is
+ * replayed, so that the engine sees (and counts) the writes mode on would
+ * make; nothing is redirected there. */
+static int write_candidate(const void *buf, size_t size, size_t n, FILE *fp, size_t *total)
+{
+	if (__builtin_expect(zc_mode == ZC_MODE_OBSERVE, 0))
+		return zc_fileabi_ok && !zc_inside && fp && !__builtin_mul_overflow(size, n, total) &&
+		       *total >= zc_page;
+	return __builtin_expect(zc_phantom_live, 0) && zc_mode == ZC_MODE_ON && zc_fileabi_ok &&
+	       !zc_inside && fp && !__builtin_mul_overflow(size, n, total) && *total >= zc_page &&
+	       zc_engine_stdio_phantom(buf, *total);
+}
+
+/* fread's count of items from a count of bytes (glibc's rule). */
+static size_t items(size_t got, size_t total, size_t size, size_t n)
+{
+	return got == total ? n : got / size;
+}
+
+static void unlock_file(void *fp)
+{
+	funlockfile(fp);
+}
+
+/* The replay runs with the stream locked, as glibc's own call would; a
+ * cancelled read or write releases the lock as glibc's does. */
+static size_t fread_locked(void *buf, size_t total, FILE *fp)
+{
+	size_t r;
+	flockfile(fp);
+	pthread_cleanup_push(unlock_file, fp);
+	r = zc_stdio_fread(buf, total, fp);
+	pthread_cleanup_pop(1);
+	return r;
+}
+
+static size_t fwrite_locked(const void *buf, size_t total, FILE *fp)
+{
+	size_t r;
+	flockfile(fp);
+	pthread_cleanup_push(unlock_file, fp);
+	r = zc_stdio_fwrite(buf, total, fp);
+	pthread_cleanup_pop(1);
+	return r;
+}
+
 ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
+	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
+	    (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	size_t got = REAL(fread)(buf, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
 ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
+	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
+	    (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	size_t got = REAL(fread_unlocked)(buf, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
+/* The _chk twins: an overflow or a request beyond buflen is the real
+ * function's to report. */
 ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
+	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
+	    total <= buflen && (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	size_t got = REAL(__fread_chk)(buf, buflen, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
 ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
+	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
+	    total <= buflen && (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	size_t got = REAL(__fread_unlocked_chk)(buf, buflen, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
@@ -78,7 +159,11 @@ static void file_changing(FILE *fp)
 
 ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
 	file_changing(fp);
+	if (write_candidate(buf, size, n, fp, &total) &&
+	    (r = fwrite_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
 	return REAL(fwrite)(buf, size, n, fp);
@@ -86,7 +171,11 @@ ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 
 ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
+	size_t total, r;
 	file_changing(fp);
+	if (write_candidate(buf, size, n, fp, &total) &&
+	    (r = zc_stdio_fwrite(buf, total, fp)) != ZC_STDIO_PLAIN)
+		return items(r, total, size, n);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
 	return REAL(fwrite_unlocked)(buf, size, n, fp);

@@ -183,6 +183,8 @@ static int changes_file(const struct fz_op *o)
 	case OP_FSEEK:
 	case OP_FTELL:
 	case OP_FFLUSH:
+	case OP_UNGETC:
+	case OP_SETVBUF:
 		return fp_pending(fpn(a[0]));
 	default:
 		return 0;
@@ -293,6 +295,18 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	case OP_FFLUSH:
 		r = fp ? fflush(fp) : -2;
 		break;
+	case OP_UNGETC:
+		r = !fp ? -2 : a[1] < 0 ? fgetc(fp) : (long)(a[1] & 0xff);
+		if (fp && r != EOF)
+			r = ungetc((int)r, fp);
+		off = ftell_of(fp);
+		break;
+	case OP_SETVBUF: {
+		static const int modes[] = { _IOFBF, _IOLBF, _IONBF };
+		r = fp ? setvbuf(fp, NULL, modes[(unsigned long)a[1] % 3], 0) : -2;
+		off = ftell_of(fp);
+		break;
+	}
 	case OP_LSEEK:
 		r = (long)lseek(fd, a[1], (int)((unsigned long)a[2] % 3));
 		break;

@@ -56,7 +56,9 @@
 				 (0 default 1 ignore 2 handler+SA_RESTART 3 handler) */ \
 	X(RLIMIT, "rlimit")   /* RLIMIT_FSIZE soft limit (<= 0: the hard one)    */     \
 	X(PEER, "peer")       /* reader (0 pipe, 1 socket): drained, then closes */     \
-	X(ARM, "arm")         /* act x y z flags: the helper acts during the next op */
+	X(ARM, "arm")         /* act x y z flags: the helper acts during the next op */ \
+	X(UNGETC, "ungetc")   /* fp byte (-1: fgetc, then that byte) */                \
+	X(SETVBUF, "setvbuf") /* fp mode (0 full, 1 line, 2 none) */
 
 #define FZ_ENUM(e, s) OP_##e,
 enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };

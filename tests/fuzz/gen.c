@@ -328,7 +328,17 @@ static void single(struct gen *g)
 	case 7: EMIT(g, OP_FREAD, fp, buf, off, len, 0); break;
 	case 8: EMIT(g, OP_FWRITE, fp, buf, off, len, 0); break;
 	case 9: EMIT(g, OP_FSEEK, fp, pos, (int)fz_below(&g->r, 3), 0, 0); break;
-	case 10: EMIT(g, OP_FTELL, fp, 0, 0, 0, 0); break;
+	case 10: /* ftell, or a change to the FILE's position or buffer */
+		which = fz_below(&g->r, 4);
+		if (which == 1) /* of the byte read (another byte takes a malloc'd
+				 * backup area, which the heap edits of other ops
+				 * may hit: seeds then abort with or without zcopy) */
+			EMIT(g, OP_UNGETC, fp, -1, 0, 0, 0);
+		else if (which == 2)
+			EMIT(g, OP_SETVBUF, fp, fz_below(&g->r, 3), 0, 0, 0);
+		else
+			EMIT(g, OP_FTELL, fp, 0, 0, 0, 0);
+		break;
 	case 11: EMIT(g, OP_LSEEK, fd, pos - (1 << 20), (int)fz_below(&g->r, 3), 0, 0); break;
 	case 12: EMIT(g, OP_FTRUNC, fd, pos, 0, 0, 0); break;
 	case 13: EMIT(g, OP_MEMSET, buf, off, len, fz_below(&g->r, 256), 0); break;

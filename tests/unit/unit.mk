@@ -11,7 +11,7 @@ UNIT_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -pthread \
 UNIT_LIBS    := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -ldl
 UNIT_HDRS    := $(wildcard tests/unit/*.h)
 
-UNIT_TESTS   := config log stats detect fdinfo policy ownfd header
+UNIT_TESTS   := config log stats detect fdinfo policy ownfd header fileabi
 
 # Sources each test binary links, besides its own test_<name>.c.
 UNIT_SRCS_config := shim/config.c
@@ -22,6 +22,7 @@ UNIT_SRCS_fdinfo := shim/fdinfo.c shim/real.c
 UNIT_SRCS_policy := shim/policy.c
 UNIT_SRCS_ownfd  := shim/ownfd.c shim/real.c
 UNIT_SRCS_header := shim/stats.c shim/log.c shim/config.c shim/real.c shim/ownfd.c
+UNIT_SRCS_fileabi := shim/fileabi.c
 
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
 

@@ -1,0 +1,25 @@
+/*
+ * stdio_path.h - fread and fwrite that take part in zero copy
+ * (stdio_read.c, stdio_write.c), called by the wrappers in stdio.c with the
+ * stream locked.
+ *
+ * Each replays what glibc's fread/fwrite would do on a plain file stream,
+ * step by step, through glibc's own functions wherever the FILE changes
+ * (fread_unlocked of the bytes it holds, fflush_unlocked, fwrite_unlocked of
+ * the part it keeps), and does through the engine only the system call
+ * glibc would have made on the caller's buffer directly.  They return the
+ * bytes moved, or ZC_STDIO_PLAIN before touching anything when the program's
+ * own call must be made.
+ */
+#ifndef ZC_STDIO_PATH_H
+#define ZC_STDIO_PATH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define ZC_STDIO_PLAIN ((size_t)-1)
+
+size_t zc_stdio_fread(char *buf, size_t total, FILE *fp);
+size_t zc_stdio_fwrite(const char *buf, size_t total, FILE *fp);
+
+#endif

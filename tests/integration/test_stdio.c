@@ -1,0 +1,341 @@
+/*
+ * test_stdio.c - fread()/fwrite() loops (issue 10): copiers whose stdio
+ * calls zcopy replays with the engine making glibc's direct system call,
+ * the FILE behaviours that replay must keep (ftell, fseek, ungetc, the
+ * end-of-file and error indicators, setvbuf modes, freopen, output mixed
+ * with fprintf/fputs, read(2)/write(2) on the same descriptors), and real
+ * stdio tools, whose output must not change.
+ *
+ * Every scenario runs tests/programs/stdio_cp (or the tool) without the
+ * shim and with ZCOPY_MODE=off, observe and on; status, stdout, stderr (the
+ * program's log of every count and position) and outputs must be identical,
+ * and the stats must show the engagement the scenario calls for.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expect.h"
+#include "harness.h"
+
+/* Not a multiple of the request size: the short read at the end, the end of
+ * file indicator and the tail kept in the stream's buffer are in every
+ * copy. */
+#define SIZE (16 * MiB + 12345)
+#define OUT1 IT_ARGV("out")
+#define CP "stdio_cp"
+
+static void setup(void)
+{
+	it_begin();
+	it_make_file("src", SIZE, 10);
+}
+
+/* A copy to the file "out": identical everywhere, the copy exact, and at
+ * least pct% of it by kernel transfer. */
+static void copy_engaged(const char *const *argv, int pct)
+{
+	it_four(argv, NULL, OUT1);
+	it_expect_passive(CP);
+	it_expect_zero_copy(CP, SIZE, pct);
+}
+
+/* ---- copiers -------------------------------------------------------------- */
+
+START_TEST(fread_fwrite_aligned_buffer_file_to_file)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "../src", "out"), 80);
+	it_same_file("src", "none/out");
+	it_expect_transfers(CP, "copy_file_range");
+	it_expect_would(CP, SIZE, 80); /* observe mode sees what on mode does */
+}
+END_TEST
+
+START_TEST(fread_fwrite_file_to_stdout_pipe)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog(CP), "../src", "-"),
+			     .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success(CP);
+	it_same_file("src", "none/piped");
+	it_expect_passive(CP);
+	it_expect_zero_copy(CP, SIZE, 80);
+	it_expect_transfers(CP, "splice");
+	it_expect_would(CP, SIZE, 80);
+}
+END_TEST
+
+START_TEST(fread_fwrite_file_to_socket)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "../src", "sock:out"), 80);
+	it_same_file("src", "none/out");
+	it_expect_transfers(CP, "sendfile");
+}
+END_TEST
+
+START_TEST(fread_requests_of_the_minimum_chunk_engage)
+{
+	/* ZCOPY_MIN_CHUNK (64 KiB by default) applies to the program's request,
+	 * as for read(), not to the part zcopy reads without glibc. */
+	copy_engaged(IT_ARGV(it_prog(CP), "-c", "65536", "../src", "out"), 80);
+	it_same_file("src", "none/out");
+}
+END_TEST
+
+START_TEST(fread_fwrite_with_1mib_setvbuf_buffers)
+{
+	/* Requests of four times the buffer: glibc reads and writes them
+	 * directly.  zcopy leaves glibc its own read of the last buffer block
+	 * of each request (that read is what leaves the stream as glibc
+	 * leaves it), so a quarter of the bytes go through user memory here.
+	 * Requests that fit the buffer are copied through it by glibc, and
+	 * stay glibc's. */
+	it_make_file("src", 48 * MiB + 4321, 11);
+	it_four(IT_ARGV(it_prog(CP), "-v", "1m", "-c", "4194304", "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive(CP);
+	it_expect_zero_copy(CP, 48 * MiB, 55);
+}
+END_TEST
+
+START_TEST(fread_fwrite_malloc_buffer_is_exact)
+{
+	/* A malloc'd 128 KiB block starts 16 bytes into a page: the map
+	 * strategy cannot defer into it, so nothing is redirected (the guard
+	 * strategy is what covers it). */
+	it_four(IT_ARGV(it_prog(CP), "-b", "malloc", "../src", "out"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive(CP);
+	it_expect_no_zero_copy(CP, 0);
+}
+END_TEST
+
+START_TEST(read_syscall_then_fwrite)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-r", "../src", "out"), 80);
+	it_same_file("src", "none/out");
+}
+END_TEST
+
+START_TEST(fread_then_write_syscall)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-w", "../src", "out"), 80);
+	it_same_file("src", "none/out");
+}
+END_TEST
+
+/* ---- FILE behaviours ------------------------------------------------------ */
+
+START_TEST(fprintf_header_fputs_marks_trailer_and_ftell)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-m", "../src", "out"), 80);
+	ck_assert_int_gt(it_file_size("none/out"), SIZE);
+}
+END_TEST
+
+START_TEST(fseek_back_and_read_again)
+{
+	/* After an fseek glibc caches the file offset, and that stream's
+	 * freads stay glibc's: the first half is redirected. */
+	copy_engaged(IT_ARGV(it_prog(CP), "-s", "../src", "out"), 40);
+	ck_assert_int_eq(it_file_size("none/out"), SIZE + 128 * 1024);
+}
+END_TEST
+
+START_TEST(fgetc_ungetc_before_fread)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-u", "../src", "out"), 75);
+}
+END_TEST
+
+START_TEST(getc_fgets_getdelim_fscanf_between_freads)
+{
+	/* The character and line functions leave a partly used buffer, so the
+	 * next fread's direct read lands at an address that does not match the
+	 * file offset: exactness is what matters here. */
+	it_four(IT_ARGV(it_prog(CP), "-g", "../src", "out"), NULL, OUT1);
+	it_expect_passive(CP);
+	it_same_file("src", "none/out"); /* what the small reads got is written too */
+}
+END_TEST
+
+START_TEST(unbuffered_streams)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-v", "none", "-m", "../src", "out"), 80);
+}
+END_TEST
+
+START_TEST(line_buffered_streams_to_a_pipe)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog(CP), "-v", "line", "-m", "../src", "-"),
+			     .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success(CP);
+	it_expect_passive(CP);
+	it_expect_zero_copy(CP, SIZE, 80);
+}
+END_TEST
+
+START_TEST(fully_buffered_streams_set_by_setvbuf)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-v", "full", "-m", "../src", "out"), 80);
+}
+END_TEST
+
+START_TEST(freopen_the_source_midway)
+{
+	copy_engaged(IT_ARGV(it_prog(CP), "-f", "../src", "out"), 80);
+	ck_assert_int_gt(it_file_size("none/out"), SIZE + SIZE / 2);
+}
+END_TEST
+
+START_TEST(source_closed_while_its_phantoms_wait_in_the_buffer)
+{
+	it_four(IT_ARGV(it_prog(CP), "-C", "20", "../src", "out"), NULL, OUT1);
+	ck_assert_int_eq(it_file_size("none/out"), 21 * 128 * 1024);
+	it_expect_passive(CP);
+	/* The hazard is only real if the last read was deferred. */
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 10, "no reads deferred; stats: %s", it_stats_text("on"));
+}
+END_TEST
+
+START_TEST(a_copier_that_edits_its_chunks_backs_off)
+{
+	/* Deferring reads whose pages the program then writes costs more than
+	 * the copy it saves: the write sees the pages it changed and the
+	 * stream backs off, as it does for read()/write().  (The first page of
+	 * each chunk is left alone: it is the start of the fwrite that fills
+	 * the stream's buffer, and the blocks after it must count too.) */
+	it_four(IT_ARGV(it_prog(CP), "-e", "../src", "out"), NULL, OUT1);
+	it_expect_passive(CP);
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 0 && ph < 16, "phantom_reads %lld of 128 chunks; stats: %s", ph,
+		      it_stats_text("on"));
+}
+END_TEST
+
+START_TEST(two_threads_share_one_output_stream)
+{
+	/* Each fwrite is kept whole by the FILE lock, with zcopy's replay as
+	 * with glibc's own call: the program checks the output chunk by chunk
+	 * and prints what it found. */
+	it_make_file("b", 8 * MiB, 13);
+	it_four(IT_ARGV(it_prog("stdio_threads"), "../src", "../b", "out"), NULL, NULL);
+	char *text = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(text, "chunks a 128 b 64, in order a 128 b 64, torn or foreign 0") != NULL,
+		      "stdout: %s", text);
+	free(text);
+	it_expect_passive("stdio_threads");
+	it_expect_zero_copy("stdio_threads", 24 * MiB, 50);
+}
+END_TEST
+
+/* A reader that leaves after 4 MiB: the redirected fwrite meets EPIPE. */
+static void reader_leaves(const char *const *argv)
+{
+	struct it_spec s = { .argv = argv, .consumer = IT_ARGV("head", "-c", "4194304"),
+			     .out_fd = -1 };
+	it_four_spec(&s, NULL);
+}
+
+START_TEST(reader_leaves_sigpipe_kills_as_with_glibc)
+{
+	/* Killed by SIGPIPE: no stats record is written, so the engagement is
+	 * shown by the next test, the same run with SIGPIPE ignored. */
+	reader_leaves(IT_ARGV(it_prog(CP), "-q", "../src", "-"));
+	ck_assert_msg(it_status("none") != 0, "plain run: %s", it_describe(it_status("none")));
+}
+END_TEST
+
+START_TEST(reader_leaves_epipe_sets_the_error_indicator)
+{
+	reader_leaves(IT_ARGV(it_prog(CP), "-q", "-P", "../src", "-"));
+	char *err = it_slurp("on/stderr", NULL);
+	ck_assert_msg(strstr(err, "fwrite short: ferror 1 errno EPIPE") != NULL, "stderr: %s", err);
+	free(err);
+	it_expect_passive(CP);
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 5, "no reads deferred before the reader left; stats: %s",
+		      it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", CP, "bytes_zero_copy"), 0);
+}
+END_TEST
+
+/* ---- real stdio tools ----------------------------------------------------- */
+
+/* tool < in > stdout: the same everywhere. */
+static void tool_out(const char *in, const char *const *argv, const char *const *outputs)
+{
+	struct it_spec s = { .argv = argv, .in = in, .out_fd = -1 };
+	it_four_spec(&s, outputs);
+	it_expect_plain_success(argv[0]);
+	/* The stats name the program the command resolves to (awk is an
+	 * alternatives link to mawk or gawk). */
+	char path[4096], real[4096];
+	snprintf(path, sizeof path, "/usr/bin/%s", argv[0]);
+	const char *exe = realpath(path, real) ? strrchr(real, '/') + 1 : argv[0];
+	it_expect_passive(exe);
+}
+
+static void tool(const char *in, const char *const *argv)
+{
+	tool_out(in, argv, NULL);
+}
+
+START_TEST(real_tools_keep_their_output)
+{
+	it_make_file("small", 2 * MiB + 77, 12);
+	tool_out("src", IT_ARGV("tee", "copy"), IT_ARGV("copy"));
+	it_same_file("src", "on/copy");
+	it_same_file("src", "on/stdout");
+	tool("src", IT_ARGV("head", "-c", "5000000"));
+	tool("src", IT_ARGV("tail", "-c", "5000000"));
+	tool("src", IT_ARGV("tr", "a-z", "A-Z"));
+	tool("src", IT_ARGV("sha256sum"));
+	tool("small", IT_ARGV("cat", "-v"));
+	tool("small", IT_ARGV("xxd"));
+	tool("src", IT_ARGV("sort"));
+	tool("src", IT_ARGV("awk", "{print}"));
+}
+END_TEST
+
+int main(void)
+{
+	it_global_init();
+	Suite *s = suite_create("stdio");
+	TCase *tc = tcase_create("stdio");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, fread_fwrite_aligned_buffer_file_to_file);
+	tcase_add_test(tc, fread_fwrite_file_to_stdout_pipe);
+	tcase_add_test(tc, fread_fwrite_file_to_socket);
+	tcase_add_test(tc, fread_requests_of_the_minimum_chunk_engage);
+	tcase_add_test(tc, fread_fwrite_with_1mib_setvbuf_buffers);
+	tcase_add_test(tc, fread_fwrite_malloc_buffer_is_exact);
+	tcase_add_test(tc, read_syscall_then_fwrite);
+	tcase_add_test(tc, fread_then_write_syscall);
+	tcase_add_test(tc, fprintf_header_fputs_marks_trailer_and_ftell);
+	tcase_add_test(tc, fseek_back_and_read_again);
+	tcase_add_test(tc, fgetc_ungetc_before_fread);
+	tcase_add_test(tc, getc_fgets_getdelim_fscanf_between_freads);
+	tcase_add_test(tc, unbuffered_streams);
+	tcase_add_test(tc, line_buffered_streams_to_a_pipe);
+	tcase_add_test(tc, fully_buffered_streams_set_by_setvbuf);
+	tcase_add_test(tc, freopen_the_source_midway);
+	tcase_add_test(tc, source_closed_while_its_phantoms_wait_in_the_buffer);
+	tcase_add_test(tc, a_copier_that_edits_its_chunks_backs_off);
+	tcase_add_test(tc, two_threads_share_one_output_stream);
+	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
+	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);
+	tcase_add_test(tc, real_tools_keep_their_output);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	it_global_cleanup();
+	return failed ? 1 : 0;
+}
