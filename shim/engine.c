@@ -23,6 +23,7 @@
 
 #include "detect.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "log.h"
 #include "phantom.h"
 #include "pin.h"
@@ -194,7 +195,9 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
 			      ? (size_t)(sized.st_size - off) : n;
 	if (fill > s->buf_ok_len) {
-		if (!zc_buffer_is_private_anon(b, fill)) {
+		/* With guards, also never a thread's stack (guard.h). */
+		if (!zc_buffer_is_private_anon(b, fill) ||
+		    (zc_cfg.guard && !zc_guard_memory_ok(b, b + fill))) {
 			s->buf_bad = 1;
 			if (!pos)
 				REAL(lseek)(pfd, off, SEEK_SET);
@@ -281,6 +284,7 @@ static int observe_read(int fd, uintptr_t b, size_t got, size_t n, const off_t *
 
 static ssize_t plain_read(int fd, void *buf, size_t n, const off_t *pos)
 {
+	zc_guard_before_kernel(buf, n);
 	return pos ? REAL(pread)(fd, buf, n, *pos) : REAL(read)(fd, buf, n);
 }
 
@@ -427,8 +431,11 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	}
 	if (!big || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
 	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) || cnt <= 0 ||
-	    cnt > IOV_MAX)
+	    cnt > IOV_MAX) {
+		if (cnt > 0)
+			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
+	}
 
 	/* A vector read of a file is the reads of its pieces at increasing
 	 * offsets; each piece goes through the engine as a pread would. */
@@ -436,6 +443,7 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	off_t off = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR);
 	if (off < 0) {
 		errno = saved;
+		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
 	total = 0;
@@ -555,6 +563,8 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	int saved = errno;
 	zc_lock();
 	zc_det_forget_range(&det, lo, hi);
+	if (ev != ZC_MEM_ZERO)
+		zc_guard_maps_changed(); /* mappings may change: re-read maps */
 	if (zc_phantom_live) {
 		if (ev == ZC_MEM_GONE)
 			zc_phantom_drop(lo, hi);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "log.h"
 #include "phantom.h"
 #include "pin.h"
@@ -132,6 +133,8 @@ void zc_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (zc_cfg.mode == ZC_MODE_ON)
 		zc_signals_init();
+	if (zc_cfg.mode == ZC_MODE_ON && zc_cfg.guard)
+		zc_guard_signals_init();
 	arm();
 	zc_ready = 1;
 	zc_log(2, "ready: mode %s, min chunk %zu", zc_mode_name(zc_cfg.mode), zc_min_chunk);

@@ -50,14 +50,24 @@ static size_t usable(void *p)
 	return f ? f(p) : 0;
 }
 
+/* glibc marks a block it mapped on its own (and unmaps on free) with bit 1
+ * of the size word before it. */
+static int chunk_is_mapped(const void *p)
+{
+	return (((const size_t *)p)[-1] & 2) != 0;
+}
+
 ZC_EXPORT void free(void *p)
 {
 	/* Large blocks may have been a stream's buffer: the stream ends with
-	 * them (their memory may come back as something else). */
+	 * them (their memory may come back as something else).  A block glibc
+	 * unmaps is gone, which also changes what the guard strategy knows of
+	 * the process's mappings. */
 	if (unlikely(zc_read_min != SIZE_MAX) && p) {
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
-			zc_engine_memory((uintptr_t)p, end_of(p, n), ZC_MEM_ZERO);
+			zc_engine_memory((uintptr_t)p, end_of(p, n),
+					 zc_guard_live && chunk_is_mapped(p) ? ZC_MEM_GONE : ZC_MEM_ZERO);
 	}
 	real_free(p);
 }

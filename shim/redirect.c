@@ -23,6 +23,7 @@
 #include "detect.h"
 #include "engine.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "log.h"
 #include "inflight.h"
 #include "phantom.h"
@@ -112,11 +113,11 @@ static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int 
 	case ZC_W_SENDTO: {
 		/* Several stretches: one call, as the program's one send. */
 		struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
-		return sendmsg(w->out, &m, w->flags | (nowait ? MSG_DONTWAIT : 0));
+		return REAL(sendmsg)(w->out, &m, w->flags | (nowait ? MSG_DONTWAIT : 0));
 	}
 	default:
 		if (nowait)
-			return pwritev2(w->out, iov, cnt, -1, RWF_NOWAIT);
+			return REAL(pwritev2)(w->out, iov, cnt, -1, RWF_NOWAIT);
 		return cnt == 1 ? REAL(write)(w->out, iov[0].iov_base, iov[0].iov_len)
 				: REAL(writev)(w->out, iov, cnt);
 	}
@@ -236,6 +237,17 @@ static void zero_past_end(int sfd, const struct zc_phantom *p, uintptr_t a, size
 	errno = saved;
 }
 
+/* Guarded pages of p about to be written plainly get their bytes first:
+ * the kernel would fail with EFAULT on them. */
+static void guard_ready(const struct zc_phantom *p, uintptr_t a, size_t len)
+{
+	if (p->kind != ZC_PH_GUARD)
+		return;
+	zc_lock();
+	zc_phantom_guard_materialize(a, a + len);
+	zc_unlock();
+}
+
 /* A run of clean phantom pages by kernel transfer from the pinned source. */
 static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
 		      uintptr_t ra, size_t rl)
@@ -265,6 +277,7 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			/* Nothing went yet and the pipe is full: one page by the
 			 * program's own call waits exactly as its write would have
 			 * (signals, SA_RESTART); the rest goes on without waiting. */
+			guard_ready(p, ra, zc_page);
 			zero_past_end(sfd, p, ra, zc_page);
 			if (emit_plain1(w, ra, zc_page))
 				return -1;
@@ -273,16 +286,19 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			continue;
 		case ZC_XF_REFUSED:
 			zc_fallback(ZC_FB_PRIMITIVE, rl);
+			guard_ready(p, ra, rl);
 			zero_past_end(sfd, p, ra, rl);
 			return emit_plain1(w, ra, rl);
 		case ZC_XF_EOF:
 			/* The source shrank: the rest reads as zeros. */
+			guard_ready(p, ra, rl);
 			past_the_end(ra, ra + rl);
 			return emit_plain1(w, ra, rl);
 		case ZC_XF_REVOKED:
 			/* This process changed the source: the buffer holds the old
 			 * bytes now (materialized before the change). */
 			zc_fallback(ZC_FB_SOURCE_CHANGED, rl);
+			guard_ready(p, ra, rl);
 			return emit_plain1(w, ra, rl);
 		}
 	}
@@ -304,8 +320,14 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
+		guard_ready(p, a, len);
 		zero_past_end(-1, p, a, len);
 		return emit_plain1(w, a, len);
+	}
+	if (p->kind == ZC_PH_GUARD) {
+		/* A guarded page the program touched is no longer in the record:
+		 * every page of a snapshot still guarded is the file's. */
+		return emit_clean(w, p, sfd, f, a, len);
 	}
 	while (len > 0) {
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
@@ -439,24 +461,41 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		}
 	}
 
-	int nph = 0;
+	int nph = 0, full = 0;
+again:
 	if (zc_mode == ZC_MODE_ON && zc_phantom_live) {
 		for (int i = 0; i < cnt; i++) {
 			struct zc_phantom got[ZC_MAX_PIECES];
 			uintptr_t b = (uintptr_t)iov[i].iov_base;
 			int m = zc_phantom_overlapping(b, b + iov[i].iov_len, got, ZC_MAX_PIECES);
+			full |= m == ZC_MAX_PIECES;
 			/* Merge into ph: sorted by address, each record once. */
 			for (int k = 0; k < m; k++) {
 				int j = 0;
 				while (j < nph && ph[j].addr < got[k].addr)
 					j++;
-				if ((j < nph && ph[j].addr == got[k].addr) || nph == ZC_MAX_PIECES)
+				if (j < nph && ph[j].addr == got[k].addr)
 					continue;
+				if (nph == ZC_MAX_PIECES) {
+					full = 1;
+					continue;
+				}
 				memmove(&ph[j + 1], &ph[j], (size_t)(nph - j) * sizeof ph[0]);
 				ph[j] = got[k];
 				nph++;
 			}
 		}
+	}
+	if (full && zc_guard_live) {
+		/* More records than one write carries: the rest would be sent
+		 * plainly, so guarded pages among them get their bytes now, and
+		 * the records are gathered again. */
+		for (int i = 0; i < cnt; i++)
+			zc_phantom_guard_materialize((uintptr_t)iov[i].iov_base,
+						     (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+		nph = 0;
+		full = 0;
+		goto again;
 	}
 	if (nph == 0 || refusal >= 0) {
 		if (zc_mode == ZC_MODE_ON && pair && w->first) {
@@ -634,7 +673,10 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	}
 	if (r != -2)
 		return r;
-	/* The plain call, exactly as the program made it. */
+	/* The plain call, exactly as the program made it (guarded pages get
+	 * their bytes first: the kernel cannot fault them in). */
+	if (iov && cnt > 0)
+		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 	ssize_t p;
 	switch (how) {
 	case ZC_W_PWRITE:
