@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "guard.h"
 #include "phantom.h"
 #include "real.h"
 
@@ -19,6 +20,16 @@
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
+
+/* glibc reads and writes large stdio transfers (and every transfer of an
+ * unbuffered stream) directly between the kernel and the caller's memory:
+ * guarded pages there get their bytes first. */
+static inline void guard_items(const void *buf, size_t size, size_t n)
+{
+	size_t bytes;
+	if (__builtin_expect(zc_guard_live, 0))
+		zc_guard_before_kernel(buf, __builtin_mul_overflow(size, n, &bytes) ? SIZE_MAX : bytes);
+}
 
 static int fd_of(FILE *fp)
 {
@@ -43,24 +54,28 @@ static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
 
 ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t got = REAL(fread)(buf, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
 ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t got = REAL(fread_unlocked)(buf, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
 ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t got = REAL(__fread_chk)(buf, buflen, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
 
 ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t got = REAL(__fread_unlocked_chk)(buf, buflen, size, n, fp);
 	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
 }
@@ -80,6 +95,7 @@ ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 	file_changing(fp);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
+	guard_items(buf, size, n);
 	return REAL(fwrite)(buf, size, n, fp);
 }
 
@@ -88,6 +104,7 @@ ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *f
 	file_changing(fp);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
+	guard_items(buf, size, n);
 	return REAL(fwrite_unlocked)(buf, size, n, fp);
 }
 
