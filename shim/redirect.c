@@ -565,6 +565,16 @@ static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const stru
 			 * inside a page has those bytes sent plainly. */
 			uintptr_t run_end = pe < e ? pe : e;
 			uintptr_t wa = page_up(a), we = page_down(run_end);
+			/* Parts of guarded pages that go plainly (a write that starts
+			 * or ends inside one) need their bytes first. */
+			if (ph[k].kind == ZC_PH_GUARD && we > wa) {
+				if (wa > a)
+					guard_ready(&ph[k], a, wa - a);
+				if (run_end > we)
+					guard_ready(&ph[k], we, run_end - we);
+			} else if (ph[k].kind == ZC_PH_GUARD) {
+				guard_ready(&ph[k], a, run_end - a);
+			}
 			if (we > wa) {
 				if (add_plain(w, plain, &np, a, wa - a))
 					goto out;
