@@ -144,6 +144,16 @@ static off_t source_size(int fd, const struct stat *st)
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* Where the latest read of fd ended, for every stream of fd: a program may
+ * alternate between buffers (python frees the previous bytes object only
+ * after the next read), and each continues where the other stopped. */
+static void set_next_off(int fd, off_t v)
+{
+	for (int i = 0; i < ZC_STREAMS; i++)
+		if (det.s[i].fd == fd)
+			det.s[i].next_off = v;
+}
+
 /*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
@@ -178,6 +188,21 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		}
 		off = end - (off_t)n;
 	}
+	/* A stream that a new buffer took over (detect.h) continues only where
+	 * the freed buffer's stream stopped: another read of the same fd is
+	 * something else, and warms up on its own. */
+	if (s->adopted) {
+		s->adopted = 0;
+		if (s->next_off >= 0 && off != s->next_off) {
+			s->engaged = 0;
+			s->pairs = 0;
+			if (!pos)
+				REAL(lseek)(pfd, off, SEEK_SET);
+			errno = saved;
+			*why = ZC_FB_WARMUP;
+			return -1;
+		}
+	}
 	struct stat sized = *st;
 	sized.st_size = source_size(pfd, st);
 	if (sized.st_size > 0 && sized.st_size <= off) {
@@ -195,9 +220,15 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
 			      ? (size_t)(sized.st_size - off) : n;
 	if (fill > s->buf_ok_len) {
-		/* With guards, also never a thread's stack (guard.h). */
-		if (!zc_buffer_is_private_anon(b, fill) ||
-		    (zc_cfg.guard && !zc_guard_memory_ok(b, b + fill))) {
+		/* With guards, never a thread's stack either (guard.h).  The
+		 * mappings tell private from shared memory also for pages never
+		 * touched (freed memory that was given fresh zero pages), which
+		 * pagemap cannot: they decide for buffers that will be guarded. */
+		int unaligned = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+		int ok = zc_cfg.guard ? zc_guard_memory_ok(b, b + fill) &&
+						(unaligned || zc_buffer_is_private_anon(b, fill))
+				      : zc_buffer_is_private_anon(b, fill);
+		if (!ok) {
 			s->buf_bad = 1;
 			if (!pos)
 				REAL(lseek)(pfd, off, SEEK_SET);
@@ -223,6 +254,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		*why = ZC_FB_MAP_FAILED;
 		return -1;
 	}
+	set_next_off(fd, off + (off_t)got);
 	errno = saved;
 	return (ssize_t)got;
 }
@@ -302,9 +334,12 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 	}
 	zc_det_after_read(&det, fd, b, got, 0);
 	arm_writes();
+	set_next_off(fd, -1); /* where a plain read ended is not known here */
 	struct zc_stream *s = zc_det_lookup(&det, fd, b);
-	if (s)
+	if (s) {
 		s->why = (int8_t)why;
+		s->adopted = 0;
+	}
 	zc_unlock();
 	errno = saved;
 }
@@ -562,7 +597,12 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	zc_inside = 1;
 	int saved = errno;
 	zc_lock();
-	zc_det_forget_range(&det, lo, hi);
+	/* Freed memory ends the buffer, not the stream: the program's next
+	 * buffer may take it over (detect.h).  Other changes end both. */
+	if (ev == ZC_MEM_ZERO)
+		zc_det_release_range(&det, lo, hi);
+	else
+		zc_det_forget_range(&det, lo, hi);
 	if (ev != ZC_MEM_ZERO)
 		zc_guard_maps_changed(); /* mappings may change: re-read maps */
 	if (zc_phantom_live) {
