@@ -20,10 +20,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "detect.h"
+#include <pthread.h>
 #include "engine.h"
 #include "log.h"
 #include "real.h"
@@ -120,6 +122,18 @@ void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)
 }
 
 /* ---- which memory may be guarded ----------------------------------------- */
+
+int zc_guard_thread_ok(void)
+{
+	/* A fault with SIGSEGV blocked is fatal whatever the handler: the
+	 * kernel resets the disposition and kills.  A thread that blocks it
+	 * (workers that block every signal) is not given guarded pages. */
+	sigset_t now;
+	int saved = errno;
+	int ok = pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && !sigismember(&now, SIGSEGV);
+	errno = saved;
+	return ok;
+}
 
 /* The last region found fit to guard (whole mappings), or hi == 0. */
 static uintptr_t ok_lo, ok_hi;

@@ -48,6 +48,9 @@ void zc_guard_signals_init(void);
  * verdict for a region is cached until the program maps, unmaps, remaps or
  * reprotects memory (zc_guard_maps_changed).  Caller holds the engine lock. */
 int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi);
+/* May the calling thread have guarded pages made for it?  Not while it
+ * blocks SIGSEGV: a fault would kill the process (see docs/design.md). */
+int zc_guard_thread_ok(void);
 void zc_guard_maps_changed(void);
 
 #endif

@@ -436,7 +436,7 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	 * page differs from the file's: such buffers are guarded instead, if
 	 * allowed (ZCOPY_GUARD). */
 	int guard = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
-	if (guard && !zc_cfg.guard) {
+	if (guard && (!zc_cfg.guard || !zc_guard_thread_ok())) {
 		*why = ZC_FB_ALIGNMENT;
 		return ZC_DEFER_PLAIN;
 	}

@@ -198,6 +198,18 @@ START_TEST(exec_child_continues_from_shared_offset)
 }
 END_TEST
 
+START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
+{
+	/* A fault with SIGSEGV blocked kills whatever the handler: a thread
+	 * that blocks it reads plainly (the program checksums every chunk). */
+	run("sigblocked", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
+	it_expect_fallback("on", EXE, "alignment");
+}
+END_TEST
+
 START_TEST(guard_is_off_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
@@ -229,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, kernel_writes_into_the_buffer);
 	tcase_add_loop_test(tc, unbuffered_fwrite_reads_the_buffer, 0, 2);
 	tcase_add_test(tc, exec_child_continues_from_shared_offset);
+	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
 	tcase_add_test(tc, guard_is_off_by_default);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

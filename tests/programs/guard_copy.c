@@ -25,6 +25,9 @@
  *   fwrite_unlocked   the same with fwrite_unlocked
  *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
  *                through the inherited descriptors (shared offsets)
+ *   sigblocked   the copy runs with every signal blocked and checksums each
+ *                chunk before writing it (a fault with SIGSEGV blocked
+ *                would be fatal)
  * Prints what it did and the offsets at the end.
  */
 #include <pthread.h>
@@ -121,6 +124,12 @@ static void own_faults(char *b, size_t n, long long i)
 	if (sigismember(&now, SIGSEGV))
 		printf("SIGSEGV blocked after siglongjmp\n");
 	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b + n / 2, 64);
+}
+
+static void checksum_every_chunk(char *b, size_t n, long long i)
+{
+	(void)i;
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b, n);
 }
 
 static void fault_at_chunk_9(char *b, size_t n, long long i)
@@ -346,6 +355,12 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(p, &st, 0);
 		printf("exec child %d\n", st);
+	} else if (strcmp(mode, "sigblocked") == 0) {
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		total = loop(malloc(CH), CH, checksum_every_chunk);
+		printf("sum %llx\n", (unsigned long long)sum);
 	} else {
 		zt_usage("guard_copy MODE SRC DST");
 	}
