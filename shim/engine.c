@@ -309,8 +309,8 @@ static int observe_read(int fd, uintptr_t b, size_t got, size_t n, const off_t *
 	errno = saved;
 	if (off < 0)
 		return ZC_FB_SRC_NOT_FILE;
-	if ((b - (uintptr_t)off) & (zc_page - 1))
-		return ZC_FB_ALIGNMENT;
+	if (((b - (uintptr_t)off) & (zc_page - 1)) && !zc_cfg.guard)
+		return ZC_FB_ALIGNMENT; /* guards would take it (would_guard_bytes) */
 	return -1;
 }
 

@@ -454,6 +454,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 		size_t whole = pe > ps ? pe - ps : 0;
 		if (why >= 0) {
 			zc_fallback((enum zc_fallback)why, len);
+			if (why == ZC_FB_ALIGNMENT)
+				ZC_ADD(would_guard_bytes, whole);
 		} else {
 			ZC_ADD(would_zero_copy_bytes, whole);
 			if (len > whole)

@@ -215,6 +215,8 @@ size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, 
 	sb_key_u64(&b, ZCOPY_STAT_PHANTOM_READS, s->phantom_reads, &first);
 	sb_key_u64(&b, ZCOPY_STAT_MATERIALIZED, s->materialized_bytes, &first);
 	sb_key_u64(&b, ZCOPY_STAT_WOULD_ZERO_COPY, s->would_zero_copy_bytes, &first);
+	if (s->would_guard_bytes) /* observe mode without guards only */
+		sb_key_u64(&b, "would_guard_bytes", s->would_guard_bytes, &first);
 	sb_key(&b, ZCOPY_STAT_TRANSFERS, &first);
 	sb_raw(&b, "{", 1);
 	for (int i = 0; i < ZC_T__COUNT; i++)
@@ -333,6 +335,7 @@ static void snapshot(struct zc_stats *d)
 	LOAD(phantom_reads);
 	LOAD(materialized_bytes);
 	LOAD(would_zero_copy_bytes);
+	LOAD(would_guard_bytes);
 	for (int i = 0; i < ZC_T__COUNT; i++)
 		LOAD(transfers[i]);
 	for (int i = 0; i < ZC_FB__COUNT; i++) {
