@@ -219,25 +219,22 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	 * mprotect) ends the stream. */
 	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
 			      ? (size_t)(sized.st_size - off) : n;
-	if (fill > s->buf_ok_len) {
-		/* With guards, never a thread's stack either (guard.h).  The
-		 * mappings tell private from shared memory also for pages never
-		 * touched (freed memory that was given fresh zero pages), which
-		 * pagemap cannot: they decide for buffers that will be guarded. */
-		int unaligned = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
-		int ok = zc_cfg.guard ? zc_guard_memory_ok(b, b + fill) &&
-						(unaligned || zc_buffer_is_private_anon(b, fill))
-				      : zc_buffer_is_private_anon(b, fill);
-		if (!ok) {
-			s->buf_bad = 1;
-			if (!pos)
-				REAL(lseek)(pfd, off, SEEK_SET);
-			errno = saved;
-			*why = ZC_FB_BUFFER_KIND;
-			return -1;
-		}
-		s->buf_ok_len = fill;
+	/* Buffers that will be guarded are checked against the mappings (not a
+	 * thread's stack; private memory also where pages were never touched,
+	 * such as freed memory given fresh zero pages, which pagemap cannot
+	 * tell from shared memory); guard.c caches the verdict per region. */
+	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	if ((guarded && !zc_guard_memory_ok(b, b + fill)) ||
+	    (!guarded && fill > s->buf_ok_len && !zc_buffer_is_private_anon(b, fill))) {
+		s->buf_bad = 1;
+		if (!pos)
+			REAL(lseek)(pfd, off, SEEK_SET);
+		errno = saved;
+		*why = ZC_FB_BUFFER_KIND;
+		return -1;
 	}
+	if (!guarded && fill > s->buf_ok_len)
+		s->buf_ok_len = fill;
 	size_t got = 0;
 	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
 	    ZC_DEFER_OK) {

@@ -164,6 +164,7 @@ struct vma {
 	char perms[4];
 	int named;   /* has a path or a [name] */
 	int special; /* a [name] other than [heap] */
+	int anon;    /* no path: anonymous memory, or the [heap] */
 };
 
 /* Parses one /proc/self/maps line ("lo-hi rwxp off dev ino   path"). */
@@ -189,10 +190,15 @@ static int parse_line(const char *s, const char *end, struct vma *v)
 		s++;
 	v->named = s < end;
 	v->special = s < end && *s == '[' && !(end - s >= 6 && memcmp(s, "[heap]", 6) == 0);
+	v->anon = !v->named || (v->named && !v->special && *s == '[');
 	return 0;
 }
 
 enum verdict { V_MORE, V_OK, V_NO };
+
+/* The largest stack guard taken for one (glibc's default is a page;
+ * programs may ask for more with pthread_attr_setguardsize). */
+#define GUARD_MAX ((uintptr_t)1 << 20)
 
 struct walk {
 	uintptr_t lo, hi;  /* the range asked about */
@@ -217,9 +223,12 @@ static enum verdict step(struct walk *w, const struct vma *v)
 	if (w->covered == 0) {
 		if (v->lo > w->lo)
 			return V_NO; /* unmapped below */
-		/* A thread's stack: glibc puts a PROT_NONE guard right below it. */
-		if (w->have_prev && w->prev.hi == v->lo && !w->prev.named &&
-		    memcmp(w->prev.perms, "---p", 4) == 0 && !ours(w->prev.lo, w->prev.hi))
+		/* A thread's stack: glibc puts a small PROT_NONE guard right below
+		 * it.  (The reserve of a malloc arena is PROT_NONE too, but above
+		 * its memory and large.) */
+		if (w->have_prev && w->prev.hi == v->lo && w->prev.anon &&
+		    w->prev.hi - w->prev.lo <= GUARD_MAX && memcmp(w->prev.perms, "---p", 4) == 0 &&
+		    !ours(w->prev.lo, w->prev.hi))
 			return V_NO;
 		w->first = v->lo;
 	} else if (v->lo != w->covered) {
@@ -230,7 +239,7 @@ static enum verdict step(struct walk *w, const struct vma *v)
 		return V_NO; /* [stack], [vvar], ... */
 	if (!rw) {
 		uintptr_t a = v->lo > w->lo ? v->lo : w->lo, e = v->hi < w->hi ? v->hi : w->hi;
-		if (memcmp(v->perms, "---p", 4) != 0 || v->named || !ours(a, e))
+		if (memcmp(v->perms, "---p", 4) != 0 || !v->anon || !ours(a, e))
 			return V_NO;
 	}
 	w->covered = v->hi;

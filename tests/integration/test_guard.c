@@ -212,6 +212,18 @@ START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
 }
 END_TEST
 
+START_TEST(another_threads_stack_is_never_guarded)
+{
+	/* The kernel writes signal frames there: a guarded page would make
+	 * delivery fatal. */
+	run("other_stack", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
+	it_expect_fallback("on", EXE, "buffer_kind");
+}
+END_TEST
+
 START_TEST(guard_is_off_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
@@ -248,6 +260,7 @@ int main(void)
 	tcase_add_loop_test(tc, unbuffered_fwrite_reads_the_buffer, 0, 2);
 	tcase_add_test(tc, exec_child_continues_from_shared_offset);
 	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
+	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_off_by_default);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

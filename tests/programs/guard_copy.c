@@ -25,6 +25,7 @@
  *   fwrite_unlocked   the same with fwrite_unlocked
  *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
  *                through the inherited descriptors (shared offsets)
+ *   other_stack  the buffer is on another thread's stack (never guarded)
  *   sigblocked   the copy runs with every signal blocked and checksums each
  *                chunk before writing it (a fault with SIGSEGV blocked
  *                would be fatal)
@@ -124,6 +125,22 @@ static void own_faults(char *b, size_t n, long long i)
 	if (sigismember(&now, SIGSEGV))
 		printf("SIGSEGV blocked after siglongjmp\n");
 	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b + n / 2, 64);
+}
+
+/* A thread that lends a buffer on its stack until the copy is done. */
+static char *volatile lent;
+static volatile int copy_done;
+static void *lender(void *arg)
+{
+	char area[CH + 2 * ZT_PAGE];
+	memset(area, 1, sizeof area);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+	lent = area + 100; /* lent only until copy_done */
+#pragma GCC diagnostic pop
+	while (!copy_done)
+		usleep(1000);
+	return arg;
 }
 
 static void checksum_every_chunk(char *b, size_t n, long long i)
@@ -355,6 +372,15 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(p, &st, 0);
 		printf("exec child %d\n", st);
+	} else if (strcmp(mode, "other_stack") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, lender, NULL))
+			zt_die("pthread_create");
+		while (!lent)
+			usleep(1000);
+		total = loop(lent, CH, NULL);
+		copy_done = 1;
+		pthread_join(t, NULL);
 	} else if (strcmp(mode, "sigblocked") == 0) {
 		sigset_t all;
 		sigfillset(&all);
