@@ -118,6 +118,12 @@ struct stat;
 	X(fcntl64, int, (int, int, ...))                                                  \
 	X(fclose, int, (FILE *))                                                          \
 	X(fflush, int, (FILE *))                                                          \
+	X(fseek, int, (FILE *, long, int))                                                \
+	X(fseeko, int, (FILE *, off_t, int))                                              \
+	X(fseeko64, int, (FILE *, off_t, int))                                            \
+	X(rewind, void, (FILE *))                                                         \
+	X(fsetpos, int, (FILE *, const fpos_t *))                                         \
+	X(fsetpos64, int, (FILE *, const fpos64_t *))                                     \
 	X(open, int, (const char *, int, ...))                                            \
 	X(open64, int, (const char *, int, ...))                                          \
 	X(__open_2, int, (const char *, int))                                             \

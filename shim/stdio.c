@@ -116,6 +116,43 @@ ZC_EXPORT int fflush(FILE *fp)
 	return REAL(fflush)(fp);
 }
 
+/* Repositioning a stream writes out what it holds for the file first. */
+ZC_EXPORT int fseek(FILE *fp, long off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseek)(fp, off, whence);
+}
+
+ZC_EXPORT int fseeko(FILE *fp, off_t off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseeko)(fp, off, whence);
+}
+
+ZC_EXPORT int fseeko64(FILE *fp, off_t off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseeko64)(fp, off, whence);
+}
+
+ZC_EXPORT void rewind(FILE *fp)
+{
+	file_changing(fp);
+	REAL(rewind)(fp);
+}
+
+ZC_EXPORT int fsetpos(FILE *fp, const fpos_t *pos)
+{
+	file_changing(fp);
+	return REAL(fsetpos)(fp, pos);
+}
+
+ZC_EXPORT int fsetpos64(FILE *fp, const fpos64_t *pos)
+{
+	file_changing(fp);
+	return REAL(fsetpos64)(fp, pos);
+}
+
 ZC_EXPORT int fclose(FILE *fp)
 {
 	file_changing(fp);
