@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "guard.h"
 #include "real.h"
 
@@ -49,6 +50,22 @@ static void g_msg(const struct msghdr *m)
 	}
 }
 
+/* A write into a file that phantoms stand for, by a call the engine does
+ * not redirect: they get their bytes first (as for a small write). */
+static void file_changing(int fd, off_t off, size_t n)
+{
+	if (__builtin_expect(zc_phantom_live, 0))
+		zc_engine_file_changing(fd, off, (off_t)n);
+}
+
+static size_t iov_len(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+	for (int i = 0; iov && i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
 /* aiocb and aiocb64 are the same on this ABI.  (A NULL entry of a
  * lio_listio list is skipped by glibc, and here.) */
 static void g_aio_one(const void *p)
@@ -57,6 +74,8 @@ static void g_aio_one(const void *p)
 	if (cb) {
 		g(cb, sizeof *cb);
 		g((const void *)cb->aio_buf, cb->aio_nbytes);
+		if (cb->aio_lio_opcode == LIO_WRITE)
+			file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
 	}
 }
 #define g_aio(cb)                                                                         \
@@ -268,6 +287,7 @@ ZC_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, 
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
+	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
 	return CALL(pwritev2, fd, iov, cnt, off, flags);
 }
 
@@ -275,6 +295,7 @@ ZC_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t of
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
+	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
 	return CALL(pwritev64v2, fd, iov, cnt, off, flags);
 }
 
@@ -295,18 +316,20 @@ ZC_EXPORT int aio_read64(struct aiocb64 *cb)
 ZC_EXPORT int aio_write(struct aiocb *cb)
 {
 	g_aio(cb);
+	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
 	return CALL(aio_write, cb);
 }
 
 ZC_EXPORT int aio_write64(struct aiocb64 *cb)
 {
 	g_aio(cb);
+	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
 	return CALL(aio_write64, cb);
 }
 
 ZC_EXPORT int lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
 {
-	if (__builtin_expect(zc_guard_live, 0))
+	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
 		for (int i = 0; i < n; i++)
 			g_aio_one(list[i]);
 	return CALL(lio_listio, mode, list, n, sev);
@@ -314,7 +337,7 @@ ZC_EXPORT int lio_listio(int mode, struct aiocb *const list[], int n, struct sig
 
 ZC_EXPORT int lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
 {
-	if (__builtin_expect(zc_guard_live, 0))
+	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
 		for (int i = 0; i < n; i++)
 			g_aio_one(list[i]);
 	return CALL(lio_listio64, mode, list, n, sev);

@@ -212,6 +212,14 @@ START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
 }
 END_TEST
 
+START_TEST(pwritev2_over_what_was_read)
+{
+	/* The buffer keeps the bytes read; the file gets the new ones. */
+	run("pwritev2", IT_ARGV("out", "work"));
+	engaged_only(50);
+}
+END_TEST
+
 START_TEST(another_threads_stack_is_never_guarded)
 {
 	/* The kernel writes signal frames there: a guarded page would make
@@ -260,6 +268,7 @@ int main(void)
 	tcase_add_loop_test(tc, unbuffered_fwrite_reads_the_buffer, 0, 2);
 	tcase_add_test(tc, exec_child_continues_from_shared_offset);
 	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
+	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_off_by_default);
 	suite_add_tcase(s, tc);

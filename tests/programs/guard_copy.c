@@ -25,6 +25,9 @@
  *   fwrite_unlocked   the same with fwrite_unlocked
  *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
  *                through the inherited descriptors (shared offsets)
+ *   pwritev2     a private copy of SRC is copied; at chunk 6 the program
+ *                overwrites the part of it just read with pwritev2, then
+ *                writes the buffer (which holds what was read)
  *   other_stack  the buffer is on another thread's stack (never guarded)
  *   sigblocked   the copy runs with every signal blocked and checksums each
  *                chunk before writing it (a fault with SIGSEGV blocked
@@ -36,6 +39,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/sendfile.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -141,6 +145,18 @@ static void *lender(void *arg)
 	while (!copy_done)
 		usleep(1000);
 	return arg;
+}
+
+static void overwrite_what_was_read(char *b, size_t n, long long i)
+{
+	(void)b;
+	if (i != 6)
+		return;
+	static char junk[3 * ZT_PAGE];
+	memset(junk, 'J', sizeof junk);
+	struct iovec v = { junk, sizeof junk };
+	if (pwritev2(in, &v, 1, zt_pos(in) - (off_t)n + ZT_PAGE, 0) != (ssize_t)sizeof junk)
+		zt_die("pwritev2");
 }
 
 static void checksum_every_chunk(char *b, size_t n, long long i)
@@ -372,6 +388,16 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(p, &st, 0);
 		printf("exec child %d\n", st);
+	} else if (strcmp(mode, "pwritev2") == 0) {
+		/* Work on a copy: the runs share SRC. */
+		int w = open("work", O_RDWR | O_CREAT | O_TRUNC, 0644);
+		struct stat st;
+		if (w < 0 || fstat(in, &st) || sendfile(w, in, NULL, (size_t)st.st_size) != st.st_size)
+			zt_die("work");
+		close(in);
+		in = w;
+		lseek(in, 0, SEEK_SET);
+		total = loop(malloc(CH), CH, overwrite_what_was_read);
 	} else if (strcmp(mode, "other_stack") == 0) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, lender, NULL))
