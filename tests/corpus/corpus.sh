@@ -319,7 +319,7 @@ SHOW[socat-tcp-file]='socat -u -b 131072 TCP-LISTEN:PORT,bind=127.0.0.1,reuseadd
 SHOW[nc]='nc -l 127.0.0.1 PORT >out; nc -N 127.0.0.1 PORT <src (both under test)'
 SHOW[nginx]='nginx (master_process off, sendfile off); GET /src'
 SHOW[py-osread]='python3 -c (os.read 128 KiB / os.write loop) src out'
-SHOW[py-osread-pipe]='python3 -c (os.read 128 KiB / os.write loop) src - \| cat >out'
+SHOW[py-osread-pipe]='python3 -c (os.read 128 KiB / os.write loop) src - | cat >out'
 SHOW[node-readsync]='node -e (fs.readSync/fs.writeSync loop, 128 KiB Buffer) src out'
 SHOW[py-http-server]='python3 -m http.server; curl GET /big (64 MiB)'
 SHOW[nginx-buffers]='nginx (sendfile off, output_buffers 2 256k); curl GET /www/big (64 MiB)'
