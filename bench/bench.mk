@@ -5,6 +5,9 @@
 #   make bench-quick  every scenario once on 8 MiB files; checks outputs,
 #                     makes no timing claims; part of `make test`
 #   make bench-report rewrite the docs from the last full run's saved data
+#   make bench-guard  perl, python, pv -C and nginx (sendfile off) with
+#                     ZCOPY_GUARD=1 against plain; writes docs/bench-guard.md
+#                     (GUARD_BENCH_SIZE in MiB, BENCH_RUNS)
 # Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
 # BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS (see bench/harness.c).
 
@@ -15,7 +18,7 @@ BENCH_HARNESS := $(BENCH_DIR_OUT)/harness
 BENCH_HSRCS   := bench/harness.c bench/run.c bench/setup.c bench/report.c
 BENCH_ARGS     = --lib $(LIB) --bin $(BENCH_DIR_OUT) --docs docs
 
-.PHONY: bench bench-quick bench-report bench-progs
+.PHONY: bench bench-quick bench-report bench-progs bench-guard
 bench-progs: $(BENCH_PROGS) $(BENCH_HARNESS)
 
 $(BENCH_DIR_OUT):
@@ -35,3 +38,6 @@ bench-quick: $(LIB) bench-progs
 
 bench-report: $(BENCH_HARNESS)
 	$(BENCH_HARNESS) --report $(BENCH_DIR_OUT)/last-run.bin --docs docs
+
+bench-guard: $(LIB)
+	bash bench/guard.sh --lib $(LIB)

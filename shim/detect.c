@@ -14,6 +14,7 @@ static void reset(struct zc_stream *s)
 	s->fd = -1;
 	s->why = -1;
 	s->refused = -1;
+	s->next_off = -1;
 }
 
 void zc_det_init(struct zc_detector *d)
@@ -26,15 +27,34 @@ void zc_det_init(struct zc_detector *d)
 struct zc_stream *zc_det_lookup(struct zc_detector *d, int fd, uintptr_t buf)
 {
 	for (int i = 0; i < ZC_STREAMS; i++)
-		if (d->s[i].fd == fd && d->s[i].buf == buf)
+		if (d->s[i].fd == fd && d->s[i].buf == buf && !d->s[i].orphan)
 			return &d->s[i];
 	return NULL;
+}
+
+/* The stream of (fd, buf), or an orphan of fd that buf takes over. */
+static struct zc_stream *lookup_or_adopt(struct zc_detector *d, int fd, uintptr_t buf)
+{
+	struct zc_stream *s = zc_det_lookup(d, fd, buf), *o = NULL;
+	if (s)
+		return s;
+	for (int i = 0; i < ZC_STREAMS; i++)
+		if (d->s[i].fd == fd && d->s[i].orphan && (!o || d->s[i].last_use > o->last_use))
+			o = &d->s[i];
+	if (o) {
+		o->orphan = 0;
+		o->adopted = 1;
+		o->buf = buf;
+		o->buf_bad = 0;
+		o->buf_ok_len = 0;
+	}
+	return o;
 }
 
 
 enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t buf)
 {
-	struct zc_stream *s = zc_det_lookup(d, fd, buf);
+	struct zc_stream *s = lookup_or_adopt(d, fd, buf);
 	if (!s)
 		return ZC_READ_PLAIN;
 	if (s->skip) {
@@ -46,7 +66,7 @@ enum zc_read_verdict zc_det_before_read(struct zc_detector *d, int fd, uintptr_t
 
 void zc_det_after_read(struct zc_detector *d, int fd, uintptr_t buf, size_t len, int deferred)
 {
-	struct zc_stream *s = zc_det_lookup(d, fd, buf);
+	struct zc_stream *s = lookup_or_adopt(d, fd, buf);
 	if (!s) {
 		/* Take a free slot, else the least recently used one. */
 		s = &d->s[0];
@@ -146,5 +166,17 @@ void zc_det_forget_range(struct zc_detector *d, uintptr_t lo, uintptr_t hi)
 		struct zc_stream *s = &d->s[i];
 		if (s->fd >= 0 && s->buf < hi && s->buf + (s->len ? s->len : 1) > lo)
 			reset(s);
+	}
+}
+
+void zc_det_release_range(struct zc_detector *d, uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < ZC_STREAMS; i++) {
+		struct zc_stream *s = &d->s[i];
+		if (s->fd >= 0 && !s->orphan && s->buf < hi && s->buf + (s->len ? s->len : 1) > lo) {
+			s->orphan = 1;
+			s->buf = 0;
+			s->len = 0; /* no write can pair with freed memory */
+		}
 	}
 }

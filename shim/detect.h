@@ -40,6 +40,11 @@ struct zc_stream {
 	int8_t why;           /* engine's reason (ZC_FB_*) the latest read was not deferred, -1 none */
 	int8_t refused;       /* engine's reason (ZC_FB_*) a deferral of this stream was last
 				 refused for (alignment, buffer, destination), -1 none */
+	uint8_t orphan;       /* its buffer was freed: the next read of fd into a buffer
+				 no stream has takes it over (zc_det_release_range) */
+	uint8_t adopted;      /* the buffer was taken over since the engine last looked */
+	int64_t next_off;     /* engine's: file offset right after the latest deferred
+				 read, -1 unknown (an adopted stream must continue there) */
 };
 
 struct zc_detector {
@@ -74,7 +79,13 @@ struct zc_stream *zc_det_find(struct zc_detector *d, uintptr_t buf, size_t n);
 void zc_det_touched(struct zc_detector *d, struct zc_stream *s);
 /* The source fd was closed or replaced. */
 void zc_det_forget_fd(struct zc_detector *d, int fd);
-/* Memory [lo, hi) was freed or remapped: streams with buffers there end. */
+/* Memory [lo, hi) was remapped or reprotected: streams with buffers there end. */
 void zc_det_forget_range(struct zc_detector *d, uintptr_t lo, uintptr_t hi);
+/* Memory [lo, hi) was freed: streams with buffers there lose their buffer
+ * but not their state.  A program that allocates a new buffer for every read
+ * (python, node, perl) reads the same fd into the next one; that read takes
+ * the stream over (its first deferral is checked for offset continuity by
+ * the engine: adopted, next_off). */
+void zc_det_release_range(struct zc_detector *d, uintptr_t lo, uintptr_t hi);
 
 #endif

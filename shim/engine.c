@@ -24,6 +24,7 @@
 
 #include "detect.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "log.h"
 #include "phantom.h"
 #include "pin.h"
@@ -154,6 +155,16 @@ static off_t source_size(int fd, const struct stat *st)
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* Where the latest read of fd ended, for every stream of fd: a program may
+ * alternate between buffers (python frees the previous bytes object only
+ * after the next read), and each continues where the other stopped. */
+static void set_next_off(int fd, off_t v)
+{
+	for (int i = 0; i < ZC_STREAMS; i++)
+		if (det.s[i].fd == fd)
+			det.s[i].next_off = v;
+}
+
 /*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
@@ -189,6 +200,21 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		}
 		off = end - (off_t)n;
 	}
+	/* A stream that a new buffer took over (detect.h) continues only where
+	 * the freed buffer's stream stopped: another read of the same fd is
+	 * something else, and warms up on its own. */
+	if (s->adopted) {
+		s->adopted = 0;
+		if (s->next_off >= 0 && off != s->next_off) {
+			s->engaged = 0;
+			s->pairs = 0;
+			if (!pos)
+				REAL(lseek)(pfd, off, SEEK_SET);
+			errno = saved;
+			*why = ZC_FB_WARMUP;
+			return -1;
+		}
+	}
 	struct stat sized = *st;
 	sized.st_size = source_size(pfd, st);
 	size_t got = 0;
@@ -203,14 +229,19 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 	 * mprotect) ends the stream. */
 	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
 			      ? (size_t)(sized.st_size - off) : n;
-	if (fill > s->buf_ok_len) {
-		if (!zc_buffer_is_private_anon(b, fill)) {
-			s->buf_bad = 1;
-			*why = ZC_FB_BUFFER_KIND;
-			goto undo;
-		}
-		s->buf_ok_len = fill;
+	/* Buffers that will be guarded are checked against the mappings (not a
+	 * thread's stack; private memory also where pages were never touched,
+	 * such as freed memory given fresh zero pages, which pagemap cannot
+	 * tell from shared memory); guard.c caches the verdict per region. */
+	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	if ((guarded && !zc_guard_memory_ok(b, b + fill)) ||
+	    (!guarded && fill > s->buf_ok_len && !zc_buffer_is_private_anon(b, fill))) {
+		s->buf_bad = 1;
+		*why = ZC_FB_BUFFER_KIND;
+		goto undo;
 	}
+	if (!guarded && fill > s->buf_ok_len)
+		s->buf_ok_len = fill;
 	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
 	    ZC_DEFER_OK)
 		goto undo;
@@ -221,6 +252,7 @@ done:
 		*why = ZC_FB_MAP_FAILED;
 		goto undo;
 	}
+	set_next_off(fd, off + (off_t)got);
 	errno = saved;
 	return (ssize_t)got;
 undo:
@@ -286,13 +318,14 @@ static int observe_read(int fd, uintptr_t b, size_t got, size_t n, const off_t *
 	errno = saved;
 	if (off < 0)
 		return ZC_FB_SRC_NOT_FILE;
-	if ((b - (uintptr_t)off) & (zc_page - 1))
-		return ZC_FB_ALIGNMENT;
+	if (((b - (uintptr_t)off) & (zc_page - 1)) && !zc_cfg.guard)
+		return ZC_FB_ALIGNMENT; /* guards would take it (would_guard_bytes) */
 	return -1;
 }
 
 static ssize_t plain_read(int fd, void *buf, size_t n, const off_t *pos)
 {
+	zc_guard_before_kernel(buf, n);
 	return pos ? REAL(pread)(fd, buf, n, *pos) : REAL(read)(fd, buf, n);
 }
 
@@ -310,9 +343,12 @@ static void note_plain_read(int fd, uintptr_t b, size_t got, size_t n, const off
 	}
 	zc_det_after_read(&det, fd, b, got, 0);
 	arm_writes();
+	set_next_off(fd, -1); /* where a plain read ended is not known here */
 	struct zc_stream *s = zc_det_lookup(&det, fd, b);
-	if (s)
+	if (s) {
 		s->why = (int8_t)why;
+		s->adopted = 0;
+	}
 	zc_unlock();
 	errno = saved;
 }
@@ -454,8 +490,11 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	if (zc_mode == ZC_MODE_OBSERVE && zc_ready && cnt > 0 && cnt <= IOV_MAX && iov)
 		return observe_readv(fd, iov, cnt, pos);
 	if (!has_big_piece(iov, cnt) || zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
-	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi))
+	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
+		if (cnt > 0 && iov)
+			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
+	}
 
 	/* A vector read of a file is the reads of its pieces at increasing
 	 * offsets; each piece goes through the engine as a pread would. */
@@ -463,6 +502,7 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	off_t off = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR);
 	if (off < 0) {
 		errno = saved;
+		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
 	size_t total = 0;
@@ -625,7 +665,7 @@ void zc_engine_path_changing(int dirfd, const char *path, off_t from)
 	struct stat st;
 	int saved = errno;
 	zc_enter();
-	if (fstatat(dirfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+	if (REAL(fstatat)(dirfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
 		zc_lock();
 		zc_phantom_file_changing(st.st_dev, st.st_ino, from < 0 ? 0 : from, 0);
 		zc_unlock();
@@ -643,7 +683,14 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	zc_enter();
 	int saved = errno;
 	zc_lock();
-	zc_det_forget_range(&det, lo, hi);
+	/* Freed memory ends the buffer, not the stream: the program's next
+	 * buffer may take it over (detect.h).  Other changes end both. */
+	if (ev == ZC_MEM_ZERO)
+		zc_det_release_range(&det, lo, hi);
+	else
+		zc_det_forget_range(&det, lo, hi);
+	if (ev != ZC_MEM_ZERO)
+		zc_guard_maps_changed(); /* mappings may change: re-read maps */
 	if (zc_phantom_live) {
 		if (ev == ZC_MEM_GONE)
 			zc_phantom_drop(lo, hi);

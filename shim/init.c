@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "fdinfo.h"
 #include "inflight.h"
+#include "guard.h"
 #include "log.h"
 #include "ownfd.h"
 #include "phantom.h"
@@ -254,7 +255,7 @@ static int in_scope(void)
 
 	if (!zc_cfg.only[0] && !zc_cfg.skip[0])
 		return 1;
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	n = REAL(readlink)("/proc/self/exe", exe, sizeof exe - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	return zc_config_in_scope(&zc_cfg, exe, program_invocation_name);
 }
@@ -291,6 +292,8 @@ void zc_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (zc_cfg.mode == ZC_MODE_ON)
 		zc_signals_init();
+	if (zc_cfg.mode == ZC_MODE_ON && zc_cfg.guard)
+		zc_guard_signals_init();
 	arm();
 	zc_ready = 1;
 	zc_log(2, "ready: mode %s, min chunk %zu", zc_mode_name(zc_cfg.mode), zc_min_chunk);

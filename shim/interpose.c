@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "phantom.h"
 #include "pin.h"
 #include "log.h"
@@ -58,43 +59,55 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 
 ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	if (likely(n < zc_read_min))
+	if (likely(n < zc_read_min)) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(read)(fd, buf, n);
+	}
 	return zc_engine_read(fd, buf, n, NULL);
 }
 
 ZC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen) /* the real one reports overflow */
+	if (likely(n < zc_read_min) || n > buflen) { /* the real one reports overflow */
+		zc_guard_before_kernel(buf, n);
 		return REAL(__read_chk)(fd, buf, n, buflen);
+	}
 	return zc_engine_read(fd, buf, n, NULL);
 }
 
 ZC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	if (likely(n < zc_read_min) || off < 0)
+	if (likely(n < zc_read_min) || off < 0) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(pread)(fd, buf, n, off);
+	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
 ZC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
-	if (likely(n < zc_read_min) || off < 0)
+	if (likely(n < zc_read_min) || off < 0) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(pread64)(fd, buf, n, off);
+	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
 ZC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen || off < 0)
+	if (likely(n < zc_read_min) || n > buflen || off < 0) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(__pread_chk)(fd, buf, n, off, buflen);
+	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
 ZC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen || off < 0)
+	if (likely(n < zc_read_min) || n > buflen || off < 0) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(__pread64_chk)(fd, buf, n, off, buflen);
+	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
@@ -123,23 +136,27 @@ ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
  * point of the family is ours, and pass through. */
 ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	zc_guard_before_kernel(buf, n);
 	return REAL(recv)(fd, buf, n, flags);
 }
 
 ZC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
+	zc_guard_before_kernel(buf, n);
 	return REAL(__recv_chk)(fd, buf, n, buflen, flags);
 }
 
 ZC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
+	zc_guard_before_kernel(buf, n);
 	return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
 }
 
 ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 				 struct sockaddr *addr, socklen_t *alen)
 {
+	zc_guard_before_kernel(buf, n);
 	return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
 }
 
@@ -149,6 +166,7 @@ ZC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (likely(n < zc_write_min)) {
 		small_write(fd, -1, n);
+		zc_guard_before_kernel(buf, n);
 		return REAL(write)(fd, buf, n);
 	}
 	return zc_engine_write(fd, buf, n, NULL, ZC_W_WRITE, 0);
@@ -160,6 +178,7 @@ static inline ssize_t pwrite_common(ssize_t (*real)(int, const void *, size_t, o
 {
 	if (likely(n < zc_write_min) || off < 0) {
 		small_write(fd, off, n);
+		zc_guard_before_kernel(buf, n);
 		return real(fd, buf, n, off);
 	}
 	return zc_engine_write(fd, buf, n, &off, ZC_W_PWRITE, 0);
@@ -181,6 +200,8 @@ ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	    iov_total(iov, cnt) < zc_write_min) {
 		if (cnt > 0 && iov)
 			small_write(fd, -1, iov_total(iov, cnt));
+		if (cnt > 0)
+			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return REAL(writev)(fd, iov, cnt);
 	}
 	return zc_engine_writev(fd, iov, cnt, NULL);
@@ -193,6 +214,8 @@ static inline ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, 
 	    iov_total(iov, cnt) < zc_write_min) {
 		if (cnt > 0 && iov)
 			small_write(fd, off, iov_total(iov, cnt));
+		if (cnt > 0)
+			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return real(fd, iov, cnt, off);
 	}
 	return zc_engine_writev(fd, iov, cnt, &off);
@@ -210,16 +233,20 @@ ZC_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 
 ZC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (likely(n < zc_write_min))
+	if (likely(n < zc_write_min)) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(send)(fd, buf, n, flags);
+	}
 	return zc_engine_write(fd, buf, n, NULL, ZC_W_SEND, flags);
 }
 
 ZC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
 			 socklen_t alen)
 {
-	if (likely(n < zc_write_min) || addr)
+	if (likely(n < zc_write_min) || addr) {
+		zc_guard_before_kernel(buf, n);
 		return REAL(sendto)(fd, buf, n, flags, addr, alen);
+	}
 	return zc_engine_write(fd, buf, n, NULL, ZC_W_SENDTO, flags);
 }
 

@@ -213,7 +213,7 @@ size_t zc_fmt(char *buf, size_t cap, const char *fmt, ...)
 static int still_ours(int fd)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+	return REAL(fstat)(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
 }
 
 /* Opens this process's log file into *slot; -1 if refused or unwritable. */
@@ -247,7 +247,7 @@ void zc_log_open(const char *file_template, int level)
 
 	int fd = open_log_file(&log_fd);
 	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0) {
+	if (fd >= 0 && REAL(fstat)(fd, &st) == 0) {
 		log_dev = st.st_dev;
 		log_ino = st.st_ino;
 		log_is_file = 1;

@@ -51,6 +51,13 @@ static size_t usable(void *p)
 	return f ? f(p) : 0;
 }
 
+/* glibc marks a block it mapped on its own (and unmaps on free) with bit 1
+ * of the size word before it. */
+static int chunk_is_mapped(const void *p)
+{
+	return (((const size_t *)p)[-1] & 2) != 0;
+}
+
 /* Seams (see seams.c): before the program resizes or moves [lo, hi)
  * they are mended; when it unmaps or frees them they are forgotten.  With
  * no seam recorded this is one compare. */
@@ -73,11 +80,14 @@ static void seams(uintptr_t lo, uintptr_t hi, int mend)
 ZC_EXPORT void free(void *p)
 {
 	/* Large blocks may have been a stream's buffer: the stream ends with
-	 * them (their memory may come back as something else). */
+	 * them (their memory may come back as something else).  A block glibc
+	 * unmaps is gone, which also changes what the guard strategy knows of
+	 * the process's mappings. */
 	if (unlikely(zc_read_min != SIZE_MAX) && p) {
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
-			zc_engine_memory((uintptr_t)p, end_of(p, n), ZC_MEM_ZERO);
+			zc_engine_memory((uintptr_t)p, end_of(p, n),
+					 zc_guard_live && chunk_is_mapped(p) ? ZC_MEM_GONE : ZC_MEM_ZERO);
 		/* Seams lie in blocks that were buffers, as large as a read
 		 * that is deferred; only whole pages inside the block count
 		 * (the pages at its ends may hold other blocks). */

@@ -456,7 +456,7 @@ int zc_ownfd_open_output(const char *path, int *slot)
 	*slot = -1;
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (REAL(fstat)(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		REAL(close)(fd);
 		errno = EINVAL;
 		return -1;
@@ -486,7 +486,7 @@ int zc_abs_template(char *out, size_t cap, const char *tmpl)
 		return 0;
 	}
 	int saved = errno;
-	if (cap < 2 || !getcwd(out, cap - 1)) {
+	if (cap < 2 || !REAL(getcwd)(out, cap - 1)) {
 		errno = saved;
 		if (n < cap)
 			memcpy(out, tmpl, n + 1);

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "guard.h"
 #include "inflight.h"
 #include "log.h"
 #include "pin.h"
@@ -24,6 +26,7 @@
 
 size_t zc_page = 4096;
 volatile int zc_phantom_live;
+volatile int zc_guard_live;
 
 static struct zc_phantom tab[ZC_MAX_PHANTOMS];
 
@@ -57,6 +60,9 @@ static struct zc_phantom *slot_new(void)
 
 static void slot_free(struct zc_phantom *p)
 {
+	if (p->kind == ZC_PH_GUARD)
+		zc_guard_live--;
+	p->kind = ZC_PH_MAP;
 	p->len = 0;
 	nrec--;
 	zc_phantom_live--;
@@ -95,10 +101,57 @@ static void anon_copy(uintptr_t a, size_t len)
 	ZC_ADD(materialized_bytes, len);
 }
 
-static void leave(uintptr_t a, size_t len, enum leave how)
+/*
+ * Guarded pages [a, a+len) of record p get the file's bytes: they are read
+ * from the pin into fresh anonymous memory that then replaces the guarded
+ * pages in one mremap, so no other thread ever sees them readable but not
+ * yet filled (it faults, and waits for the lock in the SIGSEGV handler).
+ * Bytes past the file's end (another process truncated it) read as zeros,
+ * as they would from the map strategy's pages.
+ */
+static void guard_fill(const struct zc_phantom *p, uintptr_t a, size_t len)
 {
+	void *tmp = REAL(mmap)(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+	if (tmp == MAP_FAILED) {
+		/* No memory for a copy: fill in place (not atomic for other threads). */
+		zc_log(1, "guard %p: no memory (errno %d)", (void *)a, errno);
+		REAL(mprotect)((void *)a, len, PROT_READ | PROT_WRITE);
+		tmp = (void *)a;
+	}
+	int pfd = p->pin >= 0 ? zc_pin_fd(p->pin) : -1;
+	off_t at = p->off + (off_t)(a - p->addr);
+	size_t done = 0;
+	while (pfd >= 0 && done < len) {
+		ssize_t r = REAL(pread)(pfd, (char *)tmp + done, len - done, at + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	if (pfd < 0)
+		zc_log(1, "guard %p: no source to fill from", (void *)a);
+	if (tmp == (void *)a) {
+		memset((char *)tmp + done, 0, len - done);
+	} else if (REAL(mremap)(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a) ==
+		   MAP_FAILED) {
+		zc_log(1, "guard %p: mremap failed (errno %d)", (void *)a, errno);
+		REAL(mprotect)((void *)a, len, PROT_READ | PROT_WRITE);
+		memcpy((void *)a, tmp, len);
+		REAL(munmap)(tmp, len);
+	}
+	ZC_ADD(materialized_bytes, len);
+}
+
+static void leave(const struct zc_phantom *p, uintptr_t a, size_t len, enum leave how)
+{
+	if (p->kind == ZC_PH_GUARD && how != LEAVE_DROP)
+		zc_guard_released(a, a + len);
 	if (how == LEAVE_ZERO)
-		anon_zero(a, len);
+		anon_zero(a, len); /* guarded pages too: fresh memory is readable */
+	else if (how == LEAVE_MATERIALIZE && p->kind == ZC_PH_GUARD)
+		guard_fill(p, a, len);
 	else if (how == LEAVE_MATERIALIZE)
 		anon_copy(a, len);
 }
@@ -119,7 +172,7 @@ static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 			continue;
 		uintptr_t a = p->addr, e = p->addr + p->len;
 		uintptr_t cut_lo = a > lo ? a : lo, cut_hi = e < hi ? e : hi;
-		leave(cut_lo, cut_hi - cut_lo, how);
+		leave(p, cut_lo, cut_hi - cut_lo, how);
 		if (cut_hi < e) {
 			/* Right remainder. */
 			struct zc_phantom *r = slot_new();
@@ -130,8 +183,10 @@ static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 				r->off = p->off + (off_t)(cut_hi - a);
 				if (r->pin >= 0)
 					zc_pin_ref(r->pin);
+				if (r->kind == ZC_PH_GUARD)
+					zc_guard_live++;
 			} else {
-				anon_copy(cut_hi, e - cut_hi);
+				leave(p, cut_hi, e - cut_hi, LEAVE_MATERIALIZE);
 			}
 		}
 		if (cut_lo > a)
@@ -298,6 +353,67 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return 0;
 }
 
+/* Do guard records cover [lo, hi) without a gap?  Then the pages are
+ * PROT_NONE already and a new deferral into them needs no mprotect. */
+static int guarded_throughout(uintptr_t lo, uintptr_t hi)
+{
+	while (lo < hi) {
+		int found = 0;
+		for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+			const struct zc_phantom *p = &tab[i];
+			if (p->len && p->kind == ZC_PH_GUARD && lo >= p->addr && lo < p->addr + p->len) {
+				lo = p->addr + p->len;
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The guard strategy: pages [ps, pe) of the buffer stand for the file's
+ * bytes from foff on, but hold nothing: they are made PROT_NONE (unless they
+ * already are, from the previous chunk: the steady state of a loop costs no
+ * mprotect), and the first access by the program (SIGSEGV, guard.c) or by a
+ * wrapped call that hands them to the kernel reads the bytes in.
+ */
+static enum zc_defer_result guard_defer(int fd, int pin, uintptr_t ps, uintptr_t pe, off_t foff,
+					const struct stat *st, int stream, size_t k, size_t *got,
+					int *why)
+{
+	int saved = errno;
+	int already = guarded_throughout(ps, pe);
+	remove_range(ps, pe, LEAVE_DROP); /* the new record replaces them */
+	if (!already && REAL(mprotect)((void *)ps, pe - ps, PROT_NONE) != 0) {
+		zc_log(2, "defer: guard of %p failed: errno %d", (void *)ps, errno);
+		anon_zero(ps, pe - ps); /* ordinary memory again for the plain read */
+		errno = saved;
+		*why = ZC_FB_MAP_FAILED;
+		return ZC_DEFER_PLAIN;
+	}
+	struct zc_phantom *p = slot_new();
+	p->addr = ps;
+	p->len = pe - ps;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->fd = fd;
+	p->pin = pin;
+	zc_pin_ref(pin);
+	p->off = foff;
+	p->stream = stream;
+	p->kind = ZC_PH_GUARD;
+	zc_guard_live++;
+	ZC_ADD(phantom_reads, 1);
+	zc_log(3, "defer: fd %d off %ld len %zu -> %zu guarded pages%s", fd, (long)foff, k,
+	       (pe - ps) / zc_page, already ? " (kept)" : "");
+	errno = saved;
+	*got = k;
+	return ZC_DEFER_OK;
+}
+
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why)
 {
@@ -307,7 +423,11 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	if (st->st_size <= off)
 		return ZC_DEFER_PLAIN; /* EOF: the plain read says so */
 	size_t k = (uint64_t)(st->st_size - off) < n ? (size_t)(st->st_size - off) : n;
-	if ((b - (uintptr_t)off) & (zc_page - 1)) {
+	/* A file page cannot be mapped at a buffer page whose offset within the
+	 * page differs from the file's: such buffers are guarded instead, if
+	 * allowed (ZCOPY_GUARD). */
+	int guard = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	if (guard && (!zc_cfg.guard || !zc_guard_thread_ok())) {
 		*why = ZC_FB_ALIGNMENT;
 		return ZC_DEFER_PLAIN;
 	}
@@ -323,12 +443,20 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	}
 	int saved = errno;
 	size_t head = ps - b, tail = b + k - pe;
+	/* The partial pages are read for real: a guarded page there (an earlier
+	 * read with another layout) would make the kernel fail with EFAULT. */
+	if (zc_guard_live && head)
+		zc_phantom_guard_materialize(b, ps);
+	if (zc_guard_live && tail)
+		zc_phantom_guard_materialize(pe, b + k);
 	if ((head && pread_all(pfd, buf, head, off)) ||
 	    (tail && pread_all(pfd, (void *)pe, tail, off + (off_t)(pe - b)))) {
 		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
 		return ZC_DEFER_PLAIN;
 	}
+	if (guard)
+		return guard_defer(fd, pin, ps, pe, off + (off_t)(ps - b), st, stream, k, got, why);
 	remove_range(ps, pe, LEAVE_DROP); /* the new mapping replaces them */
 	void *m = REAL(mmap)((void *)ps, pe - ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, pfd,
 			     off + (off_t)(ps - b));
@@ -352,6 +480,7 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	zc_pin_ref(pin);
 	p->off = off + (off_t)(ps - b);
 	p->stream = stream;
+	p->kind = ZC_PH_MAP;
 	ZC_ADD(phantom_reads, 1);
 	zc_log(3, "defer: fd %d off %ld len %zu -> %zu phantom pages", fd, (long)off, k,
 	       (pe - ps) / zc_page);
@@ -405,6 +534,11 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 
 void zc_phantom_fd_closed(int fd)
 {
+	/* Guarded pages hold nothing: they get their bytes while the pin can
+	 * still read them. */
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && tab[i].fd == fd && tab[i].kind == ZC_PH_GUARD)
+			remove_range(tab[i].addr, tab[i].addr + tab[i].len, LEAVE_MATERIALIZE);
 	/* Its pin goes too: zcopy keeps nothing open that the program closed. */
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len && tab[i].fd == fd) {
@@ -420,12 +554,57 @@ int zc_phantom_sigbus(uintptr_t addr)
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
 		uintptr_t a = tab[i].addr;
 		size_t len = tab[i].len;
-		if (len && addr >= a && addr < a + len) {
+		if (len && tab[i].kind == ZC_PH_MAP && addr >= a && addr < a + len) {
 			int saved = errno;
 			anon_zero(page_down(addr), zc_page);
 			errno = saved;
 			return 1;
 		}
+	}
+	return 0;
+}
+
+/* ---- guards -------------------------------------------------------------- */
+
+int zc_phantom_guard_materialize(uintptr_t lo, uintptr_t hi)
+{
+	int stream = -1, any = 0;
+	int saved = errno;
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->kind != ZC_PH_GUARD || p->addr >= hi || p->addr + p->len <= lo)
+			continue;
+		if (!any)
+			stream = p->stream;
+		any = 1;
+		uintptr_t a = p->addr > lo ? p->addr : lo;
+		uintptr_t e = p->addr + p->len < hi ? p->addr + p->len : hi;
+		remove_range(a, e, LEAVE_MATERIALIZE);
+	}
+	errno = saved;
+	return stream;
+}
+
+int zc_phantom_guard_at(uintptr_t addr)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		const struct zc_phantom *p = &tab[i];
+		if (p->len && p->kind == ZC_PH_GUARD && addr >= p->addr && addr < p->addr + p->len)
+			return p->stream;
+	}
+	return -2;
+}
+
+int zc_phantom_guard_maybe(uintptr_t lo, uintptr_t hi)
+{
+	/* Without the lock: a record made or removed meanwhile is one for
+	 * memory another thread is changing under this very call. */
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		const volatile struct zc_phantom *p = &tab[i];
+		uintptr_t a = p->addr;
+		size_t len = p->len;
+		if (len && p->kind == ZC_PH_GUARD && a < hi && a + len > lo)
+			return 1;
 	}
 	return 0;
 }

@@ -36,7 +36,19 @@ struct zc_phantom {
 	int pin;        /* pin.c index holding that fd's description, or -1 */
 	off_t off;      /* file offset of addr */
 	int stream;     /* detector slot that made it, or -1 */
+	int kind;       /* ZC_PH_MAP or ZC_PH_GUARD */
 };
+
+/* How a record's pages stand for the file's bytes.
+ *  ZC_PH_MAP:   the file is mapped over them (section "Map strategy");
+ *  ZC_PH_GUARD: they are PROT_NONE and hold nothing; the bytes are read from
+ *               the record's pin when the program or the kernel needs them
+ *               (guard.c).  A guard record always has a pin: the pin is its
+ *               only way to the bytes, so losing it means materializing. */
+enum { ZC_PH_MAP = 0, ZC_PH_GUARD = 1 };
+/* Number of ZC_PH_GUARD records: 0 means no page is guarded, and the
+ * wrappers that hand memory to the kernel take their plain path. */
+extern volatile int zc_guard_live;
 
 extern size_t zc_page;              /* page size */
 /* Records plus source ranges in flight (inflight.h): 0 means no memory and
@@ -89,6 +101,17 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len);
 void zc_phantom_fd_closed(int fd);
 /* After fork in the child: the pagemap descriptor belongs to the parent. */
 void zc_phantom_after_fork_child(void);
+
+/* Guard records overlapping [lo, hi) get their bytes (kernel or program
+ * access is about to happen); returns the detector stream of the first, or
+ * -1 if none.  Caller holds the engine lock. */
+int zc_phantom_guard_materialize(uintptr_t lo, uintptr_t hi);
+/* Is addr in a guard record? (the SIGSEGV handler's question, under the
+ * lock).  Returns the record's stream (>= -1) or -2 if not. */
+int zc_phantom_guard_at(uintptr_t addr);
+/* Might a guard record overlap [lo, hi)?  Without the lock (a filter before
+ * taking it, for calls that hand memory to the kernel). */
+int zc_phantom_guard_maybe(uintptr_t lo, uintptr_t hi);
 
 /* The SIGBUS handler's question: is addr in a phantom page?  If so the page
  * is replaced by a zero page and 1 is returned.  Async-signal-safe. */

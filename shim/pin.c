@@ -228,7 +228,7 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 	if (fresh) {
 		struct stat local;
 		struct stat *s = st ? st : &local;
-		if (fstat(p->own, s) < 0) {
+		if (REAL(fstat)(p->own, s) < 0) {
 			errno = saved;
 			return -1;
 		}

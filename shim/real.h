@@ -22,6 +22,61 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/* The calls kernelmem.c wraps only so that guarded pages get their bytes
+ * before the kernel reads or writes the caller's memory. */
+struct aiocb;
+struct aiocb64;
+struct stat64;
+struct statx;
+struct mmsghdr;
+struct stat;
+#define ZC_REAL_KERNELMEM_LIST(X)                                                         \
+	X(readlink, ssize_t, (const char *, char *, size_t))                              \
+	X(readlinkat, ssize_t, (int, const char *, char *, size_t))                       \
+	X(__readlink_chk, ssize_t, (const char *, char *, size_t, size_t))                \
+	X(__readlinkat_chk, ssize_t, (int, const char *, char *, size_t, size_t))         \
+	X(getcwd, char *, (char *, size_t))                                               \
+	X(__getcwd_chk, char *, (char *, size_t, size_t))                                 \
+	X(stat, int, (const char *, struct stat *))                                       \
+	X(lstat, int, (const char *, struct stat *))                                      \
+	X(fstat, int, (int, struct stat *))                                               \
+	X(fstatat, int, (int, const char *, struct stat *, int))                          \
+	X(stat64, int, (const char *, struct stat64 *))                                     \
+	X(lstat64, int, (const char *, struct stat64 *))                                    \
+	X(fstat64, int, (int, struct stat64 *))                                             \
+	X(fstatat64, int, (int, const char *, struct stat64 *, int))                        \
+	X(__xstat, int, (int, const char *, struct stat *))                               \
+	X(__lxstat, int, (int, const char *, struct stat *))                              \
+	X(__fxstat, int, (int, int, struct stat *))                                       \
+	X(__fxstatat, int, (int, int, const char *, struct stat *, int))                  \
+	X(__xstat64, int, (int, const char *, struct stat64 *))                             \
+	X(__lxstat64, int, (int, const char *, struct stat64 *))                            \
+	X(__fxstat64, int, (int, int, struct stat64 *))                                     \
+	X(__fxstatat64, int, (int, int, const char *, struct stat64 *, int))                \
+	X(statx, int, (int, const char *, int, unsigned, struct statx *))                 \
+	X(getrandom, ssize_t, (void *, size_t, unsigned))                                 \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                  \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                            \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned, int, struct timespec *))       \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned, int))                          \
+	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                 \
+	X(preadv64v2, ssize_t, (int, const struct iovec *, int, off_t, int))              \
+	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                \
+	X(pwritev64v2, ssize_t, (int, const struct iovec *, int, off_t, int))             \
+	X(aio_read, int, (struct aiocb *))                                                \
+	X(aio_read64, int, (struct aiocb64 *))                                              \
+	X(aio_write, int, (struct aiocb *))                                               \
+	X(aio_write64, int, (struct aiocb64 *))                                             \
+	X(lio_listio, int, (int, struct aiocb *const[], int, struct sigevent *))          \
+	X(lio_listio64, int, (int, struct aiocb64 *const[], int, struct sigevent *))        \
+	X(vmsplice, ssize_t, (int, const struct iovec *, size_t, unsigned))               \
+	X(process_vm_readv, ssize_t,                                                      \
+	  (pid_t, const struct iovec *, unsigned long, const struct iovec *,              \
+	   unsigned long, unsigned long))                                                 \
+	X(process_vm_writev, ssize_t,                                                     \
+	  (pid_t, const struct iovec *, unsigned long, const struct iovec *,              \
+	   unsigned long, unsigned long))
+
 /* X(name, return type, parameter list) */
 #define ZC_REAL_LIST(X)                                                                   \
 	X(read, ssize_t, (int, void *, size_t))                                           \
@@ -53,6 +108,7 @@
 	X(__fread_unlocked_chk, size_t, (void *, size_t, size_t, size_t, FILE *))         \
 	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                         \
 	X(fwrite_unlocked, size_t, (const void *, size_t, size_t, FILE *))                \
+	ZC_REAL_KERNELMEM_LIST(X)                                                         \
 	X(close, int, (int))                                                              \
 	X(close_range, int, (unsigned, unsigned, int))                                    \
 	X(closefrom, void, (int))                                                         \
@@ -63,6 +119,12 @@
 	X(fcntl64, int, (int, int, ...))                                                  \
 	X(fclose, int, (FILE *))                                                          \
 	X(fflush, int, (FILE *))                                                          \
+	X(fseek, int, (FILE *, long, int))                                                \
+	X(fseeko, int, (FILE *, off_t, int))                                              \
+	X(fseeko64, int, (FILE *, off_t, int))                                            \
+	X(rewind, void, (FILE *))                                                         \
+	X(fsetpos, int, (FILE *, const fpos_t *))                                         \
+	X(fsetpos64, int, (FILE *, const fpos64_t *))                                     \
 	X(open, int, (const char *, int, ...))                                            \
 	X(open64, int, (const char *, int, ...))                                          \
 	X(__open_2, int, (const char *, int))                                             \

@@ -25,6 +25,7 @@
 #include "detect.h"
 #include "engine.h"
 #include "fdinfo.h"
+#include "guard.h"
 #include "log.h"
 #include "inflight.h"
 #include "phantom.h"
@@ -118,11 +119,11 @@ static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int 
 	case ZC_W_SENDTO: {
 		/* Several stretches: one call, as the program's one send. */
 		struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
-		return sendmsg(w->out, &m, w->flags | (nowait ? MSG_DONTWAIT : 0));
+		return REAL(sendmsg)(w->out, &m, w->flags | (nowait ? MSG_DONTWAIT : 0));
 	}
 	default:
 		if (nowait)
-			return pwritev2(w->out, iov, cnt, -1, RWF_NOWAIT);
+			return REAL(pwritev2)(w->out, iov, cnt, -1, RWF_NOWAIT);
 		return cnt == 1 ? REAL(write)(w->out, iov[0].iov_base, iov[0].iov_len)
 				: REAL(writev)(w->out, iov, cnt);
 	}
@@ -270,13 +271,24 @@ static void zero_past_end(int sfd, const struct zc_phantom *p, uintptr_t a, size
 {
 	struct stat st;
 	int saved = errno;
-	if (sfd >= 0 && fstat(sfd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (sfd >= 0 && REAL(fstat)(sfd, &st) == 0 && S_ISREG(st.st_mode)) {
 		uintptr_t dend = st.st_size > p->off ? p->addr + (uintptr_t)(st.st_size - p->off)
 						     : p->addr;
 		if (dend < a + len)
 			past_the_end(dend > a ? dend : a, a + len);
 	}
 	errno = saved;
+}
+
+/* Guarded pages of p about to be written plainly get their bytes first:
+ * the kernel would fail with EFAULT on them. */
+static void guard_ready(const struct zc_phantom *p, uintptr_t a, size_t len)
+{
+	if (p->kind != ZC_PH_GUARD)
+		return;
+	zc_lock();
+	zc_phantom_guard_materialize(a, a + len);
+	zc_unlock();
 }
 
 /* A run of clean phantom pages by kernel transfer from the pinned source. */
@@ -308,6 +320,7 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			/* Nothing went yet and the pipe is full: one page by the
 			 * program's own call waits exactly as its write would have
 			 * (signals, SA_RESTART); the rest goes on without waiting. */
+			guard_ready(p, ra, zc_page);
 			zero_past_end(sfd, p, ra, zc_page);
 			if (emit_plain1(w, ra, zc_page))
 				return -1;
@@ -316,16 +329,19 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			continue;
 		case ZC_XF_REFUSED:
 			zc_fallback(ZC_FB_PRIMITIVE, rl);
+			guard_ready(p, ra, rl);
 			zero_past_end(sfd, p, ra, rl);
 			return emit_plain1(w, ra, rl);
 		case ZC_XF_EOF:
 			/* The source shrank: the rest reads as zeros. */
+			guard_ready(p, ra, rl);
 			past_the_end(ra, ra + rl);
 			return emit_plain1(w, ra, rl);
 		case ZC_XF_REVOKED:
 			/* This process changed the source: the buffer holds the old
 			 * bytes now (materialized before the change). */
 			zc_fallback(ZC_FB_SOURCE_CHANGED, rl);
+			guard_ready(p, ra, rl);
 			return emit_plain1(w, ra, rl);
 		}
 	}
@@ -356,8 +372,14 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
+		guard_ready(p, a, len);
 		zero_past_end(-1, p, a, len);
 		return emit_plain1(w, a, len);
+	}
+	if (p->kind == ZC_PH_GUARD) {
+		/* A guarded page the program touched is no longer in the record:
+		 * every page of a snapshot still guarded is the file's. */
+		return emit_clean(w, p, sfd, f, a, len);
 	}
 	while (len > 0) {
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
@@ -434,7 +456,7 @@ static void note_file_change(struct wctx *w, size_t n)
 	int saved = errno;
 	struct stat st;
 	off_t at = w->pos0 ? *w->pos0
-		   : (o->flags & ZC_FL_APPEND) ? (fstat(w->out, &st) == 0 ? st.st_size : -1)
+		   : (o->flags & ZC_FL_APPEND) ? (REAL(fstat)(w->out, &st) == 0 ? st.st_size : -1)
 					       : REAL(lseek)(w->out, 0, SEEK_CUR);
 	errno = saved;
 	zc_phantom_file_changing(o->dev, o->ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
@@ -451,6 +473,8 @@ static void observe_piece(const struct zc_stream *s, uintptr_t b, size_t len, in
 	size_t whole = page_down(b + len) > page_up(b) ? page_down(b + len) - page_up(b) : 0;
 	if (why >= 0) {
 		zc_fallback((enum zc_fallback)why, len);
+		if (why == ZC_FB_ALIGNMENT)
+			ZC_ADD(would_guard_bytes, whole);
 	} else {
 		ZC_ADD(would_zero_copy_bytes, whole);
 		if (len > whole)
@@ -490,23 +514,43 @@ static struct zc_stream *pair_with_reads(struct wctx *w, const struct iovec *iov
 /* Snapshots the phantoms under the write's pieces, sorted by address, each
  * once, with a reference to its pinned source and its range registered in
  * flight.  Lock held. */
-static void collect(const struct iovec *iov, int cnt, struct carried *c)
+static int gather(const struct iovec *iov, int cnt, struct carried *c)
 {
+	int full = 0;
 	c->n = 0;
 	for (int i = 0; i < cnt; i++) {
 		struct zc_phantom got[ZC_MAX_PIECES];
 		uintptr_t b = (uintptr_t)iov[i].iov_base;
 		int m = zc_phantom_overlapping(b, b + iov[i].iov_len, got, ZC_MAX_PIECES);
+		full |= m == ZC_MAX_PIECES;
 		for (int k = 0; k < m; k++) {
 			int j = 0;
 			while (j < c->n && c->ph[j].addr < got[k].addr)
 				j++;
-			if ((j < c->n && c->ph[j].addr == got[k].addr) || c->n == ZC_MAX_PIECES)
+			if (j < c->n && c->ph[j].addr == got[k].addr)
 				continue;
+			if (c->n == ZC_MAX_PIECES) {
+				full = 1;
+				continue;
+			}
 			memmove(&c->ph[j + 1], &c->ph[j], (size_t)(c->n - j) * sizeof c->ph[0]);
 			c->ph[j] = got[k];
 			c->n++;
 		}
+	}
+	return full;
+}
+
+static void collect(const struct iovec *iov, int cnt, struct carried *c)
+{
+	if (gather(iov, cnt, c) && zc_guard_live) {
+		/* More records than one write carries: the rest would be sent
+		 * plainly, so guarded pages among them get their bytes now, and
+		 * the records are gathered again. */
+		for (int i = 0; i < cnt; i++)
+			zc_phantom_guard_materialize((uintptr_t)iov[i].iov_base,
+						     (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+		gather(iov, cnt, c);
 	}
 	for (int k = 0; k < c->n; k++) {
 		const struct zc_phantom *p = &c->ph[k];
@@ -646,6 +690,16 @@ static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const stru
 			 * inside a page has those bytes sent plainly. */
 			uintptr_t run_end = pe < e ? pe : e;
 			uintptr_t wa = page_up(a), we = page_down(run_end);
+			/* Parts of guarded pages that go plainly (a write that starts
+			 * or ends inside one) need their bytes first. */
+			if (ph[k].kind == ZC_PH_GUARD && we > wa) {
+				if (wa > a)
+					guard_ready(&ph[k], a, wa - a);
+				if (run_end > we)
+					guard_ready(&ph[k], we, run_end - we);
+			} else if (ph[k].kind == ZC_PH_GUARD) {
+				guard_ready(&ph[k], a, run_end - a);
+			}
 			if (we > wa) {
 				if (add_plain(w, plain, &np, a, wa - a))
 					goto out;
@@ -728,10 +782,13 @@ static int observe_small_pair(const struct iovec *iov, int cnt)
 	return 1;
 }
 
-/* The plain call, exactly as the program made it. */
+/* The plain call, exactly as the program made it (guarded pages get their
+ * bytes first: the kernel cannot fault them in). */
 static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			   enum zc_wcall how, int flags)
 {
+	if (iov && cnt > 0)
+		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 	ssize_t p;
 	switch (how) {
 	case ZC_W_PWRITE:

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "guard.h"
 #include "phantom.h"
 #include "real.h"
 
@@ -151,6 +152,94 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		raise(sig);
 }
 
+/* ---- SIGSEGV on guarded pages (ZCOPY_GUARD=1) ---------------------------
+ * The same arrangement for SIGSEGV: our handler answers faults on guarded
+ * pages (guard.c gives the page its bytes and the access is retried); every
+ * other SIGSEGV goes to what the program installed, with the mask, stack and
+ * flags it asked for, or to the default action (death by SIGSEGV, with its
+ * core).  A program handler that leaves by siglongjmp finds nothing of ours
+ * held: the lock and zc_inside are released before it is called. */
+
+static volatile int ours_segv;
+static struct sigaction program_segv;
+
+static void on_sigsegv(int sig, siginfo_t *si, void *uc);
+
+static int install_segv(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigsegv;
+	sa.sa_mask = program_segv.sa_mask;
+	sa.sa_flags = SA_SIGINFO | (program_segv.sa_flags & MIRRORED);
+	if (program_segv.sa_handler == SIG_DFL || program_segv.sa_handler == SIG_IGN)
+		sa.sa_flags |= SA_NODEFER;
+	return REAL(sigaction)(SIGSEGV, &sa, NULL);
+}
+
+static void on_sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	if (si && si->si_code == SEGV_ACCERR && zc_guard_fault((uintptr_t)si->si_addr))
+		return;
+	struct sigaction p = program_segv;
+	int has_handler = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL
+						    : (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN);
+	if (has_handler) {
+		if (p.sa_flags & SA_RESETHAND) {
+			memset(&program_segv, 0, sizeof program_segv);
+			program_segv.sa_handler = SIG_DFL;
+			install_segv();
+		}
+		if (p.sa_flags & SA_SIGINFO)
+			p.sa_sigaction(sig, si, uc);
+		else
+			p.sa_handler(sig);
+		return;
+	}
+	if (p.sa_handler == SIG_IGN && !(p.sa_flags & SA_SIGINFO) && (!si || si->si_code <= 0))
+		return;
+	/* Default action: a fault happens again with SIG_DFL in place (the
+	 * kernel then kills with SIGSEGV and its core); a sent one is re-sent. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	REAL(sigaction)(SIGSEGV, &dfl, NULL);
+	ours_segv = 0;
+	if (!si || si->si_code <= 0)
+		raise(sig);
+}
+
+void zc_guard_signals_init(void)
+{
+	if (REAL(sigaction)(SIGSEGV, NULL, &program_segv) == 0 && install_segv() == 0)
+		ours_segv = 1;
+}
+
+static int segv_sigaction(const struct sigaction *act, struct sigaction *old)
+{
+	if (old)
+		*old = program_segv;
+	if (act) {
+		program_segv = *act;
+		install_segv();
+	}
+	return 0;
+}
+
+static __sighandler_t segv_signal(__sighandler_t h)
+{
+	if (h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	__sighandler_t prev = program_segv.sa_handler;
+	memset(&program_segv, 0, sizeof program_segv);
+	program_segv.sa_handler = h;
+	program_segv.sa_flags = SA_RESTART;
+	install_segv();
+	return prev;
+}
+
 void zc_signals_init(void)
 {
 	struct sigaction probe;
@@ -180,6 +269,8 @@ int zc_signals_defer_ok(void)
 static inline int sigaction_common(int (*real)(int, const struct sigaction *, struct sigaction *),
 				   int sig, const struct sigaction *act, struct sigaction *old)
 {
+	if (sig == SIGSEGV && ours_segv)
+		return segv_sigaction(act, old);
 	if (sig != SIGBUS || !enabled)
 		return real(sig, act, old);
 	bus_action(act, old);
@@ -218,6 +309,8 @@ static __sighandler_t bus_simple(__sighandler_t h, int flags, int self_masked)
 static inline __sighandler_t signal_common(__sighandler_t (*real)(int, __sighandler_t), int sig,
 					   __sighandler_t h)
 {
+	if (sig == SIGSEGV && ours_segv)
+		return segv_signal(h);
 	if (sig != SIGBUS || !enabled)
 		return real(sig, h);
 	if (h == SIG_ERR) {

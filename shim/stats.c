@@ -217,6 +217,8 @@ size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, 
 	sb_key_u64(&b, ZCOPY_STAT_PHANTOM_READS, s->phantom_reads, &first);
 	sb_key_u64(&b, ZCOPY_STAT_MATERIALIZED, s->materialized_bytes, &first);
 	sb_key_u64(&b, ZCOPY_STAT_WOULD_ZERO_COPY, s->would_zero_copy_bytes, &first);
+	if (s->would_guard_bytes) /* observe mode without guards only */
+		sb_key_u64(&b, "would_guard_bytes", s->would_guard_bytes, &first);
 	sb_key(&b, ZCOPY_STAT_TRANSFERS, &first);
 	sb_raw(&b, "{", 1);
 	for (int i = 0; i < ZC_T__COUNT; i++)
@@ -335,6 +337,7 @@ static void snapshot(struct zc_stats *d)
 	LOAD(phantom_reads);
 	LOAD(materialized_bytes);
 	LOAD(would_zero_copy_bytes);
+	LOAD(would_guard_bytes);
 	for (int i = 0; i < ZC_T__COUNT; i++)
 		LOAD(transfers[i]);
 	for (int i = 0; i < ZC_FB__COUNT; i++) {
@@ -387,7 +390,7 @@ void zc_stats_open(void)
 	int saved = errno;
 	if (strcmp(zc_cfg.stats, "stderr") == 0) {
 		struct stat st;
-		stderr_known = fstat(2, &st) == 0;
+		stderr_known = REAL(fstat)(2, &st) == 0;
 		stderr_dev = st.st_dev;
 		stderr_ino = st.st_ino;
 	} else if (zc_cfg.stats[0]) {
@@ -400,7 +403,7 @@ void zc_stats_open(void)
 static int stderr_unchanged(void)
 {
 	struct stat st;
-	return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev &&
+	return stderr_known && REAL(fstat)(2, &st) == 0 && st.st_dev == stderr_dev &&
 	       st.st_ino == stderr_ino;
 }
 
@@ -418,7 +421,7 @@ void zc_stats_emit(void)
 		return;
 	snapshot(&snap);
 	pid = (long)getpid();
-	el = readlink("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
+	el = REAL(readlink)("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
 	exe_buf[el > 0 ? el : 0] = '\0';
 
 	if (strcmp(target, "stderr") == 0) {

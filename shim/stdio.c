@@ -19,6 +19,7 @@
 
 #include "engine.h"
 #include "fileabi.h"
+#include "guard.h"
 #include "phantom.h"
 #include "real.h"
 #include "stats.h"
@@ -30,6 +31,16 @@
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
+
+/* glibc reads and writes large stdio transfers (and every transfer of an
+ * unbuffered stream) directly between the kernel and the caller's memory:
+ * guarded pages there get their bytes first. */
+static inline void guard_items(const void *buf, size_t size, size_t n)
+{
+	size_t bytes;
+	if (__builtin_expect(zc_guard_live, 0))
+		zc_guard_before_kernel(buf, __builtin_mul_overflow(size, n, &bytes) ? SIZE_MAX : bytes);
+}
 
 static int fd_of(FILE *fp)
 {
@@ -107,6 +118,7 @@ static size_t fwrite_locked(const void *buf, size_t total, FILE *fp)
 
 ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -117,6 +129,7 @@ ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 
 ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -129,6 +142,7 @@ ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
  * function's to report. */
 ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    total <= buflen && (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -139,6 +153,7 @@ ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FI
 
 ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
+	guard_items(buf, size, n);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    total <= buflen && (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -166,6 +181,7 @@ ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 		return items(r, total, size, n);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
+	guard_items(buf, size, n);
 	return REAL(fwrite)(buf, size, n, fp);
 }
 
@@ -178,6 +194,7 @@ ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *f
 		return items(r, total, size, n);
 	if (!likely(zc_write_min == (size_t)-1))
 		before_write(fp, buf, size, n);
+	guard_items(buf, size, n);
 	return REAL(fwrite_unlocked)(buf, size, n, fp);
 }
 
@@ -187,6 +204,43 @@ ZC_EXPORT int fflush(FILE *fp)
 		zc_engine_all_files_changing(); /* every stream: we cannot list them */
 	file_changing(fp);
 	return REAL(fflush)(fp);
+}
+
+/* Repositioning a stream writes out what it holds for the file first. */
+ZC_EXPORT int fseek(FILE *fp, long off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseek)(fp, off, whence);
+}
+
+ZC_EXPORT int fseeko(FILE *fp, off_t off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseeko)(fp, off, whence);
+}
+
+ZC_EXPORT int fseeko64(FILE *fp, off_t off, int whence)
+{
+	file_changing(fp);
+	return REAL(fseeko64)(fp, off, whence);
+}
+
+ZC_EXPORT void rewind(FILE *fp)
+{
+	file_changing(fp);
+	REAL(rewind)(fp);
+}
+
+ZC_EXPORT int fsetpos(FILE *fp, const fpos_t *pos)
+{
+	file_changing(fp);
+	return REAL(fsetpos)(fp, pos);
+}
+
+ZC_EXPORT int fsetpos64(FILE *fp, const fpos64_t *pos)
+{
+	file_changing(fp);
+	return REAL(fsetpos64)(fp, pos);
 }
 
 ZC_EXPORT int fclose(FILE *fp)

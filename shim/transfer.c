@@ -122,7 +122,7 @@ static int source_ended(int in, off_t in_off)
 {
 	struct stat st;
 	int saved = errno;
-	int ended = fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= in_off;
+	int ended = REAL(fstat)(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= in_off;
 	errno = saved;
 	return ended;
 }
@@ -191,7 +191,7 @@ static enum step after_nothing(struct xfer *x, enum zc_xfer_end *end)
 {
 	struct stat st;
 	if (x->done == 0 && x->t == ZC_T_COPY_FILE_RANGE &&
-	    (fstat(x->in, &st) < 0 || x->pos < st.st_size)) {
+	    (REAL(fstat)(x->in, &st) < 0 || x->pos < st.st_size)) {
 		/* Some file systems answer 0 for "not here"; past the end of the
 		 * file it means the file shrank. */
 		errno = EINVAL;

@@ -3,7 +3,8 @@
 # as root) missing ones are installed; otherwise the exact command is printed
 # and the script fails.
 PKGS="build-essential clang pkg-config libcmocka-dev check coreutils busybox socat \
-netcat-openbsd pv gzip perl python3 nginx-light lighttpd mbuffer rsync xfsprogs tar strace xxd"
+netcat-openbsd pv gzip perl python3 nginx-light lighttpd mbuffer rsync xfsprogs tar strace xxd \
+curl nodejs"
 
 missing=""
 for p in $PKGS; do

@@ -43,7 +43,7 @@ static const char help_text[] =
 	"\n"
 	"run options:\n"
 	"  -m, --mode MODE     ZCOPY_MODE: off, observe or on\n"
-	"  -g, --guard         ZCOPY_GUARD=1 (reserved: no effect yet)\n"
+	"  -g, --guard         ZCOPY_GUARD=1 (also guard unaligned buffers)\n"
 	"  -s, --stats FILE    append one JSON stats line per process to FILE\n"
 	"                      (%p is the pid); '-' prints a summary on stderr\n"
 	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"

@@ -244,6 +244,9 @@ void gen_chain(struct gen *g, int src, int dst, int steps)
 	long opos = fz_below(&g->r, 64) * PAGE;
 	enum style st = pick_style(g, dst);
 	int fp = (int)fz_below(&g->r, NFPS);
+	/* A new malloc block for every read, as python and perl make them (the
+	 * freed one usually comes back at the same address). */
+	int fresh = P(g, 10);
 	if (st == ST_FW || st == ST_FF)
 		EMIT(g, OP_FSEEK, fp, pos, SEEK_SET, 0, 0);
 	else if (st != ST_PP && st != ST_PS && st != ST_PV)
@@ -251,6 +254,8 @@ void gen_chain(struct gen *g, int src, int dst, int steps)
 	for (int i = 0; i < steps; i++) {
 		int check = P(g, 8);
 		long split = P(g, 50) ? len / 2 : PAGE * fz_below(&g->r, 4);
+		if (fresh)
+			EMIT(g, OP_ALLOC, buf, BK_PAGE16, boff + len, 0, 0);
 		if (st == ST_RW || st == ST_RS)
 			EMIT(g, OP_READ, src, buf, boff, len, check);
 		else if (st == ST_PP || st == ST_PS)

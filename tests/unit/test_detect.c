@@ -324,6 +324,42 @@ static void forget_range_covering_the_buffer(void **state)
 	assert_null(zc_det_find(&det, BUF, 1));
 }
 
+static void freed_buffer_stream_goes_on_in_the_next_buffer(void **state)
+{
+	/* python: each read gets a new bytes object, the old one is freed. */
+	engage(3, BUF);
+	zc_det_release_range(&det, BUF, BUF + CHUNK);
+	assert_null(zc_det_find(&det, BUF, 1)); /* no write pairs with freed memory */
+	uintptr_t next = BUF + 16 * CHUNK;
+	assert_int_equal(zc_det_before_read(&det, 3, next), ZC_READ_DEFER);
+	struct zc_stream *s = zc_det_lookup(&det, 3, next);
+	assert_non_null(s);
+	assert_true(s->adopted);
+	zc_det_after_read(&det, 3, next, CHUNK, 1);
+	assert_non_null(zc_det_on_write(&det, next, CHUNK));
+}
+
+static void alternating_buffers_both_stay_engaged(void **state)
+{
+	/* The previous buffer is freed only after the next read returned. */
+	uintptr_t a = BUF, b = BUF + 16 * CHUNK;
+	for (int i = 0; i < 12; i++) {
+		uintptr_t cur = i % 2 ? b : a, old = i % 2 ? a : b;
+		enum zc_read_verdict v = copy_round(3, cur, 0);
+		if (i >= 6)
+			assert_int_equal(v, ZC_READ_DEFER);
+		zc_det_release_range(&det, old, old + CHUNK);
+	}
+}
+
+static void freed_buffer_is_not_taken_by_another_fd(void **state)
+{
+	engage(3, BUF);
+	zc_det_release_range(&det, BUF, BUF + CHUNK);
+	assert_int_equal(zc_det_before_read(&det, 4, BUF), ZC_READ_PLAIN);
+	assert_int_equal(zc_det_before_read(&det, 3, BUF), ZC_READ_DEFER);
+}
+
 static void find_counts_nothing(void **state)
 {
 	zc_det_after_read(&det, 3, BUF, CHUNK, 0);
@@ -365,6 +401,9 @@ int main(void)
 		T(forget_range_ends_streams_with_buffers_there),
 		T(forget_range_keeps_streams_outside_it),
 		T(forget_range_covering_the_buffer),
+		T(freed_buffer_stream_goes_on_in_the_next_buffer),
+		T(alternating_buffers_both_stay_engaged),
+		T(freed_buffer_is_not_taken_by_another_fd),
 		T(find_counts_nothing),
 #undef T
 	};

@@ -1,0 +1,292 @@
+/*
+ * guard.c - the guard strategy's runtime: faults on guarded pages, guarded
+ * memory handed to the kernel, and which memory may be guarded.
+ *
+ * Guard records themselves (making pages PROT_NONE, giving them their bytes)
+ * live in phantom.c with the other records; this file answers the questions
+ * the rest of the library asks about them:
+ *  - a SIGSEGV at an address: ours (give the page its bytes, retry the
+ *    access) or the program's (signals.c hands it on exactly as without
+ *    zcopy);
+ *  - a wrapped call about to pass [p, p+n) to the kernel: guarded pages there
+ *    get their bytes first, since the kernel would fail with EFAULT where
+ *    the program expects its data;
+ *  - may this buffer be guarded: not a thread's stack, not shared memory.
+ *
+ * Invariants: the engine lock is taken only with zc_inside set and never by
+ * a thread that holds it; errno is kept on every path.
+ */
+#include "guard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "detect.h"
+#include <pthread.h>
+#include "engine.h"
+#include "log.h"
+#include "real.h"
+
+/* ---- pages released a moment ago ----------------------------------------- */
+
+/*
+ * A fault on a guarded page can race with another thread giving that page
+ * its bytes: by the time the handler holds the lock the record is gone, and
+ * the fault was ours all the same (the access only needs to be retried).
+ * The ranges released last are remembered for that; a second fault at the
+ * same address in a row is the program's own (its memory was reprotected by
+ * a call we do not see), and is handed on.
+ */
+#define TOMBS 16
+static struct { uintptr_t lo, hi; } tomb[TOMBS];
+static unsigned tomb_next;
+static __thread uintptr_t last_retry __attribute__((tls_model("initial-exec")));
+
+void zc_guard_released(uintptr_t lo, uintptr_t hi)
+{
+	tomb[tomb_next % TOMBS].lo = lo;
+	tomb[tomb_next % TOMBS].hi = hi;
+	tomb_next++;
+}
+
+static int recently_released(uintptr_t a)
+{
+	for (int i = 0; i < TOMBS; i++)
+		if (a >= tomb[i].lo && a < tomb[i].hi)
+			return 1;
+	return 0;
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+/* The program (or a call it made) used the data of a guarded read: its
+ * stream backs off, once per read however many pages it touches (as the
+ * map strategy counts one touched write). */
+static void touched(int stream)
+{
+	if (stream >= 0 && stream < ZC_STREAMS && zc_det_state.s[stream].engaged)
+		zc_det_touched(&zc_det_state, &zc_det_state.s[stream]);
+}
+
+int zc_guard_fault(uintptr_t addr)
+{
+	if (zc_lock_held())
+		return 0; /* zcopy itself never touches guarded pages */
+	int inside = zc_inside, saved = errno, hit = 0;
+	zc_inside = 1;
+	zc_lock();
+	int stream = zc_phantom_guard_at(addr);
+	if (stream != -2) {
+		uintptr_t pg = addr & ~(uintptr_t)(zc_page - 1);
+		zc_phantom_guard_materialize(pg, pg + zc_page);
+		/* The program looks at its data: the stream backs off as for a
+		 * touched phantom page of the map strategy. */
+		touched(stream);
+		hit = 1;
+		last_retry = 0;
+	} else if (recently_released(addr) && last_retry != addr) {
+		hit = 1;
+		last_retry = addr;
+	}
+	zc_unlock();
+	errno = saved;
+	zc_inside = inside;
+	return hit;
+}
+
+/* ---- the kernel is about to access caller memory ------------------------- */
+
+void zc_guard_materialize(uintptr_t lo, uintptr_t hi)
+{
+	/* Most calls pass memory that was never guarded (zcopy's own calls
+	 * among them): they cost a scan of the table, not the lock. */
+	if (zc_lock_held() || !zc_phantom_guard_maybe(lo, hi))
+		return; /* held: a signal handler's call while zcopy holds the lock */
+	int inside = zc_inside;
+	zc_inside = 1;
+	zc_lock();
+	touched(zc_phantom_guard_materialize(lo, hi));
+	zc_unlock();
+	zc_inside = inside;
+}
+
+void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)
+{
+	if (!__builtin_expect(zc_guard_live, 0) || !iov)
+		return;
+	for (size_t i = 0; i < cnt && i < 1024; i++)
+		zc_guard_before_kernel(iov[i].iov_base, iov[i].iov_len);
+}
+
+/* ---- which memory may be guarded ----------------------------------------- */
+
+int zc_guard_thread_ok(void)
+{
+	/* A fault with SIGSEGV blocked is fatal whatever the handler: the
+	 * kernel resets the disposition and kills.  A thread that blocks it
+	 * (workers that block every signal) is not given guarded pages. */
+	sigset_t now;
+	int saved = errno;
+	int ok = pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && !sigismember(&now, SIGSEGV);
+	errno = saved;
+	return ok;
+}
+
+/* The last region found fit to guard (whole mappings), or hi == 0. */
+static uintptr_t ok_lo, ok_hi;
+
+void zc_guard_maps_changed(void)
+{
+	ok_hi = 0;
+	/* Memory a released guard was on may now be the program's PROT_NONE. */
+	memset(tomb, 0, sizeof tomb);
+}
+
+static uintptr_t hex(const char **p)
+{
+	uintptr_t v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uintptr_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uintptr_t)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+struct vma {
+	uintptr_t lo, hi;
+	char perms[4];
+	int named;   /* has a path or a [name] */
+	int special; /* a [name] other than [heap] */
+	int anon;    /* no path: anonymous memory, or the [heap] */
+};
+
+/* Parses one /proc/self/maps line ("lo-hi rwxp off dev ino   path"). */
+static int parse_line(const char *s, const char *end, struct vma *v)
+{
+	v->lo = hex(&s);
+	if (s >= end || *s != '-')
+		return -1;
+	s++;
+	v->hi = hex(&s);
+	if (end - s < 5)
+		return -1;
+	memcpy(v->perms, s + 1, 4);
+	/* Skip offset, device and inode: three more fields. */
+	s += 5;
+	for (int f = 0; f < 3; f++) {
+		while (s < end && *s == ' ')
+			s++;
+		while (s < end && *s != ' ')
+			s++;
+	}
+	while (s < end && *s == ' ')
+		s++;
+	v->named = s < end;
+	v->special = s < end && *s == '[' && !(end - s >= 6 && memcmp(s, "[heap]", 6) == 0);
+	v->anon = !v->named || (v->named && !v->special && *s == '[');
+	return 0;
+}
+
+enum verdict { V_MORE, V_OK, V_NO };
+
+/* The largest stack guard taken for one (glibc's default is a page;
+ * programs may ask for more with pthread_attr_setguardsize). */
+#define GUARD_MAX ((uintptr_t)1 << 20)
+
+struct walk {
+	uintptr_t lo, hi;  /* the range asked about */
+	uintptr_t covered; /* the range is fine up to here (0 = not started) */
+	uintptr_t first;   /* start of the first mapping of the range */
+	struct vma prev;   /* the mapping before the current one */
+	int have_prev;
+};
+
+static int ours(uintptr_t lo, uintptr_t hi)
+{
+	for (uintptr_t a = lo; a < hi; a += zc_page)
+		if (zc_phantom_guard_at(a) == -2)
+			return 0;
+	return 1;
+}
+
+static enum verdict step(struct walk *w, const struct vma *v)
+{
+	if (v->hi <= w->lo)
+		return V_MORE;
+	if (w->covered == 0) {
+		if (v->lo > w->lo)
+			return V_NO; /* unmapped below */
+		/* A thread's stack: glibc puts a small PROT_NONE guard right below
+		 * it.  (The reserve of a malloc arena is PROT_NONE too, but above
+		 * its memory and large.) */
+		if (w->have_prev && w->prev.hi == v->lo && w->prev.anon &&
+		    w->prev.hi - w->prev.lo <= GUARD_MAX && memcmp(w->prev.perms, "---p", 4) == 0 &&
+		    !ours(w->prev.lo, w->prev.hi))
+			return V_NO;
+		w->first = v->lo;
+	} else if (v->lo != w->covered) {
+		return V_NO; /* a hole */
+	}
+	int rw = v->perms[0] == 'r' && v->perms[1] == 'w' && v->perms[3] == 'p';
+	if (rw && v->special)
+		return V_NO; /* [stack], [vvar], ... */
+	if (!rw) {
+		uintptr_t a = v->lo > w->lo ? v->lo : w->lo, e = v->hi < w->hi ? v->hi : w->hi;
+		if (memcmp(v->perms, "---p", 4) != 0 || !v->anon || !ours(a, e))
+			return V_NO;
+	}
+	w->covered = v->hi;
+	return w->covered >= w->hi ? V_OK : V_MORE;
+}
+
+int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
+{
+	if (ok_hi && lo >= ok_lo && hi <= ok_hi)
+		return 1;
+	int saved = errno;
+	int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		errno = saved;
+		return 0;
+	}
+	static char buf[8192]; /* under the engine lock */
+	size_t have = 0;
+	struct walk w = { .lo = lo, .hi = hi };
+	enum verdict v = V_MORE;
+	while (v == V_MORE) {
+		ssize_t r = REAL(read)(fd, buf + have, sizeof buf - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		char *s = buf, *nl;
+		while (v == V_MORE && (nl = memchr(s, '\n', have - (size_t)(s - buf)))) {
+			struct vma m;
+			if (parse_line(s, nl, &m) == 0) {
+				v = step(&w, &m);
+				w.prev = m;
+				w.have_prev = 1;
+			}
+			s = nl + 1;
+		}
+		have -= (size_t)(s - buf);
+		memmove(buf, s, have);
+		if (have == sizeof buf)
+			break; /* a line longer than the buffer: give up */
+	}
+	REAL(close)(fd);
+	errno = saved;
+	if (v != V_OK)
+		return 0;
+	ok_lo = w.first;
+	ok_hi = w.covered;
+	return 1;
+}

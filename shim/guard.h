@@ -1,0 +1,56 @@
+/*
+ * guard.h - the guard strategy's ties to the rest of the library: faults on
+ * guarded pages, calls that hand guarded memory to the kernel, and the check
+ * of what memory may be guarded.
+ *
+ * A guarded page (a ZC_PH_GUARD phantom record, phantom.h) is PROT_NONE and
+ * holds nothing; it stands for bytes of the source file that a later write
+ * sends by kernel transfer.  Anything else that needs the bytes gets them
+ * first: the program's own access faults (SIGSEGV, answered by
+ * zc_guard_fault), and every wrapped call that passes the memory to the
+ * kernel, which would fail with EFAULT instead of faulting, calls
+ * zc_guard_before_kernel first.
+ */
+#ifndef ZC_GUARD_H
+#define ZC_GUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "phantom.h"
+
+/* Guarded pages in [p, p+n) get their bytes now.  Called by wrappers before
+ * the kernel reads or writes caller memory; a compare while nothing is
+ * guarded. */
+void zc_guard_materialize(uintptr_t lo, uintptr_t hi);
+static inline void zc_guard_before_kernel(const void *p, size_t n)
+{
+	if (__builtin_expect(zc_guard_live, 0) && p && n)
+		zc_guard_materialize((uintptr_t)p,
+				     (uintptr_t)p + n < (uintptr_t)p ? UINTPTR_MAX : (uintptr_t)p + n);
+}
+void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt);
+
+/* The SIGSEGV handler's question: is addr on a guarded page?  If so the page
+ * gets its bytes (and the stream backs off: the program looks at its data)
+ * and 1 is returned: the faulting access can simply be retried. */
+int zc_guard_fault(uintptr_t addr);
+/* phantom.c: guarded pages [lo, hi) became ordinary memory just now (a
+ * fault racing with that release is still ours).  Under the lock. */
+void zc_guard_released(uintptr_t lo, uintptr_t hi);
+/* signals.c: installs the SIGSEGV handler (mode on with ZCOPY_GUARD=1). */
+void zc_guard_signals_init(void);
+
+/* May [lo, hi) be guarded?  Only private writable memory that is not a
+ * thread's stack (the kernel writes signal frames there, and a guarded page
+ * would turn delivery into a fatal fault).  Reads /proc/self/maps; the
+ * verdict for a region is cached until the program maps, unmaps, remaps or
+ * reprotects memory (zc_guard_maps_changed).  Caller holds the engine lock. */
+int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi);
+/* May the calling thread have guarded pages made for it?  Not while it
+ * blocks SIGSEGV: a fault would kill the process (see docs/design.md). */
+int zc_guard_thread_ok(void);
+void zc_guard_maps_changed(void);
+
+#endif

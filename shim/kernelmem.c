@@ -1,0 +1,369 @@
+/*
+ * kernelmem.c - exported calls that hand caller memory to the kernel, wrapped
+ * only for the guard strategy.
+ *
+ * A guarded page (guard.h) is PROT_NONE: the program's own access faults and
+ * zcopy gives the page its bytes, but a system call that reads or writes it
+ * fails with EFAULT instead, which the program would never have seen.  So
+ * each call here first gives the guarded pages in the memory it passes their
+ * bytes, then is the real call.  While nothing is guarded each wrapper is a
+ * compare and the call.  The read/write/send/recv families, preadv/pwritev,
+ * and stdio live in interpose.c and stdio.c with the same check; the whole
+ * list, and what cannot be covered, is in docs/design.md.
+ */
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "guard.h"
+#include "real.h"
+
+#define ZC_EXPORT __attribute__((visibility("default")))
+
+/* A real function that this libc lacks fails as the missing call would. */
+#define CALL(name, ...)                                                                   \
+	(REAL(name) ? REAL(name)(__VA_ARGS__) : (errno = ENOSYS, -1))
+
+static void g(const void *p, size_t n)
+{
+	zc_guard_before_kernel(p, n);
+}
+
+static void g_iov(const struct iovec *iov, size_t cnt)
+{
+	if (__builtin_expect(zc_guard_live, 0) && iov)
+		zc_guard_before_kernel_iov(iov, cnt);
+}
+
+static void g_msg(const struct msghdr *m)
+{
+	if (__builtin_expect(zc_guard_live, 0) && m) {
+		g_iov(m->msg_iov, m->msg_iovlen);
+		g(m->msg_name, m->msg_namelen);
+		g(m->msg_control, m->msg_controllen);
+	}
+}
+
+/* A write into a file that phantoms stand for, by a call the engine does
+ * not redirect: they get their bytes first (as for a small write). */
+static void file_changing(int fd, off_t off, size_t n)
+{
+	if (__builtin_expect(zc_phantom_live, 0))
+		zc_engine_file_changing(fd, off, (off_t)n);
+}
+
+static size_t iov_len(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+	for (int i = 0; iov && i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* aiocb and aiocb64 are the same on this ABI.  (A NULL entry of a
+ * lio_listio list is skipped by glibc, and here.) */
+static void g_aio_one(const void *p)
+{
+	const struct aiocb *cb = p;
+	if (cb) {
+		g(cb, sizeof *cb);
+		g((const void *)cb->aio_buf, cb->aio_nbytes);
+		if (cb->aio_lio_opcode == LIO_WRITE)
+			file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+	}
+}
+#define g_aio(cb)                                                                         \
+	do {                                                                              \
+		if (__builtin_expect(zc_guard_live, 0))                                   \
+			g_aio_one(cb);                                                    \
+	} while (0)
+
+/* ---- paths and names ----------------------------------------------------- */
+
+ZC_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
+{
+	g(buf, n);
+	return CALL(readlink, path, buf, n);
+}
+
+ZC_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+	g(buf, n);
+	return CALL(readlinkat, dirfd, path, buf, n);
+}
+
+ZC_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen)
+{
+	g(buf, n);
+	return CALL(__readlink_chk, path, buf, n, buflen);
+}
+
+ZC_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n,
+				   size_t buflen)
+{
+	g(buf, n);
+	return CALL(__readlinkat_chk, dirfd, path, buf, n, buflen);
+}
+
+ZC_EXPORT char *getcwd(char *buf, size_t n)
+{
+	g(buf, n);
+	return REAL(getcwd)(buf, n);
+}
+
+ZC_EXPORT char *__getcwd_chk(char *buf, size_t n, size_t buflen)
+{
+	g(buf, n);
+	if (!REAL(__getcwd_chk)) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return REAL(__getcwd_chk)(buf, n, buflen);
+}
+
+/* ---- the stat family ----------------------------------------------------- */
+
+ZC_EXPORT int stat(const char *path, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(stat, path, st);
+}
+
+ZC_EXPORT int lstat(const char *path, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(lstat, path, st);
+}
+
+ZC_EXPORT int fstat(int fd, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(fstat, fd, st);
+}
+
+ZC_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	g(st, sizeof *st);
+	return CALL(fstatat, dirfd, path, st, flags);
+}
+
+/* The 64-bit names (struct stat64 is struct stat on this ABI). */
+ZC_EXPORT int stat64(const char *path, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(stat64, path, st);
+}
+
+ZC_EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(lstat64, path, st);
+}
+
+ZC_EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(fstat64, fd, st);
+}
+
+ZC_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	g(st, sizeof *st);
+	return CALL(fstatat64, dirfd, path, st, flags);
+}
+
+/* The entry points of programs built against glibc before 2.33. */
+ZC_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(__xstat, ver, path, st);
+}
+
+ZC_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(__lxstat, ver, path, st);
+}
+
+ZC_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	g(st, sizeof *st);
+	return CALL(__fxstat, ver, fd, st);
+}
+
+ZC_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	g(st, sizeof *st);
+	return CALL(__fxstatat, ver, dirfd, path, st, flags);
+}
+
+ZC_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(__xstat64, ver, path, st);
+}
+
+ZC_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(__lxstat64, ver, path, st);
+}
+
+ZC_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(__fxstat64, ver, fd, st);
+}
+
+ZC_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	g(st, sizeof *st);
+	return CALL(__fxstatat64, ver, dirfd, path, st, flags);
+}
+
+ZC_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *st)
+{
+	g(st, sizeof *st);
+	return CALL(statx, dirfd, path, flags, mask, st);
+}
+
+/* ---- data ---------------------------------------------------------------- */
+
+ZC_EXPORT ssize_t getrandom(void *buf, size_t n, unsigned flags)
+{
+	g(buf, n);
+	return CALL(getrandom, buf, n, flags);
+}
+
+ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	g_msg(m);
+	return CALL(recvmsg, fd, m, flags);
+}
+
+ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	g_msg(m);
+	return CALL(sendmsg, fd, m, flags);
+}
+
+ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *t)
+{
+	if (__builtin_expect(zc_guard_live, 0) && v)
+		for (unsigned i = 0; i < n && i < 1024; i++)
+			g_msg(&v[i].msg_hdr);
+	return CALL(recvmmsg, fd, v, n, flags, t);
+}
+
+ZC_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	if (__builtin_expect(zc_guard_live, 0) && v)
+		for (unsigned i = 0; i < n && i < 1024; i++)
+			g_msg(&v[i].msg_hdr);
+	return CALL(sendmmsg, fd, v, n, flags);
+}
+
+ZC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	if (cnt > 0)
+		g_iov(iov, (size_t)cnt);
+	return CALL(preadv2, fd, iov, cnt, off, flags);
+}
+
+ZC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	if (cnt > 0)
+		g_iov(iov, (size_t)cnt);
+	return CALL(preadv64v2, fd, iov, cnt, off, flags);
+}
+
+ZC_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	if (cnt > 0)
+		g_iov(iov, (size_t)cnt);
+	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
+	return CALL(pwritev2, fd, iov, cnt, off, flags);
+}
+
+ZC_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	if (cnt > 0)
+		g_iov(iov, (size_t)cnt);
+	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
+	return CALL(pwritev64v2, fd, iov, cnt, off, flags);
+}
+
+/* POSIX AIO: glibc performs the transfer later, from a helper thread, where
+ * EFAULT would surface as the request's error. */
+ZC_EXPORT int aio_read(struct aiocb *cb)
+{
+	g_aio(cb);
+	return CALL(aio_read, cb);
+}
+
+ZC_EXPORT int aio_read64(struct aiocb64 *cb)
+{
+	g_aio(cb);
+	return CALL(aio_read64, cb);
+}
+
+ZC_EXPORT int aio_write(struct aiocb *cb)
+{
+	g_aio(cb);
+	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+	return CALL(aio_write, cb);
+}
+
+ZC_EXPORT int aio_write64(struct aiocb64 *cb)
+{
+	g_aio(cb);
+	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+	return CALL(aio_write64, cb);
+}
+
+ZC_EXPORT int lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
+{
+	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
+		for (int i = 0; i < n; i++)
+			g_aio_one(list[i]);
+	return CALL(lio_listio, mode, list, n, sev);
+}
+
+ZC_EXPORT int lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
+{
+	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
+		for (int i = 0; i < n; i++)
+			g_aio_one(list[i]);
+	return CALL(lio_listio64, mode, list, n, sev);
+}
+
+ZC_EXPORT ssize_t vmsplice(int fd, const struct iovec *iov, size_t cnt, unsigned flags)
+{
+	g_iov(iov, cnt);
+	return CALL(vmsplice, fd, iov, cnt, flags);
+}
+
+/* The local side is ours; the remote side too when it is this process. */
+ZC_EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *l, unsigned long ln,
+				   const struct iovec *r, unsigned long rn, unsigned long flags)
+{
+	g_iov(l, ln);
+	if (__builtin_expect(zc_guard_live, 0) && pid == getpid())
+		g_iov(r, rn);
+	return CALL(process_vm_readv, pid, l, ln, r, rn, flags);
+}
+
+ZC_EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *l, unsigned long ln,
+				    const struct iovec *r, unsigned long rn, unsigned long flags)
+{
+	g_iov(l, ln);
+	if (__builtin_expect(zc_guard_live, 0) && pid == getpid())
+		g_iov(r, rn);
+	return CALL(process_vm_writev, pid, l, ln, r, rn, flags);
+}

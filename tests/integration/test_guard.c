@@ -1,0 +1,283 @@
+/*
+ * test_guard.c - the guard strategy (ZCOPY_GUARD=1, issue 9): copy loops
+ * whose buffers the map strategy cannot cover (tests/programs/guard_copy),
+ * each doing one thing a program may do with its buffer between a read and
+ * its write.  Every scenario is run without the shim and with ZCOPY_MODE=off,
+ * observe and on (all with ZCOPY_GUARD=1), compared byte for byte (status,
+ * stdout, stderr, outputs), and the stats must show the engagement the
+ * scenario allows.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "expect.h"
+#include "harness.h"
+
+/* Not a multiple of any buffer size used: the short last read is part of
+ * every copy. */
+#define SIZE (16 * MiB + 12345)
+#define GUARD IT_ARGV("ZCOPY_GUARD=1")
+#define EXE "guard_copy"
+
+static void setup(void)
+{
+	it_begin();
+	it_make_file("src", SIZE, 9);
+	if (symlink("target-xyz", it_path("link")) != 0)
+		ck_abort_msg("symlink");
+}
+
+/* Runs guard_copy MODE with the standard four runs and compares out (and
+ * the extra outputs). */
+static void run(const char *mode, const char *const *outputs)
+{
+	it_four(IT_ARGV(it_prog(EXE), mode, "../src", "out"), GUARD, outputs);
+	it_expect_plain_success(mode);
+	it_expect_passive(EXE);
+}
+
+/* The engine engaged: reads were guarded and at least pct% of the bytes
+ * went by kernel transfer. */
+static void engaged_only(int pct)
+{
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_zero_copy(EXE, SIZE, pct);
+}
+
+/* The same for a copy that leaves the bytes as they were. */
+static void engaged(int pct)
+{
+	it_same_file("src", "none/out");
+	engaged_only(pct);
+}
+
+static void materialized(void)
+{
+	long long m = it_stat("on", EXE, "materialized_bytes");
+	ck_assert_msg(m > 0, "no guarded page was materialized; stats: %s", it_stats_text("on"));
+}
+
+static const char *const malloc_modes[] = { "malloc:65544", "malloc:131172", "malloc:1048600" };
+
+START_TEST(malloc_buffers_are_guarded)
+{
+	run(malloc_modes[_i], IT_ARGV("out"));
+	engaged(80);
+	long long al = it_stat("on", EXE, "fallbacks.alignment");
+	ck_assert_msg(al == 0, "alignment fallbacks %lld; stats: %s", al, it_stats_text("on"));
+	if (_i < 2) /* 1 MiB reads: the two warm-up reads are an eighth of the file */
+		it_expect_would(EXE, SIZE, 80);
+}
+END_TEST
+
+START_TEST(new_malloc_for_every_read)
+{
+	run("fresh", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(bss_buffer_at_odd_offset)
+{
+	run("bss", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(buffer_edited_in_middle_pages)
+{
+	run("edit", IT_ARGV("out"));
+	engaged_only(5);
+	materialized();
+}
+END_TEST
+
+START_TEST(another_thread_reads_the_buffer)
+{
+	run("thread", IT_ARGV("out"));
+	engaged(1);
+	materialized();
+}
+END_TEST
+
+START_TEST(program_sigsegv_handler_with_siglongjmp)
+{
+	run("sigsegv", IT_ARGV("out"));
+	engaged(5);
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "handler reported ours") && !strstr(o, "caught 0 "),
+		      "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+START_TEST(program_fault_kills_by_default_action)
+{
+	/* Dies by its own fault mid-copy (no stats record is written at a
+	 * death by signal): status, stdout and the bytes written so far must be
+	 * those of the plain run. */
+	struct it_spec s = { .argv = IT_ARGV(it_prog(EXE), "segv_death", "../src", "out"),
+			     .env = GUARD, .out_fd = -1 };
+	it_four_spec(&s, IT_ARGV("out"));
+	int st = it_status("none");
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "plain run: %s",
+		      it_describe(st));
+}
+END_TEST
+
+START_TEST(fork_with_live_guards)
+{
+	run("fork", IT_ARGV("out", "out.child"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(realloc_growth_mid_stream)
+{
+	run("realloc", IT_ARGV("out"));
+	engaged(50);
+}
+END_TEST
+
+START_TEST(program_mprotects_its_buffer)
+{
+	run("mprotect", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(writev_of_two_guarded_buffers)
+{
+	run("writev", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(send_msg_nosignal_into_socketpair)
+{
+	run("send", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(kernel_writes_into_the_buffer)
+{
+	/* readlink, getcwd, fstat and recvmsg fill parts of guarded pages. */
+	run("kernel", IT_ARGV("out"));
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	materialized();
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "readlink 10 target-xyz") && strstr(o, "getcwd 1") &&
+			      strstr(o, "fstat 0") && strstr(o, "recvmsg 19"),
+		      "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+/* An unbuffered fwrite of guarded pages: glibc would hand them to the
+ * kernel, which cannot fault them in (EFAULT); zcopy's stdio path makes it
+ * the engine's write, so they go by transfer without being touched. */
+START_TEST(unbuffered_fwrite_of_guarded_pages)
+{
+	static const char *const modes[] = { "fwrite", "fwrite_unlocked" };
+	run(modes[_i], IT_ARGV("out"));
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	engaged(80);
+}
+END_TEST
+
+START_TEST(exec_child_continues_from_shared_offset)
+{
+	run("exec", IT_ARGV("out"));
+	engaged(80);
+	ck_assert_int_eq(it_stat_records("on", EXE), 2);
+}
+END_TEST
+
+START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
+{
+	/* A fault with SIGSEGV blocked kills whatever the handler: a thread
+	 * that blocks it reads plainly (the program checksums every chunk). */
+	run("sigblocked", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
+	it_expect_fallback("on", EXE, "alignment");
+}
+END_TEST
+
+START_TEST(pwritev2_over_what_was_read)
+{
+	/* The buffer keeps the bytes read; the file gets the new ones. */
+	run("pwritev2", IT_ARGV("out", "work"));
+	engaged_only(50);
+}
+END_TEST
+
+START_TEST(another_threads_stack_is_never_guarded)
+{
+	/* The kernel writes signal frames there: a guarded page would make
+	 * delivery fatal. */
+	run("other_stack", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
+	it_expect_fallback("on", EXE, "buffer_kind");
+}
+END_TEST
+
+START_TEST(guard_is_off_by_default)
+{
+	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	it_expect_no_zero_copy(EXE, 0);
+	it_expect_fallback("on", EXE, "alignment");
+	/* Observe mode says what guards would have moved. */
+	long long wg = it_stat_opt("observe", EXE, "would_guard_bytes");
+	ck_assert_msg(wg >= SIZE / 10 * 8, "would_guard_bytes %lld; stats: %s", wg,
+		      it_stats_text("observe"));
+}
+END_TEST
+
+int main(void)
+{
+	it_global_init();
+	Suite *s = suite_create("guard");
+	TCase *tc = tcase_create("guard");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_loop_test(tc, malloc_buffers_are_guarded, 0, 3);
+	tcase_add_test(tc, new_malloc_for_every_read);
+	tcase_add_test(tc, bss_buffer_at_odd_offset);
+	tcase_add_test(tc, buffer_edited_in_middle_pages);
+	tcase_add_test(tc, another_thread_reads_the_buffer);
+	tcase_add_test(tc, program_sigsegv_handler_with_siglongjmp);
+	tcase_add_test(tc, program_fault_kills_by_default_action);
+	tcase_add_test(tc, fork_with_live_guards);
+	tcase_add_test(tc, realloc_growth_mid_stream);
+	tcase_add_test(tc, program_mprotects_its_buffer);
+	tcase_add_test(tc, writev_of_two_guarded_buffers);
+	tcase_add_test(tc, send_msg_nosignal_into_socketpair);
+	tcase_add_test(tc, kernel_writes_into_the_buffer);
+	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
+	tcase_add_test(tc, exec_child_continues_from_shared_offset);
+	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
+	tcase_add_test(tc, pwritev2_over_what_was_read);
+	tcase_add_test(tc, another_threads_stack_is_never_guarded);
+	tcase_add_test(tc, guard_is_off_by_default);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	it_global_cleanup();
+	return failed ? 1 : 0;
+}

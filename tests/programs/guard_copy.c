@@ -1,0 +1,421 @@
+/*
+ * guard_copy - copy loops whose buffers the map strategy cannot cover
+ * (malloc'd and static buffers that start inside a page), each doing one
+ * thing a program may do with such a buffer between a read and its write.
+ *
+ * usage: guard_copy MODE SRC DST
+ *   malloc:SIZE  read SIZE bytes at a time into malloc(SIZE) and write them
+ *   fresh        a new malloc for every read, freed after its write
+ *   bss          a static buffer at an odd offset
+ *   edit         every 5th chunk: a few middle pages edited before the write
+ *   thread       another thread checksums the buffer between read and write
+ *   sigsegv      the program's SIGSEGV handler catches its own faults
+ *                (sigsetjmp/siglongjmp) in the middle of the copy; then the
+ *                buffer is read
+ *   segv_death   the copy ends in the program's own fault, default action
+ *   fork         a child writes the current buffer to DST.child
+ *   realloc      the buffer grows by realloc every 8 chunks
+ *   mprotect     the program makes the buffer read-only and back at chunk 6
+ *   writev       two buffers, read in turn, written by one writev
+ *   send         send(MSG_NOSIGNAL) into a socketpair; a child drains it to DST
+ *   kernel       between read and write the kernel writes into the buffer
+ *                (readlink, getcwd, fstat, recvmsg) at fixed places, which
+ *                the program then overwrites with what it expects there
+ *   fwrite       written with an unbuffered fwrite
+ *   fwrite_unlocked   the same with fwrite_unlocked
+ *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
+ *                through the inherited descriptors (shared offsets)
+ *   pwritev2     a private copy of SRC is copied; at chunk 6 the program
+ *                overwrites the part of it just read with pwritev2, then
+ *                writes the buffer (which holds what was read)
+ *   other_stack  the buffer is on another thread's stack (never guarded)
+ *   sigblocked   the copy runs with every signal blocked and checksums each
+ *                chunk before writing it (a fault with SIGSEGV blocked
+ *                would be fatal)
+ * Prints what it did and the offsets at the end.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/sendfile.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+#define CH (128 * 1024 + 100)
+
+static int in, out;
+static char bss_area[2 * CH + 3 * ZT_PAGE];
+
+static void put_all(const void *p, size_t n)
+{
+	int err;
+	zt_write_all(out, p, n, &err);
+	if (err) {
+		errno = err;
+		zt_die("write");
+	}
+}
+
+static ssize_t get(void *p, size_t n)
+{
+	ssize_t r = read(in, p, n);
+	if (r < 0)
+		zt_die("read");
+	return r;
+}
+
+/* The plain loop over one buffer; hook runs between read and write. */
+static long long loop(char *buf, size_t n, void (*hook)(char *, size_t, long long))
+{
+	long long total = 0, idx = 0;
+	ssize_t r;
+	while ((r = get(buf, n)) > 0) {
+		if (hook)
+			hook(buf, (size_t)r, idx);
+		put_all(buf, (size_t)r);
+		total += r;
+		idx++;
+	}
+	return total;
+}
+
+static void edit(char *b, size_t n, long long i)
+{
+	if (i % 5 == 2)
+		for (size_t at = 3 * ZT_PAGE + 7; at < n; at += 9 * ZT_PAGE)
+			b[at] ^= 0x5a;
+}
+
+/* ---- another thread reads the buffer ---- */
+static uint64_t sum;
+static void *reader(void *arg)
+{
+	struct iovec *v = arg;
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, v->iov_base, v->iov_len);
+	return NULL;
+}
+static void other_thread(char *b, size_t n, long long i)
+{
+	if (i % 3)
+		return;
+	pthread_t t;
+	struct iovec v = { b, n };
+	if (pthread_create(&t, NULL, reader, &v) || pthread_join(t, NULL))
+		zt_die("thread");
+}
+
+/* ---- the program's own SIGSEGV handler ---- */
+static sigjmp_buf jb;
+static volatile sig_atomic_t caught;
+static char *own_page;
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	caught += si->si_addr == own_page + 8 && sig == SIGSEGV;
+	siglongjmp(jb, 1);
+}
+static void own_faults(char *b, size_t n, long long i)
+{
+	if (i % 7 != 3)
+		return;
+	if (sigsetjmp(jb, 1) == 0)
+		*(volatile char *)(own_page + 8) = 1; /* faults: the handler jumps back */
+	/* The mask is back as it was, and the buffer is still the program's. */
+	sigset_t now;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	if (sigismember(&now, SIGSEGV))
+		printf("SIGSEGV blocked after siglongjmp\n");
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b + n / 2, 64);
+}
+
+/* A thread that lends a buffer on its stack until the copy is done. */
+static char *volatile lent;
+static volatile int copy_done;
+static void *lender(void *arg)
+{
+	char area[CH + 2 * ZT_PAGE];
+	memset(area, 1, sizeof area);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+	lent = area + 100; /* lent only until copy_done */
+#pragma GCC diagnostic pop
+	while (!copy_done)
+		usleep(1000);
+	return arg;
+}
+
+static void overwrite_what_was_read(char *b, size_t n, long long i)
+{
+	(void)b;
+	if (i != 6)
+		return;
+	static char junk[3 * ZT_PAGE];
+	memset(junk, 'J', sizeof junk);
+	struct iovec v = { junk, sizeof junk };
+	if (pwritev2(in, &v, 1, zt_pos(in) - (off_t)n + ZT_PAGE, 0) != (ssize_t)sizeof junk)
+		zt_die("pwritev2");
+}
+
+static void checksum_every_chunk(char *b, size_t n, long long i)
+{
+	(void)i;
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b, n);
+}
+
+static void fault_at_chunk_9(char *b, size_t n, long long i)
+{
+	(void)b;
+	(void)n;
+	if (i == 9) {
+		fflush(stdout);
+		*(volatile char *)(own_page + 16) = 1;
+	}
+}
+
+/* ---- fork: the child writes the buffer it inherited ---- */
+static const char *dst_name;
+static void fork_child_writes(char *b, size_t n, long long i)
+{
+	if (i != 5)
+		return;
+	char name[4096];
+	snprintf(name, sizeof name, "%s.child", dst_name);
+	pid_t p = fork();
+	if (p < 0)
+		zt_die("fork");
+	if (p == 0) {
+		int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, b, n) != (ssize_t)n)
+			_exit(7);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	printf("child %d\n", st);
+}
+
+static void reprotect(char *b, size_t n, long long i)
+{
+	if (i != 6)
+		return;
+	uintptr_t lo = ((uintptr_t)b + ZT_PAGE - 1) & ~(uintptr_t)(ZT_PAGE - 1);
+	uintptr_t hi = ((uintptr_t)b + n) & ~(uintptr_t)(ZT_PAGE - 1);
+	if (mprotect((void *)lo, hi - lo, PROT_READ) || mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE))
+		zt_die("mprotect");
+	sum = zt_fnv(ZT_FNV_INIT, b, n);
+}
+
+/* ---- the kernel writes into the buffer ---- */
+static int sp[2];
+static void kernel_writes(char *b, size_t n, long long i)
+{
+	if (i % 4 != 1 || n < 6 * ZT_PAGE)
+		return;
+	char *p = b + 2 * ZT_PAGE + 100;
+	ssize_t l = readlink("../link", p, 64);
+	printf("readlink %zd %.*s\n", l, l > 0 ? (int)l : 0, p);
+	memset(p, 'L', 64);
+	p = b + 3 * ZT_PAGE - 10; /* across a page boundary */
+	char here[4096];
+	int same = getcwd(p, 4096) && getcwd(here, sizeof here) && strcmp(p, here) == 0;
+	printf("getcwd %d\n", same);
+	memset(p, 'C', 512); /* the runs' directories differ */
+	struct stat *st = (struct stat *)(b + 4 * ZT_PAGE + 8);
+	int rc = fstat(in, st);
+	printf("fstat %d %lld\n", rc, rc ? -1LL : (long long)st->st_size);
+	memset(st, 'S', sizeof *st);
+	p = b + 5 * ZT_PAGE - 3;
+	if (send(sp[0], "message in a buffer", 19, 0) != 19)
+		zt_die("send");
+	struct iovec v = { p, 64 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	ssize_t got = recvmsg(sp[1], &m, 0);
+	printf("recvmsg %zd %.*s\n", got, got > 0 ? (int)got : 0, p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "cont") == 0) {
+		/* exec'd: fds argv[2] and argv[3] continue where the parent was. */
+		in = atoi(argv[2]);
+		out = atoi(argv[3]);
+		printf("cont from %lld\n", zt_pos(in));
+		char *buf = malloc(CH);
+		long long t = loop(buf, CH, NULL);
+		printf("cont copied %lld src_off %lld dst_off %lld\n", t, zt_pos(in), zt_pos(out));
+		return 0;
+	}
+	if (argc != 4)
+		zt_usage("guard_copy MODE SRC DST");
+	const char *mode = argv[1];
+	in = zt_open_in(argv[2]);
+	out = zt_open_out(argv[3], 0);
+	dst_name = argv[3];
+	own_page = mmap(NULL, ZT_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long long total = 0;
+
+	if (strncmp(mode, "malloc:", 7) == 0) {
+		size_t n = strtoul(mode + 7, NULL, 0);
+		total = loop(malloc(n), n, NULL);
+	} else if (strcmp(mode, "fresh") == 0) {
+		for (;;) {
+			char *b = malloc(CH);
+			ssize_t r = get(b, CH);
+			if (r > 0)
+				put_all(b, (size_t)r);
+			free(b);
+			if (r <= 0)
+				break;
+			total += r;
+		}
+	} else if (strcmp(mode, "bss") == 0) {
+		total = loop(bss_area + 333, CH, NULL);
+	} else if (strcmp(mode, "edit") == 0) {
+		total = loop(malloc(CH), CH, edit);
+	} else if (strcmp(mode, "thread") == 0) {
+		total = loop(malloc(CH), CH, other_thread);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "sigsegv") == 0 || strcmp(mode, "segv_death") == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_segv;
+		sa.sa_flags = SA_SIGINFO;
+		if (mode[1] == 'i' && sigaction(SIGSEGV, &sa, NULL))
+			zt_die("sigaction");
+		struct sigaction back;
+		sigaction(SIGSEGV, NULL, &back);
+		printf("handler reported %s\n",
+		       (back.sa_flags & SA_SIGINFO) && back.sa_sigaction == on_segv ? "ours"
+		       : back.sa_handler == SIG_DFL ? "default" : "other");
+		total = loop(malloc(CH), CH, mode[1] == 'i' ? own_faults : fault_at_chunk_9);
+		printf("caught %d sum %llx\n", (int)caught, (unsigned long long)sum);
+	} else if (strcmp(mode, "fork") == 0) {
+		total = loop(malloc(CH), CH, fork_child_writes);
+	} else if (strcmp(mode, "realloc") == 0) {
+		size_t n = CH;
+		char *b = malloc(n);
+		ssize_t r;
+		long long i = 0;
+		while ((r = get(b, n)) > 0) {
+			put_all(b, (size_t)r);
+			total += r;
+			if (++i % 8 == 0) {
+				b = realloc(b, n + 3 * ZT_PAGE + 1);
+				n += 3 * ZT_PAGE + 1;
+			}
+		}
+	} else if (strcmp(mode, "mprotect") == 0) {
+		total = loop(malloc(CH), CH, reprotect);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "writev") == 0) {
+		char *a = malloc(CH), *b = malloc(CH + 50);
+		for (;;) {
+			ssize_t r1 = get(a, CH), r2 = r1 == CH ? get(b, CH + 50) : 0;
+			if (r1 <= 0)
+				break;
+			struct iovec v[2] = { { a, (size_t)r1 }, { b, (size_t)r2 } };
+			ssize_t w = writev(out, v, r2 > 0 ? 2 : 1);
+			if (w != r1 + r2)
+				zt_die("writev");
+			total += w;
+		}
+	} else if (strcmp(mode, "send") == 0) {
+		int s[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, s))
+			zt_die("socketpair");
+		pid_t p = fork();
+		if (p == 0) {
+			close(s[0]);
+			char small[8192];
+			ssize_t r;
+			while ((r = read(s[1], small, sizeof small)) > 0)
+				put_all(small, (size_t)r);
+			_exit(0);
+		}
+		close(s[1]);
+		char *b = malloc(CH);
+		ssize_t r;
+		while ((r = get(b, CH)) > 0) {
+			for (ssize_t d = 0; d < r;) {
+				ssize_t w = send(s[0], b + d, (size_t)(r - d), MSG_NOSIGNAL);
+				if (w < 0)
+					zt_die("send");
+				d += w;
+			}
+			total += r;
+		}
+		close(s[0]);
+		int st;
+		waitpid(p, &st, 0);
+		printf("drained %d\n", st);
+	} else if (strcmp(mode, "kernel") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+			zt_die("socketpair");
+		total = loop(malloc(CH), CH, kernel_writes);
+	} else if (strncmp(mode, "fwrite", 6) == 0) {
+		FILE *f = fdopen(out, "w");
+		setvbuf(f, NULL, _IONBF, 0);
+		char *b = malloc(CH);
+		ssize_t r;
+		while ((r = get(b, CH)) > 0) {
+			size_t w = mode[6] ? fwrite_unlocked(b, 1, (size_t)r, f) : fwrite(b, 1, (size_t)r, f);
+			if (w != (size_t)r)
+				zt_die("fwrite");
+			total += r;
+		}
+		fflush(f);
+	} else if (strcmp(mode, "exec") == 0) {
+		char *b = malloc(CH);
+		for (int i = 0; i < 8; i++) {
+			ssize_t r = get(b, CH);
+			if (r <= 0)
+				break;
+			put_all(b, (size_t)r);
+			total += r;
+		}
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			char a[16], o[16];
+			snprintf(a, sizeof a, "%d", in);
+			snprintf(o, sizeof o, "%d", out);
+			execl("/proc/self/exe", argv[0], "cont", a, o, (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		waitpid(p, &st, 0);
+		printf("exec child %d\n", st);
+	} else if (strcmp(mode, "pwritev2") == 0) {
+		/* Work on a copy: the runs share SRC. */
+		int w = open("work", O_RDWR | O_CREAT | O_TRUNC, 0644);
+		struct stat st;
+		if (w < 0 || fstat(in, &st) || sendfile(w, in, NULL, (size_t)st.st_size) != st.st_size)
+			zt_die("work");
+		close(in);
+		in = w;
+		lseek(in, 0, SEEK_SET);
+		total = loop(malloc(CH), CH, overwrite_what_was_read);
+	} else if (strcmp(mode, "other_stack") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, lender, NULL))
+			zt_die("pthread_create");
+		while (!lent)
+			usleep(1000);
+		total = loop(lent, CH, NULL);
+		copy_done = 1;
+		pthread_join(t, NULL);
+	} else if (strcmp(mode, "sigblocked") == 0) {
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		total = loop(malloc(CH), CH, checksum_every_chunk);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else {
+		zt_usage("guard_copy MODE SRC DST");
+	}
+	printf("copied %lld src_off %lld dst_off %lld\n", total, zt_pos(in), zt_pos(out));
+	return 0;
+}
