@@ -470,6 +470,13 @@ int main(int argc, char **argv)
 		close(fds[0]);
 		dst_fd = fds[1];
 	}
+	/* The usual default send buffer (208 KiB: the kernel doubles what is
+	 * set), whatever this system's default is: below a chunk, so the
+	 * target write waits for the paused reader and the timeout ends it. */
+	int sndbuf = 104 * 1024;
+	if (mode == M_SNDTIMEO &&
+	    setsockopt(dst_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0)
+		ft_die("SO_SNDBUF");
 	if ((src_fd = open("src", O_RDONLY)) < 0)
 		ft_die("src");
 	if (mode == M_FIONBIO_OFF && fcntl(dst_fd, F_SETFL, fcntl(dst_fd, F_GETFL) | O_NONBLOCK))
