@@ -9,11 +9,12 @@ FT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
 FT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 FT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
-FT_PROG_NAMES := fault_stream fault_copy fault_sigbus fault_midwrite
+FT_PROG_NAMES := fault_stream fault_copy fault_sigbus fault_midwrite fault_blocked
 FT_PROGS      := $(addprefix $(FT_BUILD)/,$(FT_PROG_NAMES))
 FT_SUITE      := $(FT_BUILD)/test_faults
 FT_SUITE_SRCS := tests/faults/test_faults.c tests/faults/test_faults_files.c \
-                 tests/faults/test_faults_midwrite.c tests/faults/fharness.c
+                 tests/faults/test_faults_midwrite.c tests/faults/test_faults_blocked.c \
+                 tests/faults/fharness.c
 FT_HDRS       := tests/faults/fault_util.h tests/faults/fharness.h
 
 .PHONY: test-faults faults-programs

@@ -3,7 +3,9 @@
  * a pipe or a stream socket (EINTR from a 1 ms timer, EAGAIN on
  * non-blocking descriptors, a consumer that leaves early) and the program's
  * own SIGBUS handler.  Part two (test_faults_files.c) has the file faults,
- * part three (test_faults_midwrite.c) one large write hit while it blocks.
+ * part three (test_faults_midwrite.c) one large write hit while it blocks,
+ * part four (test_faults_blocked.c) what a handler, a forked helper or
+ * another process does to a write that waits.
  *
  * Every scenario runs a program from tests/faults twice, without and with
  * libzcopy, and compares what must not change: stdout (the bytes the reader
@@ -30,6 +32,8 @@ TCase *ft_files_tcase(void);
 TCase *ft_enospc_tcase(void);
 /* Defined in test_faults_midwrite.c. */
 TCase *ft_midwrite_tcase(void);
+/* Defined in test_faults_blocked.c. */
+TCase *ft_blocked_tcase(void);
 
 #define SRC_SIZE (8 * FH_MIB)
 #define RUN_LIMIT 30 /* seconds for one run */
@@ -250,6 +254,7 @@ static Suite *faults_suite(void)
 	suite_add_tcase(s, ft_files_tcase());
 	suite_add_tcase(s, ft_enospc_tcase());
 	suite_add_tcase(s, ft_midwrite_tcase());
+	suite_add_tcase(s, ft_blocked_tcase());
 	return s;
 }
 
