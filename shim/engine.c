@@ -26,6 +26,7 @@
 #include "fdinfo.h"
 #include "guard.h"
 #include "log.h"
+#include "ownfd.h"
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
@@ -585,10 +586,12 @@ void zc_leave_slow(void)
 void zc_engine_fd_closed(int fd)
 {
 	zc_fd_forget(fd);
-	if (fd == 2 && zc_ready)
-		zc_stats_stderr_closing();
 	if (!zc_ready)
 		return;
+	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_in_vfork_child())
+		return;
+	if (fd == 2)
+		zc_stats_stderr_closing();
 	if (zc_inside) {
 		zc_defer_fd_closed(fd);
 		return;
@@ -603,10 +606,10 @@ void zc_engine_fd_closed(int fd)
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
-	if (lo <= 2 && hi >= 2 && zc_ready)
-		zc_stats_stderr_closing();
-	if (!zc_ready)
+	if (!zc_ready || zc_in_vfork_child())
 		return;
+	if (lo <= 2 && hi >= 2)
+		zc_stats_stderr_closing();
 	if (zc_inside) {
 		zc_pending_n = ZC_PENDING_FDS + 1; /* check every pin on the way out */
 		return;

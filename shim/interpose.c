@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
@@ -400,6 +401,11 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 		errno = EBADF;
 		return -1;
 	}
+	/* F_DUPFD gives the lowest free number at or above arg: zcopy's own
+	 * fds up there must not be in the way of what the program gets. */
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && arg >= 0 && arg <= INT_MAX &&
+	    unlikely(zc_ownfd_count()))
+		zc_ownfd_before_close_range((unsigned)arg, ~0u);
 	int r = real(fd, cmd, arg);
 	if (r >= 0) {
 		if (cmd == F_SETFL) {

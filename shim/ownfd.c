@@ -84,6 +84,11 @@ static void unlock(const sigset_t *old)
 
 static sigset_t fork_mask;
 
+/* The process the registry (and the engine's tables) belong to.  A vfork
+ * child shares the parent's memory: what it closes is closed in its own fd
+ * table only, and it must change nothing of the parent's tables. */
+static pid_t owner_pid;
+
 static void fork_prepare(void)
 {
 	/* The child must not inherit a half-made move. */
@@ -97,6 +102,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	owner_pid = getpid();
 	/* The descriptors are inherited; the threads that were using or moving
 	 * them are not. */
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -109,9 +115,15 @@ static void fork_child(void)
 	unmask(&fork_mask);
 }
 
+int zc_in_vfork_child(void)
+{
+	return owner_pid && getpid() != owner_pid;
+}
+
 void zc_ownfd_init(void)
 {
 	static int once;
+	owner_pid = getpid();
 	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
 		return;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -435,6 +447,9 @@ void zc_ownfd_before_take(int fd)
 void zc_ownfd_before_close_range(unsigned lo, unsigned hi)
 {
 	if (lo > hi || __atomic_load_n(&own_lo, __ATOMIC_RELAXED) == INT_MAX)
+		return;
+	/* A vfork child shares the registry: its closes are its own. */
+	if (zc_in_vfork_child())
 		return;
 	for (int i = 0; i < ZC_OWNFD_MAX; i++) {
 		int fd = __atomic_load_n(&tab[i].fd, __ATOMIC_RELAXED);

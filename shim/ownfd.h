@@ -47,6 +47,9 @@
 /* At start-up (before any other zc_ownfd call that may fork): registers the
  * fork handlers. */
 void zc_ownfd_init(void);
+/* Is this a vfork child, sharing the memory of the process the tables
+ * belong to?  (One getpid; false before zc_ownfd_init.) */
+int zc_in_vfork_child(void);
 
 /* Moves/duplicates fd to a number high above the program's (F_DUPFD_CLOEXEC
  * from the top of RLIMIT_NOFILE down, never below half of it), registers it

@@ -626,6 +626,24 @@ void zc_write_abandon(void)
 	zc_unlock();
 }
 
+static void write_cancelled(void *arg)
+{
+	(void)arg;
+	zc_write_abandon();
+}
+
+/* poll and the plain write are cancellation points: a thread cancelled in
+ * them lets go of the write as if it had returned. */
+static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt,
+				const struct carried *c)
+{
+	ssize_t r;
+	pthread_cleanup_push(write_cancelled, NULL);
+	r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
+	pthread_cleanup_pop(0);
+	return r;
+}
+
 /* The write side of one call: decide under the lock, emit without it. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
@@ -657,7 +675,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	struct current k = { w, &c, dpin };
 	cur = &k;
-	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, &c) : emit(w, iov, cnt, &c);
+	ssize_t r = emit_cancellable(w, iov, cnt, &c);
 	release_sigpipe(w);
 
 	int saved = errno;

@@ -11,6 +11,9 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <time.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -363,9 +366,22 @@ static int did_something(const struct zc_stats *s)
 static void write_all_once(int fd, const char *p, size_t n)
 {
 	/* One call: a second write for a short count could interleave with
-	 * another process's line, so a short count is left short. */
+	 * another process's line, so a short count is left short.  A reader
+	 * that is gone must not kill the process with SIGPIPE for a line it
+	 * never asked for: SIGPIPE is held, and one the write raised taken
+	 * back. */
+	sigset_t pipe_set, old, pending;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	int was = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
 		;
+	if (!was && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+		struct timespec now = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /*

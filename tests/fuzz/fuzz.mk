@@ -42,7 +42,7 @@ $(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h tests/fuzz/gen.h | $(FUZZ_BUILD)
 # Shrinking one divergence (20 s at most) keeps a failing run short too.
 test-fuzz: $(LIB) $(FUZZ_BIN)
 	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --require-scenarios \
-		--avoid socket-short \
+		--avoid socket-wait \
 		$(FUZZ_TEST_SEEDS) \
 		$(foreach s,$(FUZZ_REGRESS),--script $(s))
 
