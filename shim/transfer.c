@@ -231,12 +231,11 @@ static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
 
 /*
  * sendfile cannot be told not to wait for a full socket (and splice into a
- * socket ignores SPLICE_F_NONBLOCK), so it is called only when the socket
- * has room: waiting happens in poll, where a signal handler ends the write
- * as it would end the plain one, and a change to the source by another
- * thread is not held up by a call that waits for the peer.  Full before any
- * byte went: the one page by the program's own call (ZC_XF_FULL), as for a
- * pipe.  Returns 1 to go on.
+ * socket ignores SPLICE_F_NONBLOCK).  Its first call of a write may wait as
+ * the plain write would (a signal before any byte restarts or fails it the
+ * same way); once bytes went, it is called only when the socket has room,
+ * and the wait happens in poll, where a signal handler ends the write as it
+ * would end the plain one.  Returns 1 to go on.
  */
 static int socket_has_room(struct xfer *x, enum zc_xfer_end *end)
 {
@@ -246,12 +245,6 @@ static int socket_has_room(struct xfer *x, enum zc_xfer_end *end)
 	errno = saved;
 	if (ready)
 		return 1;
-	if (x->progress + x->done == 0) {
-		if (zc_fd_nonblocking(x->out))
-			return 1; /* the call itself says EAGAIN, as write would */
-		*end = ZC_XF_FULL;
-		return 0;
-	}
 	if (zc_fd_nonblocking(x->out) || zc_wait_writable(x->out, -1) <= 0) {
 		*end = ZC_XF_SHORT;
 		return 0;
@@ -268,7 +261,7 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 			*end = ZC_XF_SHORT; /* the plain write stops at the limit */
 			return STEP_END;
 		}
-		if (x->o->kind == ZC_K_STREAM && !socket_has_room(x, end))
+		if (x->o->kind == ZC_K_STREAM && x->progress + x->done > 0 && !socket_has_room(x, end))
 			return STEP_END;
 		if (!zc_inflight_enter(x->f)) {
 			*end = ZC_XF_REVOKED;
