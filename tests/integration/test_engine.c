@@ -225,6 +225,19 @@ START_TEST(read_into_read_only_buffer_fails_with_efault)
 }
 END_TEST
 
+/* One writev carrying six deferred reads, then close_range over every fd:
+ * each hold zcopy took on its duplicate of the source for that write is let
+ * go (six holds once overflowed a per-thread record, and the close_range
+ * waited forever for a holder that was gone). */
+START_TEST(writev_of_many_phantoms_then_close_range)
+{
+	it_four(IT_ARGV(it_prog("many_pieces"), "../src", "out"), NULL, IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	it_expect_passive("many_pieces");
+	it_expect_zero_copy("many_pieces", SIZE, 80);
+}
+END_TEST
+
 /* Calls at the edges of what the kernel accepts (tests/programs/edge_calls.c),
  * one mode per loop index; modes whose scenario has the stream deferring
  * must show phantom reads, the others must at least have run under zcopy. */
@@ -500,6 +513,7 @@ int main(void)
 	tcase_add_test(tc, send_msg_nosignal_gets_epipe_without_sigpipe);
 	tcase_add_test(tc, read_into_read_only_buffer_fails_with_efault);
 	tcase_add_loop_test(tc, edge_calls_behave_as_without_zcopy, 1, 10);
+	tcase_add_test(tc, writev_of_many_phantoms_then_close_range);
 	tcase_add_test(tc, fill_small_tmpfs_enospc);
 	tcase_add_test(tc, fork_between_read_and_write);
 	tcase_add_test(tc, copy_from_several_threads);
