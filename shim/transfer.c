@@ -70,13 +70,17 @@ static int is_refusal(int e)
 
 /* One call of primitive t; returns what the syscall returned.  Pipes are
  * always written without waiting (the caller waits in poll, see below). */
-static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len)
+static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len,
+		    int first)
 {
 	switch (t) {
 	case ZC_T_COPY_FILE_RANGE:
 		return REAL(copy_file_range)(in, in_off, out, out_pos, len, 0);
 	case ZC_T_SPLICE:
-		return REAL(splice)(in, in_off, out, NULL, len, SPLICE_F_NONBLOCK);
+		/* The first call of a write waits as the write would (a signal
+		 * before any byte restarts or fails both alike); later ones do
+		 * not wait at all. */
+		return REAL(splice)(in, in_off, out, NULL, len, first ? 0 : SPLICE_F_NONBLOCK);
 	case ZC_T_SENDFILE:
 	default:
 		return REAL(sendfile)(out, in, in_off, len);
@@ -267,7 +271,8 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 			*end = ZC_XF_REVOKED;
 			return STEP_END;
 		}
-		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, &x->pos, x->len - x->done);
+		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, &x->pos, x->len - x->done,
+				   x->progress + x->done == 0);
 		int e = errno;
 		zc_inflight_leave(x->f);
 		enum step s = got > 0 ? after_bytes(x, got, end)
