@@ -4,9 +4,11 @@
  * zc_classify() is pure (unit-tested).  zc_fd_get() caches its answer per fd
  * number; the cache is invalidated by our close, close_range, dup*, fcntl and
  * fclose wrappers.  Because an fd can also change behind our back (a libc
- * internal close), every decision that moves data re-validates the entry with
- * fstat (zc_fd_get(..., ZC_FD_VALIDATE)): the cache only saves the F_GETFL,
- * SO_TYPE and tty look-ups.
+ * internal close), a decision that moves data never trusts the cache: it
+ * works on a pin (pin.c), zcopy's own duplicate proven with kcmp to name
+ * what the program's number named, classified from the duplicate itself
+ * with ZC_FD_VALIDATE.  The cache only saves the F_GETFL, SO_TYPE and tty
+ * look-ups for the accounting and the fast paths.
  */
 #ifndef ZC_FDINFO_H
 #define ZC_FDINFO_H
