@@ -89,6 +89,15 @@ static size_t items(size_t got, size_t total, size_t size, size_t n)
 	return got == total ? n : got / size;
 }
 
+/* An fread on a stream holding written bytes first writes them (glibc
+ * flushes before it reads): phantoms of that file get their bytes first,
+ * as for fflush. */
+static void flush_before_read(FILE *fp)
+{
+	if (__builtin_expect(zc_phantom_live, 0) && fp && fp->_IO_write_ptr > fp->_IO_write_base)
+		zc_engine_file_changing(fd_of(fp), 0, 0);
+}
+
 static void unlock_file(void *fp)
 {
 	funlockfile(fp);
@@ -119,6 +128,7 @@ static size_t fwrite_locked(const void *buf, size_t total, FILE *fp)
 ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 {
 	guard_items(buf, size, n);
+	flush_before_read(fp);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -130,6 +140,7 @@ ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
 ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
 	guard_items(buf, size, n);
+	flush_before_read(fp);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -143,6 +154,7 @@ ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
 	guard_items(buf, size, n);
+	flush_before_read(fp);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    total <= buflen && (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
@@ -154,6 +166,7 @@ ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FI
 ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
 	guard_items(buf, size, n);
+	flush_before_read(fp);
 	size_t total, r;
 	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
 	    total <= buflen && (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
