@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "log.h"
 #include "real.h"
+#include "seams.h"
 
 /* ---- pages released a moment ago ----------------------------------------- */
 
@@ -251,21 +252,21 @@ int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 	if (ok_hi && lo >= ok_lo && hi <= ok_hi)
 		return 1;
 	int saved = errno;
-	int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	int fd = zc_maps_begin();
 	if (fd < 0) {
 		errno = saved;
 		return 0;
 	}
 	static char buf[8192]; /* under the engine lock */
 	size_t have = 0;
+	off_t off = 0;
 	struct walk w = { .lo = lo, .hi = hi };
 	enum verdict v = V_MORE;
 	while (v == V_MORE) {
-		ssize_t r = REAL(read)(fd, buf + have, sizeof buf - have);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = zc_maps_pread(fd, buf + have, sizeof buf - have, off);
 		if (r <= 0)
 			break;
+		off += r;
 		have += (size_t)r;
 		char *s = buf, *nl;
 		while (v == V_MORE && (nl = memchr(s, '\n', have - (size_t)(s - buf)))) {
@@ -282,7 +283,7 @@ int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 		if (have == sizeof buf)
 			break; /* a line longer than the buffer: give up */
 	}
-	REAL(close)(fd);
+	zc_maps_end(fd);
 	errno = saved;
 	if (v != V_OK)
 		return 0;

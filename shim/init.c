@@ -32,6 +32,7 @@
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
+#include "seams.h"
 #include "stats.h"
 #include "zcopy.h"
 
@@ -222,6 +223,7 @@ static void fork_child(void)
 		zc_pin_init();
 	}
 	zc_phantom_after_fork_child();
+	zc_maps_after_fork_child();
 	zc_stats_reset();
 	zc_inside = inside_before_fork;
 }

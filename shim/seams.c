@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ownfd.h"
 #include "phantom.h"
 #include "real.h"
 
@@ -141,20 +142,59 @@ static int maps_line(const char *line, const char *nl, uintptr_t addr, uintptr_t
 	return 1;
 }
 
+static int maps_fd = -1; /* kept (ownfd.h), or -1 */
+static int maps_once = -1; /* this use only, under a small RLIMIT_NOFILE */
+
+int zc_maps_begin(void)
+{
+	int *slot = &maps_fd;
+	if (__atomic_load_n(&maps_fd, __ATOMIC_ACQUIRE) < 0) {
+		if (!zc_ownfd_keep_ok())
+			slot = &maps_once;
+		int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || zc_ownfd_take(fd, slot, 0) < 0)
+			return -1;
+	}
+	return zc_ownfd_use(slot);
+}
+
+ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t r;
+	while ((r = REAL(pread)(fd, buf, n, off)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+void zc_maps_end(int fd)
+{
+	if (fd >= 0 && fd == maps_once) {
+		zc_ownfd_unuse(&maps_once);
+		zc_ownfd_close(&maps_once);
+		return;
+	}
+	zc_ownfd_unuse(&maps_fd);
+}
+
+void zc_maps_after_fork_child(void)
+{
+	zc_ownfd_close(&maps_fd);
+}
+
 static int maps_find(uintptr_t addr, uintptr_t *end, int *prot, int *anon)
 {
-	int fd = REAL(open)("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = zc_maps_begin();
 	if (fd < 0)
 		return -1;
 	char buf[2048];
 	size_t have = 0;
+	off_t off = 0;
 	int found = -1;
 	for (;;) {
-		ssize_t r = REAL(read)(fd, buf + have, sizeof buf - have);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = zc_maps_pread(fd, buf + have, sizeof buf - have, off);
 		if (r <= 0)
 			break;
+		off += r;
 		have += (size_t)r;
 		char *line = buf, *nl;
 		while (found < 0 && (nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
@@ -169,7 +209,7 @@ static int maps_find(uintptr_t addr, uintptr_t *end, int *prot, int *anon)
 		if (have == sizeof buf)
 			break; /* a line longer than the buffer: give up */
 	}
-	REAL(close)(fd);
+	zc_maps_end(fd);
 	return found;
 }
 

@@ -12,6 +12,7 @@
 #define ZC_SEAMS_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Number of seams recorded: 0 means the wrappers need not look. */
 extern volatile int zc_seams;
@@ -23,5 +24,20 @@ void zc_seam_add(uintptr_t lo, uintptr_t hi);
 void zc_seams_mend(uintptr_t lo, uintptr_t hi);
 /* [lo, hi) is going away or was moved: its seams are forgotten. */
 void zc_seams_forget(uintptr_t lo, uintptr_t hi);
+
+/*
+ * Reading /proc/self/maps (here and in guard.c).  Opening it takes the
+ * lowest free number, which may be one the program just closed: another
+ * thread of the program reading that number would read zcopy's maps.  So,
+ * as for the pagemap, the descriptor is opened once, moved high and kept
+ * (ownfd.h); below the limit where nothing is kept it is opened per use.
+ * zc_maps_begin() returns a descriptor for zc_maps_pread (-1 if none);
+ * zc_maps_end() after the reads.
+ */
+int zc_maps_begin(void);
+ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off);
+void zc_maps_end(int fd);
+/* In a forked child: the inherited descriptor shows the parent's maps. */
+void zc_maps_after_fork_child(void);
 
 #endif
