@@ -95,22 +95,6 @@ static sigjmp_buf jump_env;
 
 /* ---- the source: each 8-byte word holds a tag and its own offset -------- */
 
-static uint64_t word(int tag, uint64_t off) { return (uint64_t)tag << 56 | off; }
-
-static void make_tagged(const char *path, int tag, size_t n)
-{
-	static uint64_t block[8192];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		ft_die(path);
-	for (size_t off = 0; off < n; off += sizeof block) {
-		for (size_t i = 0; i < 8192; i++)
-			block[i] = word(tag, off + i * 8);
-		if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
-			ft_die("write tagged file");
-	}
-	close(fd);
-}
 
 /* ---- the reader: a process that pauses at the target chunk -------------- */
 
@@ -374,7 +358,7 @@ static long long foreign_words(const char *buf, size_t n, uint64_t off)
 	for (size_t i = 0; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, buf + i, 8);
-		bad += w != word('S', off + i);
+		bad += w != ft_word('S', off + i);
 	}
 	return bad;
 }
@@ -394,8 +378,8 @@ static int highfd(char **argv)
 		ft_die("execv");
 	}
 	size_t size = 32 * (size_t)CH;
-	make_tagged("src", 'S', size);
-	make_tagged("secret", 'X', size);
+	ft_make_tagged("src", 'S', size);
+	ft_make_tagged("secret", 'X', size);
 	int src = open("src", O_RDONLY), sec = open("secret", O_RDONLY);
 	int dst = open("dst", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (src < 0 || sec < 0 || dst < 0)
@@ -454,7 +438,7 @@ int main(int argc, char **argv)
 	if (mode == M_HIGHFD)
 		return highfd(argv);
 
-	make_tagged("src", 'S', NCHUNKS * (size_t)CH);
+	ft_make_tagged("src", 'S', NCHUNKS * (size_t)CH);
 	int fds[2];
 	if (mode == M_FIFO_SIGNAL) {
 		unlink("fifo");

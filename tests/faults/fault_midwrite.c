@@ -87,22 +87,6 @@ static volatile sig_atomic_t alarms;
 
 /* ---- tagged files ------------------------------------------------------- */
 
-static uint64_t word(int tag, uint64_t off) { return (uint64_t)tag << 56 | off; }
-
-static void make_tagged(const char *path, int tag, size_t n)
-{
-	static uint64_t block[8192];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		ft_die(path);
-	for (size_t off = 0; off < n; off += sizeof block) {
-		for (size_t i = 0; i < 8192; i++)
-			block[i] = word(tag, off + i * 8);
-		if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
-			ft_die("write tagged file");
-	}
-	close(fd);
-}
 
 /* Where received bytes came from: one word at a time, by tag, and whether it
  * sits at its own offset in the stream. */
@@ -437,7 +421,7 @@ static void *changer(void *arg)
 		static uint64_t fresh[MIB / 8];
 		off_t at = (off_t)(TARGET * chunk + MIB);
 		for (size_t i = 0; i < MIB / 8; i++)
-			fresh[i] = word('N', (uint64_t)at + i * 8);
+			fresh[i] = ft_word('N', (uint64_t)at + i * 8);
 		if (mode == M_SRC_PWRITE_FILE &&
 		    pthread_create(&releaser_thread, NULL, releaser, NULL) != 0)
 			ft_die("pthread_create");
@@ -521,11 +505,11 @@ int main(int argc, char **argv)
 
 	chunk = mode == M_FSIZE || mode == M_SIG_RESTART || mode == M_SIG_NORESTART ? MIB : 4 * MIB;
 	size = 3 * chunk;
-	make_tagged("src", 'S', size);
+	ft_make_tagged("src", 'S', size);
 	/* Longer than the source, so that the source offset the program ends
 	 * with shows which file its descriptor named last. */
 	if (mode == M_SRC_DUP2 || mode == M_SRC_REOPEN)
-		make_tagged("other", 'O', size + chunk);
+		ft_make_tagged("other", 'O', size + chunk);
 
 	/* The destination, and its reader paused at the start of the target
 	 * chunk (64 KiB into it when the source's bytes change). */

@@ -219,4 +219,27 @@ static inline int ft_sink(const char *kind, const struct ft_reader *r, pid_t *ch
 	return fds[1];
 }
 
+/* Tagged files (fault_midwrite.c, fault_blocked.c): every 8-byte word holds
+ * a tag in its top byte and its own offset, so a reader can tell which file
+ * and which place each received word came from. */
+static inline uint64_t ft_word(int tag, uint64_t off)
+{
+	return (uint64_t)tag << 56 | off;
+}
+
+static inline void ft_make_tagged(const char *path, int tag, size_t n)
+{
+	static uint64_t block[8192];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		ft_die(path);
+	for (size_t off = 0; off < n; off += sizeof block) {
+		for (size_t i = 0; i < 8192; i++)
+			block[i] = ft_word(tag, off + i * 8);
+		if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
+			ft_die("write tagged file");
+	}
+	close(fd);
+}
+
 #endif
