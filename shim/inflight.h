@@ -9,9 +9,11 @@
  * and waits for the call in progress to end; the writer checks the
  * revocation before every call and sends the rest from the buffer, which the
  * changer has already given the old bytes (zc_phantom_file_changing).
- * Every primitive call made under this protocol is bounded (see transfer.c),
- * so the wait is too; it is cut off after ZC_INFLIGHT_WAIT_MS regardless,
- * so that no program can deadlock on it.  All functions run under the
+ * Calls after a write's first bytes never wait for the destination (see
+ * transfer.c), but its first call may (a full pipe or socket), so the wait
+ * is cut off after ZC_INFLIGHT_WAIT_MS: no program can deadlock on it, and
+ * a destination whose reader stays away longer may receive the new bytes
+ * (README, "Stream sockets" and "One write, one set of files").  All functions run under the
  * engine lock.
  */
 #ifndef ZC_INFLIGHT_H

@@ -55,11 +55,6 @@ void zc_pin_init(void)
 	errno = saved;
 }
 
-int zc_pin_available(void)
-{
-	return usable > 0;
-}
-
 int zc_pin_fd(int i)
 {
 	return tab[i].own;
@@ -141,14 +136,6 @@ void zc_pin_after_fork_child(void)
 void zc_pin_flags_changed(void)
 {
 	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELAXED);
-}
-
-int zc_pin_is_own(int fd)
-{
-	for (int i = 0; i < ZC_MAX_PINS; i++)
-		if (tab[i].refs > 0 && tab[i].own == fd)
-			return 1;
-	return 0;
 }
 
 /* The status flags (O_NONBLOCK, O_APPEND) belong to the description and can

@@ -37,8 +37,6 @@ extern volatile int zc_pins_live;
 
 /* Probes kcmp; after fork in the child, call again (the pid changed). */
 void zc_pin_init(void);
-/* Is pinning available (kcmp works)? */
-int zc_pin_available(void);
 
 /*
  * A pin for the program's fd as it is now, with one reference for the
@@ -71,7 +69,5 @@ void zc_pin_check_all(void);
 /* In a forked child: the parent's writes in flight are not the child's, and
  * the child keeps nothing open of zcopy's: every pin is closed. */
 void zc_pin_after_fork_child(void);
-/* Is fd one of the pins' duplicates? */
-int zc_pin_is_own(int fd);
 
 #endif

@@ -6,9 +6,11 @@
  * bytes moved, as a short write does, and makes no further call; EPIPE/SIGPIPE,
  * EAGAIN, EINTR and ENOSPC of a first call come from the kernel primitive
  * itself, which raises them exactly as write does for the same destination.
- * Pipes are spliced without waiting (SPLICE_F_NONBLOCK) and waited for in
- * poll(2): a signal handler interrupts poll whatever its SA_RESTART, which is
- * when the plain write, having written some bytes, would return.
+ * The first call of a write may wait, as the write itself would; after the
+ * first bytes, pipes are spliced without waiting (SPLICE_F_NONBLOCK) and a
+ * full pipe or socket is waited for in poll(2): a signal handler interrupts
+ * poll whatever its SA_RESTART, which is when the plain write, having
+ * written some bytes, would return.
  */
 #include "transfer.h"
 

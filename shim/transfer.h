@@ -6,8 +6,10 @@
  * early only when a signal, a limit, a vanished peer or a full non-blocking
  * destination cuts it short, and then it returns at once.  So after the
  * first bytes went out, no further call is made that could wait through a
- * signal (pipes: non-blocking calls and poll(2), which a handler always
- * interrupts), raise SIGXFSZ (the file size limit is checked first) or
+ * signal (later calls into a pipe are non-blocking, and waits for a pipe or
+ * socket happen in poll(2), which a handler always interrupts; sendfile into
+ * a socket that fills up while it runs is the exception, see the README's
+ * "Stream sockets"), raise SIGXFSZ (the file size limit is checked first) or
  * raise a SIGPIPE the plain write would not have raised (the caller blocks
  * it for stream sockets).  "The kernel refused this kind of transfer" is not
  * an error the program sees: it is reported to the caller, which writes
@@ -30,8 +32,9 @@ enum zc_xfer_end {
 	ZC_XF_REFUSED, /* nothing moved; the kernel cannot do it: write plainly */
 	ZC_XF_EOF,     /* the source ended early (truncated meanwhile) */
 	ZC_XF_REVOKED, /* the source range changed: write the rest plainly */
-	ZC_XF_FULL,    /* nothing moved, a blocking pipe is full and nothing of
-			* this write went yet: write a page plainly (it waits as
+	ZC_XF_FULL,    /* nothing moved and nothing of this write went yet, yet
+			* the pipe said EAGAIN while it now blocks (its O_NONBLOCK
+			* changed meanwhile): write a page plainly (it waits as
 			* the plain write would), then go on */
 };
 
