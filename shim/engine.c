@@ -166,6 +166,67 @@ static void set_next_off(int fd, off_t v)
 			det.s[i].next_off = v;
 }
 
+/* Why a read of this description cannot be deferred at all: -1 if it can,
+ * else the ZC_FB_* reason. */
+static int source_refusal(const struct zc_fdinfo *fi)
+{
+	if (!zc_fd_is_source(fi))
+		return ZC_FB_SRC_NOT_FILE;
+	if (fi->flags & ZC_FL_DIRECT)
+		return ZC_FB_SRC_DIRECT;
+	return -1;
+}
+
+/* Where the read starts.  One lseek in the common case: move the offset by
+ * n, which tells where the read starts; only a short read (the end of the
+ * file) or a refusal needs a second one to put it where read() would leave
+ * it.  Returns -1 if the offset cannot be had (nothing moved then). */
+static off_t start_offset(int pfd, size_t n, const off_t *pos)
+{
+	if (pos)
+		return *pos;
+	off_t end = REAL(lseek)(pfd, (off_t)n, SEEK_CUR);
+	if (end < 0 || (uint64_t)end < n)
+		return -1;
+	return end - (off_t)n;
+}
+
+/* A stream that a new buffer took over (detect.h) continues only where the
+ * freed buffer's stream stopped: another read of the same fd is something
+ * else, and warms up on its own.  Returns 1 when s starts warming up. */
+static int adopted_elsewhere(struct zc_stream *s, off_t off)
+{
+	if (!s->adopted)
+		return 0;
+	s->adopted = 0;
+	if (s->next_off < 0 || off == s->next_off)
+		return 0;
+	s->engaged = 0;
+	s->pairs = 0;
+	return 1;
+}
+
+/* The memory the read would fill, [b, b+fill), must be private anonymous
+ * memory (or ours).  Checked once per stream and length: every way the
+ * memory behind a buffer can change (free, munmap, mmap over it, mremap,
+ * mprotect) ends the stream.  Buffers that will be guarded are checked
+ * against the mappings (not a thread's stack; private memory also where
+ * pages were never touched, such as freed memory given fresh zero pages,
+ * which pagemap cannot tell from shared memory); guard.c caches the verdict
+ * per region. */
+static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
+{
+	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	if (guarded)
+		return zc_guard_memory_ok(b, b + fill);
+	if (fill <= s->buf_ok_len)
+		return 1;
+	if (!zc_buffer_is_private_anon(b, fill))
+		return 0;
+	s->buf_ok_len = fill;
+	return 1;
+}
+
 /*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
@@ -177,76 +238,36 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			    int *why)
 {
 	uintptr_t b = (uintptr_t)buf;
-	if (!zc_fd_is_source(fi)) {
+	if ((*why = source_refusal(fi)) >= 0)
+		return -1;
+	int saved = errno;
+	off_t off = start_offset(pfd, n, pos);
+	if (off < 0) {
+		errno = saved;
 		*why = ZC_FB_SRC_NOT_FILE;
 		return -1;
 	}
-	if (fi->flags & ZC_FL_DIRECT) {
-		*why = ZC_FB_SRC_DIRECT;
-		return -1;
-	}
-	/* One lseek in the common case: move the offset by n, which tells
-	 * where the read starts; only a short read (the end of the file) or a
-	 * refusal needs a second one to put it where read() would leave it. */
-	int saved = errno;
-	off_t off;
-	if (pos) {
-		off = *pos;
-	} else {
-		off_t end = REAL(lseek)(pfd, (off_t)n, SEEK_CUR);
-		if (end < 0 || (uint64_t)end < n) {
-			errno = saved;
-			*why = ZC_FB_SRC_NOT_FILE;
-			return -1;
-		}
-		off = end - (off_t)n;
-	}
-	/* A stream that a new buffer took over (detect.h) continues only where
-	 * the freed buffer's stream stopped: another read of the same fd is
-	 * something else, and warms up on its own. */
-	if (s->adopted) {
-		s->adopted = 0;
-		if (s->next_off >= 0 && off != s->next_off) {
-			s->engaged = 0;
-			s->pairs = 0;
-			if (!pos)
-				REAL(lseek)(pfd, off, SEEK_SET);
-			errno = saved;
-			*why = ZC_FB_WARMUP;
-			return -1;
-		}
+	if (adopted_elsewhere(s, off)) {
+		*why = ZC_FB_WARMUP;
+		goto undo;
 	}
 	struct stat sized = *st;
 	sized.st_size = source_size(pfd, st);
 	size_t got = 0;
-	if (sized.st_size > 0 && sized.st_size <= off) {
-		/* At the end: read() returns 0 and leaves the buffer alone (a plain
-		 * read here would first have to give phantom pages their bytes). */
-		goto done;
+	/* At the end, read() returns 0 and leaves the buffer alone (a plain
+	 * read here would first have to give phantom pages their bytes). */
+	if (sized.st_size <= 0 || sized.st_size > off) {
+		size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
+				      ? (size_t)(sized.st_size - off) : n;
+		if (!buffer_ok(s, b, off, fill)) {
+			s->buf_bad = 1;
+			*why = ZC_FB_BUFFER_KIND;
+			goto undo;
+		}
+		if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
+		    ZC_DEFER_OK)
+			goto undo;
 	}
-	/* The memory the read would fill must be private anonymous memory (or
-	 * ours).  Checked once per stream and length: every way the memory
-	 * behind a buffer can change (free, munmap, mmap over it, mremap,
-	 * mprotect) ends the stream. */
-	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
-			      ? (size_t)(sized.st_size - off) : n;
-	/* Buffers that will be guarded are checked against the mappings (not a
-	 * thread's stack; private memory also where pages were never touched,
-	 * such as freed memory given fresh zero pages, which pagemap cannot
-	 * tell from shared memory); guard.c caches the verdict per region. */
-	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
-	if ((guarded && !zc_guard_memory_ok(b, b + fill)) ||
-	    (!guarded && fill > s->buf_ok_len && !zc_buffer_is_private_anon(b, fill))) {
-		s->buf_bad = 1;
-		*why = ZC_FB_BUFFER_KIND;
-		goto undo;
-	}
-	if (!guarded && fill > s->buf_ok_len)
-		s->buf_ok_len = fill;
-	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
-	    ZC_DEFER_OK)
-		goto undo;
-done:
 	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);

@@ -231,17 +231,32 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	return done == want ? 0 : -1;
 }
 
+/* What one emit gathers on its way through the write's pieces. */
+struct gathered {
+	struct iovec plain[ZC_MAX_PIECES]; /* plain stretches not yet written */
+	int np;
+	int touched; /* the program touched phantom pages that it writes */
+	int stream;  /* the stream of the latest phantom written, or -1 */
+};
+
+/* Writes the gathered plain stretches, if any. */
+static int flush_plain(struct wctx *w, struct gathered *g)
+{
+	if (g->np == 0)
+		return 0;
+	int r = emit_plain(w, g->plain, g->np);
+	g->np = 0;
+	return r;
+}
+
 /* Adds [a, a+len) to the gathered plain stretches, flushing when full. */
-static int add_plain(struct wctx *w, struct iovec *plain, int *np, uintptr_t a, size_t len)
+static int add_plain(struct wctx *w, struct gathered *g, uintptr_t a, size_t len)
 {
 	if (len == 0)
 		return 0;
-	if (*np == ZC_MAX_PIECES) {
-		if (emit_plain(w, plain, *np))
-			return -1;
-		*np = 0;
-	}
-	plain[(*np)++] = (struct iovec){ (void *)a, len };
+	if (g->np == ZC_MAX_PIECES && flush_plain(w, g))
+		return -1;
+	g->plain[g->np++] = (struct iovec){ (void *)a, len };
 	return 0;
 }
 
@@ -357,6 +372,29 @@ static int emit_dirty(struct wctx *w, uintptr_t ra, size_t rl)
 	return emit_plain1(w, ra, rl);
 }
 
+/* npg pages from a of phantom p, whose pagemap states are st, in runs:
+ * clean runs by transfer, dirty runs from the buffer.  *touched is set when
+ * the program touched one of them.  Returns 0 if all of them went. */
+static int emit_runs(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
+		     uintptr_t a, size_t npg, const uint8_t *st, int *touched)
+{
+	for (size_t i = 0; i < npg;) {
+		size_t j = i;
+		unsigned clean = st[i] & ZC_PG_CLEAN;
+		while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
+			j++;
+		for (size_t k = i; k < j; k++)
+			*touched |= (st[k] & ZC_PG_PRESENT) &&
+				    (!(st[k] & ZC_PG_CLEAN) || a + k * zc_page >= zc_stdio_touch_floor);
+		uintptr_t ra = a + i * zc_page;
+		size_t rl = (j - i) * zc_page;
+		if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -388,21 +426,8 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 			zero_past_end(sfd, p, a, len);
 			return emit_plain1(w, a, len);
 		}
-		for (size_t i = 0; i < npg;) {
-			size_t j = i;
-			unsigned clean = st[i] & ZC_PG_CLEAN;
-			while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
-				j++;
-			for (size_t k = i; k < j; k++)
-				*touched |= (st[k] & ZC_PG_PRESENT) &&
-					    (!(st[k] & ZC_PG_CLEAN) ||
-					     a + k * zc_page >= zc_stdio_touch_floor);
-			uintptr_t ra = a + i * zc_page;
-			size_t rl = (j - i) * zc_page;
-			if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))
-				return -1;
-			i = j;
-		}
+		if (emit_runs(w, p, sfd, f, a, npg, st, touched))
+			return -1;
 		a += npg * zc_page;
 		len -= npg * zc_page;
 	}
@@ -687,61 +712,82 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	return r;
 }
 
-/* Emits the pieces of the write in order: plain stretches gathered into one
- * call, whole clean phantom pages by transfer. */
-static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
+/* Parts of guarded pages of p in [a, run_end) that go plainly (a write
+ * that starts or ends inside one) need their bytes first; whole pages
+ * [wa, we) go by transfer. */
+static void guard_edges(const struct zc_phantom *p, uintptr_t a, uintptr_t wa, uintptr_t we,
+			uintptr_t run_end)
 {
-	const struct zc_phantom *ph = c->ph;
-	int nph = c->n;
-	struct iovec plain[ZC_MAX_PIECES];
-	int np = 0, touched = 0, stream = -1;
+	if (p->kind != ZC_PH_GUARD)
+		return;
+	if (we <= wa) {
+		guard_ready(p, a, run_end - a);
+		return;
+	}
+	if (wa > a)
+		guard_ready(p, a, wa - a);
+	if (run_end > we)
+		guard_ready(p, we, run_end - we);
+}
+
+/* The part of a piece from *ap to e that phantom k of c overlaps: the bytes
+ * before it and its partial pages plainly, its whole pages by emit_phantom.
+ * *ap moves past the phantom.  Returns 0 if all of it went. */
+static int emit_overlap(struct wctx *w, struct gathered *g, const struct carried *c, int k,
+			uintptr_t *ap, uintptr_t e)
+{
+	const struct zc_phantom *p = &c->ph[k];
+	uintptr_t a = *ap, pa = p->addr, pe = p->addr + p->len;
+	if (pa > a && add_plain(w, g, a, pa - a))
+		return -1;
+	a = pa > a ? pa : a;
+	/* Only whole pages go by transfer; a piece that starts or ends inside
+	 * a page has those bytes sent plainly. */
+	uintptr_t run_end = pe < e ? pe : e;
+	uintptr_t wa = page_up(a), we = page_down(run_end);
+	guard_edges(p, a, wa, we, run_end);
+	if (we > wa) {
+		if (add_plain(w, g, a, wa - a) || flush_plain(w, g))
+			return -1;
+		g->stream = p->stream;
+		if (emit_phantom(w, p, c->sfd[k], c->f[k], wa, we - wa, &g->touched))
+			return -1;
+		a = we;
+	}
+	if (add_plain(w, g, a, run_end - a))
+		return -1;
+	*ap = run_end;
+	return 0;
+}
+
+/* Every piece of the write in order.  Returns 0 if all of it went. */
+static int emit_pieces(struct wctx *w, struct gathered *g, const struct iovec *iov, int cnt,
+		       const struct carried *c)
+{
 	for (int i = 0; i < cnt; i++) {
 		uintptr_t a = (uintptr_t)iov[i].iov_base, e = a + iov[i].iov_len;
-		for (int k = 0; k < nph && a < e; k++) {
-			uintptr_t pa = ph[k].addr, pe = ph[k].addr + ph[k].len;
-			if (pe <= a || pa >= e)
+		for (int k = 0; k < c->n && a < e; k++) {
+			if (c->ph[k].addr + c->ph[k].len <= a || c->ph[k].addr >= e)
 				continue;
-			if (pa > a && add_plain(w, plain, &np, a, pa - a))
-				goto out;
-			a = pa > a ? pa : a;
-			/* Only whole pages go by transfer; a piece that starts or ends
-			 * inside a page has those bytes sent plainly. */
-			uintptr_t run_end = pe < e ? pe : e;
-			uintptr_t wa = page_up(a), we = page_down(run_end);
-			/* Parts of guarded pages that go plainly (a write that starts
-			 * or ends inside one) need their bytes first. */
-			if (ph[k].kind == ZC_PH_GUARD && we > wa) {
-				if (wa > a)
-					guard_ready(&ph[k], a, wa - a);
-				if (run_end > we)
-					guard_ready(&ph[k], we, run_end - we);
-			} else if (ph[k].kind == ZC_PH_GUARD) {
-				guard_ready(&ph[k], a, run_end - a);
-			}
-			if (we > wa) {
-				if (add_plain(w, plain, &np, a, wa - a))
-					goto out;
-				if (np && emit_plain(w, plain, np))
-					goto out;
-				np = 0;
-				stream = ph[k].stream;
-				if (emit_phantom(w, &ph[k], c->sfd[k], c->f[k], wa, we - wa, &touched))
-					goto out;
-				a = we;
-			}
-			if (add_plain(w, plain, &np, a, run_end - a))
-				goto out;
-			a = run_end;
+			if (emit_overlap(w, g, c, k, &a, e))
+				return -1;
 		}
-		if (add_plain(w, plain, &np, a, e - a))
-			goto out;
+		if (add_plain(w, g, a, e - a))
+			return -1;
 	}
-	if (np)
-		emit_plain(w, plain, np);
-out:
-	if (touched && stream >= 0 && w->first) {
+	return flush_plain(w, g);
+}
+
+/* Emits the pieces of the write in order: plain stretches gathered into one
+ * call, whole clean phantom pages by transfer.  Returns what the plain call
+ * would have returned. */
+static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
+{
+	struct gathered g = { .np = 0, .touched = 0, .stream = -1 };
+	emit_pieces(w, &g, iov, cnt, c);
+	if (g.touched && g.stream >= 0 && w->first) {
 		zc_lock();
-		zc_det_touched(&det, &det.s[stream]);
+		zc_det_touched(&det, &det.s[g.stream]);
 		zc_unlock();
 	}
 	if (w->total > 0)
