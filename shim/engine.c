@@ -30,6 +30,7 @@
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
 #include "transfer.h"
 
@@ -813,6 +814,4 @@ void zc_engine_stdio_buffered(size_t n)
 	}
 }
 
-
-__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 

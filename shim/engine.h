@@ -1,9 +1,11 @@
 /*
- * engine.h - what the exported wrappers call once a call is a candidate.
+ * engine.h - engine.c: the read side and the events the wrappers report.
  *
- * The wrappers in interpose.c, memory.c and stdio.c decide only "plain call
- * or engine"; the engine (engine.c) owns the decision to defer a read or to
- * redirect a write, the detector state, the lock, and the per-call stats.
+ * The wrappers in interpose.c, memory.c, paths.c and stdio.c decide only
+ * "plain call or engine"; engine.c owns the decision to defer a read, the
+ * fd, file, memory and stdio events, the detector state, the engine lock,
+ * the zc_inside flag and the settings the wrappers' fast paths compare
+ * against.  The write side is redirect.h.
  */
 #ifndef ZC_ENGINE_H
 #define ZC_ENGINE_H
@@ -16,7 +18,6 @@
 #include <sys/uio.h>
 
 #include "config.h"
-#include "policy.h"
 
 /* Set once the constructor ran: 0 = pass everything through. */
 extern volatile int zc_ready;
@@ -66,8 +67,6 @@ void zc_defer_fd_closed(int fd);
 /* A signal handler is jumping out of this thread's zcopy work (jump.c):
  * let go of it as if it had returned.  Runs in the handler. */
 void zc_engine_abandon(void);
-/* The write side's part of that (redirect.c). */
-void zc_write_abandon(void);
 
 /* The detector's state (engine.c), shared with the write side (redirect.c);
  * touched only under the engine lock. */
@@ -81,9 +80,6 @@ struct zc_small_read {
 	int why; /* the ZC_FB_* reason it could not be deferred */
 };
 extern __thread struct zc_small_read zc_small_read __attribute__((tls_model("initial-exec")));
-
-/* Called by the constructor, lazily by wrappers, and after fork. */
-void zc_init(void);
 
 /* The engine lock: guards the detector and the phantom table.  Taken only
  * with zc_inside set, so a signal handler never waits for it. */
@@ -102,14 +98,6 @@ int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
  * otherwise at *pos (pread/preadv), offset untouched. */
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos);
 ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos);
-
-/* Writes.  pos as for reads (pwrite with pos).  how tells which call this
- * is, so the plain path is the exact same call. */
-ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
-			int flags);
-ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos);
-ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			      enum zc_wcall how, int flags);
 
 /* Memory [lo, hi) is changing under the program's call: it goes away
  * (munmap, MAP_FIXED over it), reads as zeros afterwards (free,
@@ -154,12 +142,6 @@ void zc_engine_stdio_buffered(size_t n);
  * whatever else a strategy needs before the kernel touches the buffer). */
 void zc_engine_stdio_plain_read(void *buf, size_t n);
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
-/* Clean phantom pages below this address count as untouched by the
- * program when this thread's write finds them mapped: glibc's own copy of
- * the start of an fwrite into the stream's buffer reads the file's pages,
- * and the kernel maps whole large folios and their neighbours with them
- * (fault-around).  Pages the program wrote always count.  0 = none. */
-extern __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 /* Bytes of this thread's fread request that glibc reads itself right after
  * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
  * program's request, as for a read().  0 = none. */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))

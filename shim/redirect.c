@@ -31,10 +31,13 @@
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
 #include "transfer.h"
 
 #define det zc_det_state
+
+__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 
 
 static uintptr_t page_up(uintptr_t a) { return (a + zc_page - 1) & ~(uintptr_t)(zc_page - 1); }

@@ -34,6 +34,7 @@
 #include "guard.h"
 #include "phantom.h"
 #include "real.h"
+#include "signals.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
 

@@ -40,6 +40,7 @@
 #include "phantom.h"
 #include "policy.h"
 #include "real.h"
+#include "redirect.h"
 #include "stdio_path.h"
 
 /* The remainder into the emptied buffer: one call per line on a
