@@ -306,16 +306,6 @@ ZC_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 
 /* ---- fd lifetime --------------------------------------------------------- */
 
-ZC_EXPORT off_t lseek(int fd, off_t off, int whence)
-{
-	return REAL(lseek)(fd, off, whence);
-}
-
-ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
-{
-	return REAL(lseek64)(fd, off, whence);
-}
-
 /* zcopy's own descriptors (ownfd.c) are not the program's: a call that
  * names one fails with EBADF, as it would without zcopy; a call that would
  * close or replace one finds it moved out of the way first. */
