@@ -35,8 +35,7 @@
 #include "phantom.h"
 #include "real.h"
 #include "signals.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
+#include "wrap.h"
 
 static volatile int enabled;         /* mode on: the wrappers below keep SIGBUS */
 static volatile int ours;            /* our handler is installed */
