@@ -10,6 +10,7 @@
 #ifndef ZC_ENGINE_H
 #define ZC_ENGINE_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <time.h>
@@ -90,6 +91,54 @@ int zc_lock_held(void);
 /* Waits on cv with the lock (held) released meanwhile, until the
  * CLOCK_MONOTONIC time `until`; returns 0 or ETIMEDOUT. */
 int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
+
+/*
+ * The scoped forms of the rules above, so that a section cannot forget one:
+ *
+ * zc_enter_locked()/zc_leave_locked(saved): a wrapper's section of table
+ * work: into zcopy, the lock, errno saved; out in the reverse order, errno
+ * put back.  Only where zc_inside is known clear (the caller checked it).
+ *
+ * zc_nest_enter()/zc_nest_leave(): for code that may run with zc_inside
+ * already set (a SIGSEGV handler's fault on a guarded page, a wrapper's
+ * call made from a signal handler that interrupted zcopy's own calls):
+ * sets the flag, saves errno, and puts both back as they were, instead of
+ * clearing the flag as zc_leave() would.
+ */
+static inline __attribute__((always_inline)) int zc_enter_locked(void)
+{
+	int saved = errno;
+	zc_enter();
+	zc_lock();
+	return saved;
+}
+static inline void zc_leave_locked(int saved)
+{
+	zc_unlock();
+	zc_leave();
+	errno = saved;
+}
+struct zc_nest {
+	int inside;
+	int saved_errno;
+};
+static inline struct zc_nest zc_nest_enter(void)
+{
+	struct zc_nest n = { zc_inside, errno };
+	zc_inside = 1;
+	return n;
+}
+static inline void zc_nest_leave(struct zc_nest n)
+{
+	errno = n.saved_errno;
+	zc_inside = n.inside;
+}
+
+/* Returned by a step of the engine in place of a result (a count, a pin):
+ * nothing was done, and the program's own call is to be made.  A count
+ * from a read or write is never negative, and -1 stays what it is for
+ * them: a failure with errno set. */
+#define ZC_PLAIN (-2)
 
 /* The most one read or write transfers (the kernel's MAX_RW_COUNT). */
 #define ZC_MAX_RW ((size_t)0x7ffff000)

@@ -76,8 +76,8 @@ int zc_guard_fault(uintptr_t addr)
 {
 	if (zc_lock_held())
 		return 0; /* zcopy itself never touches guarded pages */
-	int inside = zc_inside, saved = errno, hit = 0;
-	zc_inside = 1;
+	int hit = 0;
+	struct zc_nest nest = zc_nest_enter();
 	zc_lock();
 	int stream = zc_phantom_guard_at(addr);
 	if (stream != -2) {
@@ -93,8 +93,7 @@ int zc_guard_fault(uintptr_t addr)
 		last_retry = addr;
 	}
 	zc_unlock();
-	errno = saved;
-	zc_inside = inside;
+	zc_nest_leave(nest);
 	return hit;
 }
 
@@ -106,12 +105,11 @@ void zc_guard_materialize(uintptr_t lo, uintptr_t hi)
 	 * among them): they cost a scan of the table, not the lock. */
 	if (zc_lock_held() || !zc_phantom_guard_maybe(lo, hi))
 		return; /* held: a signal handler's call while zcopy holds the lock */
-	int inside = zc_inside;
-	zc_inside = 1;
+	struct zc_nest nest = zc_nest_enter();
 	zc_lock();
 	touched(zc_phantom_guard_materialize(lo, hi));
 	zc_unlock();
-	zc_inside = inside;
+	zc_nest_leave(nest);
 }
 
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)

@@ -63,16 +63,12 @@ static void seams(uintptr_t lo, uintptr_t hi, int mend)
 {
 	if (!unlikely(zc_seams) || zc_inside || lo >= hi)
 		return;
-	zc_enter();
-	int saved = errno;
-	zc_lock();
+	int saved = zc_enter_locked();
 	if (mend)
 		zc_seams_mend(lo, hi);
 	else
 		zc_seams_forget(lo, hi);
-	zc_unlock();
-	errno = saved;
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 ZC_EXPORT void free(void *p)

@@ -456,20 +456,20 @@ static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
  * redirected: the cached kind is enough for the accounting and costs no
  * system call.  With them the destination is pinned: every call of this
  * write goes to what the program's number named now (pin.h).  Returns the
- * pin (or -1 when not pinned); -2 when the write must be the plain call.
- * Lock held.
+ * pin (or -1 when not pinned); ZC_PLAIN when the write must be the plain
+ * call.  Lock held.
  */
 static int classify_dest(struct wctx *w, int live)
 {
 	if (!live)
-		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? -2 : -1;
+		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? ZC_PLAIN : -1;
 	int dpin = zc_pin_get(w->fd, &w->o, 0, NULL);
 	if (dpin < 0)
-		return -2;
+		return ZC_PLAIN;
 	w->out = zc_pin_use(dpin);
 	if (w->out < 0) {
 		zc_pin_put(dpin);
-		return -2;
+		return ZC_PLAIN;
 	}
 	return dpin;
 }
@@ -672,7 +672,8 @@ static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt
 	return r;
 }
 
-/* The write side of one call: decide under the lock, emit without it. */
+/* The write side of one call: decide under the lock, emit without it.
+ * Returns what the plain call would have returned, or ZC_PLAIN. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct carried c = { .n = 0 };
@@ -683,7 +684,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	zc_lock();
 	int dpin = classify_dest(w, live);
-	int go = dpin != -2;
+	int go = dpin != ZC_PLAIN;
 	if (go) {
 		if (live)
 			note_file_change(w, n);
@@ -699,7 +700,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	}
 	zc_unlock();
 	if (!go)
-		return -2;
+		return ZC_PLAIN;
 
 	struct current k = { w, &c, dpin };
 	cur = &k;
@@ -888,7 +889,7 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 			  .pos = pos ? *pos : 0, .first = 1 };
 	ssize_t r = engine_writev(&w, iov, cnt);
 	zc_leave();
-	if (r == -2)
+	if (r == ZC_PLAIN)
 		return plain_write(fd, iov, cnt, pos, how, flags);
 	if (r != -1)
 		errno = saved; /* a success, even a short one, leaves errno alone */
