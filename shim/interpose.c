@@ -133,8 +133,9 @@ ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 	return preadv_common(REAL(preadv64), fd, iov, cnt, off);
 }
 
-/* recv and friends never read files; they are wrapped so that every entry
- * point of the family is ours, and pass through. */
+/* recv and friends never read files, so the engine has nothing to do with
+ * them; they are wrapped for the guard strategy alone: the kernel fills the
+ * buffer, and guarded pages there must get their bytes first. */
 ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	zc_guard_before_kernel(buf, n);

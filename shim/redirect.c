@@ -309,6 +309,17 @@ static void guard_ready(const struct zc_phantom *p, uintptr_t a, size_t len)
 	zc_unlock();
 }
 
+/* Pages [a, a+len) of phantom p sent from the buffer after all: guarded
+ * ones get their bytes, and those past the end of a source another process
+ * truncated read as zeros, as the plain write would send them. */
+static int emit_from_buffer(struct wctx *w, const struct zc_phantom *p, int sfd, uintptr_t a,
+			    size_t len)
+{
+	guard_ready(p, a, len);
+	zero_past_end(sfd, p, a, len);
+	return emit_plain1(w, a, len);
+}
+
 /* A run of clean phantom pages by kernel transfer from the pinned source. */
 static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
 		      uintptr_t ra, size_t rl)
@@ -338,18 +349,14 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			/* Nothing went yet and the pipe is full: one page by the
 			 * program's own call waits exactly as its write would have
 			 * (signals, SA_RESTART); the rest goes on without waiting. */
-			guard_ready(p, ra, zc_page);
-			zero_past_end(sfd, p, ra, zc_page);
-			if (emit_plain1(w, ra, zc_page))
+			if (emit_from_buffer(w, p, sfd, ra, zc_page))
 				return -1;
 			ra += zc_page;
 			rl -= zc_page;
 			continue;
 		case ZC_XF_REFUSED:
 			zc_fallback(ZC_FB_PRIMITIVE, rl);
-			guard_ready(p, ra, rl);
-			zero_past_end(sfd, p, ra, rl);
-			return emit_plain1(w, ra, rl);
+			return emit_from_buffer(w, p, sfd, ra, rl);
 		case ZC_XF_EOF:
 			/* The source shrank: the rest reads as zeros. */
 			guard_ready(p, ra, rl);
@@ -413,9 +420,7 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
-		guard_ready(p, a, len);
-		zero_past_end(-1, p, a, len);
-		return emit_plain1(w, a, len);
+		return emit_from_buffer(w, p, -1, a, len); /* without asking the source its size */
 	}
 	if (p->kind == ZC_PH_GUARD) {
 		/* A guarded page the program touched is no longer in the record:
@@ -426,8 +431,7 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
 		if (zc_pagemap(a, npg, st) < 0) {
 			zc_fallback(ZC_FB_DIRTY_PAGES, len);
-			zero_past_end(sfd, p, a, len);
-			return emit_plain1(w, a, len);
+			return emit_from_buffer(w, p, sfd, a, len);
 		}
 		if (emit_runs(w, p, sfd, f, a, npg, st, touched))
 			return -1;
