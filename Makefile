@@ -119,7 +119,7 @@ test-deps:
 
 # Every suite runs even if an earlier one failed; the last line counts them.
 # test-deb needs dpkg-deb: without it, it is counted as skipped, not passed.
-TEST_SUITES := check-symbols test-unit test-tool test-deb test-integration test-faults test-fuzz \
+TEST_SUITES := check-symbols check-complexity test-unit test-tool test-deb test-integration test-faults test-fuzz \
                test-corpus test-syscalls bench-quick
 test: all test-deps
 	@pass=0; fail=0; skip=0; failed=""; \

@@ -30,6 +30,7 @@
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
 #include "transfer.h"
 
@@ -166,87 +167,108 @@ static void set_next_off(int fd, off_t v)
 			det.s[i].next_off = v;
 }
 
+/* Why a read of this description cannot be deferred at all: -1 if it can,
+ * else the ZC_FB_* reason. */
+static int source_refusal(const struct zc_fdinfo *fi)
+{
+	if (!zc_fd_is_source(fi))
+		return ZC_FB_SRC_NOT_FILE;
+	if (fi->flags & ZC_FL_DIRECT)
+		return ZC_FB_SRC_DIRECT;
+	return -1;
+}
+
+/* Where the read starts.  One lseek in the common case: move the offset by
+ * n, which tells where the read starts; only a short read (the end of the
+ * file) or a refusal needs a second one to put it where read() would leave
+ * it.  Returns -1 if the offset cannot be had (nothing moved then). */
+static off_t start_offset(int pfd, size_t n, const off_t *pos)
+{
+	if (pos)
+		return *pos;
+	off_t end = REAL(lseek)(pfd, (off_t)n, SEEK_CUR);
+	if (end < 0 || (uint64_t)end < n)
+		return -1;
+	return end - (off_t)n;
+}
+
+/* A stream that a new buffer took over (detect.h) continues only where the
+ * freed buffer's stream stopped: another read of the same fd is something
+ * else, and warms up on its own.  Returns 1 when s starts warming up. */
+static int adopted_elsewhere(struct zc_stream *s, off_t off)
+{
+	if (!s->adopted)
+		return 0;
+	s->adopted = 0;
+	if (s->next_off < 0 || off == s->next_off)
+		return 0;
+	s->engaged = 0;
+	s->pairs = 0;
+	return 1;
+}
+
+/* The memory the read would fill, [b, b+fill), must be private anonymous
+ * memory (or ours).  Checked once per stream and length: every way the
+ * memory behind a buffer can change (free, munmap, mmap over it, mremap,
+ * mprotect) ends the stream.  Buffers that will be guarded are checked
+ * against the mappings (not a thread's stack; private memory also where
+ * pages were never touched, such as freed memory given fresh zero pages,
+ * which pagemap cannot tell from shared memory); guard.c caches the verdict
+ * per region. */
+static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
+{
+	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	if (guarded)
+		return zc_guard_memory_ok(b, b + fill);
+	if (fill <= s->buf_ok_len)
+		return 1;
+	if (!zc_buffer_is_private_anon(b, fill))
+		return 0;
+	s->buf_ok_len = fill;
+	return 1;
+}
+
 /*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
- * read() would return, or -1 with *why set if the plain call must be made;
- * then the file offset is where it was (one exit undoes the lseek).
+ * read() would return, or ZC_PLAIN with *why set if the plain call must be
+ * made; then the file offset is where it was (one exit undoes the lseek).
  */
 static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const off_t *pos,
 			    struct zc_stream *s, const struct zc_fdinfo *fi, const struct stat *st,
 			    int *why)
 {
 	uintptr_t b = (uintptr_t)buf;
-	if (!zc_fd_is_source(fi)) {
-		*why = ZC_FB_SRC_NOT_FILE;
-		return -1;
-	}
-	if (fi->flags & ZC_FL_DIRECT) {
-		*why = ZC_FB_SRC_DIRECT;
-		return -1;
-	}
-	/* One lseek in the common case: move the offset by n, which tells
-	 * where the read starts; only a short read (the end of the file) or a
-	 * refusal needs a second one to put it where read() would leave it. */
+	if ((*why = source_refusal(fi)) >= 0)
+		return ZC_PLAIN;
 	int saved = errno;
-	off_t off;
-	if (pos) {
-		off = *pos;
-	} else {
-		off_t end = REAL(lseek)(pfd, (off_t)n, SEEK_CUR);
-		if (end < 0 || (uint64_t)end < n) {
-			errno = saved;
-			*why = ZC_FB_SRC_NOT_FILE;
-			return -1;
-		}
-		off = end - (off_t)n;
+	off_t off = start_offset(pfd, n, pos);
+	if (off < 0) {
+		errno = saved;
+		*why = ZC_FB_SRC_NOT_FILE;
+		return ZC_PLAIN;
 	}
-	/* A stream that a new buffer took over (detect.h) continues only where
-	 * the freed buffer's stream stopped: another read of the same fd is
-	 * something else, and warms up on its own. */
-	if (s->adopted) {
-		s->adopted = 0;
-		if (s->next_off >= 0 && off != s->next_off) {
-			s->engaged = 0;
-			s->pairs = 0;
-			if (!pos)
-				REAL(lseek)(pfd, off, SEEK_SET);
-			errno = saved;
-			*why = ZC_FB_WARMUP;
-			return -1;
-		}
+	if (adopted_elsewhere(s, off)) {
+		*why = ZC_FB_WARMUP;
+		goto undo;
 	}
 	struct stat sized = *st;
 	sized.st_size = source_size(pfd, st);
 	size_t got = 0;
-	if (sized.st_size > 0 && sized.st_size <= off) {
-		/* At the end: read() returns 0 and leaves the buffer alone (a plain
-		 * read here would first have to give phantom pages their bytes). */
-		goto done;
+	/* At the end, read() returns 0 and leaves the buffer alone (a plain
+	 * read here would first have to give phantom pages their bytes). */
+	if (sized.st_size <= 0 || sized.st_size > off) {
+		size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
+				      ? (size_t)(sized.st_size - off) : n;
+		if (!buffer_ok(s, b, off, fill)) {
+			s->buf_bad = 1;
+			*why = ZC_FB_BUFFER_KIND;
+			goto undo;
+		}
+		if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
+		    ZC_DEFER_OK)
+			goto undo;
 	}
-	/* The memory the read would fill must be private anonymous memory (or
-	 * ours).  Checked once per stream and length: every way the memory
-	 * behind a buffer can change (free, munmap, mmap over it, mremap,
-	 * mprotect) ends the stream. */
-	size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
-			      ? (size_t)(sized.st_size - off) : n;
-	/* Buffers that will be guarded are checked against the mappings (not a
-	 * thread's stack; private memory also where pages were never touched,
-	 * such as freed memory given fresh zero pages, which pagemap cannot
-	 * tell from shared memory); guard.c caches the verdict per region. */
-	int guarded = zc_cfg.guard && ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
-	if ((guarded && !zc_guard_memory_ok(b, b + fill)) ||
-	    (!guarded && fill > s->buf_ok_len && !zc_buffer_is_private_anon(b, fill))) {
-		s->buf_bad = 1;
-		*why = ZC_FB_BUFFER_KIND;
-		goto undo;
-	}
-	if (!guarded && fill > s->buf_ok_len)
-		s->buf_ok_len = fill;
-	if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
-	    ZC_DEFER_OK)
-		goto undo;
-done:
 	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);
@@ -260,13 +282,13 @@ undo:
 	if (!pos)
 		REAL(lseek)(pfd, off, SEEK_SET);
 	errno = saved;
-	return -1;
+	return ZC_PLAIN;
 }
 
 /*
  * Tries to defer one read of n bytes of fd at *pos (or at the file offset).
- * Returns the count read() would return, or -1 with *why set if the plain
- * call must be made.  Caller holds the lock; s is the stream.
+ * Returns the count read() would return, or ZC_PLAIN with *why set if the
+ * plain call must be made.  Caller holds the lock; s is the stream.
  */
 static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct zc_stream *s,
 			 int *why)
@@ -277,11 +299,11 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 
 	if (on_stack(b)) {
 		*why = ZC_FB_STACK;
-		return -1;
+		return ZC_PLAIN;
 	}
 	if (s->buf_bad) {
 		*why = ZC_FB_BUFFER_KIND;
-		return -1;
+		return ZC_PLAIN;
 	}
 	/* From here on every call is made on the pin: the read happens on the
 	 * description fd named when kcmp compared them, whatever another
@@ -289,10 +311,10 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	int pin = zc_pin_get(fd, &fi, 1, &st);
 	if (pin < 0) {
 		*why = pin == -2 ? ZC_FB_FD_LIMIT : ZC_FB_NO_PIN;
-		return -1;
+		return ZC_PLAIN;
 	}
 	int pfd = zc_pin_use(pin);
-	ssize_t r = -1;
+	ssize_t r = ZC_PLAIN;
 	if (pfd >= 0)
 		r = defer_pinned(pfd, fd, pin, buf, n, pos, s, &fi, &st, why);
 	else
@@ -408,11 +430,12 @@ static int backs_off(int why)
 
 /* Mode on, a read of at least ZCOPY_MIN_CHUNK from a source: deferred if
  * the detector says its stream is engaged.  Returns the count read() would
- * return, or -1 with *why set (the plain read follows).  Takes the lock. */
+ * return, or ZC_PLAIN with *why set (the plain read follows).  Takes the
+ * lock. */
 static ssize_t consider(int fd, void *buf, size_t n, const off_t *pos, int *why)
 {
 	uintptr_t b = (uintptr_t)buf;
-	ssize_t r = -1;
+	ssize_t r = ZC_PLAIN;
 	zc_lock();
 	enum zc_read_verdict v = zc_det_before_read(&det, fd, b);
 	struct zc_stream *s = zc_det_lookup(&det, fd, b);
@@ -453,8 +476,9 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		}
 		why = ZC_FB_TOO_SMALL;
 		/* An fread's request counts whole (stdio_read.c reads its rest). */
-		ssize_t r = n + zc_stdio_read_rest >= zc_min_chunk ? consider(fd, buf, n, pos, &why) : -1;
-		if (r >= 0) {
+		ssize_t r = n + zc_stdio_read_rest >= zc_min_chunk ? consider(fd, buf, n, pos, &why)
+								    : ZC_PLAIN;
+		if (r != ZC_PLAIN) {
 			zc_leave();
 			return r;
 		}
@@ -596,11 +620,9 @@ void zc_engine_fd_closed(int fd)
 		zc_defer_fd_closed(fd);
 		return;
 	}
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	forget_fd(fd);
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
@@ -614,8 +636,7 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 		zc_pending_n = ZC_PENDING_FDS + 1; /* check every pin on the way out */
 		return;
 	}
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	for (int i = 0; i < ZC_STREAMS; i++)
 		if (det.s[i].fd >= 0 && (unsigned)det.s[i].fd >= lo && (unsigned)det.s[i].fd <= hi)
 			zc_det_forget_fd(&det, det.s[i].fd);
@@ -625,8 +646,7 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
 	zc_pin_range_closed(lo, hi);
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 void zc_engine_file_changing(int fd, off_t off, off_t len)
@@ -635,30 +655,27 @@ void zc_engine_file_changing(int fd, off_t off, off_t len)
 		return;
 	struct zc_fdinfo o;
 	int saved = errno;
-	if (zc_fd_get(fd, &o, ZC_FD_VALIDATE, NULL) == 0 &&
-	    (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK)) {
-		zc_enter();
-		zc_lock();
-		if (zc_phantom_of_file(o.dev, o.ino)) {
-			if (off < 0)
-				off = (o.flags & ZC_FL_APPEND) ? o.size : REAL(lseek)(fd, 0, SEEK_CUR);
-			zc_phantom_file_changing(o.dev, o.ino, off < 0 ? 0 : off, off < 0 ? 0 : len);
-		}
-		zc_unlock();
-		zc_leave();
-	}
+	int file = zc_fd_get(fd, &o, ZC_FD_VALIDATE, NULL) == 0 &&
+		   (o.kind == ZC_K_FILE || o.kind == ZC_K_BLOCK);
 	errno = saved;
+	if (!file)
+		return;
+	saved = zc_enter_locked();
+	if (zc_phantom_of_file(o.dev, o.ino)) {
+		if (off < 0)
+			off = (o.flags & ZC_FL_APPEND) ? o.size : REAL(lseek)(fd, 0, SEEK_CUR);
+		zc_phantom_file_changing(o.dev, o.ino, off < 0 ? 0 : off, off < 0 ? 0 : len);
+	}
+	zc_leave_locked(saved);
 }
 
 void zc_engine_all_files_changing(void)
 {
 	if (!zc_phantom_live || zc_inside)
 		return;
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	zc_phantom_materialize(0, UINTPTR_MAX - zc_page); /* the top page is never ours */
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 void zc_engine_path_changing(int dirfd, const char *path, off_t from)
@@ -683,9 +700,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 {
 	if (zc_inside)
 		return;
-	zc_enter();
-	int saved = errno;
-	zc_lock();
+	int saved = zc_enter_locked();
 	/* Freed memory ends the buffer, not the stream: the program's next
 	 * buffer may take it over (detect.h).  Other changes end both. */
 	if (ev == ZC_MEM_ZERO)
@@ -702,9 +717,7 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 		else
 			zc_phantom_materialize(lo, hi);
 	}
-	zc_unlock();
-	errno = saved;
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 /* ---- stdio ---------------------------------------------------------------- */
@@ -713,29 +726,25 @@ void zc_engine_stdio_read(int fd, void *buf, size_t n)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF || fd < 0 || n == 0)
 		return;
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	zc_det_after_read(&det, fd, (uintptr_t)buf, n, 0);
 	arm_writes();
 	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
 	if (s)
 		s->why = ZC_FB_STDIO;
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 void zc_engine_stdio_write(int fd, const void *buf, size_t n)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF || fd < 0 || n == 0)
 		return;
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	struct zc_stream *s = zc_det_on_write(&det, (uintptr_t)buf, n);
 	if (s)
 		zc_fallback(ZC_FB_STDIO, n);
-	zc_unlock();
 	ZC_ADD(bytes_copied, n);
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 int zc_engine_stdio_phantom(const void *buf, size_t n)
@@ -744,11 +753,9 @@ int zc_engine_stdio_phantom(const void *buf, size_t n)
 		return 0;
 	struct zc_phantom any;
 	uintptr_t b = (uintptr_t)buf;
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	int r = b + n > b && zc_phantom_overlapping(b, b + n, &any, 1) > 0;
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 	return r;
 }
 
@@ -756,13 +763,11 @@ void zc_engine_stdio_read_more(int fd, const void *buf, size_t n)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return;
-	zc_enter();
-	zc_lock();
+	int saved = zc_enter_locked();
 	struct zc_stream *s = zc_det_lookup(&det, fd, (uintptr_t)buf);
 	if (s && s->len < n)
 		s->len = n;
-	zc_unlock();
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 void zc_engine_stdio_plain_read(void *buf, size_t n)
@@ -792,6 +797,4 @@ void zc_engine_stdio_buffered(size_t n)
 	}
 }
 
-
-__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 

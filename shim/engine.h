@@ -1,13 +1,16 @@
 /*
- * engine.h - what the exported wrappers call once a call is a candidate.
+ * engine.h - engine.c: the read side and the events the wrappers report.
  *
- * The wrappers in interpose.c, memory.c and stdio.c decide only "plain call
- * or engine"; the engine (engine.c) owns the decision to defer a read or to
- * redirect a write, the detector state, the lock, and the per-call stats.
+ * The wrappers in interpose.c, memory.c, paths.c and stdio.c decide only
+ * "plain call or engine"; engine.c owns the decision to defer a read, the
+ * fd, file, memory and stdio events, the detector state, the engine lock,
+ * the zc_inside flag and the settings the wrappers' fast paths compare
+ * against.  The write side is redirect.h.
  */
 #ifndef ZC_ENGINE_H
 #define ZC_ENGINE_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <time.h>
@@ -16,7 +19,6 @@
 #include <sys/uio.h>
 
 #include "config.h"
-#include "policy.h"
 
 /* Set once the constructor ran: 0 = pass everything through. */
 extern volatile int zc_ready;
@@ -66,8 +68,6 @@ void zc_defer_fd_closed(int fd);
 /* A signal handler is jumping out of this thread's zcopy work (jump.c):
  * let go of it as if it had returned.  Runs in the handler. */
 void zc_engine_abandon(void);
-/* The write side's part of that (redirect.c). */
-void zc_write_abandon(void);
 
 /* The detector's state (engine.c), shared with the write side (redirect.c);
  * touched only under the engine lock. */
@@ -82,9 +82,6 @@ struct zc_small_read {
 };
 extern __thread struct zc_small_read zc_small_read __attribute__((tls_model("initial-exec")));
 
-/* Called by the constructor, lazily by wrappers, and after fork. */
-void zc_init(void);
-
 /* The engine lock: guards the detector and the phantom table.  Taken only
  * with zc_inside set, so a signal handler never waits for it. */
 void zc_lock(void);
@@ -95,6 +92,54 @@ int zc_lock_held(void);
  * CLOCK_MONOTONIC time `until`; returns 0 or ETIMEDOUT. */
 int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
 
+/*
+ * The scoped forms of the rules above, so that a section cannot forget one:
+ *
+ * zc_enter_locked()/zc_leave_locked(saved): a wrapper's section of table
+ * work: into zcopy, the lock, errno saved; out in the reverse order, errno
+ * put back.  Only where zc_inside is known clear (the caller checked it).
+ *
+ * zc_nest_enter()/zc_nest_leave(): for code that may run with zc_inside
+ * already set (a SIGSEGV handler's fault on a guarded page, a wrapper's
+ * call made from a signal handler that interrupted zcopy's own calls):
+ * sets the flag, saves errno, and puts both back as they were, instead of
+ * clearing the flag as zc_leave() would.
+ */
+static inline __attribute__((always_inline)) int zc_enter_locked(void)
+{
+	int saved = errno;
+	zc_enter();
+	zc_lock();
+	return saved;
+}
+static inline void zc_leave_locked(int saved)
+{
+	zc_unlock();
+	zc_leave();
+	errno = saved;
+}
+struct zc_nest {
+	int inside;
+	int saved_errno;
+};
+static inline struct zc_nest zc_nest_enter(void)
+{
+	struct zc_nest n = { zc_inside, errno };
+	zc_inside = 1;
+	return n;
+}
+static inline void zc_nest_leave(struct zc_nest n)
+{
+	errno = n.saved_errno;
+	zc_inside = n.inside;
+}
+
+/* Returned by a step of the engine in place of a result (a count, a pin):
+ * nothing was done, and the program's own call is to be made.  A count
+ * from a read or write is never negative, and -1 stays what it is for
+ * them: a failure with errno set. */
+#define ZC_PLAIN (-2)
+
 /* The most one read or write transfers (the kernel's MAX_RW_COUNT). */
 #define ZC_MAX_RW ((size_t)0x7ffff000)
 
@@ -102,14 +147,6 @@ int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
  * otherwise at *pos (pread/preadv), offset untouched. */
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos);
 ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *pos);
-
-/* Writes.  pos as for reads (pwrite with pos).  how tells which call this
- * is, so the plain path is the exact same call. */
-ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
-			int flags);
-ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos);
-ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			      enum zc_wcall how, int flags);
 
 /* Memory [lo, hi) is changing under the program's call: it goes away
  * (munmap, MAP_FIXED over it), reads as zeros afterwards (free,
@@ -154,12 +191,6 @@ void zc_engine_stdio_buffered(size_t n);
  * whatever else a strategy needs before the kernel touches the buffer). */
 void zc_engine_stdio_plain_read(void *buf, size_t n);
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
-/* Clean phantom pages below this address count as untouched by the
- * program when this thread's write finds them mapped: glibc's own copy of
- * the start of an fwrite into the stream's buffer reads the file's pages,
- * and the kernel maps whole large folios and their neighbours with them
- * (fault-around).  Pages the program wrote always count.  0 = none. */
-extern __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 /* Bytes of this thread's fread request that glibc reads itself right after
  * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
  * program's request, as for a read().  0 = none. */

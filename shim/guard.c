@@ -76,8 +76,8 @@ int zc_guard_fault(uintptr_t addr)
 {
 	if (zc_lock_held())
 		return 0; /* zcopy itself never touches guarded pages */
-	int inside = zc_inside, saved = errno, hit = 0;
-	zc_inside = 1;
+	int hit = 0;
+	struct zc_nest nest = zc_nest_enter();
 	zc_lock();
 	int stream = zc_phantom_guard_at(addr);
 	if (stream != -2) {
@@ -93,8 +93,7 @@ int zc_guard_fault(uintptr_t addr)
 		last_retry = addr;
 	}
 	zc_unlock();
-	errno = saved;
-	zc_inside = inside;
+	zc_nest_leave(nest);
 	return hit;
 }
 
@@ -106,12 +105,11 @@ void zc_guard_materialize(uintptr_t lo, uintptr_t hi)
 	 * among them): they cost a scan of the table, not the lock. */
 	if (zc_lock_held() || !zc_phantom_guard_maybe(lo, hi))
 		return; /* held: a signal handler's call while zcopy holds the lock */
-	int inside = zc_inside;
-	zc_inside = 1;
+	struct zc_nest nest = zc_nest_enter();
 	zc_lock();
 	touched(zc_phantom_guard_materialize(lo, hi));
 	zc_unlock();
-	zc_inside = inside;
+	zc_nest_leave(nest);
 }
 
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)
@@ -207,6 +205,7 @@ struct walk {
 	uintptr_t first;   /* start of the first mapping of the range */
 	struct vma prev;   /* the mapping before the current one */
 	int have_prev;
+	enum verdict verdict; /* V_MORE until the walk knows */
 };
 
 static int ours(uintptr_t lo, uintptr_t hi)
@@ -247,45 +246,29 @@ static enum verdict step(struct walk *w, const struct vma *v)
 	return w->covered >= w->hi ? V_OK : V_MORE;
 }
 
+/* One line of the walk: its verdict, 1 once it is known. */
+static int walk_line(const char *line, const char *nl, void *arg)
+{
+	struct walk *w = arg;
+	struct vma m;
+	if (parse_line(line, nl, &m) == 0) {
+		w->verdict = step(w, &m);
+		w->prev = m;
+		w->have_prev = 1;
+	}
+	return w->verdict != V_MORE;
+}
+
 int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 {
 	if (ok_hi && lo >= ok_lo && hi <= ok_hi)
 		return 1;
 	int saved = errno;
-	int fd = zc_maps_begin();
-	if (fd < 0) {
-		errno = saved;
-		return 0;
-	}
 	static char buf[8192]; /* under the engine lock */
-	size_t have = 0;
-	off_t off = 0;
-	struct walk w = { .lo = lo, .hi = hi };
-	enum verdict v = V_MORE;
-	while (v == V_MORE) {
-		ssize_t r = zc_maps_pread(fd, buf + have, sizeof buf - have, off);
-		if (r <= 0)
-			break;
-		off += r;
-		have += (size_t)r;
-		char *s = buf, *nl;
-		while (v == V_MORE && (nl = memchr(s, '\n', have - (size_t)(s - buf)))) {
-			struct vma m;
-			if (parse_line(s, nl, &m) == 0) {
-				v = step(&w, &m);
-				w.prev = m;
-				w.have_prev = 1;
-			}
-			s = nl + 1;
-		}
-		have -= (size_t)(s - buf);
-		memmove(buf, s, have);
-		if (have == sizeof buf)
-			break; /* a line longer than the buffer: give up */
-	}
-	zc_maps_end(fd);
+	struct walk w = { .lo = lo, .hi = hi, .verdict = V_MORE };
+	zc_maps_each(buf, sizeof buf, walk_line, &w);
 	errno = saved;
-	if (v != V_OK)
+	if (w.verdict != V_OK)
 		return 0;
 	ok_lo = w.first;
 	ok_hi = w.covered;

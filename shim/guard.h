@@ -39,8 +39,6 @@ int zc_guard_fault(uintptr_t addr);
 /* phantom.c: guarded pages [lo, hi) became ordinary memory just now (a
  * fault racing with that release is still ours).  Under the lock. */
 void zc_guard_released(uintptr_t lo, uintptr_t hi);
-/* signals.c: installs the SIGSEGV handler (mode on with ZCOPY_GUARD=1). */
-void zc_guard_signals_init(void);
 
 /* May [lo, hi) be guarded?  Only private writable memory that is not a
  * thread's stack (the kernel writes signal frames there, and a guarded page

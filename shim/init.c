@@ -33,11 +33,9 @@
 #include "pin.h"
 #include "real.h"
 #include "seams.h"
+#include "signals.h"
 #include "stats.h"
 #include "zcopy.h"
-
-void zc_signals_init(void);
-int zc_signals_defer_ok(void);
 
 /* Exported (exports.map), and looked up by every copy of the library at
  * start-up: the copy whose own marker is found first in the global scope is
@@ -262,7 +260,8 @@ static int in_scope(void)
 	return zc_config_in_scope(&zc_cfg, exe, program_invocation_name);
 }
 
-void zc_init(void)
+/* Called by the constructor, once. */
+static void zc_init(void)
 {
 	static int once;
 	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))

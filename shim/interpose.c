@@ -22,11 +22,10 @@
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
+#include "wrap.h"
 
-#define ZC_EXPORT __attribute__((visibility("default")))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* After the program's close or dup2 of fd: another thread may have pinned
  * the number between zcopy's look before the call and the call itself; that
@@ -38,14 +37,6 @@ static inline void after_fd_change(int fd)
 		zc_engine_fd_closed(fd);
 		errno = saved;
 	}
-}
-
-/* A write too small for the engine may still change a file that phantoms
- * stand for; only then does it cost more than a compare. */
-static inline void small_write(int fd, off_t off, size_t n)
-{
-	if (unlikely(zc_phantom_live))
-		zc_engine_file_changing(fd, off, (off_t)n);
 }
 
 static size_t iov_total(const struct iovec *iov, int cnt)
@@ -60,7 +51,7 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 
 ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	if (likely(n < zc_read_min)) {
+	if (zc_read_is_plain(n)) {
 		zc_guard_before_kernel(buf, n);
 		return REAL(read)(fd, buf, n);
 	}
@@ -69,72 +60,82 @@ ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 ZC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen) { /* the real one reports overflow */
+	if (zc_read_is_plain(n) || n > buflen) { /* the real one reports overflow */
 		zc_guard_before_kernel(buf, n);
 		return REAL(__read_chk)(fd, buf, n, buflen);
 	}
 	return zc_engine_read(fd, buf, n, NULL);
 }
 
-ZC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+/* One body for pread and pread64, each with its own real function. */
+static inline ssize_t pread_common(ssize_t (*real)(int, void *, size_t, off_t), int fd, void *buf,
+				   size_t n, off_t off)
 {
-	if (likely(n < zc_read_min) || off < 0) {
+	if (zc_read_is_plain(n) || off < 0) {
 		zc_guard_before_kernel(buf, n);
-		return REAL(pread)(fd, buf, n, off);
+		return real(fd, buf, n, off);
 	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
+ZC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return pread_common(REAL(pread), fd, buf, n, off);
+}
+
 ZC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
-	if (likely(n < zc_read_min) || off < 0) {
+	return pread_common(REAL(pread64), fd, buf, n, off);
+}
+
+static inline ssize_t pread_chk_common(ssize_t (*real)(int, void *, size_t, off_t, size_t),
+				       int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (zc_read_is_plain(n) || n > buflen || off < 0) {
 		zc_guard_before_kernel(buf, n);
-		return REAL(pread64)(fd, buf, n, off);
+		return real(fd, buf, n, off, buflen);
 	}
 	return zc_engine_read(fd, buf, n, &off);
 }
 
 ZC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen || off < 0) {
-		zc_guard_before_kernel(buf, n);
-		return REAL(__pread_chk)(fd, buf, n, off, buflen);
-	}
-	return zc_engine_read(fd, buf, n, &off);
+	return pread_chk_common(REAL(__pread_chk), fd, buf, n, off, buflen);
 }
 
 ZC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
-	if (likely(n < zc_read_min) || n > buflen || off < 0) {
-		zc_guard_before_kernel(buf, n);
-		return REAL(__pread64_chk)(fd, buf, n, off, buflen);
-	}
-	return zc_engine_read(fd, buf, n, &off);
+	return pread_chk_common(REAL(__pread64_chk), fd, buf, n, off, buflen);
 }
 
 ZC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	if (likely(zc_read_min == SIZE_MAX))
+	if (zc_reads_all_plain())
 		return REAL(readv)(fd, iov, cnt);
 	return zc_engine_readv(fd, iov, cnt, NULL);
 }
 
+static inline ssize_t preadv_common(ssize_t (*real)(int, const struct iovec *, int, off_t), int fd,
+				    const struct iovec *iov, int cnt, off_t off)
+{
+	if (zc_reads_all_plain() || off < 0)
+		return real(fd, iov, cnt, off);
+	return zc_engine_readv(fd, iov, cnt, &off);
+}
+
 ZC_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (likely(zc_read_min == SIZE_MAX) || off < 0)
-		return REAL(preadv)(fd, iov, cnt, off);
-	return zc_engine_readv(fd, iov, cnt, &off);
+	return preadv_common(REAL(preadv), fd, iov, cnt, off);
 }
 
 ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (likely(zc_read_min == SIZE_MAX) || off < 0)
-		return REAL(preadv64)(fd, iov, cnt, off);
-	return zc_engine_readv(fd, iov, cnt, &off);
+	return preadv_common(REAL(preadv64), fd, iov, cnt, off);
 }
 
-/* recv and friends never read files; they are wrapped so that every entry
- * point of the family is ours, and pass through. */
+/* recv and friends never read files, so the engine has nothing to do with
+ * them; they are wrapped for the guard strategy alone: the kernel fills the
+ * buffer, and guarded pages there must get their bytes first. */
 ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	zc_guard_before_kernel(buf, n);
@@ -165,8 +166,8 @@ ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 
 ZC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (likely(n < zc_write_min)) {
-		small_write(fd, -1, n);
+	if (zc_write_is_plain(n)) {
+		zc_before_file_change(fd, -1, n);
 		zc_guard_before_kernel(buf, n);
 		return REAL(write)(fd, buf, n);
 	}
@@ -177,8 +178,8 @@ ZC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 static inline ssize_t pwrite_common(ssize_t (*real)(int, const void *, size_t, off_t), int fd,
 				    const void *buf, size_t n, off_t off)
 {
-	if (likely(n < zc_write_min) || off < 0) {
-		small_write(fd, off, n);
+	if (zc_write_is_plain(n) || off < 0) {
+		zc_before_file_change(fd, off, n);
 		zc_guard_before_kernel(buf, n);
 		return real(fd, buf, n, off);
 	}
@@ -197,10 +198,9 @@ ZC_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 
 ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	if (likely(zc_write_min == SIZE_MAX) || cnt <= 0 || !iov ||
-	    iov_total(iov, cnt) < zc_write_min) {
+	if (zc_writes_all_plain() || cnt <= 0 || !iov || zc_write_is_plain(iov_total(iov, cnt))) {
 		if (cnt > 0 && iov)
-			small_write(fd, -1, iov_total(iov, cnt));
+			zc_before_file_change(fd, -1, iov_total(iov, cnt));
 		if (cnt > 0)
 			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return REAL(writev)(fd, iov, cnt);
@@ -211,10 +211,10 @@ ZC_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 static inline ssize_t pwritev_common(ssize_t (*real)(int, const struct iovec *, int, off_t),
 				     int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	if (likely(zc_write_min == SIZE_MAX) || cnt <= 0 || !iov || off < 0 ||
-	    iov_total(iov, cnt) < zc_write_min) {
+	if (zc_writes_all_plain() || cnt <= 0 || !iov || off < 0 ||
+	    zc_write_is_plain(iov_total(iov, cnt))) {
 		if (cnt > 0 && iov)
-			small_write(fd, off, iov_total(iov, cnt));
+			zc_before_file_change(fd, off, iov_total(iov, cnt));
 		if (cnt > 0)
 			zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return real(fd, iov, cnt, off);
@@ -234,7 +234,7 @@ ZC_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 
 ZC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (likely(n < zc_write_min)) {
+	if (zc_write_is_plain(n)) {
 		zc_guard_before_kernel(buf, n);
 		return REAL(send)(fd, buf, n, flags);
 	}
@@ -244,7 +244,7 @@ ZC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 ZC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
 			 socklen_t alen)
 {
-	if (likely(n < zc_write_min) || addr) {
+	if (zc_write_is_plain(n) || addr) {
 		zc_guard_before_kernel(buf, n);
 		return REAL(sendto)(fd, buf, n, flags, addr, alen);
 	}
@@ -253,67 +253,66 @@ ZC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
 
 /* ---- kernel copies the program makes itself ------------------------------ */
 
+/* Each changes its destination file as a write would: phantoms of that file
+ * get their bytes first.  (sendfile writes at the destination's offset.) */
 ZC_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-	small_write(out, -1, n);
+	zc_before_file_change(out, -1, n);
 	return REAL(sendfile)(out, in, off, n);
 }
 
 ZC_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 {
-	small_write(out, -1, n);
+	zc_before_file_change(out, -1, n);
 	return REAL(sendfile64)(out, in, off, n);
 }
 
 ZC_EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
 {
-	small_write(out, out_off ? *out_off : -1, n);
+	zc_before_file_change(out, out_off ? *out_off : -1, n);
 	return REAL(splice)(in, in_off, out, out_off, n, flags);
 }
 
 ZC_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t n,
 				  unsigned flags)
 {
-	small_write(out, out_off ? *out_off : -1, n);
+	zc_before_file_change(out, out_off ? *out_off : -1, n);
 	return REAL(copy_file_range)(in, in_off, out, out_off, n, flags);
 }
 
 ZC_EXPORT int ftruncate(int fd, off_t len)
 {
-	small_write(fd, len, 0); /* 0: everything from len on */
+	zc_before_file_change(fd, len, 0); /* 0: everything from len on */
 	return REAL(ftruncate)(fd, len);
 }
 
 ZC_EXPORT int ftruncate64(int fd, off_t len)
 {
-	small_write(fd, len, 0);
+	zc_before_file_change(fd, len, 0);
 	return REAL(ftruncate64)(fd, len);
+}
+
+/* One body for fallocate and fallocate64.  Collapse and insert shift
+ * everything after off. */
+static inline int fallocate_common(int (*real)(int, int, off_t, off_t), int fd, int mode, off_t off,
+				   off_t len)
+{
+	int shifts = (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) != 0;
+	zc_before_file_change(fd, off, shifts ? 0 : (size_t)len);
+	return real(fd, mode, off, len);
 }
 
 ZC_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	/* Collapse and insert shift everything after off. */
-	small_write(fd, off, (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) ? 0 : (size_t)len);
-	return REAL(fallocate)(fd, mode, off, len);
+	return fallocate_common(REAL(fallocate), fd, mode, off, len);
 }
 
 ZC_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 {
-	small_write(fd, off, (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) ? 0 : (size_t)len);
-	return REAL(fallocate64)(fd, mode, off, len);
+	return fallocate_common(REAL(fallocate64), fd, mode, off, len);
 }
 
 /* ---- fd lifetime --------------------------------------------------------- */
-
-ZC_EXPORT off_t lseek(int fd, off_t off, int whence)
-{
-	return REAL(lseek)(fd, off, whence);
-}
-
-ZC_EXPORT off_t lseek64(int fd, off_t off, int whence)
-{
-	return REAL(lseek64)(fd, off, whence);
-}
 
 /* zcopy's own descriptors (ownfd.c) are not the program's: a call that
  * names one fails with EBADF, as it would without zcopy; a call that would

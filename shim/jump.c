@@ -18,8 +18,7 @@
 
 #include "engine.h"
 #include "real.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
+#include "wrap.h"
 
 /* Does a jump to env leave the frames of zcopy's current work? */
 static int leaves_zcopy(struct __jmp_buf_tag *env)
@@ -39,7 +38,7 @@ static int leaves_zcopy(struct __jmp_buf_tag *env)
 
 static void before_jump(struct __jmp_buf_tag *env)
 {
-	if (__builtin_expect(zc_inside, 0) && leaves_zcopy(env))
+	if (unlikely(zc_inside) && leaves_zcopy(env))
 		zc_engine_abandon();
 }
 

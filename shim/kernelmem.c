@@ -23,8 +23,7 @@
 #include "engine.h"
 #include "guard.h"
 #include "real.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
+#include "wrap.h"
 
 /* A real function that this libc lacks fails as the missing call would. */
 #define CALL(name, ...)                                                                   \
@@ -37,25 +36,17 @@ static void g(const void *p, size_t n)
 
 static void g_iov(const struct iovec *iov, size_t cnt)
 {
-	if (__builtin_expect(zc_guard_live, 0) && iov)
+	if (unlikely(zc_guard_live) && iov)
 		zc_guard_before_kernel_iov(iov, cnt);
 }
 
 static void g_msg(const struct msghdr *m)
 {
-	if (__builtin_expect(zc_guard_live, 0) && m) {
+	if (unlikely(zc_guard_live) && m) {
 		g_iov(m->msg_iov, m->msg_iovlen);
 		g(m->msg_name, m->msg_namelen);
 		g(m->msg_control, m->msg_controllen);
 	}
-}
-
-/* A write into a file that phantoms stand for, by a call the engine does
- * not redirect: they get their bytes first (as for a small write). */
-static void file_changing(int fd, off_t off, size_t n)
-{
-	if (__builtin_expect(zc_phantom_live, 0))
-		zc_engine_file_changing(fd, off, (off_t)n);
 }
 
 static size_t iov_len(const struct iovec *iov, int cnt)
@@ -75,14 +66,45 @@ static void g_aio_one(const void *p)
 		g(cb, sizeof *cb);
 		g((const void *)cb->aio_buf, cb->aio_nbytes);
 		if (cb->aio_lio_opcode == LIO_WRITE)
-			file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+			zc_before_file_change(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
 	}
 }
-#define g_aio(cb)                                                                         \
-	do {                                                                              \
-		if (__builtin_expect(zc_guard_live, 0))                                   \
-			g_aio_one(cb);                                                    \
-	} while (0)
+static void g_aio(const void *cb)
+{
+	if (unlikely(zc_guard_live))
+		g_aio_one(cb);
+}
+
+/* The twins of each family below share these bodies; each calls its own
+ * real function. */
+static void g_mmsg(struct mmsghdr *v, unsigned n)
+{
+	if (unlikely(zc_guard_live) && v)
+		for (unsigned i = 0; i < n && i < 1024; i++)
+			g_msg(&v[i].msg_hdr);
+}
+
+static void before_aio_write(const struct aiocb *cb)
+{
+	g_aio(cb);
+	if (cb)
+		zc_before_file_change(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+}
+
+/* A lio_listio list (aiocb or aiocb64: the same layout here). */
+static void before_lio(const void *const *list, int n)
+{
+	if (unlikely(zc_guard_live || zc_phantom_live))
+		for (int i = 0; i < n; i++)
+			g_aio_one(list[i]);
+}
+
+static void before_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	if (cnt > 0)
+		g_iov(iov, (size_t)cnt);
+	zc_before_file_change(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
+}
 
 /* ---- paths and names ----------------------------------------------------- */
 
@@ -255,17 +277,13 @@ ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 
 ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *t)
 {
-	if (__builtin_expect(zc_guard_live, 0) && v)
-		for (unsigned i = 0; i < n && i < 1024; i++)
-			g_msg(&v[i].msg_hdr);
+	g_mmsg(v, n);
 	return CALL(recvmmsg, fd, v, n, flags, t);
 }
 
 ZC_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 {
-	if (__builtin_expect(zc_guard_live, 0) && v)
-		for (unsigned i = 0; i < n && i < 1024; i++)
-			g_msg(&v[i].msg_hdr);
+	g_mmsg(v, n);
 	return CALL(sendmmsg, fd, v, n, flags);
 }
 
@@ -285,17 +303,13 @@ ZC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off
 
 ZC_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	if (cnt > 0)
-		g_iov(iov, (size_t)cnt);
-	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
+	before_pwritev2(fd, iov, cnt, off);
 	return CALL(pwritev2, fd, iov, cnt, off, flags);
 }
 
 ZC_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	if (cnt > 0)
-		g_iov(iov, (size_t)cnt);
-	file_changing(fd, off, iov_len(iov, cnt)); /* off -1: at the file offset */
+	before_pwritev2(fd, iov, cnt, off);
 	return CALL(pwritev64v2, fd, iov, cnt, off, flags);
 }
 
@@ -315,31 +329,25 @@ ZC_EXPORT int aio_read64(struct aiocb64 *cb)
 
 ZC_EXPORT int aio_write(struct aiocb *cb)
 {
-	g_aio(cb);
-	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+	before_aio_write((const struct aiocb *)cb);
 	return CALL(aio_write, cb);
 }
 
 ZC_EXPORT int aio_write64(struct aiocb64 *cb)
 {
-	g_aio(cb);
-	file_changing(cb->aio_fildes, cb->aio_offset, cb->aio_nbytes);
+	before_aio_write((const struct aiocb *)cb);
 	return CALL(aio_write64, cb);
 }
 
 ZC_EXPORT int lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
 {
-	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
-		for (int i = 0; i < n; i++)
-			g_aio_one(list[i]);
+	before_lio((const void *const *)list, n);
 	return CALL(lio_listio, mode, list, n, sev);
 }
 
 ZC_EXPORT int lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
 {
-	if (__builtin_expect(zc_guard_live || zc_phantom_live, 0))
-		for (int i = 0; i < n; i++)
-			g_aio_one(list[i]);
+	before_lio((const void *const *)list, n);
 	return CALL(lio_listio64, mode, list, n, sev);
 }
 
@@ -354,7 +362,7 @@ ZC_EXPORT ssize_t process_vm_readv(pid_t pid, const struct iovec *l, unsigned lo
 				   const struct iovec *r, unsigned long rn, unsigned long flags)
 {
 	g_iov(l, ln);
-	if (__builtin_expect(zc_guard_live, 0) && pid == getpid())
+	if (unlikely(zc_guard_live) && pid == getpid())
 		g_iov(r, rn);
 	return CALL(process_vm_readv, pid, l, ln, r, rn, flags);
 }
@@ -363,7 +371,7 @@ ZC_EXPORT ssize_t process_vm_writev(pid_t pid, const struct iovec *l, unsigned l
 				    const struct iovec *r, unsigned long rn, unsigned long flags)
 {
 	g_iov(l, ln);
-	if (__builtin_expect(zc_guard_live, 0) && pid == getpid())
+	if (unlikely(zc_guard_live) && pid == getpid())
 		g_iov(r, rn);
 	return CALL(process_vm_writev, pid, l, ln, r, rn, flags);
 }

@@ -118,6 +118,75 @@ static unsigned long long arg_unsigned(va_list *ap, enum length len)
 	}
 }
 
+/* Moves *pp past the flags, width and precision of a conversion (they do
+ * not matter for diagnostics) and its length modifier; returns the
+ * length. */
+static enum length parse_length(const char **pp)
+{
+	const char *p = *pp;
+	enum length len = LEN_INT;
+	while (*p == '-' || *p == '+' || *p == ' ' || *p == '#' || *p == '.' ||
+	       (*p >= '0' && *p <= '9'))
+		p++;
+	if (*p == 'h') {
+		len = LEN_H;
+		if (*++p == 'h')
+			len = LEN_HH, p++;
+	} else if (*p == 'l') {
+		len = LEN_L;
+		if (*++p == 'l')
+			len = LEN_LL, p++;
+	} else if (*p == 'z') {
+		len = LEN_Z, p++;
+	}
+	*pp = p;
+	return len;
+}
+
+static void put_pointer(struct out *o, uintptr_t v)
+{
+	if (v == 0) {
+		put_str(o, "(nil)");
+		return;
+	}
+	put_str(o, "0x");
+	put_unsigned(o, v, 16);
+}
+
+/* Writes one conversion and takes its argument; returns 0, taking
+ * nothing, for a conversion zc_vfmt does not know. */
+static int convert(struct out *o, char conv, enum length len, va_list *ap)
+{
+	switch (conv) {
+	case 's': {
+		const char *s = va_arg(*ap, const char *);
+		put_str(o, s ? s : "(null)");
+		return 1;
+	}
+	case 'c':
+		put(o, (char)va_arg(*ap, int));
+		return 1;
+	case 'd':
+	case 'i':
+		put_signed(o, arg_signed(ap, len));
+		return 1;
+	case 'u':
+		put_unsigned(o, arg_unsigned(ap, len), 10);
+		return 1;
+	case 'x':
+		put_unsigned(o, arg_unsigned(ap, len), 16);
+		return 1;
+	case 'p':
+		put_pointer(o, (uintptr_t)va_arg(*ap, void *));
+		return 1;
+	case '%':
+		put(o, '%');
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 size_t zc_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	struct out o = { buf, cap, 0 };
@@ -129,70 +198,21 @@ size_t zc_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 	va_copy(aq, ap);
 	for (const char *p = fmt; *p; p++) {
 		const char *spec = p;
-		enum length len = LEN_INT;
-
 		if (*p != '%') {
 			put(&o, *p);
 			continue;
 		}
 		p++;
-		/* Flags, width and precision do not matter for diagnostics. */
-		while (*p == '-' || *p == '+' || *p == ' ' || *p == '#' || *p == '.' ||
-		       (*p >= '0' && *p <= '9'))
-			p++;
-		if (*p == 'h') {
-			len = LEN_H;
-			if (*++p == 'h')
-				len = LEN_HH, p++;
-		} else if (*p == 'l') {
-			len = LEN_L;
-			if (*++p == 'l')
-				len = LEN_LL, p++;
-		} else if (*p == 'z') {
-			len = LEN_Z, p++;
-		}
-		switch (*p) {
-		case 's': {
-			const char *s = va_arg(aq, const char *);
-			put_str(&o, s ? s : "(null)");
-			break;
-		}
-		case 'c':
-			put(&o, (char)va_arg(aq, int));
-			break;
-		case 'd':
-		case 'i':
-			put_signed(&o, arg_signed(&aq, len));
-			break;
-		case 'u':
-			put_unsigned(&o, arg_unsigned(&aq, len), 10);
-			break;
-		case 'x':
-			put_unsigned(&o, arg_unsigned(&aq, len), 16);
-			break;
-		case 'p': {
-			uintptr_t v = (uintptr_t)va_arg(aq, void *);
-			if (v == 0) {
-				put_str(&o, "(nil)");
-			} else {
-				put_str(&o, "0x");
-				put_unsigned(&o, v, 16);
-			}
-			break;
-		}
-		case '%':
-			put(&o, '%');
-			break;
-		default:
-			/* Unknown conversion: show it as written, consume nothing. */
-			for (const char *q = spec; q < p; q++)
-				put(&o, *q);
-			if (!*p)
-				p--; /* the format ended inside the conversion */
-			else
-				put(&o, *p);
-			break;
-		}
+		enum length len = parse_length(&p);
+		if (convert(&o, *p, len, &aq))
+			continue;
+		/* Unknown conversion: show it as written, consume nothing. */
+		for (const char *q = spec; q < p; q++)
+			put(&o, *q);
+		if (!*p)
+			p--; /* the format ended inside the conversion */
+		else
+			put(&o, *p);
 	}
 	va_end(aq);
 	buf[o.len] = '\0';

@@ -17,9 +17,7 @@
 #include "phantom.h"
 #include "real.h"
 #include "seams.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "wrap.h"
 
 /* glibc's own entry points, reached if dlsym itself frees memory before the
  * table is filled. */
@@ -65,16 +63,12 @@ static void seams(uintptr_t lo, uintptr_t hi, int mend)
 {
 	if (!unlikely(zc_seams) || zc_inside || lo >= hi)
 		return;
-	zc_enter();
-	int saved = errno;
-	zc_lock();
+	int saved = zc_enter_locked();
 	if (mend)
 		zc_seams_mend(lo, hi);
 	else
 		zc_seams_forget(lo, hi);
-	zc_unlock();
-	errno = saved;
-	zc_leave();
+	zc_leave_locked(saved);
 }
 
 ZC_EXPORT void free(void *p)
@@ -83,7 +77,7 @@ ZC_EXPORT void free(void *p)
 	 * them (their memory may come back as something else).  A block glibc
 	 * unmaps is gone, which also changes what the guard strategy knows of
 	 * the process's mappings. */
-	if (unlikely(zc_read_min != SIZE_MAX) && p) {
+	if (!zc_reads_all_plain() && p) {
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
 			zc_engine_memory((uintptr_t)p, end_of(p, n),
@@ -100,7 +94,7 @@ ZC_EXPORT void free(void *p)
 
 ZC_EXPORT void *realloc(void *p, size_t n)
 {
-	if (unlikely(zc_phantom_live) && p)
+	if (zc_phantoms_exist() && p)
 		zc_engine_memory((uintptr_t)p, end_of(p, usable(p)), ZC_MEM_KEEP);
 	/* A large block is resized with mremap inside libc. */
 	if (unlikely(zc_seams) && p) {
@@ -120,7 +114,7 @@ static void before_map(void *addr, size_t len, int prot, int flags, int fd)
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_GONE);
 		seams((uintptr_t)addr, end_of(addr, len), 0);
 	}
-	if (unlikely(zc_phantom_live) && fd >= 0 && (flags & MAP_SHARED) && (prot & PROT_WRITE))
+	if (zc_phantoms_exist() && fd >= 0 && (flags & MAP_SHARED) && (prot & PROT_WRITE))
 		zc_engine_file_changing(fd, 0, 0); /* stores through it change the file */
 }
 
@@ -169,7 +163,7 @@ ZC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 
 ZC_EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (unlikely(zc_phantom_live) && page_aligned(addr)) {
+	if (zc_phantoms_exist() && page_aligned(addr)) {
 		/* Discarding advice must bring back zeros, not the file's bytes. */
 		int zero = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), zero ? ZC_MEM_ZERO : ZC_MEM_KEEP);
@@ -180,7 +174,7 @@ ZC_EXPORT int madvise(void *addr, size_t len, int advice)
 ZC_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 {
 	/* glibc ignores POSIX_MADV_DONTNEED; every other advice keeps contents. */
-	if (unlikely(zc_phantom_live) && advice != POSIX_MADV_DONTNEED && page_aligned(addr))
+	if (zc_phantoms_exist() && advice != POSIX_MADV_DONTNEED && page_aligned(addr))
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
 	return REAL(posix_madvise)(addr, len, advice);
 }

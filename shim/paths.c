@@ -16,19 +16,50 @@
 #include "engine.h"
 #include "phantom.h"
 #include "real.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "wrap.h"
 
 /* The mode argument is there when the flags can create a file. */
 #define HAS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
 
 static inline void before_open(int dirfd, const char *path, int flags)
 {
-	if (unlikely(zc_phantom_live) && (flags & O_TRUNC) && path)
+	if (zc_phantoms_exist() && (flags & O_TRUNC) && path)
 		zc_engine_path_changing(dirfd, path, 0);
 }
 
+/* One body per family of twins (the *64 names, and the _2 names that
+ * _FORTIFY_SOURCE calls), each twin with its own real function. */
+typedef int (*openat_fn)(int, const char *, int, ...);
+typedef int (*openat_2_fn)(int, const char *, int);
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*open_2_fn)(const char *, int);
+
+static inline int open_common(open_fn real, const char *path, int flags, mode_t mode)
+{
+	before_open(AT_FDCWD, path, flags);
+	return real(path, flags, mode);
+}
+
+static inline int open_2_common(open_2_fn real, const char *path, int flags)
+{
+	before_open(AT_FDCWD, path, flags);
+	return real(path, flags);
+}
+
+static inline int openat_common(openat_fn real, int dirfd, const char *path, int flags, mode_t mode)
+{
+	before_open(dirfd, path, flags);
+	return real(dirfd, path, flags, mode);
+}
+
+static inline int openat_2_common(openat_2_fn real, int dirfd, const char *path, int flags)
+{
+	before_open(dirfd, path, flags);
+	return real(dirfd, path, flags);
+}
+
+/* The mode argument, read only when the flags say it was passed
+ * (va_start must be in the variadic wrapper itself). */
 static mode_t mode_arg(int flags, va_list ap)
 {
 	return HAS_MODE(flags) ? (mode_t)va_arg(ap, unsigned) : 0;
@@ -40,8 +71,7 @@ ZC_EXPORT int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = mode_arg(flags, ap);
 	va_end(ap);
-	before_open(AT_FDCWD, path, flags);
-	return REAL(open)(path, flags, mode);
+	return open_common(REAL(open), path, flags, mode);
 }
 
 ZC_EXPORT int open64(const char *path, int flags, ...)
@@ -50,20 +80,17 @@ ZC_EXPORT int open64(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = mode_arg(flags, ap);
 	va_end(ap);
-	before_open(AT_FDCWD, path, flags);
-	return REAL(open64)(path, flags, mode);
+	return open_common(REAL(open64), path, flags, mode);
 }
 
 ZC_EXPORT int __open_2(const char *path, int flags)
 {
-	before_open(AT_FDCWD, path, flags);
-	return REAL(__open_2)(path, flags);
+	return open_2_common(REAL(__open_2), path, flags);
 }
 
 ZC_EXPORT int __open64_2(const char *path, int flags)
 {
-	before_open(AT_FDCWD, path, flags);
-	return REAL(__open64_2)(path, flags);
+	return open_2_common(REAL(__open64_2), path, flags);
 }
 
 ZC_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -72,8 +99,7 @@ ZC_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = mode_arg(flags, ap);
 	va_end(ap);
-	before_open(dirfd, path, flags);
-	return REAL(openat)(dirfd, path, flags, mode);
+	return openat_common(REAL(openat), dirfd, path, flags, mode);
 }
 
 ZC_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -82,46 +108,50 @@ ZC_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = mode_arg(flags, ap);
 	va_end(ap);
-	before_open(dirfd, path, flags);
-	return REAL(openat64)(dirfd, path, flags, mode);
+	return openat_common(REAL(openat64), dirfd, path, flags, mode);
 }
 
 ZC_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-	before_open(dirfd, path, flags);
-	return REAL(__openat_2)(dirfd, path, flags);
+	return openat_2_common(REAL(__openat_2), dirfd, path, flags);
 }
 
 ZC_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
-	before_open(dirfd, path, flags);
-	return REAL(__openat64_2)(dirfd, path, flags);
+	return openat_2_common(REAL(__openat64_2), dirfd, path, flags);
+}
+
+static inline int creat_common(int (*real)(const char *, mode_t), const char *path, mode_t mode)
+{
+	before_open(AT_FDCWD, path, O_TRUNC);
+	return real(path, mode);
 }
 
 ZC_EXPORT int creat(const char *path, mode_t mode)
 {
-	before_open(AT_FDCWD, path, O_TRUNC);
-	return REAL(creat)(path, mode);
+	return creat_common(REAL(creat), path, mode);
 }
 
 ZC_EXPORT int creat64(const char *path, mode_t mode)
 {
-	before_open(AT_FDCWD, path, O_TRUNC);
-	return REAL(creat64)(path, mode);
+	return creat_common(REAL(creat64), path, mode);
+}
+
+static inline int truncate_common(int (*real)(const char *, off_t), const char *path, off_t len)
+{
+	if (zc_phantoms_exist())
+		zc_engine_path_changing(AT_FDCWD, path, len);
+	return real(path, len);
 }
 
 ZC_EXPORT int truncate(const char *path, off_t len)
 {
-	if (unlikely(zc_phantom_live))
-		zc_engine_path_changing(AT_FDCWD, path, len);
-	return REAL(truncate)(path, len);
+	return truncate_common(REAL(truncate), path, len);
 }
 
 ZC_EXPORT int truncate64(const char *path, off_t len)
 {
-	if (unlikely(zc_phantom_live))
-		zc_engine_path_changing(AT_FDCWD, path, len);
-	return REAL(truncate64)(path, len);
+	return truncate_common(REAL(truncate64), path, len);
 }
 
 /* fopen's "w" and "w+" truncate; "a", "r" and "r+" do not. */
@@ -130,23 +160,27 @@ static inline int truncating(const char *mode)
 	return mode && mode[0] == 'w';
 }
 
+static inline FILE *fopen_common(FILE *(*real)(const char *, const char *), const char *path,
+				 const char *mode)
+{
+	if (zc_phantoms_exist() && truncating(mode) && path)
+		zc_engine_path_changing(AT_FDCWD, path, 0);
+	return real(path, mode);
+}
+
 ZC_EXPORT FILE *fopen(const char *path, const char *mode)
 {
-	if (unlikely(zc_phantom_live) && truncating(mode) && path)
-		zc_engine_path_changing(AT_FDCWD, path, 0);
-	return REAL(fopen)(path, mode);
+	return fopen_common(REAL(fopen), path, mode);
 }
 
 ZC_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
-	if (unlikely(zc_phantom_live) && truncating(mode) && path)
-		zc_engine_path_changing(AT_FDCWD, path, 0);
-	return REAL(fopen64)(path, mode);
+	return fopen_common(REAL(fopen64), path, mode);
 }
 
 static void before_freopen(const char *path, const char *mode, FILE *fp)
 {
-	if (!unlikely(zc_phantom_live) || !truncating(mode))
+	if (!zc_phantoms_exist() || !truncating(mode))
 		return;
 	if (path)
 		zc_engine_path_changing(AT_FDCWD, path, 0);

@@ -373,6 +373,27 @@ static int guarded_throughout(uintptr_t lo, uintptr_t hi)
 	return 1;
 }
 
+/* The record of a deferred read: pages [ps, pe) stand for the bytes of the
+ * file st, read through fd (pinned: the record holds a reference to pin)
+ * from foff on, for detector stream `stream`.  A slot is free: the caller
+ * made room first. */
+static void record_new(int kind, uintptr_t ps, uintptr_t pe, const struct stat *st, int fd, int pin,
+		       off_t foff, int stream)
+{
+	struct zc_phantom *p = slot_new();
+	p->addr = ps;
+	p->len = pe - ps;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->fd = fd;
+	p->pin = pin;
+	zc_pin_ref(pin);
+	p->off = foff;
+	p->stream = stream;
+	p->kind = kind;
+	ZC_ADD(phantom_reads, 1);
+}
+
 /*
  * The guard strategy: pages [ps, pe) of the buffer stand for the file's
  * bytes from foff on, but hold nothing: they are made PROT_NONE (unless they
@@ -394,19 +415,8 @@ static enum zc_defer_result guard_defer(int fd, int pin, uintptr_t ps, uintptr_t
 		*why = ZC_FB_MAP_FAILED;
 		return ZC_DEFER_PLAIN;
 	}
-	struct zc_phantom *p = slot_new();
-	p->addr = ps;
-	p->len = pe - ps;
-	p->dev = st->st_dev;
-	p->ino = st->st_ino;
-	p->fd = fd;
-	p->pin = pin;
-	zc_pin_ref(pin);
-	p->off = foff;
-	p->stream = stream;
-	p->kind = ZC_PH_GUARD;
+	record_new(ZC_PH_GUARD, ps, pe, st, fd, pin, foff, stream);
 	zc_guard_live++;
-	ZC_ADD(phantom_reads, 1);
 	zc_log(3, "defer: fd %d off %ld len %zu -> %zu guarded pages%s", fd, (long)foff, k,
 	       (pe - ps) / zc_page, already ? " (kept)" : "");
 	errno = saved;
@@ -470,18 +480,7 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 		*why = ZC_FB_MAP_FAILED;
 		return ZC_DEFER_PLAIN;
 	}
-	struct zc_phantom *p = slot_new();
-	p->addr = ps;
-	p->len = pe - ps;
-	p->dev = st->st_dev;
-	p->ino = st->st_ino;
-	p->fd = fd;
-	p->pin = pin;
-	zc_pin_ref(pin);
-	p->off = off + (off_t)(ps - b);
-	p->stream = stream;
-	p->kind = ZC_PH_MAP;
-	ZC_ADD(phantom_reads, 1);
+	record_new(ZC_PH_MAP, ps, pe, st, fd, pin, off + (off_t)(ps - b), stream);
 	zc_log(3, "defer: fd %d off %ld len %zu -> %zu phantom pages", fd, (long)off, k,
 	       (pe - ps) / zc_page);
 	errno = saved;

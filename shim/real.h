@@ -142,7 +142,6 @@ struct stat;
 	X(freopen, FILE *, (const char *, const char *, FILE *))                          \
 	X(freopen64, FILE *, (const char *, const char *, FILE *))                        \
 	X(lseek, off_t, (int, off_t, int))                                                \
-	X(lseek64, off_t, (int, off_t, int))                                              \
 	X(ftruncate, int, (int, off_t))                                                   \
 	X(ftruncate64, int, (int, off_t))                                                 \
 	X(fallocate, int, (int, int, off_t, off_t))                                       \

@@ -31,10 +31,13 @@
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
+#include "redirect.h"
 #include "stats.h"
 #include "transfer.h"
 
 #define det zc_det_state
+
+__thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
 
 
 static uintptr_t page_up(uintptr_t a) { return (a + zc_page - 1) & ~(uintptr_t)(zc_page - 1); }
@@ -231,17 +234,32 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	return done == want ? 0 : -1;
 }
 
+/* What one emit gathers on its way through the write's pieces. */
+struct gathered {
+	struct iovec plain[ZC_MAX_PIECES]; /* plain stretches not yet written */
+	int np;
+	int touched; /* the program touched phantom pages that it writes */
+	int stream;  /* the stream of the latest phantom written, or -1 */
+};
+
+/* Writes the gathered plain stretches, if any. */
+static int flush_plain(struct wctx *w, struct gathered *g)
+{
+	if (g->np == 0)
+		return 0;
+	int r = emit_plain(w, g->plain, g->np);
+	g->np = 0;
+	return r;
+}
+
 /* Adds [a, a+len) to the gathered plain stretches, flushing when full. */
-static int add_plain(struct wctx *w, struct iovec *plain, int *np, uintptr_t a, size_t len)
+static int add_plain(struct wctx *w, struct gathered *g, uintptr_t a, size_t len)
 {
 	if (len == 0)
 		return 0;
-	if (*np == ZC_MAX_PIECES) {
-		if (emit_plain(w, plain, *np))
-			return -1;
-		*np = 0;
-	}
-	plain[(*np)++] = (struct iovec){ (void *)a, len };
+	if (g->np == ZC_MAX_PIECES && flush_plain(w, g))
+		return -1;
+	g->plain[g->np++] = (struct iovec){ (void *)a, len };
 	return 0;
 }
 
@@ -291,6 +309,17 @@ static void guard_ready(const struct zc_phantom *p, uintptr_t a, size_t len)
 	zc_unlock();
 }
 
+/* Pages [a, a+len) of phantom p sent from the buffer after all: guarded
+ * ones get their bytes, and those past the end of a source another process
+ * truncated read as zeros, as the plain write would send them. */
+static int emit_from_buffer(struct wctx *w, const struct zc_phantom *p, int sfd, uintptr_t a,
+			    size_t len)
+{
+	guard_ready(p, a, len);
+	zero_past_end(sfd, p, a, len);
+	return emit_plain1(w, a, len);
+}
+
 /* A run of clean phantom pages by kernel transfer from the pinned source. */
 static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
 		      uintptr_t ra, size_t rl)
@@ -320,18 +349,14 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			/* Nothing went yet and the pipe is full: one page by the
 			 * program's own call waits exactly as its write would have
 			 * (signals, SA_RESTART); the rest goes on without waiting. */
-			guard_ready(p, ra, zc_page);
-			zero_past_end(sfd, p, ra, zc_page);
-			if (emit_plain1(w, ra, zc_page))
+			if (emit_from_buffer(w, p, sfd, ra, zc_page))
 				return -1;
 			ra += zc_page;
 			rl -= zc_page;
 			continue;
 		case ZC_XF_REFUSED:
 			zc_fallback(ZC_FB_PRIMITIVE, rl);
-			guard_ready(p, ra, rl);
-			zero_past_end(sfd, p, ra, rl);
-			return emit_plain1(w, ra, rl);
+			return emit_from_buffer(w, p, sfd, ra, rl);
 		case ZC_XF_EOF:
 			/* The source shrank: the rest reads as zeros. */
 			guard_ready(p, ra, rl);
@@ -357,6 +382,29 @@ static int emit_dirty(struct wctx *w, uintptr_t ra, size_t rl)
 	return emit_plain1(w, ra, rl);
 }
 
+/* npg pages from a of phantom p, whose pagemap states are st, in runs:
+ * clean runs by transfer, dirty runs from the buffer.  *touched is set when
+ * the program touched one of them.  Returns 0 if all of them went. */
+static int emit_runs(struct wctx *w, const struct zc_phantom *p, int sfd, struct zc_inflight *f,
+		     uintptr_t a, size_t npg, const uint8_t *st, int *touched)
+{
+	for (size_t i = 0; i < npg;) {
+		size_t j = i;
+		unsigned clean = st[i] & ZC_PG_CLEAN;
+		while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
+			j++;
+		for (size_t k = i; k < j; k++)
+			*touched |= (st[k] & ZC_PG_PRESENT) &&
+				    (!(st[k] & ZC_PG_CLEAN) || a + k * zc_page >= zc_stdio_touch_floor);
+		uintptr_t ra = a + i * zc_page;
+		size_t rl = (j - i) * zc_page;
+		if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -372,9 +420,7 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
-		guard_ready(p, a, len);
-		zero_past_end(-1, p, a, len);
-		return emit_plain1(w, a, len);
+		return emit_from_buffer(w, p, -1, a, len); /* without asking the source its size */
 	}
 	if (p->kind == ZC_PH_GUARD) {
 		/* A guarded page the program touched is no longer in the record:
@@ -385,24 +431,10 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
 		if (zc_pagemap(a, npg, st) < 0) {
 			zc_fallback(ZC_FB_DIRTY_PAGES, len);
-			zero_past_end(sfd, p, a, len);
-			return emit_plain1(w, a, len);
+			return emit_from_buffer(w, p, sfd, a, len);
 		}
-		for (size_t i = 0; i < npg;) {
-			size_t j = i;
-			unsigned clean = st[i] & ZC_PG_CLEAN;
-			while (j < npg && (st[j] & ZC_PG_CLEAN) == clean)
-				j++;
-			for (size_t k = i; k < j; k++)
-				*touched |= (st[k] & ZC_PG_PRESENT) &&
-					    (!(st[k] & ZC_PG_CLEAN) ||
-					     a + k * zc_page >= zc_stdio_touch_floor);
-			uintptr_t ra = a + i * zc_page;
-			size_t rl = (j - i) * zc_page;
-			if (clean ? emit_clean(w, p, sfd, f, ra, rl) : emit_dirty(w, ra, rl))
-				return -1;
-			i = j;
-		}
+		if (emit_runs(w, p, sfd, f, a, npg, st, touched))
+			return -1;
 		a += npg * zc_page;
 		len -= npg * zc_page;
 	}
@@ -428,20 +460,20 @@ static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
  * redirected: the cached kind is enough for the accounting and costs no
  * system call.  With them the destination is pinned: every call of this
  * write goes to what the program's number named now (pin.h).  Returns the
- * pin (or -1 when not pinned); -2 when the write must be the plain call.
- * Lock held.
+ * pin (or -1 when not pinned); ZC_PLAIN when the write must be the plain
+ * call.  Lock held.
  */
 static int classify_dest(struct wctx *w, int live)
 {
 	if (!live)
-		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? -2 : -1;
+		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? ZC_PLAIN : -1;
 	int dpin = zc_pin_get(w->fd, &w->o, 0, NULL);
 	if (dpin < 0)
-		return -2;
+		return ZC_PLAIN;
 	w->out = zc_pin_use(dpin);
 	if (w->out < 0) {
 		zc_pin_put(dpin);
-		return -2;
+		return ZC_PLAIN;
 	}
 	return dpin;
 }
@@ -644,7 +676,8 @@ static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt
 	return r;
 }
 
-/* The write side of one call: decide under the lock, emit without it. */
+/* The write side of one call: decide under the lock, emit without it.
+ * Returns what the plain call would have returned, or ZC_PLAIN. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct carried c = { .n = 0 };
@@ -655,7 +688,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	zc_lock();
 	int dpin = classify_dest(w, live);
-	int go = dpin != -2;
+	int go = dpin != ZC_PLAIN;
 	if (go) {
 		if (live)
 			note_file_change(w, n);
@@ -671,7 +704,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	}
 	zc_unlock();
 	if (!go)
-		return -2;
+		return ZC_PLAIN;
 
 	struct current k = { w, &c, dpin };
 	cur = &k;
@@ -687,61 +720,82 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	return r;
 }
 
-/* Emits the pieces of the write in order: plain stretches gathered into one
- * call, whole clean phantom pages by transfer. */
-static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
+/* Parts of guarded pages of p in [a, run_end) that go plainly (a write
+ * that starts or ends inside one) need their bytes first; whole pages
+ * [wa, we) go by transfer. */
+static void guard_edges(const struct zc_phantom *p, uintptr_t a, uintptr_t wa, uintptr_t we,
+			uintptr_t run_end)
 {
-	const struct zc_phantom *ph = c->ph;
-	int nph = c->n;
-	struct iovec plain[ZC_MAX_PIECES];
-	int np = 0, touched = 0, stream = -1;
+	if (p->kind != ZC_PH_GUARD)
+		return;
+	if (we <= wa) {
+		guard_ready(p, a, run_end - a);
+		return;
+	}
+	if (wa > a)
+		guard_ready(p, a, wa - a);
+	if (run_end > we)
+		guard_ready(p, we, run_end - we);
+}
+
+/* The part of a piece from *ap to e that phantom k of c overlaps: the bytes
+ * before it and its partial pages plainly, its whole pages by emit_phantom.
+ * *ap moves past the phantom.  Returns 0 if all of it went. */
+static int emit_overlap(struct wctx *w, struct gathered *g, const struct carried *c, int k,
+			uintptr_t *ap, uintptr_t e)
+{
+	const struct zc_phantom *p = &c->ph[k];
+	uintptr_t a = *ap, pa = p->addr, pe = p->addr + p->len;
+	if (pa > a && add_plain(w, g, a, pa - a))
+		return -1;
+	a = pa > a ? pa : a;
+	/* Only whole pages go by transfer; a piece that starts or ends inside
+	 * a page has those bytes sent plainly. */
+	uintptr_t run_end = pe < e ? pe : e;
+	uintptr_t wa = page_up(a), we = page_down(run_end);
+	guard_edges(p, a, wa, we, run_end);
+	if (we > wa) {
+		if (add_plain(w, g, a, wa - a) || flush_plain(w, g))
+			return -1;
+		g->stream = p->stream;
+		if (emit_phantom(w, p, c->sfd[k], c->f[k], wa, we - wa, &g->touched))
+			return -1;
+		a = we;
+	}
+	if (add_plain(w, g, a, run_end - a))
+		return -1;
+	*ap = run_end;
+	return 0;
+}
+
+/* Every piece of the write in order.  Returns 0 if all of it went. */
+static int emit_pieces(struct wctx *w, struct gathered *g, const struct iovec *iov, int cnt,
+		       const struct carried *c)
+{
 	for (int i = 0; i < cnt; i++) {
 		uintptr_t a = (uintptr_t)iov[i].iov_base, e = a + iov[i].iov_len;
-		for (int k = 0; k < nph && a < e; k++) {
-			uintptr_t pa = ph[k].addr, pe = ph[k].addr + ph[k].len;
-			if (pe <= a || pa >= e)
+		for (int k = 0; k < c->n && a < e; k++) {
+			if (c->ph[k].addr + c->ph[k].len <= a || c->ph[k].addr >= e)
 				continue;
-			if (pa > a && add_plain(w, plain, &np, a, pa - a))
-				goto out;
-			a = pa > a ? pa : a;
-			/* Only whole pages go by transfer; a piece that starts or ends
-			 * inside a page has those bytes sent plainly. */
-			uintptr_t run_end = pe < e ? pe : e;
-			uintptr_t wa = page_up(a), we = page_down(run_end);
-			/* Parts of guarded pages that go plainly (a write that starts
-			 * or ends inside one) need their bytes first. */
-			if (ph[k].kind == ZC_PH_GUARD && we > wa) {
-				if (wa > a)
-					guard_ready(&ph[k], a, wa - a);
-				if (run_end > we)
-					guard_ready(&ph[k], we, run_end - we);
-			} else if (ph[k].kind == ZC_PH_GUARD) {
-				guard_ready(&ph[k], a, run_end - a);
-			}
-			if (we > wa) {
-				if (add_plain(w, plain, &np, a, wa - a))
-					goto out;
-				if (np && emit_plain(w, plain, np))
-					goto out;
-				np = 0;
-				stream = ph[k].stream;
-				if (emit_phantom(w, &ph[k], c->sfd[k], c->f[k], wa, we - wa, &touched))
-					goto out;
-				a = we;
-			}
-			if (add_plain(w, plain, &np, a, run_end - a))
-				goto out;
-			a = run_end;
+			if (emit_overlap(w, g, c, k, &a, e))
+				return -1;
 		}
-		if (add_plain(w, plain, &np, a, e - a))
-			goto out;
+		if (add_plain(w, g, a, e - a))
+			return -1;
 	}
-	if (np)
-		emit_plain(w, plain, np);
-out:
-	if (touched && stream >= 0 && w->first) {
+	return flush_plain(w, g);
+}
+
+/* Emits the pieces of the write in order: plain stretches gathered into one
+ * call, whole clean phantom pages by transfer.  Returns what the plain call
+ * would have returned. */
+static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
+{
+	struct gathered g = { .np = 0, .touched = 0, .stream = -1 };
+	emit_pieces(w, &g, iov, cnt, c);
+	if (g.touched && g.stream >= 0 && w->first) {
 		zc_lock();
-		zc_det_touched(&det, &det.s[stream]);
+		zc_det_touched(&det, &det.s[g.stream]);
 		zc_unlock();
 	}
 	if (w->total > 0)
@@ -839,7 +893,7 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 			  .pos = pos ? *pos : 0, .first = 1 };
 	ssize_t r = engine_writev(&w, iov, cnt);
 	zc_leave();
-	if (r == -2)
+	if (r == ZC_PLAIN)
 		return plain_write(fd, iov, cnt, pos, how, flags);
 	if (r != -1)
 		errno = saved; /* a success, even a short one, leaves errno alone */

@@ -145,7 +145,7 @@ static int maps_line(const char *line, const char *nl, uintptr_t addr, uintptr_t
 static int maps_fd = -1; /* kept (ownfd.h), or -1 */
 static int maps_once = -1; /* this use only, under a small RLIMIT_NOFILE */
 
-int zc_maps_begin(void)
+static int zc_maps_begin(void)
 {
 	int *slot = &maps_fd;
 	if (__atomic_load_n(&maps_fd, __ATOMIC_ACQUIRE) < 0) {
@@ -158,7 +158,7 @@ int zc_maps_begin(void)
 	return zc_ownfd_use(slot);
 }
 
-ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off)
+static ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off)
 {
 	ssize_t r;
 	while ((r = REAL(pread)(fd, buf, n, off)) < 0 && errno == EINTR)
@@ -166,7 +166,7 @@ ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off)
 	return r;
 }
 
-void zc_maps_end(int fd)
+static void zc_maps_end(int fd)
 {
 	if (fd >= 0 && fd == maps_once) {
 		zc_ownfd_unuse(&maps_once);
@@ -176,41 +176,61 @@ void zc_maps_end(int fd)
 	zc_ownfd_unuse(&maps_fd);
 }
 
+int zc_maps_each(char *buf, size_t size, int (*each)(const char *line, const char *nl, void *arg),
+		 void *arg)
+{
+	int fd = zc_maps_begin();
+	if (fd < 0)
+		return -1;
+	size_t have = 0;
+	off_t off = 0;
+	int r = 0;
+	while (r == 0) {
+		ssize_t got = zc_maps_pread(fd, buf + have, size - have, off);
+		if (got <= 0)
+			break;
+		off += got;
+		have += (size_t)got;
+		char *line = buf, *nl;
+		while (r == 0 && (nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
+			r = each(line, nl, arg);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == size)
+			break; /* a line longer than the buffer: give up */
+	}
+	zc_maps_end(fd);
+	return r;
+}
+
 void zc_maps_after_fork_child(void)
 {
 	zc_ownfd_close(&maps_fd);
 }
 
+/* What maps_find asks, and its answers. */
+struct find {
+	uintptr_t addr;
+	uintptr_t *end;
+	int *prot;
+	int *anon;
+};
+
+static int find_line(const char *line, const char *nl, void *arg)
+{
+	struct find *f = arg;
+	return maps_line(line, nl, f->addr, f->end, f->prot, f->anon);
+}
+
+/* The mapping that holds addr: its end, protection and whether it is
+ * anonymous.  Returns 0, or -1 if none was found. */
 static int maps_find(uintptr_t addr, uintptr_t *end, int *prot, int *anon)
 {
-	int fd = zc_maps_begin();
-	if (fd < 0)
-		return -1;
 	char buf[2048];
-	size_t have = 0;
-	off_t off = 0;
-	int found = -1;
-	for (;;) {
-		ssize_t r = zc_maps_pread(fd, buf + have, sizeof buf - have, off);
-		if (r <= 0)
-			break;
-		off += r;
-		have += (size_t)r;
-		char *line = buf, *nl;
-		while (found < 0 && (nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
-			if (maps_line(line, nl, addr, end, prot, anon))
-				found = 0;
-			line = nl + 1;
-		}
-		if (found == 0)
-			break;
-		have -= (size_t)(line - buf);
-		memmove(buf, line, have);
-		if (have == sizeof buf)
-			break; /* a line longer than the buffer: give up */
-	}
-	zc_maps_end(fd);
-	return found;
+	struct find f = { addr, end, prot, anon };
+	return zc_maps_each(buf, sizeof buf, find_line, &f) == 1 ? 0 : -1;
 }
 
 /* Makes [lo, hi), one private anonymous mapping of ours, part of the

@@ -31,12 +31,15 @@ void zc_seams_forget(uintptr_t lo, uintptr_t hi);
  * thread of the program reading that number would read zcopy's maps.  So,
  * as for the pagemap, the descriptor is opened once, moved high and kept
  * (ownfd.h); below the limit where nothing is kept it is opened per use.
- * zc_maps_begin() returns a descriptor for zc_maps_pread (-1 if none);
- * zc_maps_end() after the reads.
+ *
+ * zc_maps_each() reads it into the caller's buffer [buf, buf+size) and
+ * calls each(line, nl, arg) for its lines in order (nl: the line's
+ * newline) until one returns nonzero.  Returns that value, 0 when every
+ * line was seen (or a line longer than the buffer ended the walk), or -1
+ * when the file cannot be opened.
  */
-int zc_maps_begin(void);
-ssize_t zc_maps_pread(int fd, void *buf, size_t n, off_t off);
-void zc_maps_end(int fd);
+int zc_maps_each(char *buf, size_t size, int (*each)(const char *line, const char *nl, void *arg),
+		 void *arg);
 /* In a forked child: the inherited descriptor shows the parent's maps. */
 void zc_maps_after_fork_child(void);
 

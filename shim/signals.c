@@ -34,8 +34,8 @@
 #include "guard.h"
 #include "phantom.h"
 #include "real.h"
-
-#define ZC_EXPORT __attribute__((visibility("default")))
+#include "signals.h"
+#include "wrap.h"
 
 static volatile int enabled;         /* mode on: the wrappers below keep SIGBUS */
 static volatile int ours;            /* our handler is installed */
@@ -62,17 +62,24 @@ static int has_handler(const struct sigaction *sa)
 	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
-/* (Re)installs our handler with the attributes of the program's. */
-static int install(void)
+/* (Re)installs our handler `ours_h` for sig with the attributes of the
+ * program's disposition prog. */
+static int install_as(int sig, void (*ours_h)(int, siginfo_t *, void *),
+		      const struct sigaction *prog)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_mask = program_bus.sa_mask;
-	sa.sa_flags = SA_SIGINFO | (program_bus.sa_flags & MIRRORED);
-	if (!has_handler(&program_bus))
+	sa.sa_sigaction = ours_h;
+	sa.sa_mask = prog->sa_mask;
+	sa.sa_flags = SA_SIGINFO | (prog->sa_flags & MIRRORED);
+	if (!has_handler(prog))
 		sa.sa_flags |= SA_NODEFER; /* nothing of the program's runs in it */
-	return REAL(sigaction)(SIGBUS, &sa, NULL);
+	return REAL(sigaction)(sig, &sa, NULL);
+}
+
+static int install(void)
+{
+	return install_as(SIGBUS, on_sigbus, &program_bus);
 }
 
 /*
@@ -118,6 +125,30 @@ static void bus_action(const struct sigaction *act, struct sigaction *old)
 		*old = prev;
 }
 
+/* The program's handler p, called as the kernel would have called it. */
+static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void *uc)
+{
+	if (p->sa_flags & SA_SIGINFO)
+		p->sa_sigaction(sig, si, uc);
+	else
+		p->sa_handler(sig);
+}
+
+/* The default action for a signal our handler cannot answer: SIG_DFL goes
+ * back in place (*installed, our handler's flag, is cleared) and a fault
+ * happens again, which the kernel then answers with its default action (a
+ * core); a sent signal is sent again. */
+static void default_action(int sig, const siginfo_t *si, volatile int *installed)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	REAL(sigaction)(sig, &dfl, NULL);
+	*installed = 0;
+	if (!si || si->si_code <= 0)
+		raise(sig);
+}
+
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	if (si && si->si_code == BUS_ADRERR && zc_phantom_sigbus((uintptr_t)si->si_addr))
@@ -130,10 +161,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 			program_bus.sa_handler = SIG_DFL;
 			install();
 		}
-		if (p.sa_flags & SA_SIGINFO)
-			p.sa_sigaction(sig, si, uc);
-		else
-			p.sa_handler(sig);
+		call_handler(&p, sig, si, uc);
 		return;
 	}
 	/* A sent SIGBUS the program ignores is ignored (a fault cannot be);
@@ -141,15 +169,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * while it is being put in place. */
 	if (ignores(&p) && (!si || si->si_code <= 0))
 		return;
-	/* Default action: restore it and let the fault happen again, or
-	 * re-send a signal that was sent. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	REAL(sigaction)(SIGBUS, &dfl, NULL);
-	ours = 0;
-	if (!si || si->si_code <= 0)
-		raise(sig);
+	default_action(SIGBUS, si, &ours);
 }
 
 /* ---- SIGSEGV on guarded pages (ZCOPY_GUARD=1) ---------------------------
@@ -167,14 +187,7 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc);
 
 static int install_segv(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_sigsegv;
-	sa.sa_mask = program_segv.sa_mask;
-	sa.sa_flags = SA_SIGINFO | (program_segv.sa_flags & MIRRORED);
-	if (program_segv.sa_handler == SIG_DFL || program_segv.sa_handler == SIG_IGN)
-		sa.sa_flags |= SA_NODEFER;
-	return REAL(sigaction)(SIGSEGV, &sa, NULL);
+	return install_as(SIGSEGV, on_sigsegv, &program_segv);
 }
 
 static void on_sigsegv(int sig, siginfo_t *si, void *uc)
@@ -190,23 +203,12 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 			program_segv.sa_handler = SIG_DFL;
 			install_segv();
 		}
-		if (p.sa_flags & SA_SIGINFO)
-			p.sa_sigaction(sig, si, uc);
-		else
-			p.sa_handler(sig);
+		call_handler(&p, sig, si, uc);
 		return;
 	}
 	if (p.sa_handler == SIG_IGN && !(p.sa_flags & SA_SIGINFO) && (!si || si->si_code <= 0))
 		return;
-	/* Default action: a fault happens again with SIG_DFL in place (the
-	 * kernel then kills with SIGSEGV and its core); a sent one is re-sent. */
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	REAL(sigaction)(SIGSEGV, &dfl, NULL);
-	ours_segv = 0;
-	if (!si || si->si_code <= 0)
-		raise(sig);
+	default_action(SIGSEGV, si, &ours_segv);
 }
 
 void zc_guard_signals_init(void)

@@ -24,13 +24,11 @@
 #include "real.h"
 #include "stats.h"
 #include "stdio_path.h"
+#include "wrap.h"
 
 /* glibc may define these as macros when optimising. */
 #undef fread_unlocked
 #undef fwrite_unlocked
-
-#define ZC_EXPORT __attribute__((visibility("default")))
-#define likely(x) __builtin_expect(!!(x), 1)
 
 /* glibc reads and writes large stdio transfers (and every transfer of an
  * unbuffered stream) directly between the kernel and the caller's memory:
@@ -38,7 +36,7 @@
 static inline void guard_items(const void *buf, size_t size, size_t n)
 {
 	size_t bytes;
-	if (__builtin_expect(zc_guard_live, 0))
+	if (unlikely(zc_guard_live))
 		zc_guard_before_kernel(buf, __builtin_mul_overflow(size, n, &bytes) ? SIZE_MAX : bytes);
 }
 
@@ -50,17 +48,23 @@ static int fd_of(FILE *fp)
 	return fd;
 }
 
+/* glibc's own fread read got items: the detector hears of it. */
 static size_t after_read(FILE *fp, void *buf, size_t size, size_t got)
 {
+	if (zc_reads_all_plain())
+		return got;
 	if (got && size && got * size >= zc_read_min)
 		zc_engine_stdio_read(fd_of(fp), buf, got * size);
 	return got;
 }
 
+/* glibc's own fwrite is about to write n items: the detector hears of it,
+ * and guarded pages among them get their bytes. */
 static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
 {
-	if (size && n && size * n >= zc_write_min && size * n / size == n)
+	if (!zc_writes_all_plain() && size && n && size * n >= zc_write_min && size * n / size == n)
 		zc_engine_stdio_write(fd_of(fp), buf, size * n);
+	guard_items(buf, size, n);
 }
 
 /* May this fread take part?  Sets *total to its size in bytes. */
@@ -75,10 +79,10 @@ static int read_candidate(size_t size, size_t n, FILE *fp, size_t *total)
  * make; nothing is redirected there. */
 static int write_candidate(const void *buf, size_t size, size_t n, FILE *fp, size_t *total)
 {
-	if (__builtin_expect(zc_mode == ZC_MODE_OBSERVE, 0))
+	if (unlikely(zc_mode == ZC_MODE_OBSERVE))
 		return zc_fileabi_ok && !zc_inside && fp && !__builtin_mul_overflow(size, n, total) &&
 		       *total >= zc_page;
-	return __builtin_expect(zc_phantom_live, 0) && zc_mode == ZC_MODE_ON && zc_fileabi_ok &&
+	return zc_phantoms_exist() && zc_mode == ZC_MODE_ON && zc_fileabi_ok &&
 	       !zc_inside && fp && !__builtin_mul_overflow(size, n, total) && *total >= zc_page &&
 	       zc_engine_stdio_phantom(buf, *total);
 }
@@ -94,7 +98,7 @@ static size_t items(size_t got, size_t total, size_t size, size_t n)
  * as for fflush. */
 static void flush_before_read(FILE *fp)
 {
-	if (__builtin_expect(zc_phantom_live, 0) && fp && fp->_IO_write_ptr > fp->_IO_write_base)
+	if (zc_phantoms_exist() && fp && fp->_IO_write_ptr > fp->_IO_write_base)
 		zc_engine_file_changing(fd_of(fp), 0, 0);
 }
 
@@ -125,54 +129,57 @@ static size_t fwrite_locked(const void *buf, size_t total, FILE *fp)
 	return r;
 }
 
-ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
+/* One body for fread, fread_unlocked and their _chk twins: the replay, if
+ * the call takes part.  buflen is the _chk bound (SIZE_MAX for the others:
+ * an overflow or a request beyond it is the real function's to report);
+ * lock: take the stream's lock as fread does.  Returns 1 with *done set to
+ * fread's result when the replay made the call; 0 when the wrapper's own
+ * real function must. */
+static int fread_replayed(void *buf, size_t buflen, size_t size, size_t n, FILE *fp, int lock,
+			  size_t *done)
 {
 	guard_items(buf, size, n);
 	flush_before_read(fp);
 	size_t total, r;
-	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
-	    (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	size_t got = REAL(fread)(buf, size, n, fp);
-	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+	if (zc_reads_all_plain() || !read_candidate(size, n, fp, &total) || total > buflen)
+		return 0;
+	r = lock ? fread_locked(buf, total, fp) : zc_stdio_fread(buf, total, fp);
+	if (r == ZC_STDIO_PLAIN)
+		return 0;
+	*done = items(r, total, size, n);
+	return 1;
+}
+
+ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)
+{
+	size_t done;
+	if (fread_replayed(buf, SIZE_MAX, size, n, fp, 1, &done))
+		return done;
+	return after_read(fp, buf, size, REAL(fread)(buf, size, n, fp));
 }
 
 ZC_EXPORT size_t fread_unlocked(void *buf, size_t size, size_t n, FILE *fp)
 {
-	guard_items(buf, size, n);
-	flush_before_read(fp);
-	size_t total, r;
-	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
-	    (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	size_t got = REAL(fread_unlocked)(buf, size, n, fp);
-	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+	size_t done;
+	if (fread_replayed(buf, SIZE_MAX, size, n, fp, 0, &done))
+		return done;
+	return after_read(fp, buf, size, REAL(fread_unlocked)(buf, size, n, fp));
 }
 
-/* The _chk twins: an overflow or a request beyond buflen is the real
- * function's to report. */
 ZC_EXPORT size_t __fread_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
-	guard_items(buf, size, n);
-	flush_before_read(fp);
-	size_t total, r;
-	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
-	    total <= buflen && (r = fread_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	size_t got = REAL(__fread_chk)(buf, buflen, size, n, fp);
-	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+	size_t done;
+	if (fread_replayed(buf, buflen, size, n, fp, 1, &done))
+		return done;
+	return after_read(fp, buf, size, REAL(__fread_chk)(buf, buflen, size, n, fp));
 }
 
 ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, size_t n, FILE *fp)
 {
-	guard_items(buf, size, n);
-	flush_before_read(fp);
-	size_t total, r;
-	if (!likely(zc_read_min == (size_t)-1) && read_candidate(size, n, fp, &total) &&
-	    total <= buflen && (r = zc_stdio_fread(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	size_t got = REAL(__fread_unlocked_chk)(buf, buflen, size, n, fp);
-	return likely(zc_read_min == (size_t)-1) ? got : after_read(fp, buf, size, got);
+	size_t done;
+	if (fread_replayed(buf, buflen, size, n, fp, 0, &done))
+		return done;
+	return after_read(fp, buf, size, REAL(__fread_unlocked_chk)(buf, buflen, size, n, fp));
 }
 
 /* Data written through a FILE reaches its file by glibc's internal write,
@@ -181,39 +188,45 @@ ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, siz
  * know). */
 static void file_changing(FILE *fp)
 {
-	if (__builtin_expect(zc_phantom_live, 0) && fp)
+	if (zc_phantoms_exist() && fp)
 		zc_engine_file_changing(fd_of(fp), 0, 0);
+}
+
+/* One body for fwrite and fwrite_unlocked, as fread_replayed. */
+static int fwrite_replayed(const void *buf, size_t size, size_t n, FILE *fp, int lock, size_t *done)
+{
+	size_t total, r;
+	file_changing(fp);
+	if (!write_candidate(buf, size, n, fp, &total))
+		return 0;
+	r = lock ? fwrite_locked(buf, total, fp) : zc_stdio_fwrite(buf, total, fp);
+	if (r == ZC_STDIO_PLAIN)
+		return 0;
+	*done = items(r, total, size, n);
+	return 1;
 }
 
 ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t total, r;
-	file_changing(fp);
-	if (write_candidate(buf, size, n, fp, &total) &&
-	    (r = fwrite_locked(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	if (!likely(zc_write_min == (size_t)-1))
-		before_write(fp, buf, size, n);
-	guard_items(buf, size, n);
+	size_t done;
+	if (fwrite_replayed(buf, size, n, fp, 1, &done))
+		return done;
+	before_write(fp, buf, size, n);
 	return REAL(fwrite)(buf, size, n, fp);
 }
 
 ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t total, r;
-	file_changing(fp);
-	if (write_candidate(buf, size, n, fp, &total) &&
-	    (r = zc_stdio_fwrite(buf, total, fp)) != ZC_STDIO_PLAIN)
-		return items(r, total, size, n);
-	if (!likely(zc_write_min == (size_t)-1))
-		before_write(fp, buf, size, n);
-	guard_items(buf, size, n);
+	size_t done;
+	if (fwrite_replayed(buf, size, n, fp, 0, &done))
+		return done;
+	before_write(fp, buf, size, n);
 	return REAL(fwrite_unlocked)(buf, size, n, fp);
 }
 
 ZC_EXPORT int fflush(FILE *fp)
 {
-	if (__builtin_expect(zc_phantom_live, 0) && !fp)
+	if (zc_phantoms_exist() && !fp)
 		zc_engine_all_files_changing(); /* every stream: we cannot list them */
 	file_changing(fp);
 	return REAL(fflush)(fp);

@@ -40,6 +40,7 @@
 #include "phantom.h"
 #include "policy.h"
 #include "real.h"
+#include "redirect.h"
 #include "stdio_path.h"
 
 /* The remainder into the emptied buffer: one call per line on a
@@ -60,25 +61,124 @@ static size_t keep_tail(const char *t, size_t n, FILE *fp, int lbf)
 	return done;
 }
 
+/* Write mode, the put area where glibc's last write left it (so that
+ * writing without glibc leaves it as glibc's write would), no read position
+ * to restore first (new_do_write would lseek), the offset not cached (glibc
+ * asks the kernel), byte oriented.  Other streams hold a buffer that
+ * glibc's own write would also reset. */
+static int takes_part(const FILE *fp, int lbf)
+{
+	if (!zc_file_plain(fp) || fp->_mode != -1 || (fp->_flags & ZC_IO_NO_WRITES) ||
+	    fp->_offset != ZC_IO_POS_BAD || !(fp->_flags & ZC_IO_CURRENTLY_PUTTING))
+		return 0;
+	if (fp->_IO_write_base != fp->_IO_buf_base || fp->_IO_read_base != fp->_IO_buf_base ||
+	    fp->_IO_read_ptr != fp->_IO_read_end || fp->_IO_read_end != fp->_IO_write_base)
+		return 0;
+	if (fp->_IO_write_ptr < fp->_IO_write_base || fp->_IO_write_ptr > fp->_IO_buf_end)
+		return 0;
+	int unbuffered = lbf || (fp->_flags & ZC_IO_UNBUFFERED);
+	return fp->_IO_write_end == (unbuffered ? fp->_IO_buf_base : fp->_IO_buf_end);
+}
+
+/* The room left in the stream's buffer: what glibc copies before it writes. */
+static size_t buffer_room(const FILE *fp, int lbf)
+{
+	if (lbf)
+		return (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr);
+	return fp->_IO_write_end > fp->_IO_write_ptr ? (size_t)(fp->_IO_write_end - fp->_IO_write_ptr)
+						     : 0;
+}
+
+/* One fwrite as glibc would make it: the start s[0, room) that fills the
+ * buffer, the direct part up to end, the tail the buffer keeps. */
+struct fw {
+	const char *s;
+	FILE *fp;
+	int fd;
+	size_t room;  /* the start */
+	size_t end;   /* the start and the direct blocks */
+	size_t first; /* where the first write of the direct loop ends */
+	size_t done;  /* bytes written so far */
+};
+
+/*
+ * The start that fills the buffer: with bytes pending, glibc's copy and
+ * flush (one write of both).  With none, that flush is one write of exactly
+ * these bytes, made from the caller's memory instead, which leaves the
+ * stream as the flush would (empty, _offset unknown):
+ *  - to a file, together with the blocks in one call: two writes in a row
+ *    to a file are one to anyone else (the same bytes at the same offsets;
+ *    a full disk or a size limit cuts them at the same byte), and the
+ *    engine then sees one write of the stream's bytes;
+ *  - to a pipe, when the kernel keeps it whole (PIPE_BUF), by write(2)
+ *    itself, as the engine would, without pairing it with the read;
+ *  - elsewhere by the engine, as its own call (the direct loop's first).
+ * Returns 0, or -1 when fwrite must return at once with f->done; -2 for a
+ * failed write (the error indicator is set by the caller).
+ */
+static int write_start(struct fw *f, size_t pending)
+{
+	if (pending) {
+		if (f->room && REAL(fwrite_unlocked)(f->s, 1, f->room, f->fp) != f->room) {
+			f->done = 0; /* cannot happen: a copy into the buffer */
+			return -1;
+		}
+		if (fflush_unlocked(f->fp) != 0) {
+			f->done = f->room; /* glibc's overflow failed: indicator and errno set */
+			return -1;
+		}
+		zc_engine_stdio_buffered(f->room);
+		f->done = f->room;
+		return 0;
+	}
+	struct zc_fdinfo fi;
+	int saved = errno;
+	enum zc_kind kind = zc_fd_get(f->fd, &fi, ZC_FD_CACHED, NULL) == 0 ? fi.kind : ZC_K_UNKNOWN;
+	errno = saved;
+	if ((kind == ZC_K_FILE || kind == ZC_K_BLOCK) && !(fi.flags & ZC_FL_APPEND)) {
+		f->first = f->end; /* (each O_APPEND write is a unit of its own) */
+	} else if (kind == ZC_K_PIPE && f->room <= PIPE_BUF) {
+		while (f->done < f->room) {
+			ssize_t w = zc_engine_stdio_plain_write(f->fd, f->s + f->done,
+								f->room - f->done);
+			if (w < 0)
+				return -2;
+			f->done += (size_t)w;
+		}
+		zc_engine_stdio_buffered(f->room);
+	}
+	return 0;
+}
+
+/* The writes through the engine, each repeated after short counts until an
+ * error, as _IO_new_file_write does.  Returns 0, or -2 for a failed write. */
+static int write_direct(struct fw *f)
+{
+	/* Bytes of the start that glibc copied, or write(2) read, from the
+	 * file's pages mapped others with them (a large folio, fault-around):
+	 * which clean pages are mapped says nothing about the program then.
+	 * Pages it wrote still count. */
+	zc_stdio_touch_floor = f->done ? UINTPTR_MAX : 0;
+	while (f->done < f->end) {
+		size_t upto = f->done < f->first ? f->first : f->end;
+		ssize_t w = zc_engine_write(f->fd, f->s + f->done, upto - f->done, NULL, ZC_W_WRITE, 0);
+		if (w < 0) {
+			zc_stdio_touch_floor = 0;
+			return -2;
+		}
+		f->done += (size_t)w;
+	}
+	zc_stdio_touch_floor = 0;
+	return 0;
+}
+
 size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 {
-	/* Write mode, the put area where glibc's last write left it (so that
-	 * writing without glibc leaves it as glibc's write would), no read
-	 * position to restore first (new_do_write would lseek), the offset not
-	 * cached (glibc asks the kernel), byte oriented. */
 	int lbf = (fp->_flags & ZC_IO_LINE_BUF) != 0;
-	if (!zc_file_plain(fp) || fp->_mode != -1 || (fp->_flags & ZC_IO_NO_WRITES) ||
-	    fp->_offset != ZC_IO_POS_BAD || !(fp->_flags & ZC_IO_CURRENTLY_PUTTING) ||
-	    fp->_IO_write_base != fp->_IO_buf_base || fp->_IO_read_base != fp->_IO_buf_base ||
-	    fp->_IO_read_ptr != fp->_IO_read_end || fp->_IO_read_end != fp->_IO_write_base ||
-	    fp->_IO_write_ptr < fp->_IO_write_base || fp->_IO_write_ptr > fp->_IO_buf_end ||
-	    fp->_IO_write_end != (lbf || (fp->_flags & ZC_IO_UNBUFFERED) ? fp->_IO_buf_base
-									 : fp->_IO_buf_end))
-		return ZC_STDIO_PLAIN; /* a buffer that glibc's own write would also reset */
+	if (!takes_part(fp, lbf))
+		return ZC_STDIO_PLAIN;
 	size_t block = (size_t)(fp->_IO_buf_end - fp->_IO_buf_base);
-	size_t room = lbf ? (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr)
-		      : fp->_IO_write_end > fp->_IO_write_ptr
-			      ? (size_t)(fp->_IO_write_end - fp->_IO_write_ptr) : 0;
+	size_t room = buffer_room(fp, lbf);
 	if (room >= total)
 		return ZC_STDIO_PLAIN; /* all of it fits: glibc only copies */
 	size_t to_do = total - room;
@@ -86,67 +186,22 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 	size_t pending = (size_t)(fp->_IO_write_ptr - fp->_IO_write_base);
 	if (direct < zc_page || (lbf && pending && memchr(s, '\n', room)))
 		return ZC_STDIO_PLAIN;
-	int fd = fp->_fileno;
 
-	/* The start that fills the buffer: with bytes pending, glibc's copy
-	 * and flush (one write of both).  With none, that flush is one write of
-	 * exactly these bytes, made from the caller's memory instead, which
-	 * leaves the stream as the flush would (empty, _offset unknown):
-	 *  - to a file, together with the blocks in one call: two writes in a
-	 *    row to a file are one to anyone else (the same bytes at the same
-	 *    offsets; a full disk or a size limit cuts them at the same byte),
-	 *    and the engine then sees one write of the stream's bytes;
-	 *  - to a pipe, when the kernel keeps it whole (PIPE_BUF), by write(2)
-	 *    itself, as the engine would, without pairing it with the read;
-	 *  - elsewhere by the engine, as its own call. */
-	size_t done = 0, end = room + direct;
-	struct zc_fdinfo fi;
-	int saved = errno;
-	enum zc_kind kind = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) == 0 ? fi.kind : ZC_K_UNKNOWN;
-	errno = saved;
-	size_t first = room;
-	if (pending) {
-		if (room && REAL(fwrite_unlocked)(s, 1, room, fp) != room)
-			return 0; /* cannot happen: a copy into the buffer */
-		if (fflush_unlocked(fp) != 0)
-			return room; /* glibc's overflow failed: indicator and errno set */
-		zc_engine_stdio_buffered(room);
-		done = room;
-	} else if ((kind == ZC_K_FILE || kind == ZC_K_BLOCK) && !(fi.flags & ZC_FL_APPEND)) {
-		first = end; /* (each O_APPEND write is a unit of its own) */
-	} else if (kind == ZC_K_PIPE && room <= PIPE_BUF) {
-		while (done < room) {
-			ssize_t w = zc_engine_stdio_plain_write(fd, s + done, room - done);
-			if (w < 0)
-				goto failed;
-			done += (size_t)w;
-		}
-		zc_engine_stdio_buffered(room);
+	struct fw f = { .s = s, .fp = fp, .fd = fp->_fileno, .room = room, .end = room + direct,
+			.first = room, .done = 0 };
+	int r = write_start(&f, pending);
+	if (r == -1)
+		return f.done;
+	if (r == 0)
+		r = write_direct(&f);
+	if (r < 0) {
+		/* The error indicator, and the count so far (glibc counts a start
+		 * that went to its buffer as taken). */
+		fp->_flags |= ZC_IO_ERR_SEEN;
+		return f.done < room ? room : f.done;
 	}
-	/* Bytes of the start that glibc copied, or write(2) read, from the
-	 * file's pages mapped others with them (a large folio, fault-around):
-	 * which clean pages are mapped says nothing about the program then.
-	 * Pages it wrote still count. */
-	zc_stdio_touch_floor = done ? UINTPTR_MAX : 0;
-	while (done < end) {
-		/* The writes, each repeated after short counts until an error, as
-		 * _IO_new_file_write does. */
-		size_t upto = done < first ? first : end;
-		ssize_t w = zc_engine_write(fd, s + done, upto - done, NULL, ZC_W_WRITE, 0);
-		if (w < 0)
-			goto failed;
-		done += (size_t)w;
-	}
-	zc_stdio_touch_floor = 0;
 	size_t tail = to_do - direct;
-	size_t kept = tail ? keep_tail(s + end, tail, fp, lbf) : 0;
+	size_t kept = tail ? keep_tail(s + f.end, tail, fp, lbf) : 0;
 	zc_engine_stdio_buffered(kept);
-	return end + kept;
-
-failed:
-	/* The error indicator, and the count so far (glibc counts a start
-	 * that went to its buffer as taken). */
-	zc_stdio_touch_floor = 0;
-	fp->_flags |= ZC_IO_ERR_SEEN;
-	return done < room ? room : done;
+	return f.end + kept;
 }

@@ -4,7 +4,7 @@
 # and the script fails.
 PKGS="build-essential clang pkg-config libcmocka-dev check coreutils busybox socat \
 netcat-openbsd pv gzip perl python3 nginx-light lighttpd mbuffer rsync xfsprogs tar strace xxd \
-curl nodejs"
+curl nodejs pmccabe"
 
 missing=""
 for p in $PKGS; do

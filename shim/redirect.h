@@ -1,0 +1,37 @@
+/*
+ * redirect.h - redirect.c: the write side, what the write wrappers
+ * (interpose.c) and the fwrite replay (stdio_write.c) call once a call is a
+ * candidate.
+ */
+#ifndef ZC_REDIRECT_H
+#define ZC_REDIRECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "policy.h"
+
+/* Writes.  pos == NULL: at the file offset (write, writev, send); otherwise
+ * at *pos (pwrite, pwritev), offset untouched.  how tells which call this
+ * is, so the plain path is the exact same call.  The result and errno are
+ * the plain call's. */
+ssize_t zc_engine_write(int fd, const void *buf, size_t n, const off_t *pos, enum zc_wcall how,
+			int flags);
+ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos);
+ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			      enum zc_wcall how, int flags);
+
+/* A signal handler is jumping out of this thread's write (jump.c, through
+ * zc_engine_abandon): let go of its pins and in-flight ranges as if it had
+ * returned.  Runs in the handler. */
+void zc_write_abandon(void);
+
+/* Clean phantom pages below this address count as untouched by the
+ * program when this thread's write finds them mapped: glibc's own copy of
+ * the start of an fwrite into the stream's buffer reads the file's pages,
+ * and the kernel maps whole large folios and their neighbours with them
+ * (fault-around).  Pages the program wrote always count.  0 = none. */
+extern __thread uintptr_t zc_stdio_touch_floor __attribute__((tls_model("initial-exec")));
+
+#endif
