@@ -73,6 +73,19 @@ $(TOOL): $(TOOL_SRCS) $(wildcard tools/*.h) include/zcopy.h shim/stats.h shim/co
          $(BUILD)/tool-paths | $(BUILD)
 	$(CC) $(CPPFLAGS) $(TOOL_DEFS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS)
 
+# The settings table printed row by row, for docs/gen/env-docs.sh.
+$(BUILD)/env-table: docs/gen/env-table.c shim/config.c shim/config.h include/zcopy.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ docs/gen/env-table.c shim/config.c
+
+# The manual's ENVIRONMENT entries and the README's table of settings are
+# generated from shim/config.c's table: check-docs (in make test) fails when
+# they differ, regen-docs rewrites them.
+.PHONY: check-docs regen-docs
+check-docs: $(BUILD)/env-table $(TOOL)
+	@sh docs/gen/env-docs.sh --check $(BUILD)/env-table $(TOOL)
+regen-docs: $(BUILD)/env-table
+	@sh docs/gen/env-docs.sh --write $(BUILD)/env-table
+
 $(BUILD)/zcopy.pc: zcopy.pc.in include/zcopy.h $(BUILD)/tool-paths | $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -126,7 +139,7 @@ test-deps:
 
 # Every suite runs even if an earlier one failed; the last line counts them.
 # test-deb needs dpkg-deb: without it, it is counted as skipped, not passed.
-TEST_SUITES := check-symbols test-unit test-tool test-deb test-integration test-faults test-fuzz \
+TEST_SUITES := check-symbols check-docs test-unit test-tool test-deb test-integration test-faults test-fuzz \
                test-corpus test-syscalls bench-quick
 test: all test-deps
 	@pass=0; fail=0; skip=0; failed=""; \
