@@ -3,4 +3,4 @@
 # wrappers agree, and no internal call enters an exported wrapper.
 .PHONY: check-symbols
 check-symbols: $(LIB)
-	@LIB=$(LIB) bash tests/checks/check-symbols.sh
+	@LIB=$(LIB) OBJDIR=$(BUILD)/shim bash tests/checks/check-symbols.sh
