@@ -1,9 +1,12 @@
 # zcopy - top-level build.  `make` builds build/libzcopy.so and build/zcopy;
-# `make test` installs missing test dependencies (or says how) and runs every
-# test; `make bench` runs the benchmarks; `make demo` shows an unmodified
-# program with and without zcopy.  `make install` / `install-strip` /
-# `uninstall` honour DESTDIR, PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR and
-# PKGCONFIGDIR; `make deb` builds a Debian package with dpkg-deb.
+# `make test` runs every test (it says which test dependencies are missing
+# and how to install them; .ci/run installs them); `make sanitize` runs the
+# unit tests and a fuzzer slice under sanitizers; `make bench` runs the
+# benchmarks; `make demo` shows an unmodified program with and without
+# zcopy.  `make install` / `install-strip` / `uninstall` honour DESTDIR,
+# PREFIX, BINDIR, LIBDIR, INCLUDEDIR, MANDIR and PKGCONFIGDIR; `make deb`
+# builds a Debian package with dpkg-deb.  CFLAGS, LDFLAGS and CPPFLAGS reach
+# every compile and link line.
 
 CC      ?= cc
 STRIP   ?= strip
@@ -16,12 +19,15 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BUILD   := build
 CFLAGS  ?= -O2 -g
 LDFLAGS ?=
+# Warnings are errors in the tree; `make WERROR=` builds with a newer
+# compiler whose new warnings are not fixed yet.
+WERROR  ?= -Werror
 
 # The version lives in include/zcopy.h; the SONAME carries its major number.
 VERSION := $(shell sed -n 's/^\#define ZCOPY_VERSION "\(.*\)"/\1/p' include/zcopy.h)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 SONAME  := libzcopy.so.$(MAJOR)
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+WARN    := -Wall -Wextra $(WERROR) -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ishim
 SHIM_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -fPIC -fvisibility=hidden -pthread \
                -fno-strict-aliasing -ftls-model=initial-exec
@@ -40,7 +46,7 @@ all: $(LIB) $(TOOL)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
-	$(CC) $(TOOL_CFLAGS) -o $@ $<
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/shim/%.o: shim/%.c $(SHIM_HDRS) | $(BUILD)/shim
 	$(CC) $(CPPFLAGS) $(SHIM_CFLAGS) -c $< -o $@
@@ -48,7 +54,7 @@ $(BUILD)/shim/%.o: shim/%.c $(SHIM_HDRS) | $(BUILD)/shim
 # build/libzcopy.so stays a plain file (tests and users preload it by that
 # name); it carries the SONAME that install gives its symlink.
 $(LIB): $(SHIM_OBJS) shim/exports.map
-	$(CC) -shared -pthread $(LDFLAGS) -o $@ $(SHIM_OBJS) -Wl,-soname,$(SONAME) \
+	$(CC) $(SHIM_CFLAGS) -shared $(LDFLAGS) -o $@ $(SHIM_OBJS) -Wl,-soname,$(SONAME) \
 	      -Wl,--version-script=shim/exports.map \
 	      -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined -ldl
 
@@ -66,6 +72,19 @@ TOOL_SRCS := $(wildcard tools/*.c) shim/config.c
 $(TOOL): $(TOOL_SRCS) $(wildcard tools/*.h) include/zcopy.h shim/stats.h shim/config.h \
          $(BUILD)/tool-paths | $(BUILD)
 	$(CC) $(CPPFLAGS) $(TOOL_DEFS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS)
+
+# The settings table printed row by row, for docs/gen/env-docs.sh.
+$(BUILD)/env-table: docs/gen/env-table.c shim/config.c shim/config.h include/zcopy.h | $(BUILD)
+	$(CC) $(CPPFLAGS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ docs/gen/env-table.c shim/config.c
+
+# The manual's ENVIRONMENT entries and the README's table of settings are
+# generated from shim/config.c's table: check-docs (in make test) fails when
+# they differ, regen-docs rewrites them.
+.PHONY: check-docs regen-docs
+check-docs: $(BUILD)/env-table $(TOOL)
+	@sh docs/gen/env-docs.sh --check $(BUILD)/env-table $(TOOL)
+regen-docs: $(BUILD)/env-table
+	@sh docs/gen/env-docs.sh --write $(BUILD)/env-table
 
 $(BUILD)/zcopy.pc: zcopy.pc.in include/zcopy.h $(BUILD)/tool-paths | $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -112,14 +131,15 @@ deb:
 test-deb:
 	@sh packaging/test-deb.sh
 
-# Test dependencies: installed when missing (as root), otherwise the exact
-# command to run is printed and the test run stops.
+# Test dependencies: a missing one stops the test run with the exact command
+# that installs it.  Nothing is installed here: .ci/run does that, through
+# `tests/deps.sh --install`.
 test-deps:
 	@sh tests/deps.sh
 
 # Every suite runs even if an earlier one failed; the last line counts them.
 # test-deb needs dpkg-deb: without it, it is counted as skipped, not passed.
-TEST_SUITES := check-symbols check-complexity test-unit test-tool test-deb test-integration test-faults test-fuzz \
+TEST_SUITES := check-symbols check-complexity check-docs test-unit test-tool test-deb test-integration test-faults test-fuzz \
                test-corpus test-syscalls bench-quick
 test: all test-deps
 	@pass=0; fail=0; skip=0; failed=""; \
@@ -135,20 +155,47 @@ test: all test-deps
 	echo "suites: $$pass passed, $$fail failed, $$skip skipped"; \
 	[ $$fail -eq 0 ]
 
+# `make sanitize`: the unit tests built with AddressSanitizer and UBSan (they
+# compile the shim sources in, so ASan's runtime is theirs), then the
+# library and the fuzzer built with UBSan and the fuzzer's `make test` slice
+# run against that library; every report stops the run.  ASan cannot go into
+# the preloaded library: docs/design.md, "Sanitizers", says why.  Built under
+# build-san/, never over build/.  Not part of `make test`: two more builds of
+# the tree take longer than the whole suite may; .ci/run runs it after.
+# SAN_CFLAGS takes the place of CFLAGS: -O1, as the sanitizers recommend,
+# which also keeps a build at another level than -O2 warning-free (GCC's
+# flow warnings differ between levels; -Werror stays on).
+SAN_BUILD  := build-san
+SAN_CFLAGS ?= -O1 -g
+SAN_FLAGS  := $(SAN_CFLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_MAKE   := $(MAKE) --no-print-directory
+.PHONY: sanitize
+sanitize:
+	@echo "== sanitize: unit tests with ASan and UBSan ($(SAN_BUILD)/asan)"
+	@$(SAN_MAKE) BUILD=$(SAN_BUILD)/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" \
+		LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" test-unit
+	@echo "== sanitize: fuzzer slice against the library with UBSan ($(SAN_BUILD)/ubsan)"
+	@UBSAN_OPTIONS=print_stacktrace=1 $(SAN_MAKE) BUILD=$(SAN_BUILD)/ubsan \
+		CFLAGS="$(SAN_FLAGS) -fsanitize=undefined" \
+		LDFLAGS="$(LDFLAGS) -fsanitize=undefined" test-fuzz
+	@echo "sanitize: passed"
+
 demo: all examples
 	@sh examples/demo.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)
 
-# Suites and benchmarks keep their rules beside their sources.
--include tests/unit/unit.mk
--include tests/tool/tool.mk
--include tests/faults/faults.mk
--include tests/corpus/corpus.mk
--include tests/fuzz/fuzz.mk
--include tests/integration/integration.mk
--include tests/syscalls/syscalls.mk
--include tests/checks/checks.mk
--include bench/bench.mk
--include bench/overhead.mk
+# Suites and benchmarks keep their rules beside their sources.  `include`,
+# not `-include`: a suite file that is missing or misnamed stops the build
+# instead of silently taking its suite out of `make test`.
+include tests/unit/unit.mk
+include tests/tool/tool.mk
+include tests/faults/faults.mk
+include tests/corpus/corpus.mk
+include tests/fuzz/fuzz.mk
+include tests/integration/integration.mk
+include tests/syscalls/syscalls.mk
+include tests/checks/checks.mk
+include bench/bench.mk
+include bench/overhead.mk

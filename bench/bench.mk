@@ -25,10 +25,10 @@ $(BENCH_DIR_OUT):
 	mkdir -p $@
 
 $(BENCH_DIR_OUT)/%: bench/%.c bench/common.h | $(BENCH_DIR_OUT)
-	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BENCH_HARNESS): $(BENCH_HSRCS) bench/harness.h bench/common.h shim/config.h | $(BENCH_DIR_OUT)
-	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) -o $@ $(BENCH_HSRCS)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_HSRCS)
 
 bench: $(LIB) bench-progs
 	$(BENCH_HARNESS) $(BENCH_ARGS)

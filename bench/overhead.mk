@@ -12,11 +12,11 @@ OVERHEAD_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11
 # Explicit rules: they take precedence over bench.mk's pattern rule.
 $(OVERHEAD_OUT)/tiny: bench/tiny.c bench/common.h
 	mkdir -p $(OVERHEAD_OUT)
-	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(OVERHEAD_OUT)/overhead: bench/overhead.c bench/common.h
 	mkdir -p $(OVERHEAD_OUT)
-	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) $(LDFLAGS) -o $@ $<
 
 bench-overhead: $(LIB) $(OVERHEAD_OUT)/tiny $(OVERHEAD_OUT)/overhead
 	$(OVERHEAD_OUT)/overhead $(LIB) $(OVERHEAD_OUT)/tiny docs/overhead.md

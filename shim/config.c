@@ -33,7 +33,8 @@ struct setting {
 	const char *bad;  /* value in force after a rejected one; NULL = the default */
 	parse_fn parse;
 	size_t off, size; /* the field it sets, to tell a changed value */
-	const char *doc;
+	const char *values; /* what it accepts, in a few words */
+	const char *doc;    /* what it does; `x` marks a literal (see config.h) */
 };
 
 /* Decimal digits only (no sign, no spaces); *end gets the first non-digit. */
@@ -214,26 +215,55 @@ static int parse_skip(struct zc_config *c, const char *v, const char **why)
 
 #define FIELD(f) offsetof(struct zc_config, f), sizeof(((struct zc_config *)0)->f)
 
-/* NULL default = the field's zero value (no stats, log on stderr). */
+/* NULL default = the field's zero value (no stats, log on stderr).  The
+ * values and doc strings are the one description of each variable: `zcopy
+ * help env` prints them, and the manual's ENVIRONMENT section and the
+ * README's table are generated from them (make regen-docs; make test fails
+ * when they differ). */
 static const struct setting settings[] = {
-	{ ZCOPY_ENV_MODE, "on", "off", parse_mode, FIELD(mode),
-	  "off: pass everything through; observe: count what would be redirected; "
-	  "on: redirect" },
-	{ ZCOPY_ENV_GUARD, "0", NULL, parse_guard, FIELD(guard),
-	  "1: also defer reads into buffers the map strategy cannot cover, using page guards" },
-	{ ZCOPY_ENV_STATS, NULL, NULL, parse_stats, FIELD(stats),
-	  "append one JSON line of counters at exit to this path (%p = pid), "
-	  "or print a summary with stderr" },
-	{ ZCOPY_ENV_LOG, "0", NULL, parse_log, FIELD(log_level),
-	  "diagnostics: 1 problems and settings, 2 decisions, 3 every redirected call" },
-	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_log_file, FIELD(log_file),
-	  "write diagnostics to this path (%p = pid) instead of stderr" },
+	{ ZCOPY_ENV_MODE, "on", "off", parse_mode, FIELD(mode), "`off`, `observe`, `on`",
+	  "`off`: pure pass-through (the A side of an A/B run). `observe`: detect and count "
+	  "what would be redirected, change nothing. `on`: redirect. Case does not matter; "
+	  "`0`, `false` and `no` also mean `off`; anything else (a misspelling, a stray "
+	  "blank) means `off` and is reported." },
+	{ ZCOPY_ENV_GUARD, "0", NULL, parse_guard, FIELD(guard), "`0`, `1`",
+	  "`1`: also defer reads into buffers whose alignment does not match the file "
+	  "offset (malloc'd buffers, which start 16 bytes into a page; static buffers; a "
+	  "new buffer per read, as python, perl and node allocate them): the whole pages "
+	  "inside the buffer are made inaccessible until the program or a system call needs "
+	  "them. Off by default: a program thread that blocks SIGSEGV and touches such a "
+	  "buffer would be killed (README, Limitations, Guard mode)." },
+	{ ZCOPY_ENV_STATS, NULL, NULL, parse_stats, FIELD(stats), "PATH or `stderr`",
+	  "At exit, append one JSON line of counters per process to PATH (`%p` becomes the "
+	  "pid); `stderr` prints a one-line summary on standard error instead, for each "
+	  "process that went through zcopy, while descriptor 2 is still the file it was at "
+	  "start-up. A relative PATH is taken from the directory the process started in. "
+	  "The file is opened without following a symbolic link and must be a regular file "
+	  "(a FIFO or device is refused without waiting); a new file gets mode 0600; a "
+	  "refused or unwritable path is reported once when `ZCOPY_LOG` is 1 or more." },
+	{ ZCOPY_ENV_LOG, "0", NULL, parse_log, FIELD(log_level), "`0` to `3`",
+	  "Diagnostics on standard error: `1` problems and the settings that differ from "
+	  "their defaults, `2` also decisions, `3` also every redirected call." },
+	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_log_file, FIELD(log_file), "PATH",
+	  "Write the diagnostics to PATH (`%p` becomes the pid) instead of standard error. "
+	  "It is opened as the `ZCOPY_STATS` file is; a refused file is reported on standard "
+	  "error, where the diagnostics then go." },
 	{ ZCOPY_ENV_MIN_CHUNK, "64k", NULL, parse_min_chunk, FIELD(min_chunk),
-	  "smallest read that may be deferred, in bytes (k and m suffixes allowed)" },
-	{ ZCOPY_ENV_ONLY, NULL, NULL, parse_only, FIELD(only),
-	  "apply only to these programs: names or glob patterns, separated by ':' or ','" },
-	{ ZCOPY_ENV_SKIP, NULL, NULL, parse_skip, FIELD(skip),
-	  "stay out of these programs: names or glob patterns, separated by ':' or ','" },
+	  "bytes, with a `k` or `m` suffix",
+	  "The smallest read that may be deferred, from 4096 to 1G. The default comes from "
+	  "the chunk-size sweep of `make bench` (docs/benchmarks.md)." },
+	{ ZCOPY_ENV_ONLY, NULL, NULL, parse_only, FIELD(only), "names or globs",
+	  "Apply only to the programs this list matches, for when `LD_PRELOAD` is set for a "
+	  "whole shell, service or container. Its items are program names or glob(7) "
+	  "patterns, separated by colons, commas or blanks. A pattern with a `/` is matched "
+	  "against the executable's path (/proc/self/exe) and the path it was started as; one "
+	  "without, against their last components (so `dd` matches /usr/bin/dd and a busybox "
+	  "applet started as dd). Checked once at start-up: a program left out behaves "
+	  "exactly as without the library (mode off, no statistics record, nothing on "
+	  "standard error)." },
+	{ ZCOPY_ENV_SKIP, NULL, NULL, parse_skip, FIELD(skip), "names or globs",
+	  "Stay out of the programs this list matches (written as for `ZCOPY_ONLY`); wins "
+	  "over `ZCOPY_ONLY`." },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -288,6 +318,17 @@ int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
 const char *zc_config_var(size_t i)
 {
 	return i < NSETTINGS ? settings[i].var : NULL;
+}
+
+int zc_config_doc(size_t i, struct zc_setting_doc *out)
+{
+	if (i >= NSETTINGS)
+		return -1;
+	out->var = settings[i].var;
+	out->values = settings[i].values;
+	out->def = settings[i].def;
+	out->doc = settings[i].doc;
+	return 0;
 }
 
 static const char *last_part(const char *path)

@@ -53,6 +53,15 @@ const char *zc_mode_name(enum zc_mode m);
  * tools that tell a misspelt variable name from a real one). */
 const char *zc_config_var(size_t i);
 
+/* The description of the i-th variable: what it accepts, its default (NULL:
+ * unset) and what it does.  A literal is written `like this`; the help and
+ * the generated manual and README mark it up their own way.  Returns -1 past
+ * the end. */
+struct zc_setting_doc {
+	const char *var, *values, *def, *doc;
+};
+int zc_config_doc(size_t i, struct zc_setting_doc *out);
+
 /* Does the scope (ZCOPY_ONLY / ZCOPY_SKIP) include a program?  exe is the
  * executable's path (/proc/self/exe), argv0 the name it was started as; either
  * may be "" or NULL.  A pattern with a '/' is matched (fnmatch) against the

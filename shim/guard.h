@@ -22,14 +22,17 @@
 
 /* Guarded pages in [p, p+n) get their bytes now.  Called by wrappers before
  * the kernel reads or writes caller memory; a compare while nothing is
- * guarded. */
+ * guarded.  The address goes in as a number: where the compiler does not
+ * inline it (-O0, -Os), a pointer to const reads to GCC as a read of the
+ * bytes, and it then warns that read's or readlink's output buffer is used
+ * uninitialized, which failed the build with those CFLAGS. */
 void zc_guard_materialize(uintptr_t lo, uintptr_t hi);
-static inline void zc_guard_before_kernel(const void *p, size_t n)
+static inline void zc_guard_before_kernel_at(uintptr_t p, size_t n)
 {
 	if (__builtin_expect(zc_guard_live, 0) && p && n)
-		zc_guard_materialize((uintptr_t)p,
-				     (uintptr_t)p + n < (uintptr_t)p ? UINTPTR_MAX : (uintptr_t)p + n);
+		zc_guard_materialize(p, p + n < p ? UINTPTR_MAX : p + n);
 }
+#define zc_guard_before_kernel(p, n) zc_guard_before_kernel_at((uintptr_t)(p), (n))
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt);
 
 /* The SIGSEGV handler's question: is addr on a guarded page?  If so the page

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Test dependencies, all from Debian's packages.  With --install (or when run
-# as root) missing ones are installed; otherwise the exact command is printed
-# and the script fails.
-PKGS="build-essential clang pkg-config libcmocka-dev check coreutils busybox socat \
+# Test dependencies, all from Debian's packages; each one is used by a suite
+# of `make test` (build-essential also brings nm and objdump for
+# check-symbols, and gcc's sanitizer runtimes for `make sanitize`).  Only
+# with --install (.ci/run) are missing ones installed; otherwise (`make
+# test`) the exact command is printed and the script fails.
+PKGS="build-essential pkg-config libcmocka-dev check coreutils busybox socat \
 netcat-openbsd pv gzip perl python3 nginx-light lighttpd mbuffer rsync xfsprogs tar strace xxd \
 curl nodejs pmccabe"
 
@@ -13,7 +15,7 @@ for p in $PKGS; do
 done
 [ -z "$missing" ] && exit 0
 
-if [ "$1" = "--install" ] || [ "$(id -u)" = 0 ]; then
+if [ "${1:-}" = "--install" ]; then
 	echo "tests/deps.sh: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq || exit 1
@@ -22,5 +24,9 @@ if [ "$1" = "--install" ] || [ "$(id -u)" = 0 ]; then
 	exit 0
 fi
 echo "tests/deps.sh: missing test dependencies:$missing" >&2
-echo "run: sudo apt-get install -y$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+	echo "install them with: apt-get install -y$missing  (or run .ci/run)" >&2
+else
+	echo "install them with: sudo apt-get install -y$missing" >&2
+fi
 exit 1

@@ -46,6 +46,9 @@ int zt_bad_option(const char *cmd, int c, char **argv);
 /* Help of every command, on stdout; returns 0 or 1 (write error). */
 int zt_help(void);
 
+/* ---- envhelp.c: `zcopy help env`, from the library's settings table ---- */
+void zt_print_env_help(void);
+
 /* ---- checks.c: what is looked at before CMD starts ---- */
 
 /* Says on stderr what is wrong with the ZCOPY_* variables (call it after the

@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
 	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
 	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
-	"       zcopy help | --help | --version\n";
+	"       zcopy help [env] | --help | --version\n";
 
 static const char help_text[] =
 	"\n"
@@ -68,7 +68,8 @@ static const char help_text[] =
 	"\n"
 	"Before starting CMD, every command says which ZCOPY_* values it cannot use\n"
 	"and whether CMD is static or setuid (zcopy cannot apply to it).\n"
-	"ZCOPY_LIBRARY=PATH names the libzcopy.so to preload.\n"
+	"ZCOPY_LIBRARY=PATH names the libzcopy.so to preload; `zcopy help env`\n"
+	"lists every ZCOPY_* setting.\n"
 	"\n"
 	"exit status: run and observe pass CMD's status through; ab exits 0 when the\n"
 	"outputs agree, 3 when they differ with zcopy, 4 when CMD failed in every\n"
@@ -357,6 +358,10 @@ int main(int argc, char **argv)
 		return zt_cmd_observe(argc - 1, argv + 1);
 	if (strcmp(cmd, "ab") == 0)
 		return zt_cmd_ab(argc - 1, argv + 1);
+	if (strcmp(cmd, "help") == 0 && argc > 2 && strcmp(argv[2], "env") == 0) {
+		zt_print_env_help();
+		return finish_stdout();
+	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return zt_help();
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -18,7 +18,8 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 LIB=${LIB:-build/libzcopy.so}
-OBJS=$(ls build/shim/*.o)
+# The objects the library was linked from (make passes its BUILD's).
+OBJS=$(ls "${OBJDIR:-build/shim}"/*.o)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

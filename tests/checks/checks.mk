@@ -7,7 +7,7 @@
 #                          of 25 (pmccabe).
 .PHONY: check-symbols check-complexity
 check-symbols: $(LIB)
-	@LIB=$(LIB) bash tests/checks/check-symbols.sh
+	@LIB=$(LIB) OBJDIR=$(BUILD)/shim bash tests/checks/check-symbols.sh
 
 check-complexity:
 	@bash tests/checks/check-complexity.sh

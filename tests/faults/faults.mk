@@ -24,10 +24,10 @@ $(FT_BUILD):
 	mkdir -p $@
 
 $(FT_BUILD)/fault_%: tests/faults/fault_%.c tests/faults/fault_util.h | $(FT_BUILD)
-	$(CC) $(FT_CFLAGS) -o $@ $<
+	$(CC) $(FT_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(FT_SUITE): $(FT_SUITE_SRCS) $(FT_HDRS) | $(FT_BUILD)
-	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) -Itests/faults -o $@ $(FT_SUITE_SRCS) $(FT_CHECK_LIB)
+	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) $(LDFLAGS) -Itests/faults -o $@ $(FT_SUITE_SRCS) $(FT_CHECK_LIB)
 
 test-faults: $(LIB) $(FT_PROGS) $(FT_SUITE)
 	@ZCOPY_TEST_LIB=$(abspath $(LIB)) ZCOPY_FAULT_PROGS=$(abspath $(FT_BUILD)) $(FT_SUITE)

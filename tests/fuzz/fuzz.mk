@@ -37,7 +37,7 @@ $(FUZZ_BUILD):
 	mkdir -p $@
 
 $(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h tests/fuzz/gen.h | $(FUZZ_BUILD)
-	$(CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
+	$(CC) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $(FUZZ_SRCS)
 
 # Shrinking one divergence (20 s at most) keeps a failing run short too.
 test-fuzz: $(LIB) $(FUZZ_BIN)

@@ -29,23 +29,23 @@ $(IT_PROGDIR) $(IT_BUILD):
 	mkdir -p $@
 
 $(IT_PROGDIR)/%: tests/programs/%.c $(IT_PROG_HDRS) | $(IT_PROGDIR)
-	$(CC) $(IT_CFLAGS) -o $@ $<
+	$(CC) $(IT_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # The constructor library, and the program linked against it (found through
 # its own directory at run time).
 $(IT_PROGDIR)/libctor_lib.so: tests/programs/ctor_lib.c $(IT_PROG_HDRS) | $(IT_PROGDIR)
-	$(CC) $(IT_CFLAGS) -fPIC -shared -o $@ $<
+	$(CC) $(IT_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
 $(IT_PROGDIR)/ctor_read: tests/programs/ctor_read.c $(IT_PROGDIR)/libctor_lib.so $(IT_PROG_HDRS)
-	$(CC) $(IT_CFLAGS) -o $@ $< -L$(IT_PROGDIR) -lctor_lib -Wl,-rpath,'$$ORIGIN'
+	$(CC) $(IT_CFLAGS) $(LDFLAGS) -o $@ $< -L$(IT_PROGDIR) -lctor_lib -Wl,-rpath,'$$ORIGIN'
 
 # One Check binary per suite: the scenario file plus the shared harness.
 $(IT_BUILD)/test_%: tests/integration/test_%.c $(IT_HARNESS) $(IT_HARNESS_H) $(IT_PROG_HDRS) | $(IT_BUILD)
-	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) -Itests/integration -Itests/programs -o $@ \
+	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Itests/integration -Itests/programs -o $@ \
 	      $< $(IT_HARNESS) $(IT_CHECK_LIB)
 
 $(IT_BUILD)/test_tools: tests/corpus/test_tools.c $(IT_HARNESS) $(IT_HARNESS_H) | $(IT_BUILD)
-	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) -Itests/integration -o $@ $< $(IT_HARNESS) $(IT_CHECK_LIB)
+	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Itests/integration -o $@ $< $(IT_HARNESS) $(IT_CHECK_LIB)
 
 # Every suite runs even if one fails, so one run shows every failure.
 test-integration: $(LIB) $(TOOL) $(IT_PROGS) $(IT_SUITES)

@@ -12,7 +12,7 @@ test-tool: $(TOOL) $(LIB) $(TOOL_TEST)
 	ZT_BUILD=$(abspath $(BUILD)) $(TOOL_TEST)
 
 $(TOOL_TEST): $(TOOL_TEST_SRCS) tools/tool.h include/zcopy.h shim/stats.h | $(BUILD)/tool
-	$(CC) $(CPPFLAGS) -Itools $(TOOL_CFLAGS) -o $@ $(TOOL_TEST_SRCS) \
+	$(CC) $(CPPFLAGS) -Itools $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_TEST_SRCS) \
 	      $$(pkg-config --cflags --libs check)
 
 $(BUILD)/tool:

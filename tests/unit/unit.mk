@@ -29,7 +29,7 @@ UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
 define UNIT_RULE
 $(UNIT_DIR)/test_$(1): tests/unit/test_$(1).c $(UNIT_SRCS_$(1)) $(SHIM_HDRS) $(UNIT_HDRS) \
                        tests/unit/unit.mk | $(UNIT_DIR)
-	$$(CC) $$(CPPFLAGS) $$(UNIT_CFLAGS) -o $$@ tests/unit/test_$(1).c $(UNIT_SRCS_$(1)) \
+	$$(CC) $$(CPPFLAGS) $$(UNIT_CFLAGS) $$(LDFLAGS) -o $$@ tests/unit/test_$(1).c $(UNIT_SRCS_$(1)) \
 	       $$(UNIT_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call UNIT_RULE,$(t))))
