@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
 #include "zcopy.h"
 
 struct zc_stats zc_stats;
+struct zc_stats *zc_stats_cur = &zc_stats;
+_Static_assert(sizeof(struct zc_stats) % sizeof(uint64_t) == 0, "counters only");
 
 #define ZC_FB_KEY(name, key, desc) key,
 #define ZC_FB_DESC(name, key, desc) desc,
@@ -332,7 +335,7 @@ static int emitted;
 static char exe_buf[PATH_MAX];
 static char out_buf[PATH_MAX * 6 + 4096];
 
-static void snapshot(struct zc_stats *d)
+void zc_stats_snapshot_static(struct zc_stats *d)
 {
 #define LOAD(f) d->f = __atomic_load_n(&zc_stats.f, __ATOMIC_RELAXED)
 	LOAD(bytes_zero_copy);
@@ -348,6 +351,13 @@ static void snapshot(struct zc_stats *d)
 		LOAD(fallback_bytes[i]);
 	}
 #undef LOAD
+}
+
+/* Everything counted: zc_stats and, once it exists, the live page. */
+static void snapshot(struct zc_stats *d)
+{
+	zc_stats_snapshot_static(d);
+	zc_live_add_to(d);
 }
 
 /* Did this process go through zcopy at all?  (ZCOPY_STATS=stderr names only
@@ -484,6 +494,7 @@ void zc_stats_stderr_closing(void)
 
 void zc_stats_reset(void)
 {
+	zc_live_after_fork_child();
 	memset(&zc_stats, 0, sizeof zc_stats);
 	__atomic_store_n(&emitted, 0, __ATOMIC_RELEASE);
 }

@@ -61,14 +61,31 @@ struct zc_stats {
 	uint64_t fallback_bytes[ZC_FB__COUNT]; /* bytes that went plain for that reason */
 };
 
+/* The counters: zc_stats until the live page exists (live.h), then the
+ * page's.  The first count makes the page. */
 extern struct zc_stats zc_stats;
+extern struct zc_stats *zc_stats_cur;
+extern int zc_live_tried;
+struct zc_stats *zc_live_start(void);
 
-#define ZC_ADD(field, n) __atomic_fetch_add(&zc_stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+static inline struct zc_stats *zc_counters(void)
+{
+	struct zc_stats *p = __atomic_load_n(&zc_stats_cur, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(!__atomic_load_n(&zc_live_tried, __ATOMIC_RELAXED), 0))
+		p = zc_live_start();
+	return p;
+}
+
+#define ZC_ADD(field, n) __atomic_fetch_add(&zc_counters()->field, (uint64_t)(n), __ATOMIC_RELAXED)
 static inline void zc_fallback(enum zc_fallback why, uint64_t bytes)
 {
-	__atomic_fetch_add(&zc_stats.fallbacks[why], 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&zc_stats.fallback_bytes[why], bytes, __ATOMIC_RELAXED);
+	struct zc_stats *c = zc_counters();
+	__atomic_fetch_add(&c->fallbacks[why], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->fallback_bytes[why], bytes, __ATOMIC_RELAXED);
 }
+
+/* zc_stats alone, read counter by counter (live.c copies it into the page). */
+void zc_stats_snapshot_static(struct zc_stats *d);
 
 /* Formats the JSON record (no trailing newline is added by this function);
  * returns its length, or 0 if cap is too small. */
