@@ -64,6 +64,7 @@ void zt_warn_program(const char *name);
 int zt_cmd_run(int argc, char **argv);
 int zt_cmd_observe(int argc, char **argv);
 int zt_cmd_ab(int argc, char **argv);
+int zt_cmd_stat(int argc, char **argv);
 
 /* ---- child.c: running CMD, signals, temporary files ---- */
 
