@@ -36,6 +36,7 @@
 #include "real.h"
 #include "seams.h"
 #include "stats.h"
+#include "streams.h"
 #include "zcopy.h"
 
 void zc_signals_init(void);
@@ -316,6 +317,7 @@ __attribute__((destructor)) static void zc_destructor(void)
 	if (!zc_ready)
 		return;
 	zc_inside = 1; /* whatever runs after us is passed through */
+	zc_flows_log_open();
 	zc_stats_emit();
 	zc_live_remove();
 	zc_log_close();
