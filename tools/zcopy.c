@@ -23,7 +23,7 @@
 
 static const char usage_text[] =
 	"usage: zcopy run [-m off|observe|on] [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy observe [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy observe [-g] [-s FILE|-] [-v] [--streams] [--] CMD [ARGS...]\n"
 	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
 	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
 	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
@@ -51,7 +51,9 @@ static const char help_text[] =
 	"                      (%p is the pid); '-' prints a summary on stderr\n"
 	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"
 	"observe options: -g, -v as above; -s FILE also keeps the raw records\n"
-	"                 (-s - writes them on stderr)\n"
+	"                 (-s - writes them on stderr); --streams lists each process's\n"
+	"                 largest streams (source -> destination, bytes, reason);\n"
+	"                 -vv logs streams starting, backing off and ending\n"
 	"ab options:\n"
 	"  -n, --runs N        measured runs per side (default 5)\n"
 	"  -w, --warmup N      unmeasured warm-up runs per side (default 1)\n"
