@@ -1,6 +1,8 @@
 /*
  * copier.c - a program for the tool tests: copies IN to OUT with read/write
- * in 1 MiB chunks, then does what ACTION says:
+ * in 1 MiB chunks (ACTION "other": writes each chunk's bytes reversed, from
+ * another buffer, as a program that transforms its data), then does what
+ * ACTION says:
  *   pause  print "ready" on stdout and wait for a signal
  *   wait   print "ready" and read stdin to its end, then exit 0
  *   segv   store through a null pointer
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 static char buf[1 << 20] __attribute__((aligned(4096)));
+static char rev[1 << 20] __attribute__((aligned(4096)));
 
 static void show(const char *what, int sig)
 {
@@ -48,9 +51,13 @@ int main(int argc, char **argv)
 	out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (in < 0 || out < 0)
 		return 3;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
+	int other = strcmp(argv[3], "other") == 0;
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; other && i < n; i++)
+			rev[i] = buf[n - 1 - i];
+		if (write(out, other ? rev : buf, (size_t)n) != n)
 			return 4;
+	}
 	if (strcmp(argv[3], "pause") == 0 || strcmp(argv[3], "wait") == 0) {
 		char c;
 		printf("ready\n");

@@ -31,6 +31,8 @@ TCase *records_tcase(void);
 TCase *env_tcase(void);
 /* test_fatal.c: records of processes killed by signals, and the live counters. */
 TCase *fatal_tcase(void);
+/* test_streams.c: per-stream detail in records, observe --streams, -vv, advice. */
+TCase *streams_tcase(void);
 
 static char tool[PATH_MAX], lib[PATH_MAX];
 static char work[PATH_MAX], tmpdir[PATH_MAX + 8];
@@ -1094,6 +1096,7 @@ int main(void)
 	suite_add_tcase(s, records_tcase());
 	suite_add_tcase(s, env_tcase());
 	suite_add_tcase(s, fatal_tcase());
+	suite_add_tcase(s, streams_tcase());
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
