@@ -41,6 +41,7 @@
 #include "engine.h"
 #include "fatal.h"
 #include "live.h"
+#include "ownfd.h"
 #include "real.h"
 #include "stats.h"
 
@@ -87,6 +88,10 @@ static void put_back(int sig)
 
 void zc_fatal_last_word(void)
 {
+	/* A vfork child shares the parent's memory: the record and the live
+	 * page it would write and remove are the parent's. */
+	if (zc_in_vfork_child())
+		return;
 	int saved = errno;
 	int inside = zc_inside;
 	zc_inside = 1; /* anything the record needs is passed through */

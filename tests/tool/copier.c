@@ -7,6 +7,8 @@
  *   wait   print "ready" and read stdin to its end, then exit 0
  *   segv   store through a null pointer
  *   abort  abort()
+ *   vfork  vfork a child that dies of SIGTERM before any exec, print its
+ *          wait status, and exit 0
  *   view   print the dispositions it reads back for the fatal signals, set
  *          and read some back, then raise SIGTERM from its own handler's
  *          SIG_DFL (the handler re-raises, as servers do)
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char buf[1 << 20] __attribute__((aligned(4096)));
@@ -73,6 +76,17 @@ int main(int argc, char **argv)
 		*(volatile int *)(long)(argc - 4) = 1; /* argc is 4: a null pointer */
 	if (strcmp(argv[3], "abort") == 0)
 		abort();
+	if (strcmp(argv[3], "vfork") == 0) {
+		int st;
+		pid_t pid = vfork();
+		if (pid == 0) {
+			kill(getpid(), SIGTERM);
+			_exit(5);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return 6;
+		printf("child status %#x\n", (unsigned)st);
+	}
 	if (strcmp(argv[3], "view") == 0) {
 		static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGSEGV,
 					    SIGPIPE, SIGTERM, SIGUSR1, SIGCHLD };

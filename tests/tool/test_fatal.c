@@ -76,6 +76,25 @@ START_TEST(program_reads_back_its_own_dispositions)
 }
 END_TEST
 
+/* A vfork child shares its parent's memory: its death by a signal writes
+ * nothing of the parent's (the parent's record, from its own exit, is the
+ * one record, with the parent's pid). */
+START_TEST(vfork_child_killed_leaves_the_parent_its_record)
+{
+	struct run a, b;
+	char out_a[256], out_b[256];
+	start(&a, "plain", NULL, "vfork");
+	int st_a = finish(&a, out_a, sizeof out_a);
+	start(&b, "zcopy", "on", "vfork");
+	int st_b = finish(&b, out_b, sizeof out_b);
+	ck_assert_msg(WIFEXITED(st_a) && WEXITSTATUS(st_a) == 0, "plain: %#x", st_a);
+	ck_assert_int_eq(st_a, st_b);
+	ck_assert_str_eq(out_a, out_b);
+	ck_assert_str_eq(out_a, "child status 0xf\n");
+	check_record("zcopy", b.pid);
+}
+END_TEST
+
 START_TEST(stat_sees_a_running_copier)
 {
 	struct run r;
@@ -135,6 +154,7 @@ TCase *fatal_tcase(void)
 	tcase_add_test(tc, sigsegv_fault_leaves_the_record_and_the_same_death_and_core);
 	tcase_add_test(tc, sigabrt_leaves_the_record_and_the_same_death_and_core);
 	tcase_add_test(tc, program_reads_back_its_own_dispositions);
+	tcase_add_test(tc, vfork_child_killed_leaves_the_parent_its_record);
 	tcase_add_test(tc, stat_sees_a_running_copier);
 	tcase_add_test(tc, live_page_is_removed_by_a_fatal_signal);
 	return tc;
