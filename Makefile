@@ -69,7 +69,7 @@ $(BUILD)/tool-paths: FORCE | $(BUILD)
 	@echo '$(TOOL_DEFS)' | cmp -s - $@ || echo '$(TOOL_DEFS)' > $@
 
 TOOL_SRCS := $(wildcard tools/*.c) shim/config.c
-$(TOOL): $(TOOL_SRCS) $(wildcard tools/*.h) include/zcopy.h shim/stats.h shim/config.h \
+$(TOOL): $(TOOL_SRCS) $(wildcard tools/*.h) include/zcopy.h shim/stats.h shim/live.h shim/config.h \
          $(BUILD)/tool-paths | $(BUILD)
 	$(CC) $(CPPFLAGS) $(TOOL_DEFS) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $(TOOL_SRCS)
 

@@ -36,6 +36,17 @@
 #define ZCOPY_STAT_WOULD_ZERO_COPY  "would_zero_copy_bytes"
 #define ZCOPY_STAT_GUARD            "guard"          /* ZCOPY_GUARD in force: 0 or 1 */
 #define ZCOPY_STAT_FALLBACK_BYTES   "fallback_bytes" /* object: reason -> bytes */
+#define ZCOPY_STAT_STREAMS          "streams"        /* array: the largest streams */
+
+/* Keys of each object of "streams": one source feeding one destination. */
+#define ZCOPY_STREAM_SRC            "src"            /* the source's path */
+#define ZCOPY_STREAM_DST_KIND       "dst_kind"       /* file, pipe, stream-socket, ... */
+#define ZCOPY_STREAM_DST            "dst"            /* path; "" for pipes and sockets */
+#define ZCOPY_STREAM_ZERO_COPY      "bytes_zero_copy" /* by kernel transfer */
+#define ZCOPY_STREAM_COPIED         "bytes_copied"   /* through user memory */
+#define ZCOPY_STREAM_WOULD          "would_zero_copy_bytes" /* observe mode */
+#define ZCOPY_STREAM_PRIMITIVE      "primitive"      /* most used transfer, or "" */
+#define ZCOPY_STREAM_FALLBACK       "fallback"       /* reason for most bytes, or "" */
 
 /* Keys of the "transfers" object: calls of each kernel primitive. */
 #define ZCOPY_TRANSFER_COPY_FILE_RANGE "copy_file_range"
@@ -67,6 +78,7 @@
 #define ZCOPY_FALLBACK_FD_LIMIT       "fd_limit"
 #define ZCOPY_FALLBACK_NO_PIN         "no_pin"
 #define ZCOPY_FALLBACK_STDIO          "stdio"
+#define ZCOPY_FALLBACK_TRANSFORMED    "transformed"
 
 /* Every reason above, in the library's order, for an array initializer:
  * static const char *const reasons[] = { ZCOPY_FALLBACK_REASONS }; */
@@ -79,6 +91,6 @@
 	ZCOPY_FALLBACK_BACKOFF, ZCOPY_FALLBACK_PARTIAL_PAGES, ZCOPY_FALLBACK_DIRTY_PAGES, \
 	ZCOPY_FALLBACK_SOURCE_CHANGED, ZCOPY_FALLBACK_PRIMITIVE_UNSUPPORTED,              \
 	ZCOPY_FALLBACK_MAP_FAILED, ZCOPY_FALLBACK_TOO_MANY_PHANTOMS, ZCOPY_FALLBACK_FD_LIMIT,  \
-	ZCOPY_FALLBACK_NO_PIN, ZCOPY_FALLBACK_STDIO
+	ZCOPY_FALLBACK_NO_PIN, ZCOPY_FALLBACK_STDIO, ZCOPY_FALLBACK_TRANSFORMED
 
 #endif

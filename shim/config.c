@@ -243,7 +243,9 @@ static const struct setting settings[] = {
 	  "refused or unwritable path is reported once when `ZCOPY_LOG` is 1 or more." },
 	{ ZCOPY_ENV_LOG, "0", NULL, parse_log, FIELD(log_level), "`0` to `3`",
 	  "Diagnostics on standard error: `1` problems and the settings that differ from "
-	  "their defaults, `2` also decisions, `3` also every redirected call." },
+	  "their defaults, `2` also decisions (among them each stream starting, going "
+	  "through memory for a new reason or backing off, and ending, with its source and "
+	  "destination paths), `3` also every redirected call." },
 	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_log_file, FIELD(log_file), "PATH",
 	  "Write the diagnostics to PATH (`%p` becomes the pid) instead of standard error. "
 	  "It is opened as the `ZCOPY_STATS` file is; a refused file is reported on standard "

@@ -32,6 +32,7 @@
 #include "real.h"
 #include "redirect.h"
 #include "stats.h"
+#include "streams.h"
 #include "transfer.h"
 
 volatile int zc_ready;
@@ -475,6 +476,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 			return plain_read(fd, buf, n, pos);
 		}
 		why = ZC_FB_TOO_SMALL;
+		if (n + zc_stdio_read_rest >= zc_min_chunk)
+			zc_flow_read(fd); /* a write of other bytes next is "transformed" */
 		/* An fread's request counts whole (stdio_read.c reads its rest). */
 		ssize_t r = n + zc_stdio_read_rest >= zc_min_chunk ? consider(fd, buf, n, pos, &why)
 								    : ZC_PLAIN;
@@ -485,6 +488,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	}
 	if (zc_phantom_live)
 		before_plain_read(b, n);
+	if (zc_mode == ZC_MODE_OBSERVE)
+		zc_flow_read(fd);
 	ssize_t r = plain_read(fd, buf, n, pos);
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);
@@ -586,6 +591,7 @@ static void forget_fd(int fd)
 	zc_det_forget_fd(&det, fd);
 	zc_phantom_fd_closed(fd);
 	zc_pin_fd_closed(fd);
+	zc_flow_fds_closed((unsigned)fd, (unsigned)fd);
 }
 
 void zc_leave_slow(void)
@@ -646,6 +652,7 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
 	zc_pin_range_closed(lo, hi);
+	zc_flow_fds_closed(lo, hi);
 	zc_leave_locked(saved);
 }
 

@@ -25,8 +25,10 @@
 #include "config.h"
 #include "engine.h"
 #include "fdinfo.h"
+#include "fatal.h"
 #include "inflight.h"
 #include "guard.h"
+#include "live.h"
 #include "log.h"
 #include "ownfd.h"
 #include "phantom.h"
@@ -35,6 +37,7 @@
 #include "seams.h"
 #include "signals.h"
 #include "stats.h"
+#include "streams.h"
 #include "zcopy.h"
 
 /* Exported (exports.map), and looked up by every copy of the library at
@@ -289,12 +292,15 @@ static void zc_init(void)
 	zc_config_parse(&zc_cfg, env_get, report, changed);
 
 	zc_stats_open();
+	zc_live_init();
 	zc_engine_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (zc_cfg.mode == ZC_MODE_ON)
 		zc_signals_init();
 	if (zc_cfg.mode == ZC_MODE_ON && zc_cfg.guard)
 		zc_guard_signals_init();
+	/* After those two: SIGBUS (mode on) and SIGSEGV (guards) are theirs. */
+	zc_fatal_init(zc_cfg.mode == ZC_MODE_ON, zc_cfg.mode == ZC_MODE_ON && zc_cfg.guard);
 	arm();
 	zc_ready = 1;
 	zc_log(2, "ready: mode %s, min chunk %zu", zc_mode_name(zc_cfg.mode), zc_min_chunk);
@@ -310,6 +316,8 @@ __attribute__((destructor)) static void zc_destructor(void)
 	if (!zc_ready)
 		return;
 	zc_inside = 1; /* whatever runs after us is passed through */
+	zc_flows_log_open();
 	zc_stats_emit();
+	zc_live_remove();
 	zc_log_close();
 }

@@ -33,6 +33,7 @@
 #include "real.h"
 #include "redirect.h"
 #include "stats.h"
+#include "streams.h"
 #include "transfer.h"
 
 #define det zc_det_state
@@ -537,6 +538,7 @@ static struct zc_stream *pair_with_reads(struct wctx *w, const struct iovec *iov
 		if (!s)
 			continue;
 		pair = s;
+		zc_flow_begin_write(s->fd, w->fd, w->o.kind, len, w->first); /* counts below are its */
 		if (zc_mode == ZC_MODE_OBSERVE && w->first)
 			observe_piece(s, b, len, refusal);
 	}
@@ -694,6 +696,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 			note_file_change(w, n);
 		int refusal = zc_write_refusal(&w->o, w->how, w->flags, n);
 		struct zc_stream *pair = pair_with_reads(w, iov, cnt, refusal);
+		if (!pair) /* bytes of no read: other bytes than were read? */
+			zc_flow_begin_write(-1, w->fd, w->o.kind, n, w->first);
 		if (zc_mode == ZC_MODE_ON && zc_phantom_live)
 			collect(iov, cnt, &c);
 		go = c.n > 0 && refusal < 0;
@@ -893,8 +897,12 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 			  .pos = pos ? *pos : 0, .first = 1 };
 	ssize_t r = engine_writev(&w, iov, cnt);
 	zc_leave();
-	if (r == ZC_PLAIN)
-		return plain_write(fd, iov, cnt, pos, how, flags);
+	if (r == ZC_PLAIN) {
+		r = plain_write(fd, iov, cnt, pos, how, flags);
+		zc_flow_end(); /* after the plain call, whose bytes are the flow's */
+		return r;
+	}
+	zc_flow_end();
 	if (r != -1)
 		errno = saved; /* a success, even a short one, leaves errno alone */
 	return r;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fatal.h"
 #include "guard.h"
 #include "phantom.h"
 #include "real.h"
@@ -140,6 +141,7 @@ static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void
  * core); a sent signal is sent again. */
 static void default_action(int sig, const siginfo_t *si, volatile int *installed)
 {
+	zc_fatal_last_word(); /* the record first (fatal.c) */
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
@@ -266,6 +268,18 @@ int zc_signals_defer_ok(void)
 
 /* ---- the ways to set or query a disposition ---------------------------- */
 
+/* A signal fatal.c stands in for is handed back to the program's own
+ * disposition for the call (libc's function then reports and replaces that
+ * one), and taken again if the call left it at SIG_DFL.  sig is the
+ * enclosing function's. */
+#define FATAL_AWARE(call)                    \
+	({                                   \
+		zc_fatal_release(sig);       \
+		__typeof__(call) r_ = (call); \
+		zc_fatal_retake(sig);        \
+		r_;                          \
+	})
+
 /* One body for each family of twins, each twin with its own real function
  * (a twin calling the other would go through the PLT into our own wrapper). */
 static inline int sigaction_common(int (*real)(int, const struct sigaction *, struct sigaction *),
@@ -273,8 +287,16 @@ static inline int sigaction_common(int (*real)(int, const struct sigaction *, st
 {
 	if (sig == SIGSEGV && ours_segv)
 		return segv_sigaction(act, old);
-	if (sig != SIGBUS || !enabled)
-		return real(sig, act, old);
+	if (sig != SIGBUS || !enabled) {
+		if (!act && zc_fatal_managed(sig)) {
+			zc_fatal_query(sig, old); /* the program's SIG_DFL */
+			return 0;
+		}
+		zc_fatal_release(sig);
+		int r = real(sig, act, old);
+		zc_fatal_retake(sig);
+		return r;
+	}
 	bus_action(act, old);
 	return 0;
 }
@@ -314,7 +336,7 @@ static inline __sighandler_t signal_common(__sighandler_t (*real)(int, __sighand
 	if (sig == SIGSEGV && ours_segv)
 		return segv_signal(h);
 	if (sig != SIGBUS || !enabled)
-		return real(sig, h);
+		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
@@ -338,7 +360,7 @@ static inline __sighandler_t sysv_common(__sighandler_t (*real)(int, __sighandle
 					 __sighandler_t h)
 {
 	if (sig != SIGBUS || !enabled)
-		return real(sig, h);
+		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
@@ -361,7 +383,7 @@ ZC_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
 ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 {
 	if (sig != SIGBUS || !enabled)
-		return REAL(sigset)(sig, disp);
+		return FATAL_AWARE(REAL(sigset)(sig, disp));
 	sigset_t set, oset;
 	sigemptyset(&set);
 	sigaddset(&set, SIGBUS);
@@ -379,7 +401,7 @@ ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 ZC_EXPORT int sigignore(int sig)
 {
 	if (sig != SIGBUS || !enabled)
-		return REAL(sigignore)(sig);
+		return FATAL_AWARE(REAL(sigignore)(sig));
 	bus_simple(SIG_IGN, 0, 0);
 	return 0;
 }
@@ -389,7 +411,7 @@ ZC_EXPORT int sigignore(int sig)
 ZC_EXPORT int siginterrupt(int sig, int interrupt)
 {
 	if (sig != SIGBUS || !enabled)
-		return REAL(siginterrupt)(sig, interrupt);
+		return FATAL_AWARE(REAL(siginterrupt)(sig, interrupt));
 	struct sigaction sa = program_bus;
 	bus_interrupts = interrupt != 0;
 	if (interrupt)

@@ -21,12 +21,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "ownfd.h"
+#include "streams.h"
+#include "fdinfo.h"
 #include "real.h"
 #include "zcopy.h"
 
 struct zc_stats zc_stats;
+struct zc_stats *zc_stats_cur = &zc_stats;
+_Static_assert(sizeof(struct zc_stats) % sizeof(uint64_t) == 0, "counters only");
 
 #define ZC_FB_KEY(name, key, desc) key,
 #define ZC_FB_DESC(name, key, desc) desc,
@@ -201,8 +206,47 @@ static void sb_reasons(struct sb *b, const char *key, const uint64_t *v, int *fi
 	sb_raw(b, "}", 1);
 }
 
+/* The index of the largest of n counters, or -1 when all are 0. */
+static int largest(const uint64_t *v, int n)
+{
+	int best = -1;
+	for (int i = 0; i < n; i++)
+		if (v[i] && (best < 0 || v[i] > v[best]))
+			best = i;
+	return best;
+}
+
+static void sb_flow(struct sb *b, const struct zc_flow *f)
+{
+	int first = 1;
+	int t = largest(f->st.transfers, ZC_T__COUNT);
+	int r = largest(f->st.fallback_bytes, ZC_FB__COUNT);
+	sb_raw(b, "{", 1);
+	sb_key(b, ZCOPY_STREAM_SRC, &first);
+	sb_json_str(b, f->src);
+	sb_key(b, ZCOPY_STREAM_DST_KIND, &first);
+	sb_json_str(b, zc_kind_name((enum zc_kind)f->dst_kind));
+	sb_key(b, ZCOPY_STREAM_DST, &first);
+	sb_json_str(b, f->dst);
+	sb_key_u64(b, ZCOPY_STREAM_ZERO_COPY, f->st.bytes_zero_copy, &first);
+	sb_key_u64(b, ZCOPY_STREAM_COPIED, f->st.bytes_copied, &first);
+	sb_key_u64(b, ZCOPY_STREAM_WOULD, f->st.would_zero_copy_bytes, &first);
+	sb_key(b, ZCOPY_STREAM_PRIMITIVE, &first);
+	sb_json_str(b, t < 0 ? "" : zc_transfer_keys[t]);
+	sb_key(b, ZCOPY_STREAM_FALLBACK, &first);
+	sb_json_str(b, r < 0 ? "" : zc_fallback_keys[r]);
+	sb_raw(b, "}", 1);
+}
+
 size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, const char *exe,
 		     const char *mode, int guard)
+{
+	return zc_stats_json_flows(s, NULL, 0, buf, cap, pid, exe, mode, guard);
+}
+
+size_t zc_stats_json_flows(const struct zc_stats *s, const struct zc_flow *flows, int nflows,
+			   char *buf, size_t cap, long pid, const char *exe, const char *mode,
+			   int guard)
 {
 	struct sb b = { buf, cap, 0, cap == 0 };
 	int first = 1, inner = 1;
@@ -229,6 +273,16 @@ size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, 
 	sb_raw(&b, "}", 1);
 	sb_reasons(&b, ZCOPY_STAT_FALLBACKS, s->fallbacks, &first);
 	sb_reasons(&b, "fallback_bytes", s->fallback_bytes, &first);
+	if (nflows > 0) {
+		sb_key(&b, ZCOPY_STAT_STREAMS, &first);
+		sb_raw(&b, "[", 1);
+		for (int i = 0; i < nflows; i++) {
+			if (i)
+				sb_raw(&b, ",", 1);
+			sb_flow(&b, &flows[i]);
+		}
+		sb_raw(&b, "]", 1);
+	}
 	sb_raw(&b, "}", 1);
 	return sb_finish(&b);
 }
@@ -330,9 +384,11 @@ static int emitted;
 
 /* Worst case: every byte of a PATH_MAX exe escaped as \u00XX, plus counters. */
 static char exe_buf[PATH_MAX];
-static char out_buf[PATH_MAX * 6 + 4096];
+static struct zc_flow flow_buf[ZC_STATS_STREAMS];
+/* ... and each stream's two paths, escaped the same way. */
+static char out_buf[PATH_MAX * 6 + 4096 + ZC_STATS_STREAMS * (ZC_FLOW_PATH * 12 + 512)];
 
-static void snapshot(struct zc_stats *d)
+void zc_stats_snapshot_static(struct zc_stats *d)
 {
 #define LOAD(f) d->f = __atomic_load_n(&zc_stats.f, __ATOMIC_RELAXED)
 	LOAD(bytes_zero_copy);
@@ -348,6 +404,13 @@ static void snapshot(struct zc_stats *d)
 		LOAD(fallback_bytes[i]);
 	}
 #undef LOAD
+}
+
+/* Everything counted: zc_stats and, once it exists, the live page. */
+static void snapshot(struct zc_stats *d)
+{
+	zc_stats_snapshot_static(d);
+	zc_live_add_to(d);
 }
 
 /* Did this process go through zcopy at all?  (ZCOPY_STATS=stderr names only
@@ -453,8 +516,12 @@ void zc_stats_emit(void)
 		return;
 	}
 
-	n = zc_stats_json(&snap, out_buf, sizeof out_buf - 1, pid, exe_buf,
-			  zc_mode_name(zc_cfg.mode), zc_cfg.guard);
+	int nflows = zc_flows_snapshot(flow_buf, ZC_STATS_STREAMS);
+	n = zc_stats_json_flows(&snap, flow_buf, nflows, out_buf, sizeof out_buf - 1, pid, exe_buf,
+				zc_mode_name(zc_cfg.mode), zc_cfg.guard);
+	if (n == 0 && nflows > 0) /* cannot happen with these sizes; the totals come first */
+		n = zc_stats_json(&snap, out_buf, sizeof out_buf - 1, pid, exe_buf,
+				  zc_mode_name(zc_cfg.mode), zc_cfg.guard);
 	if (strncmp(stats_tmpl_given, target, sizeof stats_tmpl_given) == 0 && stats_tmpl[0])
 		target = stats_tmpl; /* resolved at start-up */
 	if (n && zc_expand_path(path, sizeof path, target, pid) == 0) {
@@ -484,6 +551,8 @@ void zc_stats_stderr_closing(void)
 
 void zc_stats_reset(void)
 {
+	zc_live_after_fork_child();
+	zc_flows_after_fork_child();
 	memset(&zc_stats, 0, sizeof zc_stats);
 	__atomic_store_n(&emitted, 0, __ATOMIC_RELEASE);
 }

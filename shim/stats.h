@@ -36,7 +36,8 @@
 	X(TOO_MANY, "too_many_phantoms", "phantom table full")                            \
 	X(FD_LIMIT, "fd_limit", "RLIMIT_NOFILE below 1024: zcopy holds no descriptor to pin the source") \
 	X(NO_PIN, "no_pin", "the source could not be pinned (kcmp unavailable, or no descriptor free)") \
-	X(STDIO, "stdio", "fread/fwrite data glibc moved itself (its buffer, or a stream zcopy does not replay)")
+	X(STDIO, "stdio", "fread/fwrite data glibc moved itself (its buffer, or a stream zcopy does not replay)") \
+	X(TRANSFORMED, "transformed", "the bytes written are not the bytes read (the program changes or computes them)")
 
 
 #define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,
@@ -61,19 +62,58 @@ struct zc_stats {
 	uint64_t fallback_bytes[ZC_FB__COUNT]; /* bytes that went plain for that reason */
 };
 
+/* The counters: zc_stats until the live page exists (live.h), then the
+ * page's.  The first count makes the page. */
 extern struct zc_stats zc_stats;
+extern struct zc_stats *zc_stats_cur;
+extern int zc_live_tried;
+struct zc_stats *zc_live_start(void);
 
-#define ZC_ADD(field, n) __atomic_fetch_add(&zc_stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+static inline struct zc_stats *zc_counters(void)
+{
+	struct zc_stats *p = __atomic_load_n(&zc_stats_cur, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(!__atomic_load_n(&zc_live_tried, __ATOMIC_RELAXED), 0))
+		p = zc_live_start();
+	return p;
+}
+
+/* The flow (streams.h) the calling thread's write belongs to, if any: what
+ * the write counts is also added to it. */
+struct zc_flow;
+extern __thread struct zc_flow *zc_flow_cur __attribute__((tls_model("initial-exec")));
+void zc_flow_add(size_t off, uint64_t n);
+void zc_flow_fallback(enum zc_fallback why, uint64_t bytes);
+
+static inline void zc_add(size_t off, uint64_t n)
+{
+	__atomic_fetch_add((uint64_t *)((char *)zc_counters() + off), n, __ATOMIC_RELAXED);
+	if (__builtin_expect(zc_flow_cur != 0, 0))
+		zc_flow_add(off, n);
+}
+
+#define ZC_ADD(field, n) zc_add(__builtin_offsetof(struct zc_stats, field), (uint64_t)(n))
 static inline void zc_fallback(enum zc_fallback why, uint64_t bytes)
 {
-	__atomic_fetch_add(&zc_stats.fallbacks[why], 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&zc_stats.fallback_bytes[why], bytes, __ATOMIC_RELAXED);
+	struct zc_stats *c = zc_counters();
+	__atomic_fetch_add(&c->fallbacks[why], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->fallback_bytes[why], bytes, __ATOMIC_RELAXED);
+	if (__builtin_expect(zc_flow_cur != 0, 0))
+		zc_flow_fallback(why, bytes);
 }
+
+/* zc_stats alone, read counter by counter (live.c copies it into the page). */
+void zc_stats_snapshot_static(struct zc_stats *d);
 
 /* Formats the JSON record (no trailing newline is added by this function);
  * returns its length, or 0 if cap is too small. */
 size_t zc_stats_json(const struct zc_stats *s, char *buf, size_t cap, long pid, const char *exe,
 		     const char *mode, int guard);
+/* The same with the largest streams (streams.h), at most ZC_STATS_STREAMS,
+ * as "streams": [...]. */
+#define ZC_STATS_STREAMS 8
+size_t zc_stats_json_flows(const struct zc_stats *s, const struct zc_flow *flows, int nflows,
+			   char *buf, size_t cap, long pid, const char *exe, const char *mode,
+			   int guard);
 /* Formats the one-line human summary (with trailing newline). */
 size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		      const char *exe, const char *mode);

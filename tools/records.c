@@ -321,6 +321,78 @@ static int parse_table(struct parser *ps, struct zt_record *r, enum table t)
 	}
 }
 
+/* One object of "streams"; unknown keys are skipped. */
+static int parse_stream(struct parser *ps, struct zt_stream *st)
+{
+	char key[64];
+
+	if (expect(ps, '{') != 0)
+		return fail(ps, "expected an object");
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == '}') {
+		ps->p++;
+		return 0;
+	}
+	for (;;) {
+		int rc;
+		if (parse_string(ps, key, sizeof key) || expect(ps, ':'))
+			return -1;
+		if (strcmp(key, ZCOPY_STREAM_SRC) == 0)
+			rc = parse_string(ps, st->src, sizeof st->src);
+		else if (strcmp(key, ZCOPY_STREAM_DST_KIND) == 0)
+			rc = parse_string(ps, st->dst_kind, sizeof st->dst_kind);
+		else if (strcmp(key, ZCOPY_STREAM_DST) == 0)
+			rc = parse_string(ps, st->dst, sizeof st->dst);
+		else if (strcmp(key, ZCOPY_STREAM_ZERO_COPY) == 0)
+			rc = parse_u64(ps, &st->bytes_zero_copy);
+		else if (strcmp(key, ZCOPY_STREAM_COPIED) == 0)
+			rc = parse_u64(ps, &st->bytes_copied);
+		else if (strcmp(key, ZCOPY_STREAM_WOULD) == 0)
+			rc = parse_u64(ps, &st->would_zero_copy_bytes);
+		else if (strcmp(key, ZCOPY_STREAM_PRIMITIVE) == 0)
+			rc = parse_string(ps, st->primitive, sizeof st->primitive);
+		else if (strcmp(key, ZCOPY_STREAM_FALLBACK) == 0)
+			rc = parse_string(ps, st->fallback, sizeof st->fallback);
+		else
+			rc = skip_value(ps, 2);
+		if (rc != 0)
+			return -1;
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		return expect(ps, '}');
+	}
+}
+
+/* "streams": an array of stream objects. */
+static int parse_streams(struct parser *ps, struct zt_record *r)
+{
+	if (expect(ps, '[') != 0)
+		return fail(ps, "expected an array");
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == ']') {
+		ps->p++;
+		return 0;
+	}
+	for (;;) {
+		struct zt_stream *nv = realloc(r->streams, (r->nstreams + 1) * sizeof *nv);
+		if (!nv)
+			return fail(ps, "out of memory");
+		r->streams = nv;
+		memset(&nv[r->nstreams], 0, sizeof *nv);
+		if (parse_stream(ps, &nv[r->nstreams++]) != 0)
+			return -1;
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		return expect(ps, ']');
+	}
+}
+
 static int parse_member(struct parser *ps, struct zt_record *r, const char *key, int *have_pid)
 {
 	static const struct {
@@ -358,6 +430,8 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 		return parse_table(ps, r, T_FALLBACKS);
 	if (strcmp(key, "fallback_bytes") == 0)
 		return parse_table(ps, r, T_FALLBACK_BYTES);
+	if (strcmp(key, ZCOPY_STAT_STREAMS) == 0)
+		return parse_streams(ps, r);
 	return skip_value(ps, 1);
 }
 
@@ -418,6 +492,9 @@ void zt_record_free(struct zt_record *r)
 	free(r->reasons);
 	r->reasons = NULL;
 	r->nreasons = 0;
+	free(r->streams);
+	r->streams = NULL;
+	r->nstreams = 0;
 }
 
 int zt_record_add(struct zt_record *dst, const struct zt_record *src)

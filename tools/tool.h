@@ -67,6 +67,7 @@ void zt_warn_program(const char *name);
 int zt_cmd_run(int argc, char **argv);
 int zt_cmd_observe(int argc, char **argv);
 int zt_cmd_ab(int argc, char **argv);
+int zt_cmd_stat(int argc, char **argv);
 
 /* ---- child.c: running CMD, signals, temporary files ---- */
 
@@ -112,6 +113,16 @@ struct zt_reason {
 	uint64_t bytes;
 };
 
+/* One entry of a record's "streams": a source feeding a destination. */
+struct zt_stream {
+	char src[512];
+	char dst_kind[24];
+	char dst[512]; /* "" for pipes and sockets */
+	uint64_t bytes_zero_copy, bytes_copied, would_zero_copy_bytes;
+	char primitive[24]; /* most used transfer, or "" */
+	char fallback[48];  /* reason for most bytes through memory, or "" */
+};
+
 struct zt_record {
 	long pid;
 	char exe[512];
@@ -121,6 +132,8 @@ struct zt_record {
 	uint64_t transfers[3]; /* copy_file_range, sendfile, splice */
 	struct zt_reason *reasons;
 	size_t nreasons;
+	struct zt_stream *streams; /* the largest streams, largest first (not added up) */
+	size_t nstreams;
 };
 
 extern const char *const zt_transfer_keys[3];

@@ -23,10 +23,11 @@
 
 static const char usage_text[] =
 	"usage: zcopy run [-m off|observe|on] [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
-	"       zcopy observe [-g] [-s FILE|-] [-v] [--] CMD [ARGS...]\n"
+	"       zcopy observe [-g] [-s FILE|-] [-v] [--streams] [--] CMD [ARGS...]\n"
 	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
 	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
 	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
+	"       zcopy stat [PID...]\n"
 	"       zcopy help [env] | --help | --version\n";
 
 static const char help_text[] =
@@ -40,6 +41,8 @@ static const char help_text[] =
 	"           copying could be redirected and why the rest could not\n"
 	"  ab       run CMD alternately without (A) and with (B) zcopy, check that\n"
 	"           both sides produce the same output, and compare their timings\n"
+	"  stat     show the live counters of processes running under zcopy (all,\n"
+	"           or the PIDs named); `top` is another name for it\n"
 	"\n"
 	"run options:\n"
 	"  -m, --mode MODE     ZCOPY_MODE: off, observe or on\n"
@@ -48,7 +51,9 @@ static const char help_text[] =
 	"                      (%p is the pid); '-' prints a summary on stderr\n"
 	"  -v, --verbose       ZCOPY_LOG=1; repeat for more (up to -vvv)\n"
 	"observe options: -g, -v as above; -s FILE also keeps the raw records\n"
-	"                 (-s - writes them on stderr)\n"
+	"                 (-s - writes them on stderr); --streams lists each process's\n"
+	"                 largest streams (source -> destination, bytes, reason);\n"
+	"                 -vv logs streams starting, backing off and ending\n"
 	"ab options:\n"
 	"  -n, --runs N        measured runs per side (default 5)\n"
 	"  -w, --warmup N      unmeasured warm-up runs per side (default 1)\n"
@@ -358,6 +363,8 @@ int main(int argc, char **argv)
 		return zt_cmd_observe(argc - 1, argv + 1);
 	if (strcmp(cmd, "ab") == 0)
 		return zt_cmd_ab(argc - 1, argv + 1);
+	if (strcmp(cmd, "stat") == 0 || strcmp(cmd, "top") == 0)
+		return zt_cmd_stat(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 && argc > 2 && strcmp(argv[2], "env") == 0) {
 		zt_print_env_help();
 		return finish_stdout();

@@ -75,6 +75,34 @@ START_TEST(record_unknown_keys_are_skipped)
 }
 END_TEST
 
+START_TEST(record_streams_parse)
+{
+	static const char line[] =
+		"{\"pid\":5,\"streams\":[{\"src\":\"/a b\",\"dst_kind\":\"file\",\"dst\":\"/c\","
+		"\"bytes_zero_copy\":10,\"bytes_copied\":3,\"would_zero_copy_bytes\":0,"
+		"\"primitive\":\"splice\",\"fallback\":\"warmup\",\"later\":[1]},"
+		"{\"src\":\"/d\",\"dst_kind\":\"pipe\",\"dst\":\"\",\"bytes_copied\":7}]}";
+	struct zt_record r;
+	const char *why = NULL;
+	ck_assert_msg(zt_record_parse(line, strlen(line), &r, &why, NULL) == 0, "%s", why);
+	ck_assert_uint_eq(r.nstreams, 2);
+	ck_assert_str_eq(r.streams[0].src, "/a b");
+	ck_assert_str_eq(r.streams[0].dst_kind, "file");
+	ck_assert_str_eq(r.streams[0].dst, "/c");
+	ck_assert_uint_eq(r.streams[0].bytes_zero_copy, 10);
+	ck_assert_uint_eq(r.streams[0].bytes_copied, 3);
+	ck_assert_str_eq(r.streams[0].primitive, "splice");
+	ck_assert_str_eq(r.streams[0].fallback, "warmup");
+	ck_assert_str_eq(r.streams[1].dst, "");
+	ck_assert_uint_eq(r.streams[1].bytes_copied, 7);
+	zt_record_free(&r);
+	ck_assert_ptr_null(r.streams);
+	/* a stream that is not an object spoils the record */
+	static const char bad[] = "{\"pid\":5,\"streams\":[1]}";
+	ck_assert_int_eq(zt_record_parse(bad, strlen(bad), &r, &why, NULL), -1);
+}
+END_TEST
+
 /* Every proper prefix of a valid record is malformed, and none may crash. */
 START_TEST(record_every_truncation_is_rejected)
 {
@@ -214,6 +242,7 @@ TCase *records_tcase(void)
 	tcase_add_test(tc, record_example_line_parses);
 	tcase_add_test(tc, record_string_escapes_decode);
 	tcase_add_test(tc, record_unknown_keys_are_skipped);
+	tcase_add_test(tc, record_streams_parse);
 	tcase_add_test(tc, record_every_truncation_is_rejected);
 	tcase_add_test(tc, record_malformed_lines_are_rejected);
 	tcase_add_test(tc, record_deep_nesting_is_rejected_without_crashing);

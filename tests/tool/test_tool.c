@@ -29,6 +29,10 @@
 TCase *records_tcase(void);
 /* test_env.c: the library's settings, scope and double loading, preloaded by hand. */
 TCase *env_tcase(void);
+/* test_fatal.c: records of processes killed by signals, and the live counters. */
+TCase *fatal_tcase(void);
+/* test_streams.c: per-stream detail in records, observe --streams, -vv, advice. */
+TCase *streams_tcase(void);
 
 static char tool[PATH_MAX], lib[PATH_MAX];
 static char work[PATH_MAX], tmpdir[PATH_MAX + 8];
@@ -1091,6 +1095,8 @@ int main(void)
 
 	suite_add_tcase(s, records_tcase());
 	suite_add_tcase(s, env_tcase());
+	suite_add_tcase(s, fatal_tcase());
+	suite_add_tcase(s, streams_tcase());
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,148 @@
+/*
+ * live.c - the live page (see live.h): made on the process's first counter,
+ * counted into while it runs, removed at exit.
+ *
+ * The counters are never copied from one place to another while threads
+ * count: until the page exists they go to zc_stats; from the moment the
+ * pointer is switched they go to the page.  The record at exit adds the two,
+ * so it is exact; the page also gets a copy of zc_stats as it was just after
+ * the switch (`base`), so a reader sees what came before, missing at most
+ * the increments of calls that were under way at that moment.
+ *
+ * The file is opened with O_NOFOLLOW in a directory that must be the user's
+ * own with mode 0700, moved high at once (ownfd.c: the program's next open
+ * gets the number it would have got) and closed as soon as it is mapped:
+ * zcopy holds no descriptor for it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "live.h"
+#include "ownfd.h"
+#include "real.h"
+#include "stats.h"
+
+int zc_live_tried = 1; /* until zc_live_init says where the page goes */
+static char dir[PATH_MAX];
+static char file[PATH_MAX];
+static struct zc_live_page *page;
+
+static int is_own_dir(const char *path, unsigned uid)
+{
+	struct stat st;
+	return REAL(lstat)(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
+}
+
+void zc_live_init(void)
+{
+	if (zc_cfg.mode == ZC_MODE_OFF)
+		return;
+	if (zc_live_dir(dir, sizeof dir, getenv("XDG_RUNTIME_DIR"), (unsigned)getuid(),
+			is_own_dir) == 0)
+		__atomic_store_n(&zc_live_tried, 0, __ATOMIC_RELEASE);
+}
+
+/* dir exists (made now if needed), is ours and no one else's. */
+static int dir_ready(void)
+{
+	struct stat st;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return 0;
+	return REAL(lstat)(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+	       (st.st_mode & 077) == 0;
+}
+
+static struct zc_live_page *make_page(void)
+{
+	struct stat st;
+	size_t n = 0;
+	int slot = -1;
+	void *p;
+
+	if (!dir_ready())
+		return NULL;
+	zc_live_cat(file, sizeof file, &n, dir);
+	zc_live_cat(file, sizeof file, &n, "/");
+	zc_live_cat_uint(file, sizeof file, &n, (unsigned)getpid());
+	if (n >= sizeof file)
+		return NULL;
+	/* The same pid before an exec may have left one: it is ours to reuse. */
+	int fd = REAL(open)(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			    0600);
+	if (fd < 0 || zc_ownfd_take(fd, &slot, 0) < 0)
+		return NULL;
+	p = MAP_FAILED;
+	if (REAL(fstat)(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
+	    REAL(ftruncate)(slot, 0) == 0 && REAL(ftruncate)(slot, ZC_LIVE_SIZE) == 0)
+		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
+	zc_ownfd_close(&slot);
+	if (p == MAP_FAILED) {
+		unlink(file);
+		file[0] = '\0';
+		return NULL;
+	}
+	return p;
+}
+
+struct zc_stats *zc_live_start(void)
+{
+	int expected = 0;
+	if (!__atomic_compare_exchange_n(&zc_live_tried, &expected, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return __atomic_load_n(&zc_stats_cur, __ATOMIC_ACQUIRE);
+	int saved = errno;
+	struct zc_live_page *p = make_page();
+	if (p) {
+		ssize_t el = REAL(readlink)("/proc/self/exe", p->exe, sizeof p->exe - 1);
+		p->exe[el > 0 ? el : 0] = '\0';
+		p->pid = (int64_t)getpid();
+		const char *m = zc_mode_name(zc_cfg.mode);
+		strncpy(p->mode, m ? m : "", sizeof p->mode - 1);
+		page = p;
+		__atomic_store_n(&zc_stats_cur, &p->live, __ATOMIC_RELEASE);
+		zc_stats_snapshot_static(&p->base);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		memcpy(p->magic, ZC_LIVE_MAGIC, sizeof p->magic);
+	}
+	errno = saved;
+	return __atomic_load_n(&zc_stats_cur, __ATOMIC_ACQUIRE);
+}
+
+void zc_live_remove(void)
+{
+	if (page && file[0]) {
+		int saved = errno;
+		unlink(file);
+		file[0] = '\0';
+		errno = saved;
+	}
+}
+
+void zc_live_after_fork_child(void)
+{
+	__atomic_store_n(&zc_stats_cur, &zc_stats, __ATOMIC_RELEASE);
+	if (page) {
+		REAL(munmap)(page, ZC_LIVE_SIZE);
+		page = NULL;
+	}
+	file[0] = '\0';
+	if (dir[0])
+		__atomic_store_n(&zc_live_tried, 0, __ATOMIC_RELEASE);
+}
+
+void zc_live_add_to(struct zc_stats *s)
+{
+	if (!page)
+		return;
+	const uint64_t *src = (const uint64_t *)&page->live;
+	uint64_t *dst = (uint64_t *)s;
+	for (size_t i = 0; i < sizeof *s / sizeof(uint64_t); i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
