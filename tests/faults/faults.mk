@@ -5,7 +5,7 @@
 # skipped with a message otherwise).
 
 FT_BUILD     := $(BUILD)/faults
-FT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
+FT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
 FT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 FT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -15,7 +15,7 @@ FT_SUITE      := $(FT_BUILD)/test_faults
 FT_SUITE_SRCS := tests/faults/test_faults.c tests/faults/test_faults_files.c \
                  tests/faults/test_faults_midwrite.c tests/faults/test_faults_blocked.c \
                  tests/faults/fharness.c
-FT_HDRS       := tests/faults/fault_util.h tests/faults/fharness.h
+FT_HDRS       := tests/lib/zt.h tests/faults/fharness.h
 
 .PHONY: test-faults faults-programs
 faults-programs: $(FT_PROGS)
@@ -23,7 +23,7 @@ faults-programs: $(FT_PROGS)
 $(FT_BUILD):
 	mkdir -p $@
 
-$(FT_BUILD)/fault_%: tests/faults/fault_%.c tests/faults/fault_util.h | $(FT_BUILD)
+$(FT_BUILD)/fault_%: tests/faults/fault_%.c tests/lib/zt.h | $(FT_BUILD)
 	$(CC) $(FT_CFLAGS) -o $@ $<
 
 $(FT_SUITE): $(FT_SUITE_SRCS) $(FT_HDRS) | $(FT_BUILD)

@@ -6,7 +6,7 @@
 
 IT_BUILD     := $(BUILD)/integration
 IT_PROGDIR   := $(BUILD)/programs
-IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
+IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
 IT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -14,7 +14,7 @@ IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c,$(wildcard tests/programs/*.c))
 IT_PROGS     := $(patsubst tests/programs/%.c,$(IT_PROGDIR)/%,$(IT_PROG_SRCS)) \
                 $(IT_PROGDIR)/libctor_lib.so
-IT_PROG_HDRS := $(wildcard tests/programs/*.h)
+IT_PROG_HDRS := $(wildcard tests/programs/*.h) tests/lib/zt.h
 
 IT_SUITES    := $(IT_BUILD)/test_foundation $(IT_BUILD)/test_engine $(IT_BUILD)/test_ownfd \
                 $(IT_BUILD)/test_stdio $(IT_BUILD)/test_guard \

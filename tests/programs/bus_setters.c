@@ -10,7 +10,7 @@
  */
 #include <signal.h>
 
-#include "common.h"
+#include "zt.h"
 
 /* sigset, sigignore and siginterrupt are what this program is about. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -70,26 +70,17 @@ static void send_bus(void)
 static void copy(int in, int out, unsigned char *buf, int chunks)
 {
 	for (int i = 0; i < chunks; i++) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			return;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("bus_setters SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "bus_setters SRC DST", &in, &out);
 	unsigned char *buf = zt_map_anon(ZT_CHUNK);
 	/* Under zcopy its SIGBUS handler is in place and the copy engaged. */
 	copy(in, out, buf, 8);

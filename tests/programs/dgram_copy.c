@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -26,10 +26,7 @@ int main(int argc, char **argv)
 	int sz = 4 * ZT_CHUNK;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		/* The receiver knows how much to expect: a datagram socket has
 		 * no end-of-stream. */
@@ -41,19 +38,9 @@ int main(int argc, char **argv)
 		long long got = 0;
 		unsigned count = 0;
 		while (got < st.st_size) {
-			ssize_t n = recv(sv[1], rbuf, 2 * ZT_CHUNK, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				zt_die("recv");
-			}
+			ssize_t n = zt_recv(sv[1], rbuf, 2 * ZT_CHUNK, 1, "recv");
 			printf("datagram %u size %zd\n", count++, n);
-			int err;
-			zt_write_all(out, rbuf, (size_t)n, &err);
-			if (err) {
-				errno = err;
-				zt_die("write");
-			}
+			zt_put(out, rbuf, (size_t)n);
 			got += n;
 		}
 		printf("received %u datagrams %lld bytes\n", count, got);
@@ -63,9 +50,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		ssize_t w = write(sv[0], buf, (size_t)n);

@@ -10,7 +10,7 @@
  *   ro: the buffer is made read-only before it grows (a protection of
  *   its own on memory zcopy gave its bytes).
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -26,17 +26,10 @@ int main(int argc, char **argv)
 	long long total = 0;
 	size_t last = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 		last = (size_t)n;
 	}

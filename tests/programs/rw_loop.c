@@ -15,7 +15,7 @@
  */
 #include <signal.h>
 
-#include "common.h"
+#include "zt.h"
 
 static int copy(int in, int out, char *buf, size_t bs, unsigned long long *total)
 {

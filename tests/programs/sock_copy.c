@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 static void receive(int sock, const char *dst)
 {
@@ -18,20 +18,10 @@ static void receive(int sock, const char *dst)
 	if (!buf)
 		zt_die("malloc");
 	for (;;) {
-		ssize_t n = recv(sock, buf, 65536, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			zt_die("recv");
-		}
+		ssize_t n = zt_recv(sock, buf, 65536, 1, "recv");
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
 	printf("received %lld\n", total);
@@ -45,10 +35,7 @@ int main(int argc, char **argv)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		zt_die("socketpair");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		close(sv[0]);
 		receive(sv[1], argv[2]);
@@ -59,9 +46,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		for (ssize_t done = 0; done < n;) {

@@ -5,7 +5,7 @@
  *
  * usage: tee_copy SRC DST1 DST2
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -17,9 +17,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		int err;
