@@ -287,20 +287,14 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("tools");
+	Suite *s = it_suite("tools");
 
-	TCase *o = tcase_create("observe");
-	tcase_add_checked_fixture(o, setup, NULL);
-	tcase_set_timeout(o, 120);
+	TCase *o = it_tcase(s, "observe", setup, 120);
 	tcase_add_test(o, observe_cat_64mib_into_pipe);
 	tcase_add_test(o, observe_sha256sum_reads_only);
 	tcase_add_test(o, observe_gzip_transforms_its_data);
-	suite_add_tcase(s, o);
 
-	TCase *c = tcase_create("copiers");
-	tcase_add_checked_fixture(c, setup, NULL);
-	tcase_set_timeout(c, 120);
+	TCase *c = it_tcase(s, "copiers", setup, 120);
 	tcase_add_test(c, cat_file_to_pipe);
 	tcase_add_test(c, cat_file_to_dev_null);
 	tcase_add_test(c, cat_file_to_tcp_loopback);
@@ -309,12 +303,5 @@ int main(void)
 	tcase_add_test(c, dd_bs_1m_file_to_file);
 	tcase_add_test(c, busybox_dd_file_to_file);
 	tcase_add_test(c, split_by_bytes);
-	suite_add_tcase(s, c);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return it_main(s, "build/programs");
 }

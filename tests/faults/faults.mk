@@ -2,7 +2,7 @@
 # Makefile).  Builds the fault programs and the Check suite from tests/faults
 # into build/faults; `make test-faults` runs the suite against
 # build/libzcopy.so.  Scenarios that mount a small tmpfs need root (they are
-# skipped with a message otherwise).
+# counted as skipped otherwise).
 
 FT_BUILD     := $(BUILD)/faults
 FT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
@@ -14,8 +14,8 @@ FT_PROGS      := $(addprefix $(FT_BUILD)/,$(FT_PROG_NAMES))
 FT_SUITE      := $(FT_BUILD)/test_faults
 FT_SUITE_SRCS := tests/faults/test_faults.c tests/faults/test_faults_files.c \
                  tests/faults/test_faults_midwrite.c tests/faults/test_faults_blocked.c \
-                 tests/faults/fharness.c
-FT_HDRS       := tests/lib/zt.h tests/faults/fharness.h
+                 tests/lib/harness.c
+FT_HDRS       := tests/lib/zt.h tests/lib/harness.h
 
 .PHONY: test-faults faults-programs
 faults-programs: $(FT_PROGS)
@@ -27,7 +27,7 @@ $(FT_BUILD)/fault_%: tests/faults/fault_%.c tests/lib/zt.h | $(FT_BUILD)
 	$(CC) $(FT_CFLAGS) -o $@ $<
 
 $(FT_SUITE): $(FT_SUITE_SRCS) $(FT_HDRS) | $(FT_BUILD)
-	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) -Itests/faults -o $@ $(FT_SUITE_SRCS) $(FT_CHECK_LIB)
+	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) -o $@ $(FT_SUITE_SRCS) $(FT_CHECK_LIB)
 
 test-faults: $(LIB) $(FT_PROGS) $(FT_SUITE)
-	@ZCOPY_TEST_LIB=$(abspath $(LIB)) ZCOPY_FAULT_PROGS=$(abspath $(FT_BUILD)) $(FT_SUITE)
+	@ZCOPY_TEST_LIB=$(abspath $(LIB)) ZCOPY_TEST_PROGS=$(abspath $(FT_BUILD)) $(FT_SUITE)

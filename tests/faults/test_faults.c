@@ -25,7 +25,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 /* Defined in test_faults_files.c. */
 TCase *ft_files_tcase(void);
@@ -35,7 +36,7 @@ TCase *ft_midwrite_tcase(void);
 /* Defined in test_faults_blocked.c. */
 TCase *ft_blocked_tcase(void);
 
-#define SRC_SIZE (8 * FH_MIB)
+#define SRC_SIZE (8 * MiB)
 #define RUN_LIMIT 30 /* seconds for one run */
 
 /* "reader got N hash H" for the first n bytes of src. */
@@ -43,18 +44,18 @@ static char *reader_line(const char *src, size_t n)
 {
 	static char line[96];
 	size_t len;
-	char *p = fh_slurp(src, &len);
+	char *p = it_slurp(src, &len);
 	if (n > len)
 		n = len;
 	snprintf(line, sizeof line, "reader got %zu hash %016llx\n", n,
-		 (unsigned long long)fh_fnv(FH_FNV_INIT, p, n));
+		 (unsigned long long)zt_fnv(ZT_FNV_INIT, p, n));
 	free(p);
 	return line;
 }
 
 static void expect_out_has(const char *tag, const char *text)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, text) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, text, o);
 	free(o);
 }
@@ -62,11 +63,11 @@ static void expect_out_has(const char *tag, const char *text)
 /* Runs argv plain and under zcopy; both must end the same way. */
 static void both(const char *const *argv, int *plain, int *zc)
 {
-	*plain = fh_run("plain", 0, argv, RUN_LIMIT);
-	*zc = fh_run("zc", 1, argv, RUN_LIMIT);
-	ck_assert_msg(*plain == *zc, "%s: plain run %s, zcopy run %s", argv[0], fh_describe(*plain),
-		      fh_describe(*zc));
-	fh_same_out("plain", "zc");
+	*plain = it_run("plain", 0, argv, RUN_LIMIT);
+	*zc = it_run("zc", 1, argv, RUN_LIMIT);
+	ck_assert_msg(*plain == *zc, "%s: plain run %s, zcopy run %s", argv[0], it_describe(*plain),
+		      it_describe(*zc));
+	it_same_out("plain", "zc");
 }
 
 /* ---- EINTR: a SIGALRM every millisecond while the copy blocks ------------ */
@@ -74,14 +75,14 @@ static void both(const char *const *argv, int *plain, int *zc)
 static void eintr_case(const char *kind, const char *restart)
 {
 	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 1);
-	both(FH_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	it_begin();
+	it_make_file("src", SRC_SIZE, 1);
+	both(IT_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
 	expect_out_has("zc", "copied 8388608\n");
-	ck_assert_msg(fh_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
-	fh_expect_redirected("zc");
+	ck_assert_msg(it_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
+	it_expect_redirected("zc");
 }
 
 START_TEST(eintr_pipe_restart) { eintr_case("pipe", "r"); }
@@ -102,13 +103,13 @@ END_TEST
 static void eagain_case(const char *kind)
 {
 	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 2);
-	both(FH_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	it_begin();
+	it_make_file("src", SRC_SIZE, 2);
+	both(IT_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
-	ck_assert_msg(fh_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
-	fh_expect_redirected("zc");
+	ck_assert_msg(it_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
+	it_expect_redirected("zc");
 }
 
 START_TEST(eagain_pipe) { eagain_case("pipe"); }
@@ -126,15 +127,15 @@ END_TEST
 static void early_sigpipe_case(const char *kind)
 {
 	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 3);
-	both(FH_ARGV("fault_stream", "-l", "1048576", kind, "src"), &p, &z);
-	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", fh_describe(p));
-	expect_out_has("zc", reader_line("src", FH_MIB));
-	int e = fh_run("engaged", 1, FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
+	it_begin();
+	it_make_file("src", SRC_SIZE, 3);
+	both(IT_ARGV("fault_stream", "-l", "1048576", kind, "src"), &p, &z);
+	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", it_describe(p));
+	expect_out_has("zc", reader_line("src", MiB));
+	int e = it_run("engaged", 1, IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
 		       RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", fh_describe(e));
-	fh_expect_redirected("engaged");
+	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", it_describe(e));
+	it_expect_redirected("engaged");
 }
 
 /* SIGPIPE ignored: both runs end with EPIPE (a TCP reset first reported
@@ -142,13 +143,13 @@ static void early_sigpipe_case(const char *kind)
 static void early_epipe_case(const char *kind)
 {
 	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 3);
-	both(FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", fh_describe(p));
-	expect_out_has("zc", reader_line("src", FH_MIB));
+	it_begin();
+	it_make_file("src", SRC_SIZE, 3);
+	both(IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), &p, &z);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", it_describe(p));
+	expect_out_has("zc", reader_line("src", MiB));
 	expect_out_has("zc", "write error EPIPE\n");
-	fh_expect_redirected("zc");
+	it_expect_redirected("zc");
 }
 
 /* No unix-socket case with SIGPIPE at its default: when the reader leaves
@@ -173,30 +174,30 @@ END_TEST
  * fault and signal mask, and the copy that follows is intact. */
 static void sigbus_case(const char *how, int killed)
 {
-	fh_begin();
-	fh_make_file("src", 2 * FH_MIB + 1000, 4);
-	int p = fh_run("plain", 0, FH_ARGV("fault_sigbus", how, "src", "dst.plain"), RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_sigbus", how, "src", "dst.zc"), RUN_LIMIT);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
+	it_begin();
+	it_make_file("src", 2 * MiB + 1000, 4);
+	int p = it_run("plain", 0, IT_ARGV("fault_sigbus", how, "src", "dst.plain"), RUN_LIMIT);
+	int z = it_run("zc", 1, IT_ARGV("fault_sigbus", how, "src", "dst.zc"), RUN_LIMIT);
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
 	if (killed) {
 		ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGBUS, "plain run: %s",
-			      fh_describe(p));
+			      it_describe(p));
 		/* The same copy without the fault: the engine engages in it by
 		 * chunk 4, so phantoms were alive when the fault came. */
-		int e = fh_run("engaged", 1, FH_ARGV("fault_sigbus", "none", "src", "dst.e"),
+		int e = it_run("engaged", 1, IT_ARGV("fault_sigbus", "none", "src", "dst.e"),
 			       RUN_LIMIT);
 		ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 0, "engagement run: %s",
-			      fh_describe(e));
-		fh_same_file("src", "dst.e");
-		fh_expect_engaged("engaged");
+			      it_describe(e));
+		it_same_file("src", "dst.e");
+		it_expect_engaged("engaged");
 		return;
 	}
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	expect_out_has("zc", "after fault 2\n");
-	fh_same_file("src", "dst.plain");
-	fh_same_file("src", "dst.zc");
-	fh_expect_engaged("zc");
+	it_same_file("src", "dst.plain");
+	it_same_file("src", "dst.zc");
+	it_expect_engaged("zc");
 }
 
 START_TEST(sigbus_handler_sigaction) { sigbus_case("sigaction", 0); }
@@ -220,7 +221,7 @@ END_TEST
 
 static Suite *faults_suite(void)
 {
-	Suite *s = suite_create("faults");
+	Suite *s = it_suite("faults");
 	TCase *t = tcase_create("streams");
 	tcase_set_timeout(t, 90);
 	tcase_add_test(t, eintr_pipe_restart);
@@ -260,12 +261,5 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-	fh_global_init();
-	SRunner *r = srunner_create(faults_suite());
-	srunner_set_fork_status(r, CK_FORK);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	fh_global_cleanup();
-	return failed ? 1 : 0;
+	return it_main(faults_suite(), "build/faults");
 }

@@ -36,13 +36,14 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 20 /* seconds for one run: a safety net, never the assertion */
 
 static void expect_out(const char *tag, const char *text)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, text) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, text, o);
 	free(o);
 }
@@ -50,14 +51,14 @@ static void expect_out(const char *tag, const char *text)
 /* Runs MODE plain and under zcopy and compares the two. */
 static void blocked_case(const char *mode)
 {
-	fh_begin();
-	int p = fh_run("plain", 0, FH_ARGV("fault_blocked", mode), RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_blocked", mode), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, fh_describe(p),
-		      fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_expect_engaged("zc");
+	it_begin();
+	int p = it_run("plain", 0, IT_ARGV("fault_blocked", mode), RUN_LIMIT);
+	int z = it_run("zc", 1, IT_ARGV("fault_blocked", mode), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, it_describe(p),
+		      it_describe(z));
+	it_same_out("plain", "zc");
+	it_expect_engaged("zc");
 }
 
 /* 1 MiB before the target chunk, then the 64 KiB the pipe took before the
@@ -166,18 +167,18 @@ END_TEST
  * only the source's bytes, 960 is the secret's, and 961 stays unopened. */
 START_TEST(blocked_high_fd)
 {
-	fh_begin();
-	int p = fh_run("plain", 0, FH_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	fh_copy_file("dst", "dst.plain");
-	int z = fh_run("zc", 1, FH_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
-	ck_assert_msg(p == z, "highfd: plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst");
+	it_begin();
+	int p = it_run("plain", 0, IT_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	it_copy_file("dst", "dst.plain");
+	int z = it_run("zc", 1, IT_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
+	ck_assert_msg(p == z, "highfd: plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst");
 	expect_out("plain", "after the copy: fcntl(960, F_GETFD) = 0 OK\n");
 	expect_out("plain", "close(961) after the copy: -1 EBADF\n");
 	expect_out("plain", "destination 8388608 bytes, 0 words not the source's\n");
-	fh_expect_redirected("zc");
+	it_expect_redirected("zc");
 }
 END_TEST
 

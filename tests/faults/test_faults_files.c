@@ -30,19 +30,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 30
-#define SRC_SIZE (4 * FH_MIB)
+#define SRC_SIZE (4 * MiB)
 /* A new end of file inside a page, 2 MiB + 32 KiB + 100: before chunk 20,
  * inside chunk 16. */
-#define NEW_END (2 * FH_MIB + 32 * 1024 + 100)
+#define NEW_END (2 * MiB + 32 * 1024 + 100)
 
 /* stdout without the lines that show the bytes themselves ("hash", the
  * reader's hash): what remains is every call and its return value. */
 static char *calls_only(const char *tag)
 {
-	char *o = fh_out(tag), *w = o;
+	char *o = it_out(tag), *w = o;
 	for (char *line = o; *line;) {
 		char *end = strchr(line, '\n');
 		size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
@@ -87,21 +88,21 @@ static void same_calls(void)
 static void expect_bytes(const char *file, const char *want, size_t n, const char *what)
 {
 	size_t len;
-	char *got = fh_slurp(file, &len);
+	char *got = it_slurp(file, &len);
 	size_t i = 0;
 	while (i < len && i < n && got[i] == want[i])
 		i++;
 	ck_assert_msg(len == n && i == n,
 		      "%s: %s has %zu bytes, expected %zu; first difference at byte %zu "
 		      "(chunk %zu + %zu): got 0x%02x, expected 0x%02x",
-		      what, file, len, n, i, i / FH_CHUNK, i % FH_CHUNK,
+		      what, file, len, n, i, i / ZT_CHUNK, i % ZT_CHUNK,
 		      i < len ? (unsigned char)got[i] : 0, i < n ? (unsigned char)want[i] : 0);
 	free(got);
 }
 
 static void expect_line(const char *tag, const char *line)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, line) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, line, o);
 	free(o);
 }
@@ -119,7 +120,7 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 	snprintf(dst, sizeof dst, "dst.%s", tag);
 	snprintf(src, sizeof src, "src.%s", tag);
 	snprintf(fl, sizeof fl, "%s", flags);
-	fh_copy_file("src", src);
+	it_copy_file("src", src);
 	argv[k++] = "fault_copy";
 	argv[k++] = "-o";
 	argv[k++] = op;
@@ -135,7 +136,7 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 	argv[k++] = dst;
 	argv[k++] = src;
 	argv[k] = NULL;
-	return fh_run(tag, shim, argv, RUN_LIMIT);
+	return it_run(tag, shim, argv, RUN_LIMIT);
 }
 
 /* ---- truncation of the source mid-copy ----------------------------------- */
@@ -151,25 +152,25 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 static void trunc_case(const char *kind, long long n, long long new_end, const char *flags)
 {
 	int touch = strstr(flags, "-t") != NULL;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 5);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 5);
 	size_t len;
-	char *orig = fh_slurp("src", &len);
+	char *orig = it_slurp("src", &len);
 	int p = run_copy("plain", 0, "truncate", n, new_end, flags, kind);
 	int z = run_copy("zc", 1, "truncate", n, new_end, flags, kind);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	same_calls();
 	ck_assert_msg(WIFEXITED(z) && WEXITSTATUS(z) == 0, "zcopy run: %s (plain: exit 0)",
-		      fh_describe(z));
+		      it_describe(z));
 
-	size_t chunk_end = (size_t)(n + 1) * FH_CHUNK;
+	size_t chunk_end = (size_t)(n + 1) * ZT_CHUNK;
 	size_t out_len = chunk_end > (size_t)new_end ? chunk_end : (size_t)new_end;
 	char *zeroed = malloc(out_len);
 	ck_assert(zeroed != NULL);
 	memcpy(zeroed, orig, out_len);
 	/* Chunks before n were written before the truncation: only chunk n's
 	 * bytes at or past the new end change. */
-	size_t zero_from = (size_t)n * FH_CHUNK > (size_t)new_end ? (size_t)n * FH_CHUNK
+	size_t zero_from = (size_t)n * ZT_CHUNK > (size_t)new_end ? (size_t)n * ZT_CHUNK
 								  : (size_t)new_end;
 	if (chunk_end > zero_from)
 		memset(zeroed + zero_from, 0, chunk_end - zero_from);
@@ -179,15 +180,15 @@ static void trunc_case(const char *kind, long long n, long long new_end, const c
 		     "end and nothing else changed");
 	if (touch) {
 		char line[64];
-		size_t at = (size_t)n * FH_CHUNK;
+		size_t at = (size_t)n * ZT_CHUNK;
 		snprintf(line, sizeof line, "hash %016llx\n",
-			 (unsigned long long)fh_fnv(FH_FNV_INIT, orig + at, FH_CHUNK));
+			 (unsigned long long)zt_fnv(ZT_FNV_INIT, orig + at, ZT_CHUNK));
 		expect_line("plain", line);
 		snprintf(line, sizeof line, "hash %016llx\n",
-			 (unsigned long long)fh_fnv(FH_FNV_INIT, zeroed + at, FH_CHUNK));
+			 (unsigned long long)zt_fnv(ZT_FNV_INIT, zeroed + at, ZT_CHUNK));
 		expect_line("zc", line);
 	}
-	fh_expect_engaged("zc");
+	it_expect_engaged("zc");
 	free(zeroed);
 	free(orig);
 }
@@ -208,7 +209,7 @@ START_TEST(trunc_chunk_across_end_pwrite) { trunc_case("pwrite", 16, NEW_END, ""
 END_TEST
 START_TEST(trunc_chunk_across_end_pipe) { trunc_case("pipe", 16, NEW_END, "-D"); }
 END_TEST
-START_TEST(trunc_chunk_before_end_file) { trunc_case("file", 4, 2 * FH_MIB, ""); }
+START_TEST(trunc_chunk_before_end_file) { trunc_case("file", 4, 2 * MiB, ""); }
 END_TEST
 START_TEST(trunc_touched_past_end) { trunc_case("file", 20, NEW_END, "-t"); }
 END_TEST
@@ -236,21 +237,21 @@ END_TEST
 /* Appending does not touch the bytes read: both runs copy the same file. */
 static void change_case(const char *op, const char *kind, long long size)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE + 1000, 6);
+	it_begin();
+	it_make_file("src", SRC_SIZE + 1000, 6);
 	int p = run_copy("plain", 0, op, 20, size, "", kind);
 	int z = run_copy("zc", 1, op, 20, size, "", kind);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst.zc");
-	fh_same_file("src.plain", "dst.plain");
-	fh_expect_engaged("zc");
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst.zc");
+	it_same_file("src.plain", "dst.plain");
+	it_expect_engaged("zc");
 }
 
-START_TEST(append_mid_copy_file) { change_case("append", "file", FH_MIB); }
+START_TEST(append_mid_copy_file) { change_case("append", "file", MiB); }
 END_TEST
-START_TEST(append_mid_copy_pipe) { change_case("append", "pipe", FH_MIB); }
+START_TEST(append_mid_copy_pipe) { change_case("append", "pipe", MiB); }
 END_TEST
 
 /*
@@ -264,14 +265,14 @@ END_TEST
  */
 static void overwrite_case(const char *kind, const char *flags, long long size)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 7);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 7);
 	int p = run_copy("plain", 0, "overwrite", 20, size, flags, kind);
 	int z = run_copy("zc", 1, "overwrite", 20, size, flags, kind);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_expect_engaged("zc");
-	fh_same_file("dst.plain", "dst.zc");
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_expect_engaged("zc");
+	it_same_file("dst.plain", "dst.zc");
 }
 
 /* 10000 bytes at the start of chunk 20, between its read and its write. */
@@ -295,15 +296,16 @@ static void unmount_all(void)
 
 /* A private mount namespace for this test's process (and the programs it
  * runs), so the small tmpfs never shows outside and vanishes with it.
- * Returns 0 if that is not possible here (not root, no namespaces). */
-static int small_tmpfs(const char *size)
+ * Where that is not possible (not root, no namespaces) the test ends as
+ * skipped. */
+static void small_tmpfs(const char *size)
 {
 	char opt[64];
 	if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0) {
-		fprintf(stderr, "test_faults: skipping the full-disk scenario: needs root and "
-				"mount namespaces (%s)\n",
-			strerror(errno));
-		return 0;
+		char why[160];
+		snprintf(why, sizeof why, "the full-disk scenario needs root and mount namespaces (%s)",
+			 geteuid() != 0 ? "not root" : strerror(errno));
+		it_skip(why);
 	}
 	ck_assert(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
 	snprintf(opt, sizeof opt, "size=%s", size);
@@ -313,7 +315,6 @@ static int small_tmpfs(const char *size)
 		      strerror(errno));
 	mounted = 1;
 	ck_assert_msg(mount("tmpfs", "mnt.zc", "tmpfs", 0, opt) == 0, "mount: %s", strerror(errno));
-	return 1;
 }
 
 /*
@@ -325,9 +326,8 @@ static int small_tmpfs(const char *size)
  */
 static void enospc_case(int same_fs, const char *kind)
 {
-	fh_begin();
-	if (!small_tmpfs(same_fs ? "2100k" : "1100k"))
-		return;
+	it_begin();
+	small_tmpfs(same_fs ? "2100k" : "1100k");
 	int st[2];
 	const char *tags[2] = { "plain", "zc" };
 	for (int i = 0; i < 2; i++) {
@@ -335,33 +335,33 @@ static void enospc_case(int same_fs, const char *kind)
 		snprintf(dst, sizeof dst, "mnt.%s/dst", tags[i]);
 		if (same_fs) {
 			snprintf(src, sizeof src, "mnt.%s/src", tags[i]);
-			fh_make_file(src, FH_MIB, 8);
-			st[i] = fh_run(tags[i], i, FH_ARGV("fault_copy", "-r", "3", kind, dst, src),
+			it_make_file(src, MiB, 8);
+			st[i] = it_run(tags[i], i, IT_ARGV("fault_copy", "-r", "3", kind, dst, src),
 				       RUN_LIMIT);
 		} else {
 			if (i == 0)
-				fh_make_file("src", SRC_SIZE, 8);
-			st[i] = fh_run(tags[i], i, FH_ARGV("fault_copy", kind, dst, "src"),
+				it_make_file("src", SRC_SIZE, 8);
+			st[i] = it_run(tags[i], i, IT_ARGV("fault_copy", kind, dst, "src"),
 				       RUN_LIMIT);
 		}
 	}
 	ck_assert_msg(WIFEXITED(st[0]) && WEXITSTATUS(st[0]) == 3, "plain run: %s",
-		      fh_describe(st[0]));
-	ck_assert_msg(st[0] == st[1], "plain run %s, zcopy run %s", fh_describe(st[0]),
-		      fh_describe(st[1]));
+		      it_describe(st[0]));
+	ck_assert_msg(st[0] == st[1], "plain run %s, zcopy run %s", it_describe(st[0]),
+		      it_describe(st[1]));
 	/* The plain run met the full disk mid-chunk: a short write, then
 	 * ENOSPC. */
-	char *o = fh_out("plain"), *e = strstr(o, "w -1 ENOSPC\n");
+	char *o = it_out("plain"), *e = strstr(o, "w -1 ENOSPC\n");
 	ck_assert_msg(e != NULL, "plain run never met ENOSPC:\n%s", o);
 	char *prev = e - 1;
 	while (prev > o && prev[-1] != '\n')
 		prev--;
 	long long shortw = strncmp(prev, "w ", 2) == 0 ? atoll(prev + 2) : -1;
-	ck_assert_msg(shortw > 0 && shortw < FH_CHUNK, "no short write before ENOSPC:\n%s", o);
+	ck_assert_msg(shortw > 0 && shortw < ZT_CHUNK, "no short write before ENOSPC:\n%s", o);
 	free(o);
-	fh_same_out("plain", "zc");
-	fh_same_file("mnt.plain/dst", "mnt.zc/dst");
-	fh_expect_engaged("zc");
+	it_same_out("plain", "zc");
+	it_same_file("mnt.plain/dst", "mnt.zc/dst");
+	it_expect_engaged("zc");
 }
 
 START_TEST(enospc_same_fs_write) { enospc_case(1, "file"); }
@@ -381,30 +381,30 @@ END_TEST
  */
 static void fsize_case(const char *kind, int ignore)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 9);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 9);
 	const char *x = ignore ? "-X" : "-H";
-	int p = fh_run("plain", 0, FH_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.plain", "src"),
+	int p = it_run("plain", 0, IT_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.plain", "src"),
 		       RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.zc", "src"),
+	int z = it_run("zc", 1, IT_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.zc", "src"),
 		       RUN_LIMIT);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst.zc");
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst.zc");
 	if (ignore) {
-		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", fh_describe(p));
-		char *o = fh_out("plain");
+		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", it_describe(p));
+		char *o = it_out("plain");
 		ck_assert_msg(strstr(o, "w 77824 OK\nw -1 EFBIG\n") != NULL,
 			      "plain run: no short write then EFBIG:\n%s", o);
 		free(o);
-		fh_expect_engaged("zc");
+		it_expect_engaged("zc");
 		return;
 	}
-	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGXFSZ, "plain run: %s", fh_describe(p));
-	int e = fh_run("engaged", 1,
-		       FH_ARGV("fault_copy", "-f", "1126400", "-X", kind, "dst.e", "src"), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", fh_describe(e));
-	fh_expect_engaged("engaged");
+	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGXFSZ, "plain run: %s", it_describe(p));
+	int e = it_run("engaged", 1,
+		       IT_ARGV("fault_copy", "-f", "1126400", "-X", kind, "dst.e", "src"), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", it_describe(e));
+	it_expect_engaged("engaged");
 }
 
 START_TEST(fsize_limit_write_sigxfsz) { fsize_case("file", 0); }

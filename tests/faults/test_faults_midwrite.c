@@ -34,13 +34,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 30 /* seconds for one run: a safety net, never the assertion */
 
 static void expect_out(const char *tag, const char *text, int present)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg((strstr(o, text) != NULL) == present, "%s run: stdout %s \"%s\":\n%s", tag,
 		      present ? "lacks" : "has", text, o);
 	free(o);
@@ -51,23 +52,23 @@ static void expect_out(const char *tag, const char *text, int present)
  * plain run's exit status. */
 static void midwrite_case(const char *mode, int file_dst, int want_exit)
 {
-	fh_begin();
+	it_begin();
 	int p, z;
 	if (file_dst) {
-		p = fh_run("plain", 0, FH_ARGV("fault_midwrite", mode, "dst.plain"), RUN_LIMIT);
-		z = fh_run("zc", 1, FH_ARGV("fault_midwrite", mode, "dst.zc"), RUN_LIMIT);
+		p = it_run("plain", 0, IT_ARGV("fault_midwrite", mode, "dst.plain"), RUN_LIMIT);
+		z = it_run("zc", 1, IT_ARGV("fault_midwrite", mode, "dst.zc"), RUN_LIMIT);
 	} else {
-		p = fh_run("plain", 0, FH_ARGV("fault_midwrite", mode), RUN_LIMIT);
-		z = fh_run("zc", 1, FH_ARGV("fault_midwrite", mode), RUN_LIMIT);
+		p = it_run("plain", 0, IT_ARGV("fault_midwrite", mode), RUN_LIMIT);
+		z = it_run("zc", 1, IT_ARGV("fault_midwrite", mode), RUN_LIMIT);
 	}
 	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == want_exit, "plain run: %s (expected exit %d)",
-		      fh_describe(p), want_exit);
-	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, fh_describe(p),
-		      fh_describe(z));
-	fh_same_out("plain", "zc");
+		      it_describe(p), want_exit);
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, it_describe(p),
+		      it_describe(z));
+	it_same_out("plain", "zc");
 	if (file_dst)
-		fh_same_file("dst.plain", "dst.zc");
-	fh_expect_engaged("zc");
+		it_same_file("dst.plain", "dst.zc");
+	it_expect_engaged("zc");
 }
 
 /* ---- another thread changes the source while the write blocks ----------- */
@@ -100,8 +101,11 @@ END_TEST
 
 /* The same into a file, the copy held on the destination's inode lock: here
  * nothing may differ at all. */
+static void need_userfaultfd(void);
+
 START_TEST(midwrite_source_pwrite_file)
 {
+	need_userfaultfd();
 	midwrite_case("src-pwrite-file", 1, 0);
 	expect_out("plain", "destination got 12582912 ", 1);
 	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
@@ -162,7 +166,7 @@ static void signal_case(const char *mode)
 	expect_out("plain", "target write of 1048576 returned ", 1);
 	expect_out("plain", "target write of 1048576 returned 1048576 OK\n", 0);
 	expect_out("plain", "target write of 1048576 returned -1", 0);
-	ck_assert_msg(fh_err_count("plain", "alarms") == 1, "plain run: the signal never came");
+	ck_assert_msg(it_err_count("plain", "alarms") == 1, "plain run: the signal never came");
 }
 
 START_TEST(midwrite_signal_restart) { signal_case("sig-restart"); }
@@ -172,24 +176,24 @@ END_TEST
 
 /* The file variant holds the copy on the destination's inode lock with a
  * write from a userfaultfd page, which needs kernel-mode faults (root, or
- * vm.unprivileged_userfaultfd=1). */
-static int userfaultfd_usable(void)
+ * vm.unprivileged_userfaultfd=1); without them the test is skipped. */
+static void need_userfaultfd(void)
 {
+	char why[160];
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		fprintf(stderr,
-			"test_faults: midwrite_source_pwrite_file not run: userfaultfd: %s (needs "
-			"root or vm.unprivileged_userfaultfd=1)\n",
-			strerror(errno));
-		return 0;
+		snprintf(why, sizeof why,
+			 "midwrite_source_pwrite_file: userfaultfd: %s (needs root or "
+			 "vm.unprivileged_userfaultfd=1)",
+			 strerror(errno));
+		it_skip(why);
 	}
 	struct uffdio_api api = { .api = UFFD_API };
 	int ok = ioctl(fd, UFFDIO_API, &api) == 0;
+	snprintf(why, sizeof why, "midwrite_source_pwrite_file: UFFDIO_API: %s", strerror(errno));
 	close(fd);
 	if (!ok)
-		fprintf(stderr, "test_faults: midwrite_source_pwrite_file not run: UFFDIO_API: %s\n",
-			strerror(errno));
-	return ok;
+		it_skip(why);
 }
 
 TCase *ft_midwrite_tcase(void)
@@ -199,8 +203,7 @@ TCase *ft_midwrite_tcase(void)
 	tcase_add_test(t, midwrite_source_dup2);
 	tcase_add_test(t, midwrite_source_close_open);
 	tcase_add_test(t, midwrite_source_pwrite_pipe);
-	if (userfaultfd_usable())
-		tcase_add_test(t, midwrite_source_pwrite_file);
+	tcase_add_test(t, midwrite_source_pwrite_file);
 	tcase_add_test(t, midwrite_dest_dup2_pipe);
 	tcase_add_test(t, midwrite_dest_dup2_devnull);
 	tcase_add_test(t, midwrite_peer_leaves);

@@ -494,11 +494,8 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("engine");
-	TCase *tc = tcase_create("engine");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 120);
+	Suite *s = it_suite("engine");
+	TCase *tc = it_tcase(s, "engine", setup, 120);
 	tcase_add_test(tc, edit_chunks_in_place_before_writing);
 	tcase_add_test(tc, read_without_writing_checksum);
 	tcase_add_test(tc, write_each_chunk_to_two_fds);
@@ -525,12 +522,5 @@ int main(void)
 	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
 	tcase_add_test(tc, signal_handler_writes_during_fork);
 	tcase_add_test(tc, grandchild_copy_engages);
-	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return it_main(s, "build/programs");
 }

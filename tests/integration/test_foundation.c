@@ -328,11 +328,8 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("foundation");
-	TCase *tc = tcase_create("foundation");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 120);
+	Suite *s = it_suite("foundation");
+	TCase *tc = it_tcase(s, "foundation", setup, 120);
 	tcase_add_test(tc, read_write_loop_file_to_file);
 	tcase_add_test(tc, read_write_loop_file_to_pipe);
 	tcase_add_test(tc, read_write_loop_file_to_dev_null);
@@ -349,12 +346,5 @@ int main(void)
 	tcase_add_test(tc, bad_mode_value_is_reported_once_and_means_off);
 	tcase_add_test(tc, bad_mode_value_is_reported_without_log);
 	tcase_add_test(tc, zcopy_run_passes_exit_status_and_signal);
-	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return it_main(s, "build/programs");
 }

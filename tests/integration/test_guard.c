@@ -249,11 +249,8 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("guard");
-	TCase *tc = tcase_create("guard");
-	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, NULL);
+	Suite *s = it_suite("guard");
+	TCase *tc = it_tcase(s, "guard", setup, 120);
 	tcase_add_loop_test(tc, malloc_buffers_are_guarded, 0, 3);
 	tcase_add_test(tc, new_malloc_for_every_read);
 	tcase_add_test(tc, bss_buffer_at_odd_offset);
@@ -273,11 +270,5 @@ int main(void)
 	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_off_by_default);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed ? 1 : 0;
+	return it_main(s, "build/programs");
 }

@@ -388,11 +388,8 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("ownfd");
-	TCase *tc = tcase_create("ownfd");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 60);
+	Suite *s = it_suite("ownfd");
+	TCase *tc = it_tcase(s, "ownfd", setup, 60);
 	tcase_add_test(tc, stderr_summary_holds_no_pipe_open);
 	tcase_add_test(tc, dup2_and_close_over_own_fds);
 	tcase_add_test(tc, closefrom_over_own_fds);
@@ -402,12 +399,5 @@ int main(void)
 	tcase_add_test(tc, stats_symlink_not_followed);
 	tcase_add_test(tc, stats_fifo_does_not_block);
 	tcase_add_test(tc, log_file_symlink_not_followed);
-	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	return it_main(s, "build/programs");
 }

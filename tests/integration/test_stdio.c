@@ -304,11 +304,8 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("stdio");
-	TCase *tc = tcase_create("stdio");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 120);
+	Suite *s = it_suite("stdio");
+	TCase *tc = it_tcase(s, "stdio", setup, 120);
 	tcase_add_test(tc, fread_fwrite_aligned_buffer_file_to_file);
 	tcase_add_test(tc, fread_fwrite_file_to_stdout_pipe);
 	tcase_add_test(tc, fread_fwrite_file_to_socket);
@@ -331,11 +328,5 @@ int main(void)
 	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
 	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);
 	tcase_add_test(tc, real_tools_keep_their_output);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed ? 1 : 0;
+	return it_main(s, "build/programs");
 }

@@ -42,10 +42,10 @@ static void resolve(char *out, const char *env, const char *fallback)
 	}
 }
 
-void it_global_init(void)
+static void global_init(const char *progs)
 {
 	resolve(it_lib, "ZCOPY_TEST_LIB", "build/libzcopy.so");
-	resolve(it_progs, "ZCOPY_TEST_PROGS", "build/programs");
+	resolve(it_progs, "ZCOPY_TEST_PROGS", progs);
 	snprintf(base_dir, sizeof base_dir, "/tmp/zcopy-test.XXXXXX");
 	if (!mkdtemp(base_dir)) {
 		perror("mkdtemp");
@@ -84,9 +84,72 @@ static void rm_tree(const char *dir)
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-void it_global_cleanup(void)
+/* Skips are told by a file in the base directory: each test runs in a
+ * process of its own, and Check knows only pass and fail. */
+static char skip_file[sizeof base_dir + 16];
+
+void it_skip(const char *why)
 {
+	FILE *f = fopen(skip_file, "a");
+	if (f) {
+		fprintf(f, "%s\n", why);
+		fclose(f);
+	}
+	/* Ends the test's process as a pass for Check; it_main counts it as
+	 * skipped. */
+	exit(0);
+}
+
+static const char *suite_name = "suite";
+
+Suite *it_suite(const char *name)
+{
+	suite_name = name;
+	return suite_create(name);
+}
+
+int it_main(Suite *s, const char *progs)
+{
+	global_init(progs);
+	snprintf(skip_file, sizeof skip_file, "%s/skipped", base_dir);
+	/* Check's log names each test; its failures are shown from there, so
+	 * that the one summary line below is all a passing suite prints. */
+	char log[sizeof base_dir + 16];
+	snprintf(log, sizeof log, "%s/check.log", base_dir);
+	int verbose = getenv("V") && strcmp(getenv("V"), "1") == 0;
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_set_log(sr, log);
+	srunner_run_all(sr, verbose ? CK_VERBOSE : CK_SILENT);
+	int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr), skipped = 0;
+	srunner_free(sr); /* closes the log */
+	char line[4096];
+	FILE *f = verbose ? NULL : fopen(log, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, ":F:") || strstr(line, ":E:"))
+			fputs(line, stdout);
+	if (f)
+		fclose(f);
+	f = fopen(skip_file, "r");
+	while (f && fgets(line, sizeof line, f)) {
+		printf("skipped: %s", line);
+		skipped++;
+	}
+	if (f)
+		fclose(f);
+	printf("%s: %d passed, %d failed, %d skipped\n", suite_name, run - failed - skipped,
+	       failed, skipped);
 	rm_tree(base_dir);
+	return failed == 0 ? 0 : 1;
+}
+
+TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup ? setup : it_begin, NULL);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
 }
 
 static pid_t owner_pid;
@@ -103,6 +166,9 @@ void it_begin(void)
 {
 	snprintf(it_dir, sizeof it_dir, "%s/t.XXXXXX", base_dir);
 	ck_assert_msg(mkdtemp(it_dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* Relative names mean the same to the harness and to the test's own
+	 * stdio calls. */
+	ck_assert_msg(chdir(it_dir) == 0, "chdir %s: %s", it_dir, strerror(errno));
 	owner_pid = getpid();
 	atexit(end_test);
 }
@@ -330,6 +396,7 @@ struct it_result it_exec(const struct it_spec *s)
 	int err = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_msg(err >= 0, "stderr %s: %s", path, strerror(errno));
 
+	const char *cwd = s->in_dir ? it_dir : tagdir;
 	time_t deadline = time(NULL) + (s->timeout ? s->timeout : 60);
 	char **env = build_env(tagdir, s->mode, s->keep_env, s->env);
 	struct it_result r = { 0, 0 };
@@ -342,8 +409,8 @@ struct it_result it_exec(const struct it_spec *s)
 		int cerr = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		ck_assert(cout >= 0 && cerr >= 0);
 		char **cenv = build_env(tagdir, IT_NONE, 0, NULL);
-		pid_t prod = spawn(tagdir, s->argv, env, in, p[1], err);
-		pid_t cons = spawn(tagdir, s->consumer, cenv, p[0], cout, cerr);
+		pid_t prod = spawn(cwd, s->argv, env, in, p[1], err);
+		pid_t cons = spawn(cwd, s->consumer, cenv, p[0], cout, cerr);
 		close(p[0]);
 		close(p[1]);
 		close(cout);
@@ -352,8 +419,11 @@ struct it_result it_exec(const struct it_spec *s)
 		r.consumer_status = wait_for(cons, deadline, s->consumer[0]);
 		free(cenv);
 	} else {
-		pid_t pid = spawn(tagdir, s->argv, env, in, out, err);
+		pid_t pid = spawn(cwd, s->argv, env, in, out, err);
 		r.status = wait_for(pid, deadline, s->argv[0]);
+		/* A reader or changer the program forked and left behind. */
+		if (s->reap)
+			kill(-pid, SIGKILL);
 	}
 	free(env);
 	close(in);
@@ -489,6 +559,8 @@ static const char *member(const char *obj, const char *key)
 
 static int exe_matches(const char *line, const char *exe)
 {
+	if (!exe)
+		return 1;
 	const char *v = member(line, "exe");
 	if (!v || *v != '"')
 		return 0;
@@ -629,4 +701,78 @@ void it_expect_passive(const char *exe)
 	long long would = it_stat_opt("off", exe, "would_zero_copy_bytes");
 	ck_assert_msg(would == 0, "ZCOPY_MODE=off: would_zero_copy_bytes = %lld", would);
 	ck_assert_str_eq(it_stat_str("on", exe, "mode"), "on");
+}
+
+/* ---- one program run plain or under zcopy -------------------------------- */
+
+int it_run(const char *tag, int shim, const char *const *argv, int timeout)
+{
+	const char *full[64];
+	size_t n = 0;
+	full[n++] = it_prog(argv[0]);
+	for (size_t i = 1; argv[i]; i++) {
+		ck_assert(n < sizeof full / sizeof full[0] - 1);
+		full[n++] = argv[i];
+	}
+	full[n] = NULL;
+	struct it_spec s = { .tag = tag, .mode = shim ? IT_ON : IT_NONE, .argv = full,
+			     .env = IT_ARGV("ZCOPY_MIN_CHUNK=65536"), .out_fd = -1,
+			     .timeout = timeout, .in_dir = 1, .reap = 1 };
+	return it_exec(&s).status;
+}
+
+char *it_out(const char *tag)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/stdout", tag);
+	return it_slurp(p, NULL);
+}
+
+void it_same_out(const char *a, const char *b)
+{
+	char *pa = it_out(a), *pb = it_out(b);
+	ck_assert_msg(strcmp(pa, pb) == 0, "stdout differs:\n--- %s\n%s--- %s\n%s", a, pa, b, pb);
+	free(pa);
+	free(pb);
+}
+
+long long it_err_count(const char *tag, const char *name)
+{
+	char p[256], key[64];
+	snprintf(p, sizeof p, "%s/stderr", tag);
+	snprintf(key, sizeof key, "%s ", name);
+	char *t = it_slurp(p, NULL);
+	char *at = strstr(t, key);
+	long long v = at ? atoll(at + strlen(key)) : -1;
+	free(t);
+	return v;
+}
+
+void it_copy_file(const char *from, const char *to)
+{
+	size_t n;
+	char *p = it_slurp(from, &n);
+	FILE *f = fopen(it_path(to), "wb");
+	ck_assert_msg(f != NULL, "%s: %s", to, strerror(errno));
+	ck_assert(fwrite(p, 1, n, f) == n);
+	ck_assert(fclose(f) == 0);
+	free(p);
+}
+
+void it_expect_engaged(const char *tag)
+{
+	long long zc = it_stat_opt(tag, NULL, "bytes_zero_copy");
+	long long ph = it_stat_opt(tag, NULL, "phantom_reads");
+	ck_assert_msg(zc > 0 || ph > 0,
+		      "%s run: the engine never engaged (bytes_zero_copy 0, phantom_reads 0): "
+		      "the fault did not hit a redirected copy",
+		      tag);
+}
+
+void it_expect_redirected(const char *tag)
+{
+	ck_assert_msg(it_stat_opt(tag, NULL, "bytes_zero_copy") > 0,
+		      "%s run: no byte went by a kernel transfer (bytes_zero_copy 0): the fault "
+		      "did not hit a redirected copy",
+		      tag);
 }
