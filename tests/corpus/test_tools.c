@@ -290,18 +290,12 @@ int main(void)
 	Suite *s = it_suite("tools");
 
 	TCase *o = it_tcase(s, "observe", setup, 120);
-	tcase_add_test(o, observe_cat_64mib_into_pipe);
-	tcase_add_test(o, observe_sha256sum_reads_only);
-	tcase_add_test(o, observe_gzip_transforms_its_data);
+	it_add(o, IT_TESTS(observe_cat_64mib_into_pipe, observe_sha256sum_reads_only,
+				observe_gzip_transforms_its_data));
 
 	TCase *c = it_tcase(s, "copiers", setup, 120);
-	tcase_add_test(c, cat_file_to_pipe);
-	tcase_add_test(c, cat_file_to_dev_null);
-	tcase_add_test(c, cat_file_to_tcp_loopback);
-	tcase_add_test(c, socat_file_to_tcp_loopback);
-	tcase_add_test(c, dd_bs_64k_file_to_file);
-	tcase_add_test(c, dd_bs_1m_file_to_file);
-	tcase_add_test(c, busybox_dd_file_to_file);
-	tcase_add_test(c, split_by_bytes);
+	it_add(c, IT_TESTS(cat_file_to_pipe, cat_file_to_dev_null, cat_file_to_tcp_loopback,
+				socat_file_to_tcp_loopback, dd_bs_64k_file_to_file,
+				dd_bs_1m_file_to_file, busybox_dd_file_to_file, split_by_bytes));
 	return it_main(s, "build/programs");
 }

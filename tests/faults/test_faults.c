@@ -224,32 +224,19 @@ static Suite *faults_suite(void)
 	Suite *s = it_suite("faults");
 	TCase *t = tcase_create("streams");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, eintr_pipe_restart);
-	tcase_add_test(t, eintr_pipe_norestart);
-	tcase_add_test(t, eintr_unix_restart);
-	tcase_add_test(t, eintr_unix_norestart);
-	tcase_add_test(t, eintr_tcp_restart);
-	tcase_add_test(t, eintr_tcp_norestart);
-	tcase_add_test(t, eagain_pipe);
-	tcase_add_test(t, eagain_unix);
-	tcase_add_test(t, eagain_tcp);
-	tcase_add_test(t, early_close_pipe_sigpipe);
-	tcase_add_test(t, early_close_pipe_epipe);
-	tcase_add_test(t, early_close_unix_epipe);
-	tcase_add_test(t, early_close_tcp_sigpipe);
-	tcase_add_test(t, early_close_tcp_epipe);
+	it_add(t, IT_TESTS(eintr_pipe_restart, eintr_pipe_norestart, eintr_unix_restart,
+				eintr_unix_norestart, eintr_tcp_restart, eintr_tcp_norestart,
+				eagain_pipe, eagain_unix, eagain_tcp, early_close_pipe_sigpipe,
+				early_close_pipe_epipe, early_close_unix_epipe,
+				early_close_tcp_sigpipe, early_close_tcp_epipe));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("sigbus");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, sigbus_handler_sigaction);
-	tcase_add_test(t, sigbus_handler_siginfo);
-	tcase_add_test(t, sigbus_handler_signal);
-	tcase_add_test(t, sigbus_handler_fixup_returns);
-	tcase_add_test(t, sigbus_handler_mask_sigaction);
-	tcase_add_test(t, sigbus_handler_mask_signal);
-	tcase_add_test(t, sigbus_handler_resethand);
-	tcase_add_test(t, sigbus_default_kills);
+	it_add(t, IT_TESTS(sigbus_handler_sigaction, sigbus_handler_siginfo, sigbus_handler_signal,
+				sigbus_handler_fixup_returns, sigbus_handler_mask_sigaction,
+				sigbus_handler_mask_signal, sigbus_handler_resethand,
+				sigbus_default_kills));
 	suite_add_tcase(s, t);
 
 	suite_add_tcase(s, ft_files_tcase());

@@ -186,15 +186,9 @@ TCase *ft_blocked_tcase(void)
 {
 	TCase *t = tcase_create("blocked");
 	tcase_set_timeout(t, 60);
-	tcase_add_test(t, blocked_jump_then_rewrite);
-	tcase_add_test(t, blocked_jump_then_close);
-	tcase_add_test(t, blocked_handler_closes);
-	tcase_add_test(t, blocked_fork_closes_all);
-	tcase_add_test(t, blocked_sndtimeo);
-	tcase_add_test(t, blocked_fionbio_on);
-	tcase_add_test(t, blocked_fionbio_off);
-	tcase_add_test(t, blocked_nonblock_elsewhere);
-	tcase_add_test(t, blocked_fifo_signal);
-	tcase_add_test(t, blocked_high_fd);
+	it_add(t, IT_TESTS(blocked_jump_then_rewrite, blocked_jump_then_close,
+				blocked_handler_closes, blocked_fork_closes_all, blocked_sndtimeo,
+				blocked_fionbio_on, blocked_fionbio_off,
+				blocked_nonblock_elsewhere, blocked_fifo_signal, blocked_high_fd));
 	return t;
 }

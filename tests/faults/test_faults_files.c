@@ -418,18 +418,12 @@ TCase *ft_files_tcase(void)
 {
 	TCase *t = tcase_create("source_changes");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, trunc_chunk_past_end_file);
-	tcase_add_test(t, trunc_chunk_past_end_pwrite);
-	tcase_add_test(t, trunc_chunk_past_end_pipe);
-	tcase_add_test(t, trunc_chunk_past_end_unix);
-	tcase_add_test(t, trunc_chunk_across_end_file);
-	tcase_add_test(t, trunc_chunk_across_end_pwrite);
-	tcase_add_test(t, trunc_chunk_across_end_pipe);
-	tcase_add_test(t, trunc_chunk_before_end_file);
-	tcase_add_test(t, trunc_touched_past_end);
-	tcase_add_test(t, trunc_touched_across_end);
-	tcase_add_test(t, append_mid_copy_file);
-	tcase_add_test(t, append_mid_copy_pipe);
+	it_add(t, IT_TESTS(trunc_chunk_past_end_file, trunc_chunk_past_end_pwrite,
+				trunc_chunk_past_end_pipe, trunc_chunk_past_end_unix,
+				trunc_chunk_across_end_file, trunc_chunk_across_end_pwrite,
+				trunc_chunk_across_end_pipe, trunc_chunk_before_end_file,
+				trunc_touched_past_end, trunc_touched_across_end,
+				append_mid_copy_file, append_mid_copy_pipe));
 	/* Limits of the design (README, "Other writers"): these fail by design,
 	 * so they run only when asked for, to see the limit for oneself. */
 	if (getenv("ZCOPY_FAULTS_EXTRA") && strcmp(getenv("ZCOPY_FAULTS_EXTRA"), "1") == 0) {
@@ -446,12 +440,8 @@ TCase *ft_enospc_tcase(void)
 {
 	TCase *t = tcase_create("disk_full");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, enospc_same_fs_write);
-	tcase_add_test(t, enospc_same_fs_pwrite);
-	tcase_add_test(t, enospc_other_fs_write);
-	tcase_add_test(t, enospc_other_fs_pwrite);
-	tcase_add_test(t, fsize_limit_write_sigxfsz);
-	tcase_add_test(t, fsize_limit_write_efbig);
-	tcase_add_test(t, fsize_limit_pwrite_efbig);
+	it_add(t, IT_TESTS(enospc_same_fs_write, enospc_same_fs_pwrite, enospc_other_fs_write,
+				enospc_other_fs_pwrite, fsize_limit_write_sigxfsz,
+				fsize_limit_write_efbig, fsize_limit_pwrite_efbig));
 	return t;
 }

@@ -200,15 +200,10 @@ TCase *ft_midwrite_tcase(void)
 {
 	TCase *t = tcase_create("midwrite");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, midwrite_source_dup2);
-	tcase_add_test(t, midwrite_source_close_open);
-	tcase_add_test(t, midwrite_source_pwrite_pipe);
-	tcase_add_test(t, midwrite_source_pwrite_file);
-	tcase_add_test(t, midwrite_dest_dup2_pipe);
-	tcase_add_test(t, midwrite_dest_dup2_devnull);
-	tcase_add_test(t, midwrite_peer_leaves);
-	tcase_add_test(t, midwrite_fsize_limit);
-	tcase_add_test(t, midwrite_signal_restart);
-	tcase_add_test(t, midwrite_signal_norestart);
+	it_add(t, IT_TESTS(midwrite_source_dup2, midwrite_source_close_open,
+				midwrite_source_pwrite_pipe, midwrite_source_pwrite_file,
+				midwrite_dest_dup2_pipe, midwrite_dest_dup2_devnull,
+				midwrite_peer_leaves, midwrite_fsize_limit,
+				midwrite_signal_restart, midwrite_signal_norestart));
 	return t;
 }

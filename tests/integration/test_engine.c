@@ -496,31 +496,24 @@ int main(void)
 {
 	Suite *s = it_suite("engine");
 	TCase *tc = it_tcase(s, "engine", setup, 120);
-	tcase_add_test(tc, edit_chunks_in_place_before_writing);
-	tcase_add_test(tc, read_without_writing_checksum);
-	tcase_add_test(tc, write_each_chunk_to_two_fds);
-	tcase_add_test(tc, copy_file_onto_itself_overlapping_within_a_chunk);
-	tcase_add_test(tc, copy_file_onto_itself_overlapping_the_next_chunk);
-	tcase_add_test(tc, copy_to_datagram_socket_keeps_datagram_sizes);
-	tcase_add_test(tc, copy_to_o_append_file_stays_plain);
-	tcase_add_test(tc, nonblocking_pipe_with_slow_reader);
-	tcase_add_test(tc, epipe_sigpipe_into_head_c_100);
-	tcase_add_test(tc, epipe_sigpipe_after_engaging);
-	tcase_add_test(tc, epipe_errno_with_sigpipe_ignored);
-	tcase_add_test(tc, send_msg_nosignal_gets_epipe_without_sigpipe);
-	tcase_add_test(tc, read_into_read_only_buffer_fails_with_efault);
+	it_add(tc, IT_TESTS(edit_chunks_in_place_before_writing, read_without_writing_checksum,
+				write_each_chunk_to_two_fds,
+				copy_file_onto_itself_overlapping_within_a_chunk,
+				copy_file_onto_itself_overlapping_the_next_chunk,
+				copy_to_datagram_socket_keeps_datagram_sizes,
+				copy_to_o_append_file_stays_plain,
+				nonblocking_pipe_with_slow_reader, epipe_sigpipe_into_head_c_100,
+				epipe_sigpipe_after_engaging, epipe_errno_with_sigpipe_ignored,
+				send_msg_nosignal_gets_epipe_without_sigpipe,
+				read_into_read_only_buffer_fails_with_efault));
 	tcase_add_loop_test(tc, edge_calls_behave_as_without_zcopy, 1, 10);
-	tcase_add_test(tc, writev_of_many_phantoms_then_close_range);
-	tcase_add_test(tc, fill_small_tmpfs_enospc);
-	tcase_add_test(tc, fork_between_read_and_write);
-	tcase_add_test(tc, copy_from_several_threads);
-	tcase_add_test(tc, source_fd_reused_between_read_and_write);
-	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
-	tcase_add_test(tc, madvise_dontneed_gives_zeros);
+	it_add(tc, IT_TESTS(writev_of_many_phantoms_then_close_range, fill_small_tmpfs_enospc,
+				fork_between_read_and_write, copy_from_several_threads,
+				source_fd_reused_between_read_and_write,
+				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 2);
-	tcase_add_test(tc, ignored_sigbus_stays_ignored_across_exec);
-	tcase_add_test(tc, every_way_to_set_sigbus_reads_back);
-	tcase_add_test(tc, signal_handler_writes_during_fork);
-	tcase_add_test(tc, grandchild_copy_engages);
+	it_add(tc, IT_TESTS(ignored_sigbus_stays_ignored_across_exec,
+				every_way_to_set_sigbus_reads_back,
+				signal_handler_writes_during_fork, grandchild_copy_engages));
 	return it_main(s, "build/programs");
 }

@@ -330,21 +330,17 @@ int main(void)
 {
 	Suite *s = it_suite("foundation");
 	TCase *tc = it_tcase(s, "foundation", setup, 120);
-	tcase_add_test(tc, read_write_loop_file_to_file);
-	tcase_add_test(tc, read_write_loop_file_to_pipe);
-	tcase_add_test(tc, read_write_loop_file_to_dev_null);
-	tcase_add_test(tc, read_write_loop_small_reads_stay_plain);
-	tcase_add_test(tc, min_chunk_setting_raises_the_threshold);
-	tcase_add_test(tc, read_write_loop_stack_buffer_stays_plain);
-	tcase_add_test(tc, read_write_loop_misaligned_buffer_stays_plain);
-	tcase_add_test(tc, pread_write_loop);
-	tcase_add_test(tc, readv_writev_header_and_body);
-	tcase_add_test(tc, send_recv_over_socketpair);
-	tcase_add_test(tc, fread_fwrite_loop_is_exact_and_redirected);
-	tcase_add_test(tc, library_constructor_reads_before_ours);
-	tcase_add_test(tc, silent_by_default);
-	tcase_add_test(tc, bad_mode_value_is_reported_once_and_means_off);
-	tcase_add_test(tc, bad_mode_value_is_reported_without_log);
-	tcase_add_test(tc, zcopy_run_passes_exit_status_and_signal);
+	it_add(tc, IT_TESTS(read_write_loop_file_to_file, read_write_loop_file_to_pipe,
+				read_write_loop_file_to_dev_null,
+				read_write_loop_small_reads_stay_plain,
+				min_chunk_setting_raises_the_threshold,
+				read_write_loop_stack_buffer_stays_plain,
+				read_write_loop_misaligned_buffer_stays_plain, pread_write_loop,
+				readv_writev_header_and_body, send_recv_over_socketpair,
+				fread_fwrite_loop_is_exact_and_redirected,
+				library_constructor_reads_before_ours, silent_by_default,
+				bad_mode_value_is_reported_once_and_means_off,
+				bad_mode_value_is_reported_without_log,
+				zcopy_run_passes_exit_status_and_signal));
 	return it_main(s, "build/programs");
 }

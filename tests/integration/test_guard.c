@@ -252,23 +252,17 @@ int main(void)
 	Suite *s = it_suite("guard");
 	TCase *tc = it_tcase(s, "guard", setup, 120);
 	tcase_add_loop_test(tc, malloc_buffers_are_guarded, 0, 3);
-	tcase_add_test(tc, new_malloc_for_every_read);
-	tcase_add_test(tc, bss_buffer_at_odd_offset);
-	tcase_add_test(tc, buffer_edited_in_middle_pages);
-	tcase_add_test(tc, another_thread_reads_the_buffer);
-	tcase_add_test(tc, program_sigsegv_handler_with_siglongjmp);
-	tcase_add_test(tc, program_fault_kills_by_default_action);
-	tcase_add_test(tc, fork_with_live_guards);
-	tcase_add_test(tc, realloc_growth_mid_stream);
-	tcase_add_test(tc, program_mprotects_its_buffer);
-	tcase_add_test(tc, writev_of_two_guarded_buffers);
-	tcase_add_test(tc, send_msg_nosignal_into_socketpair);
-	tcase_add_test(tc, kernel_writes_into_the_buffer);
+	it_add(tc, IT_TESTS(new_malloc_for_every_read, bss_buffer_at_odd_offset,
+				buffer_edited_in_middle_pages, another_thread_reads_the_buffer,
+				program_sigsegv_handler_with_siglongjmp,
+				program_fault_kills_by_default_action, fork_with_live_guards,
+				realloc_growth_mid_stream, program_mprotects_its_buffer,
+				writev_of_two_guarded_buffers, send_msg_nosignal_into_socketpair,
+				kernel_writes_into_the_buffer));
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
-	tcase_add_test(tc, exec_child_continues_from_shared_offset);
-	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
-	tcase_add_test(tc, pwritev2_over_what_was_read);
-	tcase_add_test(tc, another_threads_stack_is_never_guarded);
-	tcase_add_test(tc, guard_is_off_by_default);
+	it_add(tc, IT_TESTS(exec_child_continues_from_shared_offset,
+				thread_with_sigsegv_blocked_gets_no_guards,
+				pwritev2_over_what_was_read,
+				another_threads_stack_is_never_guarded, guard_is_off_by_default));
 	return it_main(s, "build/programs");
 }

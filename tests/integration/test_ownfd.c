@@ -390,14 +390,11 @@ int main(void)
 {
 	Suite *s = it_suite("ownfd");
 	TCase *tc = it_tcase(s, "ownfd", setup, 60);
-	tcase_add_test(tc, stderr_summary_holds_no_pipe_open);
-	tcase_add_test(tc, dup2_and_close_over_own_fds);
-	tcase_add_test(tc, closefrom_over_own_fds);
-	tcase_add_test(tc, tiny_fd_limit_open_returns_the_same_numbers);
-	tcase_add_test(tc, stats_path_relative_to_the_start_directory);
-	tcase_add_test(tc, stats_file_new_mode_0600);
-	tcase_add_test(tc, stats_symlink_not_followed);
-	tcase_add_test(tc, stats_fifo_does_not_block);
-	tcase_add_test(tc, log_file_symlink_not_followed);
+	it_add(tc, IT_TESTS(stderr_summary_holds_no_pipe_open, dup2_and_close_over_own_fds,
+				closefrom_over_own_fds,
+				tiny_fd_limit_open_returns_the_same_numbers,
+				stats_path_relative_to_the_start_directory,
+				stats_file_new_mode_0600, stats_symlink_not_followed,
+				stats_fifo_does_not_block, log_file_symlink_not_followed));
 	return it_main(s, "build/programs");
 }

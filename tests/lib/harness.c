@@ -143,6 +143,12 @@ int it_main(Suite *s, const char *progs)
 	return failed == 0 ? 0 : 1;
 }
 
+void it_add(TCase *tc, const TTest *const *tests)
+{
+	for (size_t i = 0; tests[i]; i++)
+		tcase_add_test(tc, tests[i]);
+}
+
 TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout)
 {
 	TCase *tc = tcase_create(name);

@@ -40,6 +40,10 @@ int it_main(Suite *s, const char *progs);
  * after timeout seconds. */
 TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout);
 
+/* Adds the tests of a NULL-ended list (IT_TESTS) to tc, in order. */
+void it_add(TCase *tc, const TTest *const *tests);
+#define IT_TESTS(...) ((const TTest *const[]){ __VA_ARGS__, NULL })
+
 /* Ends the calling test as skipped (not passed): what it needs is missing
  * here (why says what).  Counted by it_main. */
 void it_skip(const char *why) __attribute__((noreturn));
