@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"       zcopy ab [-n RUNS] [-w WARMUP] [-g] [--out FILE]... [--force] [--stdin FILE|-]\n"
 	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
 	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
+	"       zcopy stats --sum KEY FILE...\n"
 	"       zcopy help | --help | --version\n";
 
 static const char help_text[] =
@@ -40,6 +41,8 @@ static const char help_text[] =
 	"           copying could be redirected and why the rest could not\n"
 	"  ab       run CMD alternately without (A) and with (B) zcopy, check that\n"
 	"           both sides produce the same output, and compare their timings\n"
+	"  stats    --sum KEY FILE...: the total of KEY (bytes_zero_copy,\n"
+	"           transfers.splice, fallbacks.REASON ...) over the stats records\n"
 	"\n"
 	"run options:\n"
 	"  -m, --mode MODE     ZCOPY_MODE: off, observe or on\n"
@@ -357,6 +360,8 @@ int main(int argc, char **argv)
 		return zt_cmd_observe(argc - 1, argv + 1);
 	if (strcmp(cmd, "ab") == 0)
 		return zt_cmd_ab(argc - 1, argv + 1);
+	if (strcmp(cmd, "stats") == 0)
+		return zt_cmd_stats(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return zt_help();
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -536,6 +536,70 @@ START_TEST(observe_names_why_no_record_came_back)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- stats */
+
+/* stats --sum adds one key over every record of every file: counters,
+ * table members (absent ones count 0), both files; a malformed line is
+ * skipped with a warning. */
+START_TEST(stats_sum_adds_a_key_over_records_and_files)
+{
+	static const struct {
+		const char *key, *sum;
+	} sums[] = {
+		{ "bytes_zero_copy", "3500\n" },     /* 1000 + 500 + 2000 */
+		{ "transfers.splice", "8\n" },       /* 7 + 0 (absent) + 1 */
+		{ "fallbacks.warmup", "3\n" },       /* absent, 3, absent */
+		{ "fallback_bytes.warmup", "50\n" }, /* 50, absent, absent */
+		{ "guard", "1\n" },                  /* 1 + 0 + absent */
+	};
+	struct result r;
+	write_text(in_work("a"),
+		   "{\"pid\":1,\"guard\":1,\"bytes_zero_copy\":1000,\"transfers\":{\"splice\":7},"
+		   "\"fallbacks\":{},\"fallback_bytes\":{\"warmup\":50}}\n"
+		   "not a record\n"
+		   "{\"pid\":2,\"guard\":0,\"bytes_zero_copy\":500,\"fallbacks\":{\"warmup\":3}}\n");
+	write_text(in_work("b"), "{\"pid\":3,\"bytes_zero_copy\":2000,\"transfers\":{\"splice\":1}}\n"
+				 "{\"pid\":4,\"bytes_zero_copy\":-5}\n");
+	for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++) {
+		run_tool(&r, "stats", "--sum", sums[i].key, in_work("a"), in_work("b"));
+		ck_exit(&r, 0);
+		ck_assert_str_eq(r.out, sums[i].sum);
+		ck_has(r.err, "skipping a malformed stats record");
+	}
+	/* A key outside the record's schema is an error, not a quiet 0. */
+	run_tool(&r, "stats", "--sum", "bytes_zerocopy", in_work("a"));
+	ck_exit(&r, 2);
+	ck_has(r.err, "unknown key 'bytes_zerocopy'");
+	run_tool(&r, "stats", "--sum", "fallbacks.no_such_reason", in_work("a"));
+	ck_exit(&r, 2);
+	run_tool(&r, "stats", "--sum", "bytes_copied", in_work("no-such-file"));
+	ck_exit(&r, 1);
+	ck_assert_str_eq(r.out, "");
+	run_tool(&r, "stats", "bytes_copied", in_work("a"));
+	ck_exit(&r, 2);
+}
+END_TEST
+
+/* The sum of a real run's records: the number the record holds. */
+START_TEST(stats_sum_reads_what_the_library_wrote)
+{
+	struct result r;
+	char rec[4096], want[64];
+	write_file(in_work("in"), 4 << 20);
+	run_tool_env(&r, "/dev/null", NULL, "run", "-s", in_work("st"), "--", "cat", in_work("in"),
+		     NULL);
+	ck_exit(&r, 0);
+	slurp(in_work("st"), rec, sizeof rec);
+	const char *at = strstr(rec, "\"bytes_zero_copy\":");
+	ck_assert_ptr_nonnull(at);
+	snprintf(want, sizeof want, "%lld\n", atoll(at + strlen("\"bytes_zero_copy\":")));
+	ck_assert_str_ne(want, "0\n");
+	run_tool(&r, "stats", "--sum", "bytes_zero_copy", in_work("st"));
+	ck_exit(&r, 0);
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
 /* ------------------------------------------------------- fixed runs */
 
 /* A run of the tool with fixed arguments (in the work directory) and what
@@ -977,6 +1041,10 @@ int main(void)
 	tcase_add_test(tc, observe_keeps_records_with_s);
 	tcase_add_test(tc, observe_stats_dash_means_stderr);
 	tcase_add_test(tc, observe_names_why_no_record_came_back);
+
+	tc = tcase(s, "stats", 30);
+	tcase_add_test(tc, stats_sum_adds_a_key_over_records_and_files);
+	tcase_add_test(tc, stats_sum_reads_what_the_library_wrote);
 
 	tc = tcase(s, "ab", 60);
 	tcase_add_test(tc, ab_deterministic_command_agrees);
