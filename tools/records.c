@@ -22,7 +22,7 @@ const char *const zt_transfer_keys[3] = {ZCOPY_TRANSFER_KEYS};
 /* The order of the bits of zt_record.have. */
 const char *const zt_record_keys[] = {ZCOPY_STAT_KEYS, NULL};
 enum { K_PID, K_EXE, K_MODE, K_GUARD, K_ZERO_COPY, K_COPIED, K_PHANTOM, K_MATERIALIZED,
-       K_WOULD, K_TRANSFERS, K_FALLBACKS, K_FALLBACK_BYTES };
+       K_WOULD, K_WOULD_GUARD, K_TRANSFERS, K_FALLBACKS, K_FALLBACK_BYTES };
 
 #define MAX_DEPTH 32
 
@@ -345,6 +345,7 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 		{ZCOPY_STAT_MATERIALIZED, offsetof(struct zt_record, materialized_bytes)},
 		{ZCOPY_STAT_WOULD_ZERO_COPY, offsetof(struct zt_record, would_zero_copy_bytes)},
 		{ZCOPY_STAT_GUARD, offsetof(struct zt_record, guard)},
+		{ZCOPY_STAT_WOULD_GUARD, offsetof(struct zt_record, would_guard_bytes)},
 	};
 	uint64_t v;
 	size_t i;
@@ -443,6 +444,7 @@ int zt_record_add(struct zt_record *dst, const struct zt_record *src)
 	dst->phantom_reads += src->phantom_reads;
 	dst->materialized_bytes += src->materialized_bytes;
 	dst->would_zero_copy_bytes += src->would_zero_copy_bytes;
+	dst->would_guard_bytes += src->would_guard_bytes;
 	for (i = 0; i < 3; i++)
 		dst->transfers[i] += src->transfers[i];
 	for (i = 0; i < src->nreasons; i++) {
@@ -492,6 +494,7 @@ int zt_record_get(const struct zt_record *r, const char *key, uint64_t *v)
 		[K_PHANTOM] = offsetof(struct zt_record, phantom_reads),
 		[K_MATERIALIZED] = offsetof(struct zt_record, materialized_bytes),
 		[K_WOULD] = offsetof(struct zt_record, would_zero_copy_bytes),
+		[K_WOULD_GUARD] = offsetof(struct zt_record, would_guard_bytes),
 	};
 	const char *dot = strchr(key, '.');
 	size_t top = dot ? (size_t)(dot - key) : strlen(key);

@@ -39,7 +39,7 @@ static void record_keys_are_in_the_header(void **state)
 
 	memset(&s, 0, sizeof s);
 	s.bytes_zero_copy = s.bytes_copied = s.phantom_reads = 1;
-	s.materialized_bytes = s.would_zero_copy_bytes = 1;
+	s.materialized_bytes = s.would_zero_copy_bytes = s.would_guard_bytes = 1;
 	for (int i = 0; i < ZC_T__COUNT; i++)
 		s.transfers[i] = 1;
 	for (int i = 0; i < ZC_FB__COUNT; i++)
