@@ -14,8 +14,8 @@ FT_PROGS      := $(addprefix $(FT_BUILD)/,$(FT_PROG_NAMES))
 FT_SUITE      := $(FT_BUILD)/test_faults
 FT_SUITE_SRCS := tests/faults/test_faults.c tests/faults/test_faults_files.c \
                  tests/faults/test_faults_midwrite.c tests/faults/test_faults_blocked.c \
-                 tests/lib/harness.c
-FT_HDRS       := tests/lib/zt.h tests/lib/harness.h
+                 tests/lib/harness.c tools/records.c
+FT_HDRS       := tests/lib/zt.h tests/lib/harness.h tools/tool.h include/zcopy.h shim/stats.h
 
 .PHONY: test-faults faults-programs
 faults-programs: $(FT_PROGS)
@@ -27,7 +27,8 @@ $(FT_BUILD)/fault_%: tests/faults/fault_%.c tests/lib/zt.h | $(FT_BUILD)
 	$(CC) $(FT_CFLAGS) -o $@ $<
 
 $(FT_SUITE): $(FT_SUITE_SRCS) $(FT_HDRS) | $(FT_BUILD)
-	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) -o $@ $(FT_SUITE_SRCS) $(FT_CHECK_LIB)
+	$(CC) $(FT_CFLAGS) $(FT_CHECK_CF) -Iinclude -Ishim -Itools -o $@ $(FT_SUITE_SRCS) \
+	      $(FT_CHECK_LIB)
 
 test-faults: $(LIB) $(FT_PROGS) $(FT_SUITE)
 	@ZCOPY_TEST_LIB=$(abspath $(LIB)) ZCOPY_TEST_PROGS=$(abspath $(FT_BUILD)) $(FT_SUITE)

@@ -1,9 +1,9 @@
 /*
  * harness.c - see harness.h.  Runs commands with an environment built before
  * fork (tests may have threads), each in its own process group so a hung
- * run and everything it forked can be killed; reads stats records with a
- * small JSON walker that understands exactly the record's shape (objects,
- * strings, integers).
+ * run and everything it forked can be killed; reads stats records with the
+ * zcopy command's reader (tools/records.c), so a test sees the record as the
+ * tool does.
  */
 #include "harness.h"
 
@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tool.h" /* the stats-record reader, tools/records.c */
 
 extern char **environ;
 
@@ -524,57 +527,29 @@ void it_four(const char *const *argv, const char *const *env, const char *const 
 
 /* ---- stats ---------------------------------------------------------------- */
 
-/* Skips a JSON string starting at the opening quote; returns the char after
- * the closing quote. */
-static const char *skip_string(const char *p)
+/* records.c reports an unreadable stats file through this (zt_records_load);
+ * the harness reads line by line and fails the test itself. */
+void zt_err(int err, const char *fmt, ...)
 {
-	for (p++; *p && *p != '"'; p++)
-		if (*p == '\\' && p[1])
-			p++;
-	return *p ? p + 1 : p;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
 }
 
-/* The value of member key of the object starting at obj ('{'), looking at
- * its own members only; NULL if absent. */
-static const char *member(const char *obj, const char *key)
-{
-	size_t klen = strlen(key);
-	int depth = 0;
-	for (const char *p = obj; *p && *p != '\n'; p++) {
-		if (*p == '"') {
-			const char *start = p + 1, *end = skip_string(p);
-			const char *q = end;
-			while (*q == ' ')
-				q++;
-			if (depth == 1 && *q == ':' && (size_t)(end - 1 - start) == klen &&
-			    strncmp(start, key, klen) == 0) {
-				for (q++; *q == ' '; q++)
-					;
-				return q;
-			}
-			p = end - 1;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-		} else if (*p == '}' || *p == ']') {
-			if (--depth == 0)
-				return NULL;
-		}
-	}
-	return NULL;
-}
-
-static int exe_matches(const char *line, const char *exe)
+/* exe names the program: the record's path ends with "/exe" (or is exe);
+ * NULL matches every record. */
+static int exe_matches(const struct zt_record *r, const char *exe)
 {
 	if (!exe)
 		return 1;
-	const char *v = member(line, "exe");
-	if (!v || *v != '"')
+	size_t n = strlen(exe), len = strlen(r->exe);
+	if (len < n || strcmp(r->exe + len - n, exe) != 0)
 		return 0;
-	const char *end = skip_string(v) - 1; /* closing quote */
-	size_t n = strlen(exe), len = (size_t)(end - (v + 1));
-	if (len < n || strncmp(end - n, exe, n) != 0)
-		return 0;
-	return len == n || end[-(long)n - 1] == '/';
+	return len == n || r->exe[len - n - 1] == '/';
 }
 
 const char *it_stats_text(const char *tag)
@@ -586,9 +561,11 @@ const char *it_stats_text(const char *tag)
 	return it_slurp(rel, NULL);
 }
 
-/* Calls fn for each record of exe in run tag; returns how many. */
-static int each_record(const char *tag, const char *exe, void (*fn)(const char *, void *),
-		       void *arg)
+/* Calls fn for each record of exe in run tag, read by the tool's reader
+ * (tools/records.c); returns how many.  A line it cannot read fails the
+ * test: the library wrote a broken record. */
+static int each_record(const char *tag, const char *exe,
+		       void (*fn)(const struct zt_record *, void *), void *arg)
 {
 	char rel[128];
 	snprintf(rel, sizeof rel, "%s/stats", tag);
@@ -598,10 +575,19 @@ static int each_record(const char *tag, const char *exe, void (*fn)(const char *
 	int n = 0;
 	for (char *line = text; *line;) {
 		char *nl = strchr(line, '\n');
-		if (*line == '{' && exe_matches(line, exe)) {
-			n++;
-			if (fn)
-				fn(line, arg);
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (*line == '{') {
+			struct zt_record r;
+			const char *why = NULL;
+			ck_assert_msg(zt_record_parse(line, len, &r, &why, NULL) == 0,
+				      "run %s: unreadable stats record (%s): %.*s", tag, why, (int)len,
+				      line);
+			if (exe_matches(&r, exe)) {
+				n++;
+				if (fn)
+					fn(&r, arg);
+			}
+			zt_record_free(&r);
 		}
 		if (!nl)
 			break;
@@ -616,6 +602,17 @@ int it_stat_records(const char *tag, const char *exe)
 	return each_record(tag, exe, NULL, NULL);
 }
 
+/* Whether r holds the top-level key of key ("transfers" of
+ * "transfers.splice"). */
+static int has_top(const struct zt_record *r, const char *key)
+{
+	size_t top = strcspn(key, ".");
+	for (unsigned i = 0; zt_record_keys[i]; i++)
+		if (strlen(zt_record_keys[i]) == top && strncmp(zt_record_keys[i], key, top) == 0)
+			return r->have >> i & 1;
+	return 0;
+}
+
 struct stat_query {
 	const char *key;
 	long long sum;
@@ -623,38 +620,25 @@ struct stat_query {
 	int optional;
 };
 
-static void add_value(const char *line, void *arg)
+static void add_value(const struct zt_record *r, void *arg)
 {
 	struct stat_query *q = arg;
-	char top[64];
-	const char *dot = strchr(q->key, '.');
-	snprintf(top, sizeof top, "%.*s", dot ? (int)(dot - q->key) : (int)strlen(q->key), q->key);
-	const char *v = member(line, top);
-	if (!v) {
-		if (!q->optional)
-			q->missing = q->key;
-		return;
-	}
-	if (dot) {
-		if (*v != '{') {
-			q->missing = q->key;
-			return;
-		}
-		v = member(v, dot + 1);
-		if (!v)
-			return; /* zero counts are left out */
-	}
-	q->sum += strtoll(v, NULL, 10);
+	uint64_t v;
+	ck_assert_msg(zt_record_get(r, q->key, &v) >= 0, "%s is not a key of the stats record",
+		      q->key);
+	if (!has_top(r, q->key) && !q->optional)
+		q->missing = q->key;
+	q->sum += (long long)v; /* zero counts are left out of the tables */
 }
 
 static long long query(const char *tag, const char *exe, const char *key, int optional)
 {
 	struct stat_query q = { key, 0, NULL, optional };
 	int n = each_record(tag, exe, add_value, &q);
-	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe,
+	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe ? exe : "any",
 		      it_stats_text(tag));
-	ck_assert_msg(!q.missing, "run %s: stats record of %s lacks %s: %s", tag, exe, q.missing,
-		      it_stats_text(tag));
+	ck_assert_msg(!q.missing, "run %s: stats record of %s lacks %s: %s", tag,
+		      exe ? exe : "a process", q.missing, it_stats_text(tag));
 	return q.sum;
 }
 
@@ -668,27 +652,31 @@ long long it_stat_opt(const char *tag, const char *exe, const char *key)
 	return query(tag, exe, key, 1);
 }
 
-static void first_string(const char *line, void *arg)
+struct str_query {
+	const char *key;
+	char *value;
+};
+
+/* The strings of the record are "exe" and "mode". */
+static void first_string(const struct zt_record *r, void *arg)
 {
-	char **out = arg;
-	const char *key = out[0];
-	if (out[1])
+	struct str_query *q = arg;
+	if (q->value || !has_top(r, q->key))
 		return;
-	const char *v = member(line, key);
-	if (v && *v == '"') {
-		const char *end = skip_string(v) - 1;
-		out[1] = strndup(v + 1, (size_t)(end - v - 1));
-	}
+	if (strcmp(q->key, "mode") == 0)
+		q->value = strdup(r->mode);
+	else if (strcmp(q->key, "exe") == 0)
+		q->value = strdup(r->exe);
 }
 
 const char *it_stat_str(const char *tag, const char *exe, const char *key)
 {
-	char *q[2] = { (char *)key, NULL };
-	int n = each_record(tag, exe, first_string, q);
+	struct str_query q = { key, NULL };
+	int n = each_record(tag, exe, first_string, &q);
 	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe,
 		      it_stats_text(tag));
-	ck_assert_msg(q[1] != NULL, "run %s: record of %s lacks string %s", tag, exe, key);
-	return q[1];
+	ck_assert_msg(q.value != NULL, "run %s: record of %s lacks string %s", tag, exe, key);
+	return q.value;
 }
 
 void it_expect_passive(const char *exe)
