@@ -9,6 +9,7 @@
  * cannot exhaust the stack.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,20 @@
 #include "zcopy.h"
 
 const char *const zt_transfer_keys[3] = {ZCOPY_TRANSFER_KEYS};
+
+/* The reader also serves the test suites and the benchmarks, which link it
+ * without the command's zcopy.c: there, its warnings go to stderr as they
+ * are.  The command's own zt_err replaces this one. */
+__attribute__((weak)) void zt_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
+}
 
 /* The order of the bits of zt_record.have. */
 const char *const zt_record_keys[] = {ZCOPY_STAT_KEYS, NULL};

@@ -14,7 +14,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,19 +525,6 @@ void it_four(const char *const *argv, const char *const *env, const char *const 
 }
 
 /* ---- stats ---------------------------------------------------------------- */
-
-/* records.c reports an unreadable stats file through this (zt_records_load);
- * the harness reads line by line and fails the test itself. */
-void zt_err(int err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(err));
-	fputc('\n', stderr);
-}
 
 /* exe names the program: the record's path ends with "/exe" (or is exe);
  * NULL matches every record. */
