@@ -18,6 +18,7 @@
 #include "config.h"
 #include "json.h"
 #include "stats.h"
+#include "tool.h"
 #include "unit.h"
 #include "zcopy.h"
 
@@ -132,6 +133,49 @@ static void json_values_match_counters(void **state)
 	assert_true(json_is(&doc, "transfers.copy_file_range", "3"));
 	assert_true(json_is(&doc, "transfers.sendfile", "0"));
 	assert_true(json_is(&doc, "transfers.splice", "512"));
+}
+
+/* The zcopy command's reader (tools/records.c, which the suites, the
+ * benchmarks and `zcopy stats` use) reads back every key the writer wrote,
+ * with its value. */
+static void record_reads_back_through_the_tools_reader(void **state)
+{
+	static const char *const keys[] = { ZCOPY_STAT_KEYS };
+	struct zc_stats s = { 0 };
+	struct zt_record r;
+	const char *why = NULL;
+	uint64_t v;
+	s.bytes_zero_copy = 1;
+	s.bytes_copied = 2;
+	s.phantom_reads = 3;
+	s.materialized_bytes = 4;
+	s.would_zero_copy_bytes = 5;
+	s.would_guard_bytes = 6;
+	s.transfers[ZC_T_SPLICE] = 7;
+	s.fallbacks[ZC_FB_WARMUP] = 8;
+	s.fallback_bytes[ZC_FB_WARMUP] = 9;
+	size_t n = zc_stats_json(&s, out, sizeof out, 10, "/bin/x", "observe", 1);
+	assert_int_equal(zt_record_parse(out, n, &r, &why, NULL), 0);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (!(r.have >> i & 1))
+			fail_msg("the reader did not see %s in %s", keys[i], out);
+	static const struct {
+		const char *key;
+		uint64_t v;
+	} want[] = { { "pid", 10 }, { "guard", 1 }, { "bytes_zero_copy", 1 },
+		     { "bytes_copied", 2 }, { "phantom_reads", 3 }, { "materialized_bytes", 4 },
+		     { "would_zero_copy_bytes", 5 }, { "would_guard_bytes", 6 },
+		     { "transfers.splice", 7 }, { "transfers.sendfile", 0 },
+		     { "fallbacks.warmup", 8 }, { "fallback_bytes.warmup", 9 } };
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		assert_int_equal(zt_record_get(&r, want[i].key, &v), 1);
+		if (v != want[i].v)
+			fail_msg("%s: read %llu, written %llu", want[i].key, (unsigned long long)v,
+				 (unsigned long long)want[i].v);
+	}
+	assert_string_equal(r.exe, "/bin/x");
+	assert_string_equal(r.mode, "observe");
+	zt_record_free(&r);
 }
 
 static void json_zero_fallbacks_omitted(void **state)
@@ -612,6 +656,7 @@ int main(void)
 		T(json_keys_in_documented_order),
 		T(json_is_one_line_object),
 		T(json_values_match_counters),
+		T(record_reads_back_through_the_tools_reader),
 		T(json_zero_fallbacks_omitted),
 		T(json_nonzero_fallbacks_included),
 		T(json_every_fallback_reason_has_a_key),
