@@ -25,13 +25,12 @@ const char *const zt_transfer_keys[3] = {ZCOPY_TRANSFER_KEYS};
  * are.  The command's own zt_err replaces this one. */
 __attribute__((weak)) void zt_err(int err, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(err));
-	fputc('\n', stderr);
+	fprintf(stderr, "%s%s%s\n", msg, err ? ": " : "", err ? strerror(err) : "");
 }
 
 /* The order of the bits of zt_record.have. */
