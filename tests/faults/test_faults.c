@@ -85,17 +85,10 @@ static void eintr_case(const char *kind, const char *restart)
 	it_expect_redirected("zc");
 }
 
-START_TEST(eintr_pipe_restart) { eintr_case("pipe", "r"); }
-END_TEST
-START_TEST(eintr_pipe_norestart) { eintr_case("pipe", "n"); }
-END_TEST
-START_TEST(eintr_unix_restart) { eintr_case("unix", "r"); }
-END_TEST
-START_TEST(eintr_unix_norestart) { eintr_case("unix", "n"); }
-END_TEST
-START_TEST(eintr_tcp_restart) { eintr_case("tcp", "r"); }
-END_TEST
-START_TEST(eintr_tcp_norestart) { eintr_case("tcp", "n"); }
+/* Each sink, with SA_RESTART (r) and without (n). */
+static const char *const eintr_rows[][2] = { { "pipe", "r" }, { "pipe", "n" }, { "unix", "r" },
+					     { "unix", "n" }, { "tcp", "r" },  { "tcp", "n" } };
+START_TEST(eintr) { eintr_case(eintr_rows[_i][0], eintr_rows[_i][1]); }
 END_TEST
 
 /* ---- EAGAIN: non-blocking descriptor, slow reader ------------------------ */
@@ -112,11 +105,8 @@ static void eagain_case(const char *kind)
 	it_expect_redirected("zc");
 }
 
-START_TEST(eagain_pipe) { eagain_case("pipe"); }
-END_TEST
-START_TEST(eagain_unix) { eagain_case("unix"); }
-END_TEST
-START_TEST(eagain_tcp) { eagain_case("tcp"); }
+static const char *const sinks[] = { "pipe", "unix", "tcp" };
+START_TEST(eagain) { eagain_case(sinks[_i]); }
 END_TEST
 
 /* ---- a consumer that leaves after 1 MiB ---------------------------------- */
@@ -156,15 +146,13 @@ static void early_epipe_case(const char *kind)
  * while a write waits for buffer space, the kernel fails that write with
  * EPIPE without raising SIGPIPE, and otherwise raises it, so plain runs
  * already end either way. */
-START_TEST(early_close_pipe_sigpipe) { early_sigpipe_case("pipe"); }
-END_TEST
-START_TEST(early_close_pipe_epipe) { early_epipe_case("pipe"); }
-END_TEST
-START_TEST(early_close_unix_epipe) { early_epipe_case("unix"); }
-END_TEST
-START_TEST(early_close_tcp_sigpipe) { early_sigpipe_case("tcp"); }
-END_TEST
-START_TEST(early_close_tcp_epipe) { early_epipe_case("tcp"); }
+static const struct {
+	void (*run)(const char *kind);
+	const char *kind;
+} early_rows[] = { { early_sigpipe_case, "pipe" }, { early_epipe_case, "pipe" },
+		   { early_epipe_case, "unix" },   { early_sigpipe_case, "tcp" },
+		   { early_epipe_case, "tcp" } };
+START_TEST(early_close) { early_rows[_i].run(early_rows[_i].kind); }
 END_TEST
 
 /* ---- the program's own SIGBUS handler ------------------------------------ */
@@ -200,23 +188,17 @@ static void sigbus_case(const char *how, int killed)
 	it_expect_engaged("zc");
 }
 
-START_TEST(sigbus_handler_sigaction) { sigbus_case("sigaction", 0); }
-END_TEST
-START_TEST(sigbus_handler_siginfo) { sigbus_case("siginfo", 0); }
-END_TEST
-START_TEST(sigbus_handler_signal) { sigbus_case("signal", 0); }
-END_TEST
-START_TEST(sigbus_handler_fixup_returns) { sigbus_case("fixup", 0); }
-END_TEST
-/* Inside the handler the kernel blocks sa_mask and, without SA_NODEFER,
- * SIGBUS itself; the handler reports what is blocked. */
-START_TEST(sigbus_handler_mask_sigaction) { sigbus_case("sigaction+mask", 0); }
-END_TEST
-START_TEST(sigbus_handler_mask_signal) { sigbus_case("signal+mask", 0); }
-END_TEST
-START_TEST(sigbus_handler_resethand) { sigbus_case("resethand", 1); }
-END_TEST
-START_TEST(sigbus_default_kills) { sigbus_case("default", 1); }
+/* How the program handles SIGBUS, and whether the fault kills it.  With
+ * "+mask", inside the handler the kernel blocks sa_mask and, without
+ * SA_NODEFER, SIGBUS itself; the handler reports what is blocked.  The
+ * handler returns after fixing the mapping with "fixup". */
+static const struct {
+	const char *how;
+	int killed;
+} sigbus_rows[] = { { "sigaction", 0 },      { "siginfo", 0 },     { "signal", 0 },
+		    { "fixup", 0 },          { "sigaction+mask", 0 }, { "signal+mask", 0 },
+		    { "resethand", 1 },      { "default", 1 } };
+START_TEST(sigbus) { sigbus_case(sigbus_rows[_i].how, sigbus_rows[_i].killed); }
 END_TEST
 
 static Suite *faults_suite(void)
@@ -224,19 +206,14 @@ static Suite *faults_suite(void)
 	Suite *s = it_suite("faults");
 	TCase *t = tcase_create("streams");
 	tcase_set_timeout(t, 90);
-	it_add(t, IT_TESTS(eintr_pipe_restart, eintr_pipe_norestart, eintr_unix_restart,
-				eintr_unix_norestart, eintr_tcp_restart, eintr_tcp_norestart,
-				eagain_pipe, eagain_unix, eagain_tcp, early_close_pipe_sigpipe,
-				early_close_pipe_epipe, early_close_unix_epipe,
-				early_close_tcp_sigpipe, early_close_tcp_epipe));
+	tcase_add_loop_test(t, eintr, 0, IT_LEN(eintr_rows));
+	tcase_add_loop_test(t, eagain, 0, IT_LEN(sinks));
+	tcase_add_loop_test(t, early_close, 0, IT_LEN(early_rows));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("sigbus");
 	tcase_set_timeout(t, 90);
-	it_add(t, IT_TESTS(sigbus_handler_sigaction, sigbus_handler_siginfo, sigbus_handler_signal,
-				sigbus_handler_fixup_returns, sigbus_handler_mask_sigaction,
-				sigbus_handler_mask_signal, sigbus_handler_resethand,
-				sigbus_default_kills));
+	tcase_add_loop_test(t, sigbus, 0, IT_LEN(sigbus_rows));
 	suite_add_tcase(s, t);
 
 	suite_add_tcase(s, ft_files_tcase());

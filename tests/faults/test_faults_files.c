@@ -193,28 +193,22 @@ static void trunc_case(const char *kind, long long n, long long new_end, const c
 	free(orig);
 }
 
-/* For a pipe or socket, -D lets the reader take everything written before
- * the truncation, so it meets only chunk n (see the *_unread tests). */
-START_TEST(trunc_chunk_past_end_file) { trunc_case("file", 20, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_past_end_pwrite) { trunc_case("pwrite", 20, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_past_end_pipe) { trunc_case("pipe", 20, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_past_end_unix) { trunc_case("unix", 20, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_across_end_file) { trunc_case("file", 16, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_across_end_pwrite) { trunc_case("pwrite", 16, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_across_end_pipe) { trunc_case("pipe", 16, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_before_end_file) { trunc_case("file", 4, 2 * MiB, ""); }
-END_TEST
-START_TEST(trunc_touched_past_end) { trunc_case("file", 20, NEW_END, "-t"); }
-END_TEST
-START_TEST(trunc_touched_across_end) { trunc_case("pipe", 16, NEW_END, "-D -t"); }
-END_TEST
+/* The destination kind, the chunk n the truncation comes at (20: wholly
+ * past the new end; 16: across it; 4: before it), the new size, and the
+ * flags: for a pipe or socket, -D lets the reader take everything written
+ * before the truncation, so it meets only chunk n (see the *_unread rows);
+ * -t has the program touch the chunk first. */
+static const struct trunc_row {
+	const char *kind;
+	int chunk;
+	long long end;
+	const char *flags;
+} trunc_rows[] = {
+	{ "file", 20, NEW_END, "" },   { "pwrite", 20, NEW_END, "" }, { "pipe", 20, NEW_END, "-D" },
+	{ "unix", 20, NEW_END, "-D" }, { "file", 16, NEW_END, "" },   { "pwrite", 16, NEW_END, "" },
+	{ "pipe", 16, NEW_END, "-D" }, { "file", 4, 2 * MiB, "" },    { "file", 20, NEW_END, "-t" },
+	{ "pipe", 16, NEW_END, "-D -t" },
+};
 
 /*
  * The same truncation while the reader lags (-w): when it comes, the last
@@ -225,12 +219,23 @@ END_TEST
  * file's pages, so under zcopy the reader sees the truncation (zeros): a
  * limit of the design, run only with ZCOPY_FAULTS_EXTRA=1 (see below).
  */
-START_TEST(trunc_written_unread_pipe) { trunc_case("pipe", 20, NEW_END, "-w"); }
+static const struct trunc_row trunc_unread_rows[] = {
+	{ "pipe", 20, NEW_END, "-w" }, { "unix", 20, NEW_END, "-w" }, { "tcp", 20, NEW_END, "-w" },
+};
+
+START_TEST(trunc_chunk)
+{
+	const struct trunc_row *t = &trunc_rows[_i];
+	trunc_case(t->kind, t->chunk, t->end, t->flags);
+}
 END_TEST
-START_TEST(trunc_written_unread_unix) { trunc_case("unix", 20, NEW_END, "-w"); }
+START_TEST(trunc_written_unread)
+{
+	const struct trunc_row *t = &trunc_unread_rows[_i];
+	trunc_case(t->kind, t->chunk, t->end, t->flags);
+}
 END_TEST
-START_TEST(trunc_written_unread_tcp) { trunc_case("tcp", 20, NEW_END, "-w"); }
-END_TEST
+
 
 /* ---- the source appended to, or overwritten, mid-copy -------------------- */
 
@@ -249,9 +254,8 @@ static void change_case(const char *op, const char *kind, long long size)
 	it_expect_engaged("zc");
 }
 
-START_TEST(append_mid_copy_file) { change_case("append", "file", MiB); }
-END_TEST
-START_TEST(append_mid_copy_pipe) { change_case("append", "pipe", MiB); }
+static const char *const append_kinds[] = { "file", "pipe" };
+START_TEST(append_mid_copy) { change_case("append", append_kinds[_i], MiB); }
 END_TEST
 
 /*
@@ -275,11 +279,16 @@ static void overwrite_case(const char *kind, const char *flags, long long size)
 	it_same_file("dst.plain", "dst.zc");
 }
 
-/* 10000 bytes at the start of chunk 20, between its read and its write. */
-START_TEST(overwrite_read_unwritten_file) { overwrite_case("file", "", 10000); }
-END_TEST
-/* The last 32 KiB of chunk 19, written but still unread in the pipe. */
-START_TEST(overwrite_written_unread_pipe) { overwrite_case("pipe", "-w -a 2588672", 32768); }
+/* 10000 bytes at the start of chunk 20, between its read and its write;
+ * the last 32 KiB of chunk 19, written but still unread in the pipe. */
+static const struct {
+	const char *kind, *flags;
+	long long size;
+} overwrite_rows[] = { { "file", "", 10000 }, { "pipe", "-w -a 2588672", 32768 } };
+START_TEST(overwrite)
+{
+	overwrite_case(overwrite_rows[_i].kind, overwrite_rows[_i].flags, overwrite_rows[_i].size);
+}
 END_TEST
 
 /* ---- the destination file system fills up -------------------------------- */
@@ -364,13 +373,8 @@ static void enospc_case(int same_fs, const char *kind)
 	it_expect_engaged("zc");
 }
 
-START_TEST(enospc_same_fs_write) { enospc_case(1, "file"); }
-END_TEST
-START_TEST(enospc_same_fs_pwrite) { enospc_case(1, "pwrite"); }
-END_TEST
-START_TEST(enospc_other_fs_write) { enospc_case(0, "file"); }
-END_TEST
-START_TEST(enospc_other_fs_pwrite) { enospc_case(0, "pwrite"); }
+/* Same file system and another, by write and by pwrite. */
+START_TEST(enospc) { enospc_case(_i < 2, _i % 2 ? "pwrite" : "file"); }
 END_TEST
 
 /*
@@ -407,31 +411,25 @@ static void fsize_case(const char *kind, int ignore)
 	it_expect_engaged("engaged");
 }
 
-START_TEST(fsize_limit_write_sigxfsz) { fsize_case("file", 0); }
-END_TEST
-START_TEST(fsize_limit_write_efbig) { fsize_case("file", 1); }
-END_TEST
-START_TEST(fsize_limit_pwrite_efbig) { fsize_case("pwrite", 1); }
+/* write with SIGXFSZ at its default; write and pwrite with it ignored. */
+static const struct {
+	const char *kind;
+	int ignore;
+} fsize_rows[] = { { "file", 0 }, { "file", 1 }, { "pwrite", 1 } };
+START_TEST(fsize_limit) { fsize_case(fsize_rows[_i].kind, fsize_rows[_i].ignore); }
 END_TEST
 
 TCase *ft_files_tcase(void)
 {
 	TCase *t = tcase_create("source_changes");
 	tcase_set_timeout(t, 90);
-	it_add(t, IT_TESTS(trunc_chunk_past_end_file, trunc_chunk_past_end_pwrite,
-				trunc_chunk_past_end_pipe, trunc_chunk_past_end_unix,
-				trunc_chunk_across_end_file, trunc_chunk_across_end_pwrite,
-				trunc_chunk_across_end_pipe, trunc_chunk_before_end_file,
-				trunc_touched_past_end, trunc_touched_across_end,
-				append_mid_copy_file, append_mid_copy_pipe));
+	tcase_add_loop_test(t, trunc_chunk, 0, IT_LEN(trunc_rows));
+	tcase_add_loop_test(t, append_mid_copy, 0, IT_LEN(append_kinds));
 	/* Limits of the design (README, "Other writers"): these fail by design,
 	 * so they run only when asked for, to see the limit for oneself. */
 	if (getenv("ZCOPY_FAULTS_EXTRA") && strcmp(getenv("ZCOPY_FAULTS_EXTRA"), "1") == 0) {
-		tcase_add_test(t, trunc_written_unread_pipe);
-		tcase_add_test(t, trunc_written_unread_unix);
-		tcase_add_test(t, trunc_written_unread_tcp);
-		tcase_add_test(t, overwrite_read_unwritten_file);
-		tcase_add_test(t, overwrite_written_unread_pipe);
+		tcase_add_loop_test(t, trunc_written_unread, 0, IT_LEN(trunc_unread_rows));
+		tcase_add_loop_test(t, overwrite, 0, IT_LEN(overwrite_rows));
 	}
 	return t;
 }
@@ -440,8 +438,7 @@ TCase *ft_enospc_tcase(void)
 {
 	TCase *t = tcase_create("disk_full");
 	tcase_set_timeout(t, 90);
-	it_add(t, IT_TESTS(enospc_same_fs_write, enospc_same_fs_pwrite, enospc_other_fs_write,
-				enospc_other_fs_pwrite, fsize_limit_write_sigxfsz,
-				fsize_limit_write_efbig, fsize_limit_pwrite_efbig));
+	tcase_add_loop_test(t, enospc, 0, 4);
+	tcase_add_loop_test(t, fsize_limit, 0, IT_LEN(fsize_rows));
 	return t;
 }

@@ -71,107 +71,91 @@ static void midwrite_case(const char *mode, int file_dst, int want_exit)
 	it_expect_engaged("zc");
 }
 
-/* ---- another thread changes the source while the write blocks ----------- */
+/* One scenario: MODE of fault_midwrite, a destination file or not, the
+ * plain run's exit status, and what the plain run's stdout must hold (1) or
+ * must not (0); the zcopy run's is compared with it whole. */
+static const struct midwrite_row {
+	const char *mode;
+	int file_dst, want_exit;
+	int uffd;   /* needs userfaultfd (skipped without it) */
+	int alarms; /* the plain run reports the one SIGALRM that came */
+	struct {
+		const char *text;
+		int present;
+	} out[3];
+} midwrite_rows[] = {
+	/* ---- another thread changes the source while the write blocks ----
+	 * dup2 or close+open of the source: the plain run sends only the
+	 * source's bytes, then reads the second file from its end (12 MiB
+	 * copied, offset 16 MiB: the swap happened). */
+	{ "src-dup2", 0, 0, 0, 0,
+	  { { "reader got 12582912 ", 1 },
+	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 },
+	    { "copied 12582912 source offset 16777216\n", 1 } } },
+	{ "src-reopen", 0, 0, 0, 0,
+	  { { "reader got 12582912 ", 1 },
+	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 },
+	    { "copied 12582912 source offset 16777216\n", 1 } } },
+	/* 1 MiB of the chunk, not yet in the pipe (the reader paused 64 KiB
+	 * into it), is rewritten: the bytes read go out, not the new ones.
+	 * (Bytes the pipe already holds as references to the file's pages are
+	 * a limit of splice, docs/design.md: the rewritten range is far past
+	 * them.) */
+	{ "src-pwrite", 0, 0, 0, 0, { { " source 12582912 other 0 new 0 misplaced 0\n", 1 } } },
+	/* The same into a file, the copy held on the destination's inode lock:
+	 * here nothing may differ at all. */
+	{ "src-pwrite-file", 1, 0, 1, 0,
+	  { { "destination got 12582912 ", 1 },
+	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 } } },
+	/* ---- another thread changes the destination while the write blocks ----
+	 * Everything reaches the first pipe; the second one gets nothing. */
+	{ "dst-dup2", 0, 0, 0, 0,
+	  { { "target write of 4194304 returned 4194304 OK\n", 1 },
+	    { "reader got 12582912 ", 1 },
+	    { "second reader got 0 ", 1 } } },
+	/* /dev/null in its place: the write still completes, into the pipe. */
+	{ "dst-null", 0, 0, 0, 0,
+	  { { "target write of 4194304 returned 4194304 OK\n", 1 },
+	    { "reader got 12582912 ", 1 } } },
+	/* ---- the kernel cuts the write short ----
+	 * The reader of a UNIX stream socket leaves while the write waits: the
+	 * plain write returns what was queued, without SIGPIPE (it is at its
+	 * default), and the program stops (exit 2).  The count itself depends
+	 * on how the socket accounts copies and page references:
+	 * fault_midwrite prints only that it was short. */
+	{ "peer-close", 0, 2, 0, 0,
+	  { { "target write of 4194304 returned a short count\n", 1 } } },
+	/* The file size limit ends inside the write: a short count and no
+	 * SIGXFSZ (that comes only with a write starting at the limit). */
+	{ "fsize", 1, 2, 0, 0,
+	  { { "target write of 1048576 returned ", 1 },
+	    { "target write of 1048576 returned 1048576 OK\n", 0 } } },
+	/* A SIGALRM reaches the thread blocked in a write to a full pipe: the
+	 * plain write returns what the pipe took, at once, handler with
+	 * SA_RESTART or not (a write that moved bytes is never restarted). */
+	{ "sig-restart", 0, 0, 0, 1,
+	  { { "target write of 1048576 returned ", 1 },
+	    { "target write of 1048576 returned 1048576 OK\n", 0 },
+	    { "target write of 1048576 returned -1", 0 } } },
+	{ "sig-norestart", 0, 0, 0, 1,
+	  { { "target write of 1048576 returned ", 1 },
+	    { "target write of 1048576 returned 1048576 OK\n", 0 },
+	    { "target write of 1048576 returned -1", 0 } } },
+};
 
-/* The plain run sends only the source's bytes, then reads the second file
- * from its end (12 MiB copied, offset 16 MiB: the dup2 happened). */
-static void source_swapped(const char *mode)
-{
-	midwrite_case(mode, 0, 0);
-	expect_out("plain", "reader got 12582912 ", 1);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
-	expect_out("plain", "copied 12582912 source offset 16777216\n", 1);
-}
-
-START_TEST(midwrite_source_dup2) { source_swapped("src-dup2"); }
-END_TEST
-START_TEST(midwrite_source_close_open) { source_swapped("src-reopen"); }
-END_TEST
-
-/* 1 MiB of the chunk, not yet in the pipe (the reader paused 64 KiB into
- * it), is rewritten: the bytes read go out, not the new ones.  (Bytes the
- * pipe already holds as references to the file's pages are a limit of
- * splice, docs/design.md: the rewritten range is far past them.) */
-START_TEST(midwrite_source_pwrite_pipe)
-{
-	midwrite_case("src-pwrite", 0, 0);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
-}
-END_TEST
-
-/* The same into a file, the copy held on the destination's inode lock: here
- * nothing may differ at all. */
 static void need_userfaultfd(void);
 
-START_TEST(midwrite_source_pwrite_file)
+START_TEST(midwrite)
 {
-	need_userfaultfd();
-	midwrite_case("src-pwrite-file", 1, 0);
-	expect_out("plain", "destination got 12582912 ", 1);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
+	const struct midwrite_row *m = &midwrite_rows[_i];
+	if (m->uffd)
+		need_userfaultfd();
+	midwrite_case(m->mode, m->file_dst, m->want_exit);
+	for (size_t k = 0; k < 3 && m->out[k].text; k++)
+		expect_out("plain", m->out[k].text, m->out[k].present);
+	if (m->alarms)
+		ck_assert_msg(it_err_count("plain", "alarms") == 1, "plain run: the signal never came");
 }
-END_TEST
-
-/* ---- another thread changes the destination while the write blocks ------ */
-
-/* Everything reaches the first pipe; the second one gets nothing. */
-START_TEST(midwrite_dest_dup2_pipe)
-{
-	midwrite_case("dst-dup2", 0, 0);
-	expect_out("plain", "target write of 4194304 returned 4194304 OK\n", 1);
-	expect_out("plain", "reader got 12582912 ", 1);
-	expect_out("plain", "second reader got 0 ", 1);
-}
-END_TEST
-
-/* /dev/null in its place: the write still completes, into the pipe. */
-START_TEST(midwrite_dest_dup2_devnull)
-{
-	midwrite_case("dst-null", 0, 0);
-	expect_out("plain", "target write of 4194304 returned 4194304 OK\n", 1);
-	expect_out("plain", "reader got 12582912 ", 1);
-}
-END_TEST
-
-/* ---- the kernel cuts the write short ------------------------------------ */
-
-/* The reader of a UNIX stream socket leaves while the write waits: the plain
- * write returns what was queued, without SIGPIPE (it is at its default),
- * and the program stops (exit 2).  The count itself depends on how the
- * socket accounts copies and page references: fault_midwrite prints only
- * that it was short. */
-START_TEST(midwrite_peer_leaves)
-{
-	midwrite_case("peer-close", 0, 2);
-	expect_out("plain", "target write of 4194304 returned a short count\n", 1);
-}
-END_TEST
-
-/* The file size limit ends inside the write: a short count and no SIGXFSZ
- * (that comes only with a write starting at the limit). */
-START_TEST(midwrite_fsize_limit)
-{
-	midwrite_case("fsize", 1, 2);
-	expect_out("plain", "target write of 1048576 returned ", 1);
-	expect_out("plain", "target write of 1048576 returned 1048576 OK\n", 0);
-}
-END_TEST
-
-/* A SIGALRM reaches the thread blocked in a write to a full pipe: the plain
- * write returns what the pipe took, at once, handler with SA_RESTART or
- * not (a write that moved bytes is never restarted). */
-static void signal_case(const char *mode)
-{
-	midwrite_case(mode, 0, 0);
-	expect_out("plain", "target write of 1048576 returned ", 1);
-	expect_out("plain", "target write of 1048576 returned 1048576 OK\n", 0);
-	expect_out("plain", "target write of 1048576 returned -1", 0);
-	ck_assert_msg(it_err_count("plain", "alarms") == 1, "plain run: the signal never came");
-}
-
-START_TEST(midwrite_signal_restart) { signal_case("sig-restart"); }
-END_TEST
-START_TEST(midwrite_signal_norestart) { signal_case("sig-norestart"); }
 END_TEST
 
 /* The file variant holds the copy on the destination's inode lock with a
@@ -183,14 +167,14 @@ static void need_userfaultfd(void)
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(why, sizeof why,
-			 "midwrite_source_pwrite_file: userfaultfd: %s (needs root or "
+			 "src-pwrite-file: userfaultfd: %s (needs root or "
 			 "vm.unprivileged_userfaultfd=1)",
 			 strerror(errno));
 		it_skip(why);
 	}
 	struct uffdio_api api = { .api = UFFD_API };
 	int ok = ioctl(fd, UFFDIO_API, &api) == 0;
-	snprintf(why, sizeof why, "midwrite_source_pwrite_file: UFFDIO_API: %s", strerror(errno));
+	snprintf(why, sizeof why, "src-pwrite-file: UFFDIO_API: %s", strerror(errno));
 	close(fd);
 	if (!ok)
 		it_skip(why);
@@ -200,10 +184,6 @@ TCase *ft_midwrite_tcase(void)
 {
 	TCase *t = tcase_create("midwrite");
 	tcase_set_timeout(t, 90);
-	it_add(t, IT_TESTS(midwrite_source_dup2, midwrite_source_close_open,
-				midwrite_source_pwrite_pipe, midwrite_source_pwrite_file,
-				midwrite_dest_dup2_pipe, midwrite_dest_dup2_devnull,
-				midwrite_peer_leaves, midwrite_fsize_limit,
-				midwrite_signal_restart, midwrite_signal_norestart));
+	tcase_add_loop_test(t, midwrite, 0, IT_LEN(midwrite_rows));
 	return t;
 }

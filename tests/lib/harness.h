@@ -43,6 +43,8 @@ TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout);
 /* Adds the tests of a NULL-ended list (IT_TESTS) to tc, in order. */
 void it_add(TCase *tc, const TTest *const *tests);
 #define IT_TESTS(...) ((const TTest *const[]){ __VA_ARGS__, NULL })
+/* The rows of a table, for tcase_add_loop_test. */
+#define IT_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Ends the calling test as skipped (not passed): what it needs is missing
  * here (why says what).  Counted by it_main. */
