@@ -120,11 +120,7 @@ static void reader_run(int fd, int held, int resume, int report)
 		size_t want = sizeof buf;
 		if (hold && (long long)want > hold - got)
 			want = (size_t)(hold - got);
-		ssize_t n = read(fd, buf, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			zt_die("reader read");
+		ssize_t n = zt_recv(fd, buf, want, 0, "reader read");
 		if (n == 0)
 			break;
 		h = zt_fnv(h, buf, (size_t)n);

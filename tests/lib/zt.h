@@ -160,19 +160,35 @@ static inline ssize_t zt_read(int fd, void *buf, size_t n)
 	return r;
 }
 
-/* The copy loop of cat and cp: chunk-sized reads into buf, each written
- * whole, until the end of the input.  Returns the bytes copied. */
-static inline long long zt_copy(int in, int out, void *buf, size_t chunk)
+/* The copy loop of cat and cp: chunk-sized reads into buf, each handed to
+ * put (which writes it whole to out, or dies), until the end of the input.
+ * Returns the bytes copied. */
+typedef void zt_put_fn(int out, const void *buf, size_t n);
+static inline long long zt_copy_by(int in, int out, void *buf, size_t chunk, zt_put_fn *put)
 {
 	long long total = 0;
 	for (;;) {
 		ssize_t n = zt_read(in, buf, chunk);
 		if (n == 0)
 			break;
-		zt_put(out, buf, (size_t)n);
+		put(out, buf, (size_t)n);
 		total += n;
 	}
 	return total;
+}
+
+static inline long long zt_copy(int in, int out, void *buf, size_t chunk)
+{
+	return zt_copy_by(in, out, buf, chunk, zt_put);
+}
+
+/* malloc that dies on failure. */
+static inline void *zt_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		zt_die("malloc");
+	return p;
 }
 
 /* A read or recv on a pipe or socket, resumed after EINTR; dies on any
@@ -240,10 +256,8 @@ struct zt_reader {
  * then sees EPIPE (pipe) or a reset (TCP). */
 static inline void zt_reader_run(int fd, const struct zt_reader *r)
 {
-	char *buf = malloc(r->piece);
+	char *buf = zt_malloc(r->piece);
 	int out = -1;
-	if (!buf)
-		zt_die("malloc");
 	if (r->save && (out = open(r->save, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
 		zt_die(r->save);
 	long long got = 0, hold = r->hold_at;
@@ -262,12 +276,7 @@ static inline void zt_reader_run(int fd, const struct zt_reader *r)
 			want = (size_t)(hold - got);
 		if (want == 0)
 			break;
-		ssize_t n = read(fd, buf, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			zt_die("reader read");
-		}
+		ssize_t n = zt_recv(fd, buf, want, 0, "reader read");
 		if (n == 0)
 			break;
 		h = zt_fnv(h, buf, (size_t)n);

@@ -33,18 +33,14 @@ static void h2(int sig)
 
 static const char *name(__sighandler_t h)
 {
-	if (h == SIG_DFL)
-		return "SIG_DFL";
-	if (h == SIG_IGN)
-		return "SIG_IGN";
-	if (h == SIG_ERR)
-		return "SIG_ERR";
-	if (h == SIG_HOLD)
-		return "SIG_HOLD";
-	if (h == h1)
-		return "h1";
-	if (h == h2)
-		return "h2";
+	static const struct {
+		__sighandler_t h;
+		const char *name;
+	} known[] = { { SIG_DFL, "SIG_DFL" }, { SIG_IGN, "SIG_IGN" }, { SIG_ERR, "SIG_ERR" },
+		      { SIG_HOLD, "SIG_HOLD" }, { h1, "h1" },           { h2, "h2" } };
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (h == known[i].h)
+			return known[i].name;
 	return "other";
 }
 

@@ -11,6 +11,17 @@
 
 #include "zt.h"
 
+/* One write(2) is one datagram: it goes whole or the program stops. */
+static void put_datagram(int sock, const void *buf, size_t n)
+{
+	ssize_t w = write(sock, buf, n);
+	if (w != (ssize_t)n) {
+		fprintf(stderr, "datagram write returned %zd (%s) for %zu\n", w,
+			w < 0 ? zt_errname(errno) : "short", n);
+		exit(4);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
@@ -32,9 +43,7 @@ int main(int argc, char **argv)
 		 * no end-of-stream. */
 		close(sv[0]);
 		int out = zt_open_out(argv[2], 0);
-		char *rbuf = malloc(2 * ZT_CHUNK);
-		if (!rbuf)
-			zt_die("malloc");
+		char *rbuf = zt_malloc(2 * ZT_CHUNK);
 		long long got = 0;
 		unsigned count = 0;
 		while (got < st.st_size) {
@@ -47,20 +56,7 @@ int main(int argc, char **argv)
 		exit(0);
 	}
 	close(sv[1]);
-	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = zt_read(in, buf, ZT_CHUNK);
-		if (n == 0)
-			break;
-		ssize_t w = write(sv[0], buf, (size_t)n);
-		if (w != n) {
-			fprintf(stderr, "datagram write returned %zd (%s) for %zd\n", w,
-				w < 0 ? zt_errname(errno) : "short", n);
-			exit(4);
-		}
-		total += n;
-	}
+	long long total = zt_copy_by(in, sv[0], zt_alloc(ZT_CHUNK), ZT_CHUNK, put_datagram);
 	int ws;
 	if (waitpid(pid, &ws, 0) != pid)
 		zt_die("waitpid");

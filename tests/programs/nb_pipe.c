@@ -18,11 +18,9 @@
 static void slow_reader(int rfd, const char *dst)
 {
 	int out = zt_open_out(dst, 0);
-	char *buf = malloc(ZT_CHUNK);
+	char *buf = zt_malloc(ZT_CHUNK);
 	long long total = 0;
 	struct timespec nap = { 0, 300 * 1000 };
-	if (!buf)
-		zt_die("malloc");
 	for (unsigned i = 0;; i++) {
 		/* Odd-sized reads so the pipe frees space in uneven steps. */
 		ssize_t n = zt_recv(rfd, buf, 3000 + (i % 7) * 5000, 0, "pipe read");

@@ -13,10 +13,8 @@
 static void receive(int sock, const char *dst)
 {
 	int out = zt_open_out(dst, 0);
-	char *buf = malloc(65536);
+	char *buf = zt_malloc(65536);
 	long long total = 0;
-	if (!buf)
-		zt_die("malloc");
 	for (;;) {
 		ssize_t n = zt_recv(sock, buf, 65536, 1, "recv");
 		if (n == 0)
@@ -26,6 +24,20 @@ static void receive(int sock, const char *dst)
 	}
 	printf("received %lld\n", total);
 	exit(0);
+}
+
+/* send(2) until all of buf went, resuming after EINTR and short counts. */
+static void send_all(int sock, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t w = send(sock, (const char *)buf + done, n - done, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			zt_die("send");
+		}
+		done += (size_t)w;
+	}
 }
 
 int main(int argc, char **argv)
@@ -43,23 +55,7 @@ int main(int argc, char **argv)
 	close(sv[1]);
 
 	int in = zt_open_in(argv[1]);
-	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = zt_read(in, buf, ZT_CHUNK);
-		if (n == 0)
-			break;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = send(sv[0], buf + done, (size_t)(n - done), 0);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				zt_die("send");
-			}
-			done += w;
-		}
-		total += n;
-	}
+	long long total = zt_copy_by(in, sv[0], zt_alloc(ZT_CHUNK), ZT_CHUNK, send_all);
 	if (shutdown(sv[0], SHUT_WR) != 0)
 		zt_die("shutdown");
 	int st;
