@@ -152,13 +152,20 @@ static void write_text(const char *path, const char *text)
 	close(fd);
 }
 
-static char *in_work(const char *name)
+/* "base/name" in a ring of buffers (a few may be live at once); test_env.c
+ * uses it too. */
+char *path_in(const char *base, const char *name)
 {
 	static char paths[8][PATH_MAX + 64];
 	static int next;
 	char *p = paths[next++ % 8];
-	snprintf(p, sizeof paths[0], "%s/%s", work, name);
+	snprintf(p, sizeof paths[0], "%s/%s", base, name);
 	return p;
+}
+
+static char *in_work(const char *name)
+{
+	return path_in(work, name);
 }
 
 static void check_json(const char *json_path, const char *py)
