@@ -9,9 +9,25 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A group's scratch directory: made by the group setup from a mkdtemp
+ * template, removed with everything in it by the group teardown. */
+static inline int unit_tmpdir_make(char *tmpl)
+{
+	return mkdtemp(tmpl) ? 0 : -1;
+}
+
+static inline int unit_tmpdir_remove(const char *dir)
+{
+	char cmd[4096 + 16];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 #endif
