@@ -97,6 +97,19 @@ static void json_keys_in_documented_order(void **state)
 			    json_index(&doc, contract_keys[i]));
 }
 
+/* Each member at path has exactly the raw value text (a NULL-ended list). */
+struct member_want {
+	const char *path, *val;
+};
+#define IT_PAIRS(...) ((const struct member_want[]){ __VA_ARGS__, { NULL, NULL } })
+
+static void assert_members(const struct member_want *w)
+{
+	for (; w->path; w++)
+		if (!json_is(&doc, w->path, w->val))
+			fail_msg("%s is not %s", w->path, w->val);
+}
+
 static void json_is_one_line_object(void **state)
 {
 	struct zc_stats s = { 0 };
@@ -119,18 +132,13 @@ static void json_values_match_counters(void **state)
 	s.transfers[ZC_T_SPLICE] = 512;
 	size_t n = zc_stats_json(&s, out, sizeof out, 4194304, "/usr/bin/dd", "observe", 1);
 	assert_valid_json(out, n);
-	assert_true(json_is(&doc, "pid", "4194304"));
-	assert_true(json_is(&doc, "exe", "\"/usr/bin/dd\""));
-	assert_true(json_is(&doc, "mode", "\"observe\""));
-	assert_true(json_is(&doc, "guard", "1"));
-	assert_true(json_is(&doc, "bytes_zero_copy", "67108864"));
-	assert_true(json_is(&doc, "bytes_copied", "131072"));
-	assert_true(json_is(&doc, "phantom_reads", "512"));
-	assert_true(json_is(&doc, "materialized_bytes", "4096"));
-	assert_true(json_is(&doc, "would_zero_copy_bytes", "18446744073709551615"));
-	assert_true(json_is(&doc, "transfers.copy_file_range", "3"));
-	assert_true(json_is(&doc, "transfers.sendfile", "0"));
-	assert_true(json_is(&doc, "transfers.splice", "512"));
+	assert_members(IT_PAIRS({ "pid", "4194304" }, { "exe", "\"/usr/bin/dd\"" },
+				{ "mode", "\"observe\"" }, { "guard", "1" },
+				{ "bytes_zero_copy", "67108864" }, { "bytes_copied", "131072" },
+				{ "phantom_reads", "512" }, { "materialized_bytes", "4096" },
+				{ "would_zero_copy_bytes", "18446744073709551615" },
+				{ "transfers.copy_file_range", "3" }, { "transfers.sendfile", "0" },
+				{ "transfers.splice", "512" }));
 }
 
 /* The zcopy command's reader (tools/records.c, which the suites, the
@@ -506,13 +514,9 @@ static void emit_appends_one_json_line_at_expanded_path(void **state)
 	assert_json_lines(buf, 1);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	snprintf(quoted, sizeof quoted, "\"%s\"", exe);
-	assert_true(json_is(&doc, "pid", pid));
-	assert_true(json_is(&doc, "exe", quoted));
-	assert_true(json_is(&doc, "mode", "\"observe\""));
-	assert_true(json_is(&doc, "guard", "1"));
-	assert_true(json_is(&doc, "would_zero_copy_bytes", "1048576"));
-	assert_true(json_is(&doc, "fallbacks.alignment", "1"));
-	assert_true(json_is(&doc, "fallback_bytes.alignment", "4096"));
+	assert_members(IT_PAIRS({ "pid", pid }, { "exe", quoted }, { "mode", "\"observe\"" },
+				{ "guard", "1" }, { "would_zero_copy_bytes", "1048576" },
+				{ "fallbacks.alignment", "1" }, { "fallback_bytes.alignment", "4096" }));
 }
 
 static void emit_appends_to_existing_file(void **state)
