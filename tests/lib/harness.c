@@ -181,22 +181,24 @@ void it_begin(void)
 	atexit(end_test);
 }
 
+/* "base/rel" in a ring of buffers: a few may be live at once. */
+static const char *join(const char *base, const char *rel)
+{
+	static char ring[16][4096 + 256];
+	static unsigned next;
+	char *p = ring[next++ % 16];
+	snprintf(p, sizeof ring[0], "%s/%s", base, rel);
+	return p;
+}
+
 const char *it_path(const char *rel)
 {
-	static char ring[8][4096 + 256];
-	static unsigned next;
-	char *p = ring[next++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", it_dir, rel);
-	return p;
+	return join(it_dir, rel);
 }
 
 const char *it_prog(const char *name)
 {
-	static char ring[8][4096 + 64];
-	static unsigned next;
-	char *p = ring[next++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", it_progs, name);
-	return p;
+	return join(it_progs, name);
 }
 
 void it_make_file(const char *rel, size_t size, uint64_t seed)

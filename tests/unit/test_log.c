@@ -199,19 +199,9 @@ static void fmt_exact_fit(void **state)
 
 /* ---- log destination -------------------------------------------------------- */
 
-static char tmpdir[] = "/tmp/zc-unit-log.XXXXXX";
+UNIT_TMPDIR_GROUP("/tmp/zc-unit-log.XXXXXX")
 static int saved_stderr = -1;
 static char capture_path[PATH_MAX];
-
-static int group_setup(void **state)
-{
-	return unit_tmpdir_make(tmpdir);
-}
-
-static int group_teardown(void **state)
-{
-	return unit_tmpdir_remove(tmpdir);
-}
 
 static int log_teardown(void **state)
 {

@@ -22,19 +22,9 @@
 #include "unit.h"
 #include "zcopy.h"
 
-static char tmpdir[] = "/tmp/zc-unit-stats.XXXXXX";
+UNIT_TMPDIR_GROUP("/tmp/zc-unit-stats.XXXXXX")
 static char out[1 << 16];
 static struct json_doc doc;
-
-static int group_setup(void **state)
-{
-	return unit_tmpdir_make(tmpdir);
-}
-
-static int group_teardown(void **state)
-{
-	return unit_tmpdir_remove(tmpdir);
-}
 
 static int fresh(void **state)
 {

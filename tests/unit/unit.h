@@ -30,4 +30,11 @@ static inline int unit_tmpdir_remove(const char *dir)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Defines tmpdir (from the template tmpl) and group_setup and
+ * group_teardown, which make and remove it, for a group of tests. */
+#define UNIT_TMPDIR_GROUP(tmpl)                                                    \
+	static char tmpdir[] = tmpl;                                               \
+	static int group_setup(void **state) { return unit_tmpdir_make(tmpdir); } \
+	static int group_teardown(void **state) { return unit_tmpdir_remove(tmpdir); }
+
 #endif
