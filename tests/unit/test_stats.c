@@ -418,15 +418,6 @@ static void reset_zeroes_every_counter(void **state)
 
 /* ---- emission ---------------------------------------------------------------- */
 
-static size_t slurp(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (size_t)n : 0;
-}
 
 static int count_fds(void)
 {
@@ -500,7 +491,7 @@ static void emit_appends_one_json_line_at_expanded_path(void **state)
 	assert_int_equal(errno, EXDEV);
 	assert_int_equal(count_fds(), before); /* the stats fd was closed */
 
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 1);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	snprintf(quoted, sizeof quoted, "\"%s\"", exe);
@@ -517,7 +508,7 @@ static void emit_appends_to_existing_file(void **state)
 	zc_stats_emit();
 	zc_stats_reset(); /* as a forked child would, before its own record */
 	zc_stats_emit();
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 2);
 }
 
@@ -528,7 +519,7 @@ static void emit_writes_one_record_per_process(void **state)
 	snprintf(path, sizeof path, "%s/once.json", tmpdir);
 	zc_stats_emit();
 	zc_stats_emit(); /* a second exit path in the same process */
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 1);
 }
 
@@ -556,7 +547,7 @@ static void emit_from_many_processes_gives_whole_lines(void **state)
 		assert_true(wait(&st) > 0);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, KIDS);
 }
 
@@ -569,18 +560,13 @@ static void emit_stderr_prints_the_human_line(void **state)
 	ZC_ADD(bytes_zero_copy, 2 << 20);
 	ZC_ADD(transfers[ZC_T_SENDFILE], 2);
 
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	int saved = unit_stderr_to(path);
 	zc_stats_open(); /* start-up: fd 2 is that file */
 	zc_stats_emit();
 	dup2(saved, 2);
 	close(saved);
 
-	size_t n = slurp(path, buf, sizeof buf);
+	size_t n = unit_slurp(path, buf, sizeof buf);
 	snprintf(head, sizeof head, "zcopy[%ld] /", (long)getpid());
 	assert_true(n > 0);
 	assert_memory_equal(buf, head, strlen(head));
@@ -616,8 +602,8 @@ static void emit_stderr_skips_a_replaced_fd_2(void **state)
 	dup2(saved, 2);
 	close(saved);
 
-	assert_int_equal(slurp(path, buf, sizeof buf), 0);
-	assert_int_equal(slurp(theirs, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(path, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(theirs, buf, sizeof buf), 0);
 }
 
 static void emit_to_unwritable_path_is_silent(void **state)
@@ -625,19 +611,14 @@ static void emit_to_unwritable_path_is_silent(void **state)
 	char path[PATH_MAX], buf[256];
 	snprintf(path, sizeof path, "%s/err.txt", tmpdir);
 	strcpy(zc_cfg.stats, "/nonexistent-zc-dir/stats.json");
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	int saved = unit_stderr_to(path);
 	int before = count_fds();
 	zc_stats_emit();
 	int after = count_fds();
 	dup2(saved, 2);
 	close(saved);
 	assert_int_equal(after, before);
-	assert_int_equal(slurp(path, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(path, buf, sizeof buf), 0);
 }
 
 int main(void)
