@@ -277,20 +277,14 @@ static void victim_intact(const char *what)
 
 /* Lines of text holding both needle and "cannot" (the report of a refused
  * file, not the start-up lines of ZCOPY_LOG=1 that name the setting). */
-static int lines_with(const char *text, const char *needle)
+
+/* The on run said once, on stderr, that it cannot use name. */
+static void expect_one_complaint(const char *name)
 {
-	int n = 0;
-	for (const char *l = text; *l;) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		char *c = strndup(l, len);
-		n += strstr(c, needle) != NULL && strstr(c, "cannot") != NULL;
-		free(c);
-		if (!nl)
-			break;
-		l = nl + 1;
-	}
-	return n;
+	char *err = it_slurp("on/stderr", NULL);
+	ck_assert_msg(it_count_lines(err, name, "cannot") == 1, "expected one line about %s:\n%s",
+		      name, err);
+	free(err);
 }
 
 START_TEST(stats_path_relative_to_the_start_directory)
@@ -335,9 +329,7 @@ START_TEST(stats_symlink_not_followed)
 	same_as_plain("on");
 	victim_intact("ZCOPY_STATS=symlink");
 	/* Reported once, on stderr, because ZCOPY_LOG=1. */
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "stats.link") == 1, "expected one line about stats.link:\n%s",
-		      err);
+	expect_one_complaint("stats.link");
 	/* Without ZCOPY_LOG: silent. */
 	run_with("quiet", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=../on/stats.link"), 60);
 	same_as_plain("quiet");
@@ -359,9 +351,7 @@ START_TEST(stats_fifo_does_not_block)
 	 * (the harness kills the run and fails the test after 10 s). */
 	run_with("on", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=1", "ZCOPY_STATS=stats.fifo"), 10);
 	same_as_plain("on");
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "stats.fifo") == 1, "expected one line about stats.fifo:\n%s",
-		      err);
+	expect_one_complaint("stats.fifo");
 	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
 	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
 }
@@ -380,8 +370,7 @@ START_TEST(log_file_symlink_not_followed)
 		 60);
 	same_as_plain("on");
 	victim_intact("ZCOPY_LOG_FILE=symlink");
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "log.link") == 1, "expected one line about log.link:\n%s", err);
+	expect_one_complaint("log.link");
 	ck_assert_int_gt(it_stat("on", "own_fds", "bytes_zero_copy"), 0);
 }
 END_TEST

@@ -525,6 +525,23 @@ void it_four(const char *const *argv, const char *const *env, const char *const 
 		it_compare(it_mode_names[m], outputs);
 }
 
+int it_count_lines(const char *text, const char *needle, const char *also)
+{
+	int n = 0;
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *copy = strndup(line, len);
+		if (strstr(copy, needle) && (!also || strstr(copy, also)))
+			n++;
+		free(copy);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return n;
+}
+
 /* ---- stats ---------------------------------------------------------------- */
 
 /* exe names the program: the record's path ends with "/exe" (or is exe);

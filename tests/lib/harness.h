@@ -109,6 +109,9 @@ int it_status(const char *tag);
  * stderr, outputs. */
 void it_compare(const char *tag, const char *const *outputs);
 
+/* Lines of text holding needle (and also, if not NULL). */
+int it_count_lines(const char *text, const char *needle, const char *also);
+
 /* Stats of run tag for processes whose exe ends with exe (NULL: every
  * process): the sum over all
  * of their records of the value at key ("bytes_zero_copy",
