@@ -60,25 +60,30 @@ static void expect_out_has(const char *tag, const char *text)
 	free(o);
 }
 
-/* Runs argv plain and under zcopy; both must end the same way. */
-static void both(const char *const *argv, int *plain, int *zc)
+/* In a fresh test directory with an 8 MiB src made from seed, runs argv
+ * plain and under zcopy: both must end the same way, with the same stdout,
+ * and the plain run with exit status want_exit (unless it is -1).  Returns
+ * the plain run's wait status. */
+static int both(uint64_t seed, const char *const *argv, int want_exit)
 {
-	*plain = it_run("plain", 0, argv, RUN_LIMIT);
-	*zc = it_run("zc", 1, argv, RUN_LIMIT);
-	ck_assert_msg(*plain == *zc, "%s: plain run %s, zcopy run %s", argv[0], it_describe(*plain),
-		      it_describe(*zc));
+	it_begin();
+	it_make_file("src", SRC_SIZE, seed);
+	int p = it_run("plain", 0, argv, RUN_LIMIT);
+	int z = it_run("zc", 1, argv, RUN_LIMIT);
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", argv[0], it_describe(p),
+		      it_describe(z));
 	it_same_out("plain", "zc");
+	if (want_exit >= 0)
+		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == want_exit, "plain run: %s",
+			      it_describe(p));
+	return p;
 }
 
 /* ---- EINTR: a SIGALRM every millisecond while the copy blocks ------------ */
 
 static void eintr_case(const char *kind, const char *restart)
 {
-	int p, z;
-	it_begin();
-	it_make_file("src", SRC_SIZE, 1);
-	both(IT_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	both(1, IT_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), 0);
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
 	expect_out_has("zc", "copied 8388608\n");
 	ck_assert_msg(it_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
@@ -95,11 +100,7 @@ END_TEST
 
 static void eagain_case(const char *kind)
 {
-	int p, z;
-	it_begin();
-	it_make_file("src", SRC_SIZE, 2);
-	both(IT_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	both(2, IT_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), 0);
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
 	ck_assert_msg(it_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
 	it_expect_redirected("zc");
@@ -116,10 +117,7 @@ END_TEST
  * SIGPIPE ignored. */
 static void early_sigpipe_case(const char *kind)
 {
-	int p, z;
-	it_begin();
-	it_make_file("src", SRC_SIZE, 3);
-	both(IT_ARGV("fault_stream", "-l", "1048576", kind, "src"), &p, &z);
+	int p = both(3, IT_ARGV("fault_stream", "-l", "1048576", kind, "src"), -1);
 	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", it_describe(p));
 	expect_out_has("zc", reader_line("src", MiB));
 	int e = it_run("engaged", 1, IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
@@ -132,11 +130,7 @@ static void early_sigpipe_case(const char *kind)
  * as ECONNRESET is followed by EPIPE, see fault_stream.c). */
 static void early_epipe_case(const char *kind)
 {
-	int p, z;
-	it_begin();
-	it_make_file("src", SRC_SIZE, 3);
-	both(IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", it_describe(p));
+	both(3, IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), 3);
 	expect_out_has("zc", reader_line("src", MiB));
 	expect_out_has("zc", "write error EPIPE\n");
 	it_expect_redirected("zc");
