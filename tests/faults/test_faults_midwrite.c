@@ -71,76 +71,81 @@ static void midwrite_case(const char *mode, int file_dst, int want_exit)
 	it_expect_engaged("zc");
 }
 
+/* What the plain run's stdout must hold (1) or must not (0); NULL-ended.
+ * The zcopy run's stdout is compared with it whole. */
+struct out_want {
+	const char *text;
+	int present;
+};
+#define SOURCE_ONLY " source 12582912 other 0 new 0 misplaced 0\n"
+
+/* The plain run sends only the source's bytes, then reads the second file
+ * from its end (12 MiB copied, offset 16 MiB: the swap happened). */
+static const struct out_want source_swapped[] = {
+	{ "reader got 12582912 ", 1 }, { SOURCE_ONLY, 1 },
+	{ "copied 12582912 source offset 16777216\n", 1 }, { NULL, 0 } };
+static const struct out_want source_kept[] = { { SOURCE_ONLY, 1 }, { NULL, 0 } };
+static const struct out_want source_kept_in_file[] = {
+	{ "destination got 12582912 ", 1 }, { SOURCE_ONLY, 1 }, { NULL, 0 } };
+/* Everything reaches the first pipe; the second one gets nothing. */
+static const struct out_want dest_swapped[] = {
+	{ "target write of 4194304 returned 4194304 OK\n", 1 }, { "reader got 12582912 ", 1 },
+	{ "second reader got 0 ", 1 }, { NULL, 0 } };
+/* /dev/null in its place: the write still completes, into the pipe. */
+static const struct out_want dest_nulled[] = {
+	{ "target write of 4194304 returned 4194304 OK\n", 1 }, { "reader got 12582912 ", 1 },
+	{ NULL, 0 } };
+static const struct out_want peer_left[] = {
+	{ "target write of 4194304 returned a short count\n", 1 }, { NULL, 0 } };
+/* A short count, not the whole 1 MiB; after a signal, not -1 either. */
+static const struct out_want limit_short[] = {
+	{ "target write of 1048576 returned ", 1 },
+	{ "target write of 1048576 returned 1048576 OK\n", 0 }, { NULL, 0 } };
+static const struct out_want signal_short[] = {
+	{ "target write of 1048576 returned ", 1 },
+	{ "target write of 1048576 returned 1048576 OK\n", 0 },
+	{ "target write of 1048576 returned -1", 0 }, { NULL, 0 } };
+
 /* One scenario: MODE of fault_midwrite, a destination file or not, the
- * plain run's exit status, and what the plain run's stdout must hold (1) or
- * must not (0); the zcopy run's is compared with it whole. */
+ * plain run's exit status, and what its stdout must show. */
 static const struct midwrite_row {
 	const char *mode;
 	int file_dst, want_exit;
 	int uffd;   /* needs userfaultfd (skipped without it) */
 	int alarms; /* the plain run reports the one SIGALRM that came */
-	struct {
-		const char *text;
-		int present;
-	} out[3];
+	const struct out_want *out;
 } midwrite_rows[] = {
-	/* ---- another thread changes the source while the write blocks ----
-	 * dup2 or close+open of the source: the plain run sends only the
-	 * source's bytes, then reads the second file from its end (12 MiB
-	 * copied, offset 16 MiB: the swap happened). */
-	{ "src-dup2", 0, 0, 0, 0,
-	  { { "reader got 12582912 ", 1 },
-	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 },
-	    { "copied 12582912 source offset 16777216\n", 1 } } },
-	{ "src-reopen", 0, 0, 0, 0,
-	  { { "reader got 12582912 ", 1 },
-	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 },
-	    { "copied 12582912 source offset 16777216\n", 1 } } },
+	/* ---- another thread changes the source while the write blocks:
+	 * dup2, or close and open */
+	{ "src-dup2", 0, 0, 0, 0, source_swapped },
+	{ "src-reopen", 0, 0, 0, 0, source_swapped },
 	/* 1 MiB of the chunk, not yet in the pipe (the reader paused 64 KiB
 	 * into it), is rewritten: the bytes read go out, not the new ones.
 	 * (Bytes the pipe already holds as references to the file's pages are
 	 * a limit of splice, docs/design.md: the rewritten range is far past
 	 * them.) */
-	{ "src-pwrite", 0, 0, 0, 0, { { " source 12582912 other 0 new 0 misplaced 0\n", 1 } } },
+	{ "src-pwrite", 0, 0, 0, 0, source_kept },
 	/* The same into a file, the copy held on the destination's inode lock:
 	 * here nothing may differ at all. */
-	{ "src-pwrite-file", 1, 0, 1, 0,
-	  { { "destination got 12582912 ", 1 },
-	    { " source 12582912 other 0 new 0 misplaced 0\n", 1 } } },
-	/* ---- another thread changes the destination while the write blocks ----
-	 * Everything reaches the first pipe; the second one gets nothing. */
-	{ "dst-dup2", 0, 0, 0, 0,
-	  { { "target write of 4194304 returned 4194304 OK\n", 1 },
-	    { "reader got 12582912 ", 1 },
-	    { "second reader got 0 ", 1 } } },
-	/* /dev/null in its place: the write still completes, into the pipe. */
-	{ "dst-null", 0, 0, 0, 0,
-	  { { "target write of 4194304 returned 4194304 OK\n", 1 },
-	    { "reader got 12582912 ", 1 } } },
-	/* ---- the kernel cuts the write short ----
+	{ "src-pwrite-file", 1, 0, 1, 0, source_kept_in_file },
+	/* ---- another thread changes the destination while the write blocks */
+	{ "dst-dup2", 0, 0, 0, 0, dest_swapped },
+	{ "dst-null", 0, 0, 0, 0, dest_nulled },
+	/* ---- the kernel cuts the write short.
 	 * The reader of a UNIX stream socket leaves while the write waits: the
 	 * plain write returns what was queued, without SIGPIPE (it is at its
 	 * default), and the program stops (exit 2).  The count itself depends
 	 * on how the socket accounts copies and page references:
 	 * fault_midwrite prints only that it was short. */
-	{ "peer-close", 0, 2, 0, 0,
-	  { { "target write of 4194304 returned a short count\n", 1 } } },
+	{ "peer-close", 0, 2, 0, 0, peer_left },
 	/* The file size limit ends inside the write: a short count and no
 	 * SIGXFSZ (that comes only with a write starting at the limit). */
-	{ "fsize", 1, 2, 0, 0,
-	  { { "target write of 1048576 returned ", 1 },
-	    { "target write of 1048576 returned 1048576 OK\n", 0 } } },
+	{ "fsize", 1, 2, 0, 0, limit_short },
 	/* A SIGALRM reaches the thread blocked in a write to a full pipe: the
 	 * plain write returns what the pipe took, at once, handler with
 	 * SA_RESTART or not (a write that moved bytes is never restarted). */
-	{ "sig-restart", 0, 0, 0, 1,
-	  { { "target write of 1048576 returned ", 1 },
-	    { "target write of 1048576 returned 1048576 OK\n", 0 },
-	    { "target write of 1048576 returned -1", 0 } } },
-	{ "sig-norestart", 0, 0, 0, 1,
-	  { { "target write of 1048576 returned ", 1 },
-	    { "target write of 1048576 returned 1048576 OK\n", 0 },
-	    { "target write of 1048576 returned -1", 0 } } },
+	{ "sig-restart", 0, 0, 0, 1, signal_short },
+	{ "sig-norestart", 0, 0, 0, 1, signal_short },
 };
 
 static void need_userfaultfd(void);
@@ -151,8 +156,8 @@ START_TEST(midwrite)
 	if (m->uffd)
 		need_userfaultfd();
 	midwrite_case(m->mode, m->file_dst, m->want_exit);
-	for (size_t k = 0; k < 3 && m->out[k].text; k++)
-		expect_out("plain", m->out[k].text, m->out[k].present);
+	for (const struct out_want *w = m->out; w->text; w++)
+		expect_out("plain", w->text, w->present);
 	if (m->alarms)
 		ck_assert_msg(it_err_count("plain", "alarms") == 1, "plain run: the signal never came");
 }
