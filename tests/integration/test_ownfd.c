@@ -287,6 +287,16 @@ static void expect_one_complaint(const char *name)
 	free(err);
 }
 
+/* own_fds copying ../src to out, staying in its directory. */
+#define OWN_FDS IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out")
+
+/* The same run with a regular stats file: engaged. */
+static void engaged_with_a_stats_file(const char *const *argv)
+{
+	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
+	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+}
+
 START_TEST(stats_path_relative_to_the_start_directory)
 {
 	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", "sub", "../src", "out");
@@ -304,7 +314,7 @@ END_TEST
 
 START_TEST(stats_file_new_mode_0600)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	umask(022);
 	run_plain(argv);
 	run_with("on", argv,
@@ -320,7 +330,7 @@ END_TEST
 
 START_TEST(stats_symlink_not_followed)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	make_victim();
 	ck_assert(mkdir(it_path("on"), 0755) == 0);
 	ck_assert(symlink("../victim", it_path("on/stats.link")) == 0);
@@ -335,15 +345,13 @@ START_TEST(stats_symlink_not_followed)
 	same_as_plain("quiet");
 	victim_intact("ZCOPY_STATS=symlink, quiet");
 	ck_assert_int_eq(it_file_size("quiet/stderr"), 0);
-	/* The same run with a regular file: engaged. */
-	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
-	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+	engaged_with_a_stats_file(argv);
 }
 END_TEST
 
 START_TEST(stats_fifo_does_not_block)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	ck_assert(mkdir(it_path("on"), 0755) == 0);
 	ck_assert(mkfifo(it_path("on/stats.fifo"), 0600) == 0);
 	run_plain(argv);
@@ -352,14 +360,13 @@ START_TEST(stats_fifo_does_not_block)
 	run_with("on", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=1", "ZCOPY_STATS=stats.fifo"), 10);
 	same_as_plain("on");
 	expect_one_complaint("stats.fifo");
-	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
-	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+	engaged_with_a_stats_file(argv);
 }
 END_TEST
 
 START_TEST(log_file_symlink_not_followed)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	make_victim();
 	ck_assert(mkdir(it_path("on"), 0755) == 0);
 	ck_assert(symlink("../victim", it_path("on/log.link")) == 0);
