@@ -215,6 +215,22 @@ static inline pid_t zt_fork(void)
 	return pid;
 }
 
+/* Forks a child that closes mine (the parent's end) and runs reader on
+ * theirs, its end of a pipe or socket pair; reader must not return.  The
+ * parent closes theirs.  Returns the child's pid. */
+static inline pid_t zt_fork_reader(int mine, int theirs, void (*reader)(int fd, const char *dst),
+				   const char *dst)
+{
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		close(mine);
+		reader(theirs, dst);
+		_exit(97);
+	}
+	close(theirs);
+	return pid;
+}
+
 static inline int zt_open_in(const char *path)
 {
 	int fd = open(path, O_RDONLY);

@@ -41,12 +41,7 @@ int main(int argc, char **argv)
 	int p[2];
 	if (pipe(p) != 0)
 		zt_die("pipe");
-	pid_t pid = zt_fork();
-	if (pid == 0) {
-		close(p[1]);
-		slow_reader(p[0], argv[2]);
-	}
-	close(p[0]);
+	pid_t pid = zt_fork_reader(p[1], p[0], slow_reader, argv[2]);
 	if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0)
 		zt_die("fcntl");
 

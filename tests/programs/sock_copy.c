@@ -47,12 +47,7 @@ int main(int argc, char **argv)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		zt_die("socketpair");
-	pid_t pid = zt_fork();
-	if (pid == 0) {
-		close(sv[0]);
-		receive(sv[1], argv[2]);
-	}
-	close(sv[1]);
+	pid_t pid = zt_fork_reader(sv[0], sv[1], receive, argv[2]);
 
 	int in = zt_open_in(argv[1]);
 	long long total = zt_copy_by(in, sv[0], zt_alloc(ZT_CHUNK), ZT_CHUNK, send_all);
