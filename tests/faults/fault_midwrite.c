@@ -167,11 +167,7 @@ static void reader_run(int fd, struct reader *r)
 		size_t want = sizeof buf;
 		if (hold && (long long)want > hold - t.got)
 			want = (size_t)(hold - t.got);
-		ssize_t n = read(fd, buf, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			zt_die("reader read");
+		ssize_t n = zt_recv(fd, buf, want, 0, "reader read");
 		if (n == 0)
 			break;
 		tally_add(&t, buf, (size_t)n);
@@ -562,11 +558,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(chunk);
 	long long copied = 0;
 	for (int idx = 0;; idx++) {
-		ssize_t n = read(src_fd, buf, chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_recv(src_fd, buf, chunk, 0, "read");
 		if (n == 0)
 			break;
 		if (idx != TARGET) {

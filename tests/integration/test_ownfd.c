@@ -297,6 +297,16 @@ static void engaged_with_a_stats_file(const char *const *argv)
 	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
 }
 
+/* The victim file, a symlink to it at link (in the on run's directory),
+ * and the plain run of argv. */
+static void victim_behind(const char *link, const char *const *argv)
+{
+	make_victim();
+	ck_assert(mkdir(it_path("on"), 0755) == 0);
+	ck_assert(symlink("../victim", it_path(link)) == 0);
+	run_plain(argv);
+}
+
 START_TEST(stats_path_relative_to_the_start_directory)
 {
 	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", "sub", "../src", "out");
@@ -331,10 +341,7 @@ END_TEST
 START_TEST(stats_symlink_not_followed)
 {
 	const char *const *argv = OWN_FDS;
-	make_victim();
-	ck_assert(mkdir(it_path("on"), 0755) == 0);
-	ck_assert(symlink("../victim", it_path("on/stats.link")) == 0);
-	run_plain(argv);
+	victim_behind("on/stats.link", argv);
 	run_with("on", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=1", "ZCOPY_STATS=stats.link"), 60);
 	same_as_plain("on");
 	victim_intact("ZCOPY_STATS=symlink");
@@ -367,10 +374,7 @@ END_TEST
 START_TEST(log_file_symlink_not_followed)
 {
 	const char *const *argv = OWN_FDS;
-	make_victim();
-	ck_assert(mkdir(it_path("on"), 0755) == 0);
-	ck_assert(symlink("../victim", it_path("on/log.link")) == 0);
-	run_plain(argv);
+	victim_behind("on/log.link", argv);
 	run_with("on", argv,
 		 IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=2", "ZCOPY_LOG_FILE=log.link",
 			 env_str("ZCOPY_STATS=%s", it_path("on/stats"))),
