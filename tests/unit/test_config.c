@@ -513,46 +513,31 @@ static void config_var_names_the_table(void **state)
 
 /* ---- %p expansion ----------------------------------------------------------- */
 
-static void expand_replaces_p_with_pid(void **state)
+/* Templates that fit: %p becomes the pid, every time; %% is a literal %;
+ * other % sequences stay; a path without % is copied; a result of exactly
+ * the capacity (7 bytes + NUL in 8) fits. */
+static void expand_templates(void **state)
 {
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "/tmp/zc.%p.json", 1234), 0);
-	assert_string_equal(out, "/tmp/zc.1234.json");
-}
-
-static void expand_replaces_every_p(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p/%p-%p", 7), 0);
-	assert_string_equal(out, "7/7-7");
-}
-
-static void expand_double_percent_is_literal(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "a%%p%%%p", 42), 0);
-	assert_string_equal(out, "a%p%42");
-}
-
-static void expand_other_percent_sequences_kept(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "x%d%", 5), 0);
-	assert_string_equal(out, "x%d%");
-}
-
-static void expand_without_template_copies(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "/plain/path", 99), 0);
-	assert_string_equal(out, "/plain/path");
-}
-
-static void expand_exact_fit(void **state)
-{
-	char out[8];
-	assert_int_equal(zc_expand_path(out, sizeof out, "ab%p", 12345), 0); /* 7 + NUL */
-	assert_string_equal(out, "ab12345");
+	static const struct {
+		const char *tmpl;
+		long pid;
+		const char *want;
+		size_t cap;
+	} cases[] = {
+		{ "/tmp/zc.%p.json", 1234, "/tmp/zc.1234.json", 64 },
+		{ "%p/%p-%p", 7, "7/7-7", 64 },
+		{ "a%%p%%%p", 42, "a%p%42", 64 },
+		{ "x%d%", 5, "x%d%", 64 },
+		{ "/plain/path", 99, "/plain/path", 64 },
+		{ "ab%p", 12345, "ab12345", 8 },
+		{ "%p", 0, "0", 64 },
+		{ "%p", 4194304, "4194304", 64 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char out[64];
+		assert_int_equal(zc_expand_path(out, cases[i].cap, cases[i].tmpl, cases[i].pid), 0);
+		assert_string_equal(out, cases[i].want);
+	}
 }
 
 static void expand_one_byte_short_fails(void **state)
@@ -569,15 +554,6 @@ static void expand_zero_capacity_fails(void **state)
 	char out[1] = { 'z' };
 	assert_int_equal(zc_expand_path(out, 0, "", 1), -1);
 	assert_int_equal(out[0], 'z');
-}
-
-static void expand_pid_zero_and_large(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p", 0), 0);
-	assert_string_equal(out, "0");
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p", 4194304), 0);
-	assert_string_equal(out, "4194304");
 }
 
 int main(void)
@@ -654,15 +630,9 @@ int main(void)
 		T(changed_called_only_for_non_defaults),
 		T(changed_not_called_for_rejected_values),
 		T(mode_names),
-		T(expand_replaces_p_with_pid),
-		T(expand_replaces_every_p),
-		T(expand_double_percent_is_literal),
-		T(expand_other_percent_sequences_kept),
-		T(expand_without_template_copies),
-		T(expand_exact_fit),
+		T(expand_templates),
 		T(expand_one_byte_short_fails),
 		T(expand_zero_capacity_fails),
-		T(expand_pid_zero_and_large),
 #undef T
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
