@@ -344,28 +344,29 @@ REJECTS(only_empty, ZCOPY_ENV_ONLY, "")
 REJECTS(only_separators_only, ZCOPY_ENV_ONLY, " :, ")
 REJECTS(skip_empty, ZCOPY_ENV_SKIP, "")
 
+/* var set to len copies of c (one more than its limit) is rejected. */
+static void check_too_long(const char *var, char c, size_t len)
+{
+	char value[ZC_PATH_MAX + ZC_LIST_MAX + 1];
+	assert_true(len < sizeof value);
+	memset(value, c, len);
+	value[len] = '\0';
+	check_rejected(var, value);
+}
+
 static void only_list_too_long(void **state)
 {
-	char list[ZC_LIST_MAX + 1];
-	memset(list, 'c', sizeof list - 1);
-	list[sizeof list - 1] = '\0';
-	check_rejected(ZCOPY_ENV_ONLY, list);
+	check_too_long(ZCOPY_ENV_ONLY, 'c', ZC_LIST_MAX);
 }
 
 static void stats_path_too_long(void **state)
 {
-	char path[ZC_PATH_MAX + 1];
-	memset(path, 'a', sizeof path - 1);
-	path[sizeof path - 1] = '\0';
-	check_rejected(ZCOPY_ENV_STATS, path);
+	check_too_long(ZCOPY_ENV_STATS, 'a', ZC_PATH_MAX);
 }
 
 static void log_file_path_too_long(void **state)
 {
-	char path[ZC_PATH_MAX + 1];
-	memset(path, 'b', sizeof path - 1);
-	path[sizeof path - 1] = '\0';
-	check_rejected(ZCOPY_ENV_LOG_FILE, path);
+	check_too_long(ZCOPY_ENV_LOG_FILE, 'b', ZC_PATH_MAX);
 }
 
 /* Short enough as written, too long once each %p is a pid. */
