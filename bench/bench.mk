@@ -15,7 +15,7 @@ BENCH_DIR_OUT := $(BUILD)/bench
 BENCH_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11
 BENCH_PROGS   := $(BENCH_DIR_OUT)/copy $(BENCH_DIR_OUT)/ideal $(BENCH_DIR_OUT)/sink
 BENCH_HARNESS := $(BENCH_DIR_OUT)/harness
-BENCH_HSRCS   := bench/harness.c bench/run.c bench/setup.c bench/report.c
+BENCH_HSRCS   := bench/harness.c bench/run.c bench/setup.c bench/report.c tools/records.c
 BENCH_ARGS     = --lib $(LIB) --bin $(BENCH_DIR_OUT) --docs docs
 
 .PHONY: bench bench-quick bench-report bench-progs bench-guard
@@ -27,8 +27,9 @@ $(BENCH_DIR_OUT):
 $(BENCH_DIR_OUT)/%: bench/%.c bench/common.h | $(BENCH_DIR_OUT)
 	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(BENCH_HARNESS): $(BENCH_HSRCS) bench/harness.h bench/common.h shim/config.h | $(BENCH_DIR_OUT)
-	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_HSRCS)
+$(BENCH_HARNESS): $(BENCH_HSRCS) bench/harness.h bench/common.h shim/config.h tools/tool.h \
+                  include/zcopy.h shim/stats.h | $(BENCH_DIR_OUT)
+	$(CC) $(CPPFLAGS) -Itools $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_HSRCS)
 
 bench: $(LIB) bench-progs
 	$(BENCH_HARNESS) $(BENCH_ARGS)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "tool.h" /* the stats-record reader, tools/records.c */
 
 #define NV 4
 #define NW 3
@@ -167,7 +168,7 @@ static char **child_env(int v, char *store, size_t cap)
  * then the child's own stats record. */
 static void run(struct wl *w, int v, int slot)
 {
-	char store[3 * P], **env = child_env(v, store, sizeof(store)), buf[65536], mode[32];
+	char store[3 * P], **env = child_env(v, store, sizeof(store)), buf[65536];
 	int pfd[2], st, fd;
 	struct rusage ru;
 	struct bhash h;
@@ -220,15 +221,20 @@ static void run(struct wl *w, int v, int slot)
 	if (fd >= 0)
 		close(fd);
 	unlink(statsf);
-	snprintf(mode, sizeof(mode), "\"mode\":\"%s\"", vname[v]);
-	if (n <= 0 || (buf[n] = 0, !strstr(buf, mode))) {
+	/* Read by the zcopy command's reader (tools/records.c). */
+	struct zt_record r;
+	int ok = n > 0;
+	if (ok) {
+		buf[n] = 0;
+		ok = zt_record_parse(buf, strcspn(buf, "\n"), &r, NULL, NULL) == 0;
+	}
+	if (!ok || strcmp(r.mode, vname[v]) != 0) {
 		fprintf(stderr, "overhead: %s (%s): no ZCOPY_STATS record\n", w->id, vname[v]);
 		die("was the library loaded?");
 	}
 	w->records[v]++;
-	const char *key = v == 2 ? "\"would_zero_copy_bytes\":" : "\"bytes_zero_copy\":";
-	if (strstr(buf, key))
-		w->zc_bytes[v] += strtoull(strstr(buf, key) + strlen(key), NULL, 10);
+	w->zc_bytes[v] += v == 2 ? r.would_zero_copy_bytes : r.bytes_zero_copy;
+	zt_record_free(&r);
 }
 
 static int cmp_d(const void *a, const void *b)

@@ -14,9 +14,9 @@ $(OVERHEAD_OUT)/tiny: bench/tiny.c bench/common.h
 	mkdir -p $(OVERHEAD_OUT)
 	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(OVERHEAD_OUT)/overhead: bench/overhead.c bench/common.h
+$(OVERHEAD_OUT)/overhead: bench/overhead.c bench/common.h tools/records.c tools/tool.h
 	mkdir -p $(OVERHEAD_OUT)
-	$(CC) $(CPPFLAGS) $(OVERHEAD_CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) -Itools $(OVERHEAD_CFLAGS) $(LDFLAGS) -o $@ $< tools/records.c
 
 bench-overhead: $(LIB) $(OVERHEAD_OUT)/tiny $(OVERHEAD_OUT)/overhead
 	$(OVERHEAD_OUT)/overhead $(LIB) $(OVERHEAD_OUT)/tiny docs/overhead.md

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tool.h" /* the stats-record reader, tools/records.c */
 
 extern char **environ;
 
@@ -130,13 +131,15 @@ __attribute__((format(printf, 2, 3))) static int fail(struct vres *v, const char
 	return -1;
 }
 
-/* Pulls bytes_zero_copy and the fallbacks object out of the stats line. */
+/* bytes_zero_copy and the fallback counts of the run's stats record, read by
+ * the zcopy command's reader (tools/records.c). */
 static void read_stats(struct vres *v)
 {
-	char buf[8192], *p;
+	char buf[8192];
 	int fd = open(stats_path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	uint64_t zc;
+	struct zt_record r;
+	size_t len, k = 0;
 
 	if (fd >= 0)
 		close(fd);
@@ -144,22 +147,22 @@ static void read_stats(struct vres *v)
 	if (n <= 0)
 		return;
 	buf[n] = 0;
-	p = strstr(buf, "\"bytes_zero_copy\":");
-	if (!p)
+	len = strcspn(buf, "\n");
+	if (zt_record_parse(buf, len, &r, NULL, NULL) != 0)
 		return;
-	zc = strtoull(p + 18, NULL, 10);
-	if (!v->have_zc || zc < v->zc_min)
-		v->zc_min = zc;
+	if (!v->have_zc || r.bytes_zero_copy < v->zc_min)
+		v->zc_min = r.bytes_zero_copy;
 	v->have_zc = 1;
-	p = strstr(buf, "\"fallbacks\":");
-	if (p) {
-		char *end = strchr(p, '}');
-		size_t len = end ? (size_t)(end - p - 12 + 1) : 0;
-		if (len >= sizeof(v->fallbacks))
-			len = sizeof(v->fallbacks) - 1;
-		memcpy(v->fallbacks, p + 12, len);
-		v->fallbacks[len] = 0;
-	}
+	/* The report shows them as the record has them: {"reason":count,...} */
+	k += (size_t)snprintf(v->fallbacks + k, sizeof(v->fallbacks) - k, "{");
+	for (size_t i = 0; i < r.nreasons && k < sizeof(v->fallbacks); i++)
+		if (r.reasons[i].count)
+			k += (size_t)snprintf(v->fallbacks + k, sizeof(v->fallbacks) - k,
+					      "%s\"%s\":%" PRIu64, k > 1 ? "," : "",
+					      r.reasons[i].name, r.reasons[i].count);
+	if (k < sizeof(v->fallbacks))
+		snprintf(v->fallbacks + k, sizeof(v->fallbacks) - k, "}");
+	zt_record_free(&r);
 }
 
 /* Drops the source from the page cache (the cold variant). */

@@ -36,6 +36,9 @@
 #define ZCOPY_STAT_WOULD_ZERO_COPY  "would_zero_copy_bytes"
 #define ZCOPY_STAT_GUARD            "guard"          /* ZCOPY_GUARD in force: 0 or 1 */
 #define ZCOPY_STAT_FALLBACK_BYTES   "fallback_bytes" /* object: reason -> bytes */
+/* In observe mode with ZCOPY_GUARD=0: the bytes guards would have moved;
+ * written only when not 0. */
+#define ZCOPY_STAT_WOULD_GUARD      "would_guard_bytes"
 #define ZCOPY_STAT_STREAMS          "streams"        /* array: the largest streams */
 
 /* Keys of each object of "streams": one source feeding one destination. */
@@ -48,10 +51,22 @@
 #define ZCOPY_STREAM_PRIMITIVE      "primitive"      /* most used transfer, or "" */
 #define ZCOPY_STREAM_FALLBACK       "fallback"       /* reason for most bytes, or "" */
 
+/* Every top-level key above, in the order the library writes them, for an
+ * array initializer.  The counters are non-negative integers; "exe" and
+ * "mode" are strings; "transfers", "fallbacks" and "fallback_bytes" are
+ * objects of name -> integer; "streams" is an array of the objects below. */
+#define ZCOPY_STAT_KEYS                                                                  \
+	ZCOPY_STAT_PID, ZCOPY_STAT_EXE, ZCOPY_STAT_MODE, ZCOPY_STAT_GUARD,                \
+	ZCOPY_STAT_BYTES_ZERO_COPY, ZCOPY_STAT_BYTES_COPIED, ZCOPY_STAT_PHANTOM_READS,    \
+	ZCOPY_STAT_MATERIALIZED, ZCOPY_STAT_WOULD_ZERO_COPY, ZCOPY_STAT_WOULD_GUARD,      \
+	ZCOPY_STAT_TRANSFERS, ZCOPY_STAT_FALLBACKS, ZCOPY_STAT_FALLBACK_BYTES,      \
+	ZCOPY_STAT_STREAMS
 /* Keys of the "transfers" object: calls of each kernel primitive. */
 #define ZCOPY_TRANSFER_COPY_FILE_RANGE "copy_file_range"
 #define ZCOPY_TRANSFER_SENDFILE        "sendfile"
 #define ZCOPY_TRANSFER_SPLICE          "splice"
+#define ZCOPY_TRANSFER_KEYS                                                              \
+	ZCOPY_TRANSFER_COPY_FILE_RANGE, ZCOPY_TRANSFER_SENDFILE, ZCOPY_TRANSFER_SPLICE
 
 /* Keys of the "fallbacks" and "fallback_bytes" objects: why bytes went
  * through user memory (descriptions in README.md, "Statistics").  A reason

@@ -258,21 +258,21 @@ size_t zc_stats_json_flows(const struct zc_stats *s, const struct zc_flow *flows
 	sb_json_str(&b, exe ? exe : "");
 	sb_key(&b, ZCOPY_STAT_MODE, &first);
 	sb_json_str(&b, mode ? mode : "");
-	sb_key_u64(&b, "guard", guard ? 1 : 0, &first);
+	sb_key_u64(&b, ZCOPY_STAT_GUARD, guard ? 1 : 0, &first);
 	sb_key_u64(&b, ZCOPY_STAT_BYTES_ZERO_COPY, s->bytes_zero_copy, &first);
 	sb_key_u64(&b, ZCOPY_STAT_BYTES_COPIED, s->bytes_copied, &first);
 	sb_key_u64(&b, ZCOPY_STAT_PHANTOM_READS, s->phantom_reads, &first);
 	sb_key_u64(&b, ZCOPY_STAT_MATERIALIZED, s->materialized_bytes, &first);
 	sb_key_u64(&b, ZCOPY_STAT_WOULD_ZERO_COPY, s->would_zero_copy_bytes, &first);
 	if (s->would_guard_bytes) /* observe mode without guards only */
-		sb_key_u64(&b, "would_guard_bytes", s->would_guard_bytes, &first);
+		sb_key_u64(&b, ZCOPY_STAT_WOULD_GUARD, s->would_guard_bytes, &first);
 	sb_key(&b, ZCOPY_STAT_TRANSFERS, &first);
 	sb_raw(&b, "{", 1);
 	for (int i = 0; i < ZC_T__COUNT; i++)
 		sb_key_u64(&b, zc_transfer_keys[i], s->transfers[i], &inner);
 	sb_raw(&b, "}", 1);
 	sb_reasons(&b, ZCOPY_STAT_FALLBACKS, s->fallbacks, &first);
-	sb_reasons(&b, "fallback_bytes", s->fallback_bytes, &first);
+	sb_reasons(&b, ZCOPY_STAT_FALLBACK_BYTES, s->fallback_bytes, &first);
 	if (nflows > 0) {
 		sb_key(&b, ZCOPY_STAT_STREAMS, &first);
 		sb_raw(&b, "[", 1);

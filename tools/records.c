@@ -9,6 +9,7 @@
  * cannot exhaust the stack.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,25 @@
 #include "tool.h"
 #include "zcopy.h"
 
-const char *const zt_transfer_keys[3] = {"copy_file_range", "sendfile", "splice"};
+const char *const zt_transfer_keys[3] = {ZCOPY_TRANSFER_KEYS};
+
+/* The reader also serves the test suites and the benchmarks, which link it
+ * without the command's zcopy.c: there, its warnings go to stderr as they
+ * are.  The command's own zt_err replaces this one. */
+__attribute__((weak)) void zt_err(int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s%s%s\n", msg, err ? ": " : "", err ? strerror(err) : "");
+}
+
+/* The order of the bits of zt_record.have. */
+const char *const zt_record_keys[] = {ZCOPY_STAT_KEYS, NULL};
+enum { K_PID, K_EXE, K_MODE, K_GUARD, K_ZERO_COPY, K_COPIED, K_PHANTOM, K_MATERIALIZED,
+       K_WOULD, K_WOULD_GUARD, K_TRANSFERS, K_FALLBACKS, K_FALLBACK_BYTES };
 
 #define MAX_DEPTH 32
 
@@ -393,6 +412,13 @@ static int parse_streams(struct parser *ps, struct zt_record *r)
 	}
 }
 
+static void mark(struct zt_record *r, const char *key)
+{
+	for (unsigned i = 0; zt_record_keys[i]; i++)
+		if (strcmp(zt_record_keys[i], key) == 0)
+			r->have |= 1u << i;
+}
+
 static int parse_member(struct parser *ps, struct zt_record *r, const char *key, int *have_pid)
 {
 	static const struct {
@@ -404,10 +430,13 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 		{ZCOPY_STAT_PHANTOM_READS, offsetof(struct zt_record, phantom_reads)},
 		{ZCOPY_STAT_MATERIALIZED, offsetof(struct zt_record, materialized_bytes)},
 		{ZCOPY_STAT_WOULD_ZERO_COPY, offsetof(struct zt_record, would_zero_copy_bytes)},
+		{ZCOPY_STAT_GUARD, offsetof(struct zt_record, guard)},
+		{ZCOPY_STAT_WOULD_GUARD, offsetof(struct zt_record, would_guard_bytes)},
 	};
 	uint64_t v;
 	size_t i;
 
+	mark(r, key);
 	for (i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		if (strcmp(key, counters[i].key) == 0)
 			return parse_u64(ps, (uint64_t *)((char *)r + counters[i].off));
@@ -428,7 +457,7 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 		return parse_table(ps, r, T_TRANSFERS);
 	if (strcmp(key, ZCOPY_STAT_FALLBACKS) == 0)
 		return parse_table(ps, r, T_FALLBACKS);
-	if (strcmp(key, "fallback_bytes") == 0)
+	if (strcmp(key, ZCOPY_STAT_FALLBACK_BYTES) == 0)
 		return parse_table(ps, r, T_FALLBACK_BYTES);
 	if (strcmp(key, ZCOPY_STAT_STREAMS) == 0)
 		return parse_streams(ps, r);
@@ -506,6 +535,7 @@ int zt_record_add(struct zt_record *dst, const struct zt_record *src)
 	dst->phantom_reads += src->phantom_reads;
 	dst->materialized_bytes += src->materialized_bytes;
 	dst->would_zero_copy_bytes += src->would_zero_copy_bytes;
+	dst->would_guard_bytes += src->would_guard_bytes;
 	for (i = 0; i < 3; i++)
 		dst->transfers[i] += src->transfers[i];
 	for (i = 0; i < src->nreasons; i++) {
@@ -535,6 +565,66 @@ void zt_record_sort_reasons(struct zt_record *r)
 {
 	if (r->nreasons > 1)
 		qsort(r->reasons, r->nreasons, sizeof *r->reasons, by_weight);
+}
+
+static int known_reason(const char *name)
+{
+	static const char *const reasons[] = {ZCOPY_FALLBACK_REASONS};
+	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+		if (strcmp(reasons[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int zt_record_get(const struct zt_record *r, const char *key, uint64_t *v)
+{
+	static const size_t off[] = {
+		[K_GUARD] = offsetof(struct zt_record, guard),
+		[K_ZERO_COPY] = offsetof(struct zt_record, bytes_zero_copy),
+		[K_COPIED] = offsetof(struct zt_record, bytes_copied),
+		[K_PHANTOM] = offsetof(struct zt_record, phantom_reads),
+		[K_MATERIALIZED] = offsetof(struct zt_record, materialized_bytes),
+		[K_WOULD] = offsetof(struct zt_record, would_zero_copy_bytes),
+		[K_WOULD_GUARD] = offsetof(struct zt_record, would_guard_bytes),
+	};
+	const char *dot = strchr(key, '.');
+	size_t top = dot ? (size_t)(dot - key) : strlen(key);
+	unsigned k;
+
+	*v = 0;
+	for (k = 0; zt_record_keys[k]; k++)
+		if (strlen(zt_record_keys[k]) == top && strncmp(zt_record_keys[k], key, top) == 0)
+			break;
+	if (!zt_record_keys[k])
+		return -1;
+	if (!dot) {
+		/* The strings and the tables have no one number. */
+		if (k == K_EXE || k == K_MODE || k == K_TRANSFERS || k == K_FALLBACKS ||
+		    k == K_FALLBACK_BYTES)
+			return -1;
+		if (k == K_PID)
+			*v = (uint64_t)r->pid;
+		else
+			*v = *(const uint64_t *)((const char *)r + off[k]);
+		return r->have >> k & 1;
+	}
+	const char *name = dot + 1;
+	if (k == K_TRANSFERS) {
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(name, zt_transfer_keys[i]) == 0) {
+				*v = r->transfers[i];
+				return r->have >> k & 1;
+			}
+		return -1;
+	}
+	if ((k != K_FALLBACKS && k != K_FALLBACK_BYTES) || !known_reason(name))
+		return -1;
+	for (size_t i = 0; i < r->nreasons; i++)
+		if (strcmp(r->reasons[i].name, name) == 0) {
+			*v = k == K_FALLBACKS ? r->reasons[i].count : r->reasons[i].bytes;
+			return 1;
+		}
+	return 0;
 }
 
 const char *zt_reason_desc(const char *name)

@@ -68,6 +68,7 @@ int zt_cmd_run(int argc, char **argv);
 int zt_cmd_observe(int argc, char **argv);
 int zt_cmd_ab(int argc, char **argv);
 int zt_cmd_stat(int argc, char **argv);
+int zt_cmd_stats(int argc, char **argv);
 
 /* ---- child.c: running CMD, signals, temporary files ---- */
 
@@ -128,13 +129,18 @@ struct zt_record {
 	char exe[512];
 	char mode[16];
 	uint64_t bytes_zero_copy, bytes_copied, phantom_reads, materialized_bytes;
-	uint64_t would_zero_copy_bytes;
+	uint64_t would_zero_copy_bytes, would_guard_bytes;
+	uint64_t guard;
 	uint64_t transfers[3]; /* copy_file_range, sendfile, splice */
 	struct zt_reason *reasons;
 	size_t nreasons;
 	struct zt_stream *streams; /* the largest streams, largest first (not added up) */
 	size_t nstreams;
+	unsigned have;         /* top-level keys present: bit i for zt_record_keys[i] */
 };
+
+/* Every top-level key of the record, in the library's order. */
+extern const char *const zt_record_keys[];
 
 extern const char *const zt_transfer_keys[3];
 
@@ -146,6 +152,12 @@ void zt_record_free(struct zt_record *r);
 int zt_record_add(struct zt_record *dst, const struct zt_record *src);
 /* Sorts reasons by bytes, then count, largest first. */
 void zt_record_sort_reasons(struct zt_record *r);
+/* The value at key in r: a top-level key ("bytes_zero_copy", "guard", "pid")
+ * or a member of a table ("transfers.splice", "fallbacks.warmup",
+ * "fallback_bytes.warmup").  Returns 1 if the record holds the key, 0 if it
+ * does not (*v is then 0: a table leaves out what never happened), -1 if the
+ * key is not in the record's schema (include/zcopy.h). */
+int zt_record_get(const struct zt_record *r, const char *key, uint64_t *v);
 /* Human description of a fallback reason, or NULL if unknown to this build. */
 const char *zt_reason_desc(const char *name);
 

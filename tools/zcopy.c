@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"                [--keep DIR] [--prepare CMD] [--cleanup CMD] [--ignore-failure]\n"
 	"                [--show-output] [--json] [--] CMD [ARGS...]\n"
 	"       zcopy stat [PID...]\n"
+	"       zcopy stats --sum KEY FILE...\n"
 	"       zcopy help [env] | --help | --version\n";
 
 static const char help_text[] =
@@ -43,6 +44,8 @@ static const char help_text[] =
 	"           both sides produce the same output, and compare their timings\n"
 	"  stat     show the live counters of processes running under zcopy (all,\n"
 	"           or the PIDs named); `top` is another name for it\n"
+	"  stats    --sum KEY FILE...: the total of KEY (bytes_zero_copy,\n"
+	"           transfers.splice, fallbacks.REASON ...) over the stats records\n"
 	"\n"
 	"run options:\n"
 	"  -m, --mode MODE     ZCOPY_MODE: off, observe or on\n"
@@ -369,6 +372,8 @@ int main(int argc, char **argv)
 		zt_print_env_help();
 		return finish_stdout();
 	}
+	if (strcmp(cmd, "stats") == 0)
+		return zt_cmd_stats(argc - 1, argv + 1);
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return zt_help();
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

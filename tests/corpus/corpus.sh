@@ -459,7 +459,7 @@ moved_bytes() {
 
 RESULTS=$WORK/results # name, verdict, bytes moved, summary of the `on` run
 : >"$RESULTS"
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 
 run_scenario() {
 	local name=$1 problems=() m sum line
@@ -627,6 +627,7 @@ for name in "${selected[@]}"; do
 	EXES[$name]=$exes
 	if [ -n "$missing" ]; then
 		echo "SKIP $name: not installed:$missing (tests/deps.sh installs it)"
+		skipped=$((skipped + 1))
 		HAVE[$name]=0
 		all=0
 	else
@@ -642,5 +643,5 @@ done
 
 if [ "$all" = 1 ] && [ -n "$DOC" ]; then write_doc; fi
 echo "corpus: $((SECONDS - start)) s"
-echo "corpus: $passed passed, $failed failed"
+echo "corpus: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

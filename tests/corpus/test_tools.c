@@ -45,15 +45,22 @@ static void expect_left_alone(const char *exe)
 
 /* ---- issue 2: observe mode on real tools ---------------------------------- */
 
-START_TEST(observe_cat_64mib_into_pipe)
+/* cat of a size-byte src into a pipe read by another cat, the four ways:
+ * what came out of the pipe is src, and off and observe moved nothing. */
+static void cat_into_pipe(size_t size, uint64_t seed)
 {
-	it_make_file("src", 64 * MiB, 21);
+	it_make_file("src", size, seed);
 	struct it_spec s = { .argv = IT_ARGV("cat", "../src"), .consumer = IT_ARGV("cat"),
 			     .out_fd = -1 };
 	it_four_spec(&s, NULL);
 	it_expect_plain_success("cat");
 	it_same_file("src", "none/piped");
 	it_expect_passive("cat");
+}
+
+START_TEST(observe_cat_64mib_into_pipe)
+{
+	cat_into_pipe(64 * MiB, 21);
 	it_expect_would("cat", 60 * MiB, 100);
 }
 END_TEST
@@ -81,13 +88,7 @@ END_TEST
 
 START_TEST(cat_file_to_pipe)
 {
-	it_make_file("src", SIZE, 31);
-	struct it_spec s = { .argv = IT_ARGV("cat", "../src"), .consumer = IT_ARGV("cat"),
-			     .out_fd = -1 };
-	it_four_spec(&s, NULL);
-	it_expect_plain_success("cat");
-	it_same_file("src", "none/piped");
-	it_expect_passive("cat");
+	cat_into_pipe(SIZE, 31);
 	it_expect_zero_copy("cat", SIZE, 90);
 	it_expect_transfers("cat", "splice");
 }
@@ -180,6 +181,19 @@ static int connect_to(int port)
 	return fd;
 }
 
+/* A copy to the loopback receiver, run the four ways: the bytes received
+ * are src's, every run got what the plain one got, and exe sent them with
+ * sendfile. */
+static void expect_received(const char *exe)
+{
+	it_same_file("src", "none/recv");
+	for (int m = IT_OFF; m <= IT_ON; m++)
+		it_compare(it_mode_names[m], IT_ARGV("recv"));
+	it_expect_passive(exe);
+	it_expect_zero_copy(exe, SIZE, 90);
+	it_expect_transfers(exe, "sendfile");
+}
+
 START_TEST(cat_file_to_tcp_loopback)
 {
 	it_make_file("src", SIZE, 33);
@@ -196,12 +210,7 @@ START_TEST(cat_file_to_tcp_loopback)
 		if (m == IT_NONE)
 			it_expect_plain_success("cat");
 	}
-	it_same_file("src", "none/recv");
-	for (int m = IT_OFF; m <= IT_ON; m++)
-		it_compare(it_mode_names[m], IT_ARGV("recv"));
-	it_expect_passive("cat");
-	it_expect_zero_copy("cat", SIZE, 90);
-	it_expect_transfers("cat", "sendfile");
+	expect_received("cat");
 }
 END_TEST
 
@@ -220,12 +229,7 @@ START_TEST(socat_file_to_tcp_loopback)
 		if (m == IT_NONE)
 			it_expect_plain_success("socat");
 	}
-	it_same_file("src", "none/recv");
-	for (int m = IT_OFF; m <= IT_ON; m++)
-		it_compare(it_mode_names[m], IT_ARGV("recv"));
-	it_expect_passive("socat");
-	it_expect_zero_copy("socat", SIZE, 90);
-	it_expect_transfers("socat", "sendfile");
+	expect_received("socat");
 }
 END_TEST
 
@@ -287,34 +291,15 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("tools");
+	Suite *s = it_suite("tools");
 
-	TCase *o = tcase_create("observe");
-	tcase_add_checked_fixture(o, setup, NULL);
-	tcase_set_timeout(o, 120);
-	tcase_add_test(o, observe_cat_64mib_into_pipe);
-	tcase_add_test(o, observe_sha256sum_reads_only);
-	tcase_add_test(o, observe_gzip_transforms_its_data);
-	suite_add_tcase(s, o);
+	TCase *o = it_tcase(s, "observe", setup, 120);
+	it_add(o, IT_TESTS(observe_cat_64mib_into_pipe, observe_sha256sum_reads_only,
+				observe_gzip_transforms_its_data));
 
-	TCase *c = tcase_create("copiers");
-	tcase_add_checked_fixture(c, setup, NULL);
-	tcase_set_timeout(c, 120);
-	tcase_add_test(c, cat_file_to_pipe);
-	tcase_add_test(c, cat_file_to_dev_null);
-	tcase_add_test(c, cat_file_to_tcp_loopback);
-	tcase_add_test(c, socat_file_to_tcp_loopback);
-	tcase_add_test(c, dd_bs_64k_file_to_file);
-	tcase_add_test(c, dd_bs_1m_file_to_file);
-	tcase_add_test(c, busybox_dd_file_to_file);
-	tcase_add_test(c, split_by_bytes);
-	suite_add_tcase(s, c);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	TCase *c = it_tcase(s, "copiers", setup, 120);
+	it_add(c, IT_TESTS(cat_file_to_pipe, cat_file_to_dev_null, cat_file_to_tcp_loopback,
+				socat_file_to_tcp_loopback, dd_bs_64k_file_to_file,
+				dd_bs_1m_file_to_file, busybox_dd_file_to_file, split_by_bytes));
+	return it_main(s, "build/programs");
 }

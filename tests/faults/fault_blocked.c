@@ -60,7 +60,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "fault_util.h"
+#include "zt.h"
 
 #define CH (256 * 1024)
 #define TARGET 4 /* chunks copied before the target write: the engine engages on them */
@@ -107,12 +107,12 @@ static void reader_run(int fd, int held, int resume, int report)
 {
 	static unsigned char buf[64 * 1024];
 	long long got = 0, hold = (long long)TARGET * CH;
-	uint64_t h = FT_FNV_INIT;
+	uint64_t h = ZT_FNV_INIT;
 	for (;;) {
 		if (hold && got == hold) {
 			char c = 1;
 			if (write(held, &c, 1) != 1)
-				ft_die("reader held");
+				zt_die("reader held");
 			while (read(resume, &c, 1) < 0 && errno == EINTR)
 				;
 			hold = 0;
@@ -120,20 +120,16 @@ static void reader_run(int fd, int held, int resume, int report)
 		size_t want = sizeof buf;
 		if (hold && (long long)want > hold - got)
 			want = (size_t)(hold - got);
-		ssize_t n = read(fd, buf, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			ft_die("reader read");
+		ssize_t n = zt_recv(fd, buf, want, 0, "reader read");
 		if (n == 0)
 			break;
-		h = ft_fnv(h, buf, (size_t)n);
+		h = zt_fnv(h, buf, (size_t)n);
 		got += n;
 	}
 	char line[128];
 	snprintf(line, sizeof line, "reader got %lld hash %016llx\n", got, (unsigned long long)h);
 	if (write(report, line, strlen(line)) < 0)
-		ft_die("reader report");
+		zt_die("reader report");
 	_exit(0);
 }
 
@@ -142,11 +138,8 @@ static void reader_start(int fd, const char *path, int drop)
 {
 	int held[2], resume[2], report[2];
 	if (pipe(held) || pipe(resume) || pipe(report))
-		ft_die("pipe");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		ft_die("fork");
+		zt_die("pipe");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		if (drop >= 0)
 			close(drop);
@@ -154,7 +147,7 @@ static void reader_start(int fd, const char *path, int drop)
 		close(resume[1]);
 		close(report[0]);
 		if (path && (fd = open(path, O_RDONLY)) < 0)
-			ft_die("open fifo");
+			zt_die("open fifo");
 		reader_run(fd, held[1], resume[0], report[1]);
 	}
 	close(held[1]);
@@ -170,7 +163,7 @@ static void reader_wait_held(void)
 {
 	char c;
 	if (read(rd.held_rd, &c, 1) != 1)
-		ft_die("reader never paused");
+		zt_die("reader never paused");
 }
 
 static void reader_resume(void)
@@ -178,7 +171,7 @@ static void reader_resume(void)
 	static atomic_int once;
 	char c = 1;
 	if (atomic_exchange(&once, 1) == 0 && write(rd.resume_wr, &c, 1) != 1)
-		ft_die("resume reader");
+		zt_die("resume reader");
 }
 
 /* The reader's line once it saw end-of-file; a reader still reading 5 s
@@ -241,15 +234,15 @@ static void wait_blocked_or_returned(void)
 {
 	for (long spins = 0; !atomic_load(&target_started); spins++) {
 		if (spins > 20000)
-			ft_die("the copying thread never reached its target write");
-		ft_nap_us(500);
+			zt_die("the copying thread never reached its target write");
+		zt_nap_us(500);
 	}
 	int seen = 0;
 	for (long spins = 0; seen < 5 && !atomic_load(&target_returned); spins++) {
 		if (spins > 20000)
-			ft_die("the copying thread never blocked in its write");
+			zt_die("the copying thread never blocked in its write");
 		seen = thread_blocked(copier_tid) ? seen + 1 : 0;
-		ft_nap_us(500);
+		zt_nap_us(500);
 	}
 }
 
@@ -259,7 +252,7 @@ static void wait_blocked_or_returned(void)
 static void wait_returned(void)
 {
 	for (int i = 0; i < 3000 && !atomic_load(&target_returned); i++)
-		ft_nap_us(1000);
+		zt_nap_us(1000);
 	if (!atomic_load(&target_returned))
 		fprintf(stderr, "target write still blocked 3 s on\n");
 }
@@ -287,7 +280,7 @@ static void *changer(void *arg)
 	case M_FORK_CLOSEALL: {
 		pid_t pid = fork();
 		if (pid < 0)
-			ft_die("fork");
+			zt_die("fork");
 		if (pid == 0) {
 			/* A daemon-style helper: no exec, every descriptor it
 			 * knows of closed (the program's are all below 1024,
@@ -300,9 +293,9 @@ static void *changer(void *arg)
 		}
 		helper_pid = pid;
 		for (int i = 0; i < 5000 && !atomic_load(helper_done); i++)
-			ft_nap_us(1000);
+			zt_nap_us(1000);
 		if (!atomic_load(helper_done))
-			ft_die("the helper never closed its descriptors");
+			zt_die("the helper never closed its descriptors");
 		break;
 	}
 	case M_SNDTIMEO:
@@ -344,7 +337,7 @@ static void write_all(const char *buf, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			printf("write error %s\n", ft_errname(w < 0 ? errno : 0));
+			printf("write error %s\n", zt_errname(w < 0 ? errno : 0));
 			exit(3);
 		}
 		done += (size_t)w;
@@ -358,7 +351,7 @@ static long long foreign_words(const char *buf, size_t n, uint64_t off)
 	for (size_t i = 0; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, buf + i, 8);
-		bad += w != ft_word('S', off + i);
+		bad += w != zt_word('S', off + i);
 	}
 	return bad;
 }
@@ -367,26 +360,26 @@ static int highfd(char **argv)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		ft_die("getrlimit");
+		zt_die("getrlimit");
 	if (rl.rlim_cur != 1024) {
 		/* The limit a shell's `ulimit -n 1024` gives, from the start,
 		 * as the library sees it when it loads. */
 		rl.rlim_cur = 1024;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			ft_die("setrlimit");
+			zt_die("setrlimit");
 		execv("/proc/self/exe", argv);
-		ft_die("execv");
+		zt_die("execv");
 	}
 	size_t size = 32 * (size_t)CH;
-	ft_make_tagged("src", 'S', size);
-	ft_make_tagged("secret", 'X', size);
+	zt_make_tagged("src", 'S', size);
+	zt_make_tagged("secret", 'X', size);
 	int src = open("src", O_RDONLY), sec = open("secret", O_RDONLY);
 	int dst = open("dst", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (src < 0 || sec < 0 || dst < 0)
-		ft_die("open");
-	char *buf = ft_alloc(CH);
+		zt_die("open");
+	char *buf = zt_alloc(CH);
 	int r = close(HIGH_FD + 1);
-	printf("close(%d) before the copy: %d %s\n", HIGH_FD + 1, r, ft_errname(r ? errno : 0));
+	printf("close(%d) before the copy: %d %s\n", HIGH_FD + 1, r, zt_errname(r ? errno : 0));
 	ssize_t n;
 	for (int i = 0; (n = read(src, buf, CH)) > 0; i++) {
 		if (i == 8) {
@@ -395,15 +388,15 @@ static int highfd(char **argv)
 			printf("dup2(secret, %d) = %d\n", HIGH_FD, r);
 		}
 		if (write(dst, buf, (size_t)n) != n)
-			ft_die("write");
+			zt_die("write");
 	}
 	if (n < 0)
-		ft_die("read");
+		zt_die("read");
 	r = fcntl(HIGH_FD, F_GETFD);
 	printf("after the copy: fcntl(%d, F_GETFD) = %d %s\n", HIGH_FD, r,
-	       ft_errname(r < 0 ? errno : 0));
+	       zt_errname(r < 0 ? errno : 0));
 	r = close(HIGH_FD + 1);
-	printf("close(%d) after the copy: %d %s\n", HIGH_FD + 1, r, ft_errname(r ? errno : 0));
+	printf("close(%d) after the copy: %d %s\n", HIGH_FD + 1, r, zt_errname(r ? errno : 0));
 	/* What reached the destination, read back in pieces that are never
 	 * deferred. */
 	static char rb[60000];
@@ -411,7 +404,7 @@ static int highfd(char **argv)
 	for (;;) {
 		n = pread(dst, rb, sizeof rb - sizeof rb % 8, (off_t)got);
 		if (n < 0)
-			ft_die("pread");
+			zt_die("pread");
 		if (n == 0)
 			break;
 		foreign += foreign_words(rb, (size_t)n, (uint64_t)got);
@@ -438,18 +431,18 @@ int main(int argc, char **argv)
 	if (mode == M_HIGHFD)
 		return highfd(argv);
 
-	ft_make_tagged("src", 'S', NCHUNKS * (size_t)CH);
+	zt_make_tagged("src", 'S', NCHUNKS * (size_t)CH);
 	int fds[2];
 	if (mode == M_FIFO_SIGNAL) {
 		unlink("fifo");
 		if (mkfifo("fifo", 0600) != 0)
-			ft_die("mkfifo");
+			zt_die("mkfifo");
 		reader_start(-1, "fifo", -1);
 		if ((dst_fd = open("fifo", O_WRONLY)) < 0)
-			ft_die("open fifo");
+			zt_die("open fifo");
 	} else {
 		if (mode == M_SNDTIMEO ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds))
-			ft_die("pipe");
+			zt_die("pipe");
 		reader_start(fds[0], NULL, fds[1]);
 		close(fds[0]);
 		dst_fd = fds[1];
@@ -460,16 +453,16 @@ int main(int argc, char **argv)
 	int sndbuf = 104 * 1024;
 	if (mode == M_SNDTIMEO &&
 	    setsockopt(dst_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0)
-		ft_die("SO_SNDBUF");
+		zt_die("SO_SNDBUF");
 	if ((src_fd = open("src", O_RDONLY)) < 0)
-		ft_die("src");
+		zt_die("src");
 	if (mode == M_FIONBIO_OFF && fcntl(dst_fd, F_SETFL, fcntl(dst_fd, F_GETFL) | O_NONBLOCK))
-		ft_die("F_SETFL");
+		zt_die("F_SETFL");
 	if (mode == M_FORK_CLOSEALL) {
-		helper_done = mmap(NULL, FT_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		helper_done = mmap(NULL, ZT_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 				   -1, 0);
 		if (helper_done == MAP_FAILED)
-			ft_die("mmap");
+			zt_die("mmap");
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -477,18 +470,18 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) != 0)
-		ft_die("sigaction");
+		zt_die("sigaction");
 
 	copier_tid = (pid_t)syscall(SYS_gettid);
 	copier = pthread_self();
 	pthread_t helper;
 	if (pthread_create(&helper, NULL, changer, NULL) != 0)
-		ft_die("pthread_create");
+		zt_die("pthread_create");
 
-	char *buf = ft_alloc(CH);
+	char *buf = zt_alloc(CH);
 	for (int i = 0; i < TARGET; i++) {
 		if (read(src_fd, buf, CH) != CH)
-			ft_die("read");
+			zt_die("read");
 		write_all(buf, CH);
 	}
 	/* The reader took everything so far: the destination is empty. */
@@ -496,31 +489,31 @@ int main(int argc, char **argv)
 	if (mode == M_SNDTIMEO) {
 		struct timeval tv = { 0, 500000 };
 		if (setsockopt(dst_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-			ft_die("SO_SNDTIMEO");
+			zt_die("SO_SNDTIMEO");
 	} else if (mode == M_FIONBIO_ON || mode == M_FIONBIO_OFF) {
 		int on = mode == M_FIONBIO_ON;
 		if (ioctl(dst_fd, FIONBIO, &on) != 0)
-			ft_die("FIONBIO");
+			zt_die("FIONBIO");
 	} else if (mode == M_NONBLOCK_ELSEWHERE) {
 		/* Another process that shares the pipe's open file. */
 		pid_t pid = fork();
 		if (pid < 0)
-			ft_die("fork");
+			zt_die("fork");
 		if (pid == 0)
 			_exit(fcntl(dst_fd, F_SETFL, fcntl(dst_fd, F_GETFL) | O_NONBLOCK) != 0);
 		int st;
 		if (waitpid(pid, &st, 0) != pid || st != 0)
-			ft_die("the child's F_SETFL");
+			zt_die("the child's F_SETFL");
 	}
 
 	off_t at = lseek(src_fd, 0, SEEK_CUR);
 	if (read(src_fd, buf, CH) != CH)
-		ft_die("read target");
+		zt_die("read target");
 	if (mode == M_SNDTIMEO)
-		((volatile char *)buf)[CH - FT_PAGE] = buf[CH - FT_PAGE];
+		((volatile char *)buf)[CH - ZT_PAGE] = buf[CH - ZT_PAGE];
 	if (mode == M_FIFO_SIGNAL)
 		for (int k = 8; k < 64; k++)
-			((volatile char *)buf)[k * FT_PAGE] = buf[k * FT_PAGE];
+			((volatile char *)buf)[k * ZT_PAGE] = buf[k * ZT_PAGE];
 
 	/* volatile: a siglongjmp out of the write leaves them as they were. */
 	volatile ssize_t w = -2;
@@ -540,17 +533,17 @@ int main(int argc, char **argv)
 		 * counts". */
 		printf("target write of %d returned a short count\n", CH);
 	else
-		printf("target write of %d returned %zd %s\n", CH, w, w < 0 ? ft_errname(e) : "OK");
+		printf("target write of %d returned %zd %s\n", CH, w, w < 0 ? zt_errname(e) : "OK");
 	printf("signal handler ran %d time(s)\n", (int)handled);
 
 	if (mode == M_JUMP_REWRITE) {
 		/* The buffer holds what read() returned, whatever the file gets
 		 * after it. */
-		static char x[FT_PAGE];
+		static char x[ZT_PAGE];
 		memset(x, 'X', sizeof x);
 		int fd = open("src", O_WRONLY);
-		if (fd < 0 || pwrite(fd, x, sizeof x, at + CH - FT_PAGE) != FT_PAGE)
-			ft_die("pwrite source");
+		if (fd < 0 || pwrite(fd, x, sizeof x, at + CH - ZT_PAGE) != ZT_PAGE)
+			zt_die("pwrite source");
 		close(fd);
 		printf("buffer after the source was rewritten: %lld words not read\n",
 		       foreign_words(buf, CH, (uint64_t)at));
@@ -567,7 +560,7 @@ int main(int argc, char **argv)
 	write_all(buf + done, CH - done);
 	for (int i = TARGET + 1; i < NCHUNKS; i++) {
 		if (read(src_fd, buf, CH) != CH)
-			ft_die("read");
+			zt_die("read");
 		write_all(buf, CH);
 	}
 	pthread_join(helper, NULL);

@@ -50,7 +50,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "fault_util.h"
+#include "zt.h"
 
 enum op { OP_NONE, OP_TRUNCATE, OP_APPEND, OP_OVERWRITE };
 
@@ -75,21 +75,21 @@ static void changer(const char *path, enum op op, long long size, long long at, 
 		_exit(0); /* the copier never reached chunk N */
 	if (op == OP_TRUNCATE) {
 		if (truncate(path, (off_t)size) != 0)
-			ft_die("truncate");
+			zt_die("truncate");
 	} else {
 		int fd = open(path, O_WRONLY | (op == OP_APPEND ? O_APPEND : 0));
 		char *p = malloc((size_t)size);
 		if (fd < 0 || !p)
-			ft_die("changer open");
+			zt_die("changer open");
 		pattern(p, (size_t)size, (unsigned)op);
 		ssize_t w = op == OP_APPEND ? write(fd, p, (size_t)size)
 					    : pwrite(fd, p, (size_t)size, (off_t)at);
 		if (w != (ssize_t)size)
-			ft_die("changer write");
+			zt_die("changer write");
 		close(fd);
 	}
 	if (write(ack, "k", 1) != 1 || write(resume, "k", 1) != 1)
-		ft_die("changer ack");
+		zt_die("changer ack");
 	_exit(0);
 }
 
@@ -100,13 +100,13 @@ static void drain(int fd, int is_pipe)
 	for (int i = 0; i < 10000; i++) {
 		int q = 0;
 		if (ioctl(fd, is_pipe ? FIONREAD : SIOCOUTQ, &q) != 0)
-			ft_die("queue size");
+			zt_die("queue size");
 		if (q == 0)
 			return;
-		ft_nap_us(1000);
+		zt_nap_us(1000);
 	}
 	errno = ETIMEDOUT;
-	ft_die("drain");
+	zt_die("drain");
 }
 
 static void on_bus(int sig)
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 		case 'f': {
 			struct rlimit rl = { (rlim_t)atoll(optarg), (rlim_t)atoll(optarg) };
 			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-				ft_die("setrlimit");
+				zt_die("setrlimit");
 			break;
 		}
 		case 'X': signal(SIGXFSZ, SIG_IGN); break;
@@ -161,15 +161,15 @@ int main(int argc, char **argv)
 	pid_t chg = -1;
 	if (op != OP_NONE) {
 		if (pipe(cmd) != 0 || pipe(ack) != 0 || pipe(resume) != 0)
-			ft_die("pipe");
+			zt_die("pipe");
 		fflush(stdout);
 		if ((chg = fork()) < 0)
-			ft_die("fork");
+			zt_die("fork");
 		if (chg == 0) {
 			close(cmd[1]);
 			close(ack[0]);
 			close(resume[0]);
-			changer(src, op, size, at >= 0 ? at : n_at * FT_CHUNK, cmd[0], ack[1],
+			changer(src, op, size, at >= 0 ? at : n_at * ZT_CHUNK, cmd[0], ack[1],
 				resume[1]);
 		}
 		close(cmd[0]);
@@ -182,31 +182,31 @@ int main(int argc, char **argv)
 	if (strcmp(kind, "file") == 0 || positional) {
 		out = open(dest, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (out < 0)
-			ft_die(dest);
+			zt_die(dest);
 	} else {
 		/* The reader closes the copier's ends of the handshake, so that
 		 * the changer sees EOF when the copier is gone. */
-		struct ft_reader r = { 64 * 1024, nap, 0, dest, 0, resume[0], { cmd[1], ack[0], -1 } };
+		struct zt_reader r = { 64 * 1024, nap, 0, dest, 0, resume[0], { cmd[1], ack[0], -1 } };
 		if (hold && n_at > 0)
-			r.hold_at = n_at * FT_CHUNK - 32 * 1024;
-		out = ft_sink(kind, &r, &reader);
+			r.hold_at = n_at * ZT_CHUNK - 32 * 1024;
+		out = zt_sink(kind, &r, &reader);
 	}
 	if (resume[0] >= 0)
 		close(resume[0]);
 	int in = open(src, O_RDONLY);
 	if (in < 0)
-		ft_die(src);
-	char *buf = ft_alloc(FT_CHUNK);
+		zt_die(src);
+	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0, chunk = 0;
 	int failed = 0;
 	for (int pass = 0; pass < passes && !failed; pass++) {
 		if (lseek(in, 0, SEEK_SET) != 0)
-			ft_die("lseek");
+			zt_die("lseek");
 		for (;; chunk++) {
-			ssize_t n = read(in, buf, FT_CHUNK);
+			ssize_t n = read(in, buf, ZT_CHUNK);
 			printf("r %zd\n", n);
 			if (n < 0)
-				ft_die("read");
+				zt_die("read");
 			if (n == 0)
 				break;
 			if (chunk == n_at) {
@@ -214,16 +214,16 @@ int main(int argc, char **argv)
 				if (settle && reader > 0)
 					drain(out, strcmp(kind, "pipe") == 0);
 				if (write(cmd[1], "g", 1) != 1 || read(ack[0], &c, 1) != 1)
-					ft_die("handshake");
+					zt_die("handshake");
 			}
 			if (touch && chunk == n_at)
 				printf("hash %016llx\n",
-				       (unsigned long long)ft_fnv(FT_FNV_INIT, buf, (size_t)n));
+				       (unsigned long long)zt_fnv(ZT_FNV_INIT, buf, (size_t)n));
 			for (ssize_t done = 0; done < n;) {
 				ssize_t w = positional
 						    ? pwrite(out, buf + done, (size_t)(n - done), (off_t)total)
 						    : write(out, buf + done, (size_t)(n - done));
-				printf("w %zd %s\n", w, ft_errname(w < 0 ? errno : 0));
+				printf("w %zd %s\n", w, zt_errname(w < 0 ? errno : 0));
 				if (w < 0) {
 					failed = 1;
 					break;

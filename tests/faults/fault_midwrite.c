@@ -55,7 +55,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "fault_util.h"
+#include "zt.h"
 
 #define MIB (1024 * 1024)
 #define TARGET 2 /* the chunk whose write is hit; chunks 0 and 1 engage the engine */
@@ -100,12 +100,12 @@ struct tally {
 static void tally_init(struct tally *t)
 {
 	memset(t, 0, sizeof *t);
-	t->hash = FT_FNV_INIT;
+	t->hash = ZT_FNV_INIT;
 }
 
 static void tally_add(struct tally *t, const unsigned char *p, size_t n)
 {
-	t->hash = ft_fnv(t->hash, p, n);
+	t->hash = zt_fnv(t->hash, p, n);
 	for (size_t i = 0; i < n; i++) {
 		t->part[t->np++] = p[i];
 		if (t->np < 8)
@@ -157,7 +157,7 @@ static void reader_run(int fd, struct reader *r)
 		if (hold && t.got == hold) {
 			char c = 1;
 			if (write(r->held_fd, &c, 1) != 1)
-				ft_die("reader held");
+				zt_die("reader held");
 			while (read(r->resume_fd, &c, 1) < 0 && errno == EINTR)
 				;
 			hold = 0;
@@ -167,11 +167,7 @@ static void reader_run(int fd, struct reader *r)
 		size_t want = sizeof buf;
 		if (hold && (long long)want > hold - t.got)
 			want = (size_t)(hold - t.got);
-		ssize_t n = read(fd, buf, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			ft_die("reader read");
+		ssize_t n = zt_recv(fd, buf, want, 0, "reader read");
 		if (n == 0)
 			break;
 		tally_add(&t, buf, (size_t)n);
@@ -179,7 +175,7 @@ static void reader_run(int fd, struct reader *r)
 	char line[256];
 	tally_line(line, sizeof line, r->name, &t);
 	if (write(r->report_fd, line, strlen(line)) < 0)
-		ft_die("reader report");
+		zt_die("reader report");
 	_exit(0);
 }
 
@@ -188,11 +184,8 @@ static void reader_start(struct reader *r, int fd, const int *drop, int ndrop)
 {
 	int held[2], resume[2], report[2];
 	if (pipe(held) || pipe(resume) || pipe(report))
-		ft_die("pipe");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		ft_die("fork");
+		zt_die("pipe");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		for (int i = 0; i < ndrop; i++)
 			close(drop[i]);
@@ -217,14 +210,14 @@ static void reader_wait_held(struct reader *r)
 {
 	char c;
 	if (read(r->held_rd, &c, 1) != 1)
-		ft_die("reader never paused");
+		zt_die("reader never paused");
 }
 
 static void reader_resume(struct reader *r)
 {
 	char c = 1;
 	if (write(r->resume_wr, &c, 1) != 1)
-		ft_die("resume reader");
+		zt_die("resume reader");
 }
 
 /* Waits for the reader to end and prints its line. */
@@ -292,13 +285,13 @@ static void wait_blocked(pid_t tid, int allow_d)
 		char st;
 		long nr;
 		if (spins > 20000)
-			ft_die("the copying thread never blocked in its write");
+			zt_die("the copying thread never blocked in its write");
 		if (thread_state(tid, &st, &nr) == 0 && is_write_call(nr) &&
 		    (st == 'S' || (allow_d && st == 'D')))
 			seen++;
 		else
 			seen = 0;
-		ft_nap_us(500);
+		zt_nap_us(500);
 	}
 }
 
@@ -306,8 +299,8 @@ static void wait_flag(atomic_int *f)
 {
 	for (long spins = 0; !atomic_load(f); spins++) {
 		if (spins > 20000)
-			ft_die("the copying thread never reached its target write");
-		ft_nap_us(500);
+			zt_die("the copying thread never reached its target write");
+		zt_nap_us(500);
 	}
 }
 
@@ -324,7 +317,7 @@ static void *locker(void *arg)
 {
 	(void)arg;
 	if (pwrite(dst_fd, ubuf, 8, (off_t)size) != 8)
-		ft_die("locker pwrite");
+		zt_die("locker pwrite");
 	return NULL;
 }
 
@@ -338,27 +331,27 @@ static void locker_start(void)
 	}
 	struct uffdio_api api = { .api = UFFD_API };
 	if (ioctl(uffd, UFFDIO_API, &api) != 0)
-		ft_die("UFFDIO_API");
-	ubuf = mmap(NULL, FT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		zt_die("UFFDIO_API");
+	ubuf = mmap(NULL, ZT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ubuf == MAP_FAILED)
-		ft_die("mmap");
-	struct uffdio_register reg = { .range = { (uintptr_t)ubuf, FT_PAGE },
+		zt_die("mmap");
+	struct uffdio_register reg = { .range = { (uintptr_t)ubuf, ZT_PAGE },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0)
-		ft_die("UFFDIO_REGISTER");
+		zt_die("UFFDIO_REGISTER");
 	if (pthread_create(&locker_thread, NULL, locker, NULL) != 0)
-		ft_die("pthread_create");
+		zt_die("pthread_create");
 	/* The fault is reported on uffd once the locker waits in it. */
 	struct pollfd p = { uffd, POLLIN, 0 };
 	if (poll(&p, 1, 10000) != 1 || p.revents != POLLIN)
-		ft_die("the locker's write never faulted");
+		zt_die("the locker's write never faulted");
 }
 
 static void locker_release(void)
 {
-	struct uffdio_zeropage z = { .range = { (uintptr_t)ubuf, FT_PAGE } };
+	struct uffdio_zeropage z = { .range = { (uintptr_t)ubuf, ZT_PAGE } };
 	if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) != 0)
-		ft_die("UFFDIO_ZEROPAGE");
+		zt_die("UFFDIO_ZEROPAGE");
 	pthread_join(locker_thread, NULL);
 }
 
@@ -373,7 +366,7 @@ static pthread_t releaser_thread;
 static void *releaser(void *arg)
 {
 	(void)arg;
-	ft_nap_us(300000);
+	zt_nap_us(300000);
 	locker_release();
 	return NULL;
 }
@@ -403,15 +396,15 @@ static void *changer(void *arg)
 		/* At its end: the copier's next read there returns 0. */
 		if ((fd = open("other", O_RDONLY)) < 0 || lseek(fd, 0, SEEK_END) < 0 ||
 		    dup2(fd, src_fd) != src_fd)
-			ft_die("dup2 other");
+			zt_die("dup2 other");
 		close(fd);
 		break;
 	case M_SRC_REOPEN:
 		close(src_fd);
 		if ((fd = open("other", O_RDONLY)) != src_fd)
-			ft_die("reopen did not reuse the source's number");
+			zt_die("reopen did not reuse the source's number");
 		if (lseek(fd, 0, SEEK_END) < 0)
-			ft_die("lseek");
+			zt_die("lseek");
 		break;
 	case M_SRC_PWRITE:
 	case M_SRC_PWRITE_FILE: {
@@ -421,12 +414,12 @@ static void *changer(void *arg)
 		static uint64_t fresh[MIB / 8];
 		off_t at = (off_t)(TARGET * chunk + MIB);
 		for (size_t i = 0; i < MIB / 8; i++)
-			fresh[i] = ft_word('N', (uint64_t)at + i * 8);
+			fresh[i] = zt_word('N', (uint64_t)at + i * 8);
 		if (mode == M_SRC_PWRITE_FILE &&
 		    pthread_create(&releaser_thread, NULL, releaser, NULL) != 0)
-			ft_die("pthread_create");
+			zt_die("pthread_create");
 		if ((fd = open("src", O_WRONLY)) < 0 || pwrite(fd, fresh, MIB, at) != MIB)
-			ft_die("pwrite source");
+			zt_die("pwrite source");
 		close(fd);
 		if (mode == M_SRC_PWRITE_FILE)
 			pthread_join(releaser_thread, NULL);
@@ -434,12 +427,12 @@ static void *changer(void *arg)
 	}
 	case M_DST_DUP2:
 		if (dup2(second_pipe_wr, dst_fd) != dst_fd)
-			ft_die("dup2 second pipe");
+			zt_die("dup2 second pipe");
 		close(second_pipe_wr);
 		break;
 	case M_DST_NULL:
 		if ((fd = open("/dev/null", O_WRONLY)) < 0 || dup2(fd, dst_fd) != dst_fd)
-			ft_die("dup2 /dev/null");
+			zt_die("dup2 /dev/null");
 		close(fd);
 		break;
 	case M_PEER_CLOSE:
@@ -451,7 +444,7 @@ static void *changer(void *arg)
 		 * that (a bounded wait: a write that restarted would otherwise
 		 * wait for the paused reader forever). */
 		for (int i = 0; i < 1500 && !atomic_load(&target_returned); i++)
-			ft_nap_us(1000);
+			zt_nap_us(1000);
 		if (!atomic_load(&target_returned))
 			fprintf(stderr, "target write still blocked 1.5 s after the signal\n");
 		break;
@@ -481,7 +474,7 @@ static void write_rest(const char *buf, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			printf("write error %s\n", ft_errname(w < 0 ? errno : 0));
+			printf("write error %s\n", zt_errname(w < 0 ? errno : 0));
 			exit(3);
 		}
 		done += (size_t)w;
@@ -505,11 +498,11 @@ int main(int argc, char **argv)
 
 	chunk = mode == M_FSIZE || mode == M_SIG_RESTART || mode == M_SIG_NORESTART ? MIB : 4 * MIB;
 	size = 3 * chunk;
-	ft_make_tagged("src", 'S', size);
+	zt_make_tagged("src", 'S', size);
 	/* Longer than the source, so that the source offset the program ends
 	 * with shows which file its descriptor named last. */
 	if (mode == M_SRC_DUP2 || mode == M_SRC_REOPEN)
-		ft_make_tagged("other", 'O', size + chunk);
+		zt_make_tagged("other", 'O', size + chunk);
 
 	/* The destination, and its reader paused at the start of the target
 	 * chunk (64 KiB into it when the source's bytes change). */
@@ -518,10 +511,10 @@ int main(int argc, char **argv)
 	r1 = (struct reader){ .name = "reader", .hold_at = hold, .leave = mode == M_PEER_CLOSE };
 	if (file_dst) {
 		if ((dst_fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
-			ft_die(argv[2]);
+			zt_die(argv[2]);
 	} else {
 		if (mode == M_PEER_CLOSE ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds))
-			ft_die("pipe");
+			zt_die("pipe");
 		reader_start(&r1, fds[0], &fds[1], 1);
 		close(fds[0]);
 		dst_fd = fds[1];
@@ -530,7 +523,7 @@ int main(int argc, char **argv)
 		r2 = (struct reader){ .name = "second reader" };
 		int p2[2];
 		if (pipe(p2))
-			ft_die("pipe");
+			zt_die("pipe");
 		int drop[2] = { p2[1], dst_fd };
 		reader_start(&r2, p2[0], drop, 2);
 		close(p2[0]);
@@ -538,7 +531,7 @@ int main(int argc, char **argv)
 	}
 	/* Opened last, so that close() then open() gives its number back. */
 	if ((src_fd = open("src", O_RDONLY)) < 0)
-		ft_die("src");
+		zt_die("src");
 
 	if (mode == M_SIG_RESTART || mode == M_SIG_NORESTART) {
 		struct sigaction sa;
@@ -547,29 +540,25 @@ int main(int argc, char **argv)
 		sa.sa_flags = mode == M_SIG_RESTART ? SA_RESTART : 0;
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(SIGALRM, &sa, NULL) != 0)
-			ft_die("sigaction");
+			zt_die("sigaction");
 	}
 	if (mode == M_FSIZE) {
 		struct rlimit rl = { (rlim_t)(TARGET * chunk + chunk / 2),
 				     (rlim_t)(TARGET * chunk + chunk / 2) };
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-			ft_die("setrlimit");
+			zt_die("setrlimit");
 	}
 
 	copier_tid = (pid_t)syscall(SYS_gettid);
 	pthread_t self = pthread_self(), helper;
 	int helper_on = mode != M_FSIZE;
 	if (helper_on && pthread_create(&helper, NULL, changer, &self) != 0)
-		ft_die("pthread_create");
+		zt_die("pthread_create");
 
-	char *buf = ft_alloc(chunk);
+	char *buf = zt_alloc(chunk);
 	long long copied = 0;
 	for (int idx = 0;; idx++) {
-		ssize_t n = read(src_fd, buf, chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			ft_die("read");
+		ssize_t n = zt_recv(src_fd, buf, chunk, 0, "read");
 		if (n == 0)
 			break;
 		if (idx != TARGET) {
@@ -596,7 +585,7 @@ int main(int argc, char **argv)
 			printf("target write of %zd returned a short count\n", n);
 		else
 			printf("target write of %zd returned %zd %s\n", n, w,
-			       w < 0 ? ft_errname(e) : "OK");
+			       w < 0 ? zt_errname(e) : "OK");
 		/* exit(), not _exit(): the library's stats are written at exit. */
 		if (w < 0 && e != EINTR)
 			exit(3);
@@ -620,12 +609,12 @@ int main(int argc, char **argv)
 		tally_init(&t);
 		int fd = open(argv[2], O_RDONLY);
 		if (fd < 0)
-			ft_die(argv[2]);
+			zt_die(argv[2]);
 		for (size_t off = 0; off < size;) {
 			size_t want = size - off < sizeof rb ? size - off : sizeof rb;
 			ssize_t n = pread(fd, rb, want, (off_t)off);
 			if (n <= 0)
-				ft_die("read back");
+				zt_die("read back");
 			tally_add(&t, rb, (size_t)n);
 			off += (size_t)n;
 		}

@@ -32,7 +32,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
-#include "fault_util.h"
+#include "zt.h"
 
 static sigjmp_buf env;
 static volatile char *fault_addr;
@@ -82,7 +82,7 @@ static void on_bus_fixup(int sig)
 	say(sig == SIGBUS ? "caught SIGBUS, growing the file back" : "caught other");
 	report_mask();
 	say("\n");
-	if (ftruncate(fault_fd, 2 * FT_PAGE) != 0)
+	if (ftruncate(fault_fd, 2 * ZT_PAGE) != 0)
 		_exit(9);
 }
 
@@ -94,7 +94,7 @@ static void install(const char *how)
 	sigaddset(&sa.sa_mask, SIGUSR1);
 	if (strcmp(how, "signal") == 0) {
 		if (signal(SIGBUS, on_bus) == SIG_ERR)
-			ft_die("signal");
+			zt_die("signal");
 		/* signal() returns the handler it replaces. */
 		printf("signal returns previous %s\n",
 		       signal(SIGBUS, on_bus) == on_bus ? "ok" : "wrong");
@@ -112,10 +112,10 @@ static void install(const char *how)
 		return; /* default, none */
 	}
 	if (sigaction(SIGBUS, &sa, NULL) != 0)
-		ft_die("sigaction");
+		zt_die("sigaction");
 	/* The installed action reads back as it was set. */
 	if (sigaction(SIGBUS, NULL, &back) != 0)
-		ft_die("sigaction query");
+		zt_die("sigaction query");
 	int same = back.sa_handler == sa.sa_handler && sigismember(&back.sa_mask, SIGUSR1);
 	printf("sigaction reads back %s\n", same ? "ok" : "wrong");
 }
@@ -127,14 +127,14 @@ static void provoke(int k)
 	char name[64];
 	snprintf(name, sizeof name, "own-%d.map", k);
 	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || ftruncate(fd, 2 * FT_PAGE) != 0)
-		ft_die(name);
-	char *p = mmap(NULL, 2 * FT_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd < 0 || ftruncate(fd, 2 * ZT_PAGE) != 0)
+		zt_die(name);
+	char *p = mmap(NULL, 2 * ZT_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
-		ft_die("mmap");
+		zt_die("mmap");
 	if (ftruncate(fd, 0) != 0)
-		ft_die("ftruncate");
-	fault_addr = p + FT_PAGE + 8;
+		zt_die("ftruncate");
+	fault_addr = p + ZT_PAGE + 8;
 	fault_fd = fd;
 	fflush(stdout);
 	if (sigsetjmp(env, 1) == 0) {
@@ -142,7 +142,7 @@ static void provoke(int k)
 		say(fault_addr[0] == 1 ? "access completed\n" : "access lost\n");
 	}
 	printf("after fault %d\n", k);
-	munmap(p, 2 * FT_PAGE);
+	munmap(p, 2 * ZT_PAGE);
 	close(fd);
 	unlink(name);
 }
@@ -164,13 +164,11 @@ int main(int argc, char **argv)
 	int in = open(argv[2], O_RDONLY);
 	int out = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (in < 0 || out < 0)
-		ft_die("open");
-	char *buf = ft_alloc(FT_CHUNK);
+		zt_die("open");
+	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	for (int chunk = 0;; chunk++) {
-		ssize_t n = read(in, buf, FT_CHUNK);
-		if (n < 0)
-			ft_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		if (chunk == 4 && strcmp(how, "none") != 0) {
@@ -178,7 +176,7 @@ int main(int argc, char **argv)
 			provoke(2);
 		}
 		if (write(out, buf, (size_t)n) != n)
-			ft_die("write");
+			zt_die("write");
 		total += n;
 	}
 	printf("total %lld\n", total);

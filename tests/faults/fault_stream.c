@@ -31,7 +31,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "fault_util.h"
+#include "zt.h"
 
 static volatile sig_atomic_t ticks;
 
@@ -49,10 +49,10 @@ static void start_timer(int restart)
 	sa.sa_flags = restart ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) != 0)
-		ft_die("sigaction");
+		zt_die("sigaction");
 	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
 	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
-		ft_die("setitimer");
+		zt_die("setitimer");
 }
 
 static void stop_timer(void)
@@ -104,7 +104,7 @@ static int put(int fd, const char *buf, size_t n, int nonblock, struct counts *c
 int main(int argc, char **argv)
 {
 	int timer = -1, nonblock = 0, opt;
-	struct ft_reader r = { 16 * 1024, 0, 0, NULL, 0, -1, { -1, -1, -1 } };
+	struct zt_reader r = { 16 * 1024, 0, 0, NULL, 0, -1, { -1, -1, -1 } };
 	while ((opt = getopt(argc, argv, "t:NPl:s:")) != -1) {
 		switch (opt) {
 		case 't': timer = optarg[0] == 'r'; break;
@@ -119,26 +119,26 @@ int main(int argc, char **argv)
 		goto usage;
 
 	pid_t reader;
-	int out = ft_sink(argv[optind], &r, &reader);
+	int out = zt_sink(argv[optind], &r, &reader);
 	int in = open(argv[optind + 1], O_RDONLY);
 	if (in < 0)
-		ft_die(argv[optind + 1]);
+		zt_die(argv[optind + 1]);
 	if (nonblock && fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK) != 0)
-		ft_die("fcntl");
-	char *buf = ft_alloc(FT_CHUNK);
+		zt_die("fcntl");
+	char *buf = zt_alloc(ZT_CHUNK);
 	struct counts c = { 0, 0, 0, 0 };
 	long long total = 0;
 	int err = 0;
 	if (timer >= 0)
 		start_timer(timer);
 	for (;;) {
-		ssize_t n = read(in, buf, FT_CHUNK);
+		ssize_t n = read(in, buf, ZT_CHUNK);
 		if (n < 0 && errno == EINTR) {
 			c.eintr++;
 			continue;
 		}
 		if (n < 0)
-			ft_die("read");
+			zt_die("read");
 		if (n == 0)
 			break;
 		if ((err = put(out, buf, (size_t)n, nonblock, &c, &total)) != 0)
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	while (waitpid(reader, &st, 0) < 0 && errno == EINTR)
 		;
 	if (err) {
-		printf("write error %s\n", ft_errname(err));
+		printf("write error %s\n", zt_errname(err));
 		return 3;
 	}
 	printf("copied %lld\n", total);

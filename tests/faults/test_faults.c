@@ -25,7 +25,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 /* Defined in test_faults_files.c. */
 TCase *ft_files_tcase(void);
@@ -35,7 +36,7 @@ TCase *ft_midwrite_tcase(void);
 /* Defined in test_faults_blocked.c. */
 TCase *ft_blocked_tcase(void);
 
-#define SRC_SIZE (8 * FH_MIB)
+#define SRC_SIZE (8 * MiB)
 #define RUN_LIMIT 30 /* seconds for one run */
 
 /* "reader got N hash H" for the first n bytes of src. */
@@ -43,79 +44,70 @@ static char *reader_line(const char *src, size_t n)
 {
 	static char line[96];
 	size_t len;
-	char *p = fh_slurp(src, &len);
+	char *p = it_slurp(src, &len);
 	if (n > len)
 		n = len;
 	snprintf(line, sizeof line, "reader got %zu hash %016llx\n", n,
-		 (unsigned long long)fh_fnv(FH_FNV_INIT, p, n));
+		 (unsigned long long)zt_fnv(ZT_FNV_INIT, p, n));
 	free(p);
 	return line;
 }
 
 static void expect_out_has(const char *tag, const char *text)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, text) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, text, o);
 	free(o);
 }
 
-/* Runs argv plain and under zcopy; both must end the same way. */
-static void both(const char *const *argv, int *plain, int *zc)
+/* In a fresh test directory with an 8 MiB src made from seed, runs argv
+ * plain and under zcopy: both must end the same way, with the same stdout,
+ * and the plain run with exit status want_exit (unless it is -1).  Returns
+ * the plain run's wait status. */
+static int both(uint64_t seed, const char *const *argv, int want_exit)
 {
-	*plain = fh_run("plain", 0, argv, RUN_LIMIT);
-	*zc = fh_run("zc", 1, argv, RUN_LIMIT);
-	ck_assert_msg(*plain == *zc, "%s: plain run %s, zcopy run %s", argv[0], fh_describe(*plain),
-		      fh_describe(*zc));
-	fh_same_out("plain", "zc");
+	it_begin();
+	it_make_file("src", SRC_SIZE, seed);
+	int p = it_run("plain", 0, argv, RUN_LIMIT);
+	int z = it_run("zc", 1, argv, RUN_LIMIT);
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", argv[0], it_describe(p),
+		      it_describe(z));
+	it_same_out("plain", "zc");
+	if (want_exit >= 0)
+		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == want_exit, "plain run: %s",
+			      it_describe(p));
+	return p;
 }
 
 /* ---- EINTR: a SIGALRM every millisecond while the copy blocks ------------ */
 
 static void eintr_case(const char *kind, const char *restart)
 {
-	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 1);
-	both(FH_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	both(1, IT_ARGV("fault_stream", "-t", restart, "-s", "20", kind, "src"), 0);
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
 	expect_out_has("zc", "copied 8388608\n");
-	ck_assert_msg(fh_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
-	fh_expect_redirected("zc");
+	ck_assert_msg(it_err_count("zc", "signals") > 0, "no timer signal arrived during the copy");
+	it_expect_redirected("zc");
 }
 
-START_TEST(eintr_pipe_restart) { eintr_case("pipe", "r"); }
-END_TEST
-START_TEST(eintr_pipe_norestart) { eintr_case("pipe", "n"); }
-END_TEST
-START_TEST(eintr_unix_restart) { eintr_case("unix", "r"); }
-END_TEST
-START_TEST(eintr_unix_norestart) { eintr_case("unix", "n"); }
-END_TEST
-START_TEST(eintr_tcp_restart) { eintr_case("tcp", "r"); }
-END_TEST
-START_TEST(eintr_tcp_norestart) { eintr_case("tcp", "n"); }
+/* Each sink, with SA_RESTART (r) and without (n). */
+static const char *const eintr_rows[][2] = { { "pipe", "r" }, { "pipe", "n" }, { "unix", "r" },
+					     { "unix", "n" }, { "tcp", "r" },  { "tcp", "n" } };
+START_TEST(eintr) { eintr_case(eintr_rows[_i][0], eintr_rows[_i][1]); }
 END_TEST
 
 /* ---- EAGAIN: non-blocking descriptor, slow reader ------------------------ */
 
 static void eagain_case(const char *kind)
 {
-	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 2);
-	both(FH_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	both(2, IT_ARGV("fault_stream", "-N", "-s", "20", kind, "src"), 0);
 	expect_out_has("zc", reader_line("src", SRC_SIZE));
-	ck_assert_msg(fh_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
-	fh_expect_redirected("zc");
+	ck_assert_msg(it_err_count("zc", "eagain") > 0, "the zcopy run never met EAGAIN");
+	it_expect_redirected("zc");
 }
 
-START_TEST(eagain_pipe) { eagain_case("pipe"); }
-END_TEST
-START_TEST(eagain_unix) { eagain_case("unix"); }
-END_TEST
-START_TEST(eagain_tcp) { eagain_case("tcp"); }
+static const char *const sinks[] = { "pipe", "unix", "tcp" };
+START_TEST(eagain) { eagain_case(sinks[_i]); }
 END_TEST
 
 /* ---- a consumer that leaves after 1 MiB ---------------------------------- */
@@ -125,45 +117,36 @@ END_TEST
  * SIGPIPE ignored. */
 static void early_sigpipe_case(const char *kind)
 {
-	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 3);
-	both(FH_ARGV("fault_stream", "-l", "1048576", kind, "src"), &p, &z);
-	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", fh_describe(p));
-	expect_out_has("zc", reader_line("src", FH_MIB));
-	int e = fh_run("engaged", 1, FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
+	int p = both(3, IT_ARGV("fault_stream", "-l", "1048576", kind, "src"), -1);
+	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGPIPE, "plain run: %s", it_describe(p));
+	expect_out_has("zc", reader_line("src", MiB));
+	int e = it_run("engaged", 1, IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"),
 		       RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", fh_describe(e));
-	fh_expect_redirected("engaged");
+	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", it_describe(e));
+	it_expect_redirected("engaged");
 }
 
 /* SIGPIPE ignored: both runs end with EPIPE (a TCP reset first reported
  * as ECONNRESET is followed by EPIPE, see fault_stream.c). */
 static void early_epipe_case(const char *kind)
 {
-	int p, z;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 3);
-	both(FH_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), &p, &z);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", fh_describe(p));
-	expect_out_has("zc", reader_line("src", FH_MIB));
+	both(3, IT_ARGV("fault_stream", "-P", "-l", "1048576", kind, "src"), 3);
+	expect_out_has("zc", reader_line("src", MiB));
 	expect_out_has("zc", "write error EPIPE\n");
-	fh_expect_redirected("zc");
+	it_expect_redirected("zc");
 }
 
 /* No unix-socket case with SIGPIPE at its default: when the reader leaves
  * while a write waits for buffer space, the kernel fails that write with
  * EPIPE without raising SIGPIPE, and otherwise raises it, so plain runs
  * already end either way. */
-START_TEST(early_close_pipe_sigpipe) { early_sigpipe_case("pipe"); }
-END_TEST
-START_TEST(early_close_pipe_epipe) { early_epipe_case("pipe"); }
-END_TEST
-START_TEST(early_close_unix_epipe) { early_epipe_case("unix"); }
-END_TEST
-START_TEST(early_close_tcp_sigpipe) { early_sigpipe_case("tcp"); }
-END_TEST
-START_TEST(early_close_tcp_epipe) { early_epipe_case("tcp"); }
+static const struct {
+	void (*run)(const char *kind);
+	const char *kind;
+} early_rows[] = { { early_sigpipe_case, "pipe" }, { early_epipe_case, "pipe" },
+		   { early_epipe_case, "unix" },   { early_sigpipe_case, "tcp" },
+		   { early_epipe_case, "tcp" } };
+START_TEST(early_close) { early_rows[_i].run(early_rows[_i].kind); }
 END_TEST
 
 /* ---- the program's own SIGBUS handler ------------------------------------ */
@@ -173,82 +156,58 @@ END_TEST
  * fault and signal mask, and the copy that follows is intact. */
 static void sigbus_case(const char *how, int killed)
 {
-	fh_begin();
-	fh_make_file("src", 2 * FH_MIB + 1000, 4);
-	int p = fh_run("plain", 0, FH_ARGV("fault_sigbus", how, "src", "dst.plain"), RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_sigbus", how, "src", "dst.zc"), RUN_LIMIT);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
+	it_begin();
+	it_make_file("src", 2 * MiB + 1000, 4);
+	int p = it_run("plain", 0, IT_ARGV("fault_sigbus", how, "src", "dst.plain"), RUN_LIMIT);
+	int z = it_run("zc", 1, IT_ARGV("fault_sigbus", how, "src", "dst.zc"), RUN_LIMIT);
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
 	if (killed) {
 		ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGBUS, "plain run: %s",
-			      fh_describe(p));
+			      it_describe(p));
 		/* The same copy without the fault: the engine engages in it by
 		 * chunk 4, so phantoms were alive when the fault came. */
-		int e = fh_run("engaged", 1, FH_ARGV("fault_sigbus", "none", "src", "dst.e"),
+		int e = it_run("engaged", 1, IT_ARGV("fault_sigbus", "none", "src", "dst.e"),
 			       RUN_LIMIT);
 		ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 0, "engagement run: %s",
-			      fh_describe(e));
-		fh_same_file("src", "dst.e");
-		fh_expect_engaged("engaged");
+			      it_describe(e));
+		it_same_file("src", "dst.e");
+		it_expect_engaged("engaged");
 		return;
 	}
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	expect_out_has("zc", "after fault 2\n");
-	fh_same_file("src", "dst.plain");
-	fh_same_file("src", "dst.zc");
-	fh_expect_engaged("zc");
+	it_same_file("src", "dst.plain");
+	it_same_file("src", "dst.zc");
+	it_expect_engaged("zc");
 }
 
-START_TEST(sigbus_handler_sigaction) { sigbus_case("sigaction", 0); }
-END_TEST
-START_TEST(sigbus_handler_siginfo) { sigbus_case("siginfo", 0); }
-END_TEST
-START_TEST(sigbus_handler_signal) { sigbus_case("signal", 0); }
-END_TEST
-START_TEST(sigbus_handler_fixup_returns) { sigbus_case("fixup", 0); }
-END_TEST
-/* Inside the handler the kernel blocks sa_mask and, without SA_NODEFER,
- * SIGBUS itself; the handler reports what is blocked. */
-START_TEST(sigbus_handler_mask_sigaction) { sigbus_case("sigaction+mask", 0); }
-END_TEST
-START_TEST(sigbus_handler_mask_signal) { sigbus_case("signal+mask", 0); }
-END_TEST
-START_TEST(sigbus_handler_resethand) { sigbus_case("resethand", 1); }
-END_TEST
-START_TEST(sigbus_default_kills) { sigbus_case("default", 1); }
+/* How the program handles SIGBUS, and whether the fault kills it.  With
+ * "+mask", inside the handler the kernel blocks sa_mask and, without
+ * SA_NODEFER, SIGBUS itself; the handler reports what is blocked.  The
+ * handler returns after fixing the mapping with "fixup". */
+static const struct {
+	const char *how;
+	int killed;
+} sigbus_rows[] = { { "sigaction", 0 },      { "siginfo", 0 },     { "signal", 0 },
+		    { "fixup", 0 },          { "sigaction+mask", 0 }, { "signal+mask", 0 },
+		    { "resethand", 1 },      { "default", 1 } };
+START_TEST(sigbus) { sigbus_case(sigbus_rows[_i].how, sigbus_rows[_i].killed); }
 END_TEST
 
 static Suite *faults_suite(void)
 {
-	Suite *s = suite_create("faults");
+	Suite *s = it_suite("faults");
 	TCase *t = tcase_create("streams");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, eintr_pipe_restart);
-	tcase_add_test(t, eintr_pipe_norestart);
-	tcase_add_test(t, eintr_unix_restart);
-	tcase_add_test(t, eintr_unix_norestart);
-	tcase_add_test(t, eintr_tcp_restart);
-	tcase_add_test(t, eintr_tcp_norestart);
-	tcase_add_test(t, eagain_pipe);
-	tcase_add_test(t, eagain_unix);
-	tcase_add_test(t, eagain_tcp);
-	tcase_add_test(t, early_close_pipe_sigpipe);
-	tcase_add_test(t, early_close_pipe_epipe);
-	tcase_add_test(t, early_close_unix_epipe);
-	tcase_add_test(t, early_close_tcp_sigpipe);
-	tcase_add_test(t, early_close_tcp_epipe);
+	tcase_add_loop_test(t, eintr, 0, IT_LEN(eintr_rows));
+	tcase_add_loop_test(t, eagain, 0, IT_LEN(sinks));
+	tcase_add_loop_test(t, early_close, 0, IT_LEN(early_rows));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("sigbus");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, sigbus_handler_sigaction);
-	tcase_add_test(t, sigbus_handler_siginfo);
-	tcase_add_test(t, sigbus_handler_signal);
-	tcase_add_test(t, sigbus_handler_fixup_returns);
-	tcase_add_test(t, sigbus_handler_mask_sigaction);
-	tcase_add_test(t, sigbus_handler_mask_signal);
-	tcase_add_test(t, sigbus_handler_resethand);
-	tcase_add_test(t, sigbus_default_kills);
+	tcase_add_loop_test(t, sigbus, 0, IT_LEN(sigbus_rows));
 	suite_add_tcase(s, t);
 
 	suite_add_tcase(s, ft_files_tcase());
@@ -260,12 +219,5 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-	fh_global_init();
-	SRunner *r = srunner_create(faults_suite());
-	srunner_set_fork_status(r, CK_FORK);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	fh_global_cleanup();
-	return failed ? 1 : 0;
+	return it_main(faults_suite(), "build/faults");
 }

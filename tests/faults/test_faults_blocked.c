@@ -36,13 +36,14 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 20 /* seconds for one run: a safety net, never the assertion */
 
 static void expect_out(const char *tag, const char *text)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, text) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, text, o);
 	free(o);
 }
@@ -50,14 +51,14 @@ static void expect_out(const char *tag, const char *text)
 /* Runs MODE plain and under zcopy and compares the two. */
 static void blocked_case(const char *mode)
 {
-	fh_begin();
-	int p = fh_run("plain", 0, FH_ARGV("fault_blocked", mode), RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_blocked", mode), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, fh_describe(p),
-		      fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_expect_engaged("zc");
+	it_begin();
+	int p = it_run("plain", 0, IT_ARGV("fault_blocked", mode), RUN_LIMIT);
+	int z = it_run("zc", 1, IT_ARGV("fault_blocked", mode), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, it_describe(p),
+		      it_describe(z));
+	it_same_out("plain", "zc");
+	it_expect_engaged("zc");
 }
 
 /* 1 MiB before the target chunk, then the 64 KiB the pipe took before the
@@ -66,97 +67,51 @@ static void blocked_case(const char *mode)
 /* All six chunks. */
 #define READER_ALL "reader got 1572864 "
 
-/* ---- a signal handler leaves the write ---------------------------------- */
+/* One scenario: MODE of fault_blocked, run plain and under zcopy, and what
+ * the plain run's stdout must hold (the zcopy run's is compared whole). */
+static const struct {
+	const char *mode;
+	const char *out[3];
+} blocked_rows[] = {
+	/* ---- a signal handler leaves the write ----
+	 * After the jump the source's bytes change: the buffer still holds
+	 * what read() returned. */
+	{ "jump-rewrite",
+	  { "target write left by siglongjmp\n",
+	    "buffer after the source was rewritten: 0 words not read\n", READER_PARTIAL } },
+	/* After the jump the program closes the pipe: nothing of zcopy's keeps
+	 * it open. */
+	{ "jump-close", { "target write left by siglongjmp\n", READER_PARTIAL } },
+	/* The handler closes the pipe while the write waits on it. */
+	{ "handler-close",
+	  { "target write of 262144 returned 65536 OK\n", "signal handler ran 1 time(s)\n",
+	    READER_PARTIAL } },
+	/* ---- a helper forked by another thread closes all it knows of ---- */
+	{ "fork-closeall", { "target write of 262144 returned 262144 OK\n", READER_ALL } },
+	/* ---- the write's own limits: a send timeout, O_NONBLOCK ----
+	 * The reader pauses: after 0.5 s the write returns what the socket
+	 * took. */
+	{ "sndtimeo", { "target write of 262144 returned a short count\n", READER_ALL } },
+	/* ioctl(FIONBIO, 1) on a blocking pipe: what the empty pipe takes, at
+	 * once. */
+	{ "fionbio-on", { "target write of 262144 returned 65536 OK\n", READER_ALL } },
+	/* ioctl(FIONBIO, 0) after fcntl(O_NONBLOCK): the write waits for the
+	 * reader and completes. */
+	{ "fionbio-off", { "target write of 262144 returned 262144 OK\n", READER_ALL } },
+	/* A child sets O_NONBLOCK on the pipe's open file: the program's write
+	 * is non-blocking too. */
+	{ "nonblock-elsewhere", { "target write of 262144 returned 65536 OK\n", READER_ALL } },
+	/* ---- a signal to a write into a named FIFO ---- */
+	{ "fifo-signal",
+	  { "target write of 262144 returned 65536 OK\n", "signal handler ran 1 time(s)\n",
+	    READER_ALL } },
+};
 
-/* After the jump the source's bytes change: the buffer still holds what
- * read() returned. */
-START_TEST(blocked_jump_then_rewrite)
+START_TEST(blocked)
 {
-	blocked_case("jump-rewrite");
-	expect_out("plain", "target write left by siglongjmp\n");
-	expect_out("plain", "buffer after the source was rewritten: 0 words not read\n");
-	expect_out("plain", READER_PARTIAL);
-}
-END_TEST
-
-/* After the jump the program closes the pipe: nothing of zcopy's keeps it
- * open. */
-START_TEST(blocked_jump_then_close)
-{
-	blocked_case("jump-close");
-	expect_out("plain", "target write left by siglongjmp\n");
-	expect_out("plain", READER_PARTIAL);
-}
-END_TEST
-
-/* The handler closes the pipe while the write waits on it. */
-START_TEST(blocked_handler_closes)
-{
-	blocked_case("handler-close");
-	expect_out("plain", "target write of 262144 returned 65536 OK\n");
-	expect_out("plain", "signal handler ran 1 time(s)\n");
-	expect_out("plain", READER_PARTIAL);
-}
-END_TEST
-
-/* ---- a helper forked by another thread closes all it knows of ------------ */
-
-START_TEST(blocked_fork_closes_all)
-{
-	blocked_case("fork-closeall");
-	expect_out("plain", "target write of 262144 returned 262144 OK\n");
-	expect_out("plain", READER_ALL);
-}
-END_TEST
-
-/* ---- the write's own limits: a send timeout, O_NONBLOCK ----------------- */
-
-/* The reader pauses: after 0.5 s the write returns what the socket took. */
-START_TEST(blocked_sndtimeo)
-{
-	blocked_case("sndtimeo");
-	expect_out("plain", "target write of 262144 returned a short count\n");
-	expect_out("plain", READER_ALL);
-}
-END_TEST
-
-/* ioctl(FIONBIO, 1) on a blocking pipe: what the empty pipe takes, at once. */
-START_TEST(blocked_fionbio_on)
-{
-	blocked_case("fionbio-on");
-	expect_out("plain", "target write of 262144 returned 65536 OK\n");
-	expect_out("plain", READER_ALL);
-}
-END_TEST
-
-/* ioctl(FIONBIO, 0) after fcntl(O_NONBLOCK): the write waits for the reader
- * and completes. */
-START_TEST(blocked_fionbio_off)
-{
-	blocked_case("fionbio-off");
-	expect_out("plain", "target write of 262144 returned 262144 OK\n");
-	expect_out("plain", READER_ALL);
-}
-END_TEST
-
-/* A child sets O_NONBLOCK on the pipe's open file: the program's write is
- * non-blocking too. */
-START_TEST(blocked_nonblock_elsewhere)
-{
-	blocked_case("nonblock-elsewhere");
-	expect_out("plain", "target write of 262144 returned 65536 OK\n");
-	expect_out("plain", READER_ALL);
-}
-END_TEST
-
-/* ---- a signal to a write into a named FIFO ------------------------------ */
-
-START_TEST(blocked_fifo_signal)
-{
-	blocked_case("fifo-signal");
-	expect_out("plain", "target write of 262144 returned 65536 OK\n");
-	expect_out("plain", "signal handler ran 1 time(s)\n");
-	expect_out("plain", READER_ALL);
+	blocked_case(blocked_rows[_i].mode);
+	for (size_t k = 0; k < 3 && blocked_rows[_i].out[k]; k++)
+		expect_out("plain", blocked_rows[_i].out[k]);
 }
 END_TEST
 
@@ -166,18 +121,18 @@ END_TEST
  * only the source's bytes, 960 is the secret's, and 961 stays unopened. */
 START_TEST(blocked_high_fd)
 {
-	fh_begin();
-	int p = fh_run("plain", 0, FH_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	fh_copy_file("dst", "dst.plain");
-	int z = fh_run("zc", 1, FH_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
-	ck_assert_msg(p == z, "highfd: plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst");
+	it_begin();
+	int p = it_run("plain", 0, IT_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	it_copy_file("dst", "dst.plain");
+	int z = it_run("zc", 1, IT_ARGV("fault_blocked", "highfd"), RUN_LIMIT);
+	ck_assert_msg(p == z, "highfd: plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst");
 	expect_out("plain", "after the copy: fcntl(960, F_GETFD) = 0 OK\n");
 	expect_out("plain", "close(961) after the copy: -1 EBADF\n");
 	expect_out("plain", "destination 8388608 bytes, 0 words not the source's\n");
-	fh_expect_redirected("zc");
+	it_expect_redirected("zc");
 }
 END_TEST
 
@@ -185,15 +140,7 @@ TCase *ft_blocked_tcase(void)
 {
 	TCase *t = tcase_create("blocked");
 	tcase_set_timeout(t, 60);
-	tcase_add_test(t, blocked_jump_then_rewrite);
-	tcase_add_test(t, blocked_jump_then_close);
-	tcase_add_test(t, blocked_handler_closes);
-	tcase_add_test(t, blocked_fork_closes_all);
-	tcase_add_test(t, blocked_sndtimeo);
-	tcase_add_test(t, blocked_fionbio_on);
-	tcase_add_test(t, blocked_fionbio_off);
-	tcase_add_test(t, blocked_nonblock_elsewhere);
-	tcase_add_test(t, blocked_fifo_signal);
+	tcase_add_loop_test(t, blocked, 0, IT_LEN(blocked_rows));
 	tcase_add_test(t, blocked_high_fd);
 	return t;
 }

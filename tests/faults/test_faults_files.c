@@ -30,19 +30,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 30
-#define SRC_SIZE (4 * FH_MIB)
+#define SRC_SIZE (4 * MiB)
 /* A new end of file inside a page, 2 MiB + 32 KiB + 100: before chunk 20,
  * inside chunk 16. */
-#define NEW_END (2 * FH_MIB + 32 * 1024 + 100)
+#define NEW_END (2 * MiB + 32 * 1024 + 100)
 
 /* stdout without the lines that show the bytes themselves ("hash", the
  * reader's hash): what remains is every call and its return value. */
 static char *calls_only(const char *tag)
 {
-	char *o = fh_out(tag), *w = o;
+	char *o = it_out(tag), *w = o;
 	for (char *line = o; *line;) {
 		char *end = strchr(line, '\n');
 		size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
@@ -87,21 +88,21 @@ static void same_calls(void)
 static void expect_bytes(const char *file, const char *want, size_t n, const char *what)
 {
 	size_t len;
-	char *got = fh_slurp(file, &len);
+	char *got = it_slurp(file, &len);
 	size_t i = 0;
 	while (i < len && i < n && got[i] == want[i])
 		i++;
 	ck_assert_msg(len == n && i == n,
 		      "%s: %s has %zu bytes, expected %zu; first difference at byte %zu "
 		      "(chunk %zu + %zu): got 0x%02x, expected 0x%02x",
-		      what, file, len, n, i, i / FH_CHUNK, i % FH_CHUNK,
+		      what, file, len, n, i, i / ZT_CHUNK, i % ZT_CHUNK,
 		      i < len ? (unsigned char)got[i] : 0, i < n ? (unsigned char)want[i] : 0);
 	free(got);
 }
 
 static void expect_line(const char *tag, const char *line)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg(strstr(o, line) != NULL, "%s run: stdout lacks \"%s\":\n%s", tag, line, o);
 	free(o);
 }
@@ -119,7 +120,7 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 	snprintf(dst, sizeof dst, "dst.%s", tag);
 	snprintf(src, sizeof src, "src.%s", tag);
 	snprintf(fl, sizeof fl, "%s", flags);
-	fh_copy_file("src", src);
+	it_copy_file("src", src);
 	argv[k++] = "fault_copy";
 	argv[k++] = "-o";
 	argv[k++] = op;
@@ -135,7 +136,7 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 	argv[k++] = dst;
 	argv[k++] = src;
 	argv[k] = NULL;
-	return fh_run(tag, shim, argv, RUN_LIMIT);
+	return it_run(tag, shim, argv, RUN_LIMIT);
 }
 
 /* ---- truncation of the source mid-copy ----------------------------------- */
@@ -151,25 +152,25 @@ static int run_copy(const char *tag, int shim, const char *op, long long n, long
 static void trunc_case(const char *kind, long long n, long long new_end, const char *flags)
 {
 	int touch = strstr(flags, "-t") != NULL;
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 5);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 5);
 	size_t len;
-	char *orig = fh_slurp("src", &len);
+	char *orig = it_slurp("src", &len);
 	int p = run_copy("plain", 0, "truncate", n, new_end, flags, kind);
 	int z = run_copy("zc", 1, "truncate", n, new_end, flags, kind);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
 	same_calls();
 	ck_assert_msg(WIFEXITED(z) && WEXITSTATUS(z) == 0, "zcopy run: %s (plain: exit 0)",
-		      fh_describe(z));
+		      it_describe(z));
 
-	size_t chunk_end = (size_t)(n + 1) * FH_CHUNK;
+	size_t chunk_end = (size_t)(n + 1) * ZT_CHUNK;
 	size_t out_len = chunk_end > (size_t)new_end ? chunk_end : (size_t)new_end;
 	char *zeroed = malloc(out_len);
 	ck_assert(zeroed != NULL);
 	memcpy(zeroed, orig, out_len);
 	/* Chunks before n were written before the truncation: only chunk n's
 	 * bytes at or past the new end change. */
-	size_t zero_from = (size_t)n * FH_CHUNK > (size_t)new_end ? (size_t)n * FH_CHUNK
+	size_t zero_from = (size_t)n * ZT_CHUNK > (size_t)new_end ? (size_t)n * ZT_CHUNK
 								  : (size_t)new_end;
 	if (chunk_end > zero_from)
 		memset(zeroed + zero_from, 0, chunk_end - zero_from);
@@ -179,41 +180,35 @@ static void trunc_case(const char *kind, long long n, long long new_end, const c
 		     "end and nothing else changed");
 	if (touch) {
 		char line[64];
-		size_t at = (size_t)n * FH_CHUNK;
+		size_t at = (size_t)n * ZT_CHUNK;
 		snprintf(line, sizeof line, "hash %016llx\n",
-			 (unsigned long long)fh_fnv(FH_FNV_INIT, orig + at, FH_CHUNK));
+			 (unsigned long long)zt_fnv(ZT_FNV_INIT, orig + at, ZT_CHUNK));
 		expect_line("plain", line);
 		snprintf(line, sizeof line, "hash %016llx\n",
-			 (unsigned long long)fh_fnv(FH_FNV_INIT, zeroed + at, FH_CHUNK));
+			 (unsigned long long)zt_fnv(ZT_FNV_INIT, zeroed + at, ZT_CHUNK));
 		expect_line("zc", line);
 	}
-	fh_expect_engaged("zc");
+	it_expect_engaged("zc");
 	free(zeroed);
 	free(orig);
 }
 
-/* For a pipe or socket, -D lets the reader take everything written before
- * the truncation, so it meets only chunk n (see the *_unread tests). */
-START_TEST(trunc_chunk_past_end_file) { trunc_case("file", 20, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_past_end_pwrite) { trunc_case("pwrite", 20, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_past_end_pipe) { trunc_case("pipe", 20, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_past_end_unix) { trunc_case("unix", 20, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_across_end_file) { trunc_case("file", 16, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_across_end_pwrite) { trunc_case("pwrite", 16, NEW_END, ""); }
-END_TEST
-START_TEST(trunc_chunk_across_end_pipe) { trunc_case("pipe", 16, NEW_END, "-D"); }
-END_TEST
-START_TEST(trunc_chunk_before_end_file) { trunc_case("file", 4, 2 * FH_MIB, ""); }
-END_TEST
-START_TEST(trunc_touched_past_end) { trunc_case("file", 20, NEW_END, "-t"); }
-END_TEST
-START_TEST(trunc_touched_across_end) { trunc_case("pipe", 16, NEW_END, "-D -t"); }
-END_TEST
+/* The destination kind, the chunk n the truncation comes at (20: wholly
+ * past the new end; 16: across it; 4: before it), the new size, and the
+ * flags: for a pipe or socket, -D lets the reader take everything written
+ * before the truncation, so it meets only chunk n (see the *_unread rows);
+ * -t has the program touch the chunk first. */
+static const struct trunc_row {
+	const char *kind;
+	int chunk;
+	long long end;
+	const char *flags;
+} trunc_rows[] = {
+	{ "file", 20, NEW_END, "" },   { "pwrite", 20, NEW_END, "" }, { "pipe", 20, NEW_END, "-D" },
+	{ "unix", 20, NEW_END, "-D" }, { "file", 16, NEW_END, "" },   { "pwrite", 16, NEW_END, "" },
+	{ "pipe", 16, NEW_END, "-D" }, { "file", 4, 2 * MiB, "" },    { "file", 20, NEW_END, "-t" },
+	{ "pipe", 16, NEW_END, "-D -t" },
+};
 
 /*
  * The same truncation while the reader lags (-w): when it comes, the last
@@ -224,33 +219,43 @@ END_TEST
  * file's pages, so under zcopy the reader sees the truncation (zeros): a
  * limit of the design, run only with ZCOPY_FAULTS_EXTRA=1 (see below).
  */
-START_TEST(trunc_written_unread_pipe) { trunc_case("pipe", 20, NEW_END, "-w"); }
+static const struct trunc_row trunc_unread_rows[] = {
+	{ "pipe", 20, NEW_END, "-w" }, { "unix", 20, NEW_END, "-w" }, { "tcp", 20, NEW_END, "-w" },
+};
+
+START_TEST(trunc_chunk)
+{
+	const struct trunc_row *t = &trunc_rows[_i];
+	trunc_case(t->kind, t->chunk, t->end, t->flags);
+}
 END_TEST
-START_TEST(trunc_written_unread_unix) { trunc_case("unix", 20, NEW_END, "-w"); }
+START_TEST(trunc_written_unread)
+{
+	const struct trunc_row *t = &trunc_unread_rows[_i];
+	trunc_case(t->kind, t->chunk, t->end, t->flags);
+}
 END_TEST
-START_TEST(trunc_written_unread_tcp) { trunc_case("tcp", 20, NEW_END, "-w"); }
-END_TEST
+
 
 /* ---- the source appended to, or overwritten, mid-copy -------------------- */
 
 /* Appending does not touch the bytes read: both runs copy the same file. */
 static void change_case(const char *op, const char *kind, long long size)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE + 1000, 6);
+	it_begin();
+	it_make_file("src", SRC_SIZE + 1000, 6);
 	int p = run_copy("plain", 0, op, 20, size, "", kind);
 	int z = run_copy("zc", 1, op, 20, size, "", kind);
-	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", fh_describe(p));
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst.zc");
-	fh_same_file("src.plain", "dst.plain");
-	fh_expect_engaged("zc");
+	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 0, "plain run: %s", it_describe(p));
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst.zc");
+	it_same_file("src.plain", "dst.plain");
+	it_expect_engaged("zc");
 }
 
-START_TEST(append_mid_copy_file) { change_case("append", "file", FH_MIB); }
-END_TEST
-START_TEST(append_mid_copy_pipe) { change_case("append", "pipe", FH_MIB); }
+static const char *const append_kinds[] = { "file", "pipe" };
+START_TEST(append_mid_copy) { change_case("append", append_kinds[_i], MiB); }
 END_TEST
 
 /*
@@ -264,21 +269,26 @@ END_TEST
  */
 static void overwrite_case(const char *kind, const char *flags, long long size)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 7);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 7);
 	int p = run_copy("plain", 0, "overwrite", 20, size, flags, kind);
 	int z = run_copy("zc", 1, "overwrite", 20, size, flags, kind);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_expect_engaged("zc");
-	fh_same_file("dst.plain", "dst.zc");
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_expect_engaged("zc");
+	it_same_file("dst.plain", "dst.zc");
 }
 
-/* 10000 bytes at the start of chunk 20, between its read and its write. */
-START_TEST(overwrite_read_unwritten_file) { overwrite_case("file", "", 10000); }
-END_TEST
-/* The last 32 KiB of chunk 19, written but still unread in the pipe. */
-START_TEST(overwrite_written_unread_pipe) { overwrite_case("pipe", "-w -a 2588672", 32768); }
+/* 10000 bytes at the start of chunk 20, between its read and its write;
+ * the last 32 KiB of chunk 19, written but still unread in the pipe. */
+static const struct {
+	const char *kind, *flags;
+	long long size;
+} overwrite_rows[] = { { "file", "", 10000 }, { "pipe", "-w -a 2588672", 32768 } };
+START_TEST(overwrite)
+{
+	overwrite_case(overwrite_rows[_i].kind, overwrite_rows[_i].flags, overwrite_rows[_i].size);
+}
 END_TEST
 
 /* ---- the destination file system fills up -------------------------------- */
@@ -295,15 +305,16 @@ static void unmount_all(void)
 
 /* A private mount namespace for this test's process (and the programs it
  * runs), so the small tmpfs never shows outside and vanishes with it.
- * Returns 0 if that is not possible here (not root, no namespaces). */
-static int small_tmpfs(const char *size)
+ * Where that is not possible (not root, no namespaces) the test ends as
+ * skipped. */
+static void small_tmpfs(const char *size)
 {
 	char opt[64];
 	if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0) {
-		fprintf(stderr, "test_faults: skipping the full-disk scenario: needs root and "
-				"mount namespaces (%s)\n",
-			strerror(errno));
-		return 0;
+		char why[160];
+		snprintf(why, sizeof why, "the full-disk scenario needs root and mount namespaces (%s)",
+			 geteuid() != 0 ? "not root" : strerror(errno));
+		it_skip(why);
 	}
 	ck_assert(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
 	snprintf(opt, sizeof opt, "size=%s", size);
@@ -313,7 +324,6 @@ static int small_tmpfs(const char *size)
 		      strerror(errno));
 	mounted = 1;
 	ck_assert_msg(mount("tmpfs", "mnt.zc", "tmpfs", 0, opt) == 0, "mount: %s", strerror(errno));
-	return 1;
 }
 
 /*
@@ -325,9 +335,8 @@ static int small_tmpfs(const char *size)
  */
 static void enospc_case(int same_fs, const char *kind)
 {
-	fh_begin();
-	if (!small_tmpfs(same_fs ? "2100k" : "1100k"))
-		return;
+	it_begin();
+	small_tmpfs(same_fs ? "2100k" : "1100k");
 	int st[2];
 	const char *tags[2] = { "plain", "zc" };
 	for (int i = 0; i < 2; i++) {
@@ -335,42 +344,37 @@ static void enospc_case(int same_fs, const char *kind)
 		snprintf(dst, sizeof dst, "mnt.%s/dst", tags[i]);
 		if (same_fs) {
 			snprintf(src, sizeof src, "mnt.%s/src", tags[i]);
-			fh_make_file(src, FH_MIB, 8);
-			st[i] = fh_run(tags[i], i, FH_ARGV("fault_copy", "-r", "3", kind, dst, src),
+			it_make_file(src, MiB, 8);
+			st[i] = it_run(tags[i], i, IT_ARGV("fault_copy", "-r", "3", kind, dst, src),
 				       RUN_LIMIT);
 		} else {
 			if (i == 0)
-				fh_make_file("src", SRC_SIZE, 8);
-			st[i] = fh_run(tags[i], i, FH_ARGV("fault_copy", kind, dst, "src"),
+				it_make_file("src", SRC_SIZE, 8);
+			st[i] = it_run(tags[i], i, IT_ARGV("fault_copy", kind, dst, "src"),
 				       RUN_LIMIT);
 		}
 	}
 	ck_assert_msg(WIFEXITED(st[0]) && WEXITSTATUS(st[0]) == 3, "plain run: %s",
-		      fh_describe(st[0]));
-	ck_assert_msg(st[0] == st[1], "plain run %s, zcopy run %s", fh_describe(st[0]),
-		      fh_describe(st[1]));
+		      it_describe(st[0]));
+	ck_assert_msg(st[0] == st[1], "plain run %s, zcopy run %s", it_describe(st[0]),
+		      it_describe(st[1]));
 	/* The plain run met the full disk mid-chunk: a short write, then
 	 * ENOSPC. */
-	char *o = fh_out("plain"), *e = strstr(o, "w -1 ENOSPC\n");
+	char *o = it_out("plain"), *e = strstr(o, "w -1 ENOSPC\n");
 	ck_assert_msg(e != NULL, "plain run never met ENOSPC:\n%s", o);
 	char *prev = e - 1;
 	while (prev > o && prev[-1] != '\n')
 		prev--;
 	long long shortw = strncmp(prev, "w ", 2) == 0 ? atoll(prev + 2) : -1;
-	ck_assert_msg(shortw > 0 && shortw < FH_CHUNK, "no short write before ENOSPC:\n%s", o);
+	ck_assert_msg(shortw > 0 && shortw < ZT_CHUNK, "no short write before ENOSPC:\n%s", o);
 	free(o);
-	fh_same_out("plain", "zc");
-	fh_same_file("mnt.plain/dst", "mnt.zc/dst");
-	fh_expect_engaged("zc");
+	it_same_out("plain", "zc");
+	it_same_file("mnt.plain/dst", "mnt.zc/dst");
+	it_expect_engaged("zc");
 }
 
-START_TEST(enospc_same_fs_write) { enospc_case(1, "file"); }
-END_TEST
-START_TEST(enospc_same_fs_pwrite) { enospc_case(1, "pwrite"); }
-END_TEST
-START_TEST(enospc_other_fs_write) { enospc_case(0, "file"); }
-END_TEST
-START_TEST(enospc_other_fs_pwrite) { enospc_case(0, "pwrite"); }
+/* Same file system and another, by write and by pwrite. */
+START_TEST(enospc) { enospc_case(_i < 2, _i % 2 ? "pwrite" : "file"); }
 END_TEST
 
 /*
@@ -381,63 +385,51 @@ END_TEST
  */
 static void fsize_case(const char *kind, int ignore)
 {
-	fh_begin();
-	fh_make_file("src", SRC_SIZE, 9);
+	it_begin();
+	it_make_file("src", SRC_SIZE, 9);
 	const char *x = ignore ? "-X" : "-H";
-	int p = fh_run("plain", 0, FH_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.plain", "src"),
+	int p = it_run("plain", 0, IT_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.plain", "src"),
 		       RUN_LIMIT);
-	int z = fh_run("zc", 1, FH_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.zc", "src"),
+	int z = it_run("zc", 1, IT_ARGV("fault_copy", "-f", "1126400", x, kind, "dst.zc", "src"),
 		       RUN_LIMIT);
-	ck_assert_msg(p == z, "plain run %s, zcopy run %s", fh_describe(p), fh_describe(z));
-	fh_same_out("plain", "zc");
-	fh_same_file("dst.plain", "dst.zc");
+	ck_assert_msg(p == z, "plain run %s, zcopy run %s", it_describe(p), it_describe(z));
+	it_same_out("plain", "zc");
+	it_same_file("dst.plain", "dst.zc");
 	if (ignore) {
-		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", fh_describe(p));
-		char *o = fh_out("plain");
+		ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == 3, "plain run: %s", it_describe(p));
+		char *o = it_out("plain");
 		ck_assert_msg(strstr(o, "w 77824 OK\nw -1 EFBIG\n") != NULL,
 			      "plain run: no short write then EFBIG:\n%s", o);
 		free(o);
-		fh_expect_engaged("zc");
+		it_expect_engaged("zc");
 		return;
 	}
-	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGXFSZ, "plain run: %s", fh_describe(p));
-	int e = fh_run("engaged", 1,
-		       FH_ARGV("fault_copy", "-f", "1126400", "-X", kind, "dst.e", "src"), RUN_LIMIT);
-	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", fh_describe(e));
-	fh_expect_engaged("engaged");
+	ck_assert_msg(WIFSIGNALED(p) && WTERMSIG(p) == SIGXFSZ, "plain run: %s", it_describe(p));
+	int e = it_run("engaged", 1,
+		       IT_ARGV("fault_copy", "-f", "1126400", "-X", kind, "dst.e", "src"), RUN_LIMIT);
+	ck_assert_msg(WIFEXITED(e) && WEXITSTATUS(e) == 3, "engagement run: %s", it_describe(e));
+	it_expect_engaged("engaged");
 }
 
-START_TEST(fsize_limit_write_sigxfsz) { fsize_case("file", 0); }
-END_TEST
-START_TEST(fsize_limit_write_efbig) { fsize_case("file", 1); }
-END_TEST
-START_TEST(fsize_limit_pwrite_efbig) { fsize_case("pwrite", 1); }
+/* write with SIGXFSZ at its default; write and pwrite with it ignored. */
+static const struct {
+	const char *kind;
+	int ignore;
+} fsize_rows[] = { { "file", 0 }, { "file", 1 }, { "pwrite", 1 } };
+START_TEST(fsize_limit) { fsize_case(fsize_rows[_i].kind, fsize_rows[_i].ignore); }
 END_TEST
 
 TCase *ft_files_tcase(void)
 {
 	TCase *t = tcase_create("source_changes");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, trunc_chunk_past_end_file);
-	tcase_add_test(t, trunc_chunk_past_end_pwrite);
-	tcase_add_test(t, trunc_chunk_past_end_pipe);
-	tcase_add_test(t, trunc_chunk_past_end_unix);
-	tcase_add_test(t, trunc_chunk_across_end_file);
-	tcase_add_test(t, trunc_chunk_across_end_pwrite);
-	tcase_add_test(t, trunc_chunk_across_end_pipe);
-	tcase_add_test(t, trunc_chunk_before_end_file);
-	tcase_add_test(t, trunc_touched_past_end);
-	tcase_add_test(t, trunc_touched_across_end);
-	tcase_add_test(t, append_mid_copy_file);
-	tcase_add_test(t, append_mid_copy_pipe);
+	tcase_add_loop_test(t, trunc_chunk, 0, IT_LEN(trunc_rows));
+	tcase_add_loop_test(t, append_mid_copy, 0, IT_LEN(append_kinds));
 	/* Limits of the design (README, "Other writers"): these fail by design,
 	 * so they run only when asked for, to see the limit for oneself. */
 	if (getenv("ZCOPY_FAULTS_EXTRA") && strcmp(getenv("ZCOPY_FAULTS_EXTRA"), "1") == 0) {
-		tcase_add_test(t, trunc_written_unread_pipe);
-		tcase_add_test(t, trunc_written_unread_unix);
-		tcase_add_test(t, trunc_written_unread_tcp);
-		tcase_add_test(t, overwrite_read_unwritten_file);
-		tcase_add_test(t, overwrite_written_unread_pipe);
+		tcase_add_loop_test(t, trunc_written_unread, 0, IT_LEN(trunc_unread_rows));
+		tcase_add_loop_test(t, overwrite, 0, IT_LEN(overwrite_rows));
 	}
 	return t;
 }
@@ -446,12 +438,7 @@ TCase *ft_enospc_tcase(void)
 {
 	TCase *t = tcase_create("disk_full");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, enospc_same_fs_write);
-	tcase_add_test(t, enospc_same_fs_pwrite);
-	tcase_add_test(t, enospc_other_fs_write);
-	tcase_add_test(t, enospc_other_fs_pwrite);
-	tcase_add_test(t, fsize_limit_write_sigxfsz);
-	tcase_add_test(t, fsize_limit_write_efbig);
-	tcase_add_test(t, fsize_limit_pwrite_efbig);
+	tcase_add_loop_test(t, enospc, 0, 4);
+	tcase_add_loop_test(t, fsize_limit, 0, IT_LEN(fsize_rows));
 	return t;
 }

@@ -34,13 +34,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fharness.h"
+#include "harness.h"
+#include "zt.h"
 
 #define RUN_LIMIT 30 /* seconds for one run: a safety net, never the assertion */
 
 static void expect_out(const char *tag, const char *text, int present)
 {
-	char *o = fh_out(tag);
+	char *o = it_out(tag);
 	ck_assert_msg((strstr(o, text) != NULL) == present, "%s run: stdout %s \"%s\":\n%s", tag,
 		      present ? "lacks" : "has", text, o);
 	free(o);
@@ -51,161 +52,143 @@ static void expect_out(const char *tag, const char *text, int present)
  * plain run's exit status. */
 static void midwrite_case(const char *mode, int file_dst, int want_exit)
 {
-	fh_begin();
+	it_begin();
 	int p, z;
 	if (file_dst) {
-		p = fh_run("plain", 0, FH_ARGV("fault_midwrite", mode, "dst.plain"), RUN_LIMIT);
-		z = fh_run("zc", 1, FH_ARGV("fault_midwrite", mode, "dst.zc"), RUN_LIMIT);
+		p = it_run("plain", 0, IT_ARGV("fault_midwrite", mode, "dst.plain"), RUN_LIMIT);
+		z = it_run("zc", 1, IT_ARGV("fault_midwrite", mode, "dst.zc"), RUN_LIMIT);
 	} else {
-		p = fh_run("plain", 0, FH_ARGV("fault_midwrite", mode), RUN_LIMIT);
-		z = fh_run("zc", 1, FH_ARGV("fault_midwrite", mode), RUN_LIMIT);
+		p = it_run("plain", 0, IT_ARGV("fault_midwrite", mode), RUN_LIMIT);
+		z = it_run("zc", 1, IT_ARGV("fault_midwrite", mode), RUN_LIMIT);
 	}
 	ck_assert_msg(WIFEXITED(p) && WEXITSTATUS(p) == want_exit, "plain run: %s (expected exit %d)",
-		      fh_describe(p), want_exit);
-	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, fh_describe(p),
-		      fh_describe(z));
-	fh_same_out("plain", "zc");
+		      it_describe(p), want_exit);
+	ck_assert_msg(p == z, "%s: plain run %s, zcopy run %s", mode, it_describe(p),
+		      it_describe(z));
+	it_same_out("plain", "zc");
 	if (file_dst)
-		fh_same_file("dst.plain", "dst.zc");
-	fh_expect_engaged("zc");
+		it_same_file("dst.plain", "dst.zc");
+	it_expect_engaged("zc");
 }
 
-/* ---- another thread changes the source while the write blocks ----------- */
+/* What the plain run's stdout must hold (1) or must not (0); NULL-ended.
+ * The zcopy run's stdout is compared with it whole. */
+struct out_want {
+	const char *text;
+	int present;
+};
+#define SOURCE_ONLY " source 12582912 other 0 new 0 misplaced 0\n"
 
 /* The plain run sends only the source's bytes, then reads the second file
- * from its end (12 MiB copied, offset 16 MiB: the dup2 happened). */
-static void source_swapped(const char *mode)
-{
-	midwrite_case(mode, 0, 0);
-	expect_out("plain", "reader got 12582912 ", 1);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
-	expect_out("plain", "copied 12582912 source offset 16777216\n", 1);
-}
-
-START_TEST(midwrite_source_dup2) { source_swapped("src-dup2"); }
-END_TEST
-START_TEST(midwrite_source_close_open) { source_swapped("src-reopen"); }
-END_TEST
-
-/* 1 MiB of the chunk, not yet in the pipe (the reader paused 64 KiB into
- * it), is rewritten: the bytes read go out, not the new ones.  (Bytes the
- * pipe already holds as references to the file's pages are a limit of
- * splice, docs/design.md: the rewritten range is far past them.) */
-START_TEST(midwrite_source_pwrite_pipe)
-{
-	midwrite_case("src-pwrite", 0, 0);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
-}
-END_TEST
-
-/* The same into a file, the copy held on the destination's inode lock: here
- * nothing may differ at all. */
-START_TEST(midwrite_source_pwrite_file)
-{
-	midwrite_case("src-pwrite-file", 1, 0);
-	expect_out("plain", "destination got 12582912 ", 1);
-	expect_out("plain", " source 12582912 other 0 new 0 misplaced 0\n", 1);
-}
-END_TEST
-
-/* ---- another thread changes the destination while the write blocks ------ */
-
+ * from its end (12 MiB copied, offset 16 MiB: the swap happened). */
+static const struct out_want source_swapped[] = {
+	{ "reader got 12582912 ", 1 }, { SOURCE_ONLY, 1 },
+	{ "copied 12582912 source offset 16777216\n", 1 }, { NULL, 0 } };
+static const struct out_want source_kept[] = { { SOURCE_ONLY, 1 }, { NULL, 0 } };
+static const struct out_want source_kept_in_file[] = {
+	{ "destination got 12582912 ", 1 }, { SOURCE_ONLY, 1 }, { NULL, 0 } };
 /* Everything reaches the first pipe; the second one gets nothing. */
-START_TEST(midwrite_dest_dup2_pipe)
-{
-	midwrite_case("dst-dup2", 0, 0);
-	expect_out("plain", "target write of 4194304 returned 4194304 OK\n", 1);
-	expect_out("plain", "reader got 12582912 ", 1);
-	expect_out("plain", "second reader got 0 ", 1);
-}
-END_TEST
-
+static const struct out_want dest_swapped[] = {
+	{ "target write of 4194304 returned 4194304 OK\n", 1 }, { "reader got 12582912 ", 1 },
+	{ "second reader got 0 ", 1 }, { NULL, 0 } };
 /* /dev/null in its place: the write still completes, into the pipe. */
-START_TEST(midwrite_dest_dup2_devnull)
+static const struct out_want dest_nulled[] = {
+	{ "target write of 4194304 returned 4194304 OK\n", 1 }, { "reader got 12582912 ", 1 },
+	{ NULL, 0 } };
+static const struct out_want peer_left[] = {
+	{ "target write of 4194304 returned a short count\n", 1 }, { NULL, 0 } };
+/* A short count, not the whole 1 MiB; after a signal, not -1 either. */
+static const struct out_want limit_short[] = {
+	{ "target write of 1048576 returned ", 1 },
+	{ "target write of 1048576 returned 1048576 OK\n", 0 }, { NULL, 0 } };
+static const struct out_want signal_short[] = {
+	{ "target write of 1048576 returned ", 1 },
+	{ "target write of 1048576 returned 1048576 OK\n", 0 },
+	{ "target write of 1048576 returned -1", 0 }, { NULL, 0 } };
+
+/* One scenario: MODE of fault_midwrite, a destination file or not, the
+ * plain run's exit status, and what its stdout must show. */
+static const struct midwrite_row {
+	const char *mode;
+	int file_dst, want_exit;
+	int uffd;   /* needs userfaultfd (skipped without it) */
+	int alarms; /* the plain run reports the one SIGALRM that came */
+	const struct out_want *out;
+} midwrite_rows[] = {
+	/* ---- another thread changes the source while the write blocks:
+	 * dup2, or close and open */
+	{ "src-dup2", 0, 0, 0, 0, source_swapped },
+	{ "src-reopen", 0, 0, 0, 0, source_swapped },
+	/* 1 MiB of the chunk, not yet in the pipe (the reader paused 64 KiB
+	 * into it), is rewritten: the bytes read go out, not the new ones.
+	 * (Bytes the pipe already holds as references to the file's pages are
+	 * a limit of splice, docs/design.md: the rewritten range is far past
+	 * them.) */
+	{ "src-pwrite", 0, 0, 0, 0, source_kept },
+	/* The same into a file, the copy held on the destination's inode lock:
+	 * here nothing may differ at all. */
+	{ "src-pwrite-file", 1, 0, 1, 0, source_kept_in_file },
+	/* ---- another thread changes the destination while the write blocks */
+	{ "dst-dup2", 0, 0, 0, 0, dest_swapped },
+	{ "dst-null", 0, 0, 0, 0, dest_nulled },
+	/* ---- the kernel cuts the write short.
+	 * The reader of a UNIX stream socket leaves while the write waits: the
+	 * plain write returns what was queued, without SIGPIPE (it is at its
+	 * default), and the program stops (exit 2).  The count itself depends
+	 * on how the socket accounts copies and page references:
+	 * fault_midwrite prints only that it was short. */
+	{ "peer-close", 0, 2, 0, 0, peer_left },
+	/* The file size limit ends inside the write: a short count and no
+	 * SIGXFSZ (that comes only with a write starting at the limit). */
+	{ "fsize", 1, 2, 0, 0, limit_short },
+	/* A SIGALRM reaches the thread blocked in a write to a full pipe: the
+	 * plain write returns what the pipe took, at once, handler with
+	 * SA_RESTART or not (a write that moved bytes is never restarted). */
+	{ "sig-restart", 0, 0, 0, 1, signal_short },
+	{ "sig-norestart", 0, 0, 0, 1, signal_short },
+};
+
+static void need_userfaultfd(void);
+
+START_TEST(midwrite)
 {
-	midwrite_case("dst-null", 0, 0);
-	expect_out("plain", "target write of 4194304 returned 4194304 OK\n", 1);
-	expect_out("plain", "reader got 12582912 ", 1);
+	const struct midwrite_row *m = &midwrite_rows[_i];
+	if (m->uffd)
+		need_userfaultfd();
+	midwrite_case(m->mode, m->file_dst, m->want_exit);
+	for (const struct out_want *w = m->out; w->text; w++)
+		expect_out("plain", w->text, w->present);
+	if (m->alarms)
+		ck_assert_msg(it_err_count("plain", "alarms") == 1, "plain run: the signal never came");
 }
-END_TEST
-
-/* ---- the kernel cuts the write short ------------------------------------ */
-
-/* The reader of a UNIX stream socket leaves while the write waits: the plain
- * write returns what was queued, without SIGPIPE (it is at its default),
- * and the program stops (exit 2).  The count itself depends on how the
- * socket accounts copies and page references: fault_midwrite prints only
- * that it was short. */
-START_TEST(midwrite_peer_leaves)
-{
-	midwrite_case("peer-close", 0, 2);
-	expect_out("plain", "target write of 4194304 returned a short count\n", 1);
-}
-END_TEST
-
-/* The file size limit ends inside the write: a short count and no SIGXFSZ
- * (that comes only with a write starting at the limit). */
-START_TEST(midwrite_fsize_limit)
-{
-	midwrite_case("fsize", 1, 2);
-	expect_out("plain", "target write of 1048576 returned ", 1);
-	expect_out("plain", "target write of 1048576 returned 1048576 OK\n", 0);
-}
-END_TEST
-
-/* A SIGALRM reaches the thread blocked in a write to a full pipe: the plain
- * write returns what the pipe took, at once, handler with SA_RESTART or
- * not (a write that moved bytes is never restarted). */
-static void signal_case(const char *mode)
-{
-	midwrite_case(mode, 0, 0);
-	expect_out("plain", "target write of 1048576 returned ", 1);
-	expect_out("plain", "target write of 1048576 returned 1048576 OK\n", 0);
-	expect_out("plain", "target write of 1048576 returned -1", 0);
-	ck_assert_msg(fh_err_count("plain", "alarms") == 1, "plain run: the signal never came");
-}
-
-START_TEST(midwrite_signal_restart) { signal_case("sig-restart"); }
-END_TEST
-START_TEST(midwrite_signal_norestart) { signal_case("sig-norestart"); }
 END_TEST
 
 /* The file variant holds the copy on the destination's inode lock with a
  * write from a userfaultfd page, which needs kernel-mode faults (root, or
- * vm.unprivileged_userfaultfd=1). */
-static int userfaultfd_usable(void)
+ * vm.unprivileged_userfaultfd=1); without them the test is skipped. */
+static void need_userfaultfd(void)
 {
+	char why[160];
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		fprintf(stderr,
-			"test_faults: midwrite_source_pwrite_file not run: userfaultfd: %s (needs "
-			"root or vm.unprivileged_userfaultfd=1)\n",
-			strerror(errno));
-		return 0;
+		snprintf(why, sizeof why,
+			 "src-pwrite-file: userfaultfd: %s (needs root or "
+			 "vm.unprivileged_userfaultfd=1)",
+			 strerror(errno));
+		it_skip(why);
 	}
 	struct uffdio_api api = { .api = UFFD_API };
 	int ok = ioctl(fd, UFFDIO_API, &api) == 0;
+	snprintf(why, sizeof why, "src-pwrite-file: UFFDIO_API: %s", strerror(errno));
 	close(fd);
 	if (!ok)
-		fprintf(stderr, "test_faults: midwrite_source_pwrite_file not run: UFFDIO_API: %s\n",
-			strerror(errno));
-	return ok;
+		it_skip(why);
 }
 
 TCase *ft_midwrite_tcase(void)
 {
 	TCase *t = tcase_create("midwrite");
 	tcase_set_timeout(t, 90);
-	tcase_add_test(t, midwrite_source_dup2);
-	tcase_add_test(t, midwrite_source_close_open);
-	tcase_add_test(t, midwrite_source_pwrite_pipe);
-	if (userfaultfd_usable())
-		tcase_add_test(t, midwrite_source_pwrite_file);
-	tcase_add_test(t, midwrite_dest_dup2_pipe);
-	tcase_add_test(t, midwrite_dest_dup2_devnull);
-	tcase_add_test(t, midwrite_peer_leaves);
-	tcase_add_test(t, midwrite_fsize_limit);
-	tcase_add_test(t, midwrite_signal_restart);
-	tcase_add_test(t, midwrite_signal_norestart);
+	tcase_add_loop_test(t, midwrite, 0, IT_LEN(midwrite_rows));
 	return t;
 }

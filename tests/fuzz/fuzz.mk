@@ -28,7 +28,7 @@ FUZZ_START      ?= 1000
 SEEDS           ?= 500
 FUZZ_REGRESS    := $(wildcard tests/fuzz/regress/*.script)
 FUZZ_RUN        := bash tests/fuzz/run.sh -j $(FUZZ_JOBS) --nops $(FUZZ_NOPS) \
-                   --fuzz $(FUZZ_BIN) --lib $(LIB) $(if $(filter 1,$(FUZZ_IN_FLIGHT)),--in-flight)
+                   --fuzz $(FUZZ_BIN) --lib $(LIB) --tool $(TOOL) $(if $(filter 1,$(FUZZ_IN_FLIGHT)),--in-flight)
 
 .PHONY: test-fuzz fuzz fuzz-bin
 fuzz-bin: $(FUZZ_BIN)
@@ -40,13 +40,13 @@ $(FUZZ_BIN): $(FUZZ_SRCS) tests/fuzz/fuzz.h tests/fuzz/gen.h | $(FUZZ_BUILD)
 	$(CC) $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $(FUZZ_SRCS)
 
 # Shrinking one divergence (20 s at most) keeps a failing run short too.
-test-fuzz: $(LIB) $(FUZZ_BIN)
+test-fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --require-scenarios \
 		--avoid socket-wait \
 		$(FUZZ_TEST_SEEDS) \
 		$(foreach s,$(FUZZ_REGRESS),--script $(s))
 
-fuzz: $(LIB) $(FUZZ_BIN)
+fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 	@$(FUZZ_RUN) --minimise 5 --require-engaged $(if $(FUZZ_AVOID),--avoid $(FUZZ_AVOID)) \
 		$(if $(FUZZ_STRESS),--stress $(FUZZ_STRESS)) \
 		$(FUZZ_START)-$(shell echo $$(($(FUZZ_START) + $(SEEDS) - 1)))

@@ -10,7 +10,7 @@
 #
 #   run.sh [options] SEED|A-B ...           seeds
 #   run.sh [options] --script FILE ...      saved scripts (tests/fuzz/regress)
-# Options: -j JOBS  --nops N  --fuzz BIN  --lib LIB  --min-chunk BYTES
+# Options: -j JOBS  --nops N  --fuzz BIN  --lib LIB  --tool ZCOPY  --min-chunk BYTES
 #          --minimise K (shrink at most K divergent seeds; default 3)
 #          --require-engaged (fail if no seed engaged)  --keep DIR
 #          --require-scenarios (fail if no armed write blocked, no reader
@@ -29,6 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 FUZZ=${FUZZ:-$root/build/fuzz/fuzz}
 LIB=${LIB:-$root/build/libzcopy.so}
+# The zcopy command: it reads the stats records (`zcopy stats --sum`).
+TOOL=${TOOL:-$root/build/zcopy}
 JOBS=${JOBS:-2}
 # A --one child gets the settings from its parent's environment.
 if [ "${1:-}" != --one ]; then
@@ -93,7 +95,7 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 f status=ok news blocked
+	local ops zc=0 status=ok news blocked stats
 	# A run that died by a signal has no "end ops": count its op lines.
 	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
 		END { print n != "" ? n : k + 0 }' "$w/plain")
@@ -102,11 +104,10 @@ one() {
 	news=$(awk '$2 == "m" && $3 == "arm" { a++ } $3 == "peer" { p++ } $3 == "sig" { s++ }
 		$3 == "rlimit" { r++ } END { print a + 0, p + 0, s + 0, r + 0 }' "$w/plain")
 	blocked=$(grep -c 'while main is blocked' "$w/plain.err")
-	for f in "$w"/stats.*; do
-		[ -f "$f" ] || continue
-		zc=$((zc + $(grep -o '"bytes_zero_copy":[0-9]*' "$f" |
-			awk -F: '{ t += $2 } END { print t + 0 }')))
-	done
+	stats=("$w"/stats.*)
+	if [ -f "${stats[0]}" ]; then
+		zc=$("$TOOL" stats --sum bytes_zero_copy "${stats[@]}") || zc=0
+	fi
 	for m in on guard; do
 		local l
 		l=$(first_diff "$w/plain" "$w/$m")
@@ -226,6 +227,7 @@ while [ $# -gt 0 ]; do
 	--nops) NOPS=$2; shift ;;
 	--fuzz) FUZZ=$2; shift ;;
 	--lib) LIB=$2; shift ;;
+	--tool) TOOL=$2; shift ;;
 	--min-chunk) MIN_CHUNK=$2; shift ;;
 	--minimise) MINIMISE=$2; shift ;;
 	--require-engaged) REQUIRE=1 ;;
@@ -242,8 +244,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#ids[@]} -gt 0 ] || { echo "usage: run.sh [options] SEED|A-B ... | --script FILE" >&2; exit 2; }
-for f in "$FUZZ" "$LIB"; do
-	[ -e "$f" ] || { echo "run.sh: $f missing (make build/libzcopy.so build/fuzz/fuzz)" >&2; exit 2; }
+for f in "$FUZZ" "$LIB" "$TOOL"; do
+	[ -e "$f" ] || { echo "run.sh: $f missing (make all build/fuzz/fuzz)" >&2; exit 2; }
 done
 
 WORK=${KEEP:-$(mktemp -d "${TMPDIR:-/tmp}/zcfuzz-run.XXXXXX")}
@@ -251,7 +253,7 @@ mkdir -p "$WORK"
 # Every run of this invocation uses the same library, even if it is rebuilt
 # meanwhile.
 cp "$LIB" "$WORK/libzcopy.so" && LIB=$WORK/libzcopy.so
-export WORK FUZZ LIB NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT
+export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 

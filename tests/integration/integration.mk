@@ -6,7 +6,7 @@
 
 IT_BUILD     := $(BUILD)/integration
 IT_PROGDIR   := $(BUILD)/programs
-IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread
+IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
 IT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -14,13 +14,13 @@ IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c,$(wildcard tests/programs/*.c))
 IT_PROGS     := $(patsubst tests/programs/%.c,$(IT_PROGDIR)/%,$(IT_PROG_SRCS)) \
                 $(IT_PROGDIR)/libctor_lib.so
-IT_PROG_HDRS := $(wildcard tests/programs/*.h)
+IT_PROG_HDRS := $(wildcard tests/programs/*.h) tests/lib/zt.h
 
 IT_SUITES    := $(IT_BUILD)/test_foundation $(IT_BUILD)/test_engine $(IT_BUILD)/test_ownfd \
                 $(IT_BUILD)/test_stdio $(IT_BUILD)/test_guard \
                 $(IT_BUILD)/test_tools
-IT_HARNESS   := tests/integration/harness.c tests/integration/expect.c
-IT_HARNESS_H := tests/integration/harness.h tests/integration/expect.h
+IT_HARNESS   := tests/lib/harness.c tests/lib/expect.c tools/records.c
+IT_HARNESS_H := tests/lib/harness.h tests/lib/expect.h tools/tool.h include/zcopy.h shim/stats.h
 
 .PHONY: test-integration integration-programs
 integration-programs: $(IT_PROGS)
@@ -41,11 +41,12 @@ $(IT_PROGDIR)/ctor_read: tests/programs/ctor_read.c $(IT_PROGDIR)/libctor_lib.so
 
 # One Check binary per suite: the scenario file plus the shared harness.
 $(IT_BUILD)/test_%: tests/integration/test_%.c $(IT_HARNESS) $(IT_HARNESS_H) $(IT_PROG_HDRS) | $(IT_BUILD)
-	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Itests/integration -Itests/programs -o $@ \
+	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Iinclude -Ishim -Itools -Itests/programs -o $@ \
 	      $< $(IT_HARNESS) $(IT_CHECK_LIB)
 
 $(IT_BUILD)/test_tools: tests/corpus/test_tools.c $(IT_HARNESS) $(IT_HARNESS_H) | $(IT_BUILD)
-	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Itests/integration -o $@ $< $(IT_HARNESS) $(IT_CHECK_LIB)
+	$(CC) $(IT_CFLAGS) $(IT_CHECK_CF) $(LDFLAGS) -Iinclude -Ishim -Itools -o $@ $< $(IT_HARNESS) \
+	      $(IT_CHECK_LIB)
 
 # Every suite runs even if one fails, so one run shows every failure.
 test-integration: $(LIB) $(TOOL) $(IT_PROGS) $(IT_SUITES)

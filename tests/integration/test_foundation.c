@@ -36,14 +36,74 @@ static void setup(void)
 
 /* ---- foundation: the copy loops ------------------------------------------- */
 
-START_TEST(read_write_loop_file_to_file)
+/* A copy loop of tests/programs run the four ways (it_four) from ../src to
+ * out, and what its stats must show. */
+static const struct loop_case {
+	const char *prog;
+	const char *opt[3];      /* options before SRC DST, NULL-ended */
+	const char *env;         /* one extra VAR=VALUE for every run, or NULL */
+	int longer;              /* out is src with more (headers), not a copy */
+	int would, zc;           /* % of SIZE: would_zero_copy_bytes (observe),
+				    bytes_zero_copy (on); 0: not checked */
+	const char *transfer;    /* transfers.KIND counted in on mode; NULL: the
+				    copy stays plain (no byte, no deferred read) */
+	const char *on_reason;   /* fallbacks.REASON counted in on mode */
+	const char *obs_reason;  /* ... in observe mode */
+	int no_would;            /* observe counts no would-be bytes */
+} loops[] = {
+	/* read/write, file to file */
+	{ "rw_loop", { NULL }, NULL, 0, 90, 90, "copy_file_range", NULL, NULL, 0 },
+	/* 4 KiB reads are below ZCOPY_MIN_CHUNK: never worth deferring.
+	 * Observe mode names the reason; on mode may take its fast path for
+	 * such reads without counting them. */
+	{ "rw_loop", { "-b", "4096" }, NULL, 0, 0, 0, NULL, NULL, "too_small", 1 },
+	/* The setting raises the threshold above the 128 KiB reads. */
+	{ "rw_loop", { NULL }, "ZCOPY_MIN_CHUNK=262144", 0, 0, 0, NULL, NULL, "too_small", 1 },
+	/* A stack buffer */
+	{ "rw_loop", { "-S" }, NULL, 0, 0, 0, NULL, "stack_buffer", "stack_buffer", 0 },
+	/* Without ZCOPY_GUARD only buffers aligned like the file offset can
+	 * take the file's pages. */
+	{ "rw_loop", { "-u" }, NULL, 0, 0, 0, NULL, "alignment", "alignment", 0 },
+	{ "pread_loop", { NULL }, NULL, 0, 90, 90, "copy_file_range", NULL, NULL, 0 },
+	/* readv/writev of a header and the body */
+	{ "rwv_loop", { NULL }, NULL, 1, 90, 90, "copy_file_range", NULL, NULL, 0 },
+	/* send/recv over a socketpair */
+	{ "sock_copy", { NULL }, NULL, 0, 90, 90, "sendfile", NULL, NULL, 0 },
+	/* fread/fwrite: glibc reads and writes 128 KiB requests directly, and
+	 * zcopy makes those calls (tests/integration/test_stdio.c has the FILE
+	 * behaviours). */
+	{ "stdio_copy", { NULL }, NULL, 0, 0, 80, "copy_file_range", NULL, "stdio", 0 },
+};
+
+START_TEST(copy_loops)
 {
-	it_four(IT_ARGV(it_prog("rw_loop"), "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("rw_loop");
-	it_expect_would("rw_loop", SIZE, 90);
-	it_expect_zero_copy("rw_loop", SIZE, 90);
-	it_expect_transfers("rw_loop", "copy_file_range");
+	const struct loop_case *c = &loops[_i];
+	const char *argv[8] = { it_prog(c->prog) };
+	size_t n = 1;
+	for (size_t i = 0; c->opt[i]; i++)
+		argv[n++] = c->opt[i];
+	argv[n++] = "../src";
+	argv[n++] = "out";
+	it_four(argv, c->env ? IT_ARGV(c->env) : NULL, OUT1);
+	if (c->longer)
+		ck_assert_int_gt(it_file_size("none/out"), SIZE);
+	else
+		it_same_file("src", "none/out");
+	it_expect_passive(c->prog);
+	if (c->would)
+		it_expect_would(c->prog, SIZE, c->would);
+	if (c->transfer) {
+		it_expect_zero_copy(c->prog, SIZE, c->zc);
+		it_expect_transfers(c->prog, c->transfer);
+	} else {
+		it_expect_no_zero_copy(c->prog, 0);
+	}
+	if (c->on_reason)
+		it_expect_fallback("on", c->prog, c->on_reason);
+	if (c->obs_reason)
+		it_expect_fallback("observe", c->prog, c->obs_reason);
+	if (c->no_would)
+		ck_assert_int_eq(it_stat("observe", c->prog, "would_zero_copy_bytes"), 0);
 }
 END_TEST
 
@@ -70,102 +130,6 @@ START_TEST(read_write_loop_file_to_dev_null)
 	it_expect_passive("rw_loop");
 	it_expect_zero_copy("rw_loop", SIZE, 90);
 	it_expect_transfers("rw_loop", "sendfile");
-}
-END_TEST
-
-START_TEST(read_write_loop_small_reads_stay_plain)
-{
-	/* 4 KiB reads are below ZCOPY_MIN_CHUNK: never worth deferring. */
-	it_four(IT_ARGV(it_prog("rw_loop"), "-b", "4096", "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("rw_loop");
-	it_expect_no_zero_copy("rw_loop", 0);
-	/* Observe mode names the reason; on mode may take its fast path for
-	 * such reads without counting them. */
-	it_expect_fallback("observe", "rw_loop", "too_small");
-	ck_assert_int_eq(it_stat("observe", "rw_loop", "would_zero_copy_bytes"), 0);
-}
-END_TEST
-
-START_TEST(min_chunk_setting_raises_the_threshold)
-{
-	it_four(IT_ARGV(it_prog("rw_loop"), "../src", "out"), IT_ARGV("ZCOPY_MIN_CHUNK=262144"),
-		OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("rw_loop");
-	it_expect_no_zero_copy("rw_loop", 0);
-	it_expect_fallback("observe", "rw_loop", "too_small");
-	ck_assert_int_eq(it_stat("observe", "rw_loop", "would_zero_copy_bytes"), 0);
-}
-END_TEST
-
-START_TEST(read_write_loop_stack_buffer_stays_plain)
-{
-	it_four(IT_ARGV(it_prog("rw_loop"), "-S", "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("rw_loop");
-	it_expect_no_zero_copy("rw_loop", 0);
-	it_expect_fallback("on", "rw_loop", "stack_buffer");
-	it_expect_fallback("observe", "rw_loop", "stack_buffer");
-}
-END_TEST
-
-START_TEST(read_write_loop_misaligned_buffer_stays_plain)
-{
-	/* Without ZCOPY_GUARD only buffers aligned like the file offset can
-	 * take the file's pages. */
-	it_four(IT_ARGV(it_prog("rw_loop"), "-u", "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("rw_loop");
-	it_expect_no_zero_copy("rw_loop", 0);
-	it_expect_fallback("on", "rw_loop", "alignment");
-	it_expect_fallback("observe", "rw_loop", "alignment");
-}
-END_TEST
-
-START_TEST(pread_write_loop)
-{
-	it_four(IT_ARGV(it_prog("pread_loop"), "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("pread_loop");
-	it_expect_would("pread_loop", SIZE, 90);
-	it_expect_zero_copy("pread_loop", SIZE, 90);
-	it_expect_transfers("pread_loop", "copy_file_range");
-}
-END_TEST
-
-START_TEST(readv_writev_header_and_body)
-{
-	it_four(IT_ARGV(it_prog("rwv_loop"), "../src", "out"), NULL, OUT1);
-	ck_assert_int_gt(it_file_size("none/out"), SIZE);
-	it_expect_passive("rwv_loop");
-	it_expect_would("rwv_loop", SIZE, 90);
-	it_expect_zero_copy("rwv_loop", SIZE, 90);
-	it_expect_transfers("rwv_loop", "copy_file_range");
-}
-END_TEST
-
-START_TEST(send_recv_over_socketpair)
-{
-	it_four(IT_ARGV(it_prog("sock_copy"), "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("sock_copy");
-	it_expect_would("sock_copy", SIZE, 90);
-	it_expect_zero_copy("sock_copy", SIZE, 90);
-	it_expect_transfers("sock_copy", "sendfile");
-}
-END_TEST
-
-START_TEST(fread_fwrite_loop_is_exact_and_redirected)
-{
-	it_four(IT_ARGV(it_prog("stdio_copy"), "../src", "out"), NULL, OUT1);
-	it_same_file("src", "none/out");
-	it_expect_passive("stdio_copy");
-	/* glibc reads and writes 128 KiB requests directly: zcopy makes those
-	 * calls (tests/integration/test_stdio.c has the FILE behaviours). */
-	it_expect_zero_copy("stdio_copy", SIZE, 80);
-	it_expect_transfers("stdio_copy", "copy_file_range");
-	it_expect_fallback("observe", "stdio_copy", "stdio");
 }
 END_TEST
 
@@ -228,70 +192,52 @@ START_TEST(silent_by_default)
 }
 END_TEST
 
-static int count_lines_with(const char *text, const char *needle, const char *also)
-{
-	int n = 0;
-	for (const char *line = text; *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char *copy = strndup(line, len);
-		if (strstr(copy, needle) && (!also || strstr(copy, also)))
-			n++;
-		free(copy);
-		if (!nl)
-			break;
-		line = nl + 1;
-	}
-	return n;
-}
 
 /* A mode that is not understood means off (a misspelt "off" must not leave
  * zcopy on), and is reported once, with or without ZCOPY_LOG. */
-START_TEST(bad_mode_value_is_reported_once_and_means_off)
+/* rw_loop plain, then under ZCOPY_MODE=sideways (with ZCOPY_LOG=1 when
+ * log) as run tag: the same status, stdout and copy, and its record says
+ * mode off with nothing moved.  Returns the run's stderr. */
+static char *run_bad_mode(const char *tag, int log)
 {
 	struct it_spec s = { .mode = IT_NONE, .argv = IT_ARGV(it_prog("rw_loop"), "../src", "out"),
 			     .out_fd = -1 };
+	char stats[4200], rel[64];
 	it_exec(&s);
 	s.mode = IT_ON;
 	s.keep_env = 1;
-	s.tag = "logged";
-	char stats[4200];
-	snprintf(stats, sizeof stats, "ZCOPY_STATS=%s", it_path("logged/stats"));
-	s.env = IT_ARGV("ZCOPY_MODE=sideways", "ZCOPY_LOG=1", stats);
+	s.tag = tag;
+	snprintf(rel, sizeof rel, "%s/stats", tag);
+	snprintf(stats, sizeof stats, "ZCOPY_STATS=%s", it_path(rel));
+	s.env = log ? IT_ARGV("ZCOPY_MODE=sideways", "ZCOPY_LOG=1", stats)
+		    : IT_ARGV("ZCOPY_MODE=sideways", stats);
 	struct it_result r = it_exec(&s);
 	ck_assert_int_eq(r.status, it_status("none"));
-	it_same_file("none/stdout", "logged/stdout");
-	it_same_file("src", "logged/out");
-	char *err = it_slurp("logged/stderr", NULL);
-	ck_assert_msg(count_lines_with(err, "ZCOPY_MODE", NULL) == 1 &&
-			      count_lines_with(err, "ZCOPY_MODE", "sideways") == 1,
+	snprintf(rel, sizeof rel, "%s/stdout", tag);
+	it_same_file("none/stdout", rel);
+	snprintf(rel, sizeof rel, "%s/out", tag);
+	it_same_file("src", rel);
+	ck_assert_str_eq(it_stat_str(tag, "rw_loop", "mode"), "off");
+	ck_assert_int_eq(it_stat(tag, "rw_loop", "bytes_zero_copy"), 0);
+	snprintf(rel, sizeof rel, "%s/stderr", tag);
+	return it_slurp(rel, NULL);
+}
+
+START_TEST(bad_mode_value_is_reported_once_and_means_off)
+{
+	char *err = run_bad_mode("logged", 1);
+	ck_assert_msg(it_count_lines(err, "ZCOPY_MODE", NULL) == 1 &&
+			      it_count_lines(err, "ZCOPY_MODE", "sideways") == 1,
 		      "expected exactly one line reporting ZCOPY_MODE=sideways, stderr was:\n%s", err);
-	ck_assert_str_eq(it_stat_str("logged", "rw_loop", "mode"), "off");
-	ck_assert_int_eq(it_stat("logged", "rw_loop", "bytes_zero_copy"), 0);
 }
 END_TEST
 
 START_TEST(bad_mode_value_is_reported_without_log)
 {
-	struct it_spec s = { .mode = IT_NONE, .argv = IT_ARGV(it_prog("rw_loop"), "../src", "out"),
-			     .out_fd = -1 };
-	it_exec(&s);
-	s.mode = IT_ON;
-	s.keep_env = 1;
-	s.tag = "quiet";
-	char stats[4200];
-	snprintf(stats, sizeof stats, "ZCOPY_STATS=%s", it_path("quiet/stats"));
-	s.env = IT_ARGV("ZCOPY_MODE=sideways", stats);
-	struct it_result r = it_exec(&s);
-	ck_assert_int_eq(r.status, it_status("none"));
-	it_same_file("none/stdout", "quiet/stdout");
-	it_same_file("src", "quiet/out");
-	char *err = it_slurp("quiet/stderr", NULL);
-	ck_assert_msg(count_lines_with(err, "ZCOPY_MODE", "sideways") == 1 &&
-			      count_lines_with(err, "", NULL) == 1,
+	char *err = run_bad_mode("quiet", 0);
+	ck_assert_msg(it_count_lines(err, "ZCOPY_MODE", "sideways") == 1 &&
+			      it_count_lines(err, "", NULL) == 1,
 		      "expected exactly one line on stderr, it was:\n%s", err);
-	ck_assert_str_eq(it_stat_str("quiet", "rw_loop", "mode"), "off");
-	ck_assert_int_eq(it_stat("quiet", "rw_loop", "bytes_zero_copy"), 0);
 }
 END_TEST
 
@@ -328,33 +274,13 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("foundation");
-	TCase *tc = tcase_create("foundation");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, read_write_loop_file_to_file);
-	tcase_add_test(tc, read_write_loop_file_to_pipe);
-	tcase_add_test(tc, read_write_loop_file_to_dev_null);
-	tcase_add_test(tc, read_write_loop_small_reads_stay_plain);
-	tcase_add_test(tc, min_chunk_setting_raises_the_threshold);
-	tcase_add_test(tc, read_write_loop_stack_buffer_stays_plain);
-	tcase_add_test(tc, read_write_loop_misaligned_buffer_stays_plain);
-	tcase_add_test(tc, pread_write_loop);
-	tcase_add_test(tc, readv_writev_header_and_body);
-	tcase_add_test(tc, send_recv_over_socketpair);
-	tcase_add_test(tc, fread_fwrite_loop_is_exact_and_redirected);
-	tcase_add_test(tc, library_constructor_reads_before_ours);
-	tcase_add_test(tc, silent_by_default);
-	tcase_add_test(tc, bad_mode_value_is_reported_once_and_means_off);
-	tcase_add_test(tc, bad_mode_value_is_reported_without_log);
-	tcase_add_test(tc, zcopy_run_passes_exit_status_and_signal);
-	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	Suite *s = it_suite("foundation");
+	TCase *tc = it_tcase(s, "foundation", setup, 120);
+	tcase_add_loop_test(tc, copy_loops, 0, sizeof loops / sizeof loops[0]);
+	it_add(tc, IT_TESTS(read_write_loop_file_to_pipe, read_write_loop_file_to_dev_null,
+			    library_constructor_reads_before_ours, silent_by_default,
+			    bad_mode_value_is_reported_once_and_means_off,
+			    bad_mode_value_is_reported_without_log,
+			    zcopy_run_passes_exit_status_and_signal));
+	return it_main(s, "build/programs");
 }

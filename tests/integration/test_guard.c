@@ -76,33 +76,41 @@ START_TEST(malloc_buffers_are_guarded)
 }
 END_TEST
 
-START_TEST(new_malloc_for_every_read)
-{
-	run("fresh", IT_ARGV("out"));
-	engaged(80);
-}
-END_TEST
+/* A guard_copy MODE run the four ways, and what its stats must show: at
+ * least pct% of the bytes by kernel transfer, with out a copy of src unless
+ * the program changes what it read, and guarded pages materialized where it
+ * touches them. */
+static const struct guard_row {
+	const char *mode;
+	const char *output2; /* a second output to compare, besides out */
+	int pct;
+	int changes_data;    /* out is not src: only the engagement is checked */
+	int materializes;
+} guard_rows[] = {
+	{ "fresh", NULL, 80, 0, 0 },   /* a new malloc for every read */
+	{ "bss", NULL, 80, 0, 0 },     /* a bss buffer at an odd offset */
+	{ "edit", NULL, 5, 1, 1 },     /* the buffer edited in its middle pages */
+	{ "thread", NULL, 1, 0, 1 },   /* another thread reads the buffer */
+	{ "fork", "out.child", 80, 0, 0 }, /* fork with live guards */
+	{ "realloc", NULL, 50, 0, 0 }, /* realloc growth mid-stream */
+	{ "mprotect", NULL, 80, 0, 0 }, /* the program mprotects its buffer */
+	{ "writev", NULL, 80, 0, 0 },  /* writev of two guarded buffers */
+	{ "send", NULL, 80, 0, 0 },    /* send(MSG_NOSIGNAL) into a socketpair */
+	/* pwritev2 over what was read: the buffer keeps the bytes read; the
+	 * file gets the new ones. */
+	{ "pwritev2", "work", 50, 1, 0 },
+};
 
-START_TEST(bss_buffer_at_odd_offset)
+START_TEST(guarded_copies)
 {
-	run("bss", IT_ARGV("out"));
-	engaged(80);
-}
-END_TEST
-
-START_TEST(buffer_edited_in_middle_pages)
-{
-	run("edit", IT_ARGV("out"));
-	engaged_only(5);
-	materialized();
-}
-END_TEST
-
-START_TEST(another_thread_reads_the_buffer)
-{
-	run("thread", IT_ARGV("out"));
-	engaged(1);
-	materialized();
+	const struct guard_row *g = &guard_rows[_i];
+	run(g->mode, g->output2 ? IT_ARGV("out", g->output2) : IT_ARGV("out"));
+	if (g->changes_data)
+		engaged_only(g->pct);
+	else
+		engaged(g->pct);
+	if (g->materializes)
+		materialized();
 }
 END_TEST
 
@@ -128,41 +136,6 @@ START_TEST(program_fault_kills_by_default_action)
 	int st = it_status("none");
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "plain run: %s",
 		      it_describe(st));
-}
-END_TEST
-
-START_TEST(fork_with_live_guards)
-{
-	run("fork", IT_ARGV("out", "out.child"));
-	engaged(80);
-}
-END_TEST
-
-START_TEST(realloc_growth_mid_stream)
-{
-	run("realloc", IT_ARGV("out"));
-	engaged(50);
-}
-END_TEST
-
-START_TEST(program_mprotects_its_buffer)
-{
-	run("mprotect", IT_ARGV("out"));
-	engaged(80);
-}
-END_TEST
-
-START_TEST(writev_of_two_guarded_buffers)
-{
-	run("writev", IT_ARGV("out"));
-	engaged(80);
-}
-END_TEST
-
-START_TEST(send_msg_nosignal_into_socketpair)
-{
-	run("send", IT_ARGV("out"));
-	engaged(80);
 }
 END_TEST
 
@@ -202,23 +175,21 @@ START_TEST(exec_child_continues_from_shared_offset)
 }
 END_TEST
 
+/* MODE copies exactly with no read deferred, for the fallback reason. */
+static void unguarded(const char *mode, const char *reason)
+{
+	run(mode, IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
+	it_expect_fallback("on", EXE, reason);
+}
+
 START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
 {
 	/* A fault with SIGSEGV blocked kills whatever the handler: a thread
 	 * that blocks it reads plainly (the program checksums every chunk). */
-	run("sigblocked", IT_ARGV("out"));
-	it_same_file("src", "none/out");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
-	it_expect_fallback("on", EXE, "alignment");
-}
-END_TEST
-
-START_TEST(pwritev2_over_what_was_read)
-{
-	/* The buffer keeps the bytes read; the file gets the new ones. */
-	run("pwritev2", IT_ARGV("out", "work"));
-	engaged_only(50);
+	unguarded("sigblocked", "alignment");
 }
 END_TEST
 
@@ -226,11 +197,7 @@ START_TEST(another_threads_stack_is_never_guarded)
 {
 	/* The kernel writes signal frames there: a guarded page would make
 	 * delivery fatal. */
-	run("other_stack", IT_ARGV("out"));
-	it_same_file("src", "none/out");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph == 0, "%lld reads deferred; stats: %s", ph, it_stats_text("on"));
-	it_expect_fallback("on", EXE, "buffer_kind");
+	unguarded("other_stack", "buffer_kind");
 }
 END_TEST
 
@@ -249,35 +216,15 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("guard");
-	TCase *tc = tcase_create("guard");
-	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, NULL);
+	Suite *s = it_suite("guard");
+	TCase *tc = it_tcase(s, "guard", setup, 120);
 	tcase_add_loop_test(tc, malloc_buffers_are_guarded, 0, 3);
-	tcase_add_test(tc, new_malloc_for_every_read);
-	tcase_add_test(tc, bss_buffer_at_odd_offset);
-	tcase_add_test(tc, buffer_edited_in_middle_pages);
-	tcase_add_test(tc, another_thread_reads_the_buffer);
-	tcase_add_test(tc, program_sigsegv_handler_with_siglongjmp);
-	tcase_add_test(tc, program_fault_kills_by_default_action);
-	tcase_add_test(tc, fork_with_live_guards);
-	tcase_add_test(tc, realloc_growth_mid_stream);
-	tcase_add_test(tc, program_mprotects_its_buffer);
-	tcase_add_test(tc, writev_of_two_guarded_buffers);
-	tcase_add_test(tc, send_msg_nosignal_into_socketpair);
-	tcase_add_test(tc, kernel_writes_into_the_buffer);
+	tcase_add_loop_test(tc, guarded_copies, 0, IT_LEN(guard_rows));
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
-	tcase_add_test(tc, exec_child_continues_from_shared_offset);
-	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
-	tcase_add_test(tc, pwritev2_over_what_was_read);
-	tcase_add_test(tc, another_threads_stack_is_never_guarded);
-	tcase_add_test(tc, guard_is_off_by_default);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed ? 1 : 0;
+	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
+			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
+			    exec_child_continues_from_shared_offset,
+			    thread_with_sigsegv_blocked_gets_no_guards,
+			    another_threads_stack_is_never_guarded, guard_is_off_by_default));
+	return it_main(s, "build/programs");
 }

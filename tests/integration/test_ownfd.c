@@ -277,20 +277,34 @@ static void victim_intact(const char *what)
 
 /* Lines of text holding both needle and "cannot" (the report of a refused
  * file, not the start-up lines of ZCOPY_LOG=1 that name the setting). */
-static int lines_with(const char *text, const char *needle)
+
+/* The on run said once, on stderr, that it cannot use name. */
+static void expect_one_complaint(const char *name)
 {
-	int n = 0;
-	for (const char *l = text; *l;) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		char *c = strndup(l, len);
-		n += strstr(c, needle) != NULL && strstr(c, "cannot") != NULL;
-		free(c);
-		if (!nl)
-			break;
-		l = nl + 1;
-	}
-	return n;
+	char *err = it_slurp("on/stderr", NULL);
+	ck_assert_msg(it_count_lines(err, name, "cannot") == 1, "expected one line about %s:\n%s",
+		      name, err);
+	free(err);
+}
+
+/* own_fds copying ../src to out, staying in its directory. */
+#define OWN_FDS IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out")
+
+/* The same run with a regular stats file: engaged. */
+static void engaged_with_a_stats_file(const char *const *argv)
+{
+	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
+	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+}
+
+/* The victim file, a symlink to it at link (in the on run's directory),
+ * and the plain run of argv. */
+static void victim_behind(const char *link, const char *const *argv)
+{
+	make_victim();
+	ck_assert(mkdir(it_path("on"), 0755) == 0);
+	ck_assert(symlink("../victim", it_path(link)) == 0);
+	run_plain(argv);
 }
 
 START_TEST(stats_path_relative_to_the_start_directory)
@@ -310,7 +324,7 @@ END_TEST
 
 START_TEST(stats_file_new_mode_0600)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	umask(022);
 	run_plain(argv);
 	run_with("on", argv,
@@ -326,32 +340,25 @@ END_TEST
 
 START_TEST(stats_symlink_not_followed)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
-	make_victim();
-	ck_assert(mkdir(it_path("on"), 0755) == 0);
-	ck_assert(symlink("../victim", it_path("on/stats.link")) == 0);
-	run_plain(argv);
+	const char *const *argv = OWN_FDS;
+	victim_behind("on/stats.link", argv);
 	run_with("on", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=1", "ZCOPY_STATS=stats.link"), 60);
 	same_as_plain("on");
 	victim_intact("ZCOPY_STATS=symlink");
 	/* Reported once, on stderr, because ZCOPY_LOG=1. */
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "stats.link") == 1, "expected one line about stats.link:\n%s",
-		      err);
+	expect_one_complaint("stats.link");
 	/* Without ZCOPY_LOG: silent. */
 	run_with("quiet", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=../on/stats.link"), 60);
 	same_as_plain("quiet");
 	victim_intact("ZCOPY_STATS=symlink, quiet");
 	ck_assert_int_eq(it_file_size("quiet/stderr"), 0);
-	/* The same run with a regular file: engaged. */
-	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
-	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+	engaged_with_a_stats_file(argv);
 }
 END_TEST
 
 START_TEST(stats_fifo_does_not_block)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
+	const char *const *argv = OWN_FDS;
 	ck_assert(mkdir(it_path("on"), 0755) == 0);
 	ck_assert(mkfifo(it_path("on/stats.fifo"), 0600) == 0);
 	run_plain(argv);
@@ -359,55 +366,35 @@ START_TEST(stats_fifo_does_not_block)
 	 * (the harness kills the run and fails the test after 10 s). */
 	run_with("on", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=1", "ZCOPY_STATS=stats.fifo"), 10);
 	same_as_plain("on");
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "stats.fifo") == 1, "expected one line about stats.fifo:\n%s",
-		      err);
-	run_with("file", argv, IT_ARGV("ZCOPY_MODE=on", "ZCOPY_STATS=stats"), 60);
-	ck_assert_int_gt(it_stat("file", "own_fds", "bytes_zero_copy"), 0);
+	expect_one_complaint("stats.fifo");
+	engaged_with_a_stats_file(argv);
 }
 END_TEST
 
 START_TEST(log_file_symlink_not_followed)
 {
-	const char *const *argv = IT_ARGV(it_prog("own_fds"), "chdir", ".", "../src", "out");
-	make_victim();
-	ck_assert(mkdir(it_path("on"), 0755) == 0);
-	ck_assert(symlink("../victim", it_path("on/log.link")) == 0);
-	run_plain(argv);
+	const char *const *argv = OWN_FDS;
+	victim_behind("on/log.link", argv);
 	run_with("on", argv,
 		 IT_ARGV("ZCOPY_MODE=on", "ZCOPY_LOG=2", "ZCOPY_LOG_FILE=log.link",
 			 env_str("ZCOPY_STATS=%s", it_path("on/stats"))),
 		 60);
 	same_as_plain("on");
 	victim_intact("ZCOPY_LOG_FILE=symlink");
-	char *err = it_slurp("on/stderr", NULL);
-	ck_assert_msg(lines_with(err, "log.link") == 1, "expected one line about log.link:\n%s", err);
+	expect_one_complaint("log.link");
 	ck_assert_int_gt(it_stat("on", "own_fds", "bytes_zero_copy"), 0);
 }
 END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("ownfd");
-	TCase *tc = tcase_create("ownfd");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, stderr_summary_holds_no_pipe_open);
-	tcase_add_test(tc, dup2_and_close_over_own_fds);
-	tcase_add_test(tc, closefrom_over_own_fds);
-	tcase_add_test(tc, tiny_fd_limit_open_returns_the_same_numbers);
-	tcase_add_test(tc, stats_path_relative_to_the_start_directory);
-	tcase_add_test(tc, stats_file_new_mode_0600);
-	tcase_add_test(tc, stats_symlink_not_followed);
-	tcase_add_test(tc, stats_fifo_does_not_block);
-	tcase_add_test(tc, log_file_symlink_not_followed);
-	suite_add_tcase(s, tc);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed == 0 ? 0 : 1;
+	Suite *s = it_suite("ownfd");
+	TCase *tc = it_tcase(s, "ownfd", setup, 60);
+	it_add(tc, IT_TESTS(stderr_summary_holds_no_pipe_open, dup2_and_close_over_own_fds,
+				closefrom_over_own_fds,
+				tiny_fd_limit_open_returns_the_same_numbers,
+				stats_path_relative_to_the_start_directory,
+				stats_file_new_mode_0600, stats_symlink_not_followed,
+				stats_fifo_does_not_block, log_file_symlink_not_followed));
+	return it_main(s, "build/programs");
 }

@@ -304,38 +304,24 @@ END_TEST
 
 int main(void)
 {
-	it_global_init();
-	Suite *s = suite_create("stdio");
-	TCase *tc = tcase_create("stdio");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, fread_fwrite_aligned_buffer_file_to_file);
-	tcase_add_test(tc, fread_fwrite_file_to_stdout_pipe);
-	tcase_add_test(tc, fread_fwrite_file_to_socket);
-	tcase_add_test(tc, fread_requests_of_the_minimum_chunk_engage);
-	tcase_add_test(tc, fread_fwrite_with_1mib_setvbuf_buffers);
-	tcase_add_test(tc, fread_fwrite_malloc_buffer_is_exact);
-	tcase_add_test(tc, read_syscall_then_fwrite);
-	tcase_add_test(tc, fread_then_write_syscall);
-	tcase_add_test(tc, fprintf_header_fputs_marks_trailer_and_ftell);
-	tcase_add_test(tc, fseek_back_and_read_again);
-	tcase_add_test(tc, fgetc_ungetc_before_fread);
-	tcase_add_test(tc, getc_fgets_getdelim_fscanf_between_freads);
-	tcase_add_test(tc, unbuffered_streams);
-	tcase_add_test(tc, line_buffered_streams_to_a_pipe);
-	tcase_add_test(tc, fully_buffered_streams_set_by_setvbuf);
-	tcase_add_test(tc, freopen_the_source_midway);
-	tcase_add_test(tc, source_closed_while_its_phantoms_wait_in_the_buffer);
-	tcase_add_test(tc, a_copier_that_edits_its_chunks_backs_off);
-	tcase_add_test(tc, two_threads_share_one_output_stream);
-	tcase_add_test(tc, reader_leaves_sigpipe_kills_as_with_glibc);
-	tcase_add_test(tc, reader_leaves_epipe_sets_the_error_indicator);
-	tcase_add_test(tc, real_tools_keep_their_output);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	it_global_cleanup();
-	return failed ? 1 : 0;
+	Suite *s = it_suite("stdio");
+	TCase *tc = it_tcase(s, "stdio", setup, 120);
+	it_add(tc, IT_TESTS(fread_fwrite_aligned_buffer_file_to_file,
+				fread_fwrite_file_to_stdout_pipe, fread_fwrite_file_to_socket,
+				fread_requests_of_the_minimum_chunk_engage,
+				fread_fwrite_with_1mib_setvbuf_buffers,
+				fread_fwrite_malloc_buffer_is_exact, read_syscall_then_fwrite,
+				fread_then_write_syscall,
+				fprintf_header_fputs_marks_trailer_and_ftell,
+				fseek_back_and_read_again, fgetc_ungetc_before_fread,
+				getc_fgets_getdelim_fscanf_between_freads, unbuffered_streams,
+				line_buffered_streams_to_a_pipe,
+				fully_buffered_streams_set_by_setvbuf, freopen_the_source_midway,
+				source_closed_while_its_phantoms_wait_in_the_buffer,
+				a_copier_that_edits_its_chunks_backs_off,
+				two_threads_share_one_output_stream,
+				reader_leaves_sigpipe_kills_as_with_glibc,
+				reader_leaves_epipe_sets_the_error_indicator,
+				real_tools_keep_their_output));
+	return it_main(s, "build/programs");
 }

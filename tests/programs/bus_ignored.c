@@ -18,7 +18,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 extern char **environ;
 
@@ -59,10 +59,7 @@ static void wait_for(const char *who, pid_t pid)
 
 static void fork_exec(const char *who, char *const *argv)
 {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		execv(self, argv);
 		_exit(97);
@@ -86,21 +83,7 @@ static void spawn(const char *who)
 static void copy(const char *src, const char *dst, unsigned char *buf)
 {
 	int in = zt_open_in(src), out = zt_open_out(dst, 0);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
 	printf("copied %lld\n", total);
 	/* The first chunk again: the stream is known, so under zcopy the
 	 * buffer holds it as phantom pages. */

@@ -10,7 +10,7 @@
  */
 #include <signal.h>
 
-#include "common.h"
+#include "zt.h"
 
 /* sigset, sigignore and siginterrupt are what this program is about. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -33,18 +33,14 @@ static void h2(int sig)
 
 static const char *name(__sighandler_t h)
 {
-	if (h == SIG_DFL)
-		return "SIG_DFL";
-	if (h == SIG_IGN)
-		return "SIG_IGN";
-	if (h == SIG_ERR)
-		return "SIG_ERR";
-	if (h == SIG_HOLD)
-		return "SIG_HOLD";
-	if (h == h1)
-		return "h1";
-	if (h == h2)
-		return "h2";
+	static const struct {
+		__sighandler_t h;
+		const char *name;
+	} known[] = { { SIG_DFL, "SIG_DFL" }, { SIG_IGN, "SIG_IGN" }, { SIG_ERR, "SIG_ERR" },
+		      { SIG_HOLD, "SIG_HOLD" }, { h1, "h1" },           { h2, "h2" } };
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (h == known[i].h)
+			return known[i].name;
 	return "other";
 }
 
@@ -70,26 +66,17 @@ static void send_bus(void)
 static void copy(int in, int out, unsigned char *buf, int chunks)
 {
 	for (int i = 0; i < chunks; i++) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			return;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("bus_setters SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "bus_setters SRC DST", &in, &out);
 	unsigned char *buf = zt_map_anon(ZT_CHUNK);
 	/* Under zcopy its SIGBUS handler is in place and the copy engaged. */
 	copy(in, out, buf, 8);

@@ -5,7 +5,7 @@
  *
  * usage: checksum SRC
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -16,9 +16,7 @@ int main(int argc, char **argv)
 	uint64_t h = ZT_FNV_INIT;
 	long long total = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		h = zt_fnv(h, buf, (size_t)n);

@@ -6,7 +6,7 @@
  *
  * CTOR_SRC names the file to read, CTOR_DST the file to write it to.
  */
-#include "common.h"
+#include "zt.h"
 
 unsigned long long ctor_bytes;
 unsigned long long ctor_sum;

@@ -5,7 +5,7 @@
  *
  * usage: CTOR_SRC=A CTOR_DST=B ctor_read SRC DST
  */
-#include "common.h"
+#include "zt.h"
 
 extern unsigned long long ctor_bytes, ctor_sum;
 extern int ctor_ran;
@@ -18,21 +18,7 @@ int main(int argc, char **argv)
 	int in = zt_open_in(argv[1]);
 	int out = zt_open_out(argv[2], 0);
 	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
 	printf("copied %lld src_off %lld dst_off %lld\n", total, zt_pos(in), zt_pos(out));
 	return 0;
 }

@@ -9,7 +9,18 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
+
+/* One write(2) is one datagram: it goes whole or the program stops. */
+static void put_datagram(int sock, const void *buf, size_t n)
+{
+	ssize_t w = write(sock, buf, n);
+	if (w != (ssize_t)n) {
+		fprintf(stderr, "datagram write returned %zd (%s) for %zu\n", w,
+			w < 0 ? zt_errname(errno) : "short", n);
+		exit(4);
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -26,56 +37,26 @@ int main(int argc, char **argv)
 	int sz = 4 * ZT_CHUNK;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		/* The receiver knows how much to expect: a datagram socket has
 		 * no end-of-stream. */
 		close(sv[0]);
 		int out = zt_open_out(argv[2], 0);
-		char *rbuf = malloc(2 * ZT_CHUNK);
-		if (!rbuf)
-			zt_die("malloc");
+		char *rbuf = zt_malloc(2 * ZT_CHUNK);
 		long long got = 0;
 		unsigned count = 0;
 		while (got < st.st_size) {
-			ssize_t n = recv(sv[1], rbuf, 2 * ZT_CHUNK, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				zt_die("recv");
-			}
+			ssize_t n = zt_recv(sv[1], rbuf, 2 * ZT_CHUNK, 1, "recv");
 			printf("datagram %u size %zd\n", count++, n);
-			int err;
-			zt_write_all(out, rbuf, (size_t)n, &err);
-			if (err) {
-				errno = err;
-				zt_die("write");
-			}
+			zt_put(out, rbuf, (size_t)n);
 			got += n;
 		}
 		printf("received %u datagrams %lld bytes\n", count, got);
 		exit(0);
 	}
 	close(sv[1]);
-	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		ssize_t w = write(sv[0], buf, (size_t)n);
-		if (w != n) {
-			fprintf(stderr, "datagram write returned %zd (%s) for %zd\n", w,
-				w < 0 ? zt_errname(errno) : "short", n);
-			exit(4);
-		}
-		total += n;
-	}
+	long long total = zt_copy_by(in, sv[0], zt_alloc(ZT_CHUNK), ZT_CHUNK, put_datagram);
 	int ws;
 	if (waitpid(pid, &ws, 0) != pid)
 		zt_die("waitpid");

@@ -22,7 +22,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define CH 65536
 static char *buf;

@@ -5,31 +5,22 @@
  *
  * usage: edit_copy SRC DST    (edits: edit_rule.h)
  */
-#include "common.h"
+#include "zt.h"
 #include "edit_rule.h"
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("edit_copy SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "edit_copy SRC DST", &in, &out);
 	unsigned char *buf = zt_alloc(ZT_CHUNK);
 	unsigned long idx = 0;
 	long long total = 0;
 	for (;; idx++) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		zt_edit_apply(buf, (size_t)n, idx);
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
 	printf("chunks %lu copied %lld src_off %lld dst_off %lld\n", idx, total, zt_pos(in),

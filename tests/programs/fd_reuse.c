@@ -8,7 +8,7 @@
  * usage: fd_reuse SRC1 SRC2 DST
  * Output: SRC1's first SWAP_AT+1 chunks, then all of SRC2.
  */
-#include "common.h"
+#include "zt.h"
 
 #define SWAP_AT 6
 
@@ -21,9 +21,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	for (int i = 0;; i++) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		if (i == SWAP_AT) {
@@ -39,12 +37,7 @@ int main(int argc, char **argv)
 			}
 			printf("swapped source at chunk %d, fd %d\n", i, in);
 		}
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
 	printf("copied %lld src_off %lld dst_off %lld\n", total, zt_pos(in), zt_pos(out));

@@ -9,7 +9,7 @@
  */
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define FORK_AT 8 /* chunk index: well after a copy loop is recognised */
 
@@ -25,22 +25,15 @@ static long long copy_rest(int in, int out, char *buf, ssize_t pending)
 			zt_die("read");
 		if (n == 0)
 			return total;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 4)
-		zt_usage("fork_copy SRC DST DST2");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 3, "fork_copy SRC DST DST2", &in, &out);
 	char *buf = zt_alloc(ZT_CHUNK);
 	long long total = 0;
 	ssize_t n = 0;
@@ -52,18 +45,10 @@ int main(int argc, char **argv)
 		}
 		if (i == FORK_AT)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
+	pid_t pid = zt_fork();
 	if (pid == 0) {
 		long long rest = copy_rest(in, out, buf, n);
 		printf("child copied %lld\n", rest);
@@ -81,12 +66,7 @@ int main(int argc, char **argv)
 	printf("parent buffer holds chunk %d: %s\n", FORK_AT,
 	       memcmp(buf, check, ZT_CHUNK) == 0 ? "yes" : "NO");
 	int out2 = zt_open_out(argv[3], 0);
-	int err;
-	zt_write_all(out2, buf, ZT_CHUNK, &err);
-	if (err) {
-		errno = err;
-		zt_die("write");
-	}
+	zt_put(out2, buf, ZT_CHUNK);
 	printf("src_off after %lld\n", zt_pos(in));
 	return 0;
 }

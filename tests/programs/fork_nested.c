@@ -7,27 +7,13 @@
  */
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 static void copy(const char *src, const char *dst)
 {
 	int in = zt_open_in(src), out = zt_open_out(dst, 0);
 	unsigned char *buf = zt_map_anon(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
 	printf("grandchild copied %lld\n", total);
 }
 
@@ -44,10 +30,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 3)
 		zt_usage("fork_nested SRC DST");
-	fflush(stdout);
-	pid_t child = fork();
-	if (child < 0)
-		zt_die("fork");
+	pid_t child = zt_fork();
 	if (child == 0) {
 		pid_t grandchild = fork();
 		if (grandchild < 0)

@@ -13,7 +13,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define FORKS 200
 
@@ -32,10 +32,8 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("fork_signal SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "fork_signal SRC DST", &in, &out);
 	sink = open("/dev/null", O_WRONLY);
 	if (sink < 0)
 		zt_die("/dev/null");
@@ -54,9 +52,7 @@ int main(int argc, char **argv)
 
 	long long total = 0;
 	for (int i = 0; i < FORKS;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0) {
 			if (lseek(in, 0, SEEK_SET) != 0)
 				zt_die("lseek");
@@ -64,10 +60,7 @@ int main(int argc, char **argv)
 		}
 		/* A read chunk not written yet: under zcopy a phantom the fork
 		 * must give its bytes first. */
-		fflush(stdout);
-		pid_t pid = fork();
-		if (pid < 0)
-			zt_die("fork");
+		pid_t pid = zt_fork();
 		if (pid == 0)
 			_exit(0);
 		int status;
@@ -76,12 +69,7 @@ int main(int argc, char **argv)
 				zt_die("waitpid");
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			printf("child %d: status %#x\n", i, status);
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 		i++;
 	}

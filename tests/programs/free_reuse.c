@@ -9,7 +9,7 @@
  */
 #include <malloc.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define BIG (4 * ZT_CHUNK)
 
@@ -17,21 +17,7 @@ static void copy(const char *src, const char *dst, char *buf)
 {
 	int in = zt_open_in(src);
 	int out = zt_open_out(dst, 0);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
 	printf("copied %lld src_off %lld\n", total, zt_pos(in));
 	close(in);
 	close(out);
@@ -66,12 +52,8 @@ static void reuse(const char *label, const char *src, const char *dst, const cha
 	char *z = calloc(1, ZT_CHUNK);
 	if (!z)
 		zt_die("calloc");
-	int out = zt_open_out(zeros, 0), err;
-	zt_write_all(out, z, ZT_CHUNK, &err);
-	if (err) {
-		errno = err;
-		zt_die("write");
-	}
+	int out = zt_open_out(zeros, 0);
+	zt_put(out, z, ZT_CHUNK);
 	close(out);
 	snprintf(what, sizeof what, "%s: calloc", label);
 	expect_fill(what, (unsigned char *)z, ZT_CHUNK, 0);

@@ -42,7 +42,7 @@
 #include <sys/sendfile.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define CH (128 * 1024 + 100)
 
@@ -51,19 +51,12 @@ static char bss_area[2 * CH + 3 * ZT_PAGE];
 
 static void put_all(const void *p, size_t n)
 {
-	int err;
-	zt_write_all(out, p, n, &err);
-	if (err) {
-		errno = err;
-		zt_die("write");
-	}
+	zt_put(out, p, n);
 }
 
 static ssize_t get(void *p, size_t n)
 {
-	ssize_t r = read(in, p, n);
-	if (r < 0)
-		zt_die("read");
+	ssize_t r = zt_read(in, p, n);
 	return r;
 }
 

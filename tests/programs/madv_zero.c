@@ -7,16 +7,12 @@
  *
  * usage: madv_zero SRC DST ZEROS1 ZEROS2
  */
-#include "common.h"
+#include "zt.h"
 
 static void write_file(const char *path, const void *p, size_t n)
 {
-	int out = zt_open_out(path, 0), err;
-	zt_write_all(out, p, n, &err);
-	if (err) {
-		errno = err;
-		zt_die("write");
-	}
+	int out = zt_open_out(path, 0);
+	zt_put(out, p, n);
 	close(out);
 }
 
@@ -33,26 +29,10 @@ static void expect_zero(const char *what, const unsigned char *p, size_t n)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5)
-		zt_usage("madv_zero SRC DST ZEROS1 ZEROS2");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 4, "madv_zero SRC DST ZEROS1 ZEROS2", &in, &out);
 	unsigned char *buf = zt_map_anon(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
 	printf("copied %lld src_off %lld\n", total, zt_pos(in));
 
 	if (madvise(buf, ZT_CHUNK, MADV_DONTNEED) != 0)

@@ -12,16 +12,14 @@
  */
 #include <sys/uio.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define PIECES 6
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("many_pieces SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "many_pieces SRC DST", &in, &out);
 	char *buf[PIECES];
 	for (int i = 0; i < PIECES; i++)
 		buf[i] = zt_alloc(ZT_CHUNK);

@@ -10,7 +10,7 @@
  *   ro: the buffer is made read-only before it grows (a protection of
  *   its own on memory zcopy gave its bytes).
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -23,23 +23,9 @@ int main(int argc, char **argv)
 	/* The whole mapping is the program's own memory (touched), as a
 	 * buffer in use for a while is. */
 	memset(buf, 0x5a, cap);
-	long long total = 0;
-	size_t last = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-		last = (size_t)n;
-	}
+	long long total = zt_copy(in, out, buf, ZT_CHUNK);
+	/* A regular file gives full reads up to the last one. */
+	size_t last = total == 0 ? 0 : total % ZT_CHUNK ? (size_t)(total % ZT_CHUNK) : ZT_CHUNK;
 	printf("copied %lld\n", total);
 	if (argc == 5 && mprotect(buf, cap, PROT_READ) != 0)
 		zt_die("mprotect");

@@ -13,32 +13,20 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "common.h"
+#include "zt.h"
 
 static void slow_reader(int rfd, const char *dst)
 {
 	int out = zt_open_out(dst, 0);
-	char *buf = malloc(ZT_CHUNK);
+	char *buf = zt_malloc(ZT_CHUNK);
 	long long total = 0;
 	struct timespec nap = { 0, 300 * 1000 };
-	if (!buf)
-		zt_die("malloc");
 	for (unsigned i = 0;; i++) {
 		/* Odd-sized reads so the pipe frees space in uneven steps. */
-		ssize_t n = read(rfd, buf, 3000 + (i % 7) * 5000);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			zt_die("pipe read");
-		}
+		ssize_t n = zt_recv(rfd, buf, 3000 + (i % 7) * 5000, 0, "pipe read");
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 		nanosleep(&nap, NULL);
 	}
@@ -53,15 +41,7 @@ int main(int argc, char **argv)
 	int p[2];
 	if (pipe(p) != 0)
 		zt_die("pipe");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
-	if (pid == 0) {
-		close(p[1]);
-		slow_reader(p[0], argv[2]);
-	}
-	close(p[0]);
+	pid_t pid = zt_fork_reader(p[1], p[0], slow_reader, argv[2]);
 	if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0)
 		zt_die("fcntl");
 
@@ -70,9 +50,7 @@ int main(int argc, char **argv)
 	long long total = 0, partial = 0;
 	unsigned long eagain = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		for (ssize_t done = 0; done < n;) {

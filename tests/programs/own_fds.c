@@ -22,7 +22,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 static char *buf;
 
@@ -36,9 +36,7 @@ static unsigned long long copy(int in, int out, unsigned long long max)
 			want = (size_t)(max - total);
 		if (want == 0)
 			return total;
-		ssize_t n = read(in, buf, want);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, want);
 		if (n == 0)
 			return total;
 		int err;
@@ -91,10 +89,7 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "daemon") == 0) {
 		total = copy(in, out, 0);
-		fflush(stdout);
-		pid_t pid = fork();
-		if (pid < 0)
-			zt_die("fork");
+		pid_t pid = zt_fork();
 		if (pid == 0) {
 			close(0);
 			close(1);

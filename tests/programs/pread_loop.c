@@ -5,14 +5,12 @@
  * usage: pread_loop SRC DST
  * Prints bytes copied and both file offsets (the source's must stay 0).
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("pread_loop SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "pread_loop SRC DST", &in, &out);
 	char *buf = zt_alloc(ZT_CHUNK);
 	off_t off = 0;
 	for (;;) {
@@ -21,12 +19,7 @@ int main(int argc, char **argv)
 			zt_die("pread");
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		off += n;
 	}
 	printf("copied %lld src_off %lld dst_off %lld\n", (long long)off, zt_pos(in), zt_pos(out));

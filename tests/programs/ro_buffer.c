@@ -8,7 +8,7 @@
  *
  * usage: ro_buffer SRC DST
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -26,17 +26,10 @@ int main(int argc, char **argv)
 			if (mprotect(buf, ZT_CHUNK, PROT_READ | PROT_WRITE) != 0)
 				zt_die("mprotect");
 		}
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 	}
 	printf("offset at end %lld\n", zt_pos(in));
 	return 0;

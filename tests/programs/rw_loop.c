@@ -15,17 +15,12 @@
  */
 #include <signal.h>
 
-#include "common.h"
+#include "zt.h"
 
 static int copy(int in, int out, char *buf, size_t bs, unsigned long long *total)
 {
 	for (;;) {
-		ssize_t n = read(in, buf, bs);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			zt_die("read");
-		}
+		ssize_t n = zt_recv(in, buf, bs, 0, "read");
 		if (n == 0)
 			return 0;
 		int err;

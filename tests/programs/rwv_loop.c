@@ -7,7 +7,7 @@
  */
 #include <sys/uio.h>
 
-#include "common.h"
+#include "zt.h"
 
 /* writev until everything went out, resuming after short counts. */
 static void writev_all(int fd, struct iovec *iov, int cnt)
@@ -33,10 +33,8 @@ static void writev_all(int fd, struct iovec *iov, int cnt)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("rwv_loop SRC DST");
-	int in = zt_open_in(argv[1]);
-	int out = zt_open_out(argv[2], 0);
+	int in, out;
+	zt_start(argc, argv, 2, "rwv_loop SRC DST", &in, &out);
 	char *body = zt_alloc(ZT_CHUNK);
 	char hdr[64];
 	unsigned chunk = 0;

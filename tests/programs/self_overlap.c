@@ -8,7 +8,7 @@
  * usage: self_overlap FILE DELTA
  * Prints the new size and a checksum of the whole file.
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {

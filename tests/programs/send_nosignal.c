@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {
@@ -45,9 +45,7 @@ int main(int argc, char **argv)
 	char *buf = zt_alloc(ZT_CHUNK);
 	int err = 0;
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
 		for (ssize_t off = 0; off < n && !err;) {

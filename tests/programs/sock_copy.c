@@ -8,34 +8,36 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 static void receive(int sock, const char *dst)
 {
 	int out = zt_open_out(dst, 0);
-	char *buf = malloc(65536);
+	char *buf = zt_malloc(65536);
 	long long total = 0;
-	if (!buf)
-		zt_die("malloc");
 	for (;;) {
-		ssize_t n = recv(sock, buf, 65536, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			zt_die("recv");
-		}
+		ssize_t n = zt_recv(sock, buf, 65536, 1, "recv");
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		total += n;
 	}
 	printf("received %lld\n", total);
 	exit(0);
+}
+
+/* send(2) until all of buf went, resuming after EINTR and short counts. */
+static void send_all(int sock, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t w = send(sock, (const char *)buf + done, n - done, 0);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			zt_die("send");
+		}
+		done += (size_t)w;
+	}
 }
 
 int main(int argc, char **argv)
@@ -45,36 +47,10 @@ int main(int argc, char **argv)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		zt_die("socketpair");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0)
-		zt_die("fork");
-	if (pid == 0) {
-		close(sv[0]);
-		receive(sv[1], argv[2]);
-	}
-	close(sv[1]);
+	pid_t pid = zt_fork_reader(sv[0], sv[1], receive, argv[2]);
 
 	int in = zt_open_in(argv[1]);
-	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = send(sv[0], buf + done, (size_t)(n - done), 0);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				zt_die("send");
-			}
-			done += w;
-		}
-		total += n;
-	}
+	long long total = zt_copy_by(in, sv[0], zt_alloc(ZT_CHUNK), ZT_CHUNK, send_all);
 	if (shutdown(sv[0], SHUT_WR) != 0)
 		zt_die("shutdown");
 	int st;

@@ -5,7 +5,7 @@
  *
  * usage: stdio_copy SRC DST
  */
-#include "common.h"
+#include "zt.h"
 
 int main(int argc, char **argv)
 {

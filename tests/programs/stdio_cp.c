@@ -33,7 +33,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "common.h"
+#include "zt.h"
 
 static size_t chunk = 128 * 1024;
 static const char *bufkind = "aligned", *vmode = "default";

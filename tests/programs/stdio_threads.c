@@ -9,7 +9,7 @@
  */
 #include <pthread.h>
 
-#include "common.h"
+#include "zt.h"
 
 #define CHUNK (128 * 1024)
 

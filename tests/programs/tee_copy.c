@@ -5,7 +5,16 @@
  *
  * usage: tee_copy SRC DST1 DST2
  */
-#include "common.h"
+#include "zt.h"
+
+static int out2;
+
+/* Each chunk to the first destination, then the same buffer to the second. */
+static void put_both(int out1, const void *buf, size_t n)
+{
+	zt_put(out1, buf, n);
+	zt_put(out2, buf, n);
+}
 
 int main(int argc, char **argv)
 {
@@ -13,25 +22,8 @@ int main(int argc, char **argv)
 		zt_usage("tee_copy SRC DST1 DST2");
 	int in = zt_open_in(argv[1]);
 	int out1 = zt_open_out(argv[2], 0);
-	int out2 = zt_open_out(argv[3], 0);
-	char *buf = zt_alloc(ZT_CHUNK);
-	long long total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
-		if (n == 0)
-			break;
-		int err;
-		zt_write_all(out1, buf, (size_t)n, &err);
-		if (!err)
-			zt_write_all(out2, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
-		total += n;
-	}
+	out2 = zt_open_out(argv[3], 0);
+	long long total = zt_copy_by(in, out1, zt_alloc(ZT_CHUNK), ZT_CHUNK, put_both);
 	printf("copied %lld src_off %lld dst_offs %lld %lld\n", total, zt_pos(in), zt_pos(out1),
 	       zt_pos(out2));
 	return 0;

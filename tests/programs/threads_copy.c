@@ -6,7 +6,7 @@
  */
 #include <pthread.h>
 
-#include "common.h"
+#include "zt.h"
 
 struct job {
 	char src[512], dst[512];
@@ -21,17 +21,10 @@ static void *run(void *arg)
 	int out = zt_open_out(j->dst, 0);
 	char *buf = zt_alloc(ZT_CHUNK);
 	for (;;) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
-		if (n < 0)
-			zt_die("read");
+		ssize_t n = zt_read(in, buf, ZT_CHUNK);
 		if (n == 0)
 			break;
-		int err;
-		zt_write_all(out, buf, (size_t)n, &err);
-		if (err) {
-			errno = err;
-			zt_die("write");
-		}
+		zt_put(out, buf, (size_t)n);
 		j->copied += n;
 	}
 	j->src_off = zt_pos(in);

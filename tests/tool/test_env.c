@@ -24,13 +24,11 @@
 
 static char lib[PATH_MAX], dir[PATH_MAX];
 
+char *path_in(const char *base, const char *name); /* test_tool.c */
+
 static char *at(const char *name)
 {
-	static char paths[8][PATH_MAX + 64];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-	return p;
+	return path_in(dir, name);
 }
 
 static void env_setup(void)
@@ -163,27 +161,42 @@ END_TEST
 static const char *const misspelt[] = {"disabled", "off ", " off", "of", "onn", "1", "",
 				       "Observ"};
 
-START_TEST(misspelt_mode_runs_off_and_says_so_once)
+/* The pipeline with ZCOPY_MODE=value: it succeeds with the plain run's
+ * output. */
+static void run_with_mode(const char *value, struct outcome *o)
 {
 	char var[64];
 	const char *env[] = {var, NULL};
+
+	snprintf(var, sizeof var, "ZCOPY_MODE=%s", value);
+	plain_reference();
+	sh_run(o, lib, env, pipeline);
+	ck_assert_int_eq(o->status, 0);
+	ck_assert(same_files(at("out.plain"), at("out")));
+}
+
+/* Every process (sh and both cats) wrote a record in mode off, and nothing
+ * moved by kernel transfer. */
+static void expect_all_off(struct outcome *o)
+{
+	ck_assert_uint_ge(o->recs.n, 2);
+	for (size_t i = 0; i < o->recs.n; i++)
+		ck_assert_str_eq(o->recs.v[i].mode, "off");
+	ck_assert_uint_eq(zero_copy_total(&o->recs), 0);
+	zt_records_free(&o->recs);
+}
+
+START_TEST(misspelt_mode_runs_off_and_says_so_once)
+{
 	struct outcome o;
 
-	snprintf(var, sizeof var, "ZCOPY_MODE=%s", misspelt[_i]);
-	plain_reference();
 	/* sh and both cats run with zcopy off, and the setting is named once:
 	 * by sh, and not again by the commands it starts */
-	sh_run(&o, lib, env, pipeline);
-	ck_assert_int_eq(o.status, 0);
-	ck_assert(same_files(at("out.plain"), at("out")));
+	run_with_mode(misspelt[_i], &o);
 	ck_assert_msg(lines(o.err) == 1 && strstr(o.err, "ZCOPY_MODE=\"") &&
 			      strstr(o.err, "zcopy is off"),
 		      "ZCOPY_MODE='%s': stderr: %s", misspelt[_i], o.err);
-	ck_assert_uint_ge(o.recs.n, 2);
-	for (size_t i = 0; i < o.recs.n; i++)
-		ck_assert_str_eq(o.recs.v[i].mode, "off");
-	ck_assert_uint_eq(zero_copy_total(&o.recs), 0);
-	zt_records_free(&o.recs);
+	expect_all_off(&o);
 }
 END_TEST
 
@@ -191,21 +204,11 @@ static const char *const spelt_off[] = {"off", "OFF", "Off", "0", "false", "FALS
 
 START_TEST(ways_of_saying_off_run_off_silently)
 {
-	char var[64];
-	const char *env[] = {var, NULL};
 	struct outcome o;
 
-	snprintf(var, sizeof var, "ZCOPY_MODE=%s", spelt_off[_i]);
-	plain_reference();
-	sh_run(&o, lib, env, pipeline);
-	ck_assert_int_eq(o.status, 0);
-	ck_assert(same_files(at("out.plain"), at("out")));
+	run_with_mode(spelt_off[_i], &o);
 	ck_assert_str_eq(o.err, "");
-	ck_assert_uint_ge(o.recs.n, 2);
-	for (size_t i = 0; i < o.recs.n; i++)
-		ck_assert_str_eq(o.recs.v[i].mode, "off");
-	ck_assert_uint_eq(zero_copy_total(&o.recs), 0);
-	zt_records_free(&o.recs);
+	expect_all_off(&o);
 }
 END_TEST
 

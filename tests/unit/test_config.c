@@ -344,28 +344,29 @@ REJECTS(only_empty, ZCOPY_ENV_ONLY, "")
 REJECTS(only_separators_only, ZCOPY_ENV_ONLY, " :, ")
 REJECTS(skip_empty, ZCOPY_ENV_SKIP, "")
 
+/* var set to len copies of c (one more than its limit) is rejected. */
+static void check_too_long(const char *var, char c, size_t len)
+{
+	char value[ZC_PATH_MAX + ZC_LIST_MAX + 1];
+	assert_true(len < sizeof value);
+	memset(value, c, len);
+	value[len] = '\0';
+	check_rejected(var, value);
+}
+
 static void only_list_too_long(void **state)
 {
-	char list[ZC_LIST_MAX + 1];
-	memset(list, 'c', sizeof list - 1);
-	list[sizeof list - 1] = '\0';
-	check_rejected(ZCOPY_ENV_ONLY, list);
+	check_too_long(ZCOPY_ENV_ONLY, 'c', ZC_LIST_MAX);
 }
 
 static void stats_path_too_long(void **state)
 {
-	char path[ZC_PATH_MAX + 1];
-	memset(path, 'a', sizeof path - 1);
-	path[sizeof path - 1] = '\0';
-	check_rejected(ZCOPY_ENV_STATS, path);
+	check_too_long(ZCOPY_ENV_STATS, 'a', ZC_PATH_MAX);
 }
 
 static void log_file_path_too_long(void **state)
 {
-	char path[ZC_PATH_MAX + 1];
-	memset(path, 'b', sizeof path - 1);
-	path[sizeof path - 1] = '\0';
-	check_rejected(ZCOPY_ENV_LOG_FILE, path);
+	check_too_long(ZCOPY_ENV_LOG_FILE, 'b', ZC_PATH_MAX);
 }
 
 /* Short enough as written, too long once each %p is a pid. */
@@ -513,46 +514,31 @@ static void config_var_names_the_table(void **state)
 
 /* ---- %p expansion ----------------------------------------------------------- */
 
-static void expand_replaces_p_with_pid(void **state)
+/* Templates that fit: %p becomes the pid, every time; %% is a literal %;
+ * other % sequences stay; a path without % is copied; a result of exactly
+ * the capacity (7 bytes + NUL in 8) fits. */
+static void expand_templates(void **state)
 {
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "/tmp/zc.%p.json", 1234), 0);
-	assert_string_equal(out, "/tmp/zc.1234.json");
-}
-
-static void expand_replaces_every_p(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p/%p-%p", 7), 0);
-	assert_string_equal(out, "7/7-7");
-}
-
-static void expand_double_percent_is_literal(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "a%%p%%%p", 42), 0);
-	assert_string_equal(out, "a%p%42");
-}
-
-static void expand_other_percent_sequences_kept(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "x%d%", 5), 0);
-	assert_string_equal(out, "x%d%");
-}
-
-static void expand_without_template_copies(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "/plain/path", 99), 0);
-	assert_string_equal(out, "/plain/path");
-}
-
-static void expand_exact_fit(void **state)
-{
-	char out[8];
-	assert_int_equal(zc_expand_path(out, sizeof out, "ab%p", 12345), 0); /* 7 + NUL */
-	assert_string_equal(out, "ab12345");
+	static const struct {
+		const char *tmpl;
+		long pid;
+		const char *want;
+		size_t cap;
+	} cases[] = {
+		{ "/tmp/zc.%p.json", 1234, "/tmp/zc.1234.json", 64 },
+		{ "%p/%p-%p", 7, "7/7-7", 64 },
+		{ "a%%p%%%p", 42, "a%p%42", 64 },
+		{ "x%d%", 5, "x%d%", 64 },
+		{ "/plain/path", 99, "/plain/path", 64 },
+		{ "ab%p", 12345, "ab12345", 8 },
+		{ "%p", 0, "0", 64 },
+		{ "%p", 4194304, "4194304", 64 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char out[64];
+		assert_int_equal(zc_expand_path(out, cases[i].cap, cases[i].tmpl, cases[i].pid), 0);
+		assert_string_equal(out, cases[i].want);
+	}
 }
 
 static void expand_one_byte_short_fails(void **state)
@@ -569,15 +555,6 @@ static void expand_zero_capacity_fails(void **state)
 	char out[1] = { 'z' };
 	assert_int_equal(zc_expand_path(out, 0, "", 1), -1);
 	assert_int_equal(out[0], 'z');
-}
-
-static void expand_pid_zero_and_large(void **state)
-{
-	char out[64];
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p", 0), 0);
-	assert_string_equal(out, "0");
-	assert_int_equal(zc_expand_path(out, sizeof out, "%p", 4194304), 0);
-	assert_string_equal(out, "4194304");
 }
 
 int main(void)
@@ -654,15 +631,9 @@ int main(void)
 		T(changed_called_only_for_non_defaults),
 		T(changed_not_called_for_rejected_values),
 		T(mode_names),
-		T(expand_replaces_p_with_pid),
-		T(expand_replaces_every_p),
-		T(expand_double_percent_is_literal),
-		T(expand_other_percent_sequences_kept),
-		T(expand_without_template_copies),
-		T(expand_exact_fit),
+		T(expand_templates),
 		T(expand_one_byte_short_fails),
 		T(expand_zero_capacity_fails),
-		T(expand_pid_zero_and_large),
 #undef T
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

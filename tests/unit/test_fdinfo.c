@@ -11,73 +11,45 @@
 #include "fdinfo.h"
 #include "unit.h"
 
-static void regular_file_is_file(void **state)
+/* File type bits, socket type and isatty of a descriptor, and its kind. */
+static void classify_by_type_socket_and_tty(void **state)
 {
-	assert_int_equal(zc_classify(S_IFREG | 0644, 0, 0), ZC_K_FILE);
-}
-
-static void block_device_is_block(void **state)
-{
-	assert_int_equal(zc_classify(S_IFBLK | 0660, 0, 0), ZC_K_BLOCK);
-}
-
-static void fifo_is_pipe(void **state)
-{
-	assert_int_equal(zc_classify(S_IFIFO | 0600, 0, 0), ZC_K_PIPE);
-}
-
-static void stream_socket_is_stream(void **state)
-{
-	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_STREAM, 0), ZC_K_STREAM);
-}
-
-static void datagram_socket_is_dgram(void **state)
-{
-	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_DGRAM, 0), ZC_K_DGRAM);
-}
-
-static void seqpacket_socket_is_dgram(void **state)
-{
-	/* message boundaries matter just as for datagrams */
-	assert_int_equal(zc_classify(S_IFSOCK | 0777, SOCK_SEQPACKET, 0), ZC_K_DGRAM);
+	static const struct {
+		mode_t mode;
+		int sock_type, tty;
+		enum zc_kind kind;
+	} cases[] = {
+		{ S_IFREG | 0644, 0, 0, ZC_K_FILE },
+		{ S_IFBLK | 0660, 0, 0, ZC_K_BLOCK },
+		{ S_IFIFO | 0600, 0, 0, ZC_K_PIPE },
+		{ S_IFSOCK | 0777, SOCK_STREAM, 0, ZC_K_STREAM },
+		{ S_IFSOCK | 0777, SOCK_DGRAM, 0, ZC_K_DGRAM },
+		/* message boundaries matter just as for datagrams */
+		{ S_IFSOCK | 0777, SOCK_SEQPACKET, 0, ZC_K_DGRAM },
+		{ S_IFCHR | 0666, 0, 0, ZC_K_CHAR },  /* a char device, not a tty */
+		{ S_IFCHR | 0620, 0, 1, ZC_K_TTY },
+		{ S_IFDIR | 0755, 0, 0, ZC_K_OTHER },
+		/* an anonymous inode: eventfd, epoll, signalfd ... have no file
+		 * type bits */
+		{ 0600, 0, 0, ZC_K_OTHER },
+		/* the socket type is ignored for non-sockets */
+		{ S_IFREG, SOCK_DGRAM, 0, ZC_K_FILE },
+		{ S_IFIFO, SOCK_STREAM, 1, ZC_K_PIPE },
+		/* the tty flag is ignored for non-char devices */
+		{ S_IFREG, 0, 1, ZC_K_FILE },
+		{ S_IFSOCK, SOCK_STREAM, 1, ZC_K_STREAM },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		if (zc_classify(cases[i].mode, cases[i].sock_type, cases[i].tty) != cases[i].kind)
+			fail_msg("case %zu: mode 0%o, socket type %d, tty %d: kind %d, expected %d", i,
+				 (unsigned)cases[i].mode, cases[i].sock_type, cases[i].tty,
+				 (int)zc_classify(cases[i].mode, cases[i].sock_type, cases[i].tty),
+				 (int)cases[i].kind);
 }
 
 static void unknown_socket_type_is_not_a_stream(void **state)
 {
 	assert_int_not_equal(zc_classify(S_IFSOCK, 0, 0), ZC_K_STREAM);
-}
-
-static void char_device_that_is_not_a_tty_is_char(void **state)
-{
-	assert_int_equal(zc_classify(S_IFCHR | 0666, 0, 0), ZC_K_CHAR);
-}
-
-static void char_device_that_is_a_tty_is_tty(void **state)
-{
-	assert_int_equal(zc_classify(S_IFCHR | 0620, 0, 1), ZC_K_TTY);
-}
-
-static void directory_is_other(void **state)
-{
-	assert_int_equal(zc_classify(S_IFDIR | 0755, 0, 0), ZC_K_OTHER);
-}
-
-static void anonymous_inode_is_other(void **state)
-{
-	/* eventfd, epoll, signalfd ... have no file type bits */
-	assert_int_equal(zc_classify(0600, 0, 0), ZC_K_OTHER);
-}
-
-static void socket_type_ignored_for_non_sockets(void **state)
-{
-	assert_int_equal(zc_classify(S_IFREG, SOCK_DGRAM, 0), ZC_K_FILE);
-	assert_int_equal(zc_classify(S_IFIFO, SOCK_STREAM, 1), ZC_K_PIPE);
-}
-
-static void tty_flag_ignored_for_non_char_devices(void **state)
-{
-	assert_int_equal(zc_classify(S_IFREG, 0, 1), ZC_K_FILE);
-	assert_int_equal(zc_classify(S_IFSOCK, SOCK_STREAM, 1), ZC_K_STREAM);
 }
 
 static void rdonly_is_read(void **state)
@@ -177,22 +149,11 @@ static void source_needs_readable_sized_file_or_block(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(regular_file_is_file),
 		cmocka_unit_test(disk_and_memory_file_systems_are_sized),
 		cmocka_unit_test(proc_sys_fuse_and_nfs_are_not_sized),
 		cmocka_unit_test(source_needs_readable_sized_file_or_block),
-		cmocka_unit_test(block_device_is_block),
-		cmocka_unit_test(fifo_is_pipe),
-		cmocka_unit_test(stream_socket_is_stream),
-		cmocka_unit_test(datagram_socket_is_dgram),
-		cmocka_unit_test(seqpacket_socket_is_dgram),
+		cmocka_unit_test(classify_by_type_socket_and_tty),
 		cmocka_unit_test(unknown_socket_type_is_not_a_stream),
-		cmocka_unit_test(char_device_that_is_not_a_tty_is_char),
-		cmocka_unit_test(char_device_that_is_a_tty_is_tty),
-		cmocka_unit_test(directory_is_other),
-		cmocka_unit_test(anonymous_inode_is_other),
-		cmocka_unit_test(socket_type_ignored_for_non_sockets),
-		cmocka_unit_test(tty_flag_ignored_for_non_char_devices),
 		cmocka_unit_test(rdonly_is_read),
 		cmocka_unit_test(wronly_is_write),
 		cmocka_unit_test(rdwr_is_read_and_write),

@@ -199,21 +199,9 @@ static void fmt_exact_fit(void **state)
 
 /* ---- log destination -------------------------------------------------------- */
 
-static char tmpdir[] = "/tmp/zc-unit-log.XXXXXX";
+UNIT_TMPDIR_GROUP("/tmp/zc-unit-log.XXXXXX")
 static int saved_stderr = -1;
 static char capture_path[PATH_MAX];
-
-static int group_setup(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static int log_teardown(void **state)
 {
@@ -235,22 +223,13 @@ static void capture_start(void)
 	close(fd);
 }
 
-static size_t read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (size_t)n : 0;
-}
 
 static size_t capture_end(char *buf, size_t cap)
 {
 	dup2(saved_stderr, 2);
 	close(saved_stderr);
 	saved_stderr = -1;
-	return read_file(capture_path, buf, cap);
+	return unit_slurp(capture_path, buf, cap);
 }
 
 /* The fd a path is open on in this process, or -1. */
@@ -334,7 +313,7 @@ static void log_file_expands_pid_and_appends(void **state)
 	zc_log_close();
 	assert_int_equal(capture_end(out, sizeof out), 0); /* nothing on stderr */
 
-	read_file(path, out, sizeof out);
+	unit_slurp(path, out, sizeof out);
 	snprintf(expect, sizeof expect, "earlier\nzcopy[%ld]: msg 7\n", (long)getpid());
 	assert_string_equal(out, expect);
 }
@@ -396,7 +375,7 @@ static void reused_log_fd_number_is_left_alone(void **state)
 	/* still open: our close left the program's fd alone */
 	assert_int_not_equal(fcntl(fd, F_GETFD), -1);
 	close(fd);
-	assert_int_equal(read_file(theirs, out, sizeof out), 0);
+	assert_int_equal(unit_slurp(theirs, out, sizeof out), 0);
 }
 
 /* With a small descriptor limit no fd is kept: each line opens the file. */
@@ -418,7 +397,7 @@ static void small_fd_limit_keeps_no_log_fd(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_int_equal(held, -1);
 	assert_int_equal(held_after, -1);
-	read_file(path, out, sizeof out);
+	unit_slurp(path, out, sizeof out);
 	snprintf(expect, sizeof expect, "zcopy[%ld]: line 1\nzcopy[%ld]: line 2\n", (long)getpid(),
 		 (long)getpid());
 	assert_string_equal(out, expect);
@@ -440,7 +419,7 @@ static void symlinked_log_file_is_refused(void **state)
 	capture_end(out, sizeof out);
 	assert_non_null(strstr(out, "cannot open log file"));
 	assert_non_null(strstr(out, ": to stderr\n"));
-	assert_int_equal(read_file(path, out, sizeof out), 0);
+	assert_int_equal(unit_slurp(path, out, sizeof out), 0);
 }
 
 static void unopenable_log_file_falls_back_to_stderr(void **state)

@@ -32,9 +32,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_tmpdir_remove(tmpdir);
 }
 
 static int limit(void)

@@ -18,24 +18,13 @@
 #include "config.h"
 #include "json.h"
 #include "stats.h"
+#include "tool.h"
 #include "unit.h"
 #include "zcopy.h"
 
-static char tmpdir[] = "/tmp/zc-unit-stats.XXXXXX";
+UNIT_TMPDIR_GROUP("/tmp/zc-unit-stats.XXXXXX")
 static char out[1 << 16];
 static struct json_doc doc;
-
-static int group_setup(void **state)
-{
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static int fresh(void **state)
 {
@@ -98,6 +87,19 @@ static void json_keys_in_documented_order(void **state)
 			    json_index(&doc, contract_keys[i]));
 }
 
+/* Each member at path has exactly the raw value text (a NULL-ended list). */
+struct member_want {
+	const char *path, *val;
+};
+#define IT_PAIRS(...) ((const struct member_want[]){ __VA_ARGS__, { NULL, NULL } })
+
+static void assert_members(const struct member_want *w)
+{
+	for (; w->path; w++)
+		if (!json_is(&doc, w->path, w->val))
+			fail_msg("%s is not %s", w->path, w->val);
+}
+
 static void json_is_one_line_object(void **state)
 {
 	struct zc_stats s = { 0 };
@@ -120,18 +122,58 @@ static void json_values_match_counters(void **state)
 	s.transfers[ZC_T_SPLICE] = 512;
 	size_t n = zc_stats_json(&s, out, sizeof out, 4194304, "/usr/bin/dd", "observe", 1);
 	assert_valid_json(out, n);
-	assert_true(json_is(&doc, "pid", "4194304"));
-	assert_true(json_is(&doc, "exe", "\"/usr/bin/dd\""));
-	assert_true(json_is(&doc, "mode", "\"observe\""));
-	assert_true(json_is(&doc, "guard", "1"));
-	assert_true(json_is(&doc, "bytes_zero_copy", "67108864"));
-	assert_true(json_is(&doc, "bytes_copied", "131072"));
-	assert_true(json_is(&doc, "phantom_reads", "512"));
-	assert_true(json_is(&doc, "materialized_bytes", "4096"));
-	assert_true(json_is(&doc, "would_zero_copy_bytes", "18446744073709551615"));
-	assert_true(json_is(&doc, "transfers.copy_file_range", "3"));
-	assert_true(json_is(&doc, "transfers.sendfile", "0"));
-	assert_true(json_is(&doc, "transfers.splice", "512"));
+	assert_members(IT_PAIRS({ "pid", "4194304" }, { "exe", "\"/usr/bin/dd\"" },
+				{ "mode", "\"observe\"" }, { "guard", "1" },
+				{ "bytes_zero_copy", "67108864" }, { "bytes_copied", "131072" },
+				{ "phantom_reads", "512" }, { "materialized_bytes", "4096" },
+				{ "would_zero_copy_bytes", "18446744073709551615" },
+				{ "transfers.copy_file_range", "3" }, { "transfers.sendfile", "0" },
+				{ "transfers.splice", "512" }));
+}
+
+/* The zcopy command's reader (tools/records.c, which the suites, the
+ * benchmarks and `zcopy stats` use) reads back every key the writer wrote,
+ * with its value. */
+static void record_reads_back_through_the_tools_reader(void **state)
+{
+	static const char *const keys[] = { ZCOPY_STAT_KEYS };
+	struct zc_stats s = { 0 };
+	struct zt_record r;
+	const char *why = NULL;
+	uint64_t v;
+	s.bytes_zero_copy = 1;
+	s.bytes_copied = 2;
+	s.phantom_reads = 3;
+	s.materialized_bytes = 4;
+	s.would_zero_copy_bytes = 5;
+	s.would_guard_bytes = 6;
+	s.transfers[ZC_T_SPLICE] = 7;
+	s.fallbacks[ZC_FB_WARMUP] = 8;
+	s.fallback_bytes[ZC_FB_WARMUP] = 9;
+	size_t n = zc_stats_json(&s, out, sizeof out, 10, "/bin/x", "observe", 1);
+	assert_int_equal(zt_record_parse(out, n, &r, &why, NULL), 0);
+	/* "streams" is written only when the process had one (its reading is
+	 * tested with a real run in tests/tool/test_records.c). */
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (!(r.have >> i & 1) && strcmp(keys[i], ZCOPY_STAT_STREAMS) != 0)
+			fail_msg("the reader did not see %s in %s", keys[i], out);
+	static const struct {
+		const char *key;
+		uint64_t v;
+	} want[] = { { "pid", 10 }, { "guard", 1 }, { "bytes_zero_copy", 1 },
+		     { "bytes_copied", 2 }, { "phantom_reads", 3 }, { "materialized_bytes", 4 },
+		     { "would_zero_copy_bytes", 5 }, { "would_guard_bytes", 6 },
+		     { "transfers.splice", 7 }, { "transfers.sendfile", 0 },
+		     { "fallbacks.warmup", 8 }, { "fallback_bytes.warmup", 9 } };
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		assert_int_equal(zt_record_get(&r, want[i].key, &v), 1);
+		if (v != want[i].v)
+			fail_msg("%s: read %llu, written %llu", want[i].key, (unsigned long long)v,
+				 (unsigned long long)want[i].v);
+	}
+	assert_string_equal(r.exe, "/bin/x");
+	assert_string_equal(r.mode, "observe");
+	zt_record_free(&r);
 }
 
 static void json_zero_fallbacks_omitted(void **state)
@@ -378,15 +420,6 @@ static void reset_zeroes_every_counter(void **state)
 
 /* ---- emission ---------------------------------------------------------------- */
 
-static size_t slurp(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, cap - 1);
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (size_t)n : 0;
-}
 
 static int count_fds(void)
 {
@@ -460,17 +493,13 @@ static void emit_appends_one_json_line_at_expanded_path(void **state)
 	assert_int_equal(errno, EXDEV);
 	assert_int_equal(count_fds(), before); /* the stats fd was closed */
 
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 1);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	snprintf(quoted, sizeof quoted, "\"%s\"", exe);
-	assert_true(json_is(&doc, "pid", pid));
-	assert_true(json_is(&doc, "exe", quoted));
-	assert_true(json_is(&doc, "mode", "\"observe\""));
-	assert_true(json_is(&doc, "guard", "1"));
-	assert_true(json_is(&doc, "would_zero_copy_bytes", "1048576"));
-	assert_true(json_is(&doc, "fallbacks.alignment", "1"));
-	assert_true(json_is(&doc, "fallback_bytes.alignment", "4096"));
+	assert_members(IT_PAIRS({ "pid", pid }, { "exe", quoted }, { "mode", "\"observe\"" },
+				{ "guard", "1" }, { "would_zero_copy_bytes", "1048576" },
+				{ "fallbacks.alignment", "1" }, { "fallback_bytes.alignment", "4096" }));
 }
 
 static void emit_appends_to_existing_file(void **state)
@@ -481,7 +510,7 @@ static void emit_appends_to_existing_file(void **state)
 	zc_stats_emit();
 	zc_stats_reset(); /* as a forked child would, before its own record */
 	zc_stats_emit();
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 2);
 }
 
@@ -492,7 +521,7 @@ static void emit_writes_one_record_per_process(void **state)
 	snprintf(path, sizeof path, "%s/once.json", tmpdir);
 	zc_stats_emit();
 	zc_stats_emit(); /* a second exit path in the same process */
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, 1);
 }
 
@@ -520,7 +549,7 @@ static void emit_from_many_processes_gives_whole_lines(void **state)
 		assert_true(wait(&st) > 0);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	slurp(path, buf, sizeof buf);
+	unit_slurp(path, buf, sizeof buf);
 	assert_json_lines(buf, KIDS);
 }
 
@@ -533,18 +562,13 @@ static void emit_stderr_prints_the_human_line(void **state)
 	ZC_ADD(bytes_zero_copy, 2 << 20);
 	ZC_ADD(transfers[ZC_T_SENDFILE], 2);
 
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	int saved = unit_stderr_to(path);
 	zc_stats_open(); /* start-up: fd 2 is that file */
 	zc_stats_emit();
 	dup2(saved, 2);
 	close(saved);
 
-	size_t n = slurp(path, buf, sizeof buf);
+	size_t n = unit_slurp(path, buf, sizeof buf);
 	snprintf(head, sizeof head, "zcopy[%ld] /", (long)getpid());
 	assert_true(n > 0);
 	assert_memory_equal(buf, head, strlen(head));
@@ -580,8 +604,8 @@ static void emit_stderr_skips_a_replaced_fd_2(void **state)
 	dup2(saved, 2);
 	close(saved);
 
-	assert_int_equal(slurp(path, buf, sizeof buf), 0);
-	assert_int_equal(slurp(theirs, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(path, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(theirs, buf, sizeof buf), 0);
 }
 
 static void emit_to_unwritable_path_is_silent(void **state)
@@ -589,19 +613,14 @@ static void emit_to_unwritable_path_is_silent(void **state)
 	char path[PATH_MAX], buf[256];
 	snprintf(path, sizeof path, "%s/err.txt", tmpdir);
 	strcpy(zc_cfg.stats, "/nonexistent-zc-dir/stats.json");
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	int saved = unit_stderr_to(path);
 	int before = count_fds();
 	zc_stats_emit();
 	int after = count_fds();
 	dup2(saved, 2);
 	close(saved);
 	assert_int_equal(after, before);
-	assert_int_equal(slurp(path, buf, sizeof buf), 0);
+	assert_int_equal(unit_slurp(path, buf, sizeof buf), 0);
 }
 
 int main(void)
@@ -612,6 +631,7 @@ int main(void)
 		T(json_keys_in_documented_order),
 		T(json_is_one_line_object),
 		T(json_values_match_counters),
+		T(record_reads_back_through_the_tools_reader),
 		T(json_zero_fallbacks_omitted),
 		T(json_nonzero_fallbacks_included),
 		T(json_every_fallback_reason_has_a_key),

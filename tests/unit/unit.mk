@@ -6,7 +6,7 @@
 # and fails if any test in any of them fails.
 
 UNIT_DIR     := $(BUILD)/unit
-UNIT_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -pthread \
+UNIT_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11 -pthread -Itools \
                 $(shell pkg-config --cflags cmocka 2>/dev/null)
 UNIT_LIBS    := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka) -ldl
 UNIT_HDRS    := $(wildcard tests/unit/*.h)
@@ -16,7 +16,8 @@ UNIT_TESTS   := config log stats detect fdinfo policy ownfd header fileabi
 # Sources each test binary links, besides its own test_<name>.c.
 UNIT_SRCS_config := shim/config.c
 UNIT_SRCS_log    := shim/log.c shim/config.c shim/real.c shim/ownfd.c
-UNIT_SRCS_stats  := shim/stats.c shim/live.c shim/streams.c shim/fdinfo.c shim/log.c shim/config.c shim/real.c shim/ownfd.c tests/unit/json.c
+UNIT_SRCS_stats  := shim/stats.c shim/live.c shim/streams.c shim/fdinfo.c shim/log.c shim/config.c shim/real.c \
+                    shim/ownfd.c tests/unit/json.c tools/records.c
 UNIT_SRCS_detect := shim/detect.c
 UNIT_SRCS_fdinfo := shim/fdinfo.c shim/real.c
 UNIT_SRCS_policy := shim/policy.c

@@ -1,9 +1,9 @@
 /*
  * harness.c - see harness.h.  Runs commands with an environment built before
  * fork (tests may have threads), each in its own process group so a hung
- * run and everything it forked can be killed; reads stats records with a
- * small JSON walker that understands exactly the record's shape (objects,
- * strings, integers).
+ * run and everything it forked can be killed; reads stats records with the
+ * zcopy command's reader (tools/records.c), so a test sees the record as the
+ * tool does.
  */
 #include "harness.h"
 
@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tool.h" /* the stats-record reader, tools/records.c */
 
 extern char **environ;
 
@@ -42,10 +44,10 @@ static void resolve(char *out, const char *env, const char *fallback)
 	}
 }
 
-void it_global_init(void)
+static void global_init(const char *progs)
 {
 	resolve(it_lib, "ZCOPY_TEST_LIB", "build/libzcopy.so");
-	resolve(it_progs, "ZCOPY_TEST_PROGS", "build/programs");
+	resolve(it_progs, "ZCOPY_TEST_PROGS", progs);
 	snprintf(base_dir, sizeof base_dir, "/tmp/zcopy-test.XXXXXX");
 	if (!mkdtemp(base_dir)) {
 		perror("mkdtemp");
@@ -84,9 +86,78 @@ static void rm_tree(const char *dir)
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-void it_global_cleanup(void)
+/* Skips are told by a file in the base directory: each test runs in a
+ * process of its own, and Check knows only pass and fail. */
+static char skip_file[sizeof base_dir + 16];
+
+void it_skip(const char *why)
 {
+	FILE *f = fopen(skip_file, "a");
+	if (f) {
+		fprintf(f, "%s\n", why);
+		fclose(f);
+	}
+	/* Ends the test's process as a pass for Check; it_main counts it as
+	 * skipped. */
+	exit(0);
+}
+
+static const char *suite_name = "suite";
+
+Suite *it_suite(const char *name)
+{
+	suite_name = name;
+	return suite_create(name);
+}
+
+int it_main(Suite *s, const char *progs)
+{
+	global_init(progs);
+	snprintf(skip_file, sizeof skip_file, "%s/skipped", base_dir);
+	/* Check's log names each test; its failures are shown from there, so
+	 * that the one summary line below is all a passing suite prints. */
+	char log[sizeof base_dir + 16];
+	snprintf(log, sizeof log, "%s/check.log", base_dir);
+	int verbose = getenv("V") && strcmp(getenv("V"), "1") == 0;
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_set_log(sr, log);
+	srunner_run_all(sr, verbose ? CK_VERBOSE : CK_SILENT);
+	int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr), skipped = 0;
+	srunner_free(sr); /* closes the log */
+	char line[4096];
+	FILE *f = verbose ? NULL : fopen(log, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, ":F:") || strstr(line, ":E:"))
+			fputs(line, stdout);
+	if (f)
+		fclose(f);
+	f = fopen(skip_file, "r");
+	while (f && fgets(line, sizeof line, f)) {
+		printf("skipped: %s", line);
+		skipped++;
+	}
+	if (f)
+		fclose(f);
+	printf("%s: %d passed, %d failed, %d skipped\n", suite_name, run - failed - skipped,
+	       failed, skipped);
 	rm_tree(base_dir);
+	return failed == 0 ? 0 : 1;
+}
+
+void it_add(TCase *tc, const TTest *const *tests)
+{
+	for (size_t i = 0; tests[i]; i++)
+		tcase_add_test(tc, tests[i]);
+}
+
+TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup ? setup : it_begin, NULL);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
 }
 
 static pid_t owner_pid;
@@ -103,26 +174,30 @@ void it_begin(void)
 {
 	snprintf(it_dir, sizeof it_dir, "%s/t.XXXXXX", base_dir);
 	ck_assert_msg(mkdtemp(it_dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* Relative names mean the same to the harness and to the test's own
+	 * stdio calls. */
+	ck_assert_msg(chdir(it_dir) == 0, "chdir %s: %s", it_dir, strerror(errno));
 	owner_pid = getpid();
 	atexit(end_test);
 }
 
+/* "base/rel", kept for the rest of the test: a test is one short-lived
+ * process, so what it allocates here is never freed. */
+static const char *join(const char *base, const char *rel)
+{
+	char *p = NULL;
+	ck_assert_msg(asprintf(&p, "%s/%s", base, rel) > 0, "out of memory");
+	return p;
+}
+
 const char *it_path(const char *rel)
 {
-	static char ring[8][4096 + 256];
-	static unsigned next;
-	char *p = ring[next++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", it_dir, rel);
-	return p;
+	return join(it_dir, rel);
 }
 
 const char *it_prog(const char *name)
 {
-	static char ring[8][4096 + 64];
-	static unsigned next;
-	char *p = ring[next++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", it_progs, name);
-	return p;
+	return join(it_progs, name);
 }
 
 void it_make_file(const char *rel, size_t size, uint64_t seed)
@@ -330,6 +405,7 @@ struct it_result it_exec(const struct it_spec *s)
 	int err = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ck_assert_msg(err >= 0, "stderr %s: %s", path, strerror(errno));
 
+	const char *cwd = s->in_dir ? it_dir : tagdir;
 	time_t deadline = time(NULL) + (s->timeout ? s->timeout : 60);
 	char **env = build_env(tagdir, s->mode, s->keep_env, s->env);
 	struct it_result r = { 0, 0 };
@@ -342,8 +418,8 @@ struct it_result it_exec(const struct it_spec *s)
 		int cerr = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		ck_assert(cout >= 0 && cerr >= 0);
 		char **cenv = build_env(tagdir, IT_NONE, 0, NULL);
-		pid_t prod = spawn(tagdir, s->argv, env, in, p[1], err);
-		pid_t cons = spawn(tagdir, s->consumer, cenv, p[0], cout, cerr);
+		pid_t prod = spawn(cwd, s->argv, env, in, p[1], err);
+		pid_t cons = spawn(cwd, s->consumer, cenv, p[0], cout, cerr);
 		close(p[0]);
 		close(p[1]);
 		close(cout);
@@ -352,8 +428,11 @@ struct it_result it_exec(const struct it_spec *s)
 		r.consumer_status = wait_for(cons, deadline, s->consumer[0]);
 		free(cenv);
 	} else {
-		pid_t pid = spawn(tagdir, s->argv, env, in, out, err);
+		pid_t pid = spawn(cwd, s->argv, env, in, out, err);
 		r.status = wait_for(pid, deadline, s->argv[0]);
+		/* A reader or changer the program forked and left behind. */
+		if (s->reap)
+			kill(-pid, SIGKILL);
 	}
 	free(env);
 	close(in);
@@ -446,57 +525,35 @@ void it_four(const char *const *argv, const char *const *env, const char *const 
 		it_compare(it_mode_names[m], outputs);
 }
 
+int it_count_lines(const char *text, const char *needle, const char *also)
+{
+	int n = 0;
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *copy = strndup(line, len);
+		if (strstr(copy, needle) && (!also || strstr(copy, also)))
+			n++;
+		free(copy);
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return n;
+}
+
 /* ---- stats ---------------------------------------------------------------- */
 
-/* Skips a JSON string starting at the opening quote; returns the char after
- * the closing quote. */
-static const char *skip_string(const char *p)
+/* exe names the program: the record's path ends with "/exe" (or is exe);
+ * NULL matches every record. */
+static int exe_matches(const struct zt_record *r, const char *exe)
 {
-	for (p++; *p && *p != '"'; p++)
-		if (*p == '\\' && p[1])
-			p++;
-	return *p ? p + 1 : p;
-}
-
-/* The value of member key of the object starting at obj ('{'), looking at
- * its own members only; NULL if absent. */
-static const char *member(const char *obj, const char *key)
-{
-	size_t klen = strlen(key);
-	int depth = 0;
-	for (const char *p = obj; *p && *p != '\n'; p++) {
-		if (*p == '"') {
-			const char *start = p + 1, *end = skip_string(p);
-			const char *q = end;
-			while (*q == ' ')
-				q++;
-			if (depth == 1 && *q == ':' && (size_t)(end - 1 - start) == klen &&
-			    strncmp(start, key, klen) == 0) {
-				for (q++; *q == ' '; q++)
-					;
-				return q;
-			}
-			p = end - 1;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-		} else if (*p == '}' || *p == ']') {
-			if (--depth == 0)
-				return NULL;
-		}
-	}
-	return NULL;
-}
-
-static int exe_matches(const char *line, const char *exe)
-{
-	const char *v = member(line, "exe");
-	if (!v || *v != '"')
+	if (!exe)
+		return 1;
+	size_t n = strlen(exe), len = strlen(r->exe);
+	if (len < n || strcmp(r->exe + len - n, exe) != 0)
 		return 0;
-	const char *end = skip_string(v) - 1; /* closing quote */
-	size_t n = strlen(exe), len = (size_t)(end - (v + 1));
-	if (len < n || strncmp(end - n, exe, n) != 0)
-		return 0;
-	return len == n || end[-(long)n - 1] == '/';
+	return len == n || r->exe[len - n - 1] == '/';
 }
 
 const char *it_stats_text(const char *tag)
@@ -508,9 +565,11 @@ const char *it_stats_text(const char *tag)
 	return it_slurp(rel, NULL);
 }
 
-/* Calls fn for each record of exe in run tag; returns how many. */
-static int each_record(const char *tag, const char *exe, void (*fn)(const char *, void *),
-		       void *arg)
+/* Calls fn for each record of exe in run tag, read by the tool's reader
+ * (tools/records.c); returns how many.  A line it cannot read fails the
+ * test: the library wrote a broken record. */
+static int each_record(const char *tag, const char *exe,
+		       void (*fn)(const struct zt_record *, void *), void *arg)
 {
 	char rel[128];
 	snprintf(rel, sizeof rel, "%s/stats", tag);
@@ -520,10 +579,19 @@ static int each_record(const char *tag, const char *exe, void (*fn)(const char *
 	int n = 0;
 	for (char *line = text; *line;) {
 		char *nl = strchr(line, '\n');
-		if (*line == '{' && exe_matches(line, exe)) {
-			n++;
-			if (fn)
-				fn(line, arg);
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (*line == '{') {
+			struct zt_record r;
+			const char *why = NULL;
+			ck_assert_msg(zt_record_parse(line, len, &r, &why, NULL) == 0,
+				      "run %s: unreadable stats record (%s): %.*s", tag, why, (int)len,
+				      line);
+			if (exe_matches(&r, exe)) {
+				n++;
+				if (fn)
+					fn(&r, arg);
+			}
+			zt_record_free(&r);
 		}
 		if (!nl)
 			break;
@@ -538,6 +606,17 @@ int it_stat_records(const char *tag, const char *exe)
 	return each_record(tag, exe, NULL, NULL);
 }
 
+/* Whether r holds the top-level key of key ("transfers" of
+ * "transfers.splice"). */
+static int has_top(const struct zt_record *r, const char *key)
+{
+	size_t top = strcspn(key, ".");
+	for (unsigned i = 0; zt_record_keys[i]; i++)
+		if (strlen(zt_record_keys[i]) == top && strncmp(zt_record_keys[i], key, top) == 0)
+			return r->have >> i & 1;
+	return 0;
+}
+
 struct stat_query {
 	const char *key;
 	long long sum;
@@ -545,38 +624,25 @@ struct stat_query {
 	int optional;
 };
 
-static void add_value(const char *line, void *arg)
+static void add_value(const struct zt_record *r, void *arg)
 {
 	struct stat_query *q = arg;
-	char top[64];
-	const char *dot = strchr(q->key, '.');
-	snprintf(top, sizeof top, "%.*s", dot ? (int)(dot - q->key) : (int)strlen(q->key), q->key);
-	const char *v = member(line, top);
-	if (!v) {
-		if (!q->optional)
-			q->missing = q->key;
-		return;
-	}
-	if (dot) {
-		if (*v != '{') {
-			q->missing = q->key;
-			return;
-		}
-		v = member(v, dot + 1);
-		if (!v)
-			return; /* zero counts are left out */
-	}
-	q->sum += strtoll(v, NULL, 10);
+	uint64_t v;
+	ck_assert_msg(zt_record_get(r, q->key, &v) >= 0, "%s is not a key of the stats record",
+		      q->key);
+	if (!has_top(r, q->key) && !q->optional)
+		q->missing = q->key;
+	q->sum += (long long)v; /* zero counts are left out of the tables */
 }
 
 static long long query(const char *tag, const char *exe, const char *key, int optional)
 {
 	struct stat_query q = { key, 0, NULL, optional };
 	int n = each_record(tag, exe, add_value, &q);
-	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe,
+	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe ? exe : "any",
 		      it_stats_text(tag));
-	ck_assert_msg(!q.missing, "run %s: stats record of %s lacks %s: %s", tag, exe, q.missing,
-		      it_stats_text(tag));
+	ck_assert_msg(!q.missing, "run %s: stats record of %s lacks %s: %s", tag,
+		      exe ? exe : "a process", q.missing, it_stats_text(tag));
 	return q.sum;
 }
 
@@ -590,27 +656,31 @@ long long it_stat_opt(const char *tag, const char *exe, const char *key)
 	return query(tag, exe, key, 1);
 }
 
-static void first_string(const char *line, void *arg)
+struct str_query {
+	const char *key;
+	char *value;
+};
+
+/* The strings of the record are "exe" and "mode". */
+static void first_string(const struct zt_record *r, void *arg)
 {
-	char **out = arg;
-	const char *key = out[0];
-	if (out[1])
+	struct str_query *q = arg;
+	if (q->value || !has_top(r, q->key))
 		return;
-	const char *v = member(line, key);
-	if (v && *v == '"') {
-		const char *end = skip_string(v) - 1;
-		out[1] = strndup(v + 1, (size_t)(end - v - 1));
-	}
+	if (strcmp(q->key, "mode") == 0)
+		q->value = strdup(r->mode);
+	else if (strcmp(q->key, "exe") == 0)
+		q->value = strdup(r->exe);
 }
 
 const char *it_stat_str(const char *tag, const char *exe, const char *key)
 {
-	char *q[2] = { (char *)key, NULL };
-	int n = each_record(tag, exe, first_string, q);
+	struct str_query q = { key, NULL };
+	int n = each_record(tag, exe, first_string, &q);
 	ck_assert_msg(n > 0, "run %s: no stats record for %s; stats: %s", tag, exe,
 		      it_stats_text(tag));
-	ck_assert_msg(q[1] != NULL, "run %s: record of %s lacks string %s", tag, exe, key);
-	return q[1];
+	ck_assert_msg(q.value != NULL, "run %s: record of %s lacks string %s", tag, exe, key);
+	return q.value;
 }
 
 void it_expect_passive(const char *exe)
@@ -629,4 +699,78 @@ void it_expect_passive(const char *exe)
 	long long would = it_stat_opt("off", exe, "would_zero_copy_bytes");
 	ck_assert_msg(would == 0, "ZCOPY_MODE=off: would_zero_copy_bytes = %lld", would);
 	ck_assert_str_eq(it_stat_str("on", exe, "mode"), "on");
+}
+
+/* ---- one program run plain or under zcopy -------------------------------- */
+
+int it_run(const char *tag, int shim, const char *const *argv, int timeout)
+{
+	const char *full[64];
+	size_t n = 0;
+	full[n++] = it_prog(argv[0]);
+	for (size_t i = 1; argv[i]; i++) {
+		ck_assert(n < sizeof full / sizeof full[0] - 1);
+		full[n++] = argv[i];
+	}
+	full[n] = NULL;
+	struct it_spec s = { .tag = tag, .mode = shim ? IT_ON : IT_NONE, .argv = full,
+			     .env = IT_ARGV("ZCOPY_MIN_CHUNK=65536"), .out_fd = -1,
+			     .timeout = timeout, .in_dir = 1, .reap = 1 };
+	return it_exec(&s).status;
+}
+
+char *it_out(const char *tag)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/stdout", tag);
+	return it_slurp(p, NULL);
+}
+
+void it_same_out(const char *a, const char *b)
+{
+	char *pa = it_out(a), *pb = it_out(b);
+	ck_assert_msg(strcmp(pa, pb) == 0, "stdout differs:\n--- %s\n%s--- %s\n%s", a, pa, b, pb);
+	free(pa);
+	free(pb);
+}
+
+long long it_err_count(const char *tag, const char *name)
+{
+	char p[256], key[64];
+	snprintf(p, sizeof p, "%s/stderr", tag);
+	snprintf(key, sizeof key, "%s ", name);
+	char *t = it_slurp(p, NULL);
+	char *at = strstr(t, key);
+	long long v = at ? atoll(at + strlen(key)) : -1;
+	free(t);
+	return v;
+}
+
+void it_copy_file(const char *from, const char *to)
+{
+	size_t n;
+	char *p = it_slurp(from, &n);
+	FILE *f = fopen(it_path(to), "wb");
+	ck_assert_msg(f != NULL, "%s: %s", to, strerror(errno));
+	ck_assert(fwrite(p, 1, n, f) == n);
+	ck_assert(fclose(f) == 0);
+	free(p);
+}
+
+void it_expect_engaged(const char *tag)
+{
+	long long zc = it_stat_opt(tag, NULL, "bytes_zero_copy");
+	long long ph = it_stat_opt(tag, NULL, "phantom_reads");
+	ck_assert_msg(zc > 0 || ph > 0,
+		      "%s run: the engine never engaged (bytes_zero_copy 0, phantom_reads 0): "
+		      "the fault did not hit a redirected copy",
+		      tag);
+}
+
+void it_expect_redirected(const char *tag)
+{
+	ck_assert_msg(it_stat_opt(tag, NULL, "bytes_zero_copy") > 0,
+		      "%s run: no byte went by a kernel transfer (bytes_zero_copy 0): the fault "
+		      "did not hit a redirected copy",
+		      tag);
 }

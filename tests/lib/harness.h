@@ -1,7 +1,7 @@
 /*
  * harness.h - running programs with and without libzcopy, comparing what
- * they produced, and reading their stats records.  Shared by the Check
- * suites in tests/integration and tests/corpus.
+ * they produced, and reading their stats records.  The one test library of
+ * the Check suites in tests/integration, tests/corpus and tests/faults.
  *
  * Layout of one test: it_begin() makes a fresh directory for the test
  * (removed when the test's process exits); inputs live there; every run gets
@@ -13,6 +13,7 @@
 #ifndef ZT_HARNESS_H
 #define ZT_HARNESS_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,13 +25,33 @@ extern const char *const it_mode_names[4];
 extern char it_lib[4096];
 extern char it_progs[4096];
 
-/* Called once by main(): finds the library and programs (ZCOPY_TEST_LIB,
- * ZCOPY_TEST_PROGS, else build/ under the current directory) and makes the
- * base temporary directory, removed by it_global_cleanup(). */
-void it_global_init(void);
-void it_global_cleanup(void);
+/* The suite of a test program, named for the summary line. */
+Suite *it_suite(const char *name);
 
-/* Per test: a fresh directory (it_dir) removed when the test ends. */
+/* A suite's main(): finds the library and programs (ZCOPY_TEST_LIB,
+ * ZCOPY_TEST_PROGS, else build/libzcopy.so and progs under the current
+ * directory), makes the base temporary directory, runs every test of s
+ * (each in its own process), removes the base again and prints one line:
+ * "NAME: P passed, F failed, S skipped", each failure and each skip with
+ * its reason before it.  Returns main's exit status. */
+int it_main(Suite *s, const char *progs);
+
+/* A test case of s whose tests start with setup (NULL: it_begin) and fail
+ * after timeout seconds. */
+TCase *it_tcase(Suite *s, const char *name, void (*setup)(void), int timeout);
+
+/* Adds the tests of a NULL-ended list (IT_TESTS) to tc, in order. */
+void it_add(TCase *tc, const TTest *const *tests);
+#define IT_TESTS(...) ((const TTest *const[]){ __VA_ARGS__, NULL })
+/* The rows of a table, for tcase_add_loop_test. */
+#define IT_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Ends the calling test as skipped (not passed): what it needs is missing
+ * here (why says what).  Counted by it_main. */
+void it_skip(const char *why) __attribute__((noreturn));
+
+/* Per test: a fresh directory (it_dir), made the working directory, and
+ * removed when the test ends. */
 void it_begin(void);
 extern char it_dir[4096];
 
@@ -59,6 +80,8 @@ struct it_spec {
 					    whose stdout is <tag>/piped */
 	int keep_env;                    /* 1: do not set ZCOPY_MODE/ZCOPY_STATS */
 	int timeout;                     /* seconds; 0 = 60 */
+	int in_dir;                      /* 1: working directory it_dir, not <tag> */
+	int reap;                        /* 1: kill what the run left in its group */
 };
 struct it_result {
 	int status;          /* wait status of the command */
@@ -86,7 +109,11 @@ int it_status(const char *tag);
  * stderr, outputs. */
 void it_compare(const char *tag, const char *const *outputs);
 
-/* Stats of run tag for processes whose exe ends with exe: the sum over all
+/* Lines of text holding needle (and also, if not NULL). */
+int it_count_lines(const char *text, const char *needle, const char *also);
+
+/* Stats of run tag for processes whose exe ends with exe (NULL: every
+ * process): the sum over all
  * of their records of the value at key ("bytes_zero_copy",
  * "transfers.splice", "fallbacks.dest_o_append" ...).  Fails the test if
  * there is no such record or the record lacks a top-level key; a missing
@@ -105,6 +132,27 @@ const char *it_stats_text(const char *tag);
 /* The checks every copy scenario makes for the off and observe runs: a
  * record with the right mode; nothing redirected; off counts no would-be. */
 void it_expect_passive(const char *exe);
+
+/* ---- one program run plain or under zcopy (the fault suites) ----
+ * Runs the program argv[0] (a name in the programs directory) with argv in
+ * it_dir, without the shim or with ZCOPY_MODE=on, both with
+ * ZCOPY_MIN_CHUNK=65536; whatever it left running in its process group is
+ * killed afterwards.  Returns the wait status; a run longer than timeout
+ * seconds fails the test. */
+int it_run(const char *tag, int shim, const char *const *argv, int timeout);
+/* stdout of a run (malloc'd). */
+char *it_out(const char *tag);
+/* stdout of two runs, identical (with both shown on failure). */
+void it_same_out(const char *a, const char *b);
+/* Value after "name " in the run's stderr (e.g. "signals"); -1 if absent. */
+long long it_err_count(const char *tag, const char *name);
+/* Copies a file (both relative to it_dir). */
+void it_copy_file(const char *from, const char *to);
+/* The engine engaged in this run: something was deferred or redirected. */
+void it_expect_engaged(const char *tag);
+/* Stronger, for destinations a kernel transfer can always serve: some bytes
+ * went by copy_file_range, sendfile or splice. */
+void it_expect_redirected(const char *tag);
 
 #define IT_ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define MiB (1024 * 1024)
