@@ -403,10 +403,12 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 	}
 	/* F_DUPFD gives the lowest free number at or above arg: zcopy's own
 	 * fds up there must not be in the way of what the program gets. */
+	int r;
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && arg >= 0 && arg <= INT_MAX &&
 	    unlikely(zc_ownfd_count()))
-		zc_ownfd_before_close_range((unsigned)arg, ~0u);
-	int r = real(fd, cmd, arg);
+		r = zc_ownfd_dupfd(real, fd, cmd, (int)arg);
+	else
+		r = real(fd, cmd, arg);
 	if (r >= 0) {
 		if (cmd == F_SETFL) {
 			zc_fd_forget(fd);
