@@ -325,26 +325,34 @@ ZC_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
+	zc_pin_names_changing();
 	zc_engine_fd_closed(fd);
 	int r = REAL(close)(fd);
 	after_fd_change(fd);
+	zc_pin_names_changed();
 	return r;
 }
 
 ZC_EXPORT void closefrom(int lo)
 {
+	zc_pin_names_changing();
 	if (lo >= 0) {
 		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 		zc_engine_fd_range_closed((unsigned)lo, ~0u);
 	}
 	REAL(closefrom)(lo);
+	zc_pin_names_changed();
 }
 
 ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
+		zc_pin_names_changing();
 		zc_ownfd_before_close_range(lo, hi);
 		zc_engine_fd_range_closed(lo, hi);
+		int r = REAL(close_range)(lo, hi, flags);
+		zc_pin_names_changed();
+		return r;
 	}
 	return REAL(close_range)(lo, hi, flags);
 }
@@ -377,19 +385,25 @@ ZC_EXPORT int dup2(int fd, int fd2)
 {
 	if (dup_to(fd, fd2) < 0)
 		return -1;
+	if (fd == fd2) /* changes nothing */
+		return REAL(dup2)(fd, fd2);
+	zc_pin_names_changing();
 	int r = REAL(dup2)(fd, fd2);
-	if (fd != fd2)
-		after_fd_change(fd2);
+	after_fd_change(fd2);
+	zc_pin_names_changed();
 	return r;
 }
 
 ZC_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (fd != fd2 && dup_to(fd, fd2) < 0) /* dup3(x, x): EINVAL before all */
+	if (fd == fd2) /* dup3(x, x): EINVAL before all */
+		return REAL(dup3)(fd, fd2, flags);
+	if (dup_to(fd, fd2) < 0)
 		return -1;
+	zc_pin_names_changing();
 	int r = REAL(dup3)(fd, fd2, flags);
-	if (fd != fd2)
-		after_fd_change(fd2);
+	after_fd_change(fd2);
+	zc_pin_names_changed();
 	return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 
 #define ZC_EXPORT __attribute__((visibility("default")))
@@ -157,11 +158,21 @@ static void before_freopen(const char *path, const char *mode, FILE *fp)
 ZC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
 	before_freopen(path, mode, fp);
-	return REAL(freopen)(path, mode, fp);
+	/* libc closes the stream's descriptor, or dup3s the new file onto
+	 * its number, inside */
+	zc_pin_names_changing();
+	FILE *r = REAL(freopen)(path, mode, fp);
+	zc_pin_names_changed();
+	return r;
 }
 
 ZC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
 	before_freopen(path, mode, fp);
-	return REAL(freopen64)(path, mode, fp);
+	/* libc closes the stream's descriptor, or dup3s the new file onto
+	 * its number, inside */
+	zc_pin_names_changing();
+	FILE *r = REAL(freopen64)(path, mode, fp);
+	zc_pin_names_changed();
+	return r;
 }
