@@ -336,9 +336,11 @@ ZC_EXPORT int close(int fd)
 ZC_EXPORT void closefrom(int lo)
 {
 	zc_pin_names_changing();
+	/* The engine first: guarded pages get their bytes through pins that
+	 * the range may be about to close. */
 	if (lo >= 0) {
-		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 		zc_engine_fd_range_closed((unsigned)lo, ~0u);
+		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 	}
 	REAL(closefrom)(lo);
 	zc_pin_names_changed();
@@ -348,8 +350,8 @@ ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
 		zc_pin_names_changing();
+		zc_engine_fd_range_closed(lo, hi); /* first: as for closefrom */
 		zc_ownfd_before_close_range(lo, hi);
-		zc_engine_fd_range_closed(lo, hi);
 		int r = REAL(close_range)(lo, hi, flags);
 		zc_pin_names_changed();
 		return r;

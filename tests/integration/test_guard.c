@@ -214,6 +214,16 @@ START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
 }
 END_TEST
 
+/* closefrom/close_range above the program's fds close zcopy's duplicates
+ * too (no room to move them below): the guarded buffer gets its bytes
+ * first, not zeros. */
+START_TEST(closefrom_above_the_program_fds)
+{
+	run("closefrom", IT_ARGV("out"));
+	engaged(50);
+}
+END_TEST
+
 START_TEST(pwritev2_over_what_was_read)
 {
 	/* The buffer keeps the bytes read; the file gets the new ones. */
@@ -270,6 +280,7 @@ int main(void)
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
 	tcase_add_test(tc, exec_child_continues_from_shared_offset);
 	tcase_add_test(tc, thread_with_sigsegv_blocked_gets_no_guards);
+	tcase_add_test(tc, closefrom_above_the_program_fds);
 	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_off_by_default);
