@@ -367,11 +367,12 @@ END_TEST
  * endmntent: no close() zcopy sees) and filled with another file by
  * F_DUPFD or by freopen itself: the later writes go to the other file.
  * zcopy trusts a pin without kcmp only while no wrapped call changed a
- * number, so each of these functions must count as one; pclose also waits
- * for its command, which a pin holding the pipe open would stop for ever. */
+ * number, so each of these functions must count as one.  pclose waits for
+ * its command, which a pin holding the pipe open would stop for ever; so
+ * does a program that waits for its pipe's reader right after freopen. */
 START_TEST(destination_closed_inside_libc)
 {
-	static const char *const how[] = { "fclose", "freopen", "pclose", "endmntent" };
+	static const char *const how[] = { "fclose", "freopen", "pclose", "endmntent", "repipe" };
 	const char *h = how[_i];
 	it_make_file("src4", 4 * MiB, 9);
 	it_four(IT_ARGV(it_prog("libc_close"), h, "../src4", "d1", "d2"), NULL, IT_ARGV("d1", "d2"));
@@ -538,7 +539,7 @@ int main(void)
 	tcase_add_test(tc, fork_between_read_and_write);
 	tcase_add_test(tc, copy_from_several_threads);
 	tcase_add_test(tc, source_fd_reused_between_read_and_write);
-	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 4);
+	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);
 	tcase_add_test(tc, free_realloc_and_reuse_the_buffer);
 	tcase_add_test(tc, madvise_dontneed_gives_zeros);
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 2);
