@@ -31,8 +31,9 @@
 #define ZC_EXPORT __attribute__((visibility("default")))
 
 /* fd is closing inside libc: pins made from it go now, not at their next
- * use (zcopy holds nothing open that the program let go of).  Called after
- * the call too: another thread may have pinned the number meanwhile. */
+ * use (zcopy holds nothing open that the program let go of).  Called before
+ * the call and after it: another thread may have pinned the number
+ * meanwhile. */
 static void closed(int fd)
 {
 	if (fd >= 0) {
@@ -53,6 +54,7 @@ ZC_EXPORT int closedir(DIR *d)
 {
 	int fd = zc_ready ? fd_of_dir(d) : -1;
 	zc_pin_names_changing();
+	closed(fd);
 	int r = REAL(closedir)(d);
 	closed(fd);
 	zc_pin_names_changed();
@@ -77,6 +79,7 @@ ZC_EXPORT int endmntent(FILE *fp)
 {
 	int fd = zc_ready && fp ? fileno(fp) : -1;
 	zc_pin_names_changing();
+	closed(fd);
 	int r = REAL(endmntent)(fp);
 	closed(fd);
 	zc_pin_names_changed();
