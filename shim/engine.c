@@ -648,9 +648,18 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 			zc_det_forget_fd(&det, det.s[i].fd);
 	struct zc_phantom all[ZC_MAX_PHANTOMS];
 	int n = zc_phantom_overlapping(0, UINTPTR_MAX, all, ZC_MAX_PHANTOMS);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		if (all[i].fd >= 0 && (unsigned)all[i].fd >= lo && (unsigned)all[i].fd <= hi)
 			zc_phantom_fd_closed(all[i].fd);
+		/* The range may hold the pin itself (zcopy's duplicate, kept at the
+		 * top): the call moves it, or closes it when there is no room
+		 * (ownfd.c).  Guarded pages get their bytes while it can still
+		 * read them. */
+		int own = all[i].pin >= 0 ? zc_pin_fd(all[i].pin) : -1;
+		if (all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
+		    (unsigned)own <= hi)
+			zc_phantom_guard_materialize(all[i].addr, all[i].addr + all[i].len);
+	}
 	zc_pin_range_closed(lo, hi);
 	zc_flow_fds_closed(lo, hi);
 	zc_leave_locked(saved);

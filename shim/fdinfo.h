@@ -5,8 +5,9 @@
  * number; the cache is invalidated by our close, close_range, dup*, fcntl and
  * fclose wrappers.  Because an fd can also change behind our back (a libc
  * internal close), a decision that moves data never trusts the cache: it
- * works on a pin (pin.c), zcopy's own duplicate proven with kcmp to name
- * what the program's number named, classified from the duplicate itself
+ * works on a pin (pin.c), zcopy's own duplicate proven (kcmp, or no fd
+ * change since the last kcmp) to name what the program's number named,
+ * classified from the duplicate itself
  * with ZC_FD_VALIDATE.  The cache only saves the F_GETFL, SO_TYPE and tty
  * look-ups for the accounting and the fast paths.
  */

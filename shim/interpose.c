@@ -324,26 +324,36 @@ ZC_EXPORT int close(int fd)
 		errno = EBADF;
 		return -1;
 	}
+	zc_pin_names_changing();
 	zc_engine_fd_closed(fd);
 	int r = REAL(close)(fd);
 	after_fd_change(fd);
+	zc_pin_names_changed();
 	return r;
 }
 
 ZC_EXPORT void closefrom(int lo)
 {
+	zc_pin_names_changing();
+	/* The engine first: guarded pages get their bytes through pins that
+	 * the range may be about to close. */
 	if (lo >= 0) {
-		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 		zc_engine_fd_range_closed((unsigned)lo, ~0u);
+		zc_ownfd_before_close_range((unsigned)lo, ~0u);
 	}
 	REAL(closefrom)(lo);
+	zc_pin_names_changed();
 }
 
 ZC_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && lo <= hi) {
+		zc_pin_names_changing();
+		zc_engine_fd_range_closed(lo, hi); /* first: as for closefrom */
 		zc_ownfd_before_close_range(lo, hi);
-		zc_engine_fd_range_closed(lo, hi);
+		int r = REAL(close_range)(lo, hi, flags);
+		zc_pin_names_changed();
+		return r;
 	}
 	return REAL(close_range)(lo, hi, flags);
 }
@@ -376,19 +386,25 @@ ZC_EXPORT int dup2(int fd, int fd2)
 {
 	if (dup_to(fd, fd2) < 0)
 		return -1;
+	if (fd == fd2) /* changes nothing */
+		return REAL(dup2)(fd, fd2);
+	zc_pin_names_changing();
 	int r = REAL(dup2)(fd, fd2);
-	if (fd != fd2)
-		after_fd_change(fd2);
+	after_fd_change(fd2);
+	zc_pin_names_changed();
 	return r;
 }
 
 ZC_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (fd != fd2 && dup_to(fd, fd2) < 0) /* dup3(x, x): EINVAL before all */
+	if (fd == fd2) /* dup3(x, x): EINVAL before all */
+		return REAL(dup3)(fd, fd2, flags);
+	if (dup_to(fd, fd2) < 0)
 		return -1;
+	zc_pin_names_changing();
 	int r = REAL(dup3)(fd, fd2, flags);
-	if (fd != fd2)
-		after_fd_change(fd2);
+	after_fd_change(fd2);
+	zc_pin_names_changed();
 	return r;
 }
 
@@ -402,10 +418,12 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 	}
 	/* F_DUPFD gives the lowest free number at or above arg: zcopy's own
 	 * fds up there must not be in the way of what the program gets. */
+	int r;
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && arg >= 0 && arg <= INT_MAX &&
 	    unlikely(zc_ownfd_count()))
-		zc_ownfd_before_close_range((unsigned)arg, ~0u);
-	int r = real(fd, cmd, arg);
+		r = zc_ownfd_dupfd(real, fd, cmd, (int)arg);
+	else
+		r = real(fd, cmd, arg);
 	if (r >= 0) {
 		if (cmd == F_SETFL) {
 			zc_fd_forget(fd);

@@ -461,6 +461,40 @@ void zc_ownfd_before_close_range(unsigned lo, unsigned hi)
 	}
 }
 
+/* The lowest fd of zcopy's in [lo, hi], or -1. */
+static int lowest_own(unsigned lo, unsigned hi)
+{
+	int best = -1;
+	for (int i = 0; i < ZC_OWNFD_MAX; i++) {
+		int fd = __atomic_load_n(&tab[i].fd, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&tab[i].slot, __ATOMIC_ACQUIRE) && fd >= 0 &&
+		    (unsigned)fd >= lo && (unsigned)fd <= hi && (best < 0 || fd < best))
+			best = fd;
+	}
+	return best;
+}
+
+int zc_ownfd_dupfd(int (*real)(int, int, ...), int fd, int cmd, int arg)
+{
+	int r = real(fd, cmd, arg);
+	/* Each round moves one fd of zcopy's out of the way: at most as many
+	 * rounds as zcopy holds fds (and a move may land lower again). */
+	for (int round = 0; round < 2 * ZC_OWNFD_MAX; round++) {
+		int e = errno;
+		int o = lowest_own((unsigned)arg, r >= 0 ? (unsigned)r - 1u : ~0u);
+		if (o < 0 || (r < 0 && e != EMFILE) || zc_in_vfork_child()) {
+			errno = e;
+			return r;
+		}
+		/* Without zcopy the program would have been given o. */
+		if (r >= 0)
+			REAL(close)(r);
+		clear_range((unsigned)o, (unsigned)o);
+		r = real(fd, cmd, arg);
+	}
+	return r;
+}
+
 /* ---- zcopy's output files ------------------------------------------------- */
 
 int zc_ownfd_open_output(const char *path, int *slot)

@@ -14,6 +14,8 @@
  *    way first (and its owner's slot updated), or closed when there is no
  *    room (its owner then does without), and the program's call then acts
  *    on a number that is free, as without zcopy;
+ *  - fcntl(F_DUPFD*) that would have been given its number: it is moved,
+ *    and the call made again;
  *  - it is close-on-exec, and stays valid in a forked child.
  *
  * An owner keeps the number in a slot (an int it owns, registered by
@@ -80,10 +82,19 @@ void zc_ownfd_unuse(int *slot);
 /* Wrappers call these BEFORE the program's own call: dup2/dup3(x, fd) and
  * close_range/closefrom: an fd of zcopy's in the way is moved elsewhere
  * first (and *slot updated); if it cannot be moved it is closed and
- * *slot = -1 (its owner then does without).  fcntl(F_DUPFD*) needs nothing:
- * it takes the lowest free number. */
+ * *slot = -1 (its owner then does without). */
 void zc_ownfd_before_take(int fd);
 void zc_ownfd_before_close_range(unsigned lo, unsigned hi);
+/*
+ * The program's fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, arg) made by `real`:
+ * it gets the lowest number at or above arg that the program does not hold,
+ * as without zcopy.  The call is made first; only when an fd of zcopy's
+ * lies between arg and the answer (or the answer is EMFILE and one lies
+ * above arg) is that fd moved out of the way and the call made again.
+ * (Moving every fd of zcopy's above arg first, as close_range does, would
+ * close them all whenever arg is small: there is no room below arg.)
+ */
+int zc_ownfd_dupfd(int (*real)(int, int, ...), int fd, int cmd, int arg);
 
 /* May zcopy keep a descriptor open between calls?  Not when the soft
  * RLIMIT_NOFILE is below ZC_OWNFD_KEEP_MIN_LIMIT: there a program is likely

@@ -7,6 +7,7 @@
  * (without zcopy the program's buffer already held them).  Otherwise each
  * wrapper is a compare and the real call; nothing here opens anything.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "engine.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 #include "wrap.h"
 
@@ -188,14 +190,42 @@ static void before_freopen(const char *path, const char *mode, FILE *fp)
 		zc_engine_file_changing(fileno_unlocked(fp), 0, 0); /* the stream's own file */
 }
 
-ZC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+/*
+ * libc closes the stream's descriptor, or dup3s the new file onto its
+ * number, inside freopen: a change of what the number names (pin.h).  Its
+ * pins go before the call as for fclose (closing a popen stream waits for
+ * the command) and after it (the number names the new file now), so zcopy
+ * does not keep the old file open, a pipe's reader waiting for its end.
+ * Not for fd 2: zc_engine_fd_closed(2) prints the ZCOPY_STATS=stderr
+ * summary for a stderr that goes away, and this one lives on; its pins go
+ * at their next use (kcmp).
+ */
+static FILE *reopen(FILE *(*real)(const char *, const char *, FILE *), const char *path,
+		    const char *mode, FILE *fp)
 {
 	before_freopen(path, mode, fp);
-	return REAL(freopen)(path, mode, fp);
+	int fd = zc_ready && fp ? fileno_unlocked(fp) : -1;
+	if (fd == 2)
+		fd = -1;
+	zc_pin_names_changing();
+	if (fd >= 0)
+		zc_engine_fd_closed(fd);
+	FILE *r = real(path, mode, fp);
+	if (fd >= 0) {
+		int saved = errno;
+		zc_engine_fd_closed(fd);
+		errno = saved;
+	}
+	zc_pin_names_changed();
+	return r;
+}
+
+ZC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	return reopen(REAL(freopen), path, mode, fp);
 }
 
 ZC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	before_freopen(path, mode, fp);
-	return REAL(freopen64)(path, mode, fp);
+	return reopen(REAL(freopen64), path, mode, fp);
 }

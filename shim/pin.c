@@ -23,6 +23,7 @@ struct pin {
 	int prog; /* the program's number it was made from; -1 once detached */
 	int refs;
 	unsigned flags_gen;
+	unsigned long names_gen; /* names_gen read before the pin was last proven */
 	struct zc_fdinfo info;
 };
 
@@ -31,6 +32,39 @@ volatile int zc_pins_live;
 static pid_t self;
 static int usable = -1; /* kcmp works: -1 not probed yet */
 static unsigned flags_gen = 1;
+
+/*
+ * Changes to what the program's fd numbers name (pin.h).  `names_busy` counts
+ * the wrapped calls under way that may change one; `names_gen` moves at the
+ * start and at the end of each.  A pin proven (made, or compared by kcmp)
+ * when names_gen read g is still what its number names while names_gen is
+ * g and no such call is under way: every change since would have moved
+ * names_gen, and one under way is seen in names_busy.  Sequentially
+ * consistent, so a check and the start of a change are ordered one way or
+ * the other on every thread.
+ */
+static unsigned names_busy;
+static unsigned long names_gen = 1; /* 64 bits: never wraps */
+
+void zc_pin_names_changing(void)
+{
+	__atomic_add_fetch(&names_busy, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&names_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+void zc_pin_names_changed(void)
+{
+	__atomic_add_fetch(&names_gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&names_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+/* names_gen now, and whether a change is under way. */
+static unsigned long names_now(int *busy)
+{
+	unsigned long g = __atomic_load_n(&names_gen, __ATOMIC_SEQ_CST);
+	*busy = __atomic_load_n(&names_busy, __ATOMIC_SEQ_CST) != 0;
+	return g;
+}
 
 static int kcmp_file(int a, int b)
 {
@@ -130,6 +164,10 @@ void zc_pin_after_fork_child(void)
 		tab[i] = (struct pin){ .own = -1, .prog = -1 };
 	}
 	zc_pins_live = 0;
+	/* Only this thread went on: a change another thread of the parent had
+	 * under way will never end here. */
+	__atomic_store_n(&names_busy, 0, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&names_gen, 1, __ATOMIC_SEQ_CST);
 	errno = saved;
 }
 
@@ -159,6 +197,10 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 		return -1;
 	int saved = errno;
 	struct pin *p = NULL, *free_slot = NULL;
+	/* Read before any proof: a change that starts after this read moves
+	 * names_gen, so the stamp below can only be too old, never too new. */
+	int busy;
+	unsigned long g = names_now(&busy);
 	for (int i = 0; i < ZC_MAX_PINS; i++) {
 		struct pin *q = &tab[i];
 		if (q->refs == 0) {
@@ -168,7 +210,16 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 		}
 		if (q->prog != fd)
 			continue;
+		/* No wrapped call changed any number since the pin was last
+		 * proven, and none is under way: fd still names it, and the
+		 * program's call takes its references now, as a plain one
+		 * would (pin.h).  Otherwise kcmp proves it again. */
+		if (!busy && q->names_gen == g) {
+			p = q;
+			break;
+		}
 		if (kcmp_file(fd, q->own) == 0) {
+			q->names_gen = g;
 			p = q;
 			break;
 		}
@@ -204,6 +255,7 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 			return -1;
 		}
 		p->prog = fd;
+		p->names_gen = g; /* the duplicate was made after g was read */
 		p->refs = 1; /* the attachment */
 		zc_pins_live++;
 		p->flags_gen = __atomic_load_n(&flags_gen, __ATOMIC_RELAXED);

@@ -8,9 +8,13 @@
  * is several system calls, so it makes them all on a pin: zcopy's own
  * duplicate of the program's fd, proven to name the same open file
  * description as the program's number at the moment of the call with
- * kcmp(KCMP_FILE), one system call that also replaces the fstat identity
- * check.  The moment of that check is the moment the program's call "took
- * its references"; everything after uses the pin.
+ * kcmp(KCMP_FILE) when it is made or after any wrapped call that may have
+ * changed what a number names, and by a generation check (no system call)
+ * while nothing did.  The moment of that check is the moment the program's
+ * call "took its references"; everything after uses the pin.  A close+open
+ * by another thread that starts after the check changes nothing for this
+ * call, exactly as for a plain call that took its references first; one
+ * under way or done before the check is seen, and kcmp decides.
  *
  * Invariants (all under the engine lock):
  *  - a pin names exactly the description its number named when it was made;
@@ -61,6 +65,20 @@ void zc_pin_put(int i);
  * it): pins made from it detach. */
 void zc_pin_fd_closed(int fd);
 void zc_pin_range_closed(unsigned lo, unsigned hi);
+/*
+ * Around every wrapped call that may change what one of the program's fd
+ * numbers names (close, dup2/dup3, close_range/closefrom, and the libc
+ * functions that close or replace a descriptor inside libc: fclose,
+ * freopen, fcloseall, closedir, pclose, endmntent, login_tty, mq_close):
+ * changing before the call, changed after it, on every path.  Between
+ * them, and once after, a pin is proven again with kcmp before use; while
+ * nothing changes, its last proof stands and a call costs no system call
+ * for identity.  What cannot be seen here (a raw syscall(SYS_close),
+ * io_uring, a process sharing the fd table without sharing this memory) is
+ * listed in the README's Limitations.
+ */
+void zc_pin_names_changing(void);
+void zc_pin_names_changed(void);
 /* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
 void zc_pin_flags_changed(void);
 /* Detaches every pin whose number no longer names its description (after

@@ -30,6 +30,7 @@ struct stat64;
 struct statx;
 struct mmsghdr;
 struct stat;
+struct __dirstream;
 #define ZC_REAL_KERNELMEM_LIST(X)                                                         \
 	X(readlink, ssize_t, (const char *, char *, size_t))                              \
 	X(readlinkat, ssize_t, (int, const char *, char *, size_t))                       \
@@ -118,6 +119,11 @@ struct stat;
 	X(fcntl, int, (int, int, ...))                                                    \
 	X(fcntl64, int, (int, int, ...))                                                  \
 	X(fclose, int, (FILE *))                                                          \
+	X(closedir, int, (struct __dirstream *))                                          \
+	X(pclose, int, (FILE *))                                                          \
+	X(endmntent, int, (FILE *))                                                       \
+	X(login_tty, int, (int))                                                          \
+	X(mq_close, int, (int))                                                           \
 	X(fflush, int, (FILE *))                                                          \
 	X(fseek, int, (FILE *, long, int))                                                \
 	X(fseeko, int, (FILE *, off_t, int))                                              \

@@ -21,6 +21,7 @@
 #include "fileabi.h"
 #include "guard.h"
 #include "phantom.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 #include "stdio_path.h"
@@ -275,8 +276,15 @@ ZC_EXPORT int fclose(FILE *fp)
 	int fd = zc_ready && fp ? fd_of(fp) : -1;
 	if (fd == 2)
 		zc_stats_stderr_closing();
+	zc_pin_names_changing(); /* libc closes the descriptor inside */
+	/* Pins of fd go first: fclose of a popen stream waits for the command,
+	 * which waits for the end of its input, which a pin of the pipe's
+	 * write end would hold off for ever. */
+	if (fd >= 0)
+		zc_engine_fd_closed(fd);
 	int r = REAL(fclose)(fp);
 	if (fd >= 0)
 		zc_engine_fd_closed(fd);
+	zc_pin_names_changed();
 	return r;
 }

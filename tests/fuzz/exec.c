@@ -191,6 +191,43 @@ static int changes_file(const struct fz_op *o)
 	}
 }
 
+/*
+ * The file at slot's number again, with no close or dup2 of the program's
+ * own: libc closes the number inside fclose or freopen (a preload never sees
+ * that close), then the number is filled by freopen's own open (or its dup3
+ * onto the number), or by open and fcntl(F_DUPFD), which only ever takes a
+ * free number.  The FILE of a freopen is kept: closing it would close the
+ * number.  Returns the number now there, or -1 with errno.
+ */
+static long lreopen(long slot, const char *path, int how)
+{
+	if (slot < 0 || slot >= NFDS)
+		return -2;
+	int n0 = fzw.fd[slot], fl = fcntl(n0, F_GETFL);
+	if (fl < 0)
+		return -1;
+	int app = fl & O_APPEND;
+	const char *m = (fl & O_ACCMODE) == O_RDONLY ? "r"
+			: (fl & O_ACCMODE) == O_WRONLY ? (app ? "a" : "w")
+						       : (app ? "a+" : "r+");
+	FILE *f = fdopen(n0, m);
+	if (!f)
+		return -1;
+	if (how == 0) {
+		FILE *g = freopen(path, app ? "a+" : "r+", f);
+		return g ? fileno(g) : -1;
+	}
+	if (fclose(f) != 0)
+		return -1;
+	int t = open(path, O_RDWR);
+	if (t < 0 || t == n0)
+		return t;
+	int r = fcntl(t, F_DUPFD, n0), e = errno;
+	close(t);
+	errno = e;
+	return r;
+}
+
 /* ---- one operation ------------------------------------------------------------- */
 
 static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
@@ -309,6 +346,9 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	}
 	case OP_LSEEK:
 		r = (long)lseek(fd, a[1], (int)((unsigned long)a[2] % 3));
+		break;
+	case OP_LREOPEN:
+		r = lreopen(a[0], fzw.path[(unsigned long)a[1] % NFILES], a[2] & 1);
 		break;
 	case OP_FTRUNC:
 		r = ftruncate(fd, a[1] < 0 ? 0 : a[1] > (8L << 20) ? (8L << 20) : a[1]);

@@ -58,7 +58,9 @@
 	X(PEER, "peer")       /* reader (0 pipe, 1 socket): drained, then closes */     \
 	X(ARM, "arm")         /* act x y z flags: the helper acts during the next op */ \
 	X(UNGETC, "ungetc")   /* fp byte (-1: fgetc, then that byte) */                \
-	X(SETVBUF, "setvbuf") /* fp mode (0 full, 1 line, 2 none) */
+	X(SETVBUF, "setvbuf") /* fp mode (0 full, 1 line, 2 none) */                 \
+	X(LREOPEN, "lreopen") /* fd file how: file at fd's number by libc alone       \
+				 (0 freopen of an fdopen, 1 fclose of an fdopen + open) */
 
 #define FZ_ENUM(e, s) OP_##e,
 enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };
@@ -228,6 +230,9 @@ void fz_after_death(const struct fz_setup *w, int status);
 /* In a forked child: the drain lock may have been held by the thread. */
 void fz_world_forked(void);
 extern int fz_in_flight;
+/* --fd-reuse: every copy loop of main reuses its fd numbers between every
+ * read and write (close/open, dup2, fclose/freopen of an fdopen). */
+extern int fz_fd_reuse;
 extern int fz_verbose; /* --verbose: what the helper saw, on stderr */
 /* Hash and length of file i's bytes; the file is removed. */
 uint64_t fz_file_hash(int i, uint64_t *bytes);

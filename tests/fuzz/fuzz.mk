@@ -4,7 +4,8 @@
 # each seed without zcopy, with ZCOPY_MODE=on and with ZCOPY_GUARD=1 and fails
 # on the first difference, printing the shrunk script.
 #   make test-fuzz          the fixed seed list plus every saved regression
-#                           script (tests/fuzz/regress/*.script)
+#                           script (tests/fuzz/regress/*.script), then a few
+#                           seeds with --fd-reuse
 #   make fuzz SEEDS=N       N seeds from FUZZ_START (default 1000) on
 #   tests/fuzz/run.sh A-B   any range, straight from the shell
 # FUZZ_JOBS runs that many seeds at once; FUZZ_NOPS is the script length;
@@ -24,6 +25,9 @@ FUZZ_NOPS       ?= 200
 # of blocked writes, signals, RLIMIT_FSIZE, quitting readers and fd churn
 # (run.sh prints how many); sized to stay under a minute with a shrink.
 FUZZ_TEST_SEEDS ?= 1-200
+# And these with --fd-reuse (numbers reused between every read and write;
+# a few seconds).
+FUZZ_REUSE_SEEDS ?= 1-40
 FUZZ_START      ?= 1000
 SEEDS           ?= 500
 FUZZ_REGRESS    := $(wildcard tests/fuzz/regress/*.script)
@@ -45,6 +49,8 @@ test-fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 		--avoid socket-wait \
 		$(FUZZ_TEST_SEEDS) \
 		$(foreach s,$(FUZZ_REGRESS),--script $(s))
+	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --avoid socket-wait \
+		--fd-reuse $(FUZZ_REUSE_SEEDS)
 
 fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 	@$(FUZZ_RUN) --minimise 5 --require-engaged $(if $(FUZZ_AVOID),--avoid $(FUZZ_AVOID)) \

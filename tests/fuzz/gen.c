@@ -402,7 +402,12 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 		long p = fz_below(&g.r, 100);
 		if (p < 55) {
 			int src = gen_main_file_fd(&g);
-			gen_chain(&g, src, gen_main_dest_fd(&g, src), 2 + (int)fz_below(&g.r, 13));
+			if (fz_fd_reuse && !g.thread_live)
+				gen_reuse_loop(&g, src, gen_main_dest_fd(&g, src),
+					       4 + (int)fz_below(&g.r, 12));
+			else
+				gen_chain(&g, src, gen_main_dest_fd(&g, src),
+					  2 + (int)fz_below(&g.r, 13));
 		} else if (p < 60 && !g.thread_live && !g.no_spawn) {
 			/* The second thread copies its own files while main goes on. */
 			EMIT(&g, OP_SPAWN, 0, 0, 0, 0, 0);

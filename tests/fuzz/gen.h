@@ -34,6 +34,8 @@ int gen_main_file_fd(struct gen *g);
 int gen_main_dest_fd(struct gen *g, int src);
 /* A read->write copy loop of `steps` chunks (with meddling). */
 void gen_chain(struct gen *g, int src, int dst, int steps);
+/* gen_chain with fd numbers reused between every read and write (--fd-reuse). */
+void gen_reuse_loop(struct gen *g, int src, int dst, int steps);
 /* One scenario of scenario.c, drawn from g->r (the caller swaps in r2). */
 void gen_scenario(struct gen *g, int nops);
 

@@ -5,6 +5,8 @@
  *   fuzz --seed S [--nops N] --dump               print that script
  *   fuzz --seed S --script FILE [--ops ...]       run FILE on the world of S
  *   fuzz ... --avoid pwrite-stream,send-file,...  steer past known classes
+ *   fuzz ... --fd-reuse                           generate copy loops that reuse
+ *                                                 their fd numbers at every step
  *   fuzz ... --in-flight                          let files change while bytes
  *                                                 written from them are in flight
  *
@@ -32,7 +34,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz --seed S [--nops N] [--script FILE] [--ops LIST] [--avoid LIST]"
-			" [--in-flight] [--verbose] [--dump]\n");
+			" [--in-flight] [--fd-reuse] [--verbose] [--dump]\n");
 	exit(2);
 }
 
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
 			/* No waiting for the readers before a file changes: shows
 			 * the documented limit (fz_readers_drain). */
 			fz_in_flight = 1;
+		else if (!strcmp(a, "--fd-reuse"))
+			fz_fd_reuse = 1; /* scripts generated with heavy fd reuse */
 		else if (i + 1 >= argc)
 			usage();
 		else if (!strcmp(a, "--seed"))

@@ -19,6 +19,9 @@
 #          see fz_avoid in gen.c; for exploring only)
 #          --stress N (also run each seed N more times at once under zcopy,
 #          and shrink with N tries per candidate: divergences that need load)
+#          --fd-reuse: seeds generate copy loops that reuse their fd
+#          numbers between every read and write (close/open, dup2, and
+#          fclose/freopen of an fdopen, which close inside libc)
 #          --in-flight (FUZZ_IN_FLIGHT=1): files change without waiting for
 #          the pipe and socket readers to take what was written from them,
 #          which shows zcopy's documented limit (tests/fuzz/limits)
@@ -34,7 +37,7 @@ TOOL=${TOOL:-$root/build/zcopy}
 JOBS=${JOBS:-2}
 # A --one child gets the settings from its parent's environment.
 if [ "${1:-}" != --one ]; then
-	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0}
+	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0} REUSE=
 fi
 MINIMISE=3
 REQUIRE=0
@@ -78,7 +81,7 @@ one() {
 	mkdir -p "$w"
 	case $id in
 	*/*) args=(--script "$id") ;;
-	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"}) ;;
+	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse}) ;;
 	esac
 	run_mode plain "$w/plain" "${args[@]}"
 	STATS=$w/stats.%p run_mode on "$w/on" "${args[@]}"
@@ -155,7 +158,7 @@ shrink() {
 	kind=$(line_kind "$w/plain" "$line")
 	case $id in
 	*/*) cp "$id" "$w/full.script" ;;
-	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} --dump >"$w/full.script" ;;
+	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} --dump >"$w/full.script" ;;
 	esac
 	seedline=$(grep -m1 '^seed' "$w/full.script")
 	grep -v '^seed' "$w/full.script" | grep -v '^ *#' | grep -v '^ *$' >"$w/ops"
@@ -236,6 +239,7 @@ while [ $# -gt 0 ]; do
 	--avoid) AVOID=$2; shift ;;
 	--stress) STRESS=$2; shift ;;
 	--in-flight) IN_FLIGHT=1 ;;
+	--fd-reuse) REUSE=1 ;;
 	--script) ids+=("script:$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift ;;
 	*-*) for ((s = ${1%-*}; s <= ${1#*-}; s++)); do ids+=("$s"); done ;;
 	[0-9]*) ids+=("$1") ;;
@@ -253,7 +257,7 @@ mkdir -p "$WORK"
 # Every run of this invocation uses the same library, even if it is rebuilt
 # meanwhile.
 cp "$LIB" "$WORK/libzcopy.so" && LIB=$WORK/libzcopy.so
-export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT
+export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 

@@ -211,6 +211,54 @@ static void churn(struct gen *g)
 	}
 }
 
+/*
+ * --fd-reuse: slot's number names something else and then its file again,
+ * by one of the churn_fd ways or by libc alone (lreopen: fclose or freopen
+ * of an fdopen, which close the number where no close wrapper sees it), at
+ * position pos (-1: the end).  One time in four the number comes back with
+ * another file of main's (the same file through a new description
+ * otherwise), and stays so.
+ */
+static void reuse_fd(struct gen *g, int slot, long pos)
+{
+	int file = slot < 4 ? slot : slot == FD_SPARE ? 0 : -1;
+	if (file < 0 || P(g, 30)) {
+		churn_fd(g, slot, pos);
+		return;
+	}
+	if (P(g, 25))
+		file = (file + 1 + (int)fz_below(&g->r, 3)) % 4;
+	EMIT(g, OP_LREOPEN, slot, file, fz_below(&g->r, 2), 0, 0);
+	EMIT(g, OP_LSEEK, slot, pos < 0 ? 0 : pos, pos < 0 ? SEEK_END : SEEK_SET, 0, 0);
+}
+
+void gen_reuse_loop(struct gen *g, int src, int dst, int steps)
+{
+	if ((dst == FD_PIPE && g->gone[0]) || (dst == FD_SOCK && g->gone[1]))
+		dst = FD_NULL;
+	int buf = gen_pick_buf(g);
+	long boff = gen_buf_off(g), len = gen_chunk_size(g), pos = fz_below(&g->r, 64) * PAGE;
+	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+	for (int i = 0; i < steps; i++) {
+		EMIT(g, OP_READ, src, buf, boff, len, 0);
+		pos += len;
+		/* After two plain pairs (zcopy engages after a few), between
+		 * every read and its write, and after it: the destination's
+		 * number mostly, the source's one time in four (a source whose
+		 * number changes ends the stream, which takes pairs to engage
+		 * again). */
+		if (i >= 2) {
+			int s = P(g, 25) ? src : dst;
+			reuse_fd(g, s, s == src ? pos : -1);
+		}
+		EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
+		if (i >= 2 && P(g, 50)) {
+			int s = P(g, 25) ? src : dst;
+			reuse_fd(g, s, s == src ? pos : -1);
+		}
+	}
+}
+
 void gen_scenario(struct gen *g, int nops)
 {
 	/* A death ends the script: the default SIGPIPE or SIGXFSZ only in

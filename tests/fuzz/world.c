@@ -369,6 +369,7 @@ void fz_reader_result(int i, char *line, size_t cap, int *status)
 
 static int stopped[2];
 int fz_in_flight;
+int fz_fd_reuse;
 
 /*
  * A script cut down by the shrinker may write more than fits while the

@@ -361,6 +361,27 @@ START_TEST(source_fd_reused_between_read_and_write)
 }
 END_TEST
 
+/* The destination's number closed inside libc (fclose, freopen, pclose,
+ * endmntent: no close() zcopy sees) and filled with another file by
+ * F_DUPFD or by freopen itself: the later writes go to the other file.
+ * zcopy trusts a pin without kcmp only while no wrapped call changed a
+ * number, so each of these functions must count as one.  pclose waits for
+ * its command, which a pin holding the pipe open would stop for ever; so
+ * does a program that waits for its pipe's reader right after freopen. */
+START_TEST(destination_closed_inside_libc)
+{
+	static const char *const how[] = { "fclose", "freopen", "pclose", "endmntent", "repipe" };
+	const char *h = how[_i];
+	it_make_file("src4", 4 * MiB, 9);
+	it_four(IT_ARGV(it_prog("libc_close"), h, "../src4", "d1", "d2"), NULL, IT_ARGV("d1", "d2"));
+	it_expect_plain_success(h);
+	ck_assert_int_eq(it_file_size("none/d1"), 5 * 131072);
+	ck_assert_int_eq(it_file_size("none/d2"), 4 * MiB - 5 * 131072);
+	it_expect_passive("libc_close");
+	it_expect_zero_copy("libc_close", 4 * MiB, 75);
+}
+END_TEST
+
 START_TEST(free_realloc_and_reuse_the_buffer)
 {
 	static const char *const outs[] = { "mmap.out", "heap.out", "zeros.mmap", "zeros.heap",
@@ -509,6 +530,7 @@ int main(void)
 				fork_between_read_and_write, copy_from_several_threads,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
+	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 2);
 	it_add(tc, IT_TESTS(ignored_sigbus_stays_ignored_across_exec,
 				every_way_to_set_sigbus_reads_back,

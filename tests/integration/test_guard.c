@@ -193,6 +193,16 @@ START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
 }
 END_TEST
 
+/* closefrom/close_range above the program's fds close zcopy's duplicates
+ * too (no room to move them below): the guarded buffer gets its bytes
+ * first, not zeros. */
+START_TEST(closefrom_above_the_program_fds)
+{
+	run("closefrom", IT_ARGV("out"));
+	engaged(50);
+}
+END_TEST
+
 START_TEST(another_threads_stack_is_never_guarded)
 {
 	/* The kernel writes signal frames there: a guarded page would make
@@ -223,7 +233,7 @@ int main(void)
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
-			    exec_child_continues_from_shared_offset,
+			    exec_child_continues_from_shared_offset, closefrom_above_the_program_fds,
 			    thread_with_sigsegv_blocked_gets_no_guards,
 			    another_threads_stack_is_never_guarded, guard_is_off_by_default));
 	return it_main(s, "build/programs");

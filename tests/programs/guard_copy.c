@@ -32,6 +32,9 @@
  *   sigblocked   the copy runs with every signal blocked and checksums each
  *                chunk before writing it (a fault with SIGSEGV blocked
  *                would be fatal)
+ *   closefrom    every 6th chunk, between read and write, closefrom and
+ *                close_range above the program's descriptors (zcopy's own
+ *                duplicates live up there, with no room to move below)
  * Prints what it did and the offsets at the end.
  */
 #include <pthread.h>
@@ -80,6 +83,17 @@ static void edit(char *b, size_t n, long long i)
 	if (i % 5 == 2)
 		for (size_t at = 3 * ZT_PAGE + 7; at < n; at += 9 * ZT_PAGE)
 			b[at] ^= 0x5a;
+}
+
+static void close_above(char *b, size_t n, long long i)
+{
+	int top = in > out ? in : out;
+	if (i % 6 == 5) {
+		if (i % 12 == 5)
+			closefrom(top + 1);
+		else if (close_range((unsigned)top + 1, ~0u, 0) != 0)
+			zt_die("close_range");
+	}
 }
 
 /* ---- another thread reads the buffer ---- */
@@ -400,6 +414,8 @@ int main(int argc, char **argv)
 		total = loop(lent, CH, NULL);
 		copy_done = 1;
 		pthread_join(t, NULL);
+	} else if (strcmp(mode, "closefrom") == 0) {
+		total = loop(malloc(CH), CH, close_above);
 	} else if (strcmp(mode, "sigblocked") == 0) {
 		sigset_t all;
 		sigfillset(&all);

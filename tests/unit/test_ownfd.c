@@ -267,6 +267,30 @@ static void relative_templates_become_absolute(void **state)
 	assert_int_equal(zc_abs_template(out, 4, "relative"), -1);
 }
 
+/* fcntl(F_DUPFD) gives the program the lowest number at or above its
+ * argument that it does not hold: zcopy's fds stay where they are unless
+ * the answer would have been one of them (then only that one moves). */
+static void dupfd_moves_only_an_fd_in_the_way(void **state)
+{
+	int slot = -1, fd = open("/dev/null", O_RDONLY);
+	int top = limit() - 1;
+	assert_int_equal(zc_ownfd_take(fd, &slot, 0), top);
+	int low = lowest_free_fd();
+	int r = zc_ownfd_dupfd(fcntl, 0, F_DUPFD, 3);
+	assert_int_equal(r, low);
+	assert_int_equal(slot, top); /* a small argument moves nothing */
+	assert_true(zc_ownfd_is(top));
+	close(r);
+	/* The answer would have been zcopy's number: the program gets it. */
+	r = zc_ownfd_dupfd(fcntl, 0, F_DUPFD_CLOEXEC, top);
+	assert_int_equal(r, top);
+	assert_false(zc_ownfd_is(top));
+	assert_true(slot >= 0 && slot != top && is_open(slot));
+	assert_true(zc_ownfd_is(slot));
+	close(r);
+	zc_ownfd_close(&slot);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +299,7 @@ int main(void)
 		cmocka_unit_test(take_twice_on_one_slot_keeps_the_first),
 		cmocka_unit_test(dup2_target_is_moved_out_of_the_way),
 		cmocka_unit_test(close_range_moves_below_or_closes),
+		cmocka_unit_test(dupfd_moves_only_an_fd_in_the_way),
 		cmocka_unit_test(move_waits_for_a_call_in_progress),
 		cmocka_unit_test(a_forked_child_keeps_the_registry),
 		cmocka_unit_test(small_limit_keeps_nothing_and_stays_high),
