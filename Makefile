@@ -141,15 +141,29 @@ test-deps:
 # test-deb needs dpkg-deb: without it, it is counted as skipped, not passed.
 TEST_SUITES := check-symbols check-complexity check-docs test-unit test-tool test-deb test-integration test-faults test-fuzz \
                test-corpus test-syscalls bench-quick
+# Without V=1 each suite's output goes to build/test-logs/SUITE.log and the
+# suite prints one line: its own last line (its counts) when it passes, the
+# last 40 lines of its log when it fails.  V=1 shows everything as it runs.
+TEST_LOGS := $(BUILD)/test-logs
 test: all test-deps
-	@pass=0; fail=0; skip=0; failed=""; \
+	@mkdir -p $(TEST_LOGS); pass=0; fail=0; skip=0; failed=""; \
 	for t in $(TEST_SUITES); do \
-		echo "== $$t"; \
 		if [ $$t = test-deb ] && ! command -v dpkg-deb >/dev/null; then \
 			echo "test-deb: skipped: dpkg-deb not found"; skip=$$((skip + 1)); continue; \
 		fi; \
-		if $(MAKE) --no-print-directory $$t; then pass=$$((pass + 1)); \
-		else fail=$$((fail + 1)); failed="$$failed $$t"; fi; \
+		log=$(TEST_LOGS)/$$t.log; \
+		if [ "$(V)" = 1 ]; then \
+			echo "== $$t"; \
+			if $(MAKE) --no-print-directory $$t; then pass=$$((pass + 1)); \
+			else fail=$$((fail + 1)); failed="$$failed $$t"; fi; \
+		elif $(MAKE) --no-print-directory $$t > $$log 2>&1; then \
+			pass=$$((pass + 1)); \
+			printf '%-18s ok: %s\n' "$$t" "$$(grep -v '^make' $$log | tail -n 1)"; \
+		else \
+			fail=$$((fail + 1)); failed="$$failed $$t"; \
+			printf '%-18s FAILED (the end of %s follows)\n' "$$t" "$$log"; \
+			tail -n 40 $$log | sed 's/^/    /'; \
+		fi; \
 	done; \
 	[ -z "$$failed" ] || echo "make test: failed:$$failed"; \
 	echo "suites: $$pass passed, $$fail failed, $$skip skipped"; \
