@@ -142,7 +142,7 @@ test-deps:
 TEST_SUITES := check-symbols check-complexity check-docs test-unit test-tool test-deb test-integration test-faults test-fuzz \
                test-corpus test-syscalls bench-quick
 # Without V=1 each suite's output goes to build/test-logs/SUITE.log and the
-# suite prints one line: its own last line (its counts) when it passes, the
+# suite prints one line: its counts (tests/summary.sh) when it passes, the
 # last 40 lines of its log when it fails.  V=1 shows everything as it runs.
 TEST_LOGS := $(BUILD)/test-logs
 test: all test-deps
@@ -158,7 +158,7 @@ test: all test-deps
 			else fail=$$((fail + 1)); failed="$$failed $$t"; fi; \
 		elif $(MAKE) --no-print-directory $$t > $$log 2>&1; then \
 			pass=$$((pass + 1)); \
-			printf '%-18s ok: %s\n' "$$t" "$$(grep -v '^make' $$log | tail -n 1)"; \
+			printf '%-18s ok: %s\n' "$$t" "$$(bash tests/summary.sh $$log)"; \
 		else \
 			fail=$$((fail + 1)); failed="$$failed $$t"; \
 			printf '%-18s FAILED (the end of %s follows)\n' "$$t" "$$log"; \
