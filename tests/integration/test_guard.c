@@ -5,7 +5,8 @@
  * its write.  Every scenario is run without the shim and with ZCOPY_MODE=off,
  * observe and on (all with ZCOPY_GUARD=1), compared byte for byte (status,
  * stdout, stderr, outputs), and the stats must show the engagement the
- * scenario allows.
+ * scenario allows.  Guard mode is on by default; the tests say
+ * ZCOPY_GUARD=1 all the same, and ZCOPY_GUARD=0 where they want it off.
  */
 #include <check.h>
 #include <signal.h>
@@ -290,9 +291,19 @@ START_TEST(another_threads_stack_is_never_guarded)
 }
 END_TEST
 
-START_TEST(guard_is_off_by_default)
+START_TEST(guard_is_on_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
+	engaged(80);
+	long long al = it_stat("on", EXE, "fallbacks.alignment");
+	ck_assert_msg(al == 0, "alignment fallbacks %lld; stats: %s", al, it_stats_text("on"));
+}
+END_TEST
+
+START_TEST(guard_0_reads_unaligned_buffers_plainly)
+{
+	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), IT_ARGV("ZCOPY_GUARD=0"),
+		IT_ARGV("out"));
 	it_same_file("src", "none/out");
 	it_expect_no_zero_copy(EXE, 0);
 	it_expect_fallback("on", EXE, "alignment");
@@ -332,7 +343,8 @@ int main(void)
 	tcase_add_test(tc, sent_sigsegv_waits_while_blocked);
 	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
-	tcase_add_test(tc, guard_is_off_by_default);
+	tcase_add_test(tc, guard_is_on_by_default);
+	tcase_add_test(tc, guard_0_reads_unaligned_buffers_plainly);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
