@@ -265,23 +265,37 @@ static int segv_sigaction(const struct sigaction *act, struct sigaction *old)
 		*old = program_segv;
 	if (act) {
 		program_segv = *act;
+		normalize(&program_segv); /* read back as the kernel reports it */
 		install_segv();
 	}
 	return 0;
 }
 
-static __sighandler_t segv_signal(__sighandler_t h)
+static int segv_interrupts; /* siginterrupt(SIGSEGV, 1) is in force */
+
+/* The simple interfaces for SIGSEGV, as bus_simple for SIGBUS: every one
+ * of them would otherwise replace zcopy's handler through libc's own
+ * sigaction. */
+static __sighandler_t segv_simple(__sighandler_t h, int flags, int self_masked)
 {
 	if (h == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
 	}
-	__sighandler_t prev = program_segv.sa_handler;
-	memset(&program_segv, 0, sizeof program_segv);
-	program_segv.sa_handler = h;
-	program_segv.sa_flags = SA_RESTART;
-	install_segv();
-	return prev;
+	struct sigaction sa, prev;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	if (self_masked)
+		sigaddset(&sa.sa_mask, SIGSEGV);
+	sa.sa_flags = flags;
+	segv_sigaction(&sa, &prev);
+	return prev.sa_handler;
+}
+
+static __sighandler_t segv_signal(__sighandler_t h)
+{
+	return segv_simple(h, segv_interrupts ? 0 : SA_RESTART, 1);
 }
 
 void zc_signals_init(void)
@@ -417,6 +431,8 @@ ZC_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h)
 static inline __sighandler_t sysv_common(__sighandler_t (*real)(int, __sighandler_t), int sig,
 					 __sighandler_t h)
 {
+	if (sig == SIGSEGV && ours_segv)
+		return segv_simple(h, SA_RESETHAND | SA_NODEFER, 0);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
@@ -447,12 +463,9 @@ static __sighandler_t segv_sigset(__sighandler_t disp)
 		zc_sigmask_set_view(1);
 		return was_held ? SIG_HOLD : program_segv.sa_handler;
 	}
-	struct sigaction sa, prev;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = disp;
-	segv_sigaction(&sa, &prev);
+	__sighandler_t prev = segv_simple(disp, 0, 0);
 	zc_sigmask_set_view(0);
-	return was_held ? SIG_HOLD : prev.sa_handler;
+	return was_held ? SIG_HOLD : prev;
 }
 
 ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
@@ -477,6 +490,10 @@ ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 
 ZC_EXPORT int sigignore(int sig)
 {
+	if (sig == SIGSEGV && ours_segv) {
+		segv_simple(SIG_IGN, 0, 0);
+		return 0;
+	}
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(sigignore)(sig));
 	bus_simple(SIG_IGN, 0, 0);
@@ -487,6 +504,16 @@ ZC_EXPORT int sigignore(int sig)
  * whether later signal() calls set it. */
 ZC_EXPORT int siginterrupt(int sig, int interrupt)
 {
+	if (sig == SIGSEGV && ours_segv) {
+		struct sigaction sa = program_segv;
+		segv_interrupts = interrupt != 0;
+		if (interrupt)
+			sa.sa_flags &= ~SA_RESTART;
+		else
+			sa.sa_flags |= SA_RESTART;
+		segv_sigaction(&sa, NULL);
+		return 0;
+	}
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(siginterrupt)(sig, interrupt));
 	struct sigaction sa = program_bus;

@@ -271,6 +271,18 @@ START_TEST(sent_sigsegv_waits_while_blocked)
 }
 END_TEST
 
+START_TEST(sigsegv_handler_set_by_sysv_signal)
+{
+	/* sysv_signal and siginterrupt for SIGSEGV go to the program's record:
+	 * zcopy's handler stays installed for its guarded pages. */
+	run("sysv_handler", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	materialized();
+}
+END_TEST
+
 START_TEST(pwritev2_over_what_was_read)
 {
 	/* The buffer keeps the bytes read; the file gets the new ones. */
@@ -341,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, program_reads_back_the_masks_it_set);
 	tcase_add_test(tc, fault_with_sigsegv_blocked_gets_the_default_action);
 	tcase_add_test(tc, sent_sigsegv_waits_while_blocked);
+	tcase_add_test(tc, sigsegv_handler_set_by_sysv_signal);
 	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_on_by_default);

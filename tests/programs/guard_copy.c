@@ -45,6 +45,8 @@
  *                fault at chunk 9: the kernel's default action
  *   held_segv    SIGSEGV blocked, raised, the copy, then unblocked: the
  *                handler runs at the unblocking
+ *   sysv_handler SIGSEGV's handler set with sysv_signal, siginterrupt and
+ *                read back; every chunk checksummed
  * Prints what it did and the offsets at the end.
  */
 #include <poll.h>
@@ -553,6 +555,18 @@ int main(int argc, char **argv)
 		       sigismember(&back.sa_mask, SIGINT));
 		total = loop(malloc(CH), CH, mode[0] == 'f' ? raise_alarm : usr1_in_ppoll);
 		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "sysv_handler") == 0) {
+		sysv_signal(SIGSEGV, count_segv);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		siginterrupt(SIGSEGV, 1);
+#pragma GCC diagnostic pop
+		struct sigaction back;
+		sigaction(SIGSEGV, NULL, &back);
+		printf("handler %d flags %x mask %d\n", back.sa_handler == count_segv,
+		       (unsigned)back.sa_flags, sigismember(&back.sa_mask, SIGSEGV));
+		total = loop(malloc(CH), CH, checksum_every_chunk);
+		printf("sum %llx handler ran %d\n", (unsigned long long)sum, (int)segv_runs);
 	} else if (strcmp(mode, "views") == 0) {
 		total = loop(malloc(CH), CH, NULL);
 		views();
