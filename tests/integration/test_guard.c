@@ -283,6 +283,18 @@ START_TEST(sigsegv_handler_set_by_sysv_signal)
 }
 END_TEST
 
+START_TEST(context_that_blocks_sigsegv_stops_guards)
+{
+	/* swapcontext to a mask the program made to hold SIGSEGV: the guarded
+	 * pages get their bytes first and guard mode stops for the process. */
+	run("context_mask", IT_ARGV("out"));
+	engaged_only(1);
+	it_same_file("src", "none/out");
+	ck_assert_int_eq(it_stat("on", EXE, "guard"), 0);
+	it_expect_fallback("on", EXE, "alignment");
+}
+END_TEST
+
 START_TEST(pwritev2_over_what_was_read)
 {
 	/* The buffer keeps the bytes read; the file gets the new ones. */
@@ -354,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, fault_with_sigsegv_blocked_gets_the_default_action);
 	tcase_add_test(tc, sent_sigsegv_waits_while_blocked);
 	tcase_add_test(tc, sigsegv_handler_set_by_sysv_signal);
+	tcase_add_test(tc, context_that_blocks_sigsegv_stops_guards);
 	tcase_add_test(tc, pwritev2_over_what_was_read);
 	tcase_add_test(tc, another_threads_stack_is_never_guarded);
 	tcase_add_test(tc, guard_is_on_by_default);
