@@ -1,12 +1,13 @@
 # bench/bench.mk - the benchmark programs and the `bench` / `bench-quick`
 # targets (included by the top Makefile).
 #   make bench        full run (BENCH_SIZE=512M, BENCH_RUNS=7); writes
-#                     docs/benchmarks.md and docs/bench-sweep*.svg
+#                     docs/benchmarks.md and docs/bench-sweep*.svg, then the
+#                     rows of bench-guard (docs/bench-guard.md)
 #   make bench-quick  every scenario once on 8 MiB files; checks outputs,
 #                     makes no timing claims; part of `make test`
 #   make bench-report rewrite the docs from the last full run's saved data
-#   make bench-guard  perl, python, pv -C and nginx (sendfile off) with
-#                     ZCOPY_GUARD=1 against plain; writes docs/bench-guard.md
+#   make bench-guard  perl, python, pv -C and nginx (sendfile off) at default
+#                     settings (guards) against plain; writes docs/bench-guard.md
 #                     (GUARD_BENCH_SIZE in MiB, BENCH_RUNS)
 # Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
 # BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS (see bench/harness.c).
@@ -33,6 +34,7 @@ $(BENCH_HARNESS): $(BENCH_HSRCS) bench/harness.h bench/common.h shim/config.h to
 
 bench: $(LIB) bench-progs
 	$(BENCH_HARNESS) $(BENCH_ARGS)
+	bash bench/guard.sh --lib $(LIB)
 
 bench-quick: $(LIB) bench-progs
 	$(BENCH_HARNESS) --quick $(BENCH_ARGS)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench/guard.sh - what the guard strategy (ZCOPY_GUARD=1) buys the programs it
+# bench/guard.sh - what the guard strategy (on by default) buys the programs it
 # exists for: a perl sysread/syswrite loop, a python os.read/os.write copier
 # and pv -C (no splice), each streaming a file into a pipe, and nginx with
 # sendfile off (output_buffers 2 256k) under zcopy against the same nginx with
 # sendfile on, serving one file to curl.
 #
-# Each scenario runs plain (no preload) and under zcopy with ZCOPY_GUARD=1,
+# Each scenario runs plain (no preload) and under zcopy at default settings,
 # interleaved A B A B ..., after one run of each that checks the output is
 # the source.  The medians and their ratio go to docs/bench-guard.md.
 #
@@ -78,7 +78,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 RESULTS=$WORK/results
 : >"$RESULTS"
-ZON=("LD_PRELOAD=$LIB" ZCOPY_MODE=on ZCOPY_GUARD=1)
+ZON=("LD_PRELOAD=$LIB") # default settings: guard mode on
 
 bench_pipe() { # bench_pipe NAME CMD...
 	local name=$1 a b i
@@ -169,7 +169,7 @@ fi
 	echo "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, kernel $(uname -r);"
 	echo "a ${SIZE} MiB file on $(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || echo '?'), warm page cache;"
 	echo "medians of $RUNS interleaved runs (plain, zcopy, plain, zcopy, ...), after one run of each whose output was compared with the source."
-	echo "*zcopy* is \`LD_PRELOAD=build/libzcopy.so ZCOPY_MODE=on ZCOPY_GUARD=1\`; the copiers write into a pipe drained by \`cat\`."
+	echo "*zcopy* is \`LD_PRELOAD=build/libzcopy.so\` at default settings (guard mode on); the copiers write into a pipe drained by \`cat\`."
 	echo "For nginx, *plain* is nginx with \`sendfile on\` without zcopy, *zcopy* the same nginx with \`sendfile off\` under zcopy"
 	echo "(both with \`output_buffers 2 256k\`), serving the file to curl over loopback."
 	echo "Runs this short, on a machine doing other work, vary by tens of percent from one run to the next:"

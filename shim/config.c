@@ -226,13 +226,13 @@ static const struct setting settings[] = {
 	  "what would be redirected, change nothing. `on`: redirect. Case does not matter; "
 	  "`0`, `false` and `no` also mean `off`; anything else (a misspelling, a stray "
 	  "blank) means `off` and is reported." },
-	{ ZCOPY_ENV_GUARD, "0", NULL, parse_guard, FIELD(guard), "`0`, `1`",
-	  "`1`: also defer reads into buffers whose alignment does not match the file "
-	  "offset (malloc'd buffers, which start 16 bytes into a page; static buffers; a "
-	  "new buffer per read, as python, perl and node allocate them): the whole pages "
-	  "inside the buffer are made inaccessible until the program or a system call needs "
-	  "them. Off by default: a program thread that blocks SIGSEGV and touches such a "
-	  "buffer would be killed (README, Limitations, Guard mode)." },
+	{ ZCOPY_ENV_GUARD, "1", NULL, parse_guard, FIELD(guard), "`0`, `1`",
+	  "Also defer reads into buffers whose alignment does not match the file offset "
+	  "(malloc'd buffers, which start 16 bytes into a page; static buffers; a new buffer "
+	  "per read, as python, perl and node allocate them): the whole pages inside the "
+	  "buffer are made inaccessible until the program or a system call needs them "
+	  "(README, Limitations, Guard mode). `0`: such buffers are read plainly, and "
+	  "observe mode counts what guards would have moved." },
 	{ ZCOPY_ENV_STATS, NULL, NULL, parse_stats, FIELD(stats), "PATH or `stderr`",
 	  "At exit, append one JSON line of counters per process to PATH (`%p` becomes the "
 	  "pid); `stderr` prints a one-line summary on standard error instead, for each "

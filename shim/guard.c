@@ -120,6 +120,21 @@ void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)
 		zc_guard_before_kernel(iov[i].iov_base, iov[i].iov_len);
 }
 
+void zc_guard_stop(const char *why)
+{
+	if (!zc_cfg.guard || zc_lock_held())
+		return; /* held: a handler that interrupted zcopy itself */
+	int saved = errno;
+	struct zc_nest nest = zc_nest_enter();
+	zc_lock();
+	zc_cfg.guard = 0; /* engine.c and phantom.c make no new guards */
+	touched(zc_phantom_guard_materialize(0, UINTPTR_MAX));
+	zc_unlock();
+	zc_nest_leave(nest);
+	zc_log(2, "guard mode stops: %s", why);
+	errno = saved;
+}
+
 /* ---- which memory may be guarded ----------------------------------------- */
 
 int zc_guard_thread_ok(void)
@@ -129,7 +144,7 @@ int zc_guard_thread_ok(void)
 	 * (workers that block every signal) is not given guarded pages. */
 	sigset_t now;
 	int saved = errno;
-	int ok = pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 && !sigismember(&now, SIGSEGV);
+	int ok = REAL(pthread_sigmask)(SIG_BLOCK, NULL, &now) == 0 && !sigismember(&now, SIGSEGV);
 	errno = saved;
 	return ok;
 }

@@ -53,5 +53,9 @@ int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi);
  * blocks SIGSEGV: a fault would kill the process (see docs/design.md). */
 int zc_guard_thread_ok(void);
 void zc_guard_maps_changed(void);
+/* Guard mode stops for the rest of the process (why: for the log): every
+ * guarded page gets its bytes and no new ones are made.  For a mask zcopy
+ * cannot keep SIGSEGV out of (sigmask.c). */
+void zc_guard_stop(const char *why);
 
 #endif

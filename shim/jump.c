@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "real.h"
+#include "signals.h"
 #include "wrap.h"
 
 /* Does a jump to env leave the frames of zcopy's current work? */
@@ -40,6 +41,7 @@ static void before_jump(struct __jmp_buf_tag *env)
 {
 	if (unlikely(zc_inside) && leaves_zcopy(env))
 		zc_engine_abandon();
+	zc_sigmask_jump(env); /* the saved mask comes back (guard mode) */
 }
 
 ZC_EXPORT void longjmp(struct __jmp_buf_tag env[1], int val)

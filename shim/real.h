@@ -78,6 +78,33 @@ struct __dirstream;
 	  (pid_t, const struct iovec *, unsigned long, const struct iovec *,              \
 	   unsigned long, unsigned long))
 
+/* The calls sigmask.c wraps so that no mask the program installs blocks
+ * SIGSEGV while guard mode is on. */
+struct pollfd;
+struct epoll_event;
+struct timespec;
+struct ucontext_t;
+#define ZC_REAL_SIGMASK_LIST(X)                                                           \
+	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))                          \
+	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))                      \
+	X(sigblock, int, (int))                                                           \
+	X(sigsetmask, int, (int))                                                         \
+	X(siggetmask, int, (void))                                                        \
+	X(sighold, int, (int))                                                            \
+	X(sigrelse, int, (int))                                                           \
+	X(sigsuspend, int, (const sigset_t *))                                            \
+	X(sigpause, int, (int))                                                           \
+	X(__sigpause, int, (int, int))                                                    \
+	X(ppoll, int, (struct pollfd *, unsigned long, const struct timespec *, const sigset_t *)) \
+	X(__ppoll_chk, int,                                                               \
+	  (struct pollfd *, unsigned long, const struct timespec *, const sigset_t *, size_t)) \
+	X(pselect, int, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *)) \
+	X(epoll_pwait, int, (int, struct epoll_event *, int, int, const sigset_t *))      \
+	X(epoll_pwait2, int,                                                              \
+	  (int, struct epoll_event *, int, const struct timespec *, const sigset_t *))     \
+	X(setcontext, int, (const struct ucontext_t *))                                   \
+	X(swapcontext, int, (struct ucontext_t *, const struct ucontext_t *))
+
 /* X(name, return type, parameter list) */
 #define ZC_REAL_LIST(X)                                                                   \
 	X(read, ssize_t, (int, void *, size_t))                                           \
@@ -178,7 +205,8 @@ struct __dirstream;
 	X(longjmp, void, (struct __jmp_buf_tag *, int))                                   \
 	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                  \
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \
-	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))
+	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                            \
+	ZC_REAL_SIGMASK_LIST(X)
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
 struct zc_real {

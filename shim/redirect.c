@@ -78,7 +78,7 @@ static void hold_sigpipe(struct wctx *w)
 	sigset_t set, pending;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &w->pipe_old);
+	REAL(pthread_sigmask)(SIG_BLOCK, &set, &w->pipe_old);
 	w->pipe_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	w->pipe_held = 1;
 }
@@ -95,7 +95,7 @@ static void release_sigpipe(struct wctx *w)
 		struct timespec now = { 0, 0 };
 		sigtimedwait(&set, NULL, &now);
 	}
-	pthread_sigmask(SIG_SETMASK, &w->pipe_old, NULL);
+	REAL(pthread_sigmask)(SIG_SETMASK, &w->pipe_old, NULL);
 	w->pipe_held = 0;
 	errno = saved;
 }
@@ -653,7 +653,7 @@ void zc_write_abandon(void)
 		sigemptyset(&set);
 		sigaddset(&set, SIGPIPE);
 		if (!sigismember(&k->w->pipe_old, SIGPIPE))
-			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+			REAL(pthread_sigmask)(SIG_UNBLOCK, &set, NULL);
 	}
 	zc_lock();
 	release(k->c, k->dpin);

@@ -75,6 +75,12 @@ static int install_as(int sig, void (*ours_h)(int, siginfo_t *, void *),
 	sa.sa_flags = SA_SIGINFO | (prog->sa_flags & MIRRORED);
 	if (!has_handler(prog))
 		sa.sa_flags |= SA_NODEFER; /* nothing of the program's runs in it */
+	/* In guard mode SIGSEGV is never blocked while program code runs (a
+	 * guarded page touched then would be fatal): the handler's view says
+	 * what the program asked for (call_handler). */
+	zc_sigmask_strip(&sa.sa_mask);
+	if (sig == SIGSEGV && zc_sigmask_active)
+		sa.sa_flags |= SA_NODEFER;
 	return REAL(sigaction)(sig, &sa, NULL);
 }
 
@@ -126,13 +132,24 @@ static void bus_action(const struct sigaction *act, struct sigaction *old)
 		*old = prev;
 }
 
-/* The program's handler p, called as the kernel would have called it. */
+/* The program's handler p, called as the kernel would have called it; in
+ * guard mode the thread's view of SIGSEGV is the one the kernel would have
+ * installed for it (blocked by its sa_mask, or by being the signal handled). */
 static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void *uc)
 {
+	int before = zc_segv_view;
+	if (zc_sigmask_active)
+		zc_segv_view = before || sigismember(&p->sa_mask, SIGSEGV) ||
+			       (sig == SIGSEGV && !(p->sa_flags & SA_NODEFER));
 	if (p->sa_flags & SA_SIGINFO)
 		p->sa_sigaction(sig, si, uc);
 	else
 		p->sa_handler(sig);
+	if (zc_sigmask_active) {
+		int e = errno;
+		zc_sigmask_set_view(before);
+		errno = e;
+	}
 }
 
 /* The default action for a signal our handler cannot answer: SIG_DFL goes
@@ -196,6 +213,17 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	if (si && si->si_code == SEGV_ACCERR && zc_guard_fault((uintptr_t)si->si_addr))
 		return;
+	if (zc_segv_view) {
+		/* The program believes this thread blocks SIGSEGV: a fault gets
+		 * the default action (the kernel's answer to a blocked fault
+		 * signal), a sent one waits until it is unblocked. */
+		if (!si || si->si_code <= 0) {
+			zc_sigmask_hold();
+			return;
+		}
+		default_action(SIGSEGV, si, &ours_segv);
+		return;
+	}
 	struct sigaction p = program_segv;
 	int has_handler = (p.sa_flags & SA_SIGINFO) ? p.sa_sigaction != NULL
 						    : (p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN);
@@ -215,8 +243,20 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 
 void zc_guard_signals_init(void)
 {
-	if (REAL(sigaction)(SIGSEGV, NULL, &program_segv) == 0 && install_segv() == 0)
-		ours_segv = 1;
+	/* Started with SIGSEGV blocked (inherited at exec): guard mode stays
+	 * off, since the program's threads would start and run with it blocked. */
+	sigset_t now;
+	if (REAL(pthread_sigmask)(SIG_BLOCK, NULL, &now) != 0 || sigismember(&now, SIGSEGV)) {
+		zc_cfg.guard = 0;
+		return;
+	}
+	if (REAL(sigaction)(SIGSEGV, NULL, &program_segv) == 0) {
+		zc_sigmask_active = 1; /* before install_segv: it strips the mask */
+		if (install_segv() == 0)
+			ours_segv = 1;
+		else
+			zc_sigmask_active = 0;
+	}
 }
 
 static int segv_sigaction(const struct sigaction *act, struct sigaction *old)
@@ -225,23 +265,37 @@ static int segv_sigaction(const struct sigaction *act, struct sigaction *old)
 		*old = program_segv;
 	if (act) {
 		program_segv = *act;
+		normalize(&program_segv); /* read back as the kernel reports it */
 		install_segv();
 	}
 	return 0;
 }
 
-static __sighandler_t segv_signal(__sighandler_t h)
+static int segv_interrupts; /* siginterrupt(SIGSEGV, 1) is in force */
+
+/* The simple interfaces for SIGSEGV, as bus_simple for SIGBUS: every one
+ * of them would otherwise replace zcopy's handler through libc's own
+ * sigaction. */
+static __sighandler_t segv_simple(__sighandler_t h, int flags, int self_masked)
 {
 	if (h == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
 	}
-	__sighandler_t prev = program_segv.sa_handler;
-	memset(&program_segv, 0, sizeof program_segv);
-	program_segv.sa_handler = h;
-	program_segv.sa_flags = SA_RESTART;
-	install_segv();
-	return prev;
+	struct sigaction sa, prev;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	if (self_masked)
+		sigaddset(&sa.sa_mask, SIGSEGV);
+	sa.sa_flags = flags;
+	segv_sigaction(&sa, &prev);
+	return prev.sa_handler;
+}
+
+static __sighandler_t segv_signal(__sighandler_t h)
+{
+	return segv_simple(h, segv_interrupts ? 0 : SA_RESTART, 1);
 }
 
 void zc_signals_init(void)
@@ -282,6 +336,10 @@ int zc_signals_defer_ok(void)
 
 /* One body for each family of twins, each twin with its own real function
  * (a twin calling the other would go through the PLT into our own wrapper). */
+/* Signals whose handler the program installed with SIGSEGV in its sa_mask
+ * (guard mode installs it without, sigmask.c). */
+static unsigned char mask_held_segv[_NSIG];
+
 static inline int sigaction_common(int (*real)(int, const struct sigaction *, struct sigaction *),
 				   int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -292,9 +350,23 @@ static inline int sigaction_common(int (*real)(int, const struct sigaction *, st
 			zc_fatal_query(sig, old); /* the program's SIG_DFL */
 			return 0;
 		}
+		struct sigaction stripped;
+		int had = 0, prev = sig > 0 && sig < _NSIG ? mask_held_segv[sig] : 0;
+		if (act && zc_sigmask_active && sig > 0 && sig < _NSIG) {
+			stripped = *act;
+			had = zc_sigmask_strip(&stripped.sa_mask);
+			if (had)
+				act = &stripped;
+		}
 		zc_fatal_release(sig);
 		int r = real(sig, act, old);
 		zc_fatal_retake(sig);
+		if (r == 0 && sig > 0 && sig < _NSIG) {
+			if (old && prev)
+				sigaddset(&old->sa_mask, SIGSEGV);
+			if (act)
+				mask_held_segv[sig] = (unsigned char)had;
+		}
 		return r;
 	}
 	bus_action(act, old);
@@ -359,6 +431,8 @@ ZC_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h)
 static inline __sighandler_t sysv_common(__sighandler_t (*real)(int, __sighandler_t), int sig,
 					 __sighandler_t h)
 {
+	if (sig == SIGSEGV && ours_segv)
+		return segv_simple(h, SA_RESETHAND | SA_NODEFER, 0);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
@@ -380,26 +454,46 @@ ZC_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
 
 /* System V sigset(): SIG_HOLD blocks the signal; any other disposition is
  * installed and unblocks it.  SIG_HOLD is returned if it was blocked. */
+/* sigset() for SIGSEGV in guard mode: SIG_HOLD is the view's (sigmask.c),
+ * any other disposition goes to the program's record. */
+static __sighandler_t segv_sigset(__sighandler_t disp)
+{
+	int was_held = zc_segv_view;
+	if (disp == SIG_HOLD) {
+		zc_sigmask_set_view(1);
+		return was_held ? SIG_HOLD : program_segv.sa_handler;
+	}
+	__sighandler_t prev = segv_simple(disp, 0, 0);
+	zc_sigmask_set_view(0);
+	return was_held ? SIG_HOLD : prev;
+}
+
 ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 {
+	if (sig == SIGSEGV && ours_segv)
+		return segv_sigset(disp);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(sigset)(sig, disp));
 	sigset_t set, oset;
 	sigemptyset(&set);
 	sigaddset(&set, SIGBUS);
 	if (disp == SIG_HOLD) {
-		if (sigprocmask(SIG_BLOCK, &set, &oset) < 0)
+		if (REAL(sigprocmask)(SIG_BLOCK, &set, &oset) < 0)
 			return SIG_ERR;
 		return sigismember(&oset, SIGBUS) ? SIG_HOLD : program_bus.sa_handler;
 	}
 	__sighandler_t prev = bus_simple(disp, 0, 0);
-	if (sigprocmask(SIG_UNBLOCK, &set, &oset) < 0)
+	if (REAL(sigprocmask)(SIG_UNBLOCK, &set, &oset) < 0)
 		return SIG_ERR;
 	return sigismember(&oset, SIGBUS) ? SIG_HOLD : prev;
 }
 
 ZC_EXPORT int sigignore(int sig)
 {
+	if (sig == SIGSEGV && ours_segv) {
+		segv_simple(SIG_IGN, 0, 0);
+		return 0;
+	}
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(sigignore)(sig));
 	bus_simple(SIG_IGN, 0, 0);
@@ -410,6 +504,16 @@ ZC_EXPORT int sigignore(int sig)
  * whether later signal() calls set it. */
 ZC_EXPORT int siginterrupt(int sig, int interrupt)
 {
+	if (sig == SIGSEGV && ours_segv) {
+		struct sigaction sa = program_segv;
+		segv_interrupts = interrupt != 0;
+		if (interrupt)
+			sa.sa_flags &= ~SA_RESTART;
+		else
+			sa.sa_flags |= SA_RESTART;
+		segv_sigaction(&sa, NULL);
+		return 0;
+	}
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(siginterrupt)(sig, interrupt));
 	struct sigaction sa = program_bus;

@@ -436,7 +436,7 @@ static void write_all_once(int fd, const char *p, size_t n)
 	sigset_t pipe_set, old, pending;
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	REAL(pthread_sigmask)(SIG_BLOCK, &pipe_set, &old);
 	int was = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
 		;
@@ -444,7 +444,7 @@ static void write_all_once(int fd, const char *p, size_t n)
 		struct timespec now = { 0, 0 };
 		sigtimedwait(&pipe_set, NULL, &now);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 }
 
 /*

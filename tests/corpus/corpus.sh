@@ -2,8 +2,9 @@
 # tests/corpus/corpus.sh - real tools, run three ways, compared.
 #
 # Every scenario (one `scenario` line in the table below) runs without zcopy,
-# with LD_PRELOAD=build/libzcopy.so ZCOPY_MODE=on, and with ZCOPY_MODE=on
-# ZCOPY_GUARD=1.  A scenario fails when the three runs differ in any output
+# with LD_PRELOAD=build/libzcopy.so ZCOPY_MODE=on ZCOPY_GUARD=0 (the map
+# strategy alone), and with default settings (guard mode on: the `guard`
+# run).  A scenario fails when the three runs differ in any output
 # (every file the run left in its directory, stdout, stderr) or in the exit
 # status of any process under test, when a process under test left no stats
 # record (the shim was not active, so a no-op shim cannot pass), or when a
@@ -345,23 +346,23 @@ NOTE[sha256sum]='sha256sum only reads (32 KiB reads): nothing is written.'
 NOTE[gzip-gunzip]='gzip and gunzip transform the data (32 KiB reads): nothing is copied unchanged.'
 NOTE[tar-cf-xf]='tar moves 10 KiB records (below ZCOPY_MIN_CHUNK) and adds headers.'
 NOTE[busybox-cat]='busybox cat already sends the file with sendfile(2) itself: no read/write to redirect.'
-NOTE[perl-file-copy]='File::Copy copies with sysread/syswrite of 2 MiB through a perl string, whose buffer is malloc memory starting 16 bytes into a page: its alignment never matches the file offset, so the map strategy refuses it (`alignment`). With `ZCOPY_GUARD=1` the whole pages inside the buffer are guarded instead (see *guard share*).'
-NOTE[perl-sysread]='The perl string buffer is malloc memory starting 16 bytes into a page: its alignment never matches the file offset, so the map strategy refuses it (`alignment`). With `ZCOPY_GUARD=1` the whole pages inside the buffer are guarded instead (see *guard share*).'
-NOTE[py-copyfileobj]='shutil.copyfileobj reads 64 KiB at a time into a new bytes object each time, whose data starts 32 bytes into malloc memory (`alignment`). With `ZCOPY_GUARD=1` each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
-NOTE[py-sendall]='Each 128 KiB read returns a new bytes object, whose data starts 32 bytes into malloc memory (`alignment`). With `ZCOPY_GUARD=1` each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
+NOTE[perl-file-copy]='File::Copy copies with sysread/syswrite of 2 MiB through a perl string, whose buffer is malloc memory starting 16 bytes into a page: its alignment never matches the file offset, so the map strategy refuses it (`alignment`). At default settings (guard mode on) the whole pages inside the buffer are guarded instead (see *guard share*).'
+NOTE[perl-sysread]='The perl string buffer is malloc memory starting 16 bytes into a page: its alignment never matches the file offset, so the map strategy refuses it (`alignment`). At default settings (guard mode on) the whole pages inside the buffer are guarded instead (see *guard share*).'
+NOTE[py-copyfileobj]='shutil.copyfileobj reads 64 KiB at a time into a new bytes object each time, whose data starts 32 bytes into malloc memory (`alignment`). At default settings (guard mode on) each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
+NOTE[py-sendall]='Each 128 KiB read returns a new bytes object, whose data starts 32 bytes into malloc memory (`alignment`). At default settings (guard mode on) each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
 NOTE[socat-tcp-file]='the source is a socket: only regular files and block devices can be deferred.'
 NOTE[nc]='nc reads 16 KiB at a time (below ZCOPY_MIN_CHUNK); the listening side reads a socket.'
 NOTE[pv-pipe]='pv already moves file->pipe with splice(2) itself: no read/write to redirect.'
-NOTE[pv-no-splice]='pv -C (no splice) reads 128 KiB into a malloc buffer whose alignment does not match the file offset (`alignment`). With `ZCOPY_GUARD=1` its whole pages are guarded instead (see *guard share*).'
+NOTE[pv-no-splice]='pv -C (no splice) reads 128 KiB into a malloc buffer whose alignment does not match the file offset (`alignment`). At default settings (guard mode on) its whole pages are guarded instead (see *guard share*).'
 NOTE[mbuffer-file]='mbuffer opens its output file with O_DIRECT.'
 NOTE[mbuffer-pipe]='mbuffer reads into a ring of blocks in one thread and writes them from another: each block is a different buffer, so no (file, buffer) stream gets past its warm-up.'
 NOTE[rsync-whole-file]='rsync reads 32 KiB at a time (below ZCOPY_MIN_CHUNK) and sends it through a pipe between its processes, framed.'
 NOTE[nginx]='nginx with sendfile off reads the file with pread into its 32 KiB output buffers (below ZCOPY_MIN_CHUNK) and sends them with writev.'
-NOTE[py-osread]='os.read returns a new bytes object for every read, its data 32 bytes into malloc memory (`alignment`). With `ZCOPY_GUARD=1` each new buffer takes over the stream and is guarded (see *guard share*).'
-NOTE[py-osread-pipe]='As py-osread, into a pipe (`alignment`; see *guard share* for `ZCOPY_GUARD=1`).'
-NOTE[node-readsync]='A node Buffer of 128 KiB is malloc memory that starts inside a page (`alignment`). With `ZCOPY_GUARD=1` its whole pages are guarded (see *guard share*).'
-NOTE[py-http-server]='http.server sends a file with shutil.copyfileobj (64 KiB reads into new bytes objects, `alignment`); with `ZCOPY_GUARD=1` they are guarded and sent with sendfile (see *guard share*).'
-NOTE[nginx-buffers]='nginx with sendfile off and 256 KiB output buffers reads the file with pread into malloc memory that starts inside a page (`alignment`); with `ZCOPY_GUARD=1` the buffers are guarded and written with sendfile (see *guard share*).'
+NOTE[py-osread]='os.read returns a new bytes object for every read, its data 32 bytes into malloc memory (`alignment`). At default settings (guard mode on) each new buffer takes over the stream and is guarded (see *guard share*).'
+NOTE[py-osread-pipe]='As py-osread, into a pipe (`alignment`; see *guard share* for the default settings).'
+NOTE[node-readsync]='A node Buffer of 128 KiB is malloc memory that starts inside a page (`alignment`). At default settings (guard mode on) its whole pages are guarded (see *guard share*).'
+NOTE[py-http-server]='http.server sends a file with shutil.copyfileobj (64 KiB reads into new bytes objects, `alignment`); at default settings they are guarded and sent with sendfile (see *guard share*).'
+NOTE[nginx-buffers]='nginx with sendfile off and 256 KiB output buffers reads the file with pread into malloc memory that starts inside a page (`alignment`); at default settings the buffers are guarded and written with sendfile (see *guard share*).'
 NOTE[lighttpd]='lighttpd with the writev backend (no sendfile) reads the file with pread, 16 KiB at a time (below ZCOPY_MIN_CHUNK), and writes each piece.'
 
 # ---- one run, one scenario -----------------------------------------------------
@@ -397,8 +398,8 @@ run_one() {
 	: >"$STATUS"
 	case $mode in
 	plain) ZENV=(env -u LD_PRELOAD "ZCOPY_STATS=$STATS/stats.%p") ;;
-	on) ZENV=(env "LD_PRELOAD=$LIB" ZCOPY_MODE=on "ZCOPY_STATS=$STATS/stats.%p") ;;
-	guard) ZENV=(env "LD_PRELOAD=$LIB" ZCOPY_MODE=on ZCOPY_GUARD=1 "ZCOPY_STATS=$STATS/stats.%p") ;;
+	on) ZENV=(env "LD_PRELOAD=$LIB" ZCOPY_MODE=on ZCOPY_GUARD=0 "ZCOPY_STATS=$STATS/stats.%p") ;;
+	guard) ZENV=(env "LD_PRELOAD=$LIB" "ZCOPY_STATS=$STATS/stats.%p") ;; # default settings
 	esac
 	next_port
 	local rc=0
@@ -540,20 +541,21 @@ write_doc() {
 		echo "  netcat-openbsd $(version_of nc -h), perl $(version_of perl -e 'print $^V'), Python $(version_of "$PY" -V),"
 		echo "  nginx $(version_of nginx -v), lighttpd $(version_of lighttpd -v), pv $(version_of pv --version),"
 		echo "  mbuffer $(version_of mbuffer -V), rsync $(version_of rsync --version), GNU tar $(version_of tar --version), gzip $(version_of gzip --version)."
-		echo "- Each scenario runs three times: without zcopy, with \`LD_PRELOAD=build/libzcopy.so ZCOPY_MODE=on\` and with \`ZCOPY_MODE=on ZCOPY_GUARD=1\`."
+		echo "- Each scenario runs three times: without zcopy, with \`LD_PRELOAD=build/libzcopy.so ZCOPY_MODE=on ZCOPY_GUARD=0\` (the map strategy alone)"
+		echo "  and with \`LD_PRELOAD=build/libzcopy.so\` at default settings (guard mode on)."
 		echo "  Every output file, stdout, stderr and the exit status of every process under test must be the same in the three runs,"
 		echo "  and each process under test must leave a stats record (\`ZCOPY_STATS\`), which proves the library was loaded."
 		echo "  Scenarios marked * must also move bytes by a kernel transfer in both zcopy runs; those marked ** must move at least"
-		echo "  80% of their bytes so with \`ZCOPY_GUARD=1\`."
+		echo "  80% of their bytes so at default settings."
 		echo "  Web servers serve \`www/big\` (64 MiB) to curl."
 		echo "  Node.js $(version_of node --version)."
 		echo "- Source: 24 MiB + 12345 bytes of seeded pseudo-random data (\`src\`); \`tree\`: a directory of four files (8 MiB + 1, 3 MiB, 100 KiB + 7, empty)."
 		echo "  Helpers (the TCP receivers and senders, the HTTP client, the consumer after a pipe) run without zcopy."
-		echo "- Numbers are from the \`ZCOPY_MODE=on\` run, summed over the processes under test:"
+		echo "- Numbers are from the \`ZCOPY_GUARD=0\` run, summed over the processes under test:"
 		echo "  *bytes moved* = the bytes the scenario's tools wrote (the size of every file the plain run left, of its stdout,"
 		echo "  or of the source when the output went to /dev/null; for tee, three times the source),"
 		echo "  *redirected* = bytes_zero_copy, *bytes_copied* = bytes written from user memory by writes zcopy examined,"
-		echo "  *share* = redirected / bytes moved, *guard share* = the same in the \`ZCOPY_GUARD=1\` run,"
+		echo "  *share* = redirected / bytes moved, *guard share* = the same in the run at default settings (guard mode on),"
 		echo "  *main fallback reason* = the key with the largest fallback_bytes"
 		echo "  (\`-\`: none recorded: no read of at least ZCOPY_MIN_CHUNK from a regular file was paired with a write)."
 		echo

@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk - the differential fuzzer (included by the top Makefile).
 #
 # Builds build/fuzz/fuzz and runs it through tests/fuzz/run.sh, which runs
-# each seed without zcopy, with ZCOPY_MODE=on and with ZCOPY_GUARD=1 and fails
+# each seed without zcopy, with ZCOPY_GUARD=0 and with ZCOPY_GUARD=1 and fails
 # on the first difference, printing the shrunk script.
 #   make test-fuzz          the fixed seed list plus every saved regression
 #                           script (tests/fuzz/regress/*.script), then a few

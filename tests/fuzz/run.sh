@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh - the differential fuzzer's driver.
 #
-# Runs every seed (or script) three ways: without zcopy, with ZCOPY_MODE=on,
+# Runs every seed (or script) three ways: without zcopy, with ZCOPY_MODE=on
+# ZCOPY_GUARD=0 (the map strategy alone),
 # and with ZCOPY_MODE=on ZCOPY_GUARD=1, and compares the logs line by line.
 # Reports per run the seeds, operations executed and the engagement rate
 # (seeds whose zcopy run moved bytes with a kernel transfer).  The first
@@ -55,7 +56,7 @@ run_mode() {
 	case $mode in
 	plain) env -u LD_PRELOAD ZCOPY_MIN_CHUNK=$MIN_CHUNK \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" --verbose "$@" >"$out" 2>"$out.err" ;;
-	on) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=${STATS:-/dev/null} \
+	on) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=0 ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=${STATS:-/dev/null} \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
 	guard) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;

@@ -5,7 +5,8 @@
  * its write.  Every scenario is run without the shim and with ZCOPY_MODE=off,
  * observe and on (all with ZCOPY_GUARD=1), compared byte for byte (status,
  * stdout, stderr, outputs), and the stats must show the engagement the
- * scenario allows.
+ * scenario allows.  Guard mode is on by default; the tests say
+ * ZCOPY_GUARD=1 all the same, and ZCOPY_GUARD=0 where they want it off.
  */
 #include <check.h>
 #include <signal.h>
@@ -185,11 +186,95 @@ static void unguarded(const char *mode, const char *reason)
 	it_expect_fallback("on", EXE, reason);
 }
 
-START_TEST(thread_with_sigsegv_blocked_gets_no_guards)
+START_TEST(thread_that_blocks_sigsegv_touches_guarded_pages)
 {
-	/* A fault with SIGSEGV blocked kills whatever the handler: a thread
-	 * that blocks it reads plainly (the program checksums every chunk). */
-	unguarded("sigblocked", "alignment");
+	/* The copy runs with every signal blocked and checksums every chunk:
+	 * its mask is installed without SIGSEGV (a fault with it blocked would
+	 * be fatal), and the program reads back the mask it set (its stdout). */
+	run("sigblocked", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	materialized();
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "SIGSEGV blocked 1"), "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+/* A thread or handler that blocks SIGSEGV where the program touches a
+ * guarded page: the kernel would kill on that fault, so zcopy keeps SIGSEGV
+ * out of every mask it installs and reports the program's own mask back. */
+static const char *const masked_modes[] = { "masked_worker", "full_mask_handler", "ppoll_mask" };
+
+START_TEST(sigsegv_blocked_by_another_thread_or_handler)
+{
+	run(masked_modes[_i], IT_ARGV("out"));
+	/* Every third chunk is looked at: the stream backs off, as for "thread". */
+	engaged(1);
+	materialized();
+}
+END_TEST
+
+START_TEST(program_reads_back_the_masks_it_set)
+{
+	/* sigprocmask, pthread_sigmask, sigblock/sigsetmask/siggetmask,
+	 * sighold/sigrelse, sigset(SIG_HOLD), sigaction's sa_mask: each
+	 * reports SIGSEGV as the program set it (stdout compared). */
+	run("views", IT_ARGV("out"));
+	engaged(80);
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "sigprocmask now 1") && strstr(o, "sigaction old mask 1"),
+		      "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+START_TEST(fault_with_sigsegv_blocked_gets_the_default_action)
+{
+	/* The program's handler is installed, but it blocks SIGSEGV: its own
+	 * fault kills as the kernel's forced default action does. */
+	struct it_spec s = { .argv = IT_ARGV(it_prog(EXE), "blocked_fault", "../src", "out"),
+			     .env = GUARD, .out_fd = -1 };
+	it_four_spec(&s, IT_ARGV("out"));
+	int st = it_status("none");
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "plain run: %s",
+		      it_describe(st));
+}
+END_TEST
+
+START_TEST(sent_sigsegv_waits_while_blocked)
+{
+	run("held_segv", IT_ARGV("out"));
+	engaged(80);
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "handler ran 0") && strstr(o, "handler ran 1"),
+		      "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+START_TEST(sigsegv_handler_set_by_sysv_signal)
+{
+	/* sysv_signal and siginterrupt for SIGSEGV go to the program's record:
+	 * zcopy's handler stays installed for its guarded pages. */
+	run("sysv_handler", IT_ARGV("out"));
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	materialized();
+}
+END_TEST
+
+START_TEST(context_that_blocks_sigsegv_stops_guards)
+{
+	/* swapcontext to a mask the program made to hold SIGSEGV: the guarded
+	 * pages get their bytes first and guard mode stops for the process. */
+	run("context_mask", IT_ARGV("out"));
+	engaged_only(1);
+	it_same_file("src", "none/out");
+	ck_assert_int_eq(it_stat("on", EXE, "guard"), 0);
+	it_expect_fallback("on", EXE, "alignment");
 }
 END_TEST
 
@@ -211,9 +296,19 @@ START_TEST(another_threads_stack_is_never_guarded)
 }
 END_TEST
 
-START_TEST(guard_is_off_by_default)
+START_TEST(guard_is_on_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
+	engaged(80);
+	long long al = it_stat("on", EXE, "fallbacks.alignment");
+	ck_assert_msg(al == 0, "alignment fallbacks %lld; stats: %s", al, it_stats_text("on"));
+}
+END_TEST
+
+START_TEST(guard_0_reads_unaligned_buffers_plainly)
+{
+	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), IT_ARGV("ZCOPY_GUARD=0"),
+		IT_ARGV("out"));
 	it_same_file("src", "none/out");
 	it_expect_no_zero_copy(EXE, 0);
 	it_expect_fallback("on", EXE, "alignment");
@@ -234,7 +329,13 @@ int main(void)
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
 			    exec_child_continues_from_shared_offset, closefrom_above_the_program_fds,
-			    thread_with_sigsegv_blocked_gets_no_guards,
-			    another_threads_stack_is_never_guarded, guard_is_off_by_default));
+			    thread_that_blocks_sigsegv_touches_guarded_pages));
+	tcase_add_loop_test(tc, sigsegv_blocked_by_another_thread_or_handler, 0, 3);
+	it_add(tc, IT_TESTS(program_reads_back_the_masks_it_set,
+			    fault_with_sigsegv_blocked_gets_the_default_action,
+			    sent_sigsegv_waits_while_blocked, sigsegv_handler_set_by_sysv_signal,
+			    context_that_blocks_sigsegv_stops_guards,
+			    another_threads_stack_is_never_guarded, guard_is_on_by_default,
+			    guard_0_reads_unaligned_buffers_plainly));
 	return it_main(s, "build/programs");
 }

@@ -35,11 +35,30 @@
  *   closefrom    every 6th chunk, between read and write, closefrom and
  *                close_range above the program's descriptors (zcopy's own
  *                duplicates live up there, with no room to move below)
+ *   masked_worker  every 3rd chunk a worker thread that blocks every signal
+ *                checksums the buffer the main thread read into
+ *   full_mask_handler  a SIGALRM handler installed with a full sa_mask
+ *                checksums the buffer (raised between read and write)
+ *   ppoll_mask   a SIGUSR1 handler checksums the buffer; SIGUSR1 is blocked,
+ *                raised, and delivered inside ppoll with a mask that blocks
+ *                everything else
+ *   views        the copy, then every way to block SIGSEGV and read the mask
+ *                back, each result printed
+ *   blocked_fault  SIGSEGV blocked (a handler installed), the program's own
+ *                fault at chunk 9: the kernel's default action
+ *   held_segv    SIGSEGV blocked, raised, the copy, then unblocked: the
+ *                handler runs at the unblocking
+ *   sysv_handler SIGSEGV's handler set with sysv_signal, siginterrupt and
+ *                read back; every chunk checksummed
+ *   context_mask at chunk 20, swapcontext to a context whose mask the program
+ *                made to block SIGSEGV, which checksums the buffer
  * Prints what it did and the offsets at the end.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/sendfile.h>
@@ -170,6 +189,138 @@ static void checksum_every_chunk(char *b, size_t n, long long i)
 {
 	(void)i;
 	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, b, n);
+}
+
+/* ---- other threads and handlers that block SIGSEGV ---- */
+static void *masked_reader(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	return reader(arg);
+}
+static void masked_worker(char *b, size_t n, long long i)
+{
+	if (i % 3)
+		return;
+	pthread_t t;
+	struct iovec v = { b, n };
+	if (pthread_create(&t, NULL, masked_reader, &v) || pthread_join(t, NULL))
+		zt_die("thread");
+}
+
+static struct iovec current; /* the chunk a handler checksums */
+static void on_signal_checksum(int sig)
+{
+	(void)sig;
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, current.iov_base, current.iov_len);
+}
+static void raise_alarm(char *b, size_t n, long long i)
+{
+	if (i % 3)
+		return;
+	current = (struct iovec){ b, n };
+	raise(SIGALRM);
+}
+static void usr1_in_ppoll(char *b, size_t n, long long i)
+{
+	if (i % 3)
+		return;
+	current = (struct iovec){ b, n };
+	sigset_t usr1, all_but_usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigfillset(&all_but_usr1);
+	sigdelset(&all_but_usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	raise(SIGUSR1); /* pending until ppoll's mask lets it in */
+	struct timespec ts = { 5, 0 };
+	if (ppoll(NULL, 0, &ts, &all_but_usr1) != -1 || errno != EINTR)
+		zt_die("ppoll");
+	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+}
+
+/* ---- the program's own view of its mask ---- */
+static void show(const char *what, int held)
+{
+	printf("%s %d\n", what, held);
+}
+static int mask_holds_segv(void)
+{
+	sigset_t now;
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	return sigismember(&now, SIGSEGV);
+}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void views(void)
+{
+	sigset_t segv, old;
+	sigemptyset(&segv);
+	sigaddset(&segv, SIGSEGV);
+	sigprocmask(SIG_BLOCK, &segv, &old);
+	show("sigprocmask old", sigismember(&old, SIGSEGV));
+	show("sigprocmask now", mask_holds_segv());
+	pthread_sigmask(SIG_UNBLOCK, &segv, &old);
+	show("pthread_sigmask old", sigismember(&old, SIGSEGV));
+	show("pthread_sigmask now", mask_holds_segv());
+	int m = sigblock(1 << (SIGSEGV - 1));
+	show("sigblock old", (m >> (SIGSEGV - 1)) & 1);
+	m = sigsetmask(0);
+	show("sigsetmask old", (m >> (SIGSEGV - 1)) & 1);
+	show("sigsetmask now", mask_holds_segv());
+	sighold(SIGSEGV);
+	show("sighold", mask_holds_segv());
+	sigrelse(SIGSEGV);
+	show("sigrelse", mask_holds_segv());
+	show("sigset hold was", sigset(SIGSEGV, SIG_HOLD) == SIG_HOLD);
+	show("sigset hold", mask_holds_segv());
+	show("sigset dfl was", sigset(SIGSEGV, SIG_DFL) == SIG_HOLD);
+	show("sigset dfl", mask_holds_segv());
+	struct sigaction sa, back;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, &back);
+	show("sigaction old mask", sigismember(&back.sa_mask, SIGSEGV));
+	sigaction(SIGUSR2, NULL, &back);
+	show("sigaction now mask", sigismember(&back.sa_mask, SIGSEGV));
+}
+#pragma GCC diagnostic pop
+
+/* ---- a context that blocks SIGSEGV ---- */
+static ucontext_t main_uc, sum_uc;
+static char sum_stack[64 * 1024];
+static void sum_current(void)
+{
+	sum = zt_fnv(sum ? sum : ZT_FNV_INIT, current.iov_base, current.iov_len);
+}
+static void swap_at_chunk_20(char *b, size_t n, long long i)
+{
+	if (i != 20) /* past the warm-up: the buffer is guarded */
+		return;
+	current = (struct iovec){ b, n };
+	if (getcontext(&sum_uc))
+		zt_die("getcontext");
+	sum_uc.uc_stack.ss_sp = sum_stack;
+	sum_uc.uc_stack.ss_size = sizeof sum_stack;
+	sum_uc.uc_link = &main_uc;
+	sigaddset(&sum_uc.uc_sigmask, SIGSEGV);
+	makecontext(&sum_uc, sum_current, 0);
+	if (swapcontext(&main_uc, &sum_uc))
+		zt_die("swapcontext");
+	sigset_t now;
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	printf("back, SIGSEGV blocked %d\n", sigismember(&now, SIGSEGV));
+}
+
+static volatile sig_atomic_t segv_runs;
+static void count_segv(int sig)
+{
+	(void)sig;
+	segv_runs++;
 }
 
 static void fault_at_chunk_9(char *b, size_t n, long long i)
@@ -420,8 +571,58 @@ int main(int argc, char **argv)
 		sigset_t all;
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, NULL);
+		sigset_t now;
+		sigprocmask(SIG_BLOCK, NULL, &now);
+		printf("SIGSEGV blocked %d\n", sigismember(&now, SIGSEGV));
 		total = loop(malloc(CH), CH, checksum_every_chunk);
 		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "masked_worker") == 0) {
+		total = loop(malloc(CH), CH, masked_worker);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "full_mask_handler") == 0 || strcmp(mode, "ppoll_mask") == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal_checksum;
+		if (mode[0] == 'f')
+			sigfillset(&sa.sa_mask);
+		if (sigaction(mode[0] == 'f' ? SIGALRM : SIGUSR1, &sa, NULL))
+			zt_die("sigaction");
+		struct sigaction back;
+		sigaction(mode[0] == 'f' ? SIGALRM : SIGUSR1, NULL, &back);
+		printf("reported mask holds SIGSEGV %d SIGINT %d\n", sigismember(&back.sa_mask, SIGSEGV),
+		       sigismember(&back.sa_mask, SIGINT));
+		total = loop(malloc(CH), CH, mode[0] == 'f' ? raise_alarm : usr1_in_ppoll);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "sysv_handler") == 0) {
+		sysv_signal(SIGSEGV, count_segv);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		siginterrupt(SIGSEGV, 1);
+#pragma GCC diagnostic pop
+		struct sigaction back;
+		sigaction(SIGSEGV, NULL, &back);
+		printf("handler %d flags %x mask %d\n", back.sa_handler == count_segv,
+		       (unsigned)back.sa_flags, sigismember(&back.sa_mask, SIGSEGV));
+		total = loop(malloc(CH), CH, checksum_every_chunk);
+		printf("sum %llx handler ran %d\n", (unsigned long long)sum, (int)segv_runs);
+	} else if (strcmp(mode, "context_mask") == 0) {
+		total = loop(malloc(CH), CH, swap_at_chunk_20);
+		printf("sum %llx\n", (unsigned long long)sum);
+	} else if (strcmp(mode, "views") == 0) {
+		total = loop(malloc(CH), CH, NULL);
+		views();
+	} else if (strcmp(mode, "blocked_fault") == 0 || strcmp(mode, "held_segv") == 0) {
+		signal(SIGSEGV, count_segv);
+		sigset_t segv;
+		sigemptyset(&segv);
+		sigaddset(&segv, SIGSEGV);
+		pthread_sigmask(SIG_BLOCK, &segv, NULL);
+		if (mode[0] == 'h')
+			raise(SIGSEGV); /* pending while blocked */
+		printf("handler ran %d\n", (int)segv_runs);
+		total = loop(malloc(CH), CH, mode[0] == 'h' ? NULL : fault_at_chunk_9);
+		pthread_sigmask(SIG_UNBLOCK, &segv, NULL);
+		printf("handler ran %d\n", (int)segv_runs);
 	} else {
 		zt_usage("guard_copy MODE SRC DST");
 	}

@@ -104,7 +104,7 @@ static void defaults_match_the_contract(void **state)
 	memset(&c, 0xa5, sizeof c);
 	zc_config_defaults(&c);
 	assert_int_equal(c.mode, ZC_MODE_ON);
-	assert_int_equal(c.guard, 0);
+	assert_int_equal(c.guard, 1);
 	assert_string_equal(c.stats, "");
 	assert_int_equal(c.log_level, 0);
 	assert_string_equal(c.log_file, "");
@@ -125,10 +125,10 @@ static void null_callbacks_are_allowed(void **state)
 {
 	struct zc_config c;
 	env_set(ZCOPY_ENV_MODE, "bogus");
-	env_set(ZCOPY_ENV_GUARD, "1");
+	env_set(ZCOPY_ENV_GUARD, "0");
 	assert_int_equal(zc_config_parse(&c, fake_getenv, NULL, NULL), 1);
 	assert_int_equal(c.mode, ZC_MODE_OFF);
-	assert_int_equal(c.guard, 1);
+	assert_int_equal(c.guard, 0);
 }
 
 /* ---- good values ---------------------------------------------------------- */
@@ -249,14 +249,14 @@ static void all_variables_at_once(void **state)
 {
 	struct zc_config c;
 	env_set(ZCOPY_ENV_MODE, "observe");
-	env_set(ZCOPY_ENV_GUARD, "1");
+	env_set(ZCOPY_ENV_GUARD, "0");
 	env_set(ZCOPY_ENV_STATS, "stderr");
 	env_set(ZCOPY_ENV_LOG, "2");
 	env_set(ZCOPY_ENV_LOG_FILE, "/tmp/l");
 	env_set(ZCOPY_ENV_MIN_CHUNK, "256k");
 	assert_int_equal(parse(&c), 0);
 	assert_int_equal(c.mode, ZC_MODE_OBSERVE);
-	assert_int_equal(c.guard, 1);
+	assert_int_equal(c.guard, 0);
 	assert_string_equal(c.stats, "stderr");
 	assert_int_equal(c.log_level, 2);
 	assert_string_equal(c.log_file, "/tmp/l");
@@ -395,7 +395,7 @@ static void several_bad_values_are_each_counted(void **state)
 	assert_string_equal(reports[1].var, ZCOPY_ENV_GUARD);
 	assert_string_equal(reports[2].var, ZCOPY_ENV_LOG);
 	assert_int_equal(c.mode, ZC_MODE_OFF);
-	assert_int_equal(c.guard, 0);
+	assert_int_equal(c.guard, 1); /* the default kept */
 	assert_int_equal(c.log_level, 0);
 	/* the good value next to them still applies */
 	assert_int_equal(c.min_chunk, 1048576);
@@ -407,14 +407,14 @@ static void changed_called_only_for_non_defaults(void **state)
 {
 	struct zc_config c;
 	env_set(ZCOPY_ENV_MODE, "on");          /* the default, written out */
-	env_set(ZCOPY_ENV_GUARD, "1");          /* changed */
+	env_set(ZCOPY_ENV_GUARD, "0");          /* changed */
 	env_set(ZCOPY_ENV_LOG, "0");            /* the default */
 	env_set(ZCOPY_ENV_MIN_CHUNK, "65536");  /* the default, spelled differently */
 	env_set(ZCOPY_ENV_STATS, "/tmp/s.json"); /* changed */
 	assert_int_equal(parse(&c), 0);
 	assert_int_equal(n_changes, 2);
 	assert_string_equal(changes[0].var, ZCOPY_ENV_GUARD);
-	assert_string_equal(changes[0].value, "1");
+	assert_string_equal(changes[0].value, "0");
 	assert_string_equal(changes[1].var, ZCOPY_ENV_STATS);
 	assert_string_equal(changes[1].value, "/tmp/s.json");
 }
