@@ -206,8 +206,7 @@ static void sb_reasons(struct sb *b, const char *key, const uint64_t *v, int *fi
 	sb_raw(b, "}", 1);
 }
 
-/* The index of the largest of n counters, or -1 when all are 0. */
-static int largest(const uint64_t *v, int n)
+int zc_stats_largest(const uint64_t *v, int n)
 {
 	int best = -1;
 	for (int i = 0; i < n; i++)
@@ -219,8 +218,8 @@ static int largest(const uint64_t *v, int n)
 static void sb_flow(struct sb *b, const struct zc_flow *f)
 {
 	int first = 1;
-	int t = largest(f->st.transfers, ZC_T__COUNT);
-	int r = largest(f->st.fallback_bytes, ZC_FB__COUNT);
+	int t = zc_stats_largest(f->st.transfers, ZC_T__COUNT);
+	int r = zc_stats_largest(f->st.fallback_bytes, ZC_FB__COUNT);
 	sb_raw(b, "{", 1);
 	sb_key(b, ZCOPY_STREAM_SRC, &first);
 	sb_json_str(b, f->src);
