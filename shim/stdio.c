@@ -192,36 +192,32 @@ static void file_changing(FILE *fp)
 		zc_engine_file_changing(fd_of(fp), 0, 0);
 }
 
-/* One body for fwrite and fwrite_unlocked, as fread_replayed. */
-static int fwrite_replayed(const void *buf, size_t size, size_t n, FILE *fp, int lock, size_t *done)
+/* One body for fwrite and fwrite_unlocked, each with its own real
+ * function: the replay when the call takes part, else the detector hears
+ * of the write and real makes it.  lock: take the stream's lock as fwrite
+ * does. */
+static size_t fwrite_common(const void *buf, size_t size, size_t n, FILE *fp, int lock,
+			    size_t (*real)(const void *, size_t, size_t, FILE *))
 {
 	size_t total, r;
 	file_changing(fp);
-	if (!write_candidate(buf, size, n, fp, &total))
-		return 0;
-	r = lock ? fwrite_locked(buf, total, fp) : zc_stdio_fwrite(buf, total, fp);
-	if (r == ZC_STDIO_PLAIN)
-		return 0;
-	*done = items(r, total, size, n);
-	return 1;
+	if (write_candidate(buf, size, n, fp, &total)) {
+		r = lock ? fwrite_locked(buf, total, fp) : zc_stdio_fwrite(buf, total, fp);
+		if (r != ZC_STDIO_PLAIN)
+			return items(r, total, size, n);
+	}
+	before_write(fp, buf, size, n);
+	return real(buf, size, n, fp);
 }
 
 ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t done;
-	if (fwrite_replayed(buf, size, n, fp, 1, &done))
-		return done;
-	before_write(fp, buf, size, n);
-	return REAL(fwrite)(buf, size, n, fp);
+	return fwrite_common(buf, size, n, fp, 1, REAL(fwrite));
 }
 
 ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t done;
-	if (fwrite_replayed(buf, size, n, fp, 0, &done))
-		return done;
-	before_write(fp, buf, size, n);
-	return REAL(fwrite_unlocked)(buf, size, n, fp);
+	return fwrite_common(buf, size, n, fp, 0, REAL(fwrite_unlocked));
 }
 
 ZC_EXPORT int fflush(FILE *fp)
