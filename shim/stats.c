@@ -122,45 +122,28 @@ static size_t utf8_len(const unsigned char *s)
 static void sb_json_str(struct sb *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* the characters with a short escape, and the letter after the '\\' */
+	static const char named[] = "\"\\\n\r\t", letter[] = "\"\\nrt";
 	const unsigned char *p = (const unsigned char *)s;
 
 	sb_raw(b, "\"", 1);
 	while (*p) {
 		unsigned c = *p;
-		size_t n;
+		const char *k = strchr(named, (int)c);
 		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		size_t n;
 
-		switch (c) {
-		case '"':
-			sb_raw(b, "\\\"", 2);
-			break;
-		case '\\':
-			sb_raw(b, "\\\\", 2);
-			break;
-		case '\n':
-			sb_raw(b, "\\n", 2);
-			break;
-		case '\r':
-			sb_raw(b, "\\r", 2);
-			break;
-		case '\t':
-			sb_raw(b, "\\t", 2);
-			break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				sb_raw(b, esc, sizeof esc);
-				break;
-			}
-			n = utf8_len(p);
-			if (n == 0) {
-				sb_raw(b, esc, sizeof esc);
-				break;
-			}
+		if (k) {
+			char two[2] = { '\\', letter[k - named] };
+			sb_raw(b, two, sizeof two);
+			n = 1;
+		} else if (c < 0x20 || c == 0x7f || (n = utf8_len(p)) == 0) {
+			sb_raw(b, esc, sizeof esc);
+			n = 1;
+		} else {
 			sb_raw(b, (const char *)p, n);
-			p += n;
-			continue;
 		}
-		p++;
+		p += n;
 	}
 	sb_raw(b, "\"", 1);
 }
