@@ -308,11 +308,26 @@ static void sb_plain(struct sb *b, const char *s)
 	}
 }
 
+/* For the summary: title, then KEY=N for each non-zero count of v[0..n). */
+static void sb_counts(struct sb *b, const char *title, const char *const *keys,
+		      const uint64_t *v, int n)
+{
+	const char *sep = title;
+	for (int i = 0; i < n; i++) {
+		if (!v[i])
+			continue;
+		sb_str(b, sep);
+		sb_str(b, keys[i]);
+		sb_raw(b, "=", 1);
+		sb_u64(b, v[i]);
+		sep = " ";
+	}
+}
+
 size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		      const char *exe, const char *mode)
 {
 	struct sb b = { buf, cap, 0, cap == 0 };
-	const char *sep;
 
 	sb_str(&b, "zcopy[");
 	sb_i64(&b, pid);
@@ -334,26 +349,8 @@ size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		sb_size(&b, s->would_zero_copy_bytes);
 		sb_str(&b, " would zero-copy");
 	}
-	sep = "; transfers: ";
-	for (int i = 0; i < ZC_T__COUNT; i++) {
-		if (!s->transfers[i])
-			continue;
-		sb_str(&b, sep);
-		sb_str(&b, zc_transfer_keys[i]);
-		sb_raw(&b, "=", 1);
-		sb_u64(&b, s->transfers[i]);
-		sep = " ";
-	}
-	sep = "; fallbacks: ";
-	for (int i = 0; i < ZC_FB__COUNT; i++) {
-		if (!s->fallbacks[i])
-			continue;
-		sb_str(&b, sep);
-		sb_str(&b, zc_fallback_keys[i]);
-		sb_raw(&b, "=", 1);
-		sb_u64(&b, s->fallbacks[i]);
-		sep = " ";
-	}
+	sb_counts(&b, "; transfers: ", zc_transfer_keys, s->transfers, ZC_T__COUNT);
+	sb_counts(&b, "; fallbacks: ", zc_fallback_keys, s->fallbacks, ZC_FB__COUNT);
 	sb_raw(&b, "\n", 1);
 	return sb_finish(&b);
 }
