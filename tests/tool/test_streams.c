@@ -18,9 +18,7 @@ static int zcopy_copier(char *err, size_t cap, const char *env, const char *acti
 {
 	char in[PATH_MAX + 16], out[PATH_MAX + 16];
 	const char *argv[16];
-	int n = 0, p[2], st;
-	size_t have = 0;
-	ssize_t r;
+	int n = 0;
 
 	snprintf(in, sizeof in, "%s/in", dir);
 	snprintf(out, sizeof out, "%s/out", dir);
@@ -35,27 +33,7 @@ static int zcopy_copier(char *err, size_t cap, const char *env, const char *acti
 	argv[n++] = out;
 	argv[n++] = action;
 	argv[n] = NULL;
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (env)
-			putenv((char *)env);
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		execv(ztool, (char *const *)argv);
-		_exit(121);
-	}
-	close(p[1]);
-	while (have + 1 < cap && (r = read(p[0], err + have, cap - 1 - have)) > 0)
-		have += (size_t)r;
-	err[have] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return st;
+	return run_ztool(argv, env, 2, err, cap);
 }
 
 /* "IN -> file OUT" with the real paths, as the table and the log print them. */
