@@ -36,6 +36,14 @@ static int zcopy_copier(char *err, size_t cap, const char *env, const char *acti
 	return run_ztool(argv, env, 2, err, cap);
 }
 
+/* `zcopy observe [opt] -- copier IN OUT action` with env set, which must
+ * exit 0; stderr into err. */
+static void observed(char *err, size_t cap, const char *env, const char *action, const char *opt)
+{
+	int st = zcopy_copier(err, cap, env, action, "observe", opt, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+}
+
 /* "IN -> file OUT" with the real paths, as the table and the log print them. */
 static void arrow(char *buf, size_t cap, const char *sep)
 {
@@ -78,13 +86,12 @@ END_TEST
 START_TEST(observe_streams_prints_source_and_destination)
 {
 	char err[16384], want[2 * PATH_MAX + 32];
-	int st = zcopy_copier(err, sizeof err, NULL, "none", "observe", "--streams", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "none", "--streams");
 	ck_has(err, "streams, largest first:");
 	arrow(want, sizeof want, " -> file ");
 	ck_has(err, want);
 	/* without --streams, no table */
-	st = zcopy_copier(err, sizeof err, NULL, "none", "observe", NULL, NULL);
+	observed(err, sizeof err, NULL, "none", NULL);
 	ck_assert_ptr_null(strstr(err, "streams, largest first:"));
 }
 END_TEST
@@ -92,8 +99,7 @@ END_TEST
 START_TEST(vv_logs_streams_starting_and_ending_with_paths)
 {
 	char err[65536], want[2 * PATH_MAX + 64], real[PATH_MAX];
-	int st = zcopy_copier(err, sizeof err, NULL, "none", "observe", "-vv", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "none", "-vv");
 	ck_assert_ptr_nonnull(realpath(dir, real));
 	snprintf(want, sizeof want, "stream starts: %s/in (fd ", real);
 	ck_has(err, want);
@@ -109,8 +115,7 @@ END_TEST
 START_TEST(changed_bytes_have_their_own_reason_and_advice)
 {
 	char err[16384], want[2 * PATH_MAX + 32];
-	int st = zcopy_copier(err, sizeof err, NULL, "other", "observe", "--streams", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "other", "--streams");
 	ck_has(err, "    transformed ");
 	ck_has(err, "8.0 MiB  the bytes written are not the bytes read");
 	ck_has(err, "advice:\n    transformed: ");
@@ -129,8 +134,7 @@ END_TEST
 START_TEST(small_reads_advise_zcopy_min_chunk)
 {
 	char err[16384];
-	int st = zcopy_copier(err, sizeof err, "ZCOPY_MIN_CHUNK=2M", "none", "observe", NULL, NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, "ZCOPY_MIN_CHUNK=2M", "none", NULL);
 	ck_has(err, "    too_small ");
 	ck_has(err, "too_small: reads are smaller than ZCOPY_MIN_CHUNK");
 }
