@@ -28,6 +28,7 @@ static char dir[PATH_MAX], copier[PATH_MAX], zlib[PATH_MAX], ztool[PATH_MAX];
 /* test_tool.c */
 void clear_zcopy_env(void);
 void remove_tree(const char *dir);
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down);
 
 
 static inline void f_setup(void)

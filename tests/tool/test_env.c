@@ -28,6 +28,7 @@ static char lib[PATH_MAX], dir[PATH_MAX];
 char *path_in(const char *base, const char *name);
 void clear_zcopy_env(void);
 void remove_tree(const char *dir);
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down);
 
 static char *at(const char *name)
 {
@@ -325,9 +326,7 @@ END_TEST
 
 TCase *env_tcase(void)
 {
-	TCase *tc = tcase_create("library settings");
-	tcase_add_checked_fixture(tc, env_setup, env_teardown);
-	tcase_set_timeout(tc, 30);
+	TCase *tc = fixture_tcase("library settings", 30, env_setup, env_teardown);
 	tcase_add_test(tc, pipeline_engages_by_default);
 	tcase_add_loop_test(tc, misspelt_mode_runs_off_and_says_so_once, 0,
 			    sizeof misspelt / sizeof misspelt[0]);

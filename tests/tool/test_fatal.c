@@ -134,9 +134,7 @@ END_TEST
 
 TCase *fatal_tcase(void)
 {
-	TCase *tc = tcase_create("fatal");
-	tcase_add_checked_fixture(tc, f_setup, f_teardown);
-	tcase_set_timeout(tc, 60);
+	TCase *tc = fixture_tcase("fatal", 60, f_setup, f_teardown);
 	tcase_add_loop_test(tc, killed_program_leaves_the_record_and_the_same_death, 0,
 			    sizeof killed / sizeof killed[0]);
 	tcase_add_test(tc, vfork_child_killed_leaves_the_parent_its_record);

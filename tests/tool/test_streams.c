@@ -142,9 +142,7 @@ END_TEST
 
 TCase *streams_tcase(void)
 {
-	TCase *tc = tcase_create("streams");
-	tcase_add_checked_fixture(tc, f_setup, f_teardown);
-	tcase_set_timeout(tc, 60);
+	TCase *tc = fixture_tcase("streams", 60, f_setup, f_teardown);
 	tcase_add_test(tc, record_names_source_and_destination);
 	tcase_add_test(tc, observe_streams_prints_source_and_destination);
 	tcase_add_test(tc, vv_logs_streams_starting_and_ending_with_paths);

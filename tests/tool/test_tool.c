@@ -1025,11 +1025,19 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
+/* A test case with its fixture and timeout; test_env.c, test_fatal.c and
+ * test_streams.c make theirs with it too. */
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down)
 {
 	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, set_up, tear_down);
 	tcase_set_timeout(tc, timeout);
+	return tc;
+}
+
+static TCase *tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = fixture_tcase(name, timeout, setup, teardown);
 	suite_add_tcase(s, tc);
 	return tc;
 }
