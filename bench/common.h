@@ -1,8 +1,9 @@
 /*
  * common.h - helpers shared by the benchmark programs (copy, ideal, sink,
- * harness): the stream hash used to prove outputs identical, and the size
- * parser for BENCH_SIZE-style values.  Header-only so each program stays one
- * self-contained source file plus this.
+ * harness): the stream hash used to prove outputs identical, the size
+ * parser for BENCH_SIZE-style values, and the command line copy and ideal
+ * share.  Header-only so each program stays one self-contained source file
+ * plus this.
  */
 #ifndef ZC_BENCH_COMMON_H
 #define ZC_BENCH_COMMON_H
