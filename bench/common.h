@@ -1,15 +1,18 @@
 /*
  * common.h - helpers shared by the benchmark programs (copy, ideal, sink,
- * harness): the stream hash used to prove outputs identical, and the size
- * parser for BENCH_SIZE-style values.  Header-only so each program stays one
- * self-contained source file plus this.
+ * harness): the stream hash used to prove outputs identical, the size
+ * parser for BENCH_SIZE-style values, and the command line copy and ideal
+ * share.  Header-only so each program stays one self-contained source file
+ * plus this.
  */
 #ifndef ZC_BENCH_COMMON_H
 #define ZC_BENCH_COMMON_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * A 64-bit stream hash, fed in arbitrary pieces.  It is not cryptographic;
@@ -91,6 +94,29 @@ static inline uint64_t parse_size(const char *s)
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
 	return *end ? 0 : (uint64_t)v;
+}
+
+/* The command line of copy and ideal: [-s] [-b CHUNK] SRC [DST].  opts is
+ * getopt's string ("b:", or "sb:" where s_flag takes -s); a bad option, a
+ * bad size or a wrong number of operands prints usage and exits 2. */
+static inline void bench_args(int argc, char **argv, const char *opts, const char *usage,
+			      size_t *chunk, int *s_flag)
+{
+	int opt;
+
+	while ((opt = getopt(argc, argv, opts)) != -1) {
+		if (opt == 's' && s_flag) {
+			*s_flag = 1;
+			continue;
+		}
+		if (opt != 'b' || !(*chunk = parse_size(optarg)))
+			goto bad;
+	}
+	if (optind < argc && argc - optind <= 2)
+		return;
+bad:
+	fprintf(stderr, "usage: %s\n", usage);
+	exit(2);
 }
 
 #endif

@@ -53,24 +53,11 @@ static int stdio_copy(const char *src, const char *dst, size_t chunk)
 int main(int argc, char **argv)
 {
 	size_t chunk = 128 * 1024;
-	int opt, in, out = 1;
+	int in, out = 1;
 	void *buf;
 
 	int use_stdio = 0;
-	while ((opt = getopt(argc, argv, "sb:")) != -1) {
-		if (opt == 's') {
-			use_stdio = 1;
-			continue;
-		}
-		if (opt != 'b' || !(chunk = parse_size(optarg))) {
-			fprintf(stderr, "usage: copy [-s] [-b CHUNK] SRC [DST]\n");
-			return 2;
-		}
-	}
-	if (optind >= argc || argc - optind > 2) {
-		fprintf(stderr, "usage: copy [-s] [-b CHUNK] SRC [DST]\n");
-		return 2;
-	}
+	bench_args(argc, argv, "sb:", "copy [-s] [-b CHUNK] SRC [DST]", &chunk, &use_stdio);
 	if (use_stdio)
 		return stdio_copy(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, chunk);
 	in = open(argv[optind], O_RDONLY);

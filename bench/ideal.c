@@ -45,21 +45,12 @@ static ssize_t move(enum how how, int in, loff_t *off, int out, size_t len)
 int main(int argc, char **argv)
 {
 	size_t chunk = 128 * 1024;
-	int opt, in, out = 1;
+	int in, out = 1;
 	struct stat ost, ist;
 	enum how how;
 	loff_t off = 0;
 
-	while ((opt = getopt(argc, argv, "b:")) != -1) {
-		if (opt != 'b' || !(chunk = parse_size(optarg))) {
-			fprintf(stderr, "usage: ideal [-b CHUNK] SRC [DST]\n");
-			return 2;
-		}
-	}
-	if (optind >= argc || argc - optind > 2) {
-		fprintf(stderr, "usage: ideal [-b CHUNK] SRC [DST]\n");
-		return 2;
-	}
+	bench_args(argc, argv, "b:", "ideal [-b CHUNK] SRC [DST]", &chunk, NULL);
 	in = open(argv[optind], O_RDONLY);
 	if (in < 0 || fstat(in, &ist) < 0)
 		die(argv[optind]);

@@ -25,7 +25,9 @@
  * constructor fills it, so anything that runs before it passes through. */
 struct zc_config zc_cfg;
 
-typedef int (*parse_fn)(struct zc_config *c, const char *v, const char **why);
+/* field: the setting's own field in c (its off below), for the parsers
+ * that several settings share; the others set their field by name. */
+typedef int (*parse_fn)(struct zc_config *c, void *field, const char *v, const char **why);
 
 struct setting {
 	const char *var;
@@ -79,7 +81,7 @@ static int parse_int_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *ou
 
 /* Case does not matter; besides "off", the usual ways of saying no mean off.
  * Anything else is rejected, and the table then puts mode off in force. */
-static int parse_mode(struct zc_config *c, const char *v, const char **why)
+static int parse_mode(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	static const struct {
 		const char *name;
@@ -98,7 +100,7 @@ static int parse_mode(struct zc_config *c, const char *v, const char **why)
 	return -1;
 }
 
-static int parse_guard(struct zc_config *c, const char *v, const char **why)
+static int parse_guard(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	uint64_t n;
 	if (parse_int_range(v, 0, 1, &n, why) < 0)
@@ -107,7 +109,7 @@ static int parse_guard(struct zc_config *c, const char *v, const char **why)
 	return 0;
 }
 
-static int parse_log(struct zc_config *c, const char *v, const char **why)
+static int parse_log(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	uint64_t n;
 	if (parse_int_range(v, 0, 3, &n, why) < 0)
@@ -116,7 +118,7 @@ static int parse_log(struct zc_config *c, const char *v, const char **why)
 	return 0;
 }
 
-static int parse_min_chunk(struct zc_config *c, const char *v, const char **why)
+static int parse_min_chunk(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	uint64_t n, unit = 1;
 	const char *end;
@@ -149,7 +151,7 @@ static int parse_min_chunk(struct zc_config *c, const char *v, const char **why)
 
 /* A path template must still fit once every %p became a pid, so the check
  * happens here rather than failing silently at exit. */
-static int parse_path(char *field, const char *v, const char **why)
+static int parse_path(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	char probe[ZC_PATH_MAX];
 	size_t n = strlen(v);
@@ -167,23 +169,13 @@ static int parse_path(char *field, const char *v, const char **why)
 	return 0;
 }
 
-static int parse_stats(struct zc_config *c, const char *v, const char **why)
-{
-	return parse_path(c->stats, v, why);
-}
-
-static int parse_log_file(struct zc_config *c, const char *v, const char **why)
-{
-	return parse_path(c->log_file, v, why);
-}
-
 /* Items of ZCOPY_ONLY / ZCOPY_SKIP are separated by ':', ',' or blanks. */
 static int is_sep(char ch)
 {
 	return ch == ':' || ch == ',' || ch == ' ' || ch == '\t' || ch == '\n';
 }
 
-static int parse_list(char *field, const char *v, const char **why)
+static int parse_list(struct zc_config *c, void *field, const char *v, const char **why)
 {
 	size_t n = strlen(v);
 	const char *p;
@@ -201,16 +193,6 @@ static int parse_list(char *field, const char *v, const char **why)
 	memset(field, 0, ZC_LIST_MAX);
 	memcpy(field, v, n);
 	return 0;
-}
-
-static int parse_only(struct zc_config *c, const char *v, const char **why)
-{
-	return parse_list(c->only, v, why);
-}
-
-static int parse_skip(struct zc_config *c, const char *v, const char **why)
-{
-	return parse_list(c->skip, v, why);
 }
 
 #define FIELD(f) offsetof(struct zc_config, f), sizeof(((struct zc_config *)0)->f)
@@ -233,7 +215,7 @@ static const struct setting settings[] = {
 	  "buffer are made inaccessible until the program or a system call needs them "
 	  "(README, Limitations, Guard mode). `0`: such buffers are read plainly, and "
 	  "observe mode counts what guards would have moved." },
-	{ ZCOPY_ENV_STATS, NULL, NULL, parse_stats, FIELD(stats), "PATH or `stderr`",
+	{ ZCOPY_ENV_STATS, NULL, NULL, parse_path, FIELD(stats), "PATH or `stderr`",
 	  "At exit, append one JSON line of counters per process to PATH (`%p` becomes the "
 	  "pid); `stderr` prints a one-line summary on standard error instead, for each "
 	  "process that went through zcopy, while descriptor 2 is still the file it was at "
@@ -246,7 +228,7 @@ static const struct setting settings[] = {
 	  "their defaults, `2` also decisions (among them each stream starting, going "
 	  "through memory for a new reason or backing off, and ending, with its source and "
 	  "destination paths), `3` also every redirected call." },
-	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_log_file, FIELD(log_file), "PATH",
+	{ ZCOPY_ENV_LOG_FILE, NULL, NULL, parse_path, FIELD(log_file), "PATH",
 	  "Write the diagnostics to PATH (`%p` becomes the pid) instead of standard error. "
 	  "It is opened as the `ZCOPY_STATS` file is; a refused file is reported on standard "
 	  "error, where the diagnostics then go." },
@@ -254,7 +236,7 @@ static const struct setting settings[] = {
 	  "bytes, with a `k` or `m` suffix",
 	  "The smallest read that may be deferred, from 4096 to 1G. The default comes from "
 	  "the chunk-size sweep of `make bench` (docs/benchmarks.md)." },
-	{ ZCOPY_ENV_ONLY, NULL, NULL, parse_only, FIELD(only), "names or globs",
+	{ ZCOPY_ENV_ONLY, NULL, NULL, parse_list, FIELD(only), "names or globs",
 	  "Apply only to the programs this list matches, for when `LD_PRELOAD` is set for a "
 	  "whole shell, service or container. Its items are program names or glob(7) "
 	  "patterns, separated by colons, commas or blanks. A pattern with a `/` is matched "
@@ -263,7 +245,7 @@ static const struct setting settings[] = {
 	  "applet started as dd). Checked once at start-up: a program left out behaves "
 	  "exactly as without the library (mode off, no statistics record, nothing on "
 	  "standard error)." },
-	{ ZCOPY_ENV_SKIP, NULL, NULL, parse_skip, FIELD(skip), "names or globs",
+	{ ZCOPY_ENV_SKIP, NULL, NULL, parse_list, FIELD(skip), "names or globs",
 	  "Stay out of the programs this list matches (written as for `ZCOPY_ONLY`); wins "
 	  "over `ZCOPY_ONLY`." },
 };
@@ -281,7 +263,7 @@ void zc_config_defaults(struct zc_config *c)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const char *why;
 		if (settings[i].def)
-			(void)settings[i].parse(c, settings[i].def, &why);
+			(void)settings[i].parse(c, (char *)c + settings[i].off, settings[i].def, &why);
 	}
 }
 
@@ -302,11 +284,11 @@ int zc_config_parse(struct zc_config *c, zc_getenv_fn get, zc_report_fn report,
 
 		if (!v)
 			continue;
-		if (s->parse(c, v, &why) < 0) {
+		if (s->parse(c, (char *)c + s->off, v, &why) < 0) {
 			const char *ignored;
 			rejected++;
 			if (s->bad)
-				(void)s->parse(c, s->bad, &ignored);
+				(void)s->parse(c, (char *)c + s->off, s->bad, &ignored);
 			if (report)
 				report(s->var, v, why);
 			continue;

@@ -37,37 +37,33 @@ static int leaves_zcopy(struct __jmp_buf_tag *env)
 #endif
 }
 
-static void before_jump(struct __jmp_buf_tag *env)
+/* One body for the four names, each with its own real function. */
+static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, int),
+					   struct __jmp_buf_tag *env, int val)
 {
 	if (unlikely(zc_inside) && leaves_zcopy(env))
 		zc_engine_abandon();
 	zc_sigmask_jump(env); /* the saved mask comes back (guard mode) */
+	real(env, val);
+	__builtin_unreachable();
 }
 
 ZC_EXPORT void longjmp(struct __jmp_buf_tag env[1], int val)
 {
-	before_jump(env);
-	REAL(longjmp)(env, val);
-	__builtin_unreachable();
+	jump(REAL(longjmp), env, val);
 }
 
 ZC_EXPORT void _longjmp(struct __jmp_buf_tag env[1], int val)
 {
-	before_jump(env);
-	REAL(_longjmp)(env, val);
-	__builtin_unreachable();
+	jump(REAL(_longjmp), env, val);
 }
 
 ZC_EXPORT void siglongjmp(struct __jmp_buf_tag env[1], int val)
 {
-	before_jump(env);
-	REAL(siglongjmp)(env, val);
-	__builtin_unreachable();
+	jump(REAL(siglongjmp), env, val);
 }
 
 ZC_EXPORT void __longjmp_chk(struct __jmp_buf_tag env[1], int val)
 {
-	before_jump(env);
-	REAL(__longjmp_chk)(env, val);
-	__builtin_unreachable();
+	jump(REAL(__longjmp_chk), env, val);
 }

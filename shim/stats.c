@@ -122,45 +122,28 @@ static size_t utf8_len(const unsigned char *s)
 static void sb_json_str(struct sb *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* the characters with a short escape, and the letter after the '\\' */
+	static const char named[] = "\"\\\n\r\t", letter[] = "\"\\nrt";
 	const unsigned char *p = (const unsigned char *)s;
 
 	sb_raw(b, "\"", 1);
 	while (*p) {
 		unsigned c = *p;
-		size_t n;
+		const char *k = strchr(named, (int)c);
 		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		size_t n;
 
-		switch (c) {
-		case '"':
-			sb_raw(b, "\\\"", 2);
-			break;
-		case '\\':
-			sb_raw(b, "\\\\", 2);
-			break;
-		case '\n':
-			sb_raw(b, "\\n", 2);
-			break;
-		case '\r':
-			sb_raw(b, "\\r", 2);
-			break;
-		case '\t':
-			sb_raw(b, "\\t", 2);
-			break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				sb_raw(b, esc, sizeof esc);
-				break;
-			}
-			n = utf8_len(p);
-			if (n == 0) {
-				sb_raw(b, esc, sizeof esc);
-				break;
-			}
+		if (k) {
+			char two[2] = { '\\', letter[k - named] };
+			sb_raw(b, two, sizeof two);
+			n = 1;
+		} else if (c < 0x20 || c == 0x7f || (n = utf8_len(p)) == 0) {
+			sb_raw(b, esc, sizeof esc);
+			n = 1;
+		} else {
 			sb_raw(b, (const char *)p, n);
-			p += n;
-			continue;
 		}
-		p++;
+		p += n;
 	}
 	sb_raw(b, "\"", 1);
 }
@@ -206,8 +189,7 @@ static void sb_reasons(struct sb *b, const char *key, const uint64_t *v, int *fi
 	sb_raw(b, "}", 1);
 }
 
-/* The index of the largest of n counters, or -1 when all are 0. */
-static int largest(const uint64_t *v, int n)
+int zc_stats_largest(const uint64_t *v, int n)
 {
 	int best = -1;
 	for (int i = 0; i < n; i++)
@@ -219,8 +201,8 @@ static int largest(const uint64_t *v, int n)
 static void sb_flow(struct sb *b, const struct zc_flow *f)
 {
 	int first = 1;
-	int t = largest(f->st.transfers, ZC_T__COUNT);
-	int r = largest(f->st.fallback_bytes, ZC_FB__COUNT);
+	int t = zc_stats_largest(f->st.transfers, ZC_T__COUNT);
+	int r = zc_stats_largest(f->st.fallback_bytes, ZC_FB__COUNT);
 	sb_raw(b, "{", 1);
 	sb_key(b, ZCOPY_STREAM_SRC, &first);
 	sb_json_str(b, f->src);
@@ -326,11 +308,26 @@ static void sb_plain(struct sb *b, const char *s)
 	}
 }
 
+/* For the summary: title, then KEY=N for each non-zero count of v[0..n). */
+static void sb_counts(struct sb *b, const char *title, const char *const *keys,
+		      const uint64_t *v, int n)
+{
+	const char *sep = title;
+	for (int i = 0; i < n; i++) {
+		if (!v[i])
+			continue;
+		sb_str(b, sep);
+		sb_str(b, keys[i]);
+		sb_raw(b, "=", 1);
+		sb_u64(b, v[i]);
+		sep = " ";
+	}
+}
+
 size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		      const char *exe, const char *mode)
 {
 	struct sb b = { buf, cap, 0, cap == 0 };
-	const char *sep;
 
 	sb_str(&b, "zcopy[");
 	sb_i64(&b, pid);
@@ -352,26 +349,8 @@ size_t zc_stats_human(const struct zc_stats *s, char *buf, size_t cap, long pid,
 		sb_size(&b, s->would_zero_copy_bytes);
 		sb_str(&b, " would zero-copy");
 	}
-	sep = "; transfers: ";
-	for (int i = 0; i < ZC_T__COUNT; i++) {
-		if (!s->transfers[i])
-			continue;
-		sb_str(&b, sep);
-		sb_str(&b, zc_transfer_keys[i]);
-		sb_raw(&b, "=", 1);
-		sb_u64(&b, s->transfers[i]);
-		sep = " ";
-	}
-	sep = "; fallbacks: ";
-	for (int i = 0; i < ZC_FB__COUNT; i++) {
-		if (!s->fallbacks[i])
-			continue;
-		sb_str(&b, sep);
-		sb_str(&b, zc_fallback_keys[i]);
-		sb_raw(&b, "=", 1);
-		sb_u64(&b, s->fallbacks[i]);
-		sep = " ";
-	}
+	sb_counts(&b, "; transfers: ", zc_transfer_keys, s->transfers, ZC_T__COUNT);
+	sb_counts(&b, "; fallbacks: ", zc_fallback_keys, s->fallbacks, ZC_FB__COUNT);
 	sb_raw(&b, "\n", 1);
 	return sb_finish(&b);
 }

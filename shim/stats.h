@@ -101,6 +101,10 @@ static inline void zc_fallback(enum zc_fallback why, uint64_t bytes)
 		zc_flow_fallback(why, bytes);
 }
 
+/* The index of the largest of n counters, or -1 when all are 0: a
+ * stream's main primitive and main reason, for the record and the log. */
+int zc_stats_largest(const uint64_t *v, int n);
+
 /* zc_stats alone, read counter by counter (live.c copies it into the page). */
 void zc_stats_snapshot_static(struct zc_stats *d);
 

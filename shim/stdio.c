@@ -109,23 +109,15 @@ static void unlock_file(void *fp)
 }
 
 /* The replay runs with the stream locked, as glibc's own call would; a
- * cancelled read or write releases the lock as glibc's does. */
-static size_t fread_locked(void *buf, size_t total, FILE *fp)
+ * cancelled read or write releases the lock as glibc's does.  One body for
+ * both directions: an fread replay into rbuf, or (writing) an fwrite
+ * replay from wbuf. */
+static size_t replay_locked(FILE *fp, void *rbuf, const void *wbuf, size_t total, int writing)
 {
 	size_t r;
 	flockfile(fp);
 	pthread_cleanup_push(unlock_file, fp);
-	r = zc_stdio_fread(buf, total, fp);
-	pthread_cleanup_pop(1);
-	return r;
-}
-
-static size_t fwrite_locked(const void *buf, size_t total, FILE *fp)
-{
-	size_t r;
-	flockfile(fp);
-	pthread_cleanup_push(unlock_file, fp);
-	r = zc_stdio_fwrite(buf, total, fp);
+	r = writing ? zc_stdio_fwrite(wbuf, total, fp) : zc_stdio_fread(rbuf, total, fp);
 	pthread_cleanup_pop(1);
 	return r;
 }
@@ -144,7 +136,7 @@ static int fread_replayed(void *buf, size_t buflen, size_t size, size_t n, FILE 
 	size_t total, r;
 	if (zc_reads_all_plain() || !read_candidate(size, n, fp, &total) || total > buflen)
 		return 0;
-	r = lock ? fread_locked(buf, total, fp) : zc_stdio_fread(buf, total, fp);
+	r = lock ? replay_locked(fp, buf, NULL, total, 0) : zc_stdio_fread(buf, total, fp);
 	if (r == ZC_STDIO_PLAIN)
 		return 0;
 	*done = items(r, total, size, n);
@@ -193,36 +185,32 @@ static void file_changing(FILE *fp)
 		zc_engine_file_changing(fd_of(fp), 0, 0);
 }
 
-/* One body for fwrite and fwrite_unlocked, as fread_replayed. */
-static int fwrite_replayed(const void *buf, size_t size, size_t n, FILE *fp, int lock, size_t *done)
+/* One body for fwrite and fwrite_unlocked, each with its own real
+ * function: the replay when the call takes part, else the detector hears
+ * of the write and real makes it.  lock: take the stream's lock as fwrite
+ * does. */
+static size_t fwrite_common(const void *buf, size_t size, size_t n, FILE *fp, int lock,
+			    size_t (*real)(const void *, size_t, size_t, FILE *))
 {
 	size_t total, r;
 	file_changing(fp);
-	if (!write_candidate(buf, size, n, fp, &total))
-		return 0;
-	r = lock ? fwrite_locked(buf, total, fp) : zc_stdio_fwrite(buf, total, fp);
-	if (r == ZC_STDIO_PLAIN)
-		return 0;
-	*done = items(r, total, size, n);
-	return 1;
+	if (write_candidate(buf, size, n, fp, &total)) {
+		r = lock ? replay_locked(fp, NULL, buf, total, 1) : zc_stdio_fwrite(buf, total, fp);
+		if (r != ZC_STDIO_PLAIN)
+			return items(r, total, size, n);
+	}
+	before_write(fp, buf, size, n);
+	return real(buf, size, n, fp);
 }
 
 ZC_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t done;
-	if (fwrite_replayed(buf, size, n, fp, 1, &done))
-		return done;
-	before_write(fp, buf, size, n);
-	return REAL(fwrite)(buf, size, n, fp);
+	return fwrite_common(buf, size, n, fp, 1, REAL(fwrite));
 }
 
 ZC_EXPORT size_t fwrite_unlocked(const void *buf, size_t size, size_t n, FILE *fp)
 {
-	size_t done;
-	if (fwrite_replayed(buf, size, n, fp, 0, &done))
-		return done;
-	before_write(fp, buf, size, n);
-	return REAL(fwrite_unlocked)(buf, size, n, fp);
+	return fwrite_common(buf, size, n, fp, 0, REAL(fwrite_unlocked));
 }
 
 ZC_EXPORT int fflush(FILE *fp)

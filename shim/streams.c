@@ -46,19 +46,13 @@ static void path_of(int fd, char *out, size_t cap)
 /* The flow's main primitive and main reason, for the log. */
 static const char *main_transfer(const struct zc_stats *s)
 {
-	int best = -1;
-	for (int i = 0; i < ZC_T__COUNT; i++)
-		if (s->transfers[i] && (best < 0 || s->transfers[i] > s->transfers[best]))
-			best = i;
+	int best = zc_stats_largest(s->transfers, ZC_T__COUNT);
 	return best < 0 ? "none" : zc_transfer_keys[best];
 }
 
 static const char *main_reason(const struct zc_stats *s)
 {
-	int best = -1;
-	for (int i = 0; i < ZC_FB__COUNT; i++)
-		if (s->fallback_bytes[i] && (best < 0 || s->fallback_bytes[i] > s->fallback_bytes[best]))
-			best = i;
+	int best = zc_stats_largest(s->fallback_bytes, ZC_FB__COUNT);
 	return best < 0 ? "none" : zc_fallback_keys[best];
 }
 

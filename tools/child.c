@@ -96,20 +96,22 @@ static int add_temp(const char *path, int dir)
 	return 0;
 }
 
-int zt_mktemp(const char *stem, char *path, size_t cap)
+/* Creates path and registers it for removal: by mkostemp when tmpl is not
+ * NULL (then it is path, the template the name is written into), else as a
+ * new file opened with flags; what names it in the error.  Registered
+ * before a stop signal can run: nothing between the creation and the list. */
+static int create_temp(const char *path, char *tmpl, int flags, const char *what)
 {
 	sigset_t old;
 	int fd;
 
-	if ((size_t)snprintf(path, cap, "%s/zcopy-%s.XXXXXX", tmp_base(), stem) >= cap) {
-		zt_err(0, "temporary path too long");
-		return -1;
-	}
-	/* Registered before a stop signal can run: nothing between mkstemp and the list. */
 	sigprocmask(SIG_BLOCK, &stop_set, &old);
-	fd = mkostemp(path, O_CLOEXEC);
+	if (tmpl)
+		fd = mkostemp(tmpl, O_CLOEXEC);
+	else
+		fd = open(path, flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		zt_err(errno, "cannot create a temporary file in %s", tmp_base());
+		zt_err(errno, "cannot create %s", what);
 	else if (add_temp(path, 0) != 0) {
 		unlink(path);
 		close(fd);
@@ -119,22 +121,21 @@ int zt_mktemp(const char *stem, char *path, size_t cap)
 	return fd;
 }
 
+int zt_mktemp(const char *stem, char *path, size_t cap)
+{
+	char what[300];
+
+	if ((size_t)snprintf(path, cap, "%s/zcopy-%s.XXXXXX", tmp_base(), stem) >= cap) {
+		zt_err(0, "temporary path too long");
+		return -1;
+	}
+	snprintf(what, sizeof what, "a temporary file in %s", tmp_base());
+	return create_temp(path, path, 0, what);
+}
+
 int zt_mktemp_at(const char *path, int flags)
 {
-	sigset_t old;
-	int fd;
-
-	sigprocmask(SIG_BLOCK, &stop_set, &old);
-	fd = open(path, flags | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		zt_err(errno, "cannot create %s", path);
-	else if (add_temp(path, 0) != 0) {
-		unlink(path);
-		close(fd);
-		fd = -1;
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return fd;
+	return create_temp(path, NULL, flags, path);
 }
 
 int zt_mktempdir(const char *stem, char *path, size_t cap)

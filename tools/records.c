@@ -239,6 +239,45 @@ static int match_word(struct parser *ps, const char *w)
 	return 0;
 }
 
+/* Reads one member of an object (key: its name, read up to its ':') or one
+ * element of an array (key: ""); ctx is the caller's. */
+typedef int (*item_fn)(struct parser *ps, void *ctx, const char *key);
+
+/* An object (open '{') or an array (open '['), from its opening character
+ * to past its closing one, each member or element read by item.  A key
+ * longer than the buffer is cut, which only the skipped ones can be. */
+static int parse_items(struct parser *ps, char open, item_fn item, void *ctx)
+{
+	char close = open == '{' ? '}' : ']', key[64] = "";
+
+	if (expect(ps, open) != 0)
+		return -1;
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == close) {
+		ps->p++;
+		return 0;
+	}
+	for (;;) {
+		if (open == '{' && (parse_string(ps, key, sizeof key) || expect(ps, ':')))
+			return -1;
+		if (item(ps, ctx, key) != 0)
+			return -1;
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		return expect(ps, close);
+	}
+}
+
+static int skip_value(struct parser *ps, int depth);
+
+static int skip_item(struct parser *ps, void *ctx, const char *key)
+{
+	return skip_value(ps, *(const int *)ctx + 1);
+}
+
 static int skip_value(struct parser *ps, int depth)
 {
 	uint64_t v;
@@ -253,27 +292,8 @@ static int skip_value(struct parser *ps, int depth)
 	case '"':
 		return parse_string(ps, NULL, 0);
 	case '{':
-	case '[': {
-		char close = *ps->p == '{' ? '}' : ']';
-		ps->p++;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == close) {
-			ps->p++;
-			return 0;
-		}
-		for (;;) {
-			if (close == '}' && (parse_string(ps, NULL, 0) || expect(ps, ':')))
-				return -1;
-			if (skip_value(ps, depth + 1) != 0)
-				return -1;
-			skip_ws(ps);
-			if (ps->p < ps->end && *ps->p == ',') {
-				ps->p++;
-				continue;
-			}
-			return expect(ps, close);
-		}
-	}
+	case '[':
+		return parse_items(ps, *ps->p, skip_item, &depth);
 	case 't': return match_word(ps, "true");
 	case 'f': return match_word(ps, "false");
 	case 'n': return match_word(ps, "null");
@@ -307,109 +327,71 @@ static int set_reason(struct zt_record *r, const char *name, uint64_t v, int byt
 
 enum table { T_TRANSFERS, T_FALLBACKS, T_FALLBACK_BYTES };
 
+struct table_ctx {
+	struct zt_record *r;
+	enum table t;
+};
+
+/* One name -> integer of a table. */
+static int table_item(struct parser *ps, void *ctx, const char *name)
+{
+	struct table_ctx *tc = ctx;
+	uint64_t v;
+
+	if (parse_u64(ps, &v))
+		return -1;
+	if (tc->t == T_TRANSFERS) {
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(name, zt_transfer_keys[i]) == 0)
+				tc->r->transfers[i] = v;
+	} else if (set_reason(tc->r, name, v, tc->t == T_FALLBACK_BYTES) != 0) {
+		return fail(ps, "out of memory");
+	}
+	return 0;
+}
+
 /* An object of name -> integer. */
 static int parse_table(struct parser *ps, struct zt_record *r, enum table t)
 {
-	char name[64];
-	uint64_t v;
-
-	if (expect(ps, '{') != 0)
-		return fail(ps, "expected an object");
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
-		if (parse_string(ps, name, sizeof name) || expect(ps, ':') || parse_u64(ps, &v))
-			return -1;
-		if (t == T_TRANSFERS) {
-			size_t i;
-			for (i = 0; i < 3; i++)
-				if (strcmp(name, zt_transfer_keys[i]) == 0)
-					r->transfers[i] = v;
-		} else if (set_reason(r, name, v, t == T_FALLBACK_BYTES) != 0) {
-			return fail(ps, "out of memory");
-		}
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		return expect(ps, '}');
-	}
+	struct table_ctx tc = { r, t };
+	return parse_items(ps, '{', table_item, &tc);
 }
 
-/* One object of "streams"; unknown keys are skipped. */
-static int parse_stream(struct parser *ps, struct zt_stream *st)
+/* One member of a stream object; unknown keys are skipped. */
+static int stream_item(struct parser *ps, void *ctx, const char *key)
 {
-	char key[64];
+	struct zt_stream *st = ctx;
 
-	if (expect(ps, '{') != 0)
-		return fail(ps, "expected an object");
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
-		int rc;
-		if (parse_string(ps, key, sizeof key) || expect(ps, ':'))
-			return -1;
-		if (strcmp(key, ZCOPY_STREAM_SRC) == 0)
-			rc = parse_string(ps, st->src, sizeof st->src);
-		else if (strcmp(key, ZCOPY_STREAM_DST_KIND) == 0)
-			rc = parse_string(ps, st->dst_kind, sizeof st->dst_kind);
-		else if (strcmp(key, ZCOPY_STREAM_DST) == 0)
-			rc = parse_string(ps, st->dst, sizeof st->dst);
-		else if (strcmp(key, ZCOPY_STREAM_ZERO_COPY) == 0)
-			rc = parse_u64(ps, &st->bytes_zero_copy);
-		else if (strcmp(key, ZCOPY_STREAM_COPIED) == 0)
-			rc = parse_u64(ps, &st->bytes_copied);
-		else if (strcmp(key, ZCOPY_STREAM_WOULD) == 0)
-			rc = parse_u64(ps, &st->would_zero_copy_bytes);
-		else if (strcmp(key, ZCOPY_STREAM_PRIMITIVE) == 0)
-			rc = parse_string(ps, st->primitive, sizeof st->primitive);
-		else if (strcmp(key, ZCOPY_STREAM_FALLBACK) == 0)
-			rc = parse_string(ps, st->fallback, sizeof st->fallback);
-		else
-			rc = skip_value(ps, 2);
-		if (rc != 0)
-			return -1;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		return expect(ps, '}');
-	}
+	if (strcmp(key, ZCOPY_STREAM_SRC) == 0)
+		return parse_string(ps, st->src, sizeof st->src);
+	if (strcmp(key, ZCOPY_STREAM_DST_KIND) == 0)
+		return parse_string(ps, st->dst_kind, sizeof st->dst_kind);
+	if (strcmp(key, ZCOPY_STREAM_DST) == 0)
+		return parse_string(ps, st->dst, sizeof st->dst);
+	if (strcmp(key, ZCOPY_STREAM_ZERO_COPY) == 0)
+		return parse_u64(ps, &st->bytes_zero_copy);
+	if (strcmp(key, ZCOPY_STREAM_COPIED) == 0)
+		return parse_u64(ps, &st->bytes_copied);
+	if (strcmp(key, ZCOPY_STREAM_WOULD) == 0)
+		return parse_u64(ps, &st->would_zero_copy_bytes);
+	if (strcmp(key, ZCOPY_STREAM_PRIMITIVE) == 0)
+		return parse_string(ps, st->primitive, sizeof st->primitive);
+	if (strcmp(key, ZCOPY_STREAM_FALLBACK) == 0)
+		return parse_string(ps, st->fallback, sizeof st->fallback);
+	return skip_value(ps, 2);
 }
 
-/* "streams": an array of stream objects. */
-static int parse_streams(struct parser *ps, struct zt_record *r)
+/* One element of "streams": a stream object, added to the record. */
+static int streams_item(struct parser *ps, void *ctx, const char *key)
 {
-	if (expect(ps, '[') != 0)
-		return fail(ps, "expected an array");
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
-		ps->p++;
-		return 0;
-	}
-	for (;;) {
-		struct zt_stream *nv = realloc(r->streams, (r->nstreams + 1) * sizeof *nv);
-		if (!nv)
-			return fail(ps, "out of memory");
-		r->streams = nv;
-		memset(&nv[r->nstreams], 0, sizeof *nv);
-		if (parse_stream(ps, &nv[r->nstreams++]) != 0)
-			return -1;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		return expect(ps, ']');
-	}
+	struct zt_record *r = ctx;
+	struct zt_stream *nv = realloc(r->streams, (r->nstreams + 1) * sizeof *nv);
+
+	if (!nv)
+		return fail(ps, "out of memory");
+	r->streams = nv;
+	memset(&nv[r->nstreams], 0, sizeof *nv);
+	return parse_items(ps, '{', stream_item, &nv[r->nstreams++]);
 }
 
 static void mark(struct zt_record *r, const char *key)
@@ -419,8 +401,15 @@ static void mark(struct zt_record *r, const char *key)
 			r->have |= 1u << i;
 }
 
-static int parse_member(struct parser *ps, struct zt_record *r, const char *key, int *have_pid)
+struct record_ctx {
+	struct zt_record *r;
+	int have_pid;
+};
+
+/* One member of the record. */
+static int record_item(struct parser *ps, void *ctx, const char *key)
 {
+	struct zt_record *r = ((struct record_ctx *)ctx)->r;
 	static const struct {
 		const char *key;
 		size_t off;
@@ -446,7 +435,7 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 		if (v > (uint64_t)0x7fffffff)
 			return fail(ps, "pid out of range");
 		r->pid = (long)v;
-		*have_pid = 1;
+		((struct record_ctx *)ctx)->have_pid = 1;
 		return 0;
 	}
 	if (strcmp(key, ZCOPY_STAT_EXE) == 0)
@@ -460,7 +449,7 @@ static int parse_member(struct parser *ps, struct zt_record *r, const char *key,
 	if (strcmp(key, ZCOPY_STAT_FALLBACK_BYTES) == 0)
 		return parse_table(ps, r, T_FALLBACK_BYTES);
 	if (strcmp(key, ZCOPY_STAT_STREAMS) == 0)
-		return parse_streams(ps, r);
+		return parse_items(ps, '[', streams_item, r);
 	return skip_value(ps, 1);
 }
 
@@ -468,8 +457,8 @@ int zt_record_parse(const char *line, size_t len, struct zt_record *r, const cha
 		    size_t *where)
 {
 	struct parser ps = {line, line + len, NULL};
-	char key[64];
-	int have_pid = 0, rc = -1;
+	struct record_ctx rec = {r, 0};
+	int rc = -1;
 
 	memset(r, 0, sizeof *r);
 	if (memchr(line, '\0', len)) {
@@ -477,30 +466,12 @@ int zt_record_parse(const char *line, size_t len, struct zt_record *r, const cha
 		ps.p = memchr(line, '\0', len);
 		goto out;
 	}
-	if (expect(&ps, '{') != 0)
+	if (parse_items(&ps, '{', record_item, &rec) != 0)
 		goto out;
-	skip_ws(&ps);
-	if (ps.p < ps.end && *ps.p == '}') {
-		ps.p++;
-	} else {
-		for (;;) {
-			if (parse_string(&ps, key, sizeof key) || expect(&ps, ':') ||
-			    parse_member(&ps, r, key, &have_pid))
-				goto out;
-			skip_ws(&ps);
-			if (ps.p < ps.end && *ps.p == ',') {
-				ps.p++;
-				continue;
-			}
-			if (expect(&ps, '}') != 0)
-				goto out;
-			break;
-		}
-	}
 	skip_ws(&ps);
 	if (ps.p != ps.end)
 		fail(&ps, "text after the record");
-	else if (!have_pid)
+	else if (!rec.have_pid)
 		fail(&ps, "no pid");
 	else
 		rc = 0;

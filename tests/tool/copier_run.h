@@ -25,6 +25,11 @@
 
 static char dir[PATH_MAX], copier[PATH_MAX], zlib[PATH_MAX], ztool[PATH_MAX];
 
+/* test_tool.c */
+void clear_zcopy_env(void);
+void remove_tree(const char *dir);
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down);
+
 
 static inline void f_setup(void)
 {
@@ -37,11 +42,7 @@ static inline void f_setup(void)
 	snprintf(dir, sizeof dir, "/tmp/zt-fatal.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	setenv("XDG_RUNTIME_DIR", dir, 1);
-	unsetenv("LD_PRELOAD");
-	unsetenv("ZCOPY_MODE");
-	unsetenv("ZCOPY_STATS");
-	unsetenv("ZCOPY_LOG");
-	unsetenv("ZCOPY_GUARD");
+	clear_zcopy_env();
 
 	char path[PATH_MAX + 16], block[65536];
 	snprintf(path, sizeof path, "%s/in", dir);
@@ -56,10 +57,7 @@ static inline void f_setup(void)
 
 static inline void f_teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (dir[0] && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	remove_tree(dir);
 }
 
 struct run {
@@ -139,8 +137,11 @@ static inline void check_record(const char *side, pid_t pid)
 	zt_records_free(&rs);
 }
 
-/* Runs the tool with args, stdout into out; returns the wait status. */
-static inline int tool(char *out, size_t cap, const char *a1, const char *a2)
+/* Runs the tool with argv (argv[0] is ztool) and env ("NAME=VALUE" or
+ * NULL) set, stdin from /dev/null; descriptor fd (1 or 2) into buf, the
+ * other of the two to /dev/null.  Returns the wait status. */
+static inline int run_ztool(const char *const *argv, const char *env, int fd, char *buf,
+			    size_t cap)
 {
 	int p[2], st;
 	size_t have = 0;
@@ -149,20 +150,30 @@ static inline int tool(char *out, size_t cap, const char *a1, const char *a2)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(p[1], 1);
-		dup2(null, 2);
+		if (env)
+			putenv((char *)env);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, fd == 1 ? 2 : 1);
+		dup2(p[1], fd);
 		close(p[0]);
-		execl(ztool, ztool, a1, a2, (char *)NULL);
+		execv(ztool, (char *const *)argv);
 		_exit(121);
 	}
 	close(p[1]);
-	while (have + 1 < cap && (n = read(p[0], out + have, cap - 1 - have)) > 0)
+	while (have + 1 < cap && (n = read(p[0], buf + have, cap - 1 - have)) > 0)
 		have += (size_t)n;
-	out[have] = '\0';
+	buf[have] = '\0';
 	close(p[0]);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	return st;
+}
+
+/* Runs the tool with args, stdout into out; returns the wait status. */
+static inline int tool(char *out, size_t cap, const char *a1, const char *a2)
+{
+	const char *argv[] = { ztool, a1, a2, NULL };
+	return run_ztool(argv, NULL, 1, out, cap);
 }
 
 #endif

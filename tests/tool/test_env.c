@@ -24,7 +24,11 @@
 
 static char lib[PATH_MAX], dir[PATH_MAX];
 
-char *path_in(const char *base, const char *name); /* test_tool.c */
+/* test_tool.c */
+char *path_in(const char *base, const char *name);
+void clear_zcopy_env(void);
+void remove_tree(const char *dir);
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down);
 
 static char *at(const char *name)
 {
@@ -40,22 +44,14 @@ static void env_setup(void)
 	snprintf(lib, sizeof lib, "%s/libzcopy.so", b);
 	snprintf(dir, sizeof dir, "/tmp/zt-env.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	unsetenv("LD_PRELOAD");
-	unsetenv("ZCOPY_MODE");
-	unsetenv("ZCOPY_STATS");
-	unsetenv("ZCOPY_LOG");
-	unsetenv("ZCOPY_ONLY");
-	unsetenv("ZCOPY_SKIP");
+	clear_zcopy_env();
 	snprintf(cmd, sizeof cmd, "head -c %d /dev/urandom > '%s'", BIG, at("in"));
 	ck_assert_int_eq(system(cmd), 0);
 }
 
 static void env_teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (dir[0] && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	remove_tree(dir);
 }
 
 struct outcome {
@@ -330,9 +326,7 @@ END_TEST
 
 TCase *env_tcase(void)
 {
-	TCase *tc = tcase_create("library settings");
-	tcase_add_checked_fixture(tc, env_setup, env_teardown);
-	tcase_set_timeout(tc, 30);
+	TCase *tc = fixture_tcase("library settings", 30, env_setup, env_teardown);
 	tcase_add_test(tc, pipeline_engages_by_default);
 	tcase_add_loop_test(tc, misspelt_mode_runs_off_and_says_so_once, 0,
 			    sizeof misspelt / sizeof misspelt[0]);

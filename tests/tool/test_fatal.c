@@ -13,8 +13,10 @@ TCase *fatal_tcase(void);
 
 /* Runs action without zcopy and with it in mode; both must end with the
  * same wait status, a death by sig; the zcopy side leaves its record.
- * send: the test sends sig once the program is ready. */
-static void killed_alike(const char *mode, const char *action, int sig, int send)
+ * send: the test sends sig once the program is ready; what names the case
+ * in the messages. */
+static void killed_alike(const char *what, const char *mode, const char *action, int sig,
+			 int send)
 {
 	struct run a, b;
 	char out_a[4096], out_b[4096];
@@ -32,47 +34,34 @@ static void killed_alike(const char *mode, const char *action, int sig, int send
 		kill(b.pid, sig);
 	}
 	st_b = finish(&b, out_b, sizeof out_b);
-	ck_assert_msg(WIFSIGNALED(st_a) && WTERMSIG(st_a) == sig, "plain: status %#x", st_a);
-	ck_assert_msg(st_a == st_b, "wait status %#x without zcopy, %#x with", st_a, st_b);
+	ck_assert_msg(WIFSIGNALED(st_a) && WTERMSIG(st_a) == sig, "%s: plain: status %#x", what,
+		      st_a);
+	ck_assert_msg(st_a == st_b, "%s: wait status %#x without zcopy, %#x with", what, st_a,
+		      st_b);
 	ck_assert_str_eq(out_a, out_b);
 	check_record("zcopy", b.pid);
 }
 
-START_TEST(sigterm_leaves_the_record_and_the_same_death)
-{
-	killed_alike("on", "pause", SIGTERM, 1);
-}
-END_TEST
+/* Each case: what the program does, in which mode, and the signal that
+ * ends it (sent by the test when send is set, else raised by the program). */
+static const struct {
+	const char *what, *mode, *action;
+	int sig, send;
+} killed[] = {
+	{ "SIGTERM leaves the record and the same death", "on", "pause", SIGTERM, 1 },
+	{ "SIGTERM in observe mode leaves the record", "observe", "pause", SIGTERM, 1 },
+	{ "SIGINT leaves the record and the same death", "on", "pause", SIGINT, 1 },
+	{ "a SIGSEGV fault leaves the record, the same death and core", "on", "segv", SIGSEGV, 0 },
+	{ "SIGABRT leaves the record, the same death and core", "on", "abort", SIGABRT, 0 },
+	/* The dispositions read back, signal()'s returns, and a handler
+	 * that re-raises after SIG_DFL: the same output and the same death. */
+	{ "the program reads back its own dispositions", "on", "view", SIGTERM, 0 },
+};
 
-START_TEST(sigterm_in_observe_mode_leaves_the_record)
+START_TEST(killed_program_leaves_the_record_and_the_same_death)
 {
-	killed_alike("observe", "pause", SIGTERM, 1);
-}
-END_TEST
-
-START_TEST(sigint_leaves_the_record_and_the_same_death)
-{
-	killed_alike("on", "pause", SIGINT, 1);
-}
-END_TEST
-
-START_TEST(sigsegv_fault_leaves_the_record_and_the_same_death_and_core)
-{
-	killed_alike("on", "segv", SIGSEGV, 0);
-}
-END_TEST
-
-START_TEST(sigabrt_leaves_the_record_and_the_same_death_and_core)
-{
-	killed_alike("on", "abort", SIGABRT, 0);
-}
-END_TEST
-
-/* The dispositions read back, signal()'s returns, and a handler that
- * re-raises after SIG_DFL: the same output and the same death. */
-START_TEST(program_reads_back_its_own_dispositions)
-{
-	killed_alike("on", "view", SIGTERM, 0);
+	killed_alike(killed[_i].what, killed[_i].mode, killed[_i].action, killed[_i].sig,
+		     killed[_i].send);
 }
 END_TEST
 
@@ -145,15 +134,9 @@ END_TEST
 
 TCase *fatal_tcase(void)
 {
-	TCase *tc = tcase_create("fatal");
-	tcase_add_checked_fixture(tc, f_setup, f_teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, sigterm_leaves_the_record_and_the_same_death);
-	tcase_add_test(tc, sigterm_in_observe_mode_leaves_the_record);
-	tcase_add_test(tc, sigint_leaves_the_record_and_the_same_death);
-	tcase_add_test(tc, sigsegv_fault_leaves_the_record_and_the_same_death_and_core);
-	tcase_add_test(tc, sigabrt_leaves_the_record_and_the_same_death_and_core);
-	tcase_add_test(tc, program_reads_back_its_own_dispositions);
+	TCase *tc = fixture_tcase("fatal", 60, f_setup, f_teardown);
+	tcase_add_loop_test(tc, killed_program_leaves_the_record_and_the_same_death, 0,
+			    sizeof killed / sizeof killed[0]);
 	tcase_add_test(tc, vfork_child_killed_leaves_the_parent_its_record);
 	tcase_add_test(tc, stat_sees_a_running_copier);
 	tcase_add_test(tc, live_page_is_removed_by_a_fatal_signal);

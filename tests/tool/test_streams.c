@@ -18,9 +18,7 @@ static int zcopy_copier(char *err, size_t cap, const char *env, const char *acti
 {
 	char in[PATH_MAX + 16], out[PATH_MAX + 16];
 	const char *argv[16];
-	int n = 0, p[2], st;
-	size_t have = 0;
-	ssize_t r;
+	int n = 0;
 
 	snprintf(in, sizeof in, "%s/in", dir);
 	snprintf(out, sizeof out, "%s/out", dir);
@@ -35,27 +33,15 @@ static int zcopy_copier(char *err, size_t cap, const char *env, const char *acti
 	argv[n++] = out;
 	argv[n++] = action;
 	argv[n] = NULL;
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (env)
-			putenv((char *)env);
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		execv(ztool, (char *const *)argv);
-		_exit(121);
-	}
-	close(p[1]);
-	while (have + 1 < cap && (r = read(p[0], err + have, cap - 1 - have)) > 0)
-		have += (size_t)r;
-	err[have] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return st;
+	return run_ztool(argv, env, 2, err, cap);
+}
+
+/* `zcopy observe [opt] -- copier IN OUT action` with env set, which must
+ * exit 0; stderr into err. */
+static void observed(char *err, size_t cap, const char *env, const char *action, const char *opt)
+{
+	int st = zcopy_copier(err, cap, env, action, "observe", opt, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
 }
 
 /* "IN -> file OUT" with the real paths, as the table and the log print them. */
@@ -100,13 +86,12 @@ END_TEST
 START_TEST(observe_streams_prints_source_and_destination)
 {
 	char err[16384], want[2 * PATH_MAX + 32];
-	int st = zcopy_copier(err, sizeof err, NULL, "none", "observe", "--streams", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "none", "--streams");
 	ck_has(err, "streams, largest first:");
 	arrow(want, sizeof want, " -> file ");
 	ck_has(err, want);
 	/* without --streams, no table */
-	st = zcopy_copier(err, sizeof err, NULL, "none", "observe", NULL, NULL);
+	observed(err, sizeof err, NULL, "none", NULL);
 	ck_assert_ptr_null(strstr(err, "streams, largest first:"));
 }
 END_TEST
@@ -114,8 +99,7 @@ END_TEST
 START_TEST(vv_logs_streams_starting_and_ending_with_paths)
 {
 	char err[65536], want[2 * PATH_MAX + 64], real[PATH_MAX];
-	int st = zcopy_copier(err, sizeof err, NULL, "none", "observe", "-vv", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "none", "-vv");
 	ck_assert_ptr_nonnull(realpath(dir, real));
 	snprintf(want, sizeof want, "stream starts: %s/in (fd ", real);
 	ck_has(err, want);
@@ -131,8 +115,7 @@ END_TEST
 START_TEST(changed_bytes_have_their_own_reason_and_advice)
 {
 	char err[16384], want[2 * PATH_MAX + 32];
-	int st = zcopy_copier(err, sizeof err, NULL, "other", "observe", "--streams", NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, NULL, "other", "--streams");
 	ck_has(err, "    transformed ");
 	ck_has(err, "8.0 MiB  the bytes written are not the bytes read");
 	ck_has(err, "advice:\n    transformed: ");
@@ -151,8 +134,7 @@ END_TEST
 START_TEST(small_reads_advise_zcopy_min_chunk)
 {
 	char err[16384];
-	int st = zcopy_copier(err, sizeof err, "ZCOPY_MIN_CHUNK=2M", "none", "observe", NULL, NULL);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, err);
+	observed(err, sizeof err, "ZCOPY_MIN_CHUNK=2M", "none", NULL);
 	ck_has(err, "    too_small ");
 	ck_has(err, "too_small: reads are smaller than ZCOPY_MIN_CHUNK");
 }
@@ -160,9 +142,7 @@ END_TEST
 
 TCase *streams_tcase(void)
 {
-	TCase *tc = tcase_create("streams");
-	tcase_add_checked_fixture(tc, f_setup, f_teardown);
-	tcase_set_timeout(tc, 60);
+	TCase *tc = fixture_tcase("streams", 60, f_setup, f_teardown);
 	tcase_add_test(tc, record_names_source_and_destination);
 	tcase_add_test(tc, observe_streams_prints_source_and_destination);
 	tcase_add_test(tc, vv_logs_streams_starting_and_ending_with_paths);

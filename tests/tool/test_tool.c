@@ -167,6 +167,26 @@ char *path_in(const char *base, const char *name)
 	return p;
 }
 
+/* The settings a test must not inherit from whoever runs it; test_env.c
+ * and copier_run.h use it too. */
+void clear_zcopy_env(void)
+{
+	static const char *const vars[] = { "LD_PRELOAD", "ZCOPY_MODE", "ZCOPY_STATS",
+					    "ZCOPY_LOG",  "ZCOPY_GUARD", "ZCOPY_ONLY",
+					    "ZCOPY_SKIP" };
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+}
+
+/* Removes a test's directory (dir "" when setup failed before making it). */
+void remove_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (dir[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static char *in_work(const char *name)
 {
 	return path_in(work, name);
@@ -211,19 +231,12 @@ static void setup(void)
 	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", work);
 	ck_assert_int_eq(mkdir(tmpdir, 0700), 0);
 	setenv("TMPDIR", tmpdir, 1);
-	unsetenv("LD_PRELOAD");
-	unsetenv("ZCOPY_MODE");
-	unsetenv("ZCOPY_STATS");
-	unsetenv("ZCOPY_LOG");
-	unsetenv("ZCOPY_GUARD");
+	clear_zcopy_env();
 }
 
 static void teardown(void)
 {
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-	if (work[0] && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", work);
+	remove_tree(work);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -1012,11 +1025,19 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
+/* A test case with its fixture and timeout; test_env.c, test_fatal.c and
+ * test_streams.c make theirs with it too. */
+TCase *fixture_tcase(const char *name, int timeout, SFun set_up, SFun tear_down)
 {
 	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, set_up, tear_down);
 	tcase_set_timeout(tc, timeout);
+	return tc;
+}
+
+static TCase *tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = fixture_tcase(name, timeout, setup, teardown);
 	suite_add_tcase(s, tc);
 	return tc;
 }

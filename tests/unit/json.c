@@ -149,65 +149,61 @@ static int number(struct parser *p)
 
 static int value(struct parser *p, const char *path);
 
-static int object(struct parser *p, const char *path)
+/* Skips blanks; then, if the next character is c, consumes it and returns 1. */
+static int eat(struct parser *p, char c)
 {
-	p->pos++; /* '{' */
 	skip_ws(p);
-	if (peek(p) == '}') {
-		p->pos++;
+	if (peek(p) != c)
 		return 0;
-	}
-	for (;;) {
-		char sub[128];
-		skip_ws(p);
-		size_t kstart = p->pos + 1;
-		if (string(p) < 0)
-			return -1;
-		size_t klen = p->pos - 1 - kstart;
-		int n = snprintf(sub, sizeof sub, "%s%s%.*s", path, *path ? "." : "", (int)klen,
-				 p->s + kstart);
-		if (n < 0 || (size_t)n >= sizeof sub)
-			return fail(p, "path too long for the checker");
-		skip_ws(p);
-		if (peek(p) != ':')
-			return fail(p, "expected ':'");
-		p->pos++;
-		if (value(p, sub) < 0)
-			return -1;
-		skip_ws(p);
-		if (peek(p) == ',') {
-			p->pos++;
-			continue;
-		}
-		if (peek(p) == '}') {
-			p->pos++;
-			return 0;
-		}
-		return fail(p, "expected ',' or '}'");
-	}
+	p->pos++;
+	return 1;
 }
 
-static int array(struct parser *p, const char *path)
+/* After a member or an element: 1 when a ',' says another follows, 0 when
+ * close ends the object or array, -1 on anything else. */
+static int next(struct parser *p, char close)
 {
-	p->pos++; /* '[' */
-	skip_ws(p);
-	if (peek(p) == ']') {
-		p->pos++;
+	if (eat(p, ','))
+		return 1;
+	if (eat(p, close))
 		return 0;
-	}
+	return fail(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/* One member of an object: "key": value, recorded under path.key. */
+static int member(struct parser *p, const char *path)
+{
+	char sub[128];
+	skip_ws(p);
+	size_t kstart = p->pos + 1;
+	if (string(p) < 0)
+		return -1;
+	size_t klen = p->pos - 1 - kstart;
+	int n = snprintf(sub, sizeof sub, "%s%s%.*s", path, *path ? "." : "", (int)klen,
+			 p->s + kstart);
+	if (n < 0 || (size_t)n >= sizeof sub)
+		return fail(p, "path too long for the checker");
+	if (!eat(p, ':'))
+		return fail(p, "expected ':'");
+	return value(p, sub);
+}
+
+/* An object (item: member, close: '}') or an array (item: value, close:
+ * ']'), from its opening character on; the elements of an array share its
+ * path. */
+static int items(struct parser *p, const char *path, char close,
+		 int (*item)(struct parser *, const char *))
+{
+	int r;
+
+	p->pos++; /* '{' or '[' */
+	if (eat(p, close))
+		return 0;
 	for (;;) {
-		if (value(p, path) < 0)
+		if (item(p, path) < 0)
 			return -1;
-		skip_ws(p);
-		if (peek(p) == ',') {
-			p->pos++;
-			continue;
-		}
-		if (peek(p) == ']') {
-			p->pos++;
-			return 0;
-		}
-		return fail(p, "expected ',' or ']'");
+		if ((r = next(p, close)) <= 0)
+			return r;
 	}
 }
 
@@ -230,10 +226,10 @@ static int value(struct parser *p, const char *path)
 	}
 	switch (peek(p)) {
 	case '{':
-		r = object(p, path);
+		r = items(p, path, '}', member);
 		break;
 	case '[':
-		r = array(p, path);
+		r = items(p, path, ']', value);
 		break;
 	case '"':
 		r = string(p);

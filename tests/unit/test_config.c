@@ -266,16 +266,23 @@ static void all_variables_at_once(void **state)
 
 /* ---- bad values: reported once, default kept, counted --------------------- */
 
-static void check_rejected(const char *var, const char *value)
+/* var=value parsed into c: one report of that pair, with a reason, and
+ * no setting changed. */
+static void parse_rejecting(struct zc_config *c, const char *var, const char *value)
 {
-	struct zc_config c;
 	env_set(var, value);
-	assert_int_equal(parse(&c), 1);
+	assert_int_equal(parse(c), 1);
 	assert_int_equal(n_reports, 1);
 	assert_string_equal(reports[0].var, var);
 	assert_string_equal(reports[0].value, value);
 	assert_true(reports[0].why[0] != '\0');
 	assert_int_equal(n_changes, 0);
+}
+
+static void check_rejected(const char *var, const char *value)
+{
+	struct zc_config c;
+	parse_rejecting(&c, var, value);
 	assert_is_default(&c);
 }
 
@@ -290,13 +297,7 @@ static void check_rejected(const char *var, const char *value)
 static void check_mode_fails_safe(const char *value)
 {
 	struct zc_config c;
-	env_set(ZCOPY_ENV_MODE, value);
-	assert_int_equal(parse(&c), 1);
-	assert_int_equal(n_reports, 1);
-	assert_string_equal(reports[0].var, ZCOPY_ENV_MODE);
-	assert_string_equal(reports[0].value, value);
-	assert_true(reports[0].why[0] != '\0');
-	assert_int_equal(n_changes, 0);
+	parse_rejecting(&c, ZCOPY_ENV_MODE, value);
 	assert_int_equal(c.mode, ZC_MODE_OFF);
 	c.mode = ZC_MODE_ON; /* everything else is the default */
 	assert_is_default(&c);
@@ -450,54 +451,50 @@ static struct zc_config scope(const char *only, const char *skip)
 	return c;
 }
 
-static void scope_unset_applies_everywhere(void **state)
-{
-	struct zc_config c = scope(NULL, NULL);
-	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
-	assert_true(zc_config_in_scope(&c, "", NULL));
-}
+/* ZCOPY_ONLY and ZCOPY_SKIP (NULL: unset), a program (its executable and
+ * the name it was started as) and whether it is in scope. */
+static const struct {
+	const char *only, *skip, *exe, *name;
+	int in;
+} scopes[] = {
+	/* unset: everywhere */
+	{ NULL, NULL, "/usr/bin/cat", "cat", 1 },
+	{ NULL, NULL, "", NULL, 1 },
+	/* names match the last component */
+	{ "dd, rsync:cp", NULL, "/usr/bin/dd", "dd", 1 },
+	{ "dd, rsync:cp", NULL, "/usr/bin/rsync", "/usr/bin/rsync", 1 },
+	{ "dd, rsync:cp", NULL, "/usr/bin/cp", "cp", 1 },
+	{ "dd, rsync:cp", NULL, "/usr/bin/cat", "cat", 0 },
+	{ "dd, rsync:cp", NULL, "/usr/bin/ddrescue", "ddrescue", 0 },
+	/* busybox applets: the executable is busybox, the name is the applet */
+	{ "dd", NULL, "/bin/busybox", "dd", 1 },
+	{ "dd", NULL, "/bin/busybox", "cat", 0 },
+	/* globs and paths; a pattern with a '/' is not matched against a bare name */
+	{ "py*:/opt/legacy/*", NULL, "/usr/bin/python3.11", "python3", 1 },
+	{ "py*:/opt/legacy/*", NULL, "/opt/legacy/bin/server", "server", 1 },
+	{ "py*:/opt/legacy/*", NULL, "/usr/bin/perl", "perl", 0 },
+	{ "py*:/opt/legacy/*", NULL, "/srv/legacy/x", "x", 0 },
+	/* skip wins over only */
+	{ "*", "sh:bash:dash", "/usr/bin/dash", "sh", 0 },
+	{ "*", "sh:bash:dash", "/usr/bin/bash", "bash", 0 },
+	{ "*", "sh:bash:dash", "/usr/bin/cat", "cat", 1 },
+	/* skip alone */
+	{ NULL, "sshd", "/usr/sbin/sshd", "sshd", 0 },
+	{ NULL, "sshd", "/usr/bin/cat", "cat", 1 },
+};
 
-static void scope_only_names_match_last_component(void **state)
+static void scope_table(void **state)
 {
-	struct zc_config c = scope("dd, rsync:cp", NULL);
-	assert_true(zc_config_in_scope(&c, "/usr/bin/dd", "dd"));
-	assert_true(zc_config_in_scope(&c, "/usr/bin/rsync", "/usr/bin/rsync"));
-	assert_true(zc_config_in_scope(&c, "/usr/bin/cp", "cp"));
-	assert_false(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
-	assert_false(zc_config_in_scope(&c, "/usr/bin/ddrescue", "ddrescue"));
-}
-
-/* busybox applets: the executable is busybox, the name is the applet. */
-static void scope_matches_the_name_started_as(void **state)
-{
-	struct zc_config c = scope("dd", NULL);
-	assert_true(zc_config_in_scope(&c, "/bin/busybox", "dd"));
-	assert_false(zc_config_in_scope(&c, "/bin/busybox", "cat"));
-}
-
-static void scope_globs_and_paths(void **state)
-{
-	struct zc_config c = scope("py*:/opt/legacy/*", NULL);
-	assert_true(zc_config_in_scope(&c, "/usr/bin/python3.11", "python3"));
-	assert_true(zc_config_in_scope(&c, "/opt/legacy/bin/server", "server"));
-	assert_false(zc_config_in_scope(&c, "/usr/bin/perl", "perl"));
-	/* a pattern with a '/' is not matched against a bare name */
-	assert_false(zc_config_in_scope(&c, "/srv/legacy/x", "x"));
-}
-
-static void scope_skip_wins_over_only(void **state)
-{
-	struct zc_config c = scope("*", "sh:bash:dash");
-	assert_false(zc_config_in_scope(&c, "/usr/bin/dash", "sh"));
-	assert_false(zc_config_in_scope(&c, "/usr/bin/bash", "bash"));
-	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
-}
-
-static void scope_skip_alone(void **state)
-{
-	struct zc_config c = scope(NULL, "sshd");
-	assert_false(zc_config_in_scope(&c, "/usr/sbin/sshd", "sshd"));
-	assert_true(zc_config_in_scope(&c, "/usr/bin/cat", "cat"));
+	for (size_t i = 0; i < ARRAY_LEN(scopes); i++) {
+		reset(state);
+		struct zc_config c = scope(scopes[i].only, scopes[i].skip);
+		int in = zc_config_in_scope(&c, scopes[i].exe, scopes[i].name) != 0;
+		if (in != scopes[i].in)
+			fail_msg("ONLY=%s SKIP=%s: %s started as %s: in scope %d, wanted %d",
+				 scopes[i].only ? scopes[i].only : "(unset)",
+				 scopes[i].skip ? scopes[i].skip : "(unset)", scopes[i].exe,
+				 scopes[i].name ? scopes[i].name : "(none)", in, scopes[i].in);
+	}
 }
 
 static void config_var_names_the_table(void **state)
@@ -590,12 +587,7 @@ int main(void)
 		T(only_separators_only),
 		T(skip_empty),
 		T(only_list_too_long),
-		T(scope_unset_applies_everywhere),
-		T(scope_only_names_match_last_component),
-		T(scope_matches_the_name_started_as),
-		T(scope_globs_and_paths),
-		T(scope_skip_wins_over_only),
-		T(scope_skip_alone),
+		T(scope_table),
 		T(config_var_names_the_table),
 		T(mode_empty),
 		T(mode_trailing_space),
