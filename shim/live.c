@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,32 @@ static int dir_ready(void)
 	       (st.st_mode & 077) == 0;
 }
 
+/*
+ * The page's file must hold its page for good before it is mapped.  Sized by
+ * ftruncate alone it would be sparse, and on a full filesystem (a tmpfs
+ * /run/user, a quota) the first counter stored into the mapping would raise
+ * SIGBUS: the program's death.  So its bytes are written, and a full disk
+ * fails that write (ENOSPC, EDQUOT) and the process runs without a page.
+ * Past a file size limit below one page, growing the file would raise
+ * SIGXFSZ, by default the program's death too: then there is no page.
+ */
+static int page_fits(int fd)
+{
+	static const char zeros[ZC_LIVE_SIZE];
+	struct rlimit rl;
+	ssize_t n;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
+	    (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ZC_LIVE_SIZE))
+		return 0;
+	if (REAL(ftruncate)(fd, 0) != 0) /* the same pid before an exec may have left one */
+		return 0;
+	do
+		n = REAL(pwrite)(fd, zeros, sizeof zeros, 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof zeros;
+}
+
 static struct zc_live_page *make_page(void)
 {
 	struct stat st;
@@ -80,7 +107,7 @@ static struct zc_live_page *make_page(void)
 		return NULL;
 	p = MAP_FAILED;
 	if (REAL(fstat)(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
-	    REAL(ftruncate)(slot, 0) == 0 && REAL(ftruncate)(slot, ZC_LIVE_SIZE) == 0)
+	    page_fits(slot))
 		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
 	zc_ownfd_close(&slot);
 	if (p == MAP_FAILED) {

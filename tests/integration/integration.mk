@@ -18,7 +18,7 @@ IT_PROG_HDRS := $(wildcard tests/programs/*.h)
 
 IT_SUITES    := $(IT_BUILD)/test_foundation $(IT_BUILD)/test_engine $(IT_BUILD)/test_ownfd \
                 $(IT_BUILD)/test_stdio $(IT_BUILD)/test_guard \
-                $(IT_BUILD)/test_tools
+                $(IT_BUILD)/test_tools $(IT_BUILD)/test_edges
 IT_HARNESS   := tests/integration/harness.c tests/integration/expect.c
 IT_HARNESS_H := tests/integration/harness.h tests/integration/expect.h
 

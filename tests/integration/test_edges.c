@@ -1,0 +1,128 @@
+/*
+ * test_edges.c - zcopy's own files and signal handlers must not change how
+ * a program runs or ends, at the edges a hostile environment reaches:
+ *
+ *  - a file size limit below one page: the live page (shim/live.c) would
+ *    grow a file past it, and the kernel raises SIGXFSZ;
+ *  - a full filesystem under the live page's directory: a sparse page would
+ *    raise SIGBUS at the first counter stored into it.
+ * Each scenario compares a run without zcopy with runs under it, and checks
+ * from the stats that the engine engaged.  The namespaces come from
+ * unshare(1) with a user namespace, as an unprivileged user has them.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define SIZE (1 * MiB + 4321)
+
+static char xdg_env[4096 + 64];
+
+static void setup(void)
+{
+	it_begin();
+	it_make_file("src", SIZE, 23);
+	ck_assert_int_eq(mkdir(it_path("xdg"), 0700), 0);
+	snprintf(xdg_env, sizeof xdg_env, "XDG_RUNTIME_DIR=%s", it_path("xdg"));
+}
+
+/* The files left in the live pages' directory (none once every process of
+ * the run has ended). */
+static void expect_no_pages_left(void)
+{
+	DIR *d = opendir(it_path("xdg/zcopy"));
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		/* the page names its program (struct zc_live_page: exe at 32) */
+		char rel[300], exe[1024] = "";
+		snprintf(rel, sizeof rel, "xdg/zcopy/%s", e->d_name);
+		char *text = it_slurp(rel, NULL);
+		if (text)
+			snprintf(exe, sizeof exe, "%s", text + 32);
+		ck_abort_msg("a live page left behind: %s, of %s", e->d_name, exe);
+	}
+	closedir(d);
+}
+
+/* unshare(1) with a user namespace must work here: without it these
+ * scenarios test nothing, which is a failure, not a pass. */
+static void need_unshare(const char *flags)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "unshare %s true 2>/dev/null", flags);
+	int st = system(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "unshare %s does not work here: the scenario cannot run", flags);
+}
+
+static void expect_engaged(void)
+{
+	ck_assert_msg(it_stat("on", "review_edges", "bytes_zero_copy") > 0,
+		      "the engine did not engage: %s", it_stats_text("on"));
+}
+
+START_TEST(fsize_limit_below_a_page)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("review_edges"), "-f", "3000", "copy",
+					     "../src"),
+			     .env = IT_ARGV(xdg_env), .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("review_edges -f 3000 copy");
+	it_same_file("src", "on/piped");
+	expect_engaged();
+	expect_no_pages_left();
+}
+END_TEST
+
+START_TEST(full_runtime_dir)
+{
+	need_unshare("-Urm");
+	char script[8192];
+	const char *x = it_path("full");
+	/* only the program's runtime directory is the full one; unshare and
+	 * sh keep the others' (the page unshare leaves at its exec is another
+	 * scenario's) */
+	ck_assert_int_eq(mkdir(x, 0700), 0);
+	snprintf(script, sizeof script,
+		 "mount -t tmpfs -o size=64k none '%s' && mkdir -m 700 '%s/zcopy' || exit 97; "
+		 "head -c 1000000 /dev/zero > '%s/fill' 2>/dev/null; "
+		 "XDG_RUNTIME_DIR='%s' exec '%s' copy ../src",
+		 x, x, x, x, it_prog("review_edges"));
+	struct it_spec s = { .argv = IT_ARGV("unshare", "-Urm", "sh", "-c", script),
+			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("review_edges copy on a full XDG_RUNTIME_DIR");
+	it_same_file("src", "on/stdout");
+	expect_engaged();
+}
+END_TEST
+
+int main(void)
+{
+	it_global_init();
+	Suite *s = suite_create("edges");
+	TCase *tc = tcase_create("edges");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fsize_limit_below_a_page);
+	tcase_add_test(tc, full_runtime_dir);
+	suite_add_tcase(s, tc);
+
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	it_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,91 @@
+/*
+ * review_edges - a copy loop in the situations that zcopy's own files and
+ * signal handlers must not change: a file size limit, a death of init, a
+ * child made by _Fork.
+ *
+ * usage: review_edges [-f BYTES] ACTION SRC
+ *   -f      RLIMIT_FSIZE (soft and hard) set to BYTES before anything else
+ *   ACTION  copy:  SRC to stdout with read()/write() of 64 KiB
+ *           alarm: copy, then a 100 ms timer with SIGALRM at SIG_DFL and a
+ *                  500 ms poll(); prints what poll returned (as the init
+ *                  of a PID namespace the signal is ignored, so poll times
+ *                  out)
+ *           fork:  copy, then _Fork(); the child copies SRC again and calls
+ *                  exit(0); the parent waits for it and copies SRC a third
+ *                  time
+ * Prints "copied N" per copy and the child's status on stderr.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static void copy(const char *src)
+{
+	static char buf[65536] __attribute__((aligned(4096)));
+	unsigned long long total = 0;
+	int in = open(src, O_RDONLY);
+	if (in < 0)
+		zt_die("open");
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(1, buf + off, (size_t)(n - off));
+			if (w < 0)
+				zt_die("write");
+			off += w;
+		}
+		total += (unsigned long long)n;
+	}
+	close(in);
+	fprintf(stderr, "copied %llu\n", total);
+}
+
+int main(int argc, char **argv)
+{
+	int opt;
+	while ((opt = getopt(argc, argv, "f:")) != -1) {
+		if (opt != 'f')
+			zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+		struct rlimit rl;
+		rl.rlim_cur = rl.rlim_max = strtoull(optarg, NULL, 0);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			zt_die("setrlimit");
+	}
+	if (argc - optind != 2)
+		zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+	const char *action = argv[optind], *src = argv[optind + 1];
+
+	copy(src);
+	if (strcmp(action, "alarm") == 0) {
+		struct itimerval it = { { 0, 0 }, { 0, 100000 } };
+		if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+			zt_die("setitimer");
+		errno = 0;
+		int r = poll(NULL, 0, 500);
+		fprintf(stderr, "poll %d %s\n", r, zt_errname(r < 0 ? errno : 0));
+	} else if (strcmp(action, "fork") == 0) {
+		pid_t pid = _Fork();
+		if (pid < 0)
+			zt_die("_Fork");
+		if (pid == 0) {
+			copy(src);
+			exit(0);
+		}
+		int st;
+		if (waitpid(pid, &st, 0) != pid)
+			zt_die("waitpid");
+		fprintf(stderr, "child status %#x\n", st);
+		copy(src);
+	} else if (strcmp(action, "copy") != 0) {
+		zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+	}
+	return 0;
+}
