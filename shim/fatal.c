@@ -138,6 +138,14 @@ void zc_fatal_init(int skip_bus, int skip_segv)
 {
 	if (zc_cfg.mode == ZC_MODE_OFF || !zc_cfg.stats[0])
 		return;
+	/* The init of a PID namespace (a container's first process, unshare
+	 * -pf) is not killed by a signal at SIG_DFL: the kernel discards it.
+	 * A handler would take it instead, interrupt the call under way (a
+	 * poll, a sleep: EINTR where the program saw nothing), write the
+	 * record long before the end and remove the live page, and its
+	 * re-sent signal would be discarded.  So init keeps its dispositions. */
+	if (getpid() == 1)
+		return;
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
 		int sig = fatal_sigs[i];
 		if ((sig == SIGBUS && skip_bus) || (sig == SIGSEGV && skip_segv))

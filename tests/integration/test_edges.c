@@ -5,7 +5,12 @@
  *  - a file size limit below one page: the live page (shim/live.c) would
  *    grow a file past it, and the kernel raises SIGXFSZ;
  *  - a full filesystem under the live page's directory: a sparse page would
- *    raise SIGBUS at the first counter stored into it.
+ *    raise SIGBUS at the first counter stored into it;
+ *  - the init of a PID namespace, to which a signal at SIG_DFL is not
+ *    fatal: zcopy's handler (shim/fatal.c) would interrupt a poll() with
+ *    EINTR and write the record before the end;
+ *  - a child made by _Fork(), which runs no fork handlers: it must not count
+ *    into its parent's live page nor remove it.
  * Each scenario compares a run without zcopy with runs under it, and checks
  * from the stats that the engine engaged.  The namespaces come from
  * unshare(1) with a user namespace, as an unprivileged user has them.
@@ -108,6 +113,21 @@ START_TEST(full_runtime_dir)
 }
 END_TEST
 
+START_TEST(namespace_init_ignores_sigalrm)
+{
+	need_unshare("-Urpf");
+	struct it_spec s = { .argv = IT_ARGV("unshare", "-Urpf", it_prog("review_edges"), "alarm",
+					     "../src"),
+			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("review_edges alarm as a namespace's init");
+	char *err = it_slurp("none/stderr", NULL);
+	ck_assert_msg(strstr(err, "poll 0 OK"), "plain run: %s", err);
+	free(err);
+	expect_engaged();
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -117,6 +137,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fsize_limit_below_a_page);
 	tcase_add_test(tc, full_runtime_dir);
+	tcase_add_test(tc, namespace_init_ignores_sigalrm);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
