@@ -34,6 +34,9 @@ int zc_live_tried = 1; /* until zc_live_init says where the page goes */
 static char dir[PATH_MAX];
 static char file[PATH_MAX];
 static struct zc_live_page *page;
+static dev_t page_dev; /* the file made for page: the name is removed */
+static ino_t page_ino; /* only while it still names that file */
+static pid_t page_pid; /* by the process that made it (not a _Fork child) */
 
 static int is_own_dir(const char *path, unsigned uid)
 {
@@ -78,8 +81,6 @@ static int page_fits(int fd)
 	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
 	    (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ZC_LIVE_SIZE))
 		return 0;
-	if (REAL(ftruncate)(fd, 0) != 0) /* the same pid before an exec may have left one */
-		return 0;
 	do
 		n = REAL(pwrite)(fd, zeros, sizeof zeros, 0);
 	while (n < 0 && errno == EINTR);
@@ -100,15 +101,31 @@ static struct zc_live_page *make_page(void)
 	zc_live_cat_uint(file, sizeof file, &n, (unsigned)getpid());
 	if (n >= sizeof file)
 		return NULL;
-	/* The same pid before an exec may have left one: it is ours to reuse. */
-	int fd = REAL(open)(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-			    0600);
-	if (fd < 0 || zc_ownfd_take(fd, &slot, 0) < 0)
+	/* Always a file of our own.  One with this name may be left by this
+	 * process before an exec, or by a killed process whose pid came back;
+	 * but it may also be the page of a live process with the same pid in
+	 * another PID namespace sharing the directory (containers, unshare
+	 * -p): truncating that one would zero its counters, merge ours into
+	 * them and raise SIGBUS in it.  So the name is taken over by a new
+	 * file and the old one stays with whoever has it mapped. */
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = REAL(open)(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+					      O_NONBLOCK, 0600);
+		if (fd < 0 && (errno != EEXIST || unlink(file) != 0))
+			break;
+	}
+	if (fd < 0 || zc_ownfd_take(fd, &slot, 0) < 0) {
+		file[0] = '\0';
 		return NULL;
+	}
 	p = MAP_FAILED;
 	if (REAL(fstat)(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
 	    page_fits(slot))
 		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
+	page_dev = st.st_dev;
+	page_ino = st.st_ino;
+	page_pid = getpid();
 	zc_ownfd_close(&slot);
 	if (p == MAP_FAILED) {
 		unlink(file);
@@ -146,7 +163,13 @@ void zc_live_remove(void)
 {
 	if (page && file[0]) {
 		int saved = errno;
-		unlink(file);
+		struct stat st;
+		/* A child made by _Fork (no fork handlers ran) still has its
+		 * parent's page; and another process with our pid in another
+		 * PID namespace may have taken the name over since. */
+		if (getpid() == page_pid && REAL(lstat)(file, &st) == 0 && st.st_dev == page_dev &&
+		    st.st_ino == page_ino)
+			unlink(file);
 		file[0] = '\0';
 		errno = saved;
 	}

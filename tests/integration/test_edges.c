@@ -9,8 +9,10 @@
  *  - the init of a PID namespace, to which a signal at SIG_DFL is not
  *    fatal: zcopy's handler (shim/fatal.c) would interrupt a poll() with
  *    EINTR and write the record before the end;
- *  - a child made by _Fork(), which runs no fork handlers: it must not count
- *    into its parent's live page nor remove it.
+ *  - two processes with the same pid in two PID namespaces that share the
+ *    live pages' directory: one must not take over the other's page (it
+ *    zeroed the other's counters, added its own to them and removed the
+ *    file under the other).
  * Each scenario compares a run without zcopy with runs under it, and checks
  * from the stats that the engine engaged.  The namespaces come from
  * unshare(1) with a user namespace, as an unprivileged user has them.
@@ -128,6 +130,37 @@ START_TEST(namespace_init_ignores_sigalrm)
 }
 END_TEST
 
+#define SMALL (300 * 1024 + 17)
+
+START_TEST(same_pid_in_two_namespaces)
+{
+	need_unshare("-Urpf");
+	it_make_file("small", SMALL, 5);
+	char script[8192];
+	const char *p = it_prog("review_edges");
+	/* A (pid 1 of its namespace) copies and waits; B (pid 1 of another)
+	 * copies SMALL while A waits; then A copies again. */
+	snprintf(script, sizeof script,
+		 "unshare -Urpf '%s' hold ../src > a.out & "
+		 "i=0; while [ ! -e ready ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+		 "unshare -Urpf '%s' copy ../small > /dev/null; touch go; wait $!",
+		 p, p);
+	struct it_spec s = { .argv = IT_ARGV("sh", "-c", script), .env = IT_ARGV(xdg_env),
+			     .out_fd = -1 };
+	it_four_spec(&s, IT_ARGV("a.out"));
+	it_expect_plain_success("two namespaces' pid 1 at once");
+	ck_assert_int_eq(it_file_size("none/a.out"), 2LL * SIZE);
+	expect_engaged();
+	/* Each record counts its own process's copies, every byte once. */
+	long long all = it_stat("on", "review_edges", "bytes_zero_copy") +
+			it_stat("on", "review_edges", "bytes_copied");
+	ck_assert_msg(all == 2LL * SIZE + SMALL, "the records count %lld bytes, not %lld: %s", all,
+		      2LL * SIZE + SMALL, it_stats_text("on"));
+	ck_assert_int_eq(it_stat_records("on", "review_edges"), 2);
+	expect_no_pages_left();
+}
+END_TEST
+
 int main(void)
 {
 	it_global_init();
@@ -138,6 +171,7 @@ int main(void)
 	tcase_add_test(tc, fsize_limit_below_a_page);
 	tcase_add_test(tc, full_runtime_dir);
 	tcase_add_test(tc, namespace_init_ignores_sigalrm);
+	tcase_add_test(tc, same_pid_in_two_namespaces);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);

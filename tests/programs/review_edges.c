@@ -13,6 +13,9 @@
  *           fork:  copy, then _Fork(); the child copies SRC again and calls
  *                  exit(0); the parent waits for it and copies SRC a third
  *                  time
+ *           hold:  copy, create the file "ready" in the current directory,
+ *                  wait (up to 30 s) until a file "go" appears there, then
+ *                  copy SRC again
  * Prints "copied N" per copy and the child's status on stderr.
  */
 #include <poll.h>
@@ -53,14 +56,14 @@ int main(int argc, char **argv)
 	int opt;
 	while ((opt = getopt(argc, argv, "f:")) != -1) {
 		if (opt != 'f')
-			zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+			zt_usage("review_edges [-f BYTES] copy|alarm|fork|hold SRC");
 		struct rlimit rl;
 		rl.rlim_cur = rl.rlim_max = strtoull(optarg, NULL, 0);
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 			zt_die("setrlimit");
 	}
 	if (argc - optind != 2)
-		zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+		zt_usage("review_edges [-f BYTES] copy|alarm|fork|hold SRC");
 	const char *action = argv[optind], *src = argv[optind + 1];
 
 	copy(src);
@@ -84,8 +87,16 @@ int main(int argc, char **argv)
 			zt_die("waitpid");
 		fprintf(stderr, "child status %#x\n", st);
 		copy(src);
+	} else if (strcmp(action, "hold") == 0) {
+		int fd = open("ready", O_WRONLY | O_CREAT, 0644);
+		if (fd < 0)
+			zt_die("ready");
+		close(fd);
+		for (int i = 0; i < 3000 && access("go", F_OK) != 0; i++)
+			poll(NULL, 0, 10);
+		copy(src);
 	} else if (strcmp(action, "copy") != 0) {
-		zt_usage("review_edges [-f BYTES] copy|alarm|fork SRC");
+		zt_usage("review_edges [-f BYTES] copy|alarm|fork|hold SRC");
 	}
 	return 0;
 }
