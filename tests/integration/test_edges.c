@@ -9,6 +9,8 @@
  *  - the init of a PID namespace, to which a signal at SIG_DFL is not
  *    fatal: zcopy's handler (shim/fatal.c) would interrupt a poll() with
  *    EINTR and write the record before the end;
+ *  - a stats file already at the file size limit: the record's write
+ *    raised SIGXFSZ at exit, or left half a line joined to the next;
  *  - two processes with the same pid in two PID namespaces that share the
  *    live pages' directory: one must not take over the other's page (it
  *    zeroed the other's counters, added its own to them and removed the
@@ -130,6 +132,44 @@ START_TEST(namespace_init_ignores_sigalrm)
 }
 END_TEST
 
+/* A run under zcopy whose stats file holds `had` bytes before it starts. */
+static void run_with_stats_of(const char *tag, size_t had)
+{
+	char rel[64];
+	ck_assert_int_eq(mkdir(it_path(tag), 0755), 0);
+	snprintf(rel, sizeof rel, "%s/stats", tag);
+	FILE *f = fopen(it_path(rel), "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i + 1 < had; i++)
+		fputc('x', f);
+	fputc('\n', f);
+	fclose(f);
+	struct it_spec s = { .tag = tag, .mode = IT_ON,
+			     .argv = IT_ARGV(it_prog("review_edges"), "-f", "5000", "copy", "../src"),
+			     .env = IT_ARGV(xdg_env), .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	struct it_result r = it_exec(&s);
+	ck_assert_msg(r.status == it_status("none"), "stats file of %zu bytes: %s, without zcopy %s",
+		      had, it_describe(r.status), it_describe(it_status("none")));
+	/* no record, rather than part of one */
+	ck_assert_int_eq(it_file_size(rel), (off_t)had);
+	snprintf(rel, sizeof rel, "%s/piped", tag);
+	it_same_file("src", rel);
+}
+
+START_TEST(stats_file_at_the_fsize_limit)
+{
+	/* a fresh stats file takes the record: the engine engaged */
+	struct it_spec s = { .argv = IT_ARGV(it_prog("review_edges"), "-f", "5000", "copy",
+					     "../src"),
+			     .env = IT_ARGV(xdg_env), .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("review_edges -f 5000 copy");
+	expect_engaged();
+	run_with_stats_of("near", 4900);
+	run_with_stats_of("past", 6000);
+}
+END_TEST
+
 #define SMALL (300 * 1024 + 17)
 
 START_TEST(same_pid_in_two_namespaces)
@@ -170,6 +210,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fsize_limit_below_a_page);
 	tcase_add_test(tc, full_runtime_dir);
+	tcase_add_test(tc, stats_file_at_the_fsize_limit);
 	tcase_add_test(tc, namespace_init_ignores_sigalrm);
 	tcase_add_test(tc, same_pid_in_two_namespaces);
 	suite_add_tcase(s, tc);
