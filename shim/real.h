@@ -172,7 +172,8 @@ struct stat;
 	X(longjmp, void, (struct __jmp_buf_tag *, int))                                   \
 	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                  \
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \
-	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))
+	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                             \
+	X(_Fork, pid_t, (void))
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
 struct zc_real {

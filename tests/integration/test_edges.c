@@ -11,6 +11,8 @@
  *    EINTR and write the record before the end;
  *  - a stats file already at the file size limit: the record's write
  *    raised SIGXFSZ at exit, or left half a line joined to the next;
+ *  - a child made by _Fork(), which runs no fork handlers: its write after
+ *    a dup2 went to the file the number named before;
  *  - two processes with the same pid in two PID namespaces that share the
  *    live pages' directory: one must not take over the other's page (it
  *    zeroed the other's counters, added its own to them and removed the
@@ -132,6 +134,18 @@ START_TEST(namespace_init_ignores_sigalrm)
 }
 END_TEST
 
+START_TEST(fork_child_writes_where_its_fd_points)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("review_edges"), "fork", "../src"),
+			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	it_four_spec(&s, IT_ARGV("child.out"));
+	it_expect_plain_success("review_edges fork");
+	ck_assert_int_eq(it_file_size("none/stdout"), 6 * 65536);
+	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	expect_engaged();
+}
+END_TEST
+
 /* A run under zcopy whose stats file holds `had` bytes before it starts. */
 static void run_with_stats_of(const char *tag, size_t had)
 {
@@ -211,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, fsize_limit_below_a_page);
 	tcase_add_test(tc, full_runtime_dir);
 	tcase_add_test(tc, stats_file_at_the_fsize_limit);
+	tcase_add_test(tc, fork_child_writes_where_its_fd_points);
 	tcase_add_test(tc, namespace_init_ignores_sigalrm);
 	tcase_add_test(tc, same_pid_in_two_namespaces);
 	suite_add_tcase(s, tc);
