@@ -42,6 +42,7 @@
 #include "fatal.h"
 #include "live.h"
 #include "ownfd.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 
@@ -144,7 +145,7 @@ void zc_fatal_init(int skip_bus, int skip_segv)
 	 * poll, a sleep: EINTR where the program saw nothing), write the
 	 * record long before the end and remove the live page, and its
 	 * re-sent signal would be discarded.  So init keeps its dispositions. */
-	if (getpid() == 1)
+	if (zc_pin_self() == 1) /* noted at start-up, before this */
 		return;
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
 		int sig = fatal_sigs[i];

@@ -236,8 +236,10 @@ static void fork_child(void)
  * as they were: pins that kcmp checks against the parent's descriptors, and
  * an fd registry (ownfd.c) that takes it for a vfork child, whose closes
  * must leave the tables alone; its writes went to files the program had
- * replaced.  So the child passes every call through from then on, as a
- * child forked inside zcopy does (such a child normally only execs).
+ * replaced; it counted into the parent's live page and its record repeated
+ * the parent's counters.  So the child passes every call through from then
+ * on, as a child forked inside zcopy does (such a child normally only
+ * execs), with counters of its own (zc_stats_reset touches no lock).
  */
 ZC_EXPORT pid_t _Fork(void)
 {
@@ -246,6 +248,7 @@ ZC_EXPORT pid_t _Fork(void)
 		zc_mode = ZC_MODE_OFF;
 		zc_read_min = SIZE_MAX;
 		zc_write_min = SIZE_MAX;
+		zc_stats_reset(); /* the parent's counters, live page and flows */
 	}
 	return pid;
 }

@@ -36,7 +36,6 @@ static char file[PATH_MAX];
 static struct zc_live_page *page;
 static dev_t page_dev; /* the file made for page: the name is removed */
 static ino_t page_ino; /* only while it still names that file */
-static pid_t page_pid; /* by the process that made it (not a _Fork child) */
 
 static int is_own_dir(const char *path, unsigned uid)
 {
@@ -125,7 +124,6 @@ static struct zc_live_page *make_page(void)
 		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
 	page_dev = st.st_dev;
 	page_ino = st.st_ino;
-	page_pid = getpid();
 	zc_ownfd_close(&slot);
 	if (p == MAP_FAILED) {
 		unlink(file);
@@ -164,11 +162,9 @@ void zc_live_remove(void)
 	if (page && file[0]) {
 		int saved = errno;
 		struct stat st;
-		/* A child made by _Fork (no fork handlers ran) still has its
-		 * parent's page; and another process with our pid in another
-		 * PID namespace may have taken the name over since. */
-		if (getpid() == page_pid && REAL(lstat)(file, &st) == 0 && st.st_dev == page_dev &&
-		    st.st_ino == page_ino)
+		/* Another process with our pid in another PID namespace may
+		 * have taken the name over since. */
+		if (REAL(lstat)(file, &st) == 0 && st.st_dev == page_dev && st.st_ino == page_ino)
 			unlink(file);
 		file[0] = '\0';
 		errno = saved;

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -427,25 +426,14 @@ static int did_something(const struct zc_stats *s)
 	return any != 0;
 }
 
-/* Would n more bytes take the regular file fd past the file size limit?  The
- * kernel would write what fits (half a line, joined to the next process's)
- * or, at the limit, raise SIGXFSZ. */
-static int past_fsize_limit(int fd, size_t n)
-{
-	struct rlimit rl;
-	struct stat st;
-	return getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	       REAL(fstat)(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	       (unsigned long long)st.st_size + n > (unsigned long long)rl.rlim_cur;
-}
-
 static void write_all_once(int fd, const char *p, size_t n)
 {
 	/* One call: a second write for a short count could interleave with
 	 * another process's line, so a short count is left short.  A reader
 	 * that is gone must not kill the process with SIGPIPE for a line it
-	 * never asked for, nor a file size limit with SIGXFSZ: both are
-	 * held, and one the write raised taken back. */
+	 * never asked for, nor a stats file at the file size limit with
+	 * SIGXFSZ: both are held, and one the write raised taken back.  (A
+	 * record that crosses the limit is cut there, as any write is.) */
 	static const int quiet[] = { SIGPIPE, SIGXFSZ };
 	sigset_t held, old, pending;
 	int was[2] = { 1, 1 };
@@ -456,16 +444,17 @@ static void write_all_once(int fd, const char *p, size_t n)
 	if (sigpending(&pending) == 0) /* only what this write adds is taken */
 		for (int i = 0; i < 2; i++)
 			was[i] = sigismember(&pending, quiet[i]);
-	if (!past_fsize_limit(fd, n))
-		while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
-			;
-	for (int i = 0; i < 2; i++) {
-		sigset_t one;
-		struct timespec now = { 0, 0 };
-		sigemptyset(&one);
-		sigaddset(&one, quiet[i]);
-		if (!was[i] && sigpending(&pending) == 0 && sigismember(&pending, quiet[i]))
-			sigtimedwait(&one, NULL, &now);
+	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
+		;
+	if ((!was[0] || !was[1]) && sigpending(&pending) == 0) {
+		for (int i = 0; i < 2; i++) {
+			sigset_t one;
+			struct timespec now = { 0, 0 };
+			sigemptyset(&one);
+			sigaddset(&one, quiet[i]);
+			if (!was[i] && sigismember(&pending, quiet[i]))
+				sigtimedwait(&one, NULL, &now);
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
