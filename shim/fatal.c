@@ -42,6 +42,7 @@
 #include "fatal.h"
 #include "live.h"
 #include "ownfd.h"
+#include "pin.h"
 #include "real.h"
 #include "stats.h"
 
@@ -137,6 +138,14 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 void zc_fatal_init(int skip_bus, int skip_segv)
 {
 	if (zc_cfg.mode == ZC_MODE_OFF || !zc_cfg.stats[0])
+		return;
+	/* The init of a PID namespace (a container's first process, unshare
+	 * -pf) is not killed by a signal at SIG_DFL: the kernel discards it.
+	 * A handler would take it instead, interrupt the call under way (a
+	 * poll, a sleep: EINTR where the program saw nothing), write the
+	 * record long before the end and remove the live page, and its
+	 * re-sent signal would be discarded.  So init keeps its dispositions. */
+	if (zc_pin_self() == 1) /* noted at start-up, before this */
 		return;
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
 		int sig = fatal_sigs[i];

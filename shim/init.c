@@ -38,6 +38,7 @@
 #include "signals.h"
 #include "stats.h"
 #include "streams.h"
+#include "wrap.h"
 #include "zcopy.h"
 
 /* Exported (exports.map), and looked up by every copy of the library at
@@ -227,6 +228,29 @@ static void fork_child(void)
 	zc_maps_after_fork_child();
 	zc_stats_reset();
 	zc_inside = inside_before_fork;
+}
+
+/*
+ * _Fork (glibc 2.34) forks without the fork handlers above, also from a
+ * signal handler that interrupted zcopy.  Its child has the parent's tables
+ * as they were: pins that kcmp checks against the parent's descriptors, and
+ * an fd registry (ownfd.c) that takes it for a vfork child, whose closes
+ * must leave the tables alone; its writes went to files the program had
+ * replaced; it counted into the parent's live page and its record repeated
+ * the parent's counters.  So the child passes every call through from then
+ * on, as a child forked inside zcopy does (such a child normally only
+ * execs), with counters of its own (zc_stats_reset touches no lock).
+ */
+ZC_EXPORT pid_t _Fork(void)
+{
+	pid_t pid = REAL(_Fork)();
+	if (pid == 0) {
+		zc_mode = ZC_MODE_OFF;
+		zc_read_min = SIZE_MAX;
+		zc_write_min = SIZE_MAX;
+		zc_stats_reset(); /* the parent's counters, live page and flows */
+	}
+	return pid;
 }
 
 static void arm(void)

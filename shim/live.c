@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@ int zc_live_tried = 1; /* until zc_live_init says where the page goes */
 static char dir[PATH_MAX];
 static char file[PATH_MAX];
 static struct zc_live_page *page;
+static dev_t page_dev; /* the file made for page: the name is removed */
+static ino_t page_ino; /* only while it still names that file */
 
 static int is_own_dir(const char *path, unsigned uid)
 {
@@ -59,6 +62,30 @@ static int dir_ready(void)
 	       (st.st_mode & 077) == 0;
 }
 
+/*
+ * The page's file must hold its page for good before it is mapped.  Sized by
+ * ftruncate alone it would be sparse, and on a full filesystem (a tmpfs
+ * /run/user, a quota) the first counter stored into the mapping would raise
+ * SIGBUS: the program's death.  So its bytes are written, and a full disk
+ * fails that write (ENOSPC, EDQUOT) and the process runs without a page.
+ * Past a file size limit below one page, growing the file would raise
+ * SIGXFSZ, by default the program's death too: then there is no page.
+ */
+static int page_fits(int fd)
+{
+	static const char zeros[ZC_LIVE_SIZE];
+	struct rlimit rl;
+	ssize_t n;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 ||
+	    (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < ZC_LIVE_SIZE))
+		return 0;
+	do
+		n = REAL(pwrite)(fd, zeros, sizeof zeros, 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof zeros;
+}
+
 static struct zc_live_page *make_page(void)
 {
 	struct stat st;
@@ -73,15 +100,30 @@ static struct zc_live_page *make_page(void)
 	zc_live_cat_uint(file, sizeof file, &n, (unsigned)getpid());
 	if (n >= sizeof file)
 		return NULL;
-	/* The same pid before an exec may have left one: it is ours to reuse. */
-	int fd = REAL(open)(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-			    0600);
-	if (fd < 0 || zc_ownfd_take(fd, &slot, 0) < 0)
+	/* Always a file of our own.  One with this name may be left by this
+	 * process before an exec, or by a killed process whose pid came back;
+	 * but it may also be the page of a live process with the same pid in
+	 * another PID namespace sharing the directory (containers, unshare
+	 * -p): truncating that one would zero its counters, merge ours into
+	 * them and raise SIGBUS in it.  So the name is taken over by a new
+	 * file and the old one stays with whoever has it mapped. */
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 2; tries++) {
+		fd = REAL(open)(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+					      O_NONBLOCK, 0600);
+		if (fd < 0 && (errno != EEXIST || unlink(file) != 0))
+			break;
+	}
+	if (fd < 0 || zc_ownfd_take(fd, &slot, 0) < 0) {
+		file[0] = '\0';
 		return NULL;
+	}
 	p = MAP_FAILED;
 	if (REAL(fstat)(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
-	    REAL(ftruncate)(slot, 0) == 0 && REAL(ftruncate)(slot, ZC_LIVE_SIZE) == 0)
+	    page_fits(slot))
 		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
+	page_dev = st.st_dev;
+	page_ino = st.st_ino;
 	zc_ownfd_close(&slot);
 	if (p == MAP_FAILED) {
 		unlink(file);
@@ -119,7 +161,11 @@ void zc_live_remove(void)
 {
 	if (page && file[0]) {
 		int saved = errno;
-		unlink(file);
+		struct stat st;
+		/* Another process with our pid in another PID namespace may
+		 * have taken the name over since. */
+		if (REAL(lstat)(file, &st) == 0 && st.st_dev == page_dev && st.st_ino == page_ino)
+			unlink(file);
 		file[0] = '\0';
 		errno = saved;
 	}

@@ -89,6 +89,11 @@ void zc_pin_init(void)
 	errno = saved;
 }
 
+pid_t zc_pin_self(void)
+{
+	return self;
+}
+
 int zc_pin_fd(int i)
 {
 	return tab[i].own;

@@ -41,6 +41,9 @@ extern volatile int zc_pins_live;
 
 /* Probes kcmp; after fork in the child, call again (the pid changed). */
 void zc_pin_init(void);
+/* The process's pid as zc_pin_init noted it (kcmp names the process by it):
+ * read without a system call. */
+pid_t zc_pin_self(void);
 
 /*
  * A pin for the program's fd as it is now, with one reference for the

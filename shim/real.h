@@ -206,6 +206,7 @@ struct ucontext_t;
 	X(_longjmp, void, (struct __jmp_buf_tag *, int))                                  \
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \
 	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                            \
+	X(_Fork, pid_t, (void))                                                          \
 	ZC_REAL_SIGMASK_LIST(X)
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;

@@ -410,18 +410,30 @@ static void write_all_once(int fd, const char *p, size_t n)
 	/* One call: a second write for a short count could interleave with
 	 * another process's line, so a short count is left short.  A reader
 	 * that is gone must not kill the process with SIGPIPE for a line it
-	 * never asked for: SIGPIPE is held, and one the write raised taken
-	 * back. */
-	sigset_t pipe_set, old, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	REAL(pthread_sigmask)(SIG_BLOCK, &pipe_set, &old);
-	int was = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	 * never asked for, nor a stats file at the file size limit with
+	 * SIGXFSZ: both are held, and one the write raised taken back.  (A
+	 * record that crosses the limit is cut there, as any write is.) */
+	static const int quiet[] = { SIGPIPE, SIGXFSZ };
+	sigset_t held, old, pending;
+	int was[2] = { 1, 1 };
+	sigemptyset(&held);
+	for (int i = 0; i < 2; i++)
+		sigaddset(&held, quiet[i]);
+	REAL(pthread_sigmask)(SIG_BLOCK, &held, &old);
+	if (sigpending(&pending) == 0) /* only what this write adds is taken */
+		for (int i = 0; i < 2; i++)
+			was[i] = sigismember(&pending, quiet[i]);
 	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
 		;
-	if (!was && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-		struct timespec now = { 0, 0 };
-		sigtimedwait(&pipe_set, NULL, &now);
+	if ((!was[0] || !was[1]) && sigpending(&pending) == 0) {
+		for (int i = 0; i < 2; i++) {
+			sigset_t one;
+			struct timespec now = { 0, 0 };
+			sigemptyset(&one);
+			sigaddset(&one, quiet[i]);
+			if (!was[i] && sigismember(&pending, quiet[i]))
+				sigtimedwait(&one, NULL, &now);
+		}
 	}
 	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 }
