@@ -140,6 +140,10 @@ static void guard_fill(const struct zc_phantom *p, uintptr_t a, size_t len)
 		REAL(mprotect)((void *)a, len, PROT_READ | PROT_WRITE);
 		memcpy((void *)a, tmp, len);
 		REAL(munmap)(tmp, len);
+	} else {
+		/* A mapping of its own, as anon_copy's: the program's mremap of
+		 * memory around it must find one mapping again (seams.c). */
+		zc_seam_add(a, a + len);
 	}
 	ZC_ADD(materialized_bytes, len);
 }
