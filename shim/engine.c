@@ -254,11 +254,14 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		goto undo;
 	}
 	struct stat sized = *st;
-	sized.st_size = source_size(pfd, st);
+	if (st->st_blocks == ZC_SIZE_CLAIMED)
+		sized.st_size = off + (off_t)n; /* the last page's pread proves it */
+	else
+		sized.st_size = source_size(pfd, st);
 	size_t got = 0;
 	/* At the end, read() returns 0 and leaves the buffer alone (a plain
 	 * read here would first have to give phantom pages their bytes). */
-	if (sized.st_size <= 0 || sized.st_size > off) {
+	while (sized.st_size <= 0 || sized.st_size > off) {
 		size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
 				      ? (size_t)(sized.st_size - off) : n;
 		if (!buffer_ok(s, b, off, fill)) {
@@ -266,9 +269,17 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			*why = ZC_FB_BUFFER_KIND;
 			goto undo;
 		}
-		if (zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why) !=
-		    ZC_DEFER_OK)
+		enum zc_defer_result r =
+			zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why);
+		if (r == ZC_DEFER_OK)
+			break;
+		if (r != ZC_DEFER_SHORT)
 			goto undo;
+		/* The file ends inside this read: its size decides the count. */
+		if (REAL(fstat)(pfd, &sized) < 0) {
+			*why = ZC_FB_SRC_NOT_FILE;
+			goto undo;
+		}
 	}
 	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
@@ -309,10 +320,22 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	/* From here on every call is made on the pin: the read happens on the
 	 * description fd named when kcmp compared them, whatever another
 	 * thread does to the number meanwhile. */
-	int pin = zc_pin_get(fd, &fi, 1, &st);
+	/* A read whose last page is partial proves the size it needs with
+	 * that page's pread (phantom.h): no fstat then. */
+	int claim = ((b + n) & (zc_page - 1)) != 0;
+	memset(&st, 0, sizeof st);
+	int pin = zc_pin_get(fd, &fi, !claim, &st);
 	if (pin < 0) {
 		*why = pin == -2 ? ZC_FB_FD_LIMIT : ZC_FB_NO_PIN;
 		return ZC_PLAIN;
+	}
+	if (claim) {
+		/* What the records need of the file: its identity (the pin's). */
+		st.st_dev = fi.dev;
+		st.st_ino = fi.ino;
+		st.st_mode = fi.kind == ZC_K_BLOCK ? S_IFBLK : S_IFREG;
+		if (fi.kind == ZC_K_FILE)
+			st.st_blocks = ZC_SIZE_CLAIMED; /* a block device's is asked */
 	}
 	int pfd = zc_pin_use(pin);
 	ssize_t r = ZC_PLAIN;

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "real.h"
 #include "seams.h"
+#include "signals.h"
 
 /* ---- pages released a moment ago ----------------------------------------- */
 
@@ -137,8 +138,19 @@ void zc_guard_stop(const char *why)
 
 /* ---- which memory may be guarded ----------------------------------------- */
 
+/* The calling thread's mask was read once and did not block SIGSEGV. */
+static __thread int mask_seen_ok __attribute__((tls_model("initial-exec")));
+
 int zc_guard_thread_ok(void)
 {
+	/* While sigmask.c keeps SIGSEGV out of every mask installed through
+	 * libc (zc_sigmask_active: guard mode's handler is in place), a thread's
+	 * mask can come to block it only by a raw rt_sigprocmask, which makes a
+	 * touch of a guarded page fatal at any time (README, Limitations): the
+	 * mask is read once per thread, not once per read (a system call per
+	 * chunk in the steady state). */
+	if (mask_seen_ok && zc_sigmask_active)
+		return 1;
 	/* A fault with SIGSEGV blocked is fatal whatever the handler: the
 	 * kernel resets the disposition and kills.  A thread that blocks it
 	 * (workers that block every signal) is not given guarded pages. */
@@ -146,6 +158,7 @@ int zc_guard_thread_ok(void)
 	int saved = errno;
 	int ok = REAL(pthread_sigmask)(SIG_BLOCK, NULL, &now) == 0 && !sigismember(&now, SIGSEGV);
 	errno = saved;
+	mask_seen_ok = ok && zc_sigmask_active;
 	return ok;
 }
 

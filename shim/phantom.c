@@ -140,6 +140,10 @@ static void guard_fill(const struct zc_phantom *p, uintptr_t a, size_t len)
 		REAL(mprotect)((void *)a, len, PROT_READ | PROT_WRITE);
 		memcpy((void *)a, tmp, len);
 		REAL(munmap)(tmp, len);
+	} else {
+		/* A mapping of its own, as anon_copy's: the program's mremap of
+		 * memory around it must find one mapping again (seams.c). */
+		zc_seam_add(a, a + len);
 	}
 	ZC_ADD(materialized_bytes, len);
 }
@@ -463,7 +467,9 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	    (tail && pread_all(pfd, (void *)pe, tail, off + (off_t)(pe - b)))) {
 		errno = saved;
 		*why = ZC_FB_MAP_FAILED;
-		return ZC_DEFER_PLAIN;
+		/* A claimed size the file does not reach (the last chunk): the
+		 * preads above wrote only bytes a plain read writes too. */
+		return st->st_blocks == ZC_SIZE_CLAIMED ? ZC_DEFER_SHORT : ZC_DEFER_PLAIN;
 	}
 	if (guard)
 		return guard_defer(fd, pin, ps, pe, off + (off_t)(ps - b), st, stream, k, got, why);

@@ -59,6 +59,8 @@ extern volatile int zc_phantom_live;
 enum zc_defer_result {
 	ZC_DEFER_OK = 0,     /* mapped; *got bytes stand in buf */
 	ZC_DEFER_PLAIN = 1,  /* nothing changed: do the plain read (reason in *why) */
+	ZC_DEFER_SHORT = 2,  /* st_size was a claim (ZC_SIZE_CLAIMED) the file does
+				not reach: ask its size and try again */
 };
 
 /*
@@ -70,6 +72,14 @@ enum zc_defer_result {
  */
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why);
+/* A read whose last page is partial ((buf + n) % page != 0) reads that page's
+ * bytes with pread, up to off+n: a full count proves the file was at least
+ * off+n bytes long at that moment, which is all the count read() returns
+ * needs.  For such a read st_size may be passed as off+n unasked (saving an
+ * fstat per read), marked by st_blocks == ZC_SIZE_CLAIMED; if the pread
+ * comes short, nothing the program can see changed and ZC_DEFER_SHORT asks
+ * for the real size. */
+#define ZC_SIZE_CLAIMED ((blkcnt_t)-1)
 
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;
  * returns how many. Caller holds the engine lock. */

@@ -84,5 +84,21 @@ scenario() {
 scenario "cat file -> /dev/null" 5.7 null cat src
 scenario "cat file -> pipe" 7.2 pipe cat src
 scenario "dd bs=128k file -> file" 5.7 file dd bs=128k status=none if=src
+# An unaligned buffer (perl's scalar starts 16 bytes into a page): its
+# whole pages are guarded and stay so from chunk to chunk (no mprotect, no
+# mmap, no pagemap).  Per chunk: lseek, a pread of each partial page at the
+# ends, the first partial page written plainly, two splices, and the last
+# partial page after the pipe took the rest: a pwritev2(RWF_NOWAIT)
+# (EOPNOTSUPP on pipes of older kernels), fcntl, poll, write: 10.7-10.9.
+# The thread's signal mask is read once, not per chunk (guard.c: 11.7-12.0
+# with it), and no fstat: the last partial page's pread proves the size
+# (phantom.h: 12.8 with both).
+if command -v perl >/dev/null; then
+	scenario "perl sysread -> pipe" 11.3 pipe perl -e \
+		'open(F, "<", "src") or die; my $b; while (sysread(F, $b, 131072)) { syswrite(STDOUT, $b) }'
+else
+	echo "syscalls: perl not found (tests/deps.sh installs it)" >&2
+	fail=$((fail + 1))
+fi
 echo "syscalls: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
