@@ -618,7 +618,7 @@ void zc_engine_fd_closed(int fd)
 	zc_fd_forget(fd);
 	if (!zc_ready)
 		return;
-	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_in_vfork_child())
+	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_vfork_child_renames())
 		return;
 	if (fd == 2)
 		zc_stats_stderr_closing();
@@ -634,7 +634,7 @@ void zc_engine_fd_closed(int fd)
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
-	if (!zc_ready || zc_in_vfork_child())
+	if (!zc_ready || zc_vfork_child_renames())
 		return;
 	if (lo <= 2 && hi >= 2)
 		zc_stats_stderr_closing();

@@ -13,6 +13,9 @@
  *    raised SIGXFSZ at exit;
  *  - a child made by _Fork(), which runs no fork handlers: its write after
  *    a dup2 went to the file the number named before;
+ *  - a vfork child (its own fd table, its parent's memory) that dup2s a new
+ *    file onto fd 1, or closes fd 1, and writes bytes read before the
+ *    vfork: they went to the file fd 1 named in the parent;
  *  - two processes with the same pid in two PID namespaces that share the
  *    live pages' directory: one must not take over the other's page (it
  *    zeroed the other's counters, added its own to them and removed the
@@ -146,6 +149,65 @@ START_TEST(fork_child_writes_where_its_fd_points)
 }
 END_TEST
 
+/* vfork_write ACTION: the runs agree (stdout, stderr with each child's
+ * status, the children's files), the parent's copy engaged the engine, and
+ * stdout holds src and `extra` bytes more (a child's writes to it). */
+static void vfork_scenario(const char *action, const char *const *outputs, off_t extra)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("vfork_write"), action, "../src"),
+			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	it_four_spec(&s, outputs);
+	it_expect_plain_success(action);
+	ck_assert_int_eq(it_file_size("none/stdout"), SIZE + extra);
+	ck_assert_msg(it_stat("on", "vfork_write", "bytes_zero_copy") > 0,
+		      "the engine did not engage: %s", it_stats_text("on"));
+}
+
+static void expect_err(const char *want)
+{
+	char *err = it_slurp("none/stderr", NULL);
+	ck_assert_msg(strstr(err, want), "plain run: %s", err);
+	free(err);
+}
+
+START_TEST(vfork_child_dup2_writes_to_its_new_file)
+{
+	vfork_scenario("dup2", IT_ARGV("child.out"), 0);
+	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	expect_err("child 1: ok");
+}
+END_TEST
+
+START_TEST(vfork_child_write_to_closed_fd_fails)
+{
+	vfork_scenario("close", NULL, 0);
+	expect_err("child 1: EBADF");
+}
+END_TEST
+
+START_TEST(vfork_children_in_a_row)
+{
+	vfork_scenario("twice", IT_ARGV("child.out", "child2.out"), 65536);
+	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	ck_assert_int_eq(it_file_size("none/child2.out"), 65536);
+	expect_err("child 3: ok");
+}
+END_TEST
+
+START_TEST(vfork_child_execs)
+{
+	vfork_scenario("exec", IT_ARGV("child.out"), 0);
+	expect_err("child 1: ok");
+}
+END_TEST
+
+START_TEST(posix_spawn_with_dup2)
+{
+	vfork_scenario("spawn", IT_ARGV("child.out"), 0);
+	expect_err("child 1: ok");
+}
+END_TEST
+
 /* A run under zcopy whose stats file holds `had` bytes before it starts. */
 static void run_with_stats_of(const char *tag, size_t had)
 {
@@ -220,6 +282,8 @@ int main(void)
 	TCase *tc = it_tcase(s, "edges", setup, 60);
 	it_add(tc, IT_TESTS(fsize_limit_below_a_page, full_runtime_dir, stats_file_at_the_fsize_limit,
 			    fork_child_writes_where_its_fd_points, namespace_init_ignores_sigalrm,
-			    same_pid_in_two_namespaces));
+			    same_pid_in_two_namespaces, vfork_child_dup2_writes_to_its_new_file,
+			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
+			    vfork_child_execs, posix_spawn_with_dup2));
 	return it_main(s, "build/programs");
 }
