@@ -16,6 +16,9 @@
  *  - a vfork child (its own fd table, its parent's memory) that dup2s a new
  *    file onto fd 1, or closes fd 1, and writes bytes read before the
  *    vfork: they went to the file fd 1 named in the parent;
+ *  - diagnostics (ZCOPY_LOG) into a log file past the file size limit, or
+ *    into a stderr pipe whose reader is gone: SIGXFSZ or SIGPIPE killed the
+ *    program for a line it never asked for;
  *  - two processes with the same pid in two PID namespaces that share the
  *    live pages' directory: one must not take over the other's page (it
  *    zeroed the other's counters, added its own to them and removed the
@@ -245,6 +248,64 @@ START_TEST(stats_file_at_the_fsize_limit)
 }
 END_TEST
 
+/* ZCOPY_LOG=2 into a log file already past the limit the program sets:
+ * each line's write fails (EFBIG) and the program runs on, as it does
+ * without zcopy. */
+START_TEST(log_file_past_the_fsize_limit)
+{
+	const char *const argv[] = { it_prog("review_edges"), "-f", "5000", "copy", "../src",
+				     NULL };
+	struct it_spec s = { .tag = "none", .mode = IT_NONE, .argv = argv,
+			     .env = IT_ARGV(xdg_env), .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	struct it_result plain = it_exec(&s);
+	ck_assert_msg(WIFEXITED(plain.status) && WEXITSTATUS(plain.status) == 0, "plain run: %s",
+		      it_describe(plain.status));
+	ck_assert_int_eq(mkdir(it_path("on"), 0755), 0);
+	FILE *f = fopen(it_path("on/zc.log"), "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 6000; i++)
+		fputc(i % 80 == 79 ? '\n' : 'x', f);
+	fclose(f);
+	s.tag = "on";
+	s.mode = IT_ON;
+	s.env = IT_ARGV(xdg_env, "ZCOPY_LOG=2", "ZCOPY_LOG_FILE=zc.log");
+	struct it_result r = it_exec(&s);
+	ck_assert_msg(r.status == plain.status, "under zcopy: %s, without: %s",
+		      it_describe(r.status), it_describe(plain.status));
+	it_same_file("src", "on/piped");
+	/* The start-up lines came before the program set the limit; the
+	 * stream's lines after it, and failed. */
+	char *log = it_slurp("on/zc.log", NULL);
+	ck_assert_msg(strstr(log, "ready: mode on") && !strstr(log, "stream"), "log: %s", log + 6000);
+	free(log);
+	expect_engaged();
+}
+END_TEST
+
+/* ZCOPY_LOG=2 on a stderr pipe whose reader is gone: the program never
+ * writes to stderr itself, so without zcopy it exits 0. */
+START_TEST(log_to_stderr_without_a_reader)
+{
+	const char *const argv[] = { it_prog("dead_stderr"), it_prog("rw_loop"), "../src", "out",
+				     NULL };
+	struct it_spec s = { .tag = "none", .mode = IT_NONE, .argv = argv,
+			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	struct it_result plain = it_exec(&s);
+	ck_assert_msg(WIFEXITED(plain.status) && WEXITSTATUS(plain.status) == 0, "plain run: %s",
+		      it_describe(plain.status));
+	s.tag = "on";
+	s.mode = IT_ON;
+	s.env = IT_ARGV(xdg_env, "ZCOPY_LOG=2");
+	struct it_result r = it_exec(&s);
+	ck_assert_msg(r.status == plain.status, "under zcopy: %s, without: %s",
+		      it_describe(r.status), it_describe(plain.status));
+	it_same_out("none", "on");
+	it_same_file("src", "on/out");
+	ck_assert_msg(it_stat("on", "rw_loop", "bytes_zero_copy") > 0,
+		      "the engine did not engage: %s", it_stats_text("on"));
+}
+END_TEST
+
 #define SMALL (300 * 1024 + 17)
 
 START_TEST(same_pid_in_two_namespaces)
@@ -284,6 +345,7 @@ int main(void)
 			    fork_child_writes_where_its_fd_points, namespace_init_ignores_sigalrm,
 			    same_pid_in_two_namespaces, vfork_child_dup2_writes_to_its_new_file,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
-			    vfork_child_execs, posix_spawn_with_dup2));
+			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
+			    log_to_stderr_without_a_reader));
 	return it_main(s, "build/programs");
 }
