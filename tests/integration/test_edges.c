@@ -155,15 +155,21 @@ END_TEST
 /* vfork_write ACTION: the runs agree (stdout, stderr with each child's
  * status, the children's files), the parent's copy engaged the engine, and
  * stdout holds src and `extra` bytes more (a child's writes to it). */
-static void vfork_scenario(const char *action, const char *const *outputs, off_t extra)
+static void vfork_scenario_argv(const char *const *argv, const char *action,
+				const char *const *outputs, off_t extra)
 {
-	struct it_spec s = { .argv = IT_ARGV(it_prog("vfork_write"), action, "../src"),
-			     .env = IT_ARGV(xdg_env), .out_fd = -1 };
+	struct it_spec s = { .argv = argv, .env = IT_ARGV(xdg_env), .out_fd = -1 };
 	it_four_spec(&s, outputs);
 	it_expect_plain_success(action);
 	ck_assert_int_eq(it_file_size("none/stdout"), SIZE + extra);
 	ck_assert_msg(it_stat("on", "vfork_write", "bytes_zero_copy") > 0,
 		      "the engine did not engage: %s", it_stats_text("on"));
+}
+
+static void vfork_scenario(const char *action, const char *const *outputs, off_t extra)
+{
+	vfork_scenario_argv(IT_ARGV(it_prog("vfork_write"), action, "../src"), action, outputs,
+			    extra);
 }
 
 static void expect_err(const char *want)
@@ -177,6 +183,30 @@ START_TEST(vfork_child_dup2_writes_to_its_new_file)
 {
 	vfork_scenario("dup2", IT_ARGV("child.out"), 0);
 	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	expect_err("child 1: ok");
+}
+END_TEST
+
+/* The same with a buffer that starts inside a page: its pages are guarded,
+ * and get their bytes before the child's plain write. */
+START_TEST(vfork_child_dup2_guarded_buffer)
+{
+	vfork_scenario_argv(IT_ARGV(it_prog("vfork_write"), "-u", "dup2", "../src"), "-u dup2",
+			    IT_ARGV("child.out"), 0);
+	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	expect_err("child 1: ok");
+	ck_assert_msg(it_stat("on", "vfork_write", "materialized_bytes") > 0,
+		      "no guarded page got its bytes: %s", it_stats_text("on"));
+}
+END_TEST
+
+/* A vfork child that puts another file on the source's number reads that
+ * file. */
+START_TEST(vfork_child_dup2_reads_its_new_file)
+{
+	it_make_file("other", 5 * 65536 + 99, 7);
+	vfork_scenario("reread", IT_ARGV("child.out"), 0);
+	it_same_file("other", "none/child.out");
 	expect_err("child 1: ok");
 }
 END_TEST
@@ -344,6 +374,7 @@ int main(void)
 	it_add(tc, IT_TESTS(fsize_limit_below_a_page, full_runtime_dir, stats_file_at_the_fsize_limit,
 			    fork_child_writes_where_its_fd_points, namespace_init_ignores_sigalrm,
 			    same_pid_in_two_namespaces, vfork_child_dup2_writes_to_its_new_file,
+			    vfork_child_dup2_guarded_buffer, vfork_child_dup2_reads_its_new_file,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
 			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
 			    log_to_stderr_without_a_reader));

@@ -3,7 +3,9 @@
  * bytes its parent read before the vfork.  The child has its own fd table
  * but shares the parent's memory (and so zcopy's tables).
  *
- * usage: vfork_write ACTION SRC
+ * usage: vfork_write [-u] ACTION SRC
+ *   -u      the chunks' buffer starts 512 bytes into a page (zcopy guards
+ *           such pages rather than mapping the file there)
  *   Six 64 KiB chunks of SRC go to stdout, a seventh is read; then:
  *   ACTION  dup2:  a vfork child puts the file "child.out" on fd 1 with
  *                  dup2 and writes the seventh chunk there
@@ -16,6 +18,9 @@
  *                  "echo exec"
  *           spawn: posix_spawn of "echo spawn" with "child.out" dup2'ed
  *                  onto its fd 1
+ *           reread: a vfork child puts the file "../other" on SRC's
+ *                  number with dup2 and copies it from there to
+ *                  "child.out"
  *   Then the parent writes the seventh chunk to its own stdout and copies
  *   the rest of SRC there.  Prints each child's status on stderr as
  *   "child N: ok", "child N: EBADF" (the write failed so), and so on.
@@ -27,7 +32,8 @@
 
 #define CHUNK 65536
 
-static char buf[CHUNK] __attribute__((aligned(4096)));
+static char buf_mem[CHUNK + 4096] __attribute__((aligned(4096)));
+static char *buf = buf_mem; /* -u: buf_mem + 512 */
 static char more[CHUNK] __attribute__((aligned(4096)));
 
 /* Exit codes of a child, named on stderr by the parent. */
@@ -107,6 +113,35 @@ static void vfork_exec(void)
 	wait_for(pid, 1);
 }
 
+/* In a vfork child: "../other", read through the number `in` named SRC
+ * by, copied to "child.out" in 64 KiB chunks. */
+static int child_reread(int in)
+{
+	static char got[CHUNK] __attribute__((aligned(4096)));
+	int fd = open("../other", O_RDONLY);
+	if (fd < 0 || dup2(fd, in) != in)
+		return C_OPEN;
+	close(fd);
+	int out = open("child.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (out < 0)
+		return C_OPEN;
+	ssize_t n;
+	while ((n = read(in, got, CHUNK)) > 0) {
+		ssize_t w = write(out, got, (size_t)n);
+		if (w != n)
+			return w < 0 ? C_ERR : C_SHORT;
+	}
+	return n == 0 ? C_OK : C_ERR;
+}
+
+static void vfork_reread(int in)
+{
+	pid_t pid = vfork();
+	if (pid == 0)
+		_exit(child_reread(in));
+	wait_for(pid, 1);
+}
+
 extern char **environ;
 
 static void spawn(void)
@@ -135,8 +170,12 @@ static void put(int fd, const char *p, ssize_t n)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "-u") == 0) {
+		buf = buf_mem + 512;
+		argc--, argv++;
+	}
 	if (argc != 3)
-		zt_usage("vfork_write dup2|close|twice|exec|spawn SRC");
+		zt_usage("vfork_write [-u] dup2|close|twice|exec|spawn|reread SRC");
 	const char *action = argv[1];
 	int in = open(argv[2], O_RDONLY);
 	ssize_t n;
@@ -164,8 +203,10 @@ int main(int argc, char **argv)
 		vfork_exec();
 	} else if (strcmp(action, "spawn") == 0) {
 		spawn();
+	} else if (strcmp(action, "reread") == 0) {
+		vfork_reread(in);
 	} else {
-		zt_usage("vfork_write dup2|close|twice|exec|spawn SRC");
+		zt_usage("vfork_write [-u] dup2|close|twice|exec|spawn|reread SRC");
 	}
 
 	put(1, buf, n);
