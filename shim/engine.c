@@ -631,11 +631,37 @@ void zc_engine_fd_closed(int fd)
 	zc_leave_locked(saved);
 }
 
+/* Guarded pages read through a pin whose number is in [lo, hi] get their
+ * bytes while it can still read them.  Lock held. */
+static void guard_pins_closing(unsigned lo, unsigned hi)
+{
+	struct zc_phantom all[ZC_MAX_PHANTOMS];
+	int n = zc_phantom_overlapping(0, UINTPTR_MAX, all, ZC_MAX_PHANTOMS);
+	for (int i = 0; i < n; i++) {
+		int own = all[i].pin >= 0 ? zc_pin_fd(all[i].pin) : -1;
+		if (all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
+		    (unsigned)own <= hi)
+			zc_phantom_guard_materialize(all[i].addr, all[i].addr + all[i].len);
+	}
+}
+
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
-	if (!zc_ready || zc_vfork_child_renames())
+	if (!zc_ready)
 		return;
+	if (zc_vfork_child_renames()) {
+		/* A vfork child's closes are its own, and change none of the
+		 * tables; but the range may hold pins, in its fd table too, that
+		 * guarded pages (memory it shares with the parent) get their
+		 * bytes through. */
+		if (zc_guard_live && !zc_inside) {
+			int saved = zc_enter_locked();
+			guard_pins_closing(lo, hi);
+			zc_leave_locked(saved);
+		}
+		return;
+	}
 	if (lo <= 2 && hi >= 2)
 		zc_stats_stderr_closing();
 	if (zc_inside) {

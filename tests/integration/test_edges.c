@@ -14,8 +14,9 @@
  *  - a child made by _Fork(), which runs no fork handlers: its write after
  *    a dup2 went to the file the number named before;
  *  - a vfork child (its own fd table, its parent's memory) that dup2s a new
- *    file onto fd 1, or closes fd 1, and writes bytes read before the
- *    vfork: they went to the file fd 1 named in the parent;
+ *    file onto fd 1, or closes fd 1, or closes every fd from 3 up, and
+ *    writes bytes read before the vfork: they went to the file fd 1 named
+ *    in the parent, or by a pin the child had closed;
  *  - diagnostics (ZCOPY_LOG) into a log file past the file size limit, or
  *    into a stderr pipe whose reader is gone: SIGXFSZ or SIGPIPE killed the
  *    program for a line it never asked for;
@@ -218,6 +219,26 @@ START_TEST(vfork_child_write_to_closed_fd_fails)
 }
 END_TEST
 
+/* closefrom(3) in a vfork child closes zcopy's pins in its fd table too:
+ * its write to fd 1 must not go by one, and guarded pages of the buffer
+ * must get their bytes before the pin they are read through is gone. */
+START_TEST(vfork_child_closefrom_then_writes)
+{
+	vfork_scenario("closefrom", NULL, 65536);
+	expect_err("child 1: ok");
+}
+END_TEST
+
+START_TEST(vfork_child_closefrom_guarded_buffer)
+{
+	vfork_scenario_argv(IT_ARGV(it_prog("vfork_write"), "-u", "closefrom", "../src"),
+			    "-u closefrom", NULL, 65536);
+	expect_err("child 1: ok");
+	ck_assert_msg(it_stat("on", "vfork_write", "materialized_bytes") > 0,
+		      "no guarded page got its bytes: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(vfork_children_in_a_row)
 {
 	vfork_scenario("twice", IT_ARGV("child.out", "child2.out"), 65536);
@@ -375,6 +396,7 @@ int main(void)
 			    fork_child_writes_where_its_fd_points, namespace_init_ignores_sigalrm,
 			    same_pid_in_two_namespaces, vfork_child_dup2_writes_to_its_new_file,
 			    vfork_child_dup2_guarded_buffer, vfork_child_dup2_reads_its_new_file,
+			    vfork_child_closefrom_then_writes, vfork_child_closefrom_guarded_buffer,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
 			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
 			    log_to_stderr_without_a_reader));

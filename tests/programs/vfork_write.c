@@ -11,6 +11,8 @@
  *                  dup2 and writes the seventh chunk there
  *           close: a vfork child closes fd 1 and writes the chunk to it
  *                  (EBADF without zcopy)
+ *           closefrom: a vfork child closes fds 3 and up, then writes the
+ *                  chunk to its fd 1
  *           twice: the dup2 child, then a second vfork child that writes
  *                  the chunk to its fd 1 as inherited, then a third that
  *                  puts "child2.out" on fd 1 and writes it there
@@ -85,7 +87,8 @@ static void wait_for(pid_t pid, int k)
 	fprintf(stderr, "child %d: %s\n", k, code_name(st));
 }
 
-/* what: "close", "inherit" (fd 1 as it is) or the file to put on fd 1. */
+/* what: "close", "closefrom" (3 and up), "inherit" (fd 1 as it is) or the
+ * file to put on fd 1. */
 static void vfork_child(const char *what, ssize_t n, int k)
 {
 	pid_t pid = vfork();
@@ -93,6 +96,8 @@ static void vfork_child(const char *what, ssize_t n, int k)
 		int r = 0;
 		if (strcmp(what, "close") == 0)
 			close(1);
+		else if (strcmp(what, "closefrom") == 0)
+			closefrom(3);
 		else if (strcmp(what, "inherit") != 0)
 			r = child_redirect(what);
 		_exit(r ? r : child_write(n));
@@ -175,7 +180,7 @@ int main(int argc, char **argv)
 		argc--, argv++;
 	}
 	if (argc != 3)
-		zt_usage("vfork_write [-u] dup2|close|twice|exec|spawn|reread SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread SRC");
 	const char *action = argv[1];
 	int in = open(argv[2], O_RDONLY);
 	ssize_t n;
@@ -193,8 +198,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(action, "dup2") == 0) {
 		vfork_child("child.out", n, 1);
-	} else if (strcmp(action, "close") == 0) {
-		vfork_child("close", n, 1);
+	} else if (strcmp(action, "close") == 0 || strcmp(action, "closefrom") == 0) {
+		vfork_child(action, n, 1);
 	} else if (strcmp(action, "twice") == 0) {
 		vfork_child("child.out", n, 1);
 		vfork_child("inherit", n, 2);
@@ -206,7 +211,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(action, "reread") == 0) {
 		vfork_reread(in);
 	} else {
-		zt_usage("vfork_write [-u] dup2|close|twice|exec|spawn|reread SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread SRC");
 	}
 
 	put(1, buf, n);
