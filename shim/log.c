@@ -4,11 +4,11 @@
  * Everything here is async-signal-safe: messages are formatted into a stack
  * buffer and leave in one write(2), so lines from threads, signal handlers
  * and processes sharing the file never interleave mid-line; that write
- * (zc_write_quietly, also the stats record's) raises no SIGPIPE or SIGXFSZ.  (A log file
- * that is not kept open is opened per message through ownfd.c, whose lock
- * is held only with signals blocked.)  Logging never
- * changes errno: a program that checks errno after a call we wrapped must see
- * what the call left there.
+ * (zc_write_quietly, also the stats record's) raises no SIGPIPE or SIGXFSZ
+ * of its own.  (A log file that is not kept open is opened per message
+ * through ownfd.c, whose lock is held only with signals blocked.)  Logging
+ * never changes errno: a program that checks errno after a call we wrapped
+ * must see what the call left there.
  */
 #include "log.h"
 
