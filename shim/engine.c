@@ -468,8 +468,11 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	int why = -1;
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON) {
-		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
-			/* Not a file: nothing to defer, nothing to learn. */
+		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) ||
+		    zc_vfork_child_renamed()) {
+			/* Not a file: nothing to defer, nothing to learn.  (Nor in
+			 * a vfork child that changed what a number names: the pin
+			 * of fd may name what it let go of, ownfd.h.) */
 			if (zc_phantom_live)
 				before_plain_read(b, n);
 			zc_leave();

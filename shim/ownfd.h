@@ -55,12 +55,13 @@ int zc_in_vfork_child(void);
 /*
  * For the wrappers of calls that change what an fd number names (close,
  * dup2, close_range, ...): zc_in_vfork_child(), and if so a mark for the
- * write path.  The child's fd table is its own, but it shares the tables
- * of pins, which kcmp proves against the parent's descriptors: a pin of
- * the number may name what the child just let go of.  While the mark is set
- * (zc_vfork_renamed, thread-local, so a compare), zc_vfork_child_renamed()
- * says whether this is still that vfork child (a getpid then): its writes
- * go plainly; the parent's thread, resumed, clears the mark.
+ * read and write paths.  The child's fd table is its own, but it shares
+ * the tables of pins, which kcmp proves against the parent's descriptors:
+ * a pin of the number may name what the child just let go of.  While the
+ * mark is set (zc_vfork_renamed, thread-local, so a compare),
+ * zc_vfork_child_renamed() says whether this is still that vfork child (a
+ * getpid then): its reads and writes go plainly; the parent's thread,
+ * resumed, clears the mark.
  */
 int zc_vfork_child_renames(void);
 extern __thread int zc_vfork_renamed;

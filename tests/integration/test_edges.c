@@ -212,6 +212,24 @@ START_TEST(vfork_child_dup2_reads_its_new_file)
 }
 END_TEST
 
+/* The same file opened again at the same offset and put on the source's
+ * number: the child's read moves its own description's offset, not the
+ * parent's (a deferred read went by the pin of the parent's). */
+START_TEST(vfork_child_reads_its_own_description)
+{
+	vfork_scenario("reopen", IT_ARGV("child.out"), 0);
+	expect_err("child 1: ok");
+}
+END_TEST
+
+START_TEST(vfork_child_reads_its_own_description_guarded)
+{
+	vfork_scenario_argv(IT_ARGV(it_prog("vfork_write"), "-u", "reopen", "../src"), "-u reopen",
+			    IT_ARGV("child.out"), 0);
+	expect_err("child 1: ok");
+}
+END_TEST
+
 START_TEST(vfork_child_write_to_closed_fd_fails)
 {
 	vfork_scenario("close", NULL, 0);
@@ -397,6 +415,8 @@ int main(void)
 			    same_pid_in_two_namespaces, vfork_child_dup2_writes_to_its_new_file,
 			    vfork_child_dup2_guarded_buffer, vfork_child_dup2_reads_its_new_file,
 			    vfork_child_closefrom_then_writes, vfork_child_closefrom_guarded_buffer,
+			    vfork_child_reads_its_own_description,
+			    vfork_child_reads_its_own_description_guarded,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
 			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
 			    log_to_stderr_without_a_reader));

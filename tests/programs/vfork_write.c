@@ -23,6 +23,9 @@
  *           reread: a vfork child puts the file "../other" on SRC's
  *                  number with dup2 and copies it from there to
  *                  "child.out"
+ *           reopen: a vfork child opens SRC again at the offset SRC's fd
+ *                  is at, puts it on SRC's number with dup2, reads a chunk
+ *                  and writes it to "child.out" (buf is then that chunk)
  *   Then the parent writes the seventh chunk to its own stdout and copies
  *   the rest of SRC there.  Prints each child's status on stderr as
  *   "child N: ok", "child N: EBADF" (the write failed so), and so on.
@@ -139,11 +142,28 @@ static int child_reread(int in)
 	return n == 0 ? C_OK : C_ERR;
 }
 
-static void vfork_reread(int in)
+/* In a vfork child: SRC opened again at the offset `in` is at, put on
+ * `in`'s number, and a chunk read from there to "child.out". */
+static int child_reopen(int in, const char *src)
+{
+	off_t at = lseek(in, 0, SEEK_CUR);
+	int fd = open(src, O_RDONLY);
+	if (at < 0 || fd < 0 || lseek(fd, at, SEEK_SET) != at || dup2(fd, in) != in)
+		return C_OPEN;
+	close(fd);
+	int out = open("child.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n = read(in, buf, CHUNK);
+	if (out < 0 || n != CHUNK)
+		return C_OPEN;
+	ssize_t w = write(out, buf, CHUNK);
+	return w == CHUNK ? C_OK : w < 0 ? C_ERR : C_SHORT;
+}
+
+static void vfork_reread(int in, const char *src)
 {
 	pid_t pid = vfork();
 	if (pid == 0)
-		_exit(child_reread(in));
+		_exit(src ? child_reopen(in, src) : child_reread(in));
 	wait_for(pid, 1);
 }
 
@@ -180,7 +200,7 @@ int main(int argc, char **argv)
 		argc--, argv++;
 	}
 	if (argc != 3)
-		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread|reopen SRC");
 	const char *action = argv[1];
 	int in = open(argv[2], O_RDONLY);
 	ssize_t n;
@@ -209,9 +229,11 @@ int main(int argc, char **argv)
 	} else if (strcmp(action, "spawn") == 0) {
 		spawn();
 	} else if (strcmp(action, "reread") == 0) {
-		vfork_reread(in);
+		vfork_reread(in, NULL);
+	} else if (strcmp(action, "reopen") == 0) {
+		vfork_reread(in, argv[2]);
 	} else {
-		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread|reopen SRC");
 	}
 
 	put(1, buf, n);
