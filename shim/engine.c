@@ -616,24 +616,6 @@ void zc_leave_slow(void)
 	errno = saved;
 }
 
-void zc_engine_fd_closed(int fd)
-{
-	zc_fd_forget(fd);
-	if (!zc_ready)
-		return;
-	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_vfork_child_renames())
-		return;
-	if (fd == 2)
-		zc_stats_stderr_closing();
-	if (zc_inside) {
-		zc_defer_fd_closed(fd);
-		return;
-	}
-	int saved = zc_enter_locked();
-	forget_fd(fd);
-	zc_leave_locked(saved);
-}
-
 /* Guarded pages read through a pin whose number is in [lo, hi] get their
  * bytes while it can still read them.  Lock held. */
 static void guard_pins_closing(unsigned lo, unsigned hi)
@@ -648,21 +630,47 @@ static void guard_pins_closing(unsigned lo, unsigned hi)
 	}
 }
 
+/* A vfork child's close or dup2 over [lo, hi]: the child's fd table is its
+ * own, and the tables stay as they are; but the range may hold pins (its
+ * program's dup2 or closefrom reaches zcopy's numbers in its fd table too)
+ * that guarded pages, memory it shares with the parent, get their bytes
+ * through. */
+static void vfork_child_closing(unsigned lo, unsigned hi)
+{
+	if (zc_guard_live && !zc_inside) {
+		int saved = zc_enter_locked();
+		guard_pins_closing(lo, hi);
+		zc_leave_locked(saved);
+	}
+}
+
+void zc_engine_fd_closed(int fd)
+{
+	zc_fd_forget(fd);
+	if (!zc_ready)
+		return;
+	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_vfork_child_renames()) {
+		vfork_child_closing((unsigned)fd, (unsigned)fd);
+		return;
+	}
+	if (fd == 2)
+		zc_stats_stderr_closing();
+	if (zc_inside) {
+		zc_defer_fd_closed(fd);
+		return;
+	}
+	int saved = zc_enter_locked();
+	forget_fd(fd);
+	zc_leave_locked(saved);
+}
+
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
 	if (!zc_ready)
 		return;
 	if (zc_vfork_child_renames()) {
-		/* A vfork child's closes are its own, and change none of the
-		 * tables; but the range may hold pins, in its fd table too, that
-		 * guarded pages (memory it shares with the parent) get their
-		 * bytes through. */
-		if (zc_guard_live && !zc_inside) {
-			int saved = zc_enter_locked();
-			guard_pins_closing(lo, hi);
-			zc_leave_locked(saved);
-		}
+		vfork_child_closing(lo, hi);
 		return;
 	}
 	if (lo <= 2 && hi >= 2)

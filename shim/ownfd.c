@@ -470,7 +470,12 @@ static void clear_range(unsigned lo, unsigned hi)
 
 void zc_ownfd_before_take(int fd)
 {
-	if (fd >= 0 && zc_ownfd_is(fd))
+	/* A vfork child's dup2 over one of zcopy's numbers replaces it in the
+	 * child's fd table only: moving it would leave the registry, which is
+	 * the parent's, naming a number the parent does not hold, and the
+	 * parent's own unregistered.  The engine gives guarded pages read
+	 * through it their bytes first (zc_engine_fd_closed). */
+	if (fd >= 0 && zc_ownfd_is(fd) && !zc_in_vfork_child())
 		clear_range((unsigned)fd, (unsigned)fd);
 }
 

@@ -257,6 +257,29 @@ START_TEST(vfork_child_closefrom_guarded_buffer)
 }
 END_TEST
 
+/* dup2 in a vfork child onto the number where zcopy keeps a pin: the
+ * child's file is there in the child, and in the parent the number stays
+ * zcopy's (EBADF to the program) and its pin keeps working. */
+START_TEST(vfork_child_dup2_over_zcopys_number)
+{
+	vfork_scenario("high", IT_ARGV("child.out"), 0);
+	ck_assert_int_eq(it_file_size("none/child.out"), 65536);
+	expect_err("highest fd: EBADF");
+}
+END_TEST
+
+/* The same with guarded pages read through that pin: they get their bytes
+ * before the child's dup2 replaces it. */
+START_TEST(vfork_child_dup2_over_zcopys_number_guarded)
+{
+	vfork_scenario_argv(IT_ARGV(it_prog("vfork_write"), "-u", "high", "../src"), "-u high",
+			    IT_ARGV("child.out"), 0);
+	expect_err("child 1: ok");
+	ck_assert_msg(it_stat("on", "vfork_write", "materialized_bytes") > 0,
+		      "no guarded page got its bytes: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(vfork_children_in_a_row)
 {
 	vfork_scenario("twice", IT_ARGV("child.out", "child2.out"), 65536);
@@ -417,6 +440,8 @@ int main(void)
 			    vfork_child_closefrom_then_writes, vfork_child_closefrom_guarded_buffer,
 			    vfork_child_reads_its_own_description,
 			    vfork_child_reads_its_own_description_guarded,
+			    vfork_child_dup2_over_zcopys_number,
+			    vfork_child_dup2_over_zcopys_number_guarded,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
 			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
 			    log_to_stderr_without_a_reader));

@@ -23,6 +23,10 @@
  *           reread: a vfork child puts the file "../other" on SRC's
  *                  number with dup2 and copies it from there to
  *                  "child.out"
+ *           high:  a vfork child puts "child.out" on the highest number
+ *                  RLIMIT_NOFILE allows (where zcopy keeps its own) with
+ *                  dup2, and writes the seventh chunk there; the parent
+ *                  then says whether that number is open in it
  *           reopen: a vfork child opens SRC again at the offset SRC's fd
  *                  is at, puts it on SRC's number with dup2, reads a chunk
  *                  and writes it to "child.out" (buf is then that chunk)
@@ -31,6 +35,7 @@
  *   "child N: ok", "child N: EBADF" (the write failed so), and so on.
  */
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "zt.h"
@@ -121,6 +126,22 @@ static void vfork_exec(void)
 	wait_for(pid, 1);
 }
 
+/* In a vfork child: "child.out" put on the highest number the soft
+ * RLIMIT_NOFILE allows, and the seventh chunk written there. */
+static int child_high(ssize_t n)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536)
+		return C_OPEN;
+	int high = (int)rl.rlim_cur - 1;
+	int fd = open("child.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || dup2(fd, high) != high)
+		return C_OPEN;
+	close(fd);
+	ssize_t w = write(high, buf, (size_t)n);
+	return w == n ? C_OK : w < 0 ? C_ERR : C_SHORT;
+}
+
 /* In a vfork child: "../other", read through the number `in` named SRC
  * by, copied to "child.out" in 64 KiB chunks. */
 static int child_reread(int in)
@@ -200,7 +221,7 @@ int main(int argc, char **argv)
 		argc--, argv++;
 	}
 	if (argc != 3)
-		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread|reopen SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|high|twice|exec|spawn|reread|reopen SRC");
 	const char *action = argv[1];
 	int in = open(argv[2], O_RDONLY);
 	ssize_t n;
@@ -230,10 +251,20 @@ int main(int argc, char **argv)
 		spawn();
 	} else if (strcmp(action, "reread") == 0) {
 		vfork_reread(in, NULL);
+	} else if (strcmp(action, "high") == 0) {
+		pid_t pid = vfork();
+		if (pid == 0)
+			_exit(child_high(n));
+		wait_for(pid, 1);
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= 65536) {
+			int r = fcntl((int)rl.rlim_cur - 1, F_GETFD);
+			fprintf(stderr, "highest fd: %s\n", r < 0 ? zt_errname(errno) : "open");
+		}
 	} else if (strcmp(action, "reopen") == 0) {
 		vfork_reread(in, argv[2]);
 	} else {
-		zt_usage("vfork_write [-u] dup2|close|closefrom|twice|exec|spawn|reread|reopen SRC");
+		zt_usage("vfork_write [-u] dup2|close|closefrom|high|twice|exec|spawn|reread|reopen SRC");
 	}
 
 	put(1, buf, n);
