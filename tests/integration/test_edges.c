@@ -296,7 +296,7 @@ START_TEST(vfork_child_execs)
 }
 END_TEST
 
-START_TEST(posix_spawn_with_dup2)
+START_TEST(posix_spawn_opens_onto_fd1)
 {
 	vfork_scenario("spawn", IT_ARGV("child.out"), 0);
 	expect_err("child 1: ok");
@@ -443,7 +443,7 @@ int main(void)
 			    vfork_child_dup2_over_zcopys_number,
 			    vfork_child_dup2_over_zcopys_number_guarded,
 			    vfork_child_write_to_closed_fd_fails, vfork_children_in_a_row,
-			    vfork_child_execs, posix_spawn_with_dup2, log_file_past_the_fsize_limit,
+			    vfork_child_execs, posix_spawn_opens_onto_fd1, log_file_past_the_fsize_limit,
 			    log_to_stderr_without_a_reader));
 	return it_main(s, "build/programs");
 }
