@@ -491,8 +491,11 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	int why = -1;
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON) {
-		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
-			/* Not a file: nothing to defer, nothing to learn. */
+		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) ||
+		    zc_vfork_child_renamed()) {
+			/* Not a file: nothing to defer, nothing to learn.  (Nor in
+			 * a vfork child that changed what a number names: the pin
+			 * of fd may name what it let go of, ownfd.h.) */
 			if (zc_phantom_live)
 				before_plain_read(b, n);
 			zc_leave();
@@ -636,13 +639,43 @@ void zc_leave_slow(void)
 	errno = saved;
 }
 
+/* Guarded pages read through a pin whose number is in [lo, hi] get their
+ * bytes while it can still read them.  Lock held. */
+static void guard_pins_closing(unsigned lo, unsigned hi)
+{
+	struct zc_phantom all[ZC_MAX_PHANTOMS];
+	int n = zc_phantom_overlapping(0, UINTPTR_MAX, all, ZC_MAX_PHANTOMS);
+	for (int i = 0; i < n; i++) {
+		int own = all[i].pin >= 0 ? zc_pin_fd(all[i].pin) : -1;
+		if (all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
+		    (unsigned)own <= hi)
+			zc_phantom_guard_materialize(all[i].addr, all[i].addr + all[i].len);
+	}
+}
+
+/* A vfork child's close or dup2 over [lo, hi]: the child's fd table is its
+ * own, and the tables stay as they are; but the range may hold pins (its
+ * program's dup2 or closefrom reaches zcopy's numbers in its fd table too)
+ * that guarded pages, memory it shares with the parent, get their bytes
+ * through. */
+static void vfork_child_closing(unsigned lo, unsigned hi)
+{
+	if (zc_guard_live && !zc_inside) {
+		int saved = zc_enter_locked();
+		guard_pins_closing(lo, hi);
+		zc_leave_locked(saved);
+	}
+}
+
 void zc_engine_fd_closed(int fd)
 {
 	zc_fd_forget(fd);
 	if (!zc_ready)
 		return;
-	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_in_vfork_child())
+	if ((zc_pins_live || zc_phantom_live || fd == 2) && zc_vfork_child_renames()) {
+		vfork_child_closing((unsigned)fd, (unsigned)fd);
 		return;
+	}
 	if (fd == 2)
 		zc_stats_stderr_closing();
 	if (zc_inside) {
@@ -657,8 +690,12 @@ void zc_engine_fd_closed(int fd)
 void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 {
 	zc_fd_forget_range(lo, hi);
-	if (!zc_ready || zc_in_vfork_child())
+	if (!zc_ready)
 		return;
+	if (zc_vfork_child_renames()) {
+		vfork_child_closing(lo, hi);
+		return;
+	}
 	if (lo <= 2 && hi >= 2)
 		zc_stats_stderr_closing();
 	if (zc_inside) {

@@ -3,19 +3,22 @@
  *
  * Everything here is async-signal-safe: messages are formatted into a stack
  * buffer and leave in one write(2), so lines from threads, signal handlers
- * and processes sharing the file never interleave mid-line.  (A log file
- * that is not kept open is opened per message through ownfd.c, whose lock
- * is held only with signals blocked.)  Logging never
- * changes errno: a program that checks errno after a call we wrapped must see
- * what the call left there.
+ * and processes sharing the file never interleave mid-line; that write
+ * (zc_write_quietly, also the stats record's) raises no SIGPIPE or SIGXFSZ
+ * of its own.  (A log file that is not kept open is opened per message
+ * through ownfd.c, whose lock is held only with signals blocked.)  Logging
+ * never changes errno: a program that checks errno after a call we wrapped
+ * must see what the call left there.
  */
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -228,6 +231,44 @@ size_t zc_fmt(char *buf, size_t cap, const char *fmt, ...)
 	return n;
 }
 
+/* ---- one quiet write ------------------------------------------------------ */
+
+void zc_write_quietly(int fd, const void *p, size_t n)
+{
+	/* One call: a second write for a short count could interleave with
+	 * another process's line, so a short count is left short.  A reader
+	 * that is gone must not kill the process with SIGPIPE for a line it
+	 * never asked for, nor a file at the file size limit with SIGXFSZ:
+	 * both are held, and one the write raised taken back (one already
+	 * pending is the program's, and stays).  (A line that crosses the
+	 * limit is cut there, as any write is.) */
+	static const int quiet[] = { SIGPIPE, SIGXFSZ };
+	sigset_t held, old, pending;
+	int was[2] = { 1, 1 };
+	int saved = errno;
+	sigemptyset(&held);
+	for (int i = 0; i < 2; i++)
+		sigaddset(&held, quiet[i]);
+	REAL(pthread_sigmask)(SIG_BLOCK, &held, &old);
+	if (sigpending(&pending) == 0) /* only what this write adds is taken */
+		for (int i = 0; i < 2; i++)
+			was[i] = sigismember(&pending, quiet[i]);
+	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
+		;
+	if ((!was[0] || !was[1]) && sigpending(&pending) == 0) {
+		for (int i = 0; i < 2; i++) {
+			sigset_t one;
+			struct timespec now = { 0, 0 };
+			sigemptyset(&one);
+			sigaddset(&one, quiet[i]);
+			if (!was[i] && sigismember(&pending, quiet[i]))
+				sigtimedwait(&one, NULL, &now);
+		}
+	}
+	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+	errno = saved;
+}
+
 /* ---- destination -------------------------------------------------------- */
 
 static int still_ours(int fd)
@@ -304,8 +345,7 @@ static void emit(const char *line, size_t n)
 {
 	int once = -1, *slot = &log_fd;
 	if (!log_is_file) {
-		while (REAL(write)(2, line, n) < 0 && errno == EINTR)
-			;
+		zc_write_quietly(2, line, n);
 		return;
 	}
 	if (!log_keep) {
@@ -321,8 +361,7 @@ static void emit(const char *line, size_t n)
 	 * close zcopy could not see may have given its number to the program);
 	 * one opened for this line is the file the path names now. */
 	if (fd >= 0 && (slot == &once || still_ours(fd)))
-		while (REAL(write)(fd, line, n) < 0 && errno == EINTR)
-			;
+		zc_write_quietly(fd, line, n);
 	zc_ownfd_unuse(slot);
 	if (slot == &once)
 		zc_ownfd_close(&once);

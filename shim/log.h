@@ -26,6 +26,13 @@ void zc_log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2
 			zc_log_msg(level, __VA_ARGS__);                                   \
 	} while (0)
 
+/* One write(2) of a line zcopy adds on its own (a log line, the stats
+ * record), retried only on EINTR; a short count stays short.  The SIGPIPE
+ * (reader gone) or SIGXFSZ (file size limit) it raises is taken back, so
+ * the program is not killed for a line it never asked for; errno is kept.
+ * Async-signal-safe. */
+void zc_write_quietly(int fd, const void *p, size_t n);
+
 /* Formatter used by the log and the stats writer.  Understands %s %c %d %i %u
  * %x %p %% with the l, ll, z length modifiers (and width is ignored).
  * Always NUL-terminates when cap > 0; returns the length written. */

@@ -120,6 +120,36 @@ int zc_in_vfork_child(void)
 	return owner_pid && getpid() != owner_pid;
 }
 
+/*
+ * A vfork child runs on the thread-local memory of the thread that called
+ * vfork, which waits until the child execs or exits: a mark set there by
+ * the child is seen by the child's later calls, by no other thread of the
+ * parent, and by that thread itself only once the child is gone.
+ */
+__thread int zc_vfork_renamed __attribute__((tls_model("initial-exec")));
+
+int zc_vfork_child_renames(void)
+{
+	if (!zc_in_vfork_child())
+		return 0;
+	zc_vfork_renamed = 1;
+	return 1;
+}
+
+int zc_vfork_child_renamed_slow(void)
+{
+	int saved = errno;
+	pid_t me = getpid();
+	errno = saved;
+	if (owner_pid && me != owner_pid)
+		return 1;
+	/* The parent's thread again: its child has exec'd or exited (a fork
+	 * child is the owner of its own copy: fork_child) and its fd table
+	 * was never this process's. */
+	zc_vfork_renamed = 0;
+	return 0;
+}
+
 void zc_ownfd_init(void)
 {
 	static int once;
@@ -440,7 +470,12 @@ static void clear_range(unsigned lo, unsigned hi)
 
 void zc_ownfd_before_take(int fd)
 {
-	if (fd >= 0 && zc_ownfd_is(fd))
+	/* A vfork child's dup2 over one of zcopy's numbers replaces it in the
+	 * child's fd table only: moving it would leave the registry, which is
+	 * the parent's, naming a number the parent does not hold, and the
+	 * parent's own unregistered.  The engine gives guarded pages read
+	 * through it their bytes first (zc_engine_fd_closed). */
+	if (fd >= 0 && zc_ownfd_is(fd) && !zc_in_vfork_child())
 		clear_range((unsigned)fd, (unsigned)fd);
 }
 

@@ -52,6 +52,24 @@ void zc_ownfd_init(void);
 /* Is this a vfork child, sharing the memory of the process the tables
  * belong to?  (One getpid; false before zc_ownfd_init.) */
 int zc_in_vfork_child(void);
+/*
+ * For the wrappers of calls that change what an fd number names (close,
+ * dup2, close_range, ...): zc_in_vfork_child(), and if so a mark for the
+ * read and write paths.  The child's fd table is its own, but it shares
+ * the tables of pins, which kcmp proves against the parent's descriptors:
+ * a pin of the number may name what the child just let go of.  While the
+ * mark is set (zc_vfork_renamed, thread-local, so a compare),
+ * zc_vfork_child_renamed() says whether this is still that vfork child (a
+ * getpid then): its reads and writes go plainly; the parent's thread,
+ * resumed, clears the mark.
+ */
+int zc_vfork_child_renames(void);
+extern __thread int zc_vfork_renamed;
+int zc_vfork_child_renamed_slow(void);
+static inline int zc_vfork_child_renamed(void)
+{
+	return __builtin_expect(zc_vfork_renamed, 0) && zc_vfork_child_renamed_slow();
+}
 
 /* Moves/duplicates fd to a number high above the program's (F_DUPFD_CLOEXEC
  * from the top of RLIMIT_NOFILE down, never below half of it), registers it

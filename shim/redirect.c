@@ -28,6 +28,7 @@
 #include "guard.h"
 #include "log.h"
 #include "inflight.h"
+#include "ownfd.h"
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
@@ -887,9 +888,11 @@ static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t
 ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			      enum zc_wcall how, int flags)
 {
-	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks. */
-	if (!iov_sane(iov, cnt) || observe_small_pair(iov, cnt) || zc_inside || !zc_ready ||
-	    zc_mode == ZC_MODE_OFF)
+	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks.  A
+	 * vfork child that changed what a number names: the pins may name
+	 * what it let go of (ownfd.h). */
+	if (!iov_sane(iov, cnt) || zc_vfork_child_renamed() || observe_small_pair(iov, cnt) ||
+	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
 	zc_enter();

@@ -405,39 +405,6 @@ static int did_something(const struct zc_stats *s)
 	return any != 0;
 }
 
-static void write_all_once(int fd, const char *p, size_t n)
-{
-	/* One call: a second write for a short count could interleave with
-	 * another process's line, so a short count is left short.  A reader
-	 * that is gone must not kill the process with SIGPIPE for a line it
-	 * never asked for, nor a stats file at the file size limit with
-	 * SIGXFSZ: both are held, and one the write raised taken back.  (A
-	 * record that crosses the limit is cut there, as any write is.) */
-	static const int quiet[] = { SIGPIPE, SIGXFSZ };
-	sigset_t held, old, pending;
-	int was[2] = { 1, 1 };
-	sigemptyset(&held);
-	for (int i = 0; i < 2; i++)
-		sigaddset(&held, quiet[i]);
-	REAL(pthread_sigmask)(SIG_BLOCK, &held, &old);
-	if (sigpending(&pending) == 0) /* only what this write adds is taken */
-		for (int i = 0; i < 2; i++)
-			was[i] = sigismember(&pending, quiet[i]);
-	while (REAL(write)(fd, p, n) < 0 && errno == EINTR)
-		;
-	if ((!was[0] || !was[1]) && sigpending(&pending) == 0) {
-		for (int i = 0; i < 2; i++) {
-			sigset_t one;
-			struct timespec now = { 0, 0 };
-			sigemptyset(&one);
-			sigaddset(&one, quiet[i]);
-			if (!was[i] && sigismember(&pending, quiet[i]))
-				sigtimedwait(&one, NULL, &now);
-		}
-	}
-	REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
-}
-
 /*
  * ZCOPY_STATS=stderr: no copy of fd 2 is held (a copy would keep a pipe or a
  * terminal open in every process and in every daemon it forks, so a shell's
@@ -502,7 +469,7 @@ void zc_stats_emit(void)
 		n = zc_stats_human(&snap, out_buf, sizeof out_buf, pid, exe_buf,
 				   zc_mode_name(zc_cfg.mode));
 		if (n && stderr_unchanged())
-			write_all_once(2, out_buf, n);
+			zc_write_quietly(2, out_buf, n);
 		errno = saved;
 		return;
 	}
@@ -519,7 +486,7 @@ void zc_stats_emit(void)
 		int slot = -1;
 		if (zc_ownfd_open_output(path, &slot) >= 0) {
 			out_buf[n++] = '\n';
-			write_all_once(slot, out_buf, n);
+			zc_write_quietly(slot, out_buf, n);
 			zc_ownfd_close(&slot);
 		} else {
 			zc_log(1, "cannot write stats file %s: %s (errno %d)", path,
