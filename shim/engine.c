@@ -31,6 +31,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "sock.h"
 #include "stats.h"
 #include "streams.h"
 #include "transfer.h"
@@ -455,6 +456,16 @@ static ssize_t consider(int fd, void *buf, size_t n, const off_t *pos, int *why)
 	return r;
 }
 
+/* A read of a stream socket (sock.c): deferred into a pipe when its stream
+ * is engaged.  Returns the count (or -1 and errno) read() returns, or
+ * ZC_PLAIN with *why set. */
+static ssize_t consider_socket(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why)
+{
+	zc_flow_read(fd); /* a write of other bytes next is "transformed" */
+	*why = ZC_FB_WARMUP;
+	return zc_sock_read(fd, fi, buf, n, why);
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -468,7 +479,16 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	int why = -1;
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON) {
-		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
+		int got_fi = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) >= 0;
+		if (got_fi && !pos && zc_sock_candidate(&fi, n + zc_stdio_read_rest)) {
+			ssize_t r = consider_socket(fd, &fi, buf, n, &why);
+			if (r != ZC_PLAIN) {
+				zc_leave();
+				return r;
+			}
+			goto plain; /* the detector learns of it (sockets too) */
+		}
+		if (!got_fi || !zc_fd_is_source(&fi)) {
 			/* Not a file: nothing to defer, nothing to learn. */
 			if (zc_phantom_live)
 				before_plain_read(b, n);
@@ -486,6 +506,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 			return r;
 		}
 	}
+plain:
 	if (zc_phantom_live)
 		before_plain_read(b, n);
 	if (zc_mode == ZC_MODE_OBSERVE)

@@ -37,6 +37,9 @@ struct zc_phantom {
 	off_t off;      /* file offset of addr */
 	int stream;     /* detector slot that made it, or -1 */
 	int kind;       /* ZC_PH_MAP or ZC_PH_GUARD */
+	int pipe;       /* sock.c pool pipe holding the bytes (a guard record of
+			 * a socket read, pin -1), or -1 */
+	uint32_t pgen;  /* that pipe's generation when the record was made */
 };
 
 /* How a record's pages stand for the file's bytes.
@@ -70,6 +73,19 @@ enum zc_defer_result {
  */
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why);
+
+/*
+ * A socket read deferred into sock.c's pool pipe `pipe` (generation gen):
+ * pages [ps, pe) become a guard record whose bytes are the pipe's (all of
+ * them, from its first byte).  Such a record leaves the phantom state only
+ * whole: a part of it that leaves first gives the whole record its bytes,
+ * which come out of the pipe in order.  What the new record covers is
+ * replaced (a pipe record wholly under it is emptied without a copy).
+ * Returns 0, or -1 with [ps, pe) ordinary memory (no record made).  Caller
+ * holds the engine lock.
+ */
+int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t pe, int pipe,
+			  uint32_t gen, int stream);
 
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;
  * returns how many. Caller holds the engine lock. */

@@ -32,6 +32,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "sock.h"
 #include "stats.h"
 #include "streams.h"
 #include "transfer.h"
@@ -406,6 +407,32 @@ static int emit_runs(struct wctx *w, const struct zc_phantom *p, int sfd, struct
 	return 0;
 }
 
+/* Pages [a, a+len) of a record of a socket's bytes (sock.h): from its pipe
+ * when the write starts at the record's first byte and goes to a file or
+ * block device; else the record gets its bytes and they go plainly. */
+static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, size_t len)
+{
+	ssize_t r = ZC_PLAIN;
+	int why = ZC_FB_SOCK_DEST;
+	if (a == p->addr && (w->o.kind == ZC_K_FILE || w->o.kind == ZC_K_BLOCK)) {
+		why = ZC_FB_PRIMITIVE;
+		if (!zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL))
+			r = zc_sock_send(p->pipe, p->pgen, a, len, w->out, w->pos0 ? &w->pos : NULL);
+	}
+	if (r == ZC_PLAIN) {
+		zc_fallback((enum zc_fallback)why, len);
+		guard_ready(p, a, len);
+		return emit_plain1(w, a, len);
+	}
+	if (r < 0) {
+		w->err = (int)-r;
+		return -1;
+	}
+	ZC_ADD(bytes_zero_copy, r);
+	w->total += (size_t)r;
+	return (size_t)r == len ? 0 : -1;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -417,6 +444,8 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 	uint8_t st[512];
 	if ((a | len) & (zc_page - 1))
 		return emit_plain1(w, a, len); /* only whole pages can be phantoms */
+	if (p->pipe >= 0)
+		return emit_pipe(w, p, a, len);
 	if (sfd < 0 || !f) {
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */
