@@ -471,6 +471,29 @@ int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t 
 	return 0;
 }
 
+void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t x = page_down(hi);
+	int saved = errno;
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->pipe < 0 || p->addr < lo || p->addr >= x)
+			continue;
+		uintptr_t e = p->addr + p->len, cut = e < x ? e : x;
+		if (zc_sock_pipe_skip(p->pipe, cut - p->addr) != 0)
+			continue; /* left whole: remove_range gives it its bytes */
+		zc_guard_released(p->addr, cut);
+		anon_zero(p->addr, cut - p->addr); /* ordinary memory, to be filled */
+		if (cut < e) {
+			p->addr = cut;
+			p->len = e - cut;
+			leave(p, cut, e - cut, LEAVE_MATERIALIZE);
+		}
+		slot_free(p);
+	}
+	errno = saved;
+}
+
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
 				      const struct stat *st, int stream, size_t *got, int *why)
 {

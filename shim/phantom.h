@@ -87,6 +87,12 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t pe, int pipe,
 			  uint32_t gen, int stream);
 
+/* [lo, hi) is about to be filled by a socket read: a pipe record that
+ * starts inside it gives up the bytes of its pages below page_down(hi)
+ * without a copy, and its pages from there on get theirs (in order).
+ * Caller holds the engine lock. */
+void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi);
+
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;
  * returns how many. Caller holds the engine lock. */
 int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, int max);

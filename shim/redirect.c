@@ -408,20 +408,35 @@ static int emit_runs(struct wctx *w, const struct zc_phantom *p, int sfd, struct
 }
 
 /* Pages [a, a+len) of a record of a socket's bytes (sock.h): from its pipe
- * when the write starts at the record's first byte and goes to a file or
- * block device; else the record gets its bytes and they go plainly. */
+ * when the write starts at the record's first byte and goes to a file, a
+ * block device or a stream socket (one splice, a write(2) of its own);
+ * else the record gets its bytes and they go plainly. */
 static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, size_t len)
 {
 	ssize_t r = ZC_PLAIN;
 	int why = ZC_FB_SOCK_DEST;
-	if (a == p->addr && (w->o.kind == ZC_K_FILE || w->o.kind == ZC_K_BLOCK)) {
+	int kind = w->o.kind;
+	if (!may_continue(w))
+		return -1;
+	if (a == p->addr && (kind == ZC_K_FILE || kind == ZC_K_BLOCK || kind == ZC_K_STREAM)) {
 		why = ZC_FB_PRIMITIVE;
+		if (kind == ZC_K_STREAM)
+			hold_sigpipe(w); /* see zc_sock_send: a later EPIPE of the call */
 		if (!zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL))
 			r = zc_sock_send(p->pipe, p->pgen, a, len, w->out, w->pos0 ? &w->pos : NULL);
 	}
 	if (r == ZC_PLAIN) {
+		if (why == ZC_FB_SOCK_DEST && w->first && p->stream >= 0) {
+			zc_lock();
+			zc_det_touched(&det, &det.s[p->stream]);
+			det.s[p->stream].refused = ZC_FB_SOCK_DEST;
+			zc_unlock();
+		}
 		zc_fallback((enum zc_fallback)why, len);
 		guard_ready(p, a, len);
+		/* The plain write raises its own SIGPIPE. */
+		if (w->total == 0)
+			release_sigpipe(w);
 		return emit_plain1(w, a, len);
 	}
 	if (r < 0) {

@@ -141,31 +141,50 @@ static int pipe_get(size_t n)
 	return -1;
 }
 
-/* Discards what pipe i holds (zero-copy, into /dev/null). */
-static void pipe_discard(int i)
+/* Discards the first n bytes pipe i holds (zero-copy, into /dev/null).
+ * Returns 0, or -1 if they could not all be discarded. */
+static int pipe_skip(int i, size_t n)
 {
 	struct spipe *p = &pool[i];
-	if (p->bytes == 0)
-		return;
+	if (n > p->bytes)
+		n = p->bytes;
+	if (n == 0)
+		return 0;
 	if (devnull < 0) {
 		int fd = REAL(open)("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0)
 			zc_ownfd_take(fd, &devnull, 0);
 	}
 	int r = zc_ownfd_use(&p->r), d = zc_ownfd_use(&devnull);
-	while (r >= 0 && d >= 0 && p->bytes > 0) {
-		ssize_t k = REAL(splice)(r, NULL, d, NULL, p->bytes, SPLICE_F_NONBLOCK);
+	while (r >= 0 && d >= 0 && n > 0) {
+		ssize_t k = REAL(splice)(r, NULL, d, NULL, n, SPLICE_F_NONBLOCK);
 		if (k <= 0)
 			break;
 		p->bytes -= (size_t)k;
+		n -= (size_t)k;
 	}
 	zc_ownfd_unuse(&devnull);
 	zc_ownfd_unuse(&p->r);
-	if (p->bytes > 0) {
+	return n == 0 ? 0 : -1;
+}
+
+static void pipe_discard(int i)
+{
+	if (pipe_skip(i, pool[i].bytes) != 0) {
 		/* Cannot be emptied: never reused (its bytes would come first). */
-		zc_log(1, "sock: pipe %d keeps %zu bytes; closed", i, p->bytes);
-		pipe_close(p);
+		zc_log(1, "sock: pipe %d keeps %zu bytes; closed", i, pool[i].bytes);
+		pipe_close(&pool[i]);
 	}
+}
+
+int zc_sock_pipe_skip(int i, size_t n)
+{
+	if (i < 0 || i >= POOL)
+		return -1;
+	int saved = errno;
+	int r = pipe_skip(i, n);
+	errno = saved;
+	return r;
 }
 
 void zc_sock_pipe_put(int i)
@@ -379,6 +398,7 @@ static int place(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t 
 	size_t head = ps - b, tail = b + got - pe;
 	/* What lies under the partial pages gets its bytes first (the new
 	 * record replaces what lies under its pages: phantom.c). */
+	zc_phantom_pipe_overwrite(b, b + got);
 	zc_phantom_materialize(b, ps);
 	zc_phantom_materialize(pe, b + got);
 	if (head)
@@ -516,34 +536,30 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 		errno = saved;
 		return ZC_PLAIN;
 	}
-	/* A file or block device: one splice is the write (it stops where
-	 * the write would: a full disk, an I/O error), and it never waits for
-	 * the pipe, which holds all len bytes. */
-	size_t done = 0;
-	int e = 0;
+	/* One splice is the write: into a file or block device it stops where
+	 * the write would (a full disk, an I/O error); into a stream socket it
+	 * waits as the write waits (the socket's O_NONBLOCK and SO_SNDTIMEO
+	 * are the kernel's to apply) and returns what went when a signal or an
+	 * error ends it.  It never waits for the pipe, which holds all len
+	 * bytes. */
 	int r = zc_ownfd_use(&pool[s].r);
-	while (r >= 0 && done < len) {
-		ssize_t k = REAL(splice)(r, NULL, out, pos, len - done, 0);
-		if (k <= 0) {
-			e = k < 0 ? errno : 0;
-			break;
-		}
+	ssize_t k = r >= 0 ? REAL(splice)(r, NULL, out, pos, len, 0) : -1;
+	int e = r >= 0 ? errno : EINVAL;
+	zc_ownfd_unuse(&pool[s].r);
+	if (k > 0) {
 		ZC_ADD(transfers[ZC_T_SPLICE], 1);
-		done += (size_t)k;
 		pool[s].bytes -= (size_t)k;
 	}
-	zc_ownfd_unuse(&pool[s].r);
 	zc_lock();
 	zc_sock_pipe_put(s);
 	zc_unlock();
-	if (done == 0 && (r < 0 || e == EINVAL || e == 0)) {
-		errno = saved;
-		return ZC_PLAIN; /* the kernel cannot: the plain write */
-	}
-	if (done == 0) {
-		errno = saved;
-		return -e;
-	}
 	errno = saved;
-	return (ssize_t)done;
+	if (k > 0)
+		return k;
+	/* Nothing went.  The kernel cannot (EINVAL), or the peer went away:
+	 * the plain write raises the SIGPIPE the caller held back for this
+	 * call.  Other failures are the write's own. */
+	if (k == 0 || e == EINVAL || e == ENOSYS || e == EPIPE || e == EBADF)
+		return ZC_PLAIN;
+	return -e;
 }

@@ -47,16 +47,21 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is
  * left as it was). */
 int zc_sock_pipe_fill(int pipe, void *dst, size_t len);
+/* phantom.c: discards the first n bytes of pool pipe `pipe` without a
+ * copy.  Returns 0, or -1 if not all of them could be. */
+int zc_sock_pipe_skip(int pipe, size_t n);
 /* phantom.c: the record backed by `pipe` is gone; its bytes still in the
  * pipe are discarded (without a copy) and the pipe is free again. */
 void zc_sock_pipe_put(int pipe);
 
 /* The write side: sends len bytes of the record whose pipe is `pipe`
  * (generation gen, the record's), from its first byte on, to out (a
- * regular file or block device: at *pos if pos, else at out's offset).
- * Returns the bytes written, -errno as the plain write would have failed,
- * or ZC_PLAIN when it cannot be done this way (nothing written: the record
- * is gone, or no scratch pipe).  Lock not held. */
+ * regular file, a block device or a stream socket: at *pos if pos, else
+ * at out's offset), as one call.  Returns the bytes written, -errno as the
+ * plain write would have failed, or ZC_PLAIN when it cannot be done this
+ * way or the plain write must answer (nothing written: the record is gone,
+ * no scratch pipe, EPIPE).  A stream socket's caller holds SIGPIPE back
+ * for the call.  Lock not held. */
 ssize_t zc_sock_send(int pipe, uint32_t gen, uintptr_t addr, size_t len, int out, off_t *pos);
 
 /* After fork in the child: the pool's pipes are shared with the parent;

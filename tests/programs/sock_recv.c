@@ -16,6 +16,7 @@
  *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
+ *   topipe   the same through a pipe
  *   reset    (tcp) after SIZE bytes the sender resets the connection; the
  *            receiver reports the error of its next read
  * Prints the bytes received, the bytes it checked that were wrong and how
@@ -54,14 +55,14 @@ static char pattern(long long off)
 	return (char)(off * 7 + off / 4099);
 }
 
-/* The sender: pieces of 1000..70000 bytes of a seeded pattern. */
+/* The sender: pieces of 1000..131000 bytes of a seeded pattern. */
 static void send_pattern(int sock, long long size, int reset)
 {
-	char *buf = zt_malloc(70000);
+	char *buf = zt_malloc(131000);
 	uint64_t x = 12345;
 	for (long long done = 0; done < size;) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		size_t n = 1000 + (size_t)(x >> 33) % 69000;
+		size_t n = 1000 + (size_t)(x >> 33) % 130000;
 		if ((long long)n > size - done)
 			n = (size_t)(size - done);
 		for (size_t i = 0; i < n; i++)
@@ -121,11 +122,16 @@ static void relay_sink(int sock, const char *dst)
 
 static pid_t sink_pid;
 
-static int relay_to(const char *dst)
+static int relay_to(const char *dst, int use_pipe)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+	if (use_pipe ? pipe(sv) != 0 : socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		zt_die("socketpair");
+	if (use_pipe) { /* the parent writes sv[1], the child reads sv[0] */
+		int t = sv[0];
+		sv[0] = sv[1];
+		sv[1] = t;
+	}
 	sink_pid = zt_fork_reader(sv[0], sv[1], relay_sink, dst);
 	return sv[0];
 }
@@ -158,7 +164,9 @@ int main(int argc, char **argv)
 		if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw) != 0)
 			zt_die("SO_RCVLOWAT");
 	}
-	int out = strcmp(mode, "relay") == 0 ? relay_to(argv[4]) : zt_open_out(argv[4], 0);
+	int out = strcmp(mode, "relay") == 0    ? relay_to(argv[4], 0)
+		  : strcmp(mode, "topipe") == 0 ? relay_to(argv[4], 1)
+						: zt_open_out(argv[4], 0);
 	long long total = 0, chunks = 0, bad = 0;
 	ssize_t r;
 	while ((r = one_read(s, buf, mode)) > 0) {
