@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -219,6 +220,84 @@ START_TEST(socat_tcp_listen_to_file)
 }
 END_TEST
 
+/* The far end of a relay: accepts one connection on its listening socket
+ * and stores what arrives in <dir>/out. */
+struct receiver {
+	int listen_fd, port;
+	char path[4096];
+	pthread_t thread;
+	int error;
+};
+
+static void *receive(void *arg)
+{
+	struct receiver *r = arg;
+	int fd = accept(r->listen_fd, NULL, NULL);
+	FILE *f = fopen(r->path, "w");
+	char buf[65536];
+	ssize_t n;
+	if (fd < 0 || !f) {
+		r->error = errno;
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	if (n < 0)
+		r->error = errno;
+	fclose(f);
+	close(fd);
+	return NULL;
+}
+
+static void receiver_start(struct receiver *r, const char *tag)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->path, sizeof r->path, "%s/out", it_path(tag));
+	r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	ck_assert(r->listen_fd >= 0 && bind(r->listen_fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+		  listen(r->listen_fd, 1) == 0 &&
+		  getsockname(r->listen_fd, (struct sockaddr *)&a, &len) == 0);
+	r->port = ntohs(a.sin_port);
+	ck_assert(pthread_create(&r->thread, NULL, receive, r) == 0);
+}
+
+/* socat -b 131072 TCP-LISTEN:p1 TCP:127.0.0.1:p2: a relay between two
+ * loopback connections, socket to socket by splice. */
+START_TEST(socat_relay_between_two_ports)
+{
+	for (int m = IT_NONE; m <= IT_ON; m++) {
+		mkdir(it_path(it_mode_names[m]), 0755);
+		struct receiver r;
+		receiver_start(&r, it_mode_names[m]);
+		struct sender s = { .port = free_port() };
+		char from[64], to[64];
+		snprintf(from, sizeof from, "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr", s.port);
+		snprintf(to, sizeof to, "TCP:127.0.0.1:%d", r.port);
+		ck_assert(pthread_create(&s.thread, NULL, send_expect, &s) == 0);
+		struct it_spec sp = { .mode = (enum it_mode)m, .out_fd = -1,
+				      .argv = IT_ARGV("socat", "-b", "131072", from, to) };
+		it_exec(&sp);
+		pthread_join(s.thread, NULL);
+		pthread_join(r.thread, NULL);
+		close(r.listen_fd);
+		ck_assert_msg(s.error == 0 && r.error == 0, "sender: %s, receiver: %s",
+			      strerror(s.error), strerror(r.error));
+		if (m == IT_NONE)
+			it_expect_plain_success("socat");
+	}
+	it_same_file("expect", "none/out");
+	for (int m = IT_OFF; m <= IT_ON; m++)
+		it_compare(it_mode_names[m], IT_ARGV("out"));
+	it_expect_passive("socat");
+	ck_assert_msg(it_stat("on", "socat", "phantom_reads") > 0, "stats: %s", it_stats_text("on"));
+	it_expect_zero_copy("socat", SIZE, 80);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = it_suite("sock");
@@ -230,6 +309,6 @@ int main(void)
 	tcase_add_loop_test(tc, relay_to_a_pipe_is_exact, 0, 2);
 	tcase_add_loop_test(tc, rcvlowat_reads_plainly, 0, 2);
 	it_add(tc, IT_TESTS(peer_reset_after_the_data, guard_0_reads_sockets_plainly,
-			    socat_tcp_listen_to_file));
+			    socat_tcp_listen_to_file, socat_relay_between_two_ports));
 	return it_main(s, "build/programs");
 }
