@@ -677,8 +677,9 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 		 * (ownfd.c).  Guarded pages get their bytes while it can still
 		 * read them. */
 		int own = all[i].pin >= 0 ? zc_pin_fd(all[i].pin) : -1;
-		if (all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
-		    (unsigned)own <= hi)
+		if ((all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
+		     (unsigned)own <= hi) ||
+		    zc_sock_pipe_in_range(all[i].pipe, lo, hi)) /* a socket's bytes: the same */
 			zc_phantom_guard_materialize(all[i].addr, all[i].addr + all[i].len);
 	}
 	zc_pin_range_closed(lo, hi);

@@ -227,6 +227,15 @@ int zc_sock_pipe_fill(int i, void *dst, size_t len)
 	return r;
 }
 
+int zc_sock_pipe_in_range(int i, unsigned lo, unsigned hi)
+{
+	if (i < 0 || i >= POOL)
+		return 0;
+	int r = pool[i].r, w = pool[i].w;
+	return (r >= 0 && (unsigned)r >= lo && (unsigned)r <= hi) ||
+	       (w >= 0 && (unsigned)w >= lo && (unsigned)w <= hi);
+}
+
 void zc_sock_after_fork_child(void)
 {
 	/* The parent's pipes: its records' bytes are in them (the fork

@@ -64,6 +64,11 @@ void zc_sock_pipe_put(int pipe);
  * for the call.  Lock not held. */
 ssize_t zc_sock_send(int pipe, uint32_t gen, uintptr_t addr, size_t len, int out, off_t *pos);
 
+/* Is an end of pool pipe `pipe` (-1: none) in [lo, hi]?  A close_range
+ * over it moves it, or closes it when there is no room: its record gets
+ * its bytes first (engine.c). */
+int zc_sock_pipe_in_range(int pipe, unsigned lo, unsigned hi);
+
 /* After fork in the child: the pool's pipes are shared with the parent;
  * the child lets go of them and makes its own when it needs them. */
 void zc_sock_after_fork_child(void);

@@ -78,7 +78,7 @@ END_TEST
 
 /* The ways a receiver may read or use its socket and buffer; each stays
  * exact, and the reads are still deferred. */
-static const char *const ways[] = { "nonblock", "peek", "fork", "header" };
+static const char *const ways[] = { "nonblock", "peek", "fork", "header", "closerange" };
 
 START_TEST(receiver_ways)
 {
@@ -304,7 +304,7 @@ int main(void)
 	TCase *tc = it_tcase(s, "sock", setup, 120);
 	tcase_add_loop_test(tc, receiver_into_malloc_buffer, 0, 2);
 	tcase_add_loop_test(tc, receiver_into_aligned_buffer, 0, 2);
-	tcase_add_loop_test(tc, receiver_ways, 0, 4);
+	tcase_add_loop_test(tc, receiver_ways, 0, 5);
 	tcase_add_loop_test(tc, relay_to_a_socket, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_pipe_is_exact, 0, 2);
 	tcase_add_loop_test(tc, rcvlowat_reads_plainly, 0, 2);

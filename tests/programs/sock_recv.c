@@ -17,6 +17,8 @@
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
  *   topipe   the same through a pipe
+ *   closerange  close_range(10, ~0U) between every read and its write (a
+ *            daemon closing what it does not know of)
  *   reset    (tcp) after SIZE bytes the sender resets the connection; the
  *            receiver reports the error of its next read
  * Prints the bytes received, the bytes it checked that were wrong and how
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 			bad += check(buf, (size_t)r, total);
 		total += r;
 		chunks++;
+		if (strcmp(mode, "closerange") == 0 && close_range(10, ~0U, 0) != 0)
+			zt_die("close_range");
 		zt_put(out, buf, (size_t)r);
 		if (strcmp(mode, "fork") == 0 && chunks % 16 == 0) {
 			pid_t c = zt_fork();
