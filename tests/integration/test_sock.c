@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -99,6 +101,22 @@ START_TEST(peer_reset_after_the_data)
 	char *out = it_slurp("on/stdout", NULL);
 	ck_assert_msg(strstr(out, "ECONNRESET") != NULL, "stdout: %s", out);
 	free(out);
+}
+END_TEST
+
+/* A receiver killed by SIGKILL right after its last write: every run dies
+ * the same way with the same bytes in its file (a write is done when it
+ * returns, whatever zcopy left in its pipes). */
+START_TEST(receiver_killed_by_sigkill)
+{
+	ck_assert_int_eq(atoll(SIZE_ARG), SIZE);
+	struct it_spec sp = { .out_fd = -1, .reap = 1,
+			      .argv = IT_ARGV(it_prog(EXE), kinds[_i], "kill", SIZE_ARG, "out") };
+	it_four_spec(&sp, IT_ARGV("out"));
+	int st = it_status("none");
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "plain run: %s",
+		      it_describe(st));
+	it_same_file("expect", "none/out");
 }
 END_TEST
 
@@ -305,6 +323,7 @@ int main(void)
 	tcase_add_loop_test(tc, receiver_into_malloc_buffer, 0, 2);
 	tcase_add_loop_test(tc, receiver_into_aligned_buffer, 0, 2);
 	tcase_add_loop_test(tc, receiver_ways, 0, 5);
+	tcase_add_loop_test(tc, receiver_killed_by_sigkill, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_socket, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_pipe_is_exact, 0, 2);
 	tcase_add_loop_test(tc, rcvlowat_reads_plainly, 0, 2);

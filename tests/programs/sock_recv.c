@@ -19,6 +19,8 @@
  *   topipe   the same through a pipe
  *   closerange  close_range(10, ~0U) between every read and its write (a
  *            daemon closing what it does not know of)
+ *   kill     the receiver kills itself with SIGKILL once it wrote SIZE
+ *            bytes (the sender keeps the connection open meanwhile)
  *   reset    (tcp) after SIZE bytes the sender resets the connection; the
  *            receiver reports the error of its next read
  * Prints the bytes received, the bytes it checked that were wrong and how
@@ -26,6 +28,7 @@
  */
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -58,7 +61,7 @@ static char pattern(long long off)
 }
 
 /* The sender: pieces of 1000..131000 bytes of a seeded pattern. */
-static void send_pattern(int sock, long long size, int reset)
+static void send_pattern(int sock, long long size, int reset, int hold)
 {
 	char *buf = zt_malloc(131000);
 	uint64_t x = 12345;
@@ -71,6 +74,11 @@ static void send_pattern(int sock, long long size, int reset)
 			buf[i] = pattern(done + (long long)i);
 		zt_put(sock, buf, n);
 		done += (long long)n;
+	}
+	if (hold) {
+		char c;
+		while (read(sock, &c, 1) > 0) /* until the receiver is gone */
+			;
 	}
 	if (reset) {
 		char c;
@@ -153,7 +161,7 @@ int main(int argc, char **argv)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		close(sv[0]);
-		send_pattern(sv[1], size, reset);
+		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0);
 	}
 	close(sv[1]);
 	int s = sv[0];
@@ -185,6 +193,8 @@ int main(int argc, char **argv)
 				_exit(0);
 			waitpid(c, NULL, 0);
 		}
+		if (strcmp(mode, "kill") == 0 && total == size)
+			raise(SIGKILL);
 		if (reset && total == size && write(s, "k", 1) != 1)
 			zt_die("sync");
 	}
