@@ -60,14 +60,16 @@ static char pattern(long long off)
 	return (char)(off * 7 + off / 4099);
 }
 
-/* The sender: pieces of 1000..131000 bytes of a seeded pattern. */
+/* The sender: pieces of 16384..131071 bytes of a seeded pattern (reads of
+ * less than a page never pair with their write: the detector would warm up
+ * again and again). */
 static void send_pattern(int sock, long long size, int reset, int hold)
 {
-	char *buf = zt_malloc(131000);
+	char *buf = zt_malloc(131072);
 	uint64_t x = 12345;
 	for (long long done = 0; done < size;) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		size_t n = 1000 + (size_t)(x >> 33) % 130000;
+		size_t n = 16384 + (size_t)(x >> 33) % 114688;
 		if ((long long)n > size - done)
 			n = (size_t)(size - done);
 		for (size_t i = 0; i < n; i++)
