@@ -31,6 +31,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "sock.h"
 #include "stats.h"
 #include "streams.h"
 #include "transfer.h"
@@ -478,6 +479,16 @@ static ssize_t consider(int fd, void *buf, size_t n, const off_t *pos, int *why)
 	return r;
 }
 
+/* A read of a stream socket (sock.c): deferred into a pipe when its stream
+ * is engaged.  Returns the count (or -1 and errno) read() returns, or
+ * ZC_PLAIN with *why set. */
+static ssize_t consider_socket(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why)
+{
+	zc_flow_read(fd); /* a write of other bytes next is "transformed" */
+	*why = ZC_FB_WARMUP;
+	return zc_sock_read(fd, fi, buf, n, why);
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -491,8 +502,17 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	int why = -1;
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON) {
-		if (zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi) ||
-		    zc_vfork_child_renamed()) {
+		int got_fi = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) >= 0;
+		int renamed = zc_vfork_child_renamed();
+		if (got_fi && !pos && !renamed && zc_sock_candidate(&fi, n + zc_stdio_read_rest)) {
+			ssize_t r = consider_socket(fd, &fi, buf, n, &why);
+			if (r != ZC_PLAIN) {
+				zc_leave();
+				return r;
+			}
+			goto plain; /* the detector learns of it (sockets too) */
+		}
+		if (!got_fi || !zc_fd_is_source(&fi) || renamed) {
 			/* Not a file: nothing to defer, nothing to learn.  (Nor in
 			 * a vfork child that changed what a number names: the pin
 			 * of fd may name what it let go of, ownfd.h.) */
@@ -512,6 +532,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 			return r;
 		}
 	}
+plain:
 	if (zc_phantom_live)
 		before_plain_read(b, n);
 	if (zc_mode == ZC_MODE_OBSERVE)
@@ -716,8 +737,9 @@ void zc_engine_fd_range_closed(unsigned lo, unsigned hi)
 		 * (ownfd.c).  Guarded pages get their bytes while it can still
 		 * read them. */
 		int own = all[i].pin >= 0 ? zc_pin_fd(all[i].pin) : -1;
-		if (all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
-		    (unsigned)own <= hi)
+		if ((all[i].kind == ZC_PH_GUARD && own >= 0 && (unsigned)own >= lo &&
+		     (unsigned)own <= hi) ||
+		    zc_sock_pipe_in_range(all[i].pipe, lo, hi)) /* a socket's bytes: the same */
 			zc_phantom_guard_materialize(all[i].addr, all[i].addr + all[i].len);
 	}
 	zc_pin_range_closed(lo, hi);

@@ -22,6 +22,7 @@
 #include "ownfd.h"
 #include "real.h"
 #include "seams.h"
+#include "sock.h"
 #include "stats.h"
 
 size_t zc_page = 4096;
@@ -53,6 +54,7 @@ static struct zc_phantom *slot_new(void)
 			nrec++;
 			zc_phantom_live++;
 			tab[i].pin = -1;
+			tab[i].pipe = -1;
 			return &tab[i];
 		}
 	return NULL;
@@ -69,6 +71,9 @@ static void slot_free(struct zc_phantom *p)
 	if (p->pin >= 0)
 		zc_pin_put(p->pin);
 	p->pin = -1;
+	if (p->pipe >= 0)
+		zc_sock_pipe_put(p->pipe); /* bytes still in it are not needed */
+	p->pipe = -1;
 }
 
 /* What happens to the part of a record that leaves the phantom state. */
@@ -122,6 +127,9 @@ static void guard_fill(const struct zc_phantom *p, uintptr_t a, size_t len)
 	int pfd = p->pin >= 0 ? zc_pin_fd(p->pin) : -1;
 	off_t at = p->off + (off_t)(a - p->addr);
 	size_t done = 0;
+	/* A socket's bytes: the whole record, out of its pipe (remove_range). */
+	if (p->pipe >= 0 && zc_sock_pipe_fill(p->pipe, tmp, len) == 0)
+		done = len;
 	while (pfd >= 0 && done < len) {
 		ssize_t r = REAL(pread)(pfd, (char *)tmp + done, len - done, at + (off_t)done);
 		if (r < 0 && errno == EINTR)
@@ -130,7 +138,7 @@ static void guard_fill(const struct zc_phantom *p, uintptr_t a, size_t len)
 			break;
 		done += (size_t)r;
 	}
-	if (pfd < 0)
+	if (pfd < 0 && done < len)
 		zc_log(1, "guard %p: no source to fill from", (void *)a);
 	if (tmp == (void *)a) {
 		memset((char *)tmp + done, 0, len - done);
@@ -160,6 +168,17 @@ static void leave(const struct zc_phantom *p, uintptr_t a, size_t len, enum leav
 		anon_copy(a, len);
 }
 
+/* Part [lo, hi) of a pipe record leaves: the pipe's bytes come out only
+ * from its first one on, so the whole record gets them, then the part is
+ * treated as the ordinary memory it now is. */
+static void pipe_part_leaves(struct zc_phantom *p, uintptr_t lo, uintptr_t hi, enum leave how)
+{
+	leave(p, p->addr, p->len, LEAVE_MATERIALIZE);
+	slot_free(p);
+	if (how == LEAVE_ZERO)
+		anon_zero(lo, hi - lo);
+}
+
 /*
  * Takes [lo, hi) out of the table, applying `how` to the phantom pages in it.
  * Parts of records outside the range stay phantoms; when a record must be
@@ -176,6 +195,10 @@ static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 			continue;
 		uintptr_t a = p->addr, e = p->addr + p->len;
 		uintptr_t cut_lo = a > lo ? a : lo, cut_hi = e < hi ? e : hi;
+		if (p->pipe >= 0 && (cut_lo > a || cut_hi < e)) {
+			pipe_part_leaves(p, cut_lo, cut_hi, how);
+			continue;
+		}
 		leave(p, cut_lo, cut_hi - cut_lo, how);
 		if (cut_hi < e) {
 			/* Right remainder. */
@@ -237,6 +260,7 @@ static int pagemap_open(int *slot)
 
 void zc_phantom_after_fork_child(void)
 {
+	zc_sock_after_fork_child();
 	/* The inherited descriptor shows the parent's pages. */
 	zc_ownfd_close(&pagemap_fd);
 }
@@ -381,8 +405,8 @@ static int guarded_throughout(uintptr_t lo, uintptr_t hi)
  * file st, read through fd (pinned: the record holds a reference to pin)
  * from foff on, for detector stream `stream`.  A slot is free: the caller
  * made room first. */
-static void record_new(int kind, uintptr_t ps, uintptr_t pe, const struct stat *st, int fd, int pin,
-		       off_t foff, int stream)
+static struct zc_phantom *record_new(int kind, uintptr_t ps, uintptr_t pe, const struct stat *st,
+				     int fd, int pin, off_t foff, int stream)
 {
 	struct zc_phantom *p = slot_new();
 	p->addr = ps;
@@ -391,11 +415,13 @@ static void record_new(int kind, uintptr_t ps, uintptr_t pe, const struct stat *
 	p->ino = st->st_ino;
 	p->fd = fd;
 	p->pin = pin;
-	zc_pin_ref(pin);
+	if (pin >= 0)
+		zc_pin_ref(pin);
 	p->off = foff;
 	p->stream = stream;
 	p->kind = kind;
 	ZC_ADD(phantom_reads, 1);
+	return p;
 }
 
 /*
@@ -426,6 +452,50 @@ static enum zc_defer_result guard_defer(int fd, int pin, uintptr_t ps, uintptr_t
 	errno = saved;
 	*got = k;
 	return ZC_DEFER_OK;
+}
+
+int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t pe, int pipe,
+			  uint32_t gen, int stream)
+{
+	int saved = errno;
+	int already = guarded_throughout(ps, pe);
+	remove_range(ps, pe, LEAVE_DROP); /* the new record replaces them */
+	if (free_slots() < 1 ||
+	    (!already && REAL(mprotect)((void *)ps, pe - ps, PROT_NONE) != 0)) {
+		anon_zero(ps, pe - ps); /* ordinary memory again, for the bytes */
+		errno = saved;
+		return -1;
+	}
+	struct stat st = { .st_dev = dev, .st_ino = ino };
+	struct zc_phantom *p = record_new(ZC_PH_GUARD, ps, pe, &st, fd, -1, 0, stream);
+	p->pipe = pipe;
+	p->pgen = gen;
+	zc_guard_live++;
+	errno = saved;
+	return 0;
+}
+
+void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t x = page_down(hi);
+	int saved = errno;
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		struct zc_phantom *p = &tab[i];
+		if (p->len == 0 || p->pipe < 0 || p->addr < lo || p->addr >= x)
+			continue;
+		uintptr_t e = p->addr + p->len, cut = e < x ? e : x;
+		if (zc_sock_pipe_skip(p->pipe, cut - p->addr) != 0)
+			continue; /* left whole: remove_range gives it its bytes */
+		zc_guard_released(p->addr, cut);
+		anon_zero(p->addr, cut - p->addr); /* ordinary memory, to be filled */
+		if (cut < e) {
+			p->addr = cut;
+			p->len = e - cut;
+			leave(p, cut, e - cut, LEAVE_MATERIALIZE);
+		}
+		slot_free(p);
+	}
+	errno = saved;
 }
 
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,

@@ -37,6 +37,9 @@ struct zc_phantom {
 	off_t off;      /* file offset of addr */
 	int stream;     /* detector slot that made it, or -1 */
 	int kind;       /* ZC_PH_MAP or ZC_PH_GUARD */
+	int pipe;       /* sock.c pool pipe holding the bytes (a guard record of
+			 * a socket read, pin -1), or -1 */
+	uint32_t pgen;  /* that pipe's generation when the record was made */
 };
 
 /* How a record's pages stand for the file's bytes.
@@ -80,6 +83,25 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
  * comes short, nothing the program can see changed and ZC_DEFER_SHORT asks
  * for the real size. */
 #define ZC_SIZE_CLAIMED ((blkcnt_t)-1)
+
+/*
+ * A socket read deferred into sock.c's pool pipe `pipe` (generation gen):
+ * pages [ps, pe) become a guard record whose bytes are the pipe's (all of
+ * them, from its first byte).  Such a record leaves the phantom state only
+ * whole: a part of it that leaves first gives the whole record its bytes,
+ * which come out of the pipe in order.  What the new record covers is
+ * replaced (a pipe record wholly under it is emptied without a copy).
+ * Returns 0, or -1 with [ps, pe) ordinary memory (no record made).  Caller
+ * holds the engine lock.
+ */
+int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t pe, int pipe,
+			  uint32_t gen, int stream);
+
+/* [lo, hi) is about to be filled by a socket read: a pipe record that
+ * starts inside it gives up the bytes of its pages below page_down(hi)
+ * without a copy, and its pages from there on get theirs (in order).
+ * Caller holds the engine lock. */
+void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi);
 
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;
  * returns how many. Caller holds the engine lock. */

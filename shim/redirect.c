@@ -33,6 +33,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "sock.h"
 #include "stats.h"
 #include "streams.h"
 #include "transfer.h"
@@ -407,6 +408,47 @@ static int emit_runs(struct wctx *w, const struct zc_phantom *p, int sfd, struct
 	return 0;
 }
 
+/* Pages [a, a+len) of a record of a socket's bytes (sock.h): from its pipe
+ * when the write starts at the record's first byte and goes to a file, a
+ * block device or a stream socket (one splice, a write(2) of its own);
+ * else the record gets its bytes and they go plainly. */
+static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, size_t len)
+{
+	ssize_t r = ZC_PLAIN;
+	int why = ZC_FB_SOCK_DEST;
+	int kind = w->o.kind;
+	if (!may_continue(w))
+		return -1;
+	if (a == p->addr && (kind == ZC_K_FILE || kind == ZC_K_BLOCK || kind == ZC_K_STREAM)) {
+		why = ZC_FB_PRIMITIVE;
+		if (kind == ZC_K_STREAM)
+			hold_sigpipe(w); /* see zc_sock_send: a later EPIPE of the call */
+		if (!zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL))
+			r = zc_sock_send(p->pipe, p->pgen, a, len, w->out, w->pos0 ? &w->pos : NULL);
+	}
+	if (r == ZC_PLAIN) {
+		if (why == ZC_FB_SOCK_DEST && w->first && p->stream >= 0) {
+			zc_lock();
+			zc_det_touched(&det, &det.s[p->stream]);
+			det.s[p->stream].refused = ZC_FB_SOCK_DEST;
+			zc_unlock();
+		}
+		zc_fallback((enum zc_fallback)why, len);
+		guard_ready(p, a, len);
+		/* The plain write raises its own SIGPIPE. */
+		if (w->total == 0)
+			release_sigpipe(w);
+		return emit_plain1(w, a, len);
+	}
+	if (r < 0) {
+		w->err = (int)-r;
+		return -1;
+	}
+	ZC_ADD(bytes_zero_copy, r);
+	w->total += (size_t)r;
+	return (size_t)r == len ? 0 : -1;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -418,6 +460,8 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 	uint8_t st[512];
 	if ((a | len) & (zc_page - 1))
 		return emit_plain1(w, a, len); /* only whole pages can be phantoms */
+	if (p->pipe >= 0)
+		return emit_pipe(w, p, a, len);
 	if (sfd < 0 || !f) {
 		/* The program closed the source (or no room to track the
 		 * transfer): the buffer's mapping still holds the right bytes. */

@@ -37,7 +37,11 @@
 	X(FD_LIMIT, "fd_limit", "RLIMIT_NOFILE below 1024: zcopy holds no descriptor to pin the source") \
 	X(NO_PIN, "no_pin", "the source could not be pinned (kcmp unavailable, or no descriptor free)") \
 	X(STDIO, "stdio", "fread/fwrite data glibc moved itself (its buffer, or a stream zcopy does not replay)") \
-	X(TRANSFORMED, "transformed", "the bytes written are not the bytes read (the program changes or computes them)")
+	X(TRANSFORMED, "transformed", "the bytes written are not the bytes read (the program changes or computes them)") \
+	X(SOCK_OPTIONS, "socket_options", "a socket read splice cannot reproduce (not TCP or UNIX stream, SO_RCVLOWAT, SO_RCVTIMEO, a TCP ULP)") \
+	X(SOCK_NO_GUARD, "socket_no_guard", "socket reads are deferred only with guards (ZCOPY_GUARD=1) on a thread that does not block SIGSEGV") \
+	X(SOCK_NO_PIPE, "socket_no_pipe", "no pipe of zcopy's free or large enough for the socket read") \
+	X(SOCK_DEST, "socket_dest", "socket bytes written elsewhere than to a file or block device, or not from the first byte read")
 
 
 #define ZC_FB_ENUM(name, key, desc) ZC_FB_##name,

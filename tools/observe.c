@@ -86,9 +86,15 @@ static const char *advice(const char *reason)
 		{ZCOPY_FALLBACK_DEST_O_APPEND, "the destination is opened with O_APPEND "
 					       "(>> in a shell): write with > where the program "
 					       "allows it"},
-		{ZCOPY_FALLBACK_SOURCE_NOT_FILE, "the source is a pipe or a socket: zcopy moves "
-						 "data from files only; let the program read "
-						 "the file itself"},
+		{ZCOPY_FALLBACK_SOURCE_NOT_FILE, "the source is a pipe, a terminal or a socket "
+						 "zcopy cannot read by splice: zcopy moves data "
+						 "from files and stream sockets only; let the "
+						 "program read the file itself"},
+		{ZCOPY_FALLBACK_SOCKET_NO_GUARD, "socket reads are deferred only in guard mode: "
+						 "leave ZCOPY_GUARD at 1 (the default)"},
+		{ZCOPY_FALLBACK_SOCKET_OPTIONS, "the socket sets SO_RCVLOWAT or SO_RCVTIMEO, or "
+						"is not TCP or UNIX stream: a splice would not "
+						"read it as read does; no setting helps"},
 		{ZCOPY_FALLBACK_TRANSFORMED, "the program writes other bytes than it reads "
 					     "(compresses, encodes, sorts): no setting helps "
 					     "this stream"},

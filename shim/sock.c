@@ -1,0 +1,574 @@
+/*
+ * sock.c - reads from stream sockets deferred into pipes zcopy owns (see
+ * sock.h for the invariants).
+ *
+ * Why one splice(2) is the read(2) it stands for, checked against the
+ * kernel (tcp_splice_read, unix_stream_splice_read) and by experiment
+ * (tests/integration/test_sock.c):
+ *  - it waits as read waits: the socket's O_NONBLOCK makes both return
+ *    EAGAIN at once, a blocking one waits for the first byte and then
+ *    takes what is queued without waiting for more; a signal ends both
+ *    the same way (EINTR, or a restart under SA_RESTART);
+ *  - an error the socket holds (ECONNRESET) is returned only when no byte
+ *    was taken, as read does, and left for the next call otherwise;
+ *  - the end of stream is 0.  But a splice also returns 0 at TCP urgent
+ *    data, where read skips the urgent byte and goes on: a 0 is therefore
+ *    never trusted, and the plain read is made (at a real end it returns 0
+ *    again, nothing lost);
+ *  - a pipe takes at most one buffer per slot: a socket whose queued data
+ *    is fragmented can fill the slots before the count read would return.
+ *    After a short splice the queue is asked (FIONREAD); if bytes remain,
+ *    the pipe's bytes go into the buffer and a non-waiting recv takes the
+ *    rest, as the plain read would have;
+ *  - what splice does not honour stays plain: SO_RCVLOWAT above 1 (TCP's
+ *    splice ignores it), a receive timeout (SO_RCVTIMEO), a TCP upper
+ *    layer protocol (kTLS: records), and every socket that is not TCP or
+ *    UNIX stream.  recv/recvfrom/recvmsg with flags never come here.
+ */
+#include "sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "detect.h"
+#include "engine.h"
+#include "guard.h"
+#include "log.h"
+#include "ownfd.h"
+#include "phantom.h"
+#include "real.h"
+#include "stats.h"
+
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#define F_GETPIPE_SZ 1032
+#endif
+
+/* Pipes: one per record of a socket's bytes, one as a write's scratch
+ * pipe, one for the bytes at the end of a read; a few streams at once. */
+#define POOL 8
+
+struct spipe {
+	int r, w;       /* ownfd slots (-1: not open) */
+	int busy;       /* held by a record or a call */
+	uint32_t gen;   /* changes whenever it is taken */
+	size_t cap;     /* F_GETPIPE_SZ */
+	size_t bytes;   /* bytes it holds */
+	uintptr_t addr; /* the record's first page, while it backs one */
+};
+
+static struct spipe pool[POOL] = {
+	[0 ... POOL - 1] = { .r = -1, .w = -1 },
+};
+static int devnull = -1; /* ownfd slot: where discarded bytes go */
+
+static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
+static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
+
+int zc_sock_candidate(const struct zc_fdinfo *fi, size_t n)
+{
+	return fi->kind == ZC_K_STREAM && n >= zc_min_chunk && n <= ZC_MAX_RW;
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+static void pipe_close(struct spipe *p)
+{
+	zc_ownfd_close(&p->r);
+	zc_ownfd_close(&p->w);
+	p->cap = 0;
+	p->bytes = 0;
+}
+
+/* Opens (or grows) pool pipe p to hold n bytes within the user's pipe
+ * limits: 2n when allowed (slots for fragmented socket data), else n. */
+static int pipe_ready(struct spipe *p, size_t n)
+{
+	if (p->r >= 0 && p->w >= 0 && p->cap >= n)
+		return 0;
+	if (p->r < 0 || p->w < 0) {
+		pipe_close(p);
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) != 0)
+			return -1;
+		if (zc_ownfd_take(fds[0], &p->r, 0) < 0) {
+			REAL(close)(fds[1]);
+			return -1;
+		}
+		if (zc_ownfd_take(fds[1], &p->w, 0) < 0) {
+			pipe_close(p);
+			return -1;
+		}
+	}
+	int w = zc_ownfd_use(&p->w);
+	int got = -1;
+	if (w >= 0 && n <= (size_t)INT32_MAX / 2) {
+		if (REAL(fcntl)(w, F_SETPIPE_SZ, (int)(2 * n)) < 0)
+			REAL(fcntl)(w, F_SETPIPE_SZ, (int)n);
+		got = REAL(fcntl)(w, F_GETPIPE_SZ);
+	}
+	zc_ownfd_unuse(&p->w);
+	p->cap = got > 0 ? (size_t)got : 0;
+	return p->cap >= n ? 0 : -1;
+}
+
+/* A free pool pipe able to hold n bytes, marked busy; its index or -1. */
+static int pipe_get(size_t n)
+{
+	if (!zc_ownfd_keep_ok())
+		return -1;
+	for (int i = 0; i < POOL; i++) {
+		struct spipe *p = &pool[i];
+		if (p->busy)
+			continue;
+		if (pipe_ready(p, n) != 0)
+			continue;
+		p->busy = 1;
+		p->gen++;
+		p->bytes = 0;
+		p->addr = 0;
+		return i;
+	}
+	return -1;
+}
+
+/* Discards the first n bytes pipe i holds (zero-copy, into /dev/null).
+ * Returns 0, or -1 if they could not all be discarded. */
+static int pipe_skip(int i, size_t n)
+{
+	struct spipe *p = &pool[i];
+	if (n > p->bytes)
+		n = p->bytes;
+	if (n == 0)
+		return 0;
+	if (devnull < 0) {
+		int fd = REAL(open)("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			zc_ownfd_take(fd, &devnull, 0);
+	}
+	int r = zc_ownfd_use(&p->r), d = zc_ownfd_use(&devnull);
+	while (r >= 0 && d >= 0 && n > 0) {
+		ssize_t k = REAL(splice)(r, NULL, d, NULL, n, SPLICE_F_NONBLOCK);
+		if (k <= 0)
+			break;
+		p->bytes -= (size_t)k;
+		n -= (size_t)k;
+	}
+	zc_ownfd_unuse(&devnull);
+	zc_ownfd_unuse(&p->r);
+	return n == 0 ? 0 : -1;
+}
+
+static void pipe_discard(int i)
+{
+	if (pipe_skip(i, pool[i].bytes) != 0) {
+		/* Cannot be emptied: never reused (its bytes would come first). */
+		zc_log(1, "sock: pipe %d keeps %zu bytes; closed", i, pool[i].bytes);
+		pipe_close(&pool[i]);
+	}
+}
+
+int zc_sock_pipe_skip(int i, size_t n)
+{
+	if (i < 0 || i >= POOL)
+		return -1;
+	int saved = errno;
+	int r = pipe_skip(i, n);
+	errno = saved;
+	return r;
+}
+
+void zc_sock_pipe_put(int i)
+{
+	if (i < 0 || i >= POOL)
+		return;
+	int saved = errno;
+	pipe_discard(i);
+	pool[i].busy = 0;
+	pool[i].addr = 0;
+	errno = saved;
+}
+
+/* Reads exactly len bytes of pipe i into dst.  0, or -1. */
+static int pipe_read(int i, void *dst, size_t len)
+{
+	struct spipe *p = &pool[i];
+	size_t done = 0;
+	int r = zc_ownfd_use(&p->r);
+	while (r >= 0 && done < len && p->bytes > 0) {
+		ssize_t k = REAL(read)(r, (char *)dst + done, len - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+		p->bytes -= (size_t)k;
+	}
+	zc_ownfd_unuse(&p->r);
+	return done == len ? 0 : -1;
+}
+
+int zc_sock_pipe_fill(int i, void *dst, size_t len)
+{
+	if (i < 0 || i >= POOL)
+		return -1;
+	int saved = errno;
+	int r = pipe_read(i, dst, len);
+	errno = saved;
+	return r;
+}
+
+int zc_sock_pipe_in_range(int i, unsigned lo, unsigned hi)
+{
+	if (i < 0 || i >= POOL)
+		return 0;
+	int r = pool[i].r, w = pool[i].w;
+	return (r >= 0 && (unsigned)r >= lo && (unsigned)r <= hi) ||
+	       (w >= 0 && (unsigned)w >= lo && (unsigned)w <= hi);
+}
+
+void zc_sock_after_fork_child(void)
+{
+	/* The parent's pipes: its records' bytes are in them (the fork
+	 * handler materialized this process's own). */
+	for (int i = 0; i < POOL; i++) {
+		pipe_close(&pool[i]); /* the child's copies only */
+		pool[i].busy = 0;
+	}
+	zc_ownfd_close(&devnull);
+}
+
+/* ---- the read ------------------------------------------------------------ */
+
+/* Why a read of socket fd cannot be one splice: -1 if it can, else the
+ * ZC_FB_* reason.  Asked on every read: the program may change its options
+ * at any time (setsockopt is not wrapped). */
+static int sock_refusal(int fd)
+{
+	int v = 0, dom = 0, proto = 0;
+	socklen_t l = sizeof v;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l) != 0)
+		return ZC_FB_SOCK_OPTIONS;
+	l = sizeof proto;
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) != 0)
+		return ZC_FB_SOCK_OPTIONS;
+	int tcp = (dom == AF_INET || dom == AF_INET6) && proto == IPPROTO_TCP;
+	if (!tcp && dom != AF_UNIX)
+		return ZC_FB_SOCK_OPTIONS;
+	l = sizeof v;
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &l) != 0 || v > 1)
+		return ZC_FB_SOCK_OPTIONS;
+	struct timeval tv = { 0, 0 };
+	l = sizeof tv;
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) != 0 || tv.tv_sec || tv.tv_usec)
+		return ZC_FB_SOCK_OPTIONS;
+	if (tcp) {
+		char ulp[16] = "";
+		l = sizeof ulp;
+		/* ENOPROTOOPT on kernels without ULPs: none then. */
+		if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &l) == 0 && l > 0 && ulp[0])
+			return ZC_FB_SOCK_OPTIONS;
+	}
+	return -1;
+}
+
+/* Buffers this close to the stack pointer are taken for stack memory (as
+ * in engine.c: generous, a false "stack" only costs speed). */
+static int on_stack(uintptr_t b)
+{
+	char here;
+	uintptr_t sp = (uintptr_t)&here;
+	uintptr_t d = b > sp ? b - sp : sp - b;
+	return d < ((uintptr_t)64 << 20);
+}
+
+/* Refusals that say something about the socket or the buffer, not about
+ * this read: the stream backs off.  Lock held. */
+static void refused(int fd, uintptr_t b, int why)
+{
+	struct zc_stream *s = zc_det_lookup(&zc_det_state, fd, b);
+	if (!s)
+		return;
+	zc_det_touched(&zc_det_state, s);
+	s->refused = (int8_t)why;
+}
+
+/* Under the lock: may this read be deferred?  Returns a reserved pool
+ * pipe, or -1 with *why set. */
+static int reserve(int fd, uintptr_t b, size_t n, int *stream, int *why)
+{
+	enum zc_read_verdict v = zc_det_before_read(&zc_det_state, fd, b);
+	struct zc_stream *s = zc_det_lookup(&zc_det_state, fd, b);
+	if (v != ZC_READ_DEFER || !s) {
+		*why = s && s->refused >= 0 ? s->refused
+		       : v == ZC_READ_BACKOFF ? ZC_FB_BACKOFF : ZC_FB_WARMUP;
+		return -1;
+	}
+	*stream = (int)(s - zc_det_state.s);
+	*why = -1;
+	if (on_stack(b))
+		*why = ZC_FB_STACK;
+	else if (s->buf_bad)
+		*why = ZC_FB_BUFFER_KIND;
+	else if (!zc_cfg.guard || !zc_guard_thread_ok())
+		*why = ZC_FB_SOCK_NO_GUARD;
+	else if (!zc_guard_memory_ok(b, b + n))
+		*why = ZC_FB_BUFFER_KIND;
+	if (*why == ZC_FB_BUFFER_KIND)
+		s->buf_bad = 1;
+	if (*why >= 0) {
+		refused(fd, b, *why);
+		return -1;
+	}
+	int i = pipe_get(n);
+	if (i < 0)
+		*why = ZC_FB_SOCK_NO_PIPE; /* for this read: the pool may be busy */
+	return i;
+}
+
+/* All got bytes of pipe i go into the buffer (no phantom): a read that
+ * spans no whole page, or a pipe that could not take what the socket
+ * held (then a non-waiting recv takes the rest, as read would have).
+ * Lock held.  Returns the count. */
+static ssize_t fill_all(int fd, int i, uintptr_t b, size_t got, size_t n, int more)
+{
+	zc_phantom_materialize(b, b + n);
+	if (pipe_read(i, (void *)b, got) != 0)
+		zc_log(1, "sock: pipe %d lost bytes", i); /* cannot happen: it holds them */
+	if (more && got < n) {
+		ssize_t r = REAL(recv)(fd, (void *)(b + got), n - got, MSG_DONTWAIT);
+		if (r > 0)
+			got += (size_t)r;
+	}
+	ZC_ADD(bytes_copied, got);
+	return (ssize_t)got;
+}
+
+/* Moves the first len bytes of pipe i into pipe q (buffers, not bytes).
+ * Returns the bytes moved. */
+static size_t pipe_move(int i, int q, size_t len)
+{
+	size_t done = 0;
+	int r = zc_ownfd_use(&pool[i].r), w = zc_ownfd_use(&pool[q].w);
+	while (r >= 0 && w >= 0 && done < len) {
+		ssize_t k = REAL(splice)(r, NULL, w, NULL, len - done, SPLICE_F_NONBLOCK);
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+	}
+	zc_ownfd_unuse(&pool[q].w);
+	zc_ownfd_unuse(&pool[i].r);
+	pool[i].bytes -= done;
+	pool[q].bytes += done;
+	return done;
+}
+
+/* The bytes at the end of a read (after its whole pages) are the last in
+ * pipe i: the whole pages' bytes move to another pipe first, the end is
+ * read into the buffer, and the other pipe backs the record.  Returns the
+ * pipe holding exactly the len bytes of the pages, or -1 (then they are in
+ * the buffer after all: pages [ps, ps+len) must be ordinary memory). */
+static int split_tail(int i, uintptr_t ps, size_t len, uintptr_t pe, size_t tail)
+{
+	int q = pipe_get(len);
+	size_t moved = q >= 0 ? pipe_move(i, q, len) : 0;
+	if (moved != len) {
+		/* The pages take their bytes after all, in order: what moved
+		 * comes first, then the rest of i. */
+		zc_phantom_materialize(ps, ps + len);
+		if (q >= 0) {
+			pipe_read(q, (void *)ps, moved);
+			zc_sock_pipe_put(q);
+		}
+		pipe_read(i, (void *)(ps + moved), len - moved);
+		pipe_read(i, (void *)pe, tail);
+		return -1;
+	}
+	pipe_read(i, (void *)pe, tail);
+	return q;
+}
+
+/* Lays out the got bytes in pipe i over [b, b+got): partial pages as real
+ * bytes, whole pages as a phantom backed by a pipe.  Lock held.  Returns
+ * the pipe that backs the new record (i or another), or -1 if none was
+ * made (every byte is in the buffer).  Pipe i is the caller's to put. */
+static int place(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got, int stream)
+{
+	uintptr_t ps = page_up(b), pe = page_down(b + got);
+	size_t head = ps - b, tail = b + got - pe;
+	/* What lies under the partial pages gets its bytes first (the new
+	 * record replaces what lies under its pages: phantom.c). */
+	zc_phantom_pipe_overwrite(b, b + got);
+	zc_phantom_materialize(b, ps);
+	zc_phantom_materialize(pe, b + got);
+	if (head)
+		pipe_read(i, (void *)b, head);
+	int q = i;
+	if (tail && (q = split_tail(i, ps, pe - ps, pe, tail)) < 0) {
+		ZC_ADD(bytes_copied, got);
+		return -1;
+	}
+	pool[q].addr = ps;
+	if (zc_phantom_defer_pipe(fd, fi->dev, fi->ino, ps, pe, q, pool[q].gen, stream) != 0) {
+		/* No record (table full, mprotect failed): the pages are
+		 * ordinary memory and take the bytes now. */
+		pipe_read(q, (void *)ps, pe - ps);
+		if (q != i)
+			zc_sock_pipe_put(q);
+		ZC_ADD(bytes_copied, got);
+		return -1;
+	}
+	ZC_ADD(bytes_copied, head + tail);
+	return q;
+}
+
+/* The splice itself, without the lock (it may wait as read would). */
+static ssize_t take(int fd, int i, size_t n)
+{
+	int w = zc_ownfd_use(&pool[i].w);
+	ssize_t got = w >= 0 ? REAL(splice)(fd, NULL, w, NULL, n, 0) : -1;
+	int e = w >= 0 ? errno : EINVAL;
+	zc_ownfd_unuse(&pool[i].w);
+	errno = e;
+	return got;
+}
+
+/* After the splice, under the lock: the count and the buffer. */
+static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got,
+		      size_t n, int stream)
+{
+	pool[i].bytes = got;
+	int more = 0;
+	if (got < n) {
+		int avail = 0;
+		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+	}
+	int q = -1;
+	ssize_t r;
+	if (more || page_down(b + got) <= page_up(b))
+		r = fill_all(fd, i, b, got, n, more);
+	else {
+		q = place(fd, fi, i, b, got, stream);
+		r = (ssize_t)got;
+	}
+	int made = q >= 0;
+	if (q != i)
+		zc_sock_pipe_put(i);
+	zc_det_after_read(&zc_det_state, fd, b, (size_t)r, made);
+	struct zc_stream *s = zc_det_lookup(&zc_det_state, fd, b);
+	if (s && made) {
+		s->why = -1;
+		s->refused = -1;
+	}
+	zc_log(3, "sock: fd %d read %zu of %zu%s", fd, (size_t)r, n, made ? " (pipe phantom)" : "");
+	return r;
+}
+
+ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why)
+{
+	uintptr_t b = (uintptr_t)buf;
+	int saved = errno, stream = -1;
+	zc_lock();
+	int i = reserve(fd, b, n, &stream, why);
+	zc_unlock();
+	if (i < 0)
+		return ZC_PLAIN;
+	if ((*why = sock_refusal(fd)) >= 0) {
+		zc_lock();
+		zc_sock_pipe_put(i);
+		refused(fd, b, *why);
+		zc_unlock();
+		errno = saved;
+		return ZC_PLAIN;
+	}
+	ssize_t got = take(fd, i, n);
+	int e = errno;
+	zc_lock();
+	ssize_t r = ZC_PLAIN;
+	if (got > 0)
+		r = settle(fd, fi, i, b, (size_t)got, n, stream);
+	else
+		zc_sock_pipe_put(i);
+	zc_unlock();
+	if (got < 0 && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE && e != ENOSYS) {
+		/* The socket's own failure (EAGAIN, ECONNRESET, EINTR ...): the
+		 * error is taken from the socket, as read takes it. */
+		errno = e;
+		return -1;
+	}
+	/* 0 (the end, or TCP urgent data) or a socket splice refuses: the
+	 * plain read answers. */
+	errno = saved;
+	return r;
+}
+
+/* ---- the write ----------------------------------------------------------- */
+
+/* Under the lock: a scratch pipe holding a copy (page references, by tee)
+ * of the first len bytes of record pipe i, generation gen at addr; or -1. */
+static int scratch_of(int i, uint32_t gen, uintptr_t addr, size_t len)
+{
+	if (i < 0 || i >= POOL || !pool[i].busy || pool[i].gen != gen || pool[i].addr != addr ||
+	    pool[i].bytes < len)
+		return -1; /* the record went meanwhile */
+	int s = pipe_get(len);
+	if (s < 0)
+		return -1;
+	int r = zc_ownfd_use(&pool[i].r), w = zc_ownfd_use(&pool[s].w);
+	ssize_t t = r >= 0 && w >= 0 ? tee(r, w, len, SPLICE_F_NONBLOCK) : -1;
+	zc_ownfd_unuse(&pool[s].w);
+	zc_ownfd_unuse(&pool[i].r);
+	pool[s].bytes = t > 0 ? (size_t)t : 0;
+	if (t != (ssize_t)len) {
+		zc_sock_pipe_put(s);
+		return -1;
+	}
+	return s;
+}
+
+ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, off_t *pos)
+{
+	int saved = errno;
+	zc_lock();
+	int s = scratch_of(i, gen, addr, len);
+	zc_unlock();
+	if (s < 0) {
+		errno = saved;
+		return ZC_PLAIN;
+	}
+	/* One splice is the write: into a file or block device it stops where
+	 * the write would (a full disk, an I/O error); into a stream socket it
+	 * waits as the write waits (the socket's O_NONBLOCK and SO_SNDTIMEO
+	 * are the kernel's to apply) and returns what went when a signal or an
+	 * error ends it.  It never waits for the pipe, which holds all len
+	 * bytes. */
+	int r = zc_ownfd_use(&pool[s].r);
+	ssize_t k = r >= 0 ? REAL(splice)(r, NULL, out, pos, len, 0) : -1;
+	int e = r >= 0 ? errno : EINVAL;
+	zc_ownfd_unuse(&pool[s].r);
+	if (k > 0) {
+		ZC_ADD(transfers[ZC_T_SPLICE], 1);
+		pool[s].bytes -= (size_t)k;
+	}
+	zc_lock();
+	zc_sock_pipe_put(s);
+	zc_unlock();
+	errno = saved;
+	if (k > 0)
+		return k;
+	/* Nothing went.  The kernel cannot (EINVAL), or the peer went away:
+	 * the plain write raises the SIGPIPE the caller held back for this
+	 * call.  Other failures are the write's own. */
+	if (k == 0 || e == EINVAL || e == ENOSYS || e == EPIPE || e == EBADF)
+		return ZC_PLAIN;
+	return -e;
+}

@@ -1,0 +1,213 @@
+/*
+ * sock_recv - a receiver that read()s a stream socket and write()s what
+ * arrives to a file, as `nc -l >file` and download loops do.  A forked
+ * sender writes a seeded pattern of SIZE bytes in pieces of varying sizes
+ * (so reads return counts that are not whole pages), then closes.
+ *
+ * usage: sock_recv unix|tcp MODE SIZE OUT
+ *   plain    blocking reads into a 128 KiB malloc'd buffer (page + 16)
+ *   aligned  the same into a page-aligned buffer
+ *   nonblock O_NONBLOCK socket, poll(2) when a read says EAGAIN
+ *   peek     recv(MSG_PEEK) of 16 bytes before every read
+ *   header   the receiver checks every chunk's first 8 bytes and one in its
+ *            middle against the pattern (as a protocol reads its header),
+ *            into a page-aligned buffer, and writes the chunk
+ *   fork     forks a child that exits at once after every 16th chunk
+ *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
+ *   relay    writes to a UNIX socketpair instead, whose far end is a
+ *            forked child that reads it (the same way) and writes OUT
+ *   topipe   the same through a pipe
+ *   closerange  close_range(10, ~0U) between every read and its write (a
+ *            daemon closing what it does not know of)
+ *   kill     the receiver kills itself with SIGKILL once it wrote SIZE
+ *            bytes (the sender keeps the connection open meanwhile)
+ *   reset    (tcp) after SIZE bytes the sender resets the connection; the
+ *            receiver reports the error of its next read
+ * Prints the bytes received, the bytes it checked that were wrong and how
+ * the stream ended.
+ */
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "zt.h"
+
+#define CHUNK ZT_CHUNK
+
+static int tcp_pair(int *peer)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &al) != 0)
+		zt_die("listen");
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+		zt_die("connect");
+	int s = accept(l, NULL, NULL);
+	if (s < 0)
+		zt_die("accept");
+	close(l);
+	*peer = c;
+	return s;
+}
+
+static char pattern(long long off)
+{
+	return (char)(off * 7 + off / 4099);
+}
+
+/* The sender: pieces of 16384..131071 bytes of a seeded pattern (reads of
+ * less than a page never pair with their write: the detector would warm up
+ * again and again). */
+static void send_pattern(int sock, long long size, int reset, int hold)
+{
+	char *buf = zt_malloc(131072);
+	uint64_t x = 12345;
+	for (long long done = 0; done < size;) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		size_t n = 16384 + (size_t)(x >> 33) % 114688;
+		if ((long long)n > size - done)
+			n = (size_t)(size - done);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(done + (long long)i);
+		zt_put(sock, buf, n);
+		done += (long long)n;
+	}
+	if (hold) {
+		char c;
+		while (read(sock, &c, 1) > 0) /* until the receiver is gone */
+			;
+	}
+	if (reset) {
+		char c;
+		if (read(sock, &c, 1) != 1) /* the receiver has every byte */
+			zt_die("sync");
+		struct linger lg = { 1, 0 };
+		setsockopt(sock, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	}
+	close(sock);
+	_exit(0);
+}
+
+/* Bytes of the chunk at stream offset at that differ from the pattern. */
+static long long check(const char *buf, size_t n, long long at)
+{
+	long long bad = 0;
+	for (size_t i = 0; i < 8 && i < n; i++)
+		bad += buf[i] != pattern(at + (long long)i);
+	bad += buf[n / 2] != pattern(at + (long long)(n / 2));
+	return bad;
+}
+
+static ssize_t one_read(int s, char *buf, const char *mode)
+{
+	if (strcmp(mode, "peek") == 0) {
+		char p[16];
+		ssize_t k = recv(s, p, sizeof p, MSG_PEEK);
+		if (k < 0)
+			return k;
+	}
+	for (;;) {
+		ssize_t r = read(s, buf, CHUNK);
+		if (r >= 0 || errno != EAGAIN || strcmp(mode, "nonblock") != 0)
+			return r;
+		struct pollfd pf = { s, POLLIN, 0 };
+		poll(&pf, 1, -1);
+	}
+}
+
+/* The far end of a relay: reads the socket as the receiver does and
+ * writes dst. */
+static void relay_sink(int sock, const char *dst)
+{
+	int out = zt_open_out(dst, 0);
+	char *buf = zt_malloc(CHUNK);
+	ssize_t r;
+	while ((r = zt_recv(sock, buf, CHUNK, 0, "read")) > 0)
+		zt_put(out, buf, (size_t)r);
+	_exit(0);
+}
+
+static pid_t sink_pid;
+
+static int relay_to(const char *dst, int use_pipe)
+{
+	int sv[2];
+	if (use_pipe ? pipe(sv) != 0 : socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		zt_die("socketpair");
+	if (use_pipe) { /* the parent writes sv[1], the child reads sv[0] */
+		int t = sv[0];
+		sv[0] = sv[1];
+		sv[1] = t;
+	}
+	sink_pid = zt_fork_reader(sv[0], sv[1], relay_sink, dst);
+	return sv[0];
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5)
+		zt_usage("sock_recv unix|tcp MODE SIZE OUT");
+	const char *mode = argv[2];
+	long long size = atoll(argv[3]);
+	int sv[2];
+	if (strcmp(argv[1], "tcp") == 0)
+		sv[0] = tcp_pair(&sv[1]);
+	else if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		zt_die("socketpair");
+	int reset = strcmp(mode, "reset") == 0;
+	pid_t pid = zt_fork();
+	if (pid == 0) {
+		close(sv[0]);
+		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0);
+	}
+	close(sv[1]);
+	int s = sv[0];
+	if (strcmp(mode, "nonblock") == 0)
+		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+	int aligned = strcmp(mode, "aligned") == 0 || strcmp(mode, "header") == 0;
+	char *buf = aligned ? zt_alloc(CHUNK) : zt_malloc(CHUNK);
+	if (strcmp(mode, "lowat") == 0) {
+		int lw = 4096;
+		if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw) != 0)
+			zt_die("SO_RCVLOWAT");
+	}
+	int out = strcmp(mode, "relay") == 0    ? relay_to(argv[4], 0)
+		  : strcmp(mode, "topipe") == 0 ? relay_to(argv[4], 1)
+						: zt_open_out(argv[4], 0);
+	long long total = 0, chunks = 0, bad = 0;
+	ssize_t r;
+	while ((r = one_read(s, buf, mode)) > 0) {
+		if (strcmp(mode, "header") == 0)
+			bad += check(buf, (size_t)r, total);
+		total += r;
+		chunks++;
+		if (strcmp(mode, "closerange") == 0 && close_range(10, ~0U, 0) != 0)
+			zt_die("close_range");
+		zt_put(out, buf, (size_t)r);
+		if (strcmp(mode, "fork") == 0 && chunks % 16 == 0) {
+			pid_t c = zt_fork();
+			if (c == 0)
+				_exit(0);
+			waitpid(c, NULL, 0);
+		}
+		if (strcmp(mode, "kill") == 0 && total == size)
+			raise(SIGKILL);
+		if (reset && total == size && write(s, "k", 1) != 1)
+			zt_die("sync");
+	}
+	int e = r < 0 ? errno : 0;
+	int st;
+	waitpid(pid, &st, 0);
+	if (sink_pid > 0) {
+		close(out);
+		waitpid(sink_pid, NULL, 0);
+	}
+	printf("received %lld bad %lld end %s sender %d\n", total, bad,
+	       r < 0 ? zt_errname(e) : "eof", st);
+	return 0;
+}
