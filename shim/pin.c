@@ -23,6 +23,7 @@ struct pin {
 	int prog; /* the program's number it was made from; -1 once detached */
 	int refs;
 	unsigned flags_gen;
+	int nowait_refused; /* pwritev2(RWF_NOWAIT) failed with EOPNOTSUPP on it */
 	unsigned long names_gen; /* names_gen read before the pin was last proven */
 	struct zc_fdinfo info;
 };
@@ -181,6 +182,19 @@ void zc_pin_flags_changed(void)
 	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELAXED);
 }
 
+/* Read and set without the engine lock by a write that holds a reference
+ * to pin i: the slot is not reused under it, and a lost race only makes
+ * the refused call once more. */
+int zc_pin_nowait_refused(int i)
+{
+	return __atomic_load_n(&tab[i].nowait_refused, __ATOMIC_RELAXED);
+}
+
+void zc_pin_refuses_nowait(int i)
+{
+	__atomic_store_n(&tab[i].nowait_refused, 1, __ATOMIC_RELAXED);
+}
+
 /* The status flags (O_NONBLOCK, O_APPEND) belong to the description and can
  * be changed through any number that shares it: re-read after a change. */
 static int refresh_flags(struct pin *p)
@@ -260,6 +274,7 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 			return -1;
 		}
 		p->prog = fd;
+		__atomic_store_n(&p->nowait_refused, 0, __ATOMIC_RELAXED);
 		p->names_gen = g; /* the duplicate was made after g was read */
 		p->refs = 1; /* the attachment */
 		zc_pins_live++;

@@ -82,6 +82,15 @@ void zc_pin_range_closed(unsigned lo, unsigned hi);
  */
 void zc_pin_names_changing(void);
 void zc_pin_names_changed(void);
+/*
+ * Whether pin i's description refused pwritev2(RWF_NOWAIT) with EOPNOTSUPP.
+ * The kernel decides that from the open file's FMODE_NOWAIT, fixed when the
+ * file is opened (pipes of many kernels lack it): remembered per pin, the
+ * refused call is made once per description instead of once per write.
+ * Callers hold a reference to i.
+ */
+int zc_pin_nowait_refused(int i);
+void zc_pin_refuses_nowait(int i);
 /* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
 void zc_pin_flags_changed(void);
 /* Detaches every pin whose number no longer names its description (after

@@ -51,6 +51,7 @@ static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); 
 struct wctx {
 	int fd;            /* the program's number */
 	int out;           /* what the bytes go to: the pinned duplicate of fd */
+	int pin;           /* its pin, or -1 */
 	struct zc_fdinfo o; /* the pinned description */
 	int pipe_held;     /* SIGPIPE is blocked (stream socket, after progress) */
 	sigset_t pipe_old; /* the mask to restore */
@@ -135,6 +136,13 @@ static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int 
 	}
 }
 
+/* Has the destination refused pwritev2(RWF_NOWAIT) before (pin.h)?  Only
+ * the program's write and writev are made with it (plain_call). */
+static int refuses_nowait(const struct wctx *w)
+{
+	return w->how == ZC_W_WRITE && w->pin >= 0 && zc_pin_nowait_refused(w->pin);
+}
+
 /*
  * Waits until the destination takes bytes again, as the plain write would
  * wait: through no signal handler (poll returns on one, SA_RESTART or not)
@@ -181,6 +189,42 @@ static int wait_room(struct wctx *w)
  * destination is non-blocking is asked when it is full, not remembered (it
  * can change through another fd, by ioctl, or in another process).
  */
+/*
+ * One call of a piece's bytes, without waiting when *nowait.  A destination
+ * known to refuse RWF_NOWAIT (refuses_nowait) is asked with poll whether it
+ * has room: a pipe with room takes the first page of the piece without
+ * waiting, so the blocking call goes at once, its count final, as after
+ * wait_room (*nowait is cleared); a full one answers as the refused call
+ * would, EOPNOTSUPP, and goes the refusal's way (next_after_nowait).
+ */
+static ssize_t piece_call(struct wctx *w, const struct iovec *v, int cnt, int *nowait)
+{
+	if (*nowait && refuses_nowait(w)) {
+		if (zc_wait_writable(w->out, 0) <= 0) {
+			errno = EOPNOTSUPP;
+			return -1;
+		}
+		*nowait = 0;
+	}
+	return plain_call(w, v, cnt, *nowait);
+}
+
+/* A call made without waiting could not go (EOPNOTSUPP or EAGAIN in e):
+ * returns how the next call is made (1 without waiting, 0 blocking), or -1
+ * when the plain write would return the count so far. */
+static int next_after_nowait(struct wctx *w, int e)
+{
+	if (e == EOPNOTSUPP && w->how == ZC_W_WRITE && w->pin >= 0)
+		zc_pin_refuses_nowait(w->pin);
+	if (zc_fd_nonblocking(w->out))
+		return e == EAGAIN ? -1 : 0; /* else its own non-blocking call, count final */
+	/* Some pipes take no RWF_NOWAIT: wait for room, then one blocking
+	 * write, whose count is final. */
+	if (!wait_room(w))
+		return -1;
+	return e == EAGAIN;
+}
+
 static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct iovec v[ZC_MAX_PIECES];
@@ -198,19 +242,10 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
 	while (done < want) {
-		ssize_t r = plain_call(w, v + k, cnt - k, nowait);
+		ssize_t r = piece_call(w, v + k, cnt - k, &nowait);
 		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
-			int e = errno;
-			if (zc_fd_nonblocking(w->out)) {
-				if (e == EAGAIN)
-					break; /* the plain write returns the count so far */
-				nowait = 0; /* its own non-blocking call, count final */
-				continue;
-			}
-			/* Some pipes take no RWF_NOWAIT: wait for room, then one
-			 * blocking write, whose count is final. */
-			nowait = e == EAGAIN;
-			if (!wait_room(w))
+			nowait = next_after_nowait(w, errno);
+			if (nowait < 0)
 				break;
 			continue;
 		}
@@ -511,6 +546,7 @@ static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
  */
 static int classify_dest(struct wctx *w, int live)
 {
+	w->pin = -1;
 	if (!live)
 		return zc_fd_get(w->fd, &w->o, ZC_FD_CACHED, NULL) < 0 ? ZC_PLAIN : -1;
 	int dpin = zc_pin_get(w->fd, &w->o, 0, NULL);
@@ -521,6 +557,7 @@ static int classify_dest(struct wctx *w, int live)
 		zc_pin_put(dpin);
 		return ZC_PLAIN;
 	}
+	w->pin = dpin;
 	return dpin;
 }
 

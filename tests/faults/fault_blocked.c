@@ -29,6 +29,13 @@
  *   fifo-signal    named FIFO, a SIGALRM (SA_RESTART) reaches the blocked
  *                  write: it returns the count so far (the program rewrote
  *                  pages 8-63 of its buffer with the same bytes)
+ *   full-signal    pipe; an earlier chunk goes by writev with one page of
+ *                  other memory after it (a plain piece after a transfer:
+ *                  zcopy learns whether the pipe takes RWF_NOWAIT), the next
+ *                  one a page shorter; the program rewrote the target chunk's
+ *                  pages 16-63: its first 64 KiB fill the pipe, and a SIGALRM
+ *                  (SA_RESTART) reaches the write waiting for room: it
+ *                  returns the count so far
  *   highfd         file to file; after 8 chunks the program dup2()s another
  *                  file onto descriptor 960 (RLIMIT_NOFILE 1024: the program
  *                  re-executes itself with that limit)
@@ -58,6 +65,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "zt.h"
@@ -78,11 +86,12 @@ enum mode {
 	M_NONBLOCK_ELSEWHERE,
 	M_FIFO_SIGNAL,
 	M_HIGHFD,
+	M_FULL_SIGNAL,
 };
 
 static const char *const mode_names[] = {
 	"jump-rewrite", "jump-close",  "handler-close",      "fork-closeall", "sndtimeo",
-	"fionbio-on",   "fionbio-off", "nonblock-elsewhere", "fifo-signal",   "highfd",
+	"fionbio-on",   "fionbio-off", "nonblock-elsewhere", "fifo-signal",   "highfd",       "full-signal",
 };
 
 static enum mode mode;
@@ -274,6 +283,7 @@ static void *changer(void *arg)
 		pthread_kill(copier, SIGALRM);
 		return NULL;
 	case M_FIFO_SIGNAL:
+	case M_FULL_SIGNAL:
 		pthread_kill(copier, SIGALRM);
 		wait_returned();
 		break;
@@ -482,7 +492,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < TARGET; i++) {
 		if (read(src_fd, buf, CH) != CH)
 			zt_die("read");
-		write_all(buf, CH);
+		if (mode == M_FULL_SIGNAL && i == TARGET - 2) {
+			static char other[ZT_PAGE];
+			memset(other, 'o', sizeof other);
+			struct iovec v[2] = { { buf, CH }, { other, ZT_PAGE } };
+			if (writev(dst_fd, v, 2) != CH + ZT_PAGE)
+				zt_die("writev");
+		} else if (mode == M_FULL_SIGNAL && i == TARGET - 1) {
+			write_all(buf + ZT_PAGE, CH - ZT_PAGE); /* the reader holds at a chunk's end */
+		} else {
+			write_all(buf, CH);
+		}
 	}
 	/* The reader took everything so far: the destination is empty. */
 	reader_wait_held();
@@ -513,6 +533,9 @@ int main(int argc, char **argv)
 		((volatile char *)buf)[CH - ZT_PAGE] = buf[CH - ZT_PAGE];
 	if (mode == M_FIFO_SIGNAL)
 		for (int k = 8; k < 64; k++)
+			((volatile char *)buf)[k * ZT_PAGE] = buf[k * ZT_PAGE];
+	if (mode == M_FULL_SIGNAL)
+		for (int k = 16; k < 64; k++)
 			((volatile char *)buf)[k * ZT_PAGE] = buf[k * ZT_PAGE];
 
 	/* volatile: a siglongjmp out of the write leaves them as they were. */

@@ -105,6 +105,12 @@ static const struct {
 	{ "fifo-signal",
 	  { "target write of 262144 returned 65536 OK\n", "signal handler ran 1 time(s)\n",
 	    READER_ALL } },
+	/* ---- a signal while a pipe known to refuse RWF_NOWAIT is full ----
+	 * The first 64 KiB fill the pipe; the rest waits for room, and the
+	 * signal ends the write with the count so far. */
+	{ "full-signal",
+	  { "target write of 262144 returned 65536 OK\n", "signal handler ran 1 time(s)\n",
+	    READER_ALL } },
 };
 
 START_TEST(blocked)
