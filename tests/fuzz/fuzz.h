@@ -131,6 +131,7 @@ struct fz_setup {
 	int ssrc_tcp;
 	size_t ssrc_bytes;
 	uint64_t ssrc_seed;
+	int ssrc_small; /* pieces of at most 2 KiB */
 };
 
 /* ---- pieces ---------------------------------------------------------------- */

@@ -260,7 +260,8 @@ static void ssrc_peer(int fd, const struct fz_setup *w)
 	fz_close_all_but(fd, -1);
 	for (size_t done = 0; done < w->ssrc_bytes;) {
 		long p = fz_below(&r, 100);
-		size_t n = p < 5    ? 1 + (size_t)fz_below(&r, 255)
+		size_t n = w->ssrc_small ? 1 + (size_t)fz_below(&r, 2048)
+			 : p < 5    ? 1 + (size_t)fz_below(&r, 255)
 			 : p < 25   ? 256 + (size_t)fz_below(&r, 3840)
 			 : p < 75   ? 4096 + (size_t)fz_below(&r, 61440)
 				    : 65536 + (size_t)fz_below(&r, 196608);
