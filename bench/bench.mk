@@ -10,7 +10,9 @@
 #                     settings (guards) against plain; writes docs/bench-guard.md
 #                     (GUARD_BENCH_SIZE in MiB, BENCH_RUNS)
 # Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
-# BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS (see bench/harness.c).
+# BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS BENCH_ONLY (see bench/harness.c).
+# BENCH_ONLY=sock- runs only the socket-source rows (no sweep), reported in
+# build/bench/benchmarks-only.md (docs/benchmarks.md is left alone).
 
 BENCH_DIR_OUT := $(BUILD)/bench
 BENCH_CFLAGS  := $(CFLAGS) $(WARN) -std=gnu11

@@ -7,6 +7,9 @@
  * With -s the same loop uses stdio: fread() from a FILE of SRC, fwrite() to
  * a FILE of DST or stdout, each with glibc's default buffer.
  *
+ * SRC "-" is standard input, which the socket scenarios connect to a
+ * loopback TCP connection: the receiver or relay that reads what arrives.
+ *
  * usage: copy [-s] [-b CHUNK] SRC [DST]
  */
 #include <errno.h>
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
 	bench_args(argc, argv, "sb:", "copy [-s] [-b CHUNK] SRC [DST]", &chunk, &use_stdio);
 	if (use_stdio)
 		return stdio_copy(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, chunk);
-	in = open(argv[optind], O_RDONLY);
+	in = strcmp(argv[optind], "-") == 0 ? 0 : open(argv[optind], O_RDONLY);
 	if (in < 0)
 		die("open", argv[optind]);
 	if (optind + 1 < argc) {

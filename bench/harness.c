@@ -18,7 +18,10 @@
  *        harness --report SAVED --docs DIR   (rewrite the docs from a saved run)
  * env:   BENCH_SIZE (512M), BENCH_RUNS (7), BENCH_CHUNK (128K), BENCH_DIR
  *        (parent of the work directory, default /tmp), BENCH_COLD, BENCH_SWEEP,
- *        BENCH_SWEEP_FILE, BENCH_PEERS (1 = on, 0 = off)
+ *        BENCH_SWEEP_FILE, BENCH_PEERS (1 = on, 0 = off), BENCH_ONLY (an id
+ *        prefix such as "sock-": only those scenarios run, no sweep, and the
+ *        report goes to benchmarks-only.md in the --bin directory, never to
+ *        the docs)
  */
 #include <errno.h>
 #include <signal.h>
@@ -127,6 +130,27 @@ static void plan(struct bench *b)
 					s->nv = k; /* peers copy with their own loops */
 		}
 	}
+	/* Stream sockets as sources: a receiver storing what arrives on a
+	 * loopback TCP connection (socket -> file) and a relay forwarding it to
+	 * another (socket -> socket), by read size. */
+	static const size_t sock_chunks[] = { 128 << 10, 1 << 20 };
+	for (size_t i = 0; i < sizeof(sock_chunks) / sizeof(sock_chunks[0]); i++) {
+		char id[16], title[96];
+		size_t c = sock_chunks[i];
+		for (int f = 0; f < 2; f++) {
+			fmt(id, sizeof(id), "sock-%s-%zu%s", f ? "ext4" : "tcp",
+			    c >= (1 << 20) ? c >> 20 : c >> 10, c >= (1 << 20) ? "m" : "k");
+			fmt(title, sizeof(title), "TCP loopback -> %s, reads of %zu KiB",
+			    f ? "file, ext4" : "TCP loopback", c >> 10);
+			s = add_scen(b, id, title, f ? D_FILE : D_TCP, f ? b->ext4_dir : b->work,
+				     f ? b->ext4_src : b->src, 0);
+			s->chunk = c;
+			s->sock_src = 1;
+			for (int k = 0; k < s->nv; k++)
+				if (s->v[k].kind == V_PEER)
+					s->nv = k; /* the peers read files, not sockets */
+		}
+	}
 	if (b->cold && !b->quick) {
 		add_scen(b, "pipe-cold", "file -> pipe", D_PIPE, b->work, b->src, 1);
 		add_scen(b, "devnull-cold", "file -> /dev/null", D_NULL, b->work, b->src, 1);
@@ -173,6 +197,10 @@ static void run_scen(struct bench *b, struct scen *s)
 {
 	if (*s->skipped || stopping)
 		return;
+	if (*b->only && strncmp(s->id, b->only, strlen(b->only)) != 0) {
+		fmt(s->skipped, sizeof(s->skipped), "not run (BENCH_ONLY=%s)", b->only);
+		return;
+	}
 	/* Verification: every program once, outputs hashed; untimed. */
 	for (int i = 0; i < s->nv && !stopping; i++)
 		run_one(b, s, &s->v[i], 1, 0);
@@ -248,7 +276,7 @@ static int write_docs(struct bench *b, const char *path)
 			for (int k = 0; k < b->scen[i].nv; k++)
 				b->scen[i].v[k].peer = NULL; /* pointers of the process that ran it */
 	}
-	fmt(md, sizeof(md), "%s/benchmarks.md", b->docs);
+	fmt(md, sizeof(md), "%s/%s", b->docs, *b->only ? "benchmarks-only.md" : "benchmarks.md");
 	if (report_write(b, md) < 0)
 		return 1;
 	for (int w = 0; w < b->nsweep; w++) {
@@ -333,6 +361,12 @@ int main(int argc, char **argv)
 	b->sweep = env_int("BENCH_SWEEP", 1);
 	b->sweep_file = env_int("BENCH_SWEEP_FILE", 1);
 	b->peers = env_int("BENCH_PEERS", 1);
+	if (getenv("BENCH_ONLY") && *getenv("BENCH_ONLY")) {
+		/* A partial run must not replace the full report in the docs. */
+		fmt(b->only, sizeof(b->only), "%.15s", getenv("BENCH_ONLY"));
+		b->sweep = 0;
+		fmt(b->docs, sizeof(b->docs), "%s", b->bin);
+	}
 	b->timeout = b->quick ? 30 : 300;
 	if (!b->size || !b->chunk || b->runs < 1 || b->runs > MAXRUNS) {
 		fprintf(stderr, "bench: bad BENCH_SIZE, BENCH_CHUNK or BENCH_RUNS (1..%d)\n", MAXRUNS);
@@ -419,7 +453,7 @@ int main(int argc, char **argv)
 		printf("bench-quick: all outputs identical\n");
 		return 0;
 	}
-	{
+	if (!*b->only) {
 		/* Keep the measurements, so the docs can be rewritten without a rerun. */
 		char path[MAXPATH + 32];
 		FILE *f;

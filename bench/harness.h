@@ -64,6 +64,8 @@ struct scen {
 	enum dest dest;
 	int cold;                  /* source dropped from the page cache before each run */
 	int sweep;                 /* a sweep point: ZCOPY_MIN_CHUNK=4096 for A and B */
+	int sock_src;              /* source: a loopback TCP connection on the copier's
+				      stdin, fed with src by the ideal program (sendfile) */
 	size_t chunk;
 	char dir[MAXPATH];         /* holds src and dst */
 	char src[MAXPATH];
@@ -83,6 +85,7 @@ struct bench {
 	unsigned timeout;          /* seconds per run */
 	char lib[MAXPATH], bin[MAXPATH], work[MAXPATH], docs[MAXPATH];
 	char out[MAXPATH];         /* the build directory given as --bin */
+	char only[16];             /* BENCH_ONLY: run the scenarios whose id starts so */
 	char command[512];         /* "BENCH_RUNS=5 make bench": what produced the run */
 	char src[MAXPATH];         /* source file in the work dir */
 	uint64_t src_hash;

@@ -8,6 +8,13 @@
  *   anything else sendfile (/dev/null, stream sockets)
  * It is the upper bound zcopy is measured against, not a peer.
  *
+ * SRC "-" is standard input.  When that is a stream socket (the socket
+ * scenarios) the program is the hand-written receiver or relay: each chunk
+ * is one splice of the socket into a pipe of CHUNK bytes (taking what a
+ * read of CHUNK would return), then splices of the pipe to the
+ * destination, whatever it is.  The harness also runs it with a file
+ * source as the sender of those scenarios (sendfile into the socket).
+ *
  * usage: ideal [-b CHUNK] SRC [DST]      (DST omitted: stdout)
  */
 #include <errno.h>
@@ -42,6 +49,35 @@ static ssize_t move(enum how how, int in, loff_t *off, int out, size_t len)
 	}
 }
 
+/* socket -> pipe -> out, one read-sized splice per chunk. */
+static void from_socket(int in, int out, size_t chunk)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		die("pipe");
+	/* A pipe as large as a chunk, so one splice takes what one read would
+	 * (pipe-max-size permitting; a smaller pipe only means shorter reads). */
+	fcntl(p[1], F_SETPIPE_SZ, (int)chunk);
+	for (;;) {
+		ssize_t n = splice(in, NULL, p[1], NULL, chunk, SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("splice from the socket");
+		if (n == 0)
+			return;
+		while (n > 0) {
+			ssize_t w = splice(p[0], NULL, out, NULL, (size_t)n, SPLICE_F_MOVE);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				die("splice to the destination");
+			n -= w;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	size_t chunk = 128 * 1024;
@@ -51,7 +87,7 @@ int main(int argc, char **argv)
 	loff_t off = 0;
 
 	bench_args(argc, argv, "b:", "ideal [-b CHUNK] SRC [DST]", &chunk, NULL);
-	in = open(argv[optind], O_RDONLY);
+	in = strcmp(argv[optind], "-") == 0 ? 0 : open(argv[optind], O_RDONLY);
 	if (in < 0 || fstat(in, &ist) < 0)
 		die(argv[optind]);
 	if (optind + 1 < argc) {
@@ -61,6 +97,10 @@ int main(int argc, char **argv)
 	}
 	if (fstat(out, &ost) < 0)
 		die("fstat");
+	if (S_ISSOCK(ist.st_mode)) {
+		from_socket(in, out, chunk);
+		goto done;
+	}
 	how = S_ISFIFO(ost.st_mode) ? H_SPLICE : S_ISREG(ost.st_mode) ? H_CFR : H_SENDFILE;
 
 	for (;;) {
@@ -86,6 +126,7 @@ int main(int argc, char **argv)
 		if (n == 0)
 			break;
 	}
+done:
 	if (close(out) < 0)
 		die("close");
 	close(in);

@@ -117,6 +117,10 @@ static int target(const char *id, double *ba, double *bi)
 		return *ba = 1.15, 1;
 	if (strcmp(id, "xfs") == 0)
 		return *ba = 10, 1;
+	if (strncmp(id, "sock-tcp-", 9) == 0)
+		return *ba = 1.5, 1;
+	if (strncmp(id, "sock-ext4-", 10) == 0)
+		return *ba = 1.2, 1;
 	return 0;
 }
 
@@ -129,9 +133,17 @@ void report_scen_text(FILE *f, const struct bench *b, struct scen *s)
 		fprintf(f, "%s\n", s->skipped);
 		return;
 	}
-	fprintf(f, "%s on %s; output to %s; chunk %zu KiB; %d runs per program.\n\n",
-		s->dest == D_FILE ? "Source and destination" : "Source", s->fs, consumer_of(s),
-		s->chunk / 1024, a ? a->nruns : 0);
+	if (s->sock_src)
+		fprintf(f, "Source: a loopback TCP connection on the copier's standard input, fed "
+			   "by build/bench/ideal (sendfile of a file on %s, started with the clock; "
+			   "its CPU is not counted)", s->fs);
+	else
+		fprintf(f, "%s on %s", s->dest == D_FILE ? "Source and destination" : "Source",
+			s->fs);
+	fprintf(f, "; output to %s; chunk %zu KiB; %d runs per program.%s\n\n", consumer_of(s),
+		s->chunk / 1024, a ? a->nruns : 0,
+		s->sock_src ? " The ideal program splices the socket into a pipe of one chunk "
+			      "and the pipe to the destination." : "");
 	fprintf(f, "| program | median s | min s | max s | GiB/s | user+sys s | vs A (pairwise) |\n");
 	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < s->nv; i++) {

@@ -31,15 +31,17 @@ static int listen_fd = -1;
 static struct sockaddr_in listen_addr;
 static char stats_path[MAXPATH];
 static char sink_path[MAXPATH];
-/* Children of the run in progress, killed by the timeout alarm. */
-static volatile pid_t kids[2];
+static char feed_path[MAXPATH];
+/* Children of the run in progress, killed by the timeout alarm: the copier,
+ * the consumer and the sender of a socket source. */
+static volatile pid_t kids[3];
 static volatile sig_atomic_t timed_out;
 
 static void on_alarm(int sig)
 {
 	(void)sig;
 	timed_out = 1;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (kids[i] > 0)
 			kill(kids[i], SIGKILL);
 }
@@ -56,6 +58,7 @@ void run_init(struct bench *b)
 
 	fmt(stats_path, sizeof(stats_path), "%s/zcopy-stats.json", b->work);
 	fmt(sink_path, sizeof(sink_path), "%s/sink", b->bin);
+	fmt(feed_path, sizeof(feed_path), "%s/ideal", b->bin);
 	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	memset(&listen_addr, 0, sizeof(listen_addr));
 	listen_addr.sin_family = AF_INET;
@@ -94,6 +97,21 @@ static int build_env(char **env, int cap, char extra[][MAXPATH], int nextra)
 		env[n++] = extra[i];
 	env[n] = NULL;
 	return n;
+}
+
+/* A loopback TCP connection: *snd is the connecting end, *rcv the accepted. */
+static int tcp_pair(int *snd, int *rcv)
+{
+	*snd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	*rcv = -1;
+	if (listen_fd < 0 || *snd < 0 ||
+	    connect(*snd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
+	    (*rcv = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		if (*snd >= 0)
+			close(*snd);
+		return -1;
+	}
+	return 0;
 }
 
 static pid_t spawn(char **argv, char **envp, int in, int out)
@@ -201,7 +219,7 @@ static int build_argv(struct bench *b, struct scen *s, struct vres *v, char **ar
 			argv[n++] = "-s"; /* the stdio copier: fread/fwrite */
 		argv[n++] = "-b";
 		argv[n++] = chunk;
-		argv[n++] = s->src;
+		argv[n++] = s->sock_src ? "-" : s->src;
 		if (s->dest == D_FILE)
 			argv[n++] = s->dst;
 	} else {
@@ -222,10 +240,11 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 	char *argv[16], *envp[512], chunk[32];
 	char extra[4][MAXPATH];
 	int nextra = 0, stdout_file, out = -1, res[2] = {-1, -1}, cons = -1;
-	pid_t sink = 0, pid;
+	int feed_out = -1, in = -1;
+	pid_t sink = 0, pid, feed = 0;
 	struct rusage ru;
 	double t0, t1;
-	int st, sst = 0;
+	int st, sst = 0, fst = 0;
 	char rbuf[128];
 	uint64_t got = 0, hash = 0;
 
@@ -261,13 +280,8 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 				return fail(v, "pipe: %s", strerror(errno));
 			cons = p[0];
 			out = p[1];
-		} else {
-			int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (listen_fd < 0 || c < 0 ||
-			    connect(c, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0 ||
-			    (cons = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-				return fail(v, "loopback connection: %s", strerror(errno));
-			out = c;
+		} else if (tcp_pair(&out, &cons) < 0) {
+			return fail(v, "loopback connection: %s", strerror(errno));
 		}
 		sink = spawn(sargv, senv, cons, res[1]);
 		close(cons);
@@ -281,20 +295,36 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 	}
 	if (out < 0)
 		return fail(v, "output: %s", strerror(errno));
+	if (s->sock_src && tcp_pair(&feed_out, &in) < 0)
+		return fail(v, "loopback connection: %s", strerror(errno));
 
 	timed_out = 0;
 	kids[1] = sink;
 	t0 = now();
-	pid = spawn(argv, envp, -1, out);
+	if (s->sock_src) {
+		/* The sender: the ideal program's sendfile of the source into the
+		 * connection, started with the clock; its CPU is not the copier's. */
+		char fchunk[] = "1048576";
+		char *fargv[] = {feed_path, "-b", fchunk, s->src, NULL};
+		char *fenv[] = {NULL};
+		feed = spawn(fargv, fenv, -1, feed_out);
+		kids[2] = feed;
+		close(feed_out);
+	}
+	pid = spawn(argv, envp, in, out);
 	kids[0] = pid;
 	close(out); /* the consumer sees EOF when the copier exits */
+	if (in >= 0)
+		close(in);
 	alarm(b->timeout);
 	st = reap(pid, &ru);
 	if (sink > 0)
 		sst = reap(sink, NULL);
 	t1 = now();
+	if (feed > 0)
+		fst = reap(feed, NULL);
 	alarm(0);
-	kids[0] = kids[1] = 0;
+	kids[0] = kids[1] = kids[2] = 0;
 
 	if (res[0] >= 0) {
 		ssize_t n = read(res[0], rbuf, sizeof(rbuf) - 1);
@@ -307,6 +337,8 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		return fail(v, "%s: killed after the %u s timeout", argv[0], b->timeout);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return fail(v, "%s: wait status 0x%x", argv[0], st);
+	if (feed > 0 && (!WIFEXITED(fst) || WEXITSTATUS(fst) != 0))
+		return fail(v, "%s: sender failed (wait status 0x%x)", argv[0], fst);
 	if (sink > 0 && (!WIFEXITED(sst) || WEXITSTATUS(sst) != 0))
 		return fail(v, "%s: consumer failed (wait status 0x%x)", argv[0], sst);
 	if (s->dest == D_FILE) {

@@ -586,6 +586,11 @@ static void finish(struct ctxst *c)
 			fz_readers_drain(); /* fclose writes them */
 		lg(c, "end fclose %d = %d\n", i, fclose(fzw.fp[i]));
 	}
+	{
+		char line[100];
+		fz_ssrc_rest(line, sizeof line);
+		lg(c, "end ssrc left %s\n", line);
+	}
 	for (int i = 0; i < 2; i++)
 		fz_reader_cont(i);
 	flush_log(c);

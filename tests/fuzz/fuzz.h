@@ -85,13 +85,14 @@ struct fz_script {
 /* ---- the world ------------------------------------------------------------ */
 
 #define NFILES 6      /* f0..f3 main, f4..f5 the thread's */
-#define NFDS 12       /* fd slots, see below */
+#define NFDS 13       /* fd slots, see below */
 #define NBUFS 8       /* b0..b5 main, b6..b7 the thread's */
 #define NFPS 2        /* FILE slots */
 #define STATIC_BUF (1u << 20)
 
 /* fd slots 0..5 are the files' fds, then: */
-enum { FD_PIPE = 6, FD_SOCK = 7, FD_DGRAM = 8, FD_NULL = 9, FD_SPARE = 10, FD_HIGH = 11 };
+enum { FD_PIPE = 6, FD_SOCK = 7, FD_DGRAM = 8, FD_NULL = 9, FD_SPARE = 10, FD_HIGH = 11,
+       FD_SSRC = 12 /* a stream socket as a source: the peer's bytes wait in it */ };
 #define DUP2_HIGH 99  /* dup2 target meaning "the high fd" (near zcopy's own) */
 #define OPEN_AT 4     /* open flag: the new fd takes the slot's number (dup2) */
 
@@ -124,6 +125,13 @@ struct fz_setup {
 	size_t buf_size[NBUFS];
 	int fp_file[NFPS];
 	int append_slot; /* fd slot opened O_APPEND, or -1 */
+	/* The socket source (slot 12): UNIX socketpair or loopback TCP, how
+	 * many bytes its peer writes, and the seed of their pattern and of the
+	 * piece sizes it writes them in. */
+	int ssrc_tcp;
+	size_t ssrc_bytes;
+	uint64_t ssrc_seed;
+	int ssrc_small; /* pieces of at most 2 KiB */
 };
 
 /* ---- pieces ---------------------------------------------------------------- */
@@ -180,6 +188,8 @@ struct fz_world {
 	int quit_wr[2];        /* a 'q' here makes the pipe or socket reader quit */
 	int gone[2];           /* that reader quit (peer op): its end is closed */
 	int gone_status[2];    /* and its wait status */
+	int ssrc_keep;         /* our own dup of the socket source, for the end state */
+	size_t ssrc_queued;    /* bytes its peer wrote (all queued before the script) */
 };
 extern struct fz_world fzw;
 int fz_world_setup(const struct fz_setup *w, const char *dir);
@@ -234,6 +244,10 @@ extern int fz_in_flight;
  * read and write (close/open, dup2, fclose/freopen of an fdopen). */
 extern int fz_fd_reuse;
 extern int fz_verbose; /* --verbose: what the helper saw, on stderr */
+/* --sock-src: copy loops also read from the socket source (slot 12). */
+extern int fz_sock_src;
+/* What is left in the socket source, read without waiting: "bytes hash". */
+void fz_ssrc_rest(char *line, size_t cap);
 /* Hash and length of file i's bytes; the file is removed. */
 uint64_t fz_file_hash(int i, uint64_t *bytes);
 

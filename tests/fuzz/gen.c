@@ -65,6 +65,16 @@ void fz_setup_from_seed(uint64_t seed, struct fz_setup *w)
 	for (int i = 0; i < NFPS; i++)
 		w->fp_file[i] = (int)fz_below(&r, 4);
 	w->append_slot = fz_below(&r, 4) == 0 ? (int)fz_below(&r, 4) : -1;
+	/* Drawn last, so the rest of the world is what it was before. */
+	w->ssrc_tcp = (int)fz_below(&r, 2);
+	w->ssrc_bytes = fz_below(&r, 8) == 0 ? (size_t)fz_below(&r, 20000)
+					      : 16384 + (size_t)fz_below(&r, 1 << 20);
+	w->ssrc_seed = fz_rand(&r);
+	/* One seed in three writes small pieces only: more socket buffers
+	 * than a read's pipe has slots for the bytes asked. */
+	w->ssrc_small = fz_below(&r, 3) == 0;
+	if (w->ssrc_small && w->ssrc_bytes > 256 * 1024)
+		w->ssrc_bytes = 256 * 1024;
 }
 
 /* ---- the script --------------------------------------------------------------- */
@@ -113,6 +123,8 @@ long gen_buf_off(struct gen *g)
 /* A main-context file fd slot (slot 10 starts as a second open of f0). */
 int gen_main_file_fd(struct gen *g)
 {
+	if (fz_sock_src && P(g, 40))
+		return FD_SSRC; /* drawn only then: other seeds keep their scripts */
 	return P(g, 90) ? (int)fz_below(&g->r, 4) : FD_SPARE;
 }
 
@@ -200,8 +212,11 @@ static void meddle(struct gen *g, int src, int dst, int buf, long boff, long len
 		g->ctx = saved;
 	} else if (p < 94 && !g->thread_live) {
 		EMIT(g, OP_DUP2, src, DUP2_HIGH, 0, 0, 0);
-	} else if (p < 95) {
-		/* The program's own sendfile into its source, over what it read. */
+	} else if (p < 95 && src != FD_SSRC) {
+		/* The program's own sendfile into its source, over what it read.
+		 * (Not into the socket source: its peer is gone, and whether a
+		 * TCP send after the peer's FIN fails depends on when its RST
+		 * comes back.) */
 		EMIT(g, OP_LSEEK, src, pos + fz_below(&g->r, len + 1), SEEK_SET, 0, 0);
 		EMIT(g, OP_SENDFILE, src, (int)fz_below(&g->r, 4), 1 + fz_below(&g->r, 2 * PAGE),
 		     fz_below(&g->r, 1 << 20), 0);
@@ -243,6 +258,10 @@ void gen_chain(struct gen *g, int src, int dst, int steps)
 	long pos = P(g, 80) ? fz_below(&g->r, 128) * PAGE : fz_below(&g->r, 1 << 20);
 	long opos = fz_below(&g->r, 64) * PAGE;
 	enum style st = pick_style(g, dst);
+	/* A socket has no offsets (pread is ESPIPE) and no FILE here: the
+	 * reads of a receiver are read, readv, and read before a send. */
+	if (src == FD_SSRC && st != ST_RW && st != ST_VV && st != ST_RS)
+		st = ST_RW;
 	int fp = (int)fz_below(&g->r, NFPS);
 	/* A new malloc block for every read, as python and perl make them (the
 	 * freed one usually comes back at the same address). */

@@ -9,6 +9,8 @@
  *                                                 their fd numbers at every step
  *   fuzz ... --in-flight                          let files change while bytes
  *                                                 written from them are in flight
+ *   fuzz ... --sock-src                           generate copy loops that also
+ *                                                 read the socket source (slot 12)
  *
  * The log (one line per op, then the end state) goes to stdout; the world
  * lives in a private directory under $TMPDIR that is removed afterwards.
@@ -34,7 +36,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz --seed S [--nops N] [--script FILE] [--ops LIST] [--avoid LIST]"
-			" [--in-flight] [--fd-reuse] [--verbose] [--dump]\n");
+			" [--in-flight] [--fd-reuse] [--sock-src] [--verbose] [--dump]\n");
 	exit(2);
 }
 
@@ -71,6 +73,8 @@ int main(int argc, char **argv)
 			fz_in_flight = 1;
 		else if (!strcmp(a, "--fd-reuse"))
 			fz_fd_reuse = 1; /* scripts generated with heavy fd reuse */
+		else if (!strcmp(a, "--sock-src"))
+			fz_sock_src = 1; /* copy loops also read the socket source */
 		else if (i + 1 >= argc)
 			usage();
 		else if (!strcmp(a, "--seed"))

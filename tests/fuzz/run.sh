@@ -23,6 +23,9 @@
 #          --fd-reuse: seeds generate copy loops that reuse their fd
 #          numbers between every read and write (close/open, dup2, and
 #          fclose/freopen of an fdopen, which close inside libc)
+#          --sock-src: copy loops also read the socket source (slot 12, a
+#          stream socket its peer filled with a seeded pattern in seeded
+#          pieces before the script started)
 #          --in-flight (FUZZ_IN_FLIGHT=1): files change without waiting for
 #          the pipe and socket readers to take what was written from them,
 #          which shows zcopy's documented limit (tests/fuzz/limits)
@@ -38,7 +41,7 @@ TOOL=${TOOL:-$root/build/zcopy}
 JOBS=${JOBS:-2}
 # A --one child gets the settings from its parent's environment.
 if [ "${1:-}" != --one ]; then
-	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0} REUSE=
+	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0} REUSE= SSRC=
 fi
 MINIMISE=3
 REQUIRE=0
@@ -58,8 +61,15 @@ run_mode() {
 		timeout -k 5 "$TIMEOUT" "$FUZZ" --verbose "$@" >"$out" 2>"$out.err" ;;
 	on) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=0 ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=${STATS:-/dev/null} \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
-	guard) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK \
-		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
+	guard) if [ -n "${GSTATS:-}" ]; then
+		# --sock-src: socket reads are deferred only with guards; their
+		# stats say whether the socket source engaged.
+		LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=$GSTATS \
+			timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err"
+	else
+		LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK \
+			timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err"
+	fi ;;
 	esac
 	echo "exit $?" >>"$out"
 }
@@ -82,11 +92,11 @@ one() {
 	mkdir -p "$w"
 	case $id in
 	*/*) args=(--script "$id") ;;
-	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse}) ;;
+	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src}) ;;
 	esac
 	run_mode plain "$w/plain" "${args[@]}"
 	STATS=$w/stats.%p run_mode on "$w/on" "${args[@]}"
-	run_mode guard "$w/guard" "${args[@]}"
+	GSTATS=${SSRC:+$w/gstats.%p} run_mode guard "$w/guard" "${args[@]}"
 	# --stress N: the zcopy run N more times at once, to bring out
 	# divergences that need load; the first that differs is kept.
 	local t
@@ -99,7 +109,7 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 status=ok news blocked stats
+	local ops zc=0 ss=0 status=ok news blocked stats
 	# A run that died by a signal has no "end ops": count its op lines.
 	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
 		END { print n != "" ? n : k + 0 }' "$w/plain")
@@ -111,6 +121,13 @@ one() {
 	stats=("$w"/stats.*)
 	if [ -f "${stats[0]}" ]; then
 		zc=$("$TOOL" stats --sum bytes_zero_copy "${stats[@]}") || zc=0
+	fi
+	# Bytes the guard run moved by splice from the socket source (its
+	# streams' records name the source "socket:[inode]").
+	if [ -n "$SSRC" ]; then
+		ss=$(cat "$w"/gstats.* 2>/dev/null |
+			grep -o '"src":"socket:[^"]*","dst_kind":"[^"]*","dst":"[^"]*","bytes_zero_copy":[0-9]*' |
+			awk -F: '{ s += $NF } END { print s + 0 }')
 	fi
 	for m in on guard; do
 		local l
@@ -127,7 +144,7 @@ one() {
 		cmp -s "$w/plain" "$w/plain2" ||
 			status="nondeterministic:plain:$(first_diff "$w/plain" "$w/plain2")"
 	fi
-	echo "$id ${ops:-0} $zc $news ${blocked:-0} $status" >"$w/result"
+	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} $status" >"$w/result"
 }
 
 # ---- shrinking --------------------------------------------------------------
@@ -159,7 +176,7 @@ shrink() {
 	kind=$(line_kind "$w/plain" "$line")
 	case $id in
 	*/*) cp "$id" "$w/full.script" ;;
-	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} --dump >"$w/full.script" ;;
+	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src} --dump >"$w/full.script" ;;
 	esac
 	seedline=$(grep -m1 '^seed' "$w/full.script")
 	grep -v '^seed' "$w/full.script" | grep -v '^ *#' | grep -v '^ *$' >"$w/ops"
@@ -241,6 +258,7 @@ while [ $# -gt 0 ]; do
 	--stress) STRESS=$2; shift ;;
 	--in-flight) IN_FLIGHT=1 ;;
 	--fd-reuse) REUSE=1 ;;
+	--sock-src) SSRC=1 ;;
 	--script) ids+=("script:$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift ;;
 	*-*) for ((s = ${1%-*}; s <= ${1#*-}; s++)); do ids+=("$s"); done ;;
 	[0-9]*) ids+=("$1") ;;
@@ -258,15 +276,16 @@ mkdir -p "$WORK"
 # Every run of this invocation uses the same library, even if it is rebuilt
 # meanwhile.
 cp "$LIB" "$WORK/libzcopy.so" && LIB=$WORK/libzcopy.so
-export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE
+export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE SSRC
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 
-seeds=0 ops=0 engaged=0 zc=0 div=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
+seeds=0 ops=0 engaged=0 zc=0 div=0 sseng=0 sszc=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
 for id in "${ids[@]}"; do
 	id=${id#script:}
-	read -r _ o z na np ns nl nb status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
-		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 status=missing; }
+	read -r _ o z na np ns nl nb sz status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
+		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 status=missing; }
+	[ "$sz" -gt 0 ] && sseng=$((sseng + 1)) sszc=$((sszc + sz))
 	seeds=$((seeds + 1)) ops=$((ops + o)) zc=$((zc + z))
 	narm=$((narm + na)) npeer=$((npeer + np)) nsig=$((nsig + ns)) nlim=$((nlim + nl)) nblk=$((nblk + nb))
 	[ "$z" -gt 0 ] && engaged=$((engaged + 1))
@@ -293,6 +312,8 @@ echo "fuzz: $seeds seeds, $ops operations, engaged in $engaged seeds ($pct%)," \
 	"$zc bytes zero-copy, $div divergent, $(($(date +%s) - start))s"
 echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked writes)," \
 	"$npeer peers quit, $nsig sig, $nlim rlimit"
+[ -z "$SSRC" ] || echo "fuzz: the socket source was read by splice in $sseng seeds" \
+	"($sszc bytes zero-copy, ZCOPY_GUARD=1 run)"
 if [ "$div" -ne 0 ]; then
 	echo "fuzz: logs and shrunk scripts kept in $WORK"
 	exit 1
@@ -301,6 +322,10 @@ fi
 
 if [ "$REQUIRE" = 1 ] && [ "$engaged" -eq 0 ]; then
 	echo "fuzz: no seed engaged zcopy: the fuzzer tested nothing" >&2
+	exit 1
+fi
+if [ "$REQUIRE" = 1 ] && [ -n "$SSRC" ] && [ "$sseng" -eq 0 ]; then
+	echo "fuzz: no seed read the socket source by splice: --sock-src tested nothing" >&2
 	exit 1
 fi
 if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -249,6 +250,110 @@ static pid_t start_reader(int fd, int dgram, int ctl, int ready, const char *nam
 	return pid;
 }
 
+/* The socket source's peer: writes the seeded pattern in seeded pieces,
+ * never waiting (the receiver reads nothing until the script runs), and
+ * exits.  Exit status 0, or 1 when the socket took less than planned. */
+static void ssrc_peer(int fd, const struct fz_setup *w)
+{
+	static char piece[1 << 18];
+	uint64_t r = w->ssrc_seed | 1, tag = w->ssrc_seed * 31 + 7;
+	fz_close_all_but(fd, -1);
+	for (size_t done = 0; done < w->ssrc_bytes;) {
+		long p = fz_below(&r, 100);
+		size_t n = w->ssrc_small ? 1 + (size_t)fz_below(&r, 2048)
+			 : p < 5    ? 1 + (size_t)fz_below(&r, 255)
+			 : p < 25   ? 256 + (size_t)fz_below(&r, 3840)
+			 : p < 75   ? 4096 + (size_t)fz_below(&r, 61440)
+				    : 65536 + (size_t)fz_below(&r, 196608);
+		if (n > w->ssrc_bytes - done)
+			n = w->ssrc_bytes - done;
+		/* The stream's bytes are one pattern however it is cut. */
+		fz_fill(piece, n, tag + done);
+		ssize_t k = send(fd, piece, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k != (ssize_t)n)
+			_exit(1);
+		done += n;
+	}
+	_exit(0);
+}
+
+/*
+ * The socket source (slot FD_SSRC): a stream socket whose peer process has
+ * written all its bytes and closed its end before the script starts, so a
+ * read returns min(asked, left) and then 0, as deterministically as a file
+ * (the pieces only decide how the kernel holds them: fragments that fill a
+ * splice pipe's slots before the count).  Kept far from the script's
+ * numbers, so the fd numbers of a world without it stay as they were.
+ */
+static int ssrc_setup(const struct fz_setup *w)
+{
+	int sv[2], one = 1, big = 8 << 20;
+	if (w->ssrc_tcp) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t al = sizeof a;
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+		sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+		/* The accepted socket inherits the listener's receive buffer:
+		 * room for every byte, none waiting in the sender's queue. */
+		if (l < 0 || sv[1] < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &big, sizeof big) ||
+		    bind(l, (struct sockaddr *)&a, al) || listen(l, 1) ||
+		    getsockname(l, (struct sockaddr *)&a, &al) ||
+		    connect(sv[1], (struct sockaddr *)&a, al) || (sv[0] = accept(l, NULL, NULL)) < 0)
+			return -1;
+		close(l);
+		setsockopt(sv[1], IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+	} else if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+		return -1;
+	}
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	pid_t pid = fork();
+	if (pid == 0)
+		ssrc_peer(sv[1], w);
+	close(sv[1]);
+	int st = -1;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || st != 0) {
+		fprintf(stderr, "fuzz: the socket source took less than %zu bytes (status %d)\n",
+			w->ssrc_bytes, st);
+		return -1;
+	}
+	/* TCP: wait (5 s at most) until every byte is in the receive queue. */
+	int q = 0;
+	for (int i = 0; i < 5000; i++) {
+		if (ioctl(sv[0], FIONREAD, &q) < 0 || (size_t)q >= w->ssrc_bytes)
+			break;
+		usleep(1000);
+	}
+	if ((size_t)q != w->ssrc_bytes) {
+		fprintf(stderr, "fuzz: the socket source holds %d of %zu bytes\n", q, w->ssrc_bytes);
+		return -1;
+	}
+	fzw.ssrc_queued = w->ssrc_bytes;
+	fzw.fd[FD_SSRC] = fcntl(sv[0], F_DUPFD, fzw.highfd - 96);
+	fzw.ssrc_keep = fcntl(sv[0], F_DUPFD_CLOEXEC, fzw.highfd - 64);
+	close(sv[0]);
+	return fzw.fd[FD_SSRC] < 0 || fzw.ssrc_keep < 0 ? -1 : 0;
+}
+
+void fz_ssrc_rest(char *line, size_t cap)
+{
+	static char buf[1 << 16];
+	struct fz_hash h;
+	fz_hash_init(&h);
+	/* recv with a flag: never deferred, and never waiting (the peer is
+	 * gone; only the end of the stream or nothing can follow). */
+	for (;;) {
+		ssize_t k = recv(fzw.ssrc_keep, buf, sizeof buf, MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		fz_hash_add(&h, buf, (size_t)k);
+	}
+	snprintf(line, cap, "bytes %llu hash %016llx", (unsigned long long)h.total,
+		 (unsigned long long)fz_hash_end(&h));
+}
+
 int fz_world_setup(const struct fz_setup *w, const char *dir)
 {
 	static char chunk[1 << 16];
@@ -340,6 +445,8 @@ int fz_world_setup(const struct fz_setup *w, const char *dir)
 	for (int i = 0; i < NFPS; i++)
 		if (!(fzw.fp[i] = fopen(fzw.path[w->fp_file[i]], "r+")))
 			return -1;
+	if (ssrc_setup(w) < 0)
+		return -1;
 	for (int i = 0; i < NBUFS; i++)
 		if (fz_buf_alloc(i, w->buf_kind[i], w->buf_size[i], 1000000 + (uint64_t)i))
 			return -1;
@@ -370,6 +477,7 @@ void fz_reader_result(int i, char *line, size_t cap, int *status)
 static int stopped[2];
 int fz_in_flight;
 int fz_fd_reuse;
+int fz_sock_src;
 
 /*
  * A script cut down by the shrinker may write more than fits while the
