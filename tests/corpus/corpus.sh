@@ -350,7 +350,7 @@ NOTE[perl-file-copy]='File::Copy copies with sysread/syswrite of 2 MiB through a
 NOTE[perl-sysread]='The perl string buffer is malloc memory starting 16 bytes into a page: its alignment never matches the file offset, so the map strategy refuses it (`alignment`). At default settings (guard mode on) the whole pages inside the buffer are guarded instead (see *guard share*).'
 NOTE[py-copyfileobj]='shutil.copyfileobj reads 64 KiB at a time into a new bytes object each time, whose data starts 32 bytes into malloc memory (`alignment`). At default settings (guard mode on) each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
 NOTE[py-sendall]='Each 128 KiB read returns a new bytes object, whose data starts 32 bytes into malloc memory (`alignment`). At default settings (guard mode on) each new buffer takes over the stream of the freed one and is guarded (see *guard share*).'
-NOTE[socat-tcp-file]='the source is a socket: only regular files and block devices can be deferred.'
+NOTE[socat-tcp-file]='The source is a TCP socket: its 128 KiB reads are spliced into a pipe of zcopy'"'"'s and from there into the file, which needs guard mode (the run with ZCOPY_GUARD=0 stays plain). See *guard share*.'
 NOTE[nc]='nc reads 16 KiB at a time (below ZCOPY_MIN_CHUNK); the listening side reads a socket.'
 NOTE[pv-pipe]='pv already moves file->pipe with splice(2) itself: no read/write to redirect.'
 NOTE[pv-no-splice]='pv -C (no splice) reads 128 KiB into a malloc buffer whose alignment does not match the file offset (`alignment`). At default settings (guard mode on) its whole pages are guarded instead (see *guard share*).'
