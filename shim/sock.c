@@ -14,7 +14,10 @@
  *  - the end of stream is 0.  But a splice also returns 0 at TCP urgent
  *    data, where read skips the urgent byte and goes on: a 0 is therefore
  *    never trusted, and the plain read is made (at a real end it returns 0
- *    again, nothing lost);
+ *    again, nothing lost).  A non-blocking splice at the mark says EAGAIN
+ *    though bytes follow it: the plain read then too.  Both stop at the
+ *    mark once they have bytes, so a short splice there is the read's
+ *    count even with bytes queued behind the mark;
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
  *    After a short splice the queue is asked (FIONREAD); if bytes remain,
@@ -442,6 +445,14 @@ static ssize_t take(int fd, int i, size_t n)
 	return got;
 }
 
+/* Is TCP's urgent mark the next byte of socket fd?  (0 for sockets
+ * without one: SIOCATMARK fails on UNIX sockets.) */
+static int at_mark(int fd)
+{
+	int mark = 0;
+	return ioctl(fd, SIOCATMARK, &mark) == 0 && mark;
+}
+
 /* After the splice, under the lock: the count and the buffer. */
 static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got,
 		      size_t n, int stream)
@@ -450,7 +461,10 @@ static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, si
 	int more = 0;
 	if (got < n) {
 		int avail = 0;
-		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+		/* At TCP's urgent mark read stops as splice did (it never
+		 * goes past the mark once it has bytes): queued bytes after
+		 * it are the next read's, and recv would take them now. */
+		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
 	}
 	int q = -1;
 	ssize_t r;
@@ -499,14 +513,20 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	else
 		zc_sock_pipe_put(i);
 	zc_unlock();
-	if (got < 0 && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE && e != ENOSYS) {
+	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
+	 * bytes queued behind it, where read skips the urgent byte (or, with
+	 * SO_OOBINLINE, returns it) and goes on: nothing was taken, so the
+	 * plain read answers. */
+	int mark = got < 0 && e == EAGAIN && at_mark(fd);
+	if (got < 0 && !mark && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE &&
+	    e != ENOSYS) {
 		/* The socket's own failure (EAGAIN, ECONNRESET, EINTR ...): the
 		 * error is taken from the socket, as read takes it. */
 		errno = e;
 		return -1;
 	}
-	/* 0 (the end, or TCP urgent data) or a socket splice refuses: the
-	 * plain read answers. */
+	/* 0 (the end, or TCP urgent data), EAGAIN at the urgent mark, or a
+	 * socket splice refuses: the plain read answers. */
 	errno = saved;
 	return r;
 }
