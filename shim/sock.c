@@ -124,24 +124,44 @@ static int pipe_ready(struct spipe *p, size_t n)
 	return p->cap >= n ? 0 : -1;
 }
 
-/* A free pool pipe able to hold n bytes, marked busy; its index or -1. */
+/* A free pool pipe able to hold n bytes, marked busy; its index or -1.
+ * One free pipe is tried: an open one big enough, else an open one to
+ * grow, else a new one.  A new pipe that cannot hold n (the user is over
+ * pipe-user-pages-soft: pipes get two pages and F_SETPIPE_SZ says EPERM)
+ * is closed at once: its pages count against the program's own pipes,
+ * and trying every slot would only open more of them.  errno is the
+ * caller's to restore. */
 static int pipe_get(size_t n)
 {
 	if (!zc_ownfd_keep_ok())
 		return -1;
+	int fit = -1, open_one = -1, closed = -1;
 	for (int i = 0; i < POOL; i++) {
 		struct spipe *p = &pool[i];
 		if (p->busy)
 			continue;
-		if (pipe_ready(p, n) != 0)
-			continue;
-		p->busy = 1;
-		p->gen++;
-		p->bytes = 0;
-		p->addr = 0;
-		return i;
+		int is_open = p->r >= 0 && p->w >= 0;
+		if (is_open && p->cap >= n && fit < 0)
+			fit = i;
+		else if (is_open && open_one < 0)
+			open_one = i;
+		else if (!is_open && closed < 0)
+			closed = i;
 	}
-	return -1;
+	int i = fit >= 0 ? fit : open_one >= 0 ? open_one : closed;
+	if (i < 0)
+		return -1;
+	struct spipe *p = &pool[i];
+	if (pipe_ready(p, n) != 0) {
+		if (i == closed)
+			pipe_close(p);
+		return -1;
+	}
+	p->busy = 1;
+	p->gen++;
+	p->bytes = 0;
+	p->addr = 0;
+	return i;
 }
 
 /* Discards the first n bytes pipe i holds (zero-copy, into /dev/null).
@@ -494,8 +514,10 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
 	zc_unlock();
-	if (i < 0)
+	if (i < 0) {
+		errno = saved; /* pipe2 or F_SETPIPE_SZ may have failed */
 		return ZC_PLAIN;
+	}
 	if ((*why = sock_refusal(fd)) >= 0) {
 		zc_lock();
 		zc_sock_pipe_put(i);
