@@ -32,6 +32,9 @@
  *              before the first read
  *   pipelimit  (run as root: as user nobody) the user's pipes hold
  *              pipe-user-pages-soft pages before the first read
+ *   alarm      a forked sender sends a piece every 2 ms; a 500 us
+ *              interval timer's handler (SA_RESTART) sums the buffer while
+ *              the receiver reads and writes, blocking; prints the total
  * Every read is made with errno set to ENOTRECOVERABLE; a successful read
  * that changed it is reported.
  * Prints one line per read, then the total.
@@ -45,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include "zt.h"
@@ -176,6 +180,46 @@ static void use(char *buf, size_t r, int k)
 		zt_put(g_out, buf, r);
 }
 
+static void on_alarm(int sig)
+{
+	g_sum += sum(g_buf, g_len);
+}
+
+/* Mode alarm: the reads' counts depend on timing, the bytes do not. */
+static int alarm_mode(int s, int peer, int out)
+{
+	pid_t c = zt_fork();
+	if (c == 0) {
+		close(s);
+		char *p = zt_malloc(ZT_CHUNK);
+		for (int k = 0; k < 60; k++) {
+			size_t n = 30000 + 511 * (size_t)k;
+			fill(p, n, k);
+			send_all(peer, p, n, 0);
+			zt_nap_us(2000);
+		}
+		_exit(0);
+	}
+	close(peer);
+	g_buf = zt_alloc(ZT_CHUNK);
+	g_len = ZT_CHUNK;
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	long long total = 0;
+	ssize_t r;
+	while ((r = read(s, g_buf, ZT_CHUNK)) > 0) {
+		total += r;
+		zt_put(out, g_buf, (size_t)r);
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	waitpid(c, NULL, 0);
+	printf("end %zd total %lld\n", r, total);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -195,6 +239,8 @@ int main(int argc, char **argv)
 		int one = 1; /* each send is its own segment, at once */
 		setsockopt(peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
+	if (strcmp(mode, "alarm") == 0)
+		return alarm_mode(s, peer, zt_open_out(argv[3], 0));
 	int urgent = strcmp(mode, "urgent") == 0 || strcmp(mode, "inline") == 0;
 	int head = strcmp(mode, "urgenthead") == 0;
 	if (strcmp(mode, "inline") == 0) {
