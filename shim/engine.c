@@ -17,11 +17,9 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "detect.h"
@@ -52,8 +50,6 @@ struct zc_detector zc_det_state;
 
 /* Whether this thread holds the lock: a signal handler that interrupts it
  * there and calls fork() must not wait for the lock in the fork handler. */
-/* The mask zc_lock replaced, put back by zc_unlock. */
-static __thread sigset_t held_mask __attribute__((tls_model("initial-exec")));
 static __thread int holding __attribute__((tls_model("initial-exec")));
 
 void zc_lock(void)
@@ -67,31 +63,14 @@ void zc_lock(void)
 		abort();
 	}
 #endif
-	/* The program's signals wait while the lock is held: a handler that
-	 * ran now and touched a guarded page would find the lock held by its
-	 * own thread, and its fault would be taken for the program's own
-	 * (guard.c).  Nothing under the lock waits, so they are delivered at
-	 * the unlock, still within the call.  The faults stay deliverable. */
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, _NSIG / 8);
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
-	held_mask = old;
 }
 
 void zc_unlock(void)
 {
-	sigset_t old = held_mask;
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
-	int saved = errno;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
-	errno = saved;
 }
 
 int zc_lock_held(void)

@@ -88,17 +88,6 @@ START_TEST(buffer_and_socket_uses)
 }
 END_TEST
 
-/* A timer's handler (SA_RESTART) reads the buffer every 500 us while the
- * receiver reads the socket and writes: whenever it lands while the same
- * thread holds zcopy's lock, its fault on a guarded page must still be
- * answered (it was taken for the program's own: SIGSEGV).  The reads'
- * counts depend on timing; the bytes, the total and the status do not. */
-START_TEST(timer_handler_reads_the_buffer)
-{
-	run(kinds[_i], "alarm");
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = it_suite("sock_edges");
@@ -107,6 +96,5 @@ int main(void)
 	tcase_add_loop_test(tc, pipe_limit_reached, 0, 2);
 	tcase_add_loop_test(tc, nofile_limit_reached, 0, 2);
 	tcase_add_loop_test(tc, buffer_and_socket_uses, 0, 22);
-	tcase_add_loop_test(tc, timer_handler_reads_the_buffer, 0, 2);
 	return it_main(s, "build/programs");
 }
