@@ -14,7 +14,10 @@
  *  - the end of stream is 0.  But a splice also returns 0 at TCP urgent
  *    data, where read skips the urgent byte and goes on: a 0 is therefore
  *    never trusted, and the plain read is made (at a real end it returns 0
- *    again, nothing lost);
+ *    again, nothing lost).  A non-blocking splice at the mark says EAGAIN
+ *    though bytes follow it: the plain read then too.  Both stop at the
+ *    mark once they have bytes, so a short splice there is the read's
+ *    count even with bytes queued behind the mark;
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
  *    After a short splice the queue is asked (FIONREAD); if bytes remain,
@@ -121,24 +124,44 @@ static int pipe_ready(struct spipe *p, size_t n)
 	return p->cap >= n ? 0 : -1;
 }
 
-/* A free pool pipe able to hold n bytes, marked busy; its index or -1. */
+/* A free pool pipe able to hold n bytes, marked busy; its index or -1.
+ * One free pipe is tried: an open one big enough, else an open one to
+ * grow, else a new one.  A new pipe that cannot hold n (the user is over
+ * pipe-user-pages-soft: pipes get two pages and F_SETPIPE_SZ says EPERM)
+ * is closed at once: its pages count against the program's own pipes,
+ * and trying every slot would only open more of them.  errno is the
+ * caller's to restore. */
 static int pipe_get(size_t n)
 {
 	if (!zc_ownfd_keep_ok())
 		return -1;
+	int fit = -1, open_one = -1, closed = -1;
 	for (int i = 0; i < POOL; i++) {
 		struct spipe *p = &pool[i];
 		if (p->busy)
 			continue;
-		if (pipe_ready(p, n) != 0)
-			continue;
-		p->busy = 1;
-		p->gen++;
-		p->bytes = 0;
-		p->addr = 0;
-		return i;
+		int is_open = p->r >= 0 && p->w >= 0;
+		if (is_open && p->cap >= n && fit < 0)
+			fit = i;
+		else if (is_open && open_one < 0)
+			open_one = i;
+		else if (!is_open && closed < 0)
+			closed = i;
 	}
-	return -1;
+	int i = fit >= 0 ? fit : open_one >= 0 ? open_one : closed;
+	if (i < 0)
+		return -1;
+	struct spipe *p = &pool[i];
+	if (pipe_ready(p, n) != 0) {
+		if (i == closed)
+			pipe_close(p);
+		return -1;
+	}
+	p->busy = 1;
+	p->gen++;
+	p->bytes = 0;
+	p->addr = 0;
+	return i;
 }
 
 /* Discards the first n bytes pipe i holds (zero-copy, into /dev/null).
@@ -442,6 +465,14 @@ static ssize_t take(int fd, int i, size_t n)
 	return got;
 }
 
+/* Is TCP's urgent mark the next byte of socket fd?  (0 for sockets
+ * without one: SIOCATMARK fails on UNIX sockets.) */
+static int at_mark(int fd)
+{
+	int mark = 0;
+	return ioctl(fd, SIOCATMARK, &mark) == 0 && mark;
+}
+
 /* After the splice, under the lock: the count and the buffer. */
 static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got,
 		      size_t n, int stream)
@@ -450,7 +481,10 @@ static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, si
 	int more = 0;
 	if (got < n) {
 		int avail = 0;
-		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+		/* At TCP's urgent mark read stops as splice did (it never
+		 * goes past the mark once it has bytes): queued bytes after
+		 * it are the next read's, and recv would take them now. */
+		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
 	}
 	int q = -1;
 	ssize_t r;
@@ -480,8 +514,10 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
 	zc_unlock();
-	if (i < 0)
+	if (i < 0) {
+		errno = saved; /* pipe2 or F_SETPIPE_SZ may have failed */
 		return ZC_PLAIN;
+	}
 	if ((*why = sock_refusal(fd)) >= 0) {
 		zc_lock();
 		zc_sock_pipe_put(i);
@@ -499,14 +535,20 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	else
 		zc_sock_pipe_put(i);
 	zc_unlock();
-	if (got < 0 && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE && e != ENOSYS) {
+	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
+	 * bytes queued behind it, where read skips the urgent byte (or, with
+	 * SO_OOBINLINE, returns it) and goes on: nothing was taken, so the
+	 * plain read answers. */
+	int mark = got < 0 && e == EAGAIN && at_mark(fd);
+	if (got < 0 && !mark && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE &&
+	    e != ENOSYS) {
 		/* The socket's own failure (EAGAIN, ECONNRESET, EINTR ...): the
 		 * error is taken from the socket, as read takes it. */
 		errno = e;
 		return -1;
 	}
-	/* 0 (the end, or TCP urgent data) or a socket splice refuses: the
-	 * plain read answers. */
+	/* 0 (the end, or TCP urgent data), EAGAIN at the urgent mark, or a
+	 * socket splice refuses: the plain read answers. */
 	errno = saved;
 	return r;
 }

@@ -1,0 +1,100 @@
+/*
+ * test_sock_edges.c - stream sockets as sources, at their edges: what a
+ * plain read(2) of a socket does that one splice(2) does not.  Each
+ * scenario runs sock_edges (tests/programs) without the shim and with
+ * ZCOPY_MODE=off, observe and on; every read's count or error, the bytes
+ * written and the exit status are the same in every run, and the stats
+ * show that the socket reads around the edge were deferred.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expect.h"
+#include "harness.h"
+
+#define EXE "sock_edges"
+
+static void setup(void)
+{
+	it_begin();
+}
+
+/* Runs the mode in the four ways, compared; the outputs include the fork
+ * mode's child's file. */
+static void run_only(const char *kind, const char *mode)
+{
+	const char *const *outs = strcmp(mode, "fork") == 0 ? IT_ARGV("out", "out.kid")
+							   : IT_ARGV("out");
+	it_four(IT_ARGV(it_prog(EXE), kind, mode, "out"), NULL, outs);
+	it_expect_plain_success(mode);
+	it_expect_passive(EXE);
+}
+
+static void run(const char *kind, const char *mode)
+{
+	run_only(kind, mode);
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no socket read was deferred; stats: %s", it_stats_text("on"));
+}
+
+/* TCP urgent data in the middle of what is queued: read stops at the mark
+ * (the next read skips the urgent byte, or returns it under SO_OOBINLINE),
+ * and so must the deferred read, though bytes are queued after the mark.
+ * At the head of the queue of a non-blocking socket a splice says EAGAIN
+ * where read goes on past the mark: the reads there stay plain. */
+static const char *const urgent_modes[] = { "urgent", "inline", "urgenthead" };
+
+START_TEST(tcp_urgent_data)
+{
+	run("tcp", urgent_modes[_i]);
+}
+END_TEST
+
+static const char *const kinds[] = { "tcp", "unix" };
+
+/* The user's pipes are over pipe-user-pages-soft: zcopy's pipes cannot be
+ * sized for a read, so every read is plain (socket_no_pipe), errno as the
+ * plain read leaves it, and zcopy keeps no pipe it cannot use. */
+START_TEST(pipe_limit_reached)
+{
+	run_only(kinds[_i], "pipelimit");
+	ck_assert_int_eq(it_stat("on", EXE, "phantom_reads"), 0);
+	it_expect_fallback("on", EXE, "socket_no_pipe");
+}
+END_TEST
+
+/* No descriptor number is left for a pipe (RLIMIT_NOFILE reached): plain
+ * reads, errno untouched. */
+START_TEST(nofile_limit_reached)
+{
+	run_only(kinds[_i], "nofile");
+	it_expect_no_zero_copy(EXE, 0);
+}
+END_TEST
+
+/* What a program does with the buffer, the socket or its number between a
+ * deferred read and the write, and recv with flags between reads: every
+ * byte where the plain program has it, in order. */
+static const char *const uses[] = { "stale",   "two",  "part",  "writev", "dup2",   "close",
+				    "fork",    "flags", "handler", "thread", "shutrd" };
+
+START_TEST(buffer_and_socket_uses)
+{
+	const char *mode = uses[_i / 2], *kind = kinds[_i % 2];
+	if (strcmp(mode, "shutrd") == 0 && strcmp(kind, "unix") == 0)
+		kind = "tcp"; /* a UNIX peer's send fails after SHUT_RD */
+	run(kind, mode);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = it_suite("sock_edges");
+	TCase *tc = it_tcase(s, "sock_edges", setup, 60);
+	tcase_add_loop_test(tc, tcp_urgent_data, 0, 3);
+	tcase_add_loop_test(tc, pipe_limit_reached, 0, 2);
+	tcase_add_loop_test(tc, nofile_limit_reached, 0, 2);
+	tcase_add_loop_test(tc, buffer_and_socket_uses, 0, 22);
+	return it_main(s, "build/programs");
+}
