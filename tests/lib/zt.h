@@ -231,6 +231,27 @@ static inline pid_t zt_fork_reader(int mine, int theirs, void (*reader)(int fd, 
 	return pid;
 }
 
+/* A connected loopback TCP pair: returns the accepted end, *peer the
+ * connecting one. */
+static inline int zt_tcp_pair(int *peer)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &al) != 0)
+		zt_die("listen");
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+		zt_die("connect");
+	int s = accept(l, NULL, NULL);
+	if (s < 0)
+		zt_die("accept");
+	close(l);
+	*peer = c;
+	return s;
+}
+
 static inline int zt_open_in(const char *path)
 {
 	int fd = open(path, O_RDONLY);

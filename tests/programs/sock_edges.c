@@ -57,25 +57,6 @@
 
 #define ROUNDS 40
 
-static int tcp_pair(int *peer)
-{
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof a;
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
-	    getsockname(l, (struct sockaddr *)&a, &al) != 0)
-		zt_die("listen");
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
-		zt_die("connect");
-	int s = accept(l, NULL, NULL);
-	if (s < 0)
-		zt_die("accept");
-	close(l);
-	*peer = c;
-	return s;
-}
-
 /* Piece k: 20000 + 997 k bytes of a pattern (never whole pages). */
 static void fill(char *p, size_t n, int k)
 {
@@ -229,7 +210,7 @@ int main(int argc, char **argv)
 	const char *mode = argv[2];
 	int peer, s;
 	if (strcmp(argv[1], "tcp") == 0)
-		s = tcp_pair(&peer);
+		s = zt_tcp_pair(&peer);
 	else {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)

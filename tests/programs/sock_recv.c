@@ -36,25 +36,6 @@
 
 #define CHUNK ZT_CHUNK
 
-static int tcp_pair(int *peer)
-{
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof a;
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
-	    getsockname(l, (struct sockaddr *)&a, &al) != 0)
-		zt_die("listen");
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
-		zt_die("connect");
-	int s = accept(l, NULL, NULL);
-	if (s < 0)
-		zt_die("accept");
-	close(l);
-	*peer = c;
-	return s;
-}
-
 static char pattern(long long off)
 {
 	return (char)(off * 7 + off / 4099);
@@ -156,7 +137,7 @@ int main(int argc, char **argv)
 	long long size = atoll(argv[3]);
 	int sv[2];
 	if (strcmp(argv[1], "tcp") == 0)
-		sv[0] = tcp_pair(&sv[1]);
+		sv[0] = zt_tcp_pair(&sv[1]);
 	else if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		zt_die("socketpair");
 	int reset = strcmp(mode, "reset") == 0;
