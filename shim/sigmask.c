@@ -109,28 +109,30 @@ static void after(int how, int have_set, int had, int before, sigset_t *old)
 		zc_sigmask_set_view(had);
 }
 
-ZC_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+/* One body for both: the set installed without SIGSEGV, the view kept.
+ * (pthread_sigmask returns an error number, sigprocmask -1 and errno: both
+ * return 0 on success.) */
+static int set_mask(int (*real)(int, const sigset_t *, sigset_t *), int how,
+		    const sigset_t *set, sigset_t *old)
 {
 	if (!zc_sigmask_active)
-		return REAL(sigprocmask)(how, set, old);
+		return real(how, set, old);
 	sigset_t s;
 	int had = set ? strip(set, &s) : 0, before = zc_segv_view;
-	int r = REAL(sigprocmask)(how, set ? &s : NULL, old);
+	int r = real(how, set ? &s : NULL, old);
 	if (r == 0)
 		after(how, set != NULL, had, before, old);
 	return r;
 }
 
+ZC_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return set_mask(REAL(sigprocmask), how, set, old);
+}
+
 ZC_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	if (!zc_sigmask_active)
-		return REAL(pthread_sigmask)(how, set, old);
-	sigset_t s;
-	int had = set ? strip(set, &s) : 0, before = zc_segv_view;
-	int r = REAL(pthread_sigmask)(how, set ? &s : NULL, old);
-	if (r == 0)
-		after(how, set != NULL, had, before, old);
-	return r;
+	return set_mask(REAL(pthread_sigmask), how, set, old);
 }
 
 /* ---- the BSD and System V spellings ------------------------------------ */
