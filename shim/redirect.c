@@ -946,7 +946,7 @@ static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t
 			   enum zc_wcall how, int flags)
 {
 	if (iov && cnt > 0)
-		zc_guard_before_kernel_iov(iov, (size_t)cnt);
+		zc_guard_before_write_iov(iov, (size_t)cnt);
 	ssize_t p;
 	switch (how) {
 	case ZC_W_PWRITE:
