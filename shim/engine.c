@@ -879,11 +879,27 @@ void zc_engine_stdio_plain_read(void *buf, size_t n)
 	errno = saved;
 }
 
+/* Guarded pages in [b, b+n) get their bytes before glibc's own write(2)
+ * of them, without backing the stream off (the program did not look at
+ * them). */
+static void stdio_unguard(uintptr_t b, size_t n)
+{
+	if (zc_lock_held() || !zc_phantom_guard_maybe(b, b + n))
+		return; /* held: a signal handler's call while zcopy holds the lock */
+	struct zc_nest nest = zc_nest_enter();
+	zc_lock();
+	zc_phantom_guard_materialize(b, b + n);
+	zc_unlock();
+	zc_nest_leave(nest);
+}
+
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
 {
-	/* A plain write from phantom pages is always correct (the mapping
-	 * holds the file's bytes): nothing to do first under the map
-	 * strategy. */
+	/* A plain write from mapped phantom pages is always correct (the
+	 * mapping holds the file's bytes); from guarded ones the kernel fails
+	 * with EFAULT, and this write(2) is glibc's, past every wrapper. */
+	if (zc_guard_live)
+		stdio_unguard((uintptr_t)buf, n);
 	return REAL(write)(fd, buf, n);
 }
 
