@@ -50,6 +50,7 @@
 #include "phantom.h"
 #include "real.h"
 #include "stats.h"
+#include "transfer.h"
 
 #ifndef F_SETPIPE_SZ
 #define F_SETPIPE_SZ 1031
@@ -133,8 +134,6 @@ static int pipe_ready(struct spipe *p, size_t n)
  * caller's to restore. */
 static int pipe_get(size_t n)
 {
-	if (!zc_ownfd_keep_ok())
-		return -1;
 	int fit = -1, open_one = -1, closed = -1;
 	for (int i = 0; i < POOL; i++) {
 		struct spipe *p = &pool[i];
@@ -149,7 +148,10 @@ static int pipe_get(size_t n)
 			closed = i;
 	}
 	int i = fit >= 0 ? fit : open_one >= 0 ? open_one : closed;
-	if (i < 0)
+	/* New descriptors are kept only under a large enough RLIMIT_NOFILE
+	 * (ownfd.h); asked when one would be opened, not for every read
+	 * (a pipe open already stays, as a pin does). */
+	if (i < 0 || (i == closed && !zc_ownfd_keep_ok()))
 		return -1;
 	struct spipe *p = &pool[i];
 	if (pipe_ready(p, n) != 0) {
@@ -268,6 +270,68 @@ void zc_sock_after_fork_child(void)
 		pool[i].busy = 0;
 	}
 	zc_ownfd_close(&devnull);
+}
+
+/* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
+
+int zc_sock_pipe_take(size_t n)
+{
+	int saved = errno;
+	int i = pipe_get(n);
+	errno = saved;
+	return i;
+}
+
+uint32_t zc_sock_pipe_gen(int i)
+{
+	return i >= 0 && i < POOL ? pool[i].gen : 0;
+}
+
+size_t zc_sock_pipe_bytes(int i)
+{
+	return i >= 0 && i < POOL ? pool[i].bytes : 0;
+}
+
+ssize_t zc_sock_pipe_from_file(int i, int fd, off_t off, size_t n)
+{
+	if (i < 0 || i >= POOL)
+		return -EINVAL;
+	int saved = errno;
+	int w = zc_ownfd_use(&pool[i].w);
+	ssize_t got = -EBADF;
+	/* An explicit offset: the file position is the engine's to move (one
+	 * lseek that also says where the read starts).  The pipe is empty and
+	 * holds n bytes, so the call never waits for room. */
+	while (w >= 0) {
+		got = REAL(splice)(fd, &off, w, NULL, n, 0);
+		if (got >= 0 || errno != EINTR)
+			break;
+	}
+	if (got < 0 && w >= 0)
+		got = -errno;
+	zc_ownfd_unuse(&pool[i].w);
+	if (got > 0)
+		pool[i].bytes += (size_t)got;
+	errno = saved;
+	return got;
+}
+
+ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t len,
+			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end)
+{
+	if (i < 0 || i >= POOL || pool[i].bytes < len) {
+		*end = ZC_XF_REFUSED;
+		return 0;
+	}
+	int r = zc_ownfd_use(&pool[i].r);
+	ssize_t k = 0;
+	*end = ZC_XF_REFUSED;
+	if (r >= 0)
+		k = zc_transfer_from_pipe(out, o, r, len, progress, f, end);
+	zc_ownfd_unuse(&pool[i].r);
+	if (k > 0)
+		pool[i].bytes -= (size_t)k;
+	return k;
 }
 
 /* ---- the read ------------------------------------------------------------ */
