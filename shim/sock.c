@@ -74,6 +74,10 @@ static struct spipe pool[POOL] = {
 	[0 ... POOL - 1] = { .r = -1, .w = -1 },
 };
 static int devnull = -1; /* ownfd slot: where discarded bytes go */
+/* The smallest size the user's pipe limits refused (pipe-max-size,
+ * pipe-user-pages-soft): larger reads are not tried again, which would
+ * open, size and close a pipe for each of them. */
+static size_t refused_size = SIZE_MAX;
 
 static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
 static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
@@ -94,7 +98,8 @@ static void pipe_close(struct spipe *p)
 }
 
 /* Opens (or grows) pool pipe p to hold n bytes within the user's pipe
- * limits: 2n when allowed (slots for fragmented socket data), else n. */
+ * limits: 2n when allowed (slots for fragmented socket data), else n.
+ * Returns 0, -1 (no pipe), or -2 (the limits refuse n). */
 static int pipe_ready(struct spipe *p, size_t n)
 {
 	if (p->r >= 0 && p->w >= 0 && p->cap >= n)
@@ -122,7 +127,7 @@ static int pipe_ready(struct spipe *p, size_t n)
 	}
 	zc_ownfd_unuse(&p->w);
 	p->cap = got > 0 ? (size_t)got : 0;
-	return p->cap >= n ? 0 : -1;
+	return p->cap >= n ? 0 : -2;
 }
 
 /* A free pool pipe able to hold n bytes, marked busy; its index or -1.
@@ -154,7 +159,10 @@ static int pipe_get(size_t n)
 	if (i < 0 || (i == closed && !zc_ownfd_keep_ok()))
 		return -1;
 	struct spipe *p = &pool[i];
-	if (pipe_ready(p, n) != 0) {
+	int ready = i != fit && n >= refused_size ? -2 : pipe_ready(p, n);
+	if (ready != 0) {
+		if (ready == -2 && n < refused_size && i == closed)
+			refused_size = n;
 		if (i == closed)
 			pipe_close(p);
 		return -1;

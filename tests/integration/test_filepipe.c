@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "expect.h"
 #include "harness.h"
@@ -194,6 +195,31 @@ START_TEST(fwrite_of_a_guarded_buffer_into_a_pipe)
 }
 END_TEST
 
+/* Reads larger than a pipe may be (pipe-max-size, 1 MiB by default; root
+ * without CAP_SYS_RESOURCE, as setpriv runs it, is held to it too): the
+ * mapping, and the pipe is not tried again for every read. */
+START_TEST(reads_larger_than_pipe_max_size_keep_the_mapping)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+	if (!f || fscanf(f, "%ld", &max) != 1 || max > 1024 * 1024)
+		it_skip("pipe-max-size above 1 MiB here");
+	fclose(f);
+	static const char *const cat[] = { "cat", NULL };
+	const char *const *argv = getuid() == 0
+		? IT_ARGV("setpriv", "--inh-caps=-sys_resource", "--bounding-set=-sys_resource",
+			  it_prog(EXE), "big", "../src")
+		: IT_ARGV(it_prog(EXE), "big", "../src");
+	struct it_spec s = { .argv = argv, .out_fd = -1, .consumer = cat };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("big");
+	it_same_file("src", "none/piped");
+	ck_assert_msg(pipe_reads() == 0, "stats: %s", it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+	it_expect_zero_copy(EXE, SIZE, 70);
+}
+END_TEST
+
 /*
  * Another process truncates the source inside the chunk just read, before
  * its write.  Counts and offsets are the plain run's (stderr); the bytes
@@ -240,6 +266,7 @@ int main(void)
 			    exit_with_bytes_in_zcopys_pipe, the_file_grows_after_its_end,
 			    a_small_rlimit_nofile_keeps_it_off,
 			    a_source_that_cannot_splice_keeps_the_mapping,
+			    reads_larger_than_pipe_max_size_keep_the_mapping,
 			    another_process_truncates_between_read_and_write));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));

@@ -37,6 +37,7 @@
  *   fwrite     every chunk written by fwrite to stdout (glibc's own write
  *              of its start, past every wrapper)
  *   fwrite_odd the same from a buffer 16 bytes into a page (malloc's)
+ *   big        reads of 2 MiB (above the default pipe-max-size, 1 MiB)
  * Prints to stderr what it did (counts, offsets, checksums).
  */
 #include <linux/filter.h>
@@ -230,14 +231,15 @@ int main(int argc, char **argv)
 		src = "work";
 	}
 	int in = zt_open_in(src);
-	buf = zt_alloc(ZT_CHUNK + ZT_PAGE);
+	size_t chunk = strcmp(mode, "big") ? ZT_CHUNK : 2 * 1024 * 1024;
+	buf = zt_alloc(chunk + ZT_PAGE);
 	if (!strcmp(mode, "fwrite_odd"))
 		buf += 16;
 	prepare();
 	long long total = 0;
 	int grown = 0;
 	for (int i = 0;; i++) {
-		ssize_t n = read(in, buf, ZT_CHUNK);
+		ssize_t n = read(in, buf, chunk);
 		if (n < 0)
 			zt_die("read");
 		if (n == 0 && !strcmp(mode, "grow") && !grown) {
