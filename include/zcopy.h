@@ -39,6 +39,7 @@
 /* In observe mode with ZCOPY_GUARD=0: the bytes guards would have moved;
  * written only when not 0. */
 #define ZCOPY_STAT_WOULD_GUARD      "would_guard_bytes"
+#define ZCOPY_STAT_PIPE_READS       "file_pipe_reads" /* file reads deferred as one splice into zcopy's pipe */
 #define ZCOPY_STAT_STREAMS          "streams"        /* array: the largest streams */
 
 /* Keys of each object of "streams": one source feeding one destination. */
@@ -59,7 +60,7 @@
 	ZCOPY_STAT_PID, ZCOPY_STAT_EXE, ZCOPY_STAT_MODE, ZCOPY_STAT_GUARD,                \
 	ZCOPY_STAT_BYTES_ZERO_COPY, ZCOPY_STAT_BYTES_COPIED, ZCOPY_STAT_PHANTOM_READS,    \
 	ZCOPY_STAT_MATERIALIZED, ZCOPY_STAT_WOULD_ZERO_COPY, ZCOPY_STAT_WOULD_GUARD,      \
-	ZCOPY_STAT_TRANSFERS, ZCOPY_STAT_FALLBACKS, ZCOPY_STAT_FALLBACK_BYTES,      \
+	ZCOPY_STAT_PIPE_READS, ZCOPY_STAT_TRANSFERS, ZCOPY_STAT_FALLBACKS, ZCOPY_STAT_FALLBACK_BYTES,      \
 	ZCOPY_STAT_STREAMS
 /* Keys of the "transfers" object: calls of each kernel primitive. */
 #define ZCOPY_TRANSFER_COPY_FILE_RANGE "copy_file_range"

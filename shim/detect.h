@@ -45,6 +45,10 @@ struct zc_stream {
 	uint8_t adopted;      /* the buffer was taken over since the engine last looked */
 	int64_t next_off;     /* engine's: file offset right after the latest deferred
 				 read, -1 unknown (an adopted stream must continue there) */
+	uint8_t dest_kind;    /* write side's: the kind (fdinfo.h) of the destination
+				 its reads were last written to, 0 unknown */
+	uint8_t via_stdio;    /* engine's: its bytes left through glibc's own write(2)
+				 (an fwrite's start): they must stay mapped */
 };
 
 struct zc_detector {

@@ -159,6 +159,10 @@ static off_t source_size(int fd, const struct stat *st)
 
 /* ---- reads --------------------------------------------------------------- */
 
+/* st_blocks of a pin's stat that was not asked (fpipe_candidate): only
+ * the identity is known. */
+#define ZC_FPIPE_STAT ((blkcnt_t)-2)
+
 /* Where the latest read of fd ended, for every stream of fd: a program may
  * alternate between buffers (python frees the previous bytes object only
  * after the next read), and each continues where the other stopped. */
@@ -231,6 +235,46 @@ static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
 }
 
 /*
+ * May this read be one splice into a pipe of zcopy's (phantom.h,
+ * zc_phantom_defer_fpipe)?  Where its stream's bytes go to a pipe or a
+ * character device, which take a splice of the pipe; a page-aligned buffer
+ * of whole pages (the file offset is checked once known); guards allowed on
+ * this thread; not an fread's direct read (glibc writes those items itself,
+ * unwrapped: they stay mapped).  A file destination keeps the mapping
+ * (copy_file_range reads the file itself).  Lock held.
+ */
+static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
+			   const struct zc_fdinfo *fi)
+{
+	if (!zc_cfg.guard || zc_stdio_read_rest || ((b | n) & (zc_page - 1)) || n == 0)
+		return 0;
+	if ((s->dest_kind != ZC_K_PIPE && s->dest_kind != ZC_K_CHAR) || s->via_stdio)
+		return 0;
+	if (fi->kind != ZC_K_FILE || (fi->flags & ZC_FL_DIRECT))
+		return 0;
+	return zc_guard_thread_ok() && zc_guard_memory_ok(b, b + n);
+}
+
+/* The read as one splice into a pipe of zcopy's, at off (explicit: the
+ * offset is moved by the caller).  Returns the count, or ZC_PLAIN (nothing
+ * changed: today's strategies follow). */
+static ssize_t defer_into_pipe(int fd, int pin, void *buf, size_t n, off_t off,
+			       const struct zc_fdinfo *fi, struct zc_stream *s)
+{
+	if (off & (off_t)(zc_page - 1))
+		return ZC_PLAIN; /* pages spliced from mid-page would fill a pipe otherwise */
+	struct stat id;
+	memset(&id, 0, sizeof id);
+	id.st_dev = fi->dev;
+	id.st_ino = fi->ino;
+	id.st_mode = S_IFREG;
+	size_t got = 0;
+	if (zc_phantom_defer_fpipe(fd, pin, buf, n, off, &id, (int)(s - det.s), &got) != ZC_DEFER_OK)
+		return ZC_PLAIN;
+	return (ssize_t)got;
+}
+
+/*
  * Defers one read of n bytes at *pos (or at the file offset) of the pinned
  * description pfd (the program's fd, pin index pin).  Returns the count
  * read() would return, or ZC_PLAIN with *why set if the plain call must be
@@ -254,12 +298,25 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		*why = ZC_FB_WARMUP;
 		goto undo;
 	}
+	size_t got = 0;
 	struct stat sized = *st;
+	if (st->st_blocks == ZC_FPIPE_STAT) {
+		ssize_t k = defer_into_pipe(fd, pin, buf, n, off, fi, s);
+		if (k != ZC_PLAIN) {
+			got = (size_t)k;
+			goto done;
+		}
+		/* Today's strategies need the size the pipe's splice would have told. */
+		if (REAL(fstat)(pfd, &sized) < 0) {
+			*why = ZC_FB_SRC_NOT_FILE;
+			goto undo;
+		}
+		st = &sized;
+	}
 	if (st->st_blocks == ZC_SIZE_CLAIMED)
 		sized.st_size = off + (off_t)n; /* the last page's pread proves it */
 	else
 		sized.st_size = source_size(pfd, st);
-	size_t got = 0;
 	/* At the end, read() returns 0 and leaves the buffer alone (a plain
 	 * read here would first have to give phantom pages their bytes). */
 	while (sized.st_size <= 0 || sized.st_size > off) {
@@ -282,6 +339,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			goto undo;
 		}
 	}
+done:
 	if (!pos && got != n && REAL(lseek)(pfd, off + (off_t)got, SEEK_SET) < 0) {
 		/* Cannot happen for a file we just read: undo, read plainly. */
 		zc_phantom_materialize(b, b + got);
@@ -325,7 +383,11 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 	 * that page's pread (phantom.h): no fstat then. */
 	int claim = ((b + n) & (zc_page - 1)) != 0;
 	memset(&st, 0, sizeof st);
-	int pin = zc_pin_get(fd, &fi, !claim, &st);
+	/* A read that may be one splice into a pipe learns the size from the
+	 * splice: no fstat either (asked later if it goes another way). */
+	struct zc_fdinfo cached;
+	int fp = zc_fd_get(fd, &cached, ZC_FD_CACHED, NULL) == 0 && fpipe_candidate(s, b, n, &cached);
+	int pin = zc_pin_get(fd, &fi, !claim && !fp, &st);
 	if (pin < 0) {
 		*why = pin == -2 ? ZC_FB_FD_LIMIT : ZC_FB_NO_PIN;
 		return ZC_PLAIN;
@@ -337,6 +399,12 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		st.st_mode = fi.kind == ZC_K_BLOCK ? S_IFBLK : S_IFREG;
 		if (fi.kind == ZC_K_FILE)
 			st.st_blocks = ZC_SIZE_CLAIMED; /* a block device's is asked */
+	}
+	if (fp && !claim) {
+		st.st_dev = fi.dev;
+		st.st_ino = fi.ino;
+		st.st_mode = S_IFREG;
+		st.st_blocks = ZC_FPIPE_STAT; /* not asked: the splice tells */
 	}
 	int pfd = zc_pin_use(pin);
 	ssize_t r = ZC_PLAIN;
@@ -879,11 +947,30 @@ void zc_engine_stdio_plain_read(void *buf, size_t n)
 	errno = saved;
 }
 
+/* Guarded pages in [b, b+n) get their bytes before glibc's own write(2)
+ * of them, without backing the stream off (the program did not look at
+ * them), and the stream's reads stop going into a pipe of zcopy's: each of
+ * them would be guarded again. */
+static void stdio_unguard(uintptr_t b, size_t n)
+{
+	if (zc_lock_held() || !zc_phantom_guard_maybe(b, b + n))
+		return; /* held: a signal handler's call while zcopy holds the lock */
+	struct zc_nest nest = zc_nest_enter();
+	zc_lock();
+	int st = zc_phantom_guard_materialize(b, b + n);
+	if (st >= 0)
+		det.s[st].via_stdio = 1;
+	zc_unlock();
+	zc_nest_leave(nest);
+}
+
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
 {
-	/* A plain write from phantom pages is always correct (the mapping
-	 * holds the file's bytes): nothing to do first under the map
-	 * strategy. */
+	/* A plain write from mapped phantom pages is always correct (the
+	 * mapping holds the file's bytes); from guarded ones the kernel fails
+	 * with EFAULT, and this write(2) is glibc's, past every wrapper. */
+	if (zc_guard_live)
+		stdio_unguard((uintptr_t)buf, n);
 	return REAL(write)(fd, buf, n);
 }
 

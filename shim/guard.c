@@ -113,6 +113,24 @@ void zc_guard_materialize(uintptr_t lo, uintptr_t hi)
 	zc_nest_leave(nest);
 }
 
+void zc_guard_before_write_iov(const struct iovec *iov, size_t cnt)
+{
+	if (!__builtin_expect(zc_guard_live, 0) || !iov)
+		return;
+	for (size_t i = 0; i < cnt && i < 1024; i++) {
+		uintptr_t lo = (uintptr_t)iov[i].iov_base;
+		size_t n = iov[i].iov_len;
+		uintptr_t hi = lo + n < lo ? UINTPTR_MAX : lo + n;
+		if (!lo || !n || zc_lock_held() || !zc_phantom_guard_maybe(lo, hi))
+			continue;
+		struct zc_nest nest = zc_nest_enter();
+		zc_lock();
+		zc_phantom_guard_materialize(lo, hi);
+		zc_unlock();
+		zc_nest_leave(nest);
+	}
+}
+
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt)
 {
 	if (!__builtin_expect(zc_guard_live, 0) || !iov)

@@ -34,6 +34,12 @@ static inline void zc_guard_before_kernel_at(uintptr_t p, size_t n)
 }
 #define zc_guard_before_kernel(p, n) zc_guard_before_kernel_at((uintptr_t)(p), (n))
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt);
+/* The same for the program's own write of the memory (the plain call of a
+ * redirected write: a small pipe write, a refused destination): the kernel
+ * sends the bytes as they are, which says nothing of the program looking
+ * at them, so the stream does not back off (refusals back off on their
+ * own, redirect.c). */
+void zc_guard_before_write_iov(const struct iovec *iov, size_t cnt);
 
 /* The SIGSEGV handler's question: is addr on a guarded page?  If so the page
  * gets its bytes (and the stream backs off: the program looks at its data)

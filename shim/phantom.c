@@ -55,9 +55,20 @@ static struct zc_phantom *slot_new(void)
 			zc_phantom_live++;
 			tab[i].pin = -1;
 			tab[i].pipe = -1;
+			tab[i].fpipe = -1;
 			return &tab[i];
 		}
 	return NULL;
+}
+
+/* A file record's P goes whenever the record changes or goes: emptied
+ * without a copy, free again (the pin and offset stay its way to the
+ * bytes). */
+static void fpipe_drop(struct zc_phantom *p)
+{
+	if (p->fpipe >= 0)
+		zc_sock_pipe_put(p->fpipe);
+	p->fpipe = -1;
 }
 
 static void slot_free(struct zc_phantom *p)
@@ -74,6 +85,7 @@ static void slot_free(struct zc_phantom *p)
 	if (p->pipe >= 0)
 		zc_sock_pipe_put(p->pipe); /* bytes still in it are not needed */
 	p->pipe = -1;
+	fpipe_drop(p);
 }
 
 /* What happens to the part of a record that leaves the phantom state. */
@@ -195,6 +207,7 @@ static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 			continue;
 		uintptr_t a = p->addr, e = p->addr + p->len;
 		uintptr_t cut_lo = a > lo ? a : lo, cut_hi = e < hi ? e : hi;
+		fpipe_drop(p); /* before a remainder could copy it */
 		if (p->pipe >= 0 && (cut_lo > a || cut_hi < e)) {
 			pipe_part_leaves(p, cut_lo, cut_hi, how);
 			continue;
@@ -420,6 +433,8 @@ static struct zc_phantom *record_new(int kind, uintptr_t ps, uintptr_t pe, const
 	p->off = foff;
 	p->stream = stream;
 	p->kind = kind;
+	static uint32_t serials;
+	p->serial = ++serials;
 	ZC_ADD(phantom_reads, 1);
 	return p;
 }
@@ -473,6 +488,118 @@ int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t 
 	zc_guard_live++;
 	errno = saved;
 	return 0;
+}
+
+/* Splices [off, off+n) of pfd into pool pipe i: what read() returns, which
+ * is short only at the file's end (the size is asked: a file that grew
+ * meanwhile is spliced on).  Returns the count, or -1 when the splice and
+ * the size disagree or the splice is refused (EINVAL where the file system
+ * cannot splice): nothing the program sees has changed then. */
+static ssize_t fpipe_fill(int i, int pfd, off_t off, size_t n)
+{
+	size_t k = 0;
+	for (int zeros = 0; k < n;) {
+		ssize_t r = zc_sock_pipe_from_file(i, pfd, off + (off_t)k, n - k);
+		if (r < 0)
+			return k > 0 ? (ssize_t)k : -1; /* read too stops at an error */
+		k += (size_t)r;
+		if (k == n || (r == 0 && ++zeros > 2))
+			break;
+		struct stat now;
+		int saved = errno;
+		int ok = REAL(fstat)(pfd, &now) == 0;
+		errno = saved;
+		if (!ok)
+			return -1;
+		if (now.st_size <= off + (off_t)k)
+			return (ssize_t)k; /* the end: read() returns k too */
+	}
+	return k == n ? (ssize_t)k : -1;
+}
+
+enum zc_defer_result zc_phantom_defer_fpipe(int fd, int pin, void *buf, size_t n, off_t off,
+					    const struct stat *st, int stream, size_t *got)
+{
+	uintptr_t b = (uintptr_t)buf;
+	int pfd = zc_pin_fd(pin);
+	if (pfd < 0 || free_slots() < 2)
+		return ZC_DEFER_PLAIN;
+	int saved = errno;
+	int i = zc_sock_pipe_take(n);
+	if (i < 0)
+		return ZC_DEFER_PLAIN;
+	ssize_t k = fpipe_fill(i, pfd, off, n);
+	if (k < 0) {
+		zc_sock_pipe_put(i);
+		errno = saved;
+		return ZC_DEFER_PLAIN;
+	}
+	if ((size_t)k < n) {
+		/* The file's end, once per file: the buffer gets its bytes, as
+		 * the plain read gives them; the rest of it keeps its own. */
+		if (k > 0) {
+			zc_phantom_materialize(b, b + (size_t)k);
+			if (zc_sock_pipe_fill(i, buf, (size_t)k) != 0)
+				zc_log(1, "defer: pipe %d lost bytes", i); /* it holds them */
+		}
+		zc_sock_pipe_put(i);
+		errno = saved;
+		*got = (size_t)k;
+		return ZC_DEFER_OK;
+	}
+	int already = guarded_throughout(b, b + n);
+	if (!already) {
+		/* Mapped or ordinary pages: ordinary memory with their bytes,
+		 * then guarded (a failure leaves them as they are). */
+		zc_phantom_materialize(b, b + n);
+		if (REAL(mprotect)(buf, n, PROT_NONE) != 0) {
+			zc_sock_pipe_put(i);
+			errno = saved;
+			return ZC_DEFER_PLAIN;
+		}
+	}
+	remove_range(b, b + n, LEAVE_DROP); /* the new record replaces them */
+	struct zc_phantom *p = record_new(ZC_PH_GUARD, b, b + n, st, fd, pin, off, stream);
+	p->fpipe = i;
+	p->fhead = b;
+	zc_guard_live++;
+	ZC_ADD(pipe_reads, 1);
+	zc_log(3, "defer: fd %d off %ld len %zu -> pipe %d, %zu guarded pages%s", fd, (long)off, n,
+	       i, n / zc_page, already ? " (kept)" : "");
+	errno = saved;
+	*got = n;
+	return ZC_DEFER_OK;
+}
+
+static struct zc_phantom *same_record(const struct zc_phantom *p)
+{
+	for (int j = 0; j < ZC_MAX_PHANTOMS; j++)
+		if (tab[j].len == p->len && tab[j].addr == p->addr && tab[j].serial == p->serial)
+			return &tab[j];
+	return NULL;
+}
+
+int zc_phantom_fpipe_take(const struct zc_phantom *p)
+{
+	struct zc_phantom *q = same_record(p);
+	if (!q || q->fpipe < 0 || q->fpipe != p->fpipe || q->fhead != p->fhead)
+		return -1;
+	q->fpipe = -1; /* the caller's now */
+	return 0;
+}
+
+void zc_phantom_fpipe_back(const struct zc_phantom *p, uintptr_t head)
+{
+	struct zc_phantom *q = same_record(p);
+	uintptr_t e = p->addr + p->len;
+	if (q && q->fpipe < 0 && head < e && zc_sock_pipe_bytes(p->fpipe) == e - head) {
+		q->fpipe = p->fpipe;
+		q->fhead = head;
+		return;
+	}
+	int saved = errno;
+	zc_sock_pipe_put(p->fpipe);
+	errno = saved;
 }
 
 void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)

@@ -40,6 +40,10 @@ struct zc_phantom {
 	int pipe;       /* sock.c pool pipe holding the bytes (a guard record of
 			 * a socket read, pin -1), or -1 */
 	uint32_t pgen;  /* that pipe's generation when the record was made */
+	int fpipe;      /* a file guard record's pool pipe P (sock.c) holding its
+			 * bytes from fhead to its end, or -1 (zc_phantom_defer_fpipe) */
+	uintptr_t fhead; /* the page whose bytes are P's first */
+	uint32_t serial; /* tells this record from a later one at the same place */
 };
 
 /* How a record's pages stand for the file's bytes.
@@ -96,6 +100,30 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
  */
 int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t pe, int pipe,
 			  uint32_t gen, int stream);
+
+/*
+ * A read of n bytes of the regular file pinned as pin (fd, identity st) at
+ * off, into the page-aligned buffer buf (off and n whole pages), as one
+ * splice into an empty pool pipe P of zcopy's: the buffer's pages become a
+ * guard record of the file (pin + offset, as zc_phantom_defer's guard
+ * records: every way out of the phantom state reads the file) whose bytes
+ * P also holds, in order, for a write that starts at its head (redirect.c).
+ * P is let go (emptied) whenever its record changes or goes.  At the file's
+ * end (a short splice, the size asked again) the buffer gets its bytes from
+ * P.  Does not move the file offset.  ZC_DEFER_OK with *got the count, or
+ * ZC_DEFER_PLAIN with nothing changed that the program can see (splice
+ * refused, no pipe, no record): today's path follows.  Lock held.
+ */
+enum zc_defer_result zc_phantom_defer_fpipe(int fd, int pin, void *buf, size_t n, off_t off,
+					    const struct stat *st, int stream, size_t *got);
+/* The write side, lock held: takes P out of the live record snapshot p (the
+ * caller owns it then; the record stays a plain file guard record).
+ * Returns 0, or -1 if the record changed meanwhile. */
+int zc_phantom_fpipe_take(const struct zc_phantom *p);
+/* Gives P back to that record, its head now at head, if the record is
+ * still the same and P still holds the record's bytes from head on;
+ * otherwise P is emptied and freed.  Lock held. */
+void zc_phantom_fpipe_back(const struct zc_phantom *p, uintptr_t head);
 
 /* [lo, hi) is about to be filled by a socket read: a pipe record that
  * starts inside it gives up the bytes of its pages below page_down(hi)

@@ -485,6 +485,42 @@ static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, si
 }
 
 /*
+ * Pages [a, a+len) of a file guard record whose pipe P holds its bytes from
+ * a on (phantom.h, zc_phantom_defer_fpipe), to a pipe or character device:
+ * splices P out, consuming it, with the transfer's write(2) rules.  Returns
+ * 0 when all went, -1 when the write ends here, or ZC_PLAIN with *sent
+ * bytes gone: the rest goes from the file, as for any guard record.
+ */
+static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_inflight *f,
+			  uintptr_t a, size_t len, size_t *sent)
+{
+	*sent = 0;
+	if (w->o.kind != ZC_K_PIPE && w->o.kind != ZC_K_CHAR)
+		return ZC_PLAIN; /* (neither has a size limit or a SIGPIPE to hold) */
+	zc_lock();
+	int mine = zc_phantom_fpipe_take(p) == 0; /* P is this write's alone now */
+	zc_unlock();
+	if (!mine)
+		return ZC_PLAIN;
+	enum zc_xfer_end end;
+	ssize_t r = zc_sock_pipe_send_out(p->fpipe, w->out, &w->o, len, w->total, f, &end);
+	size_t k = r > 0 ? (size_t)r : 0;
+	zc_lock();
+	zc_phantom_fpipe_back(p, a + k); /* what P still holds stays the record's */
+	zc_unlock();
+	if (r < 0) {
+		w->err = (int)-r;
+		return -1;
+	}
+	ZC_ADD(bytes_zero_copy, k);
+	w->total += k;
+	*sent = k;
+	if (end == ZC_XF_DONE)
+		return 0;
+	return end == ZC_XF_SHORT ? -1 : ZC_PLAIN;
+}
+
+/*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
  * all of it went out.
@@ -503,10 +539,18 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
 		return emit_from_buffer(w, p, -1, a, len); /* without asking the source its size */
 	}
+	if (p->fpipe >= 0 && a == p->fhead) {
+		size_t sent;
+		int r = emit_file_pipe(w, p, f, a, len, &sent);
+		if (r != ZC_PLAIN)
+			return r;
+		a += sent;
+		len -= sent;
+	}
 	if (p->kind == ZC_PH_GUARD) {
 		/* A guarded page the program touched is no longer in the record:
 		 * every page of a snapshot still guarded is the file's. */
-		return emit_clean(w, p, sfd, f, a, len);
+		return len ? emit_clean(w, p, sfd, f, a, len) : 0;
 	}
 	while (len > 0) {
 		size_t npg = len / zc_page < 512 ? len / zc_page : 512;
@@ -620,6 +664,7 @@ static struct zc_stream *pair_with_reads(struct wctx *w, const struct iovec *iov
 		if (!s)
 			continue;
 		pair = s;
+		s->dest_kind = (uint8_t)w->o.kind; /* the read side's choice (engine.c) */
 		zc_flow_begin_write(s->fd, w->fd, w->o.kind, len, w->first); /* counts below are its */
 		if (zc_mode == ZC_MODE_OBSERVE && w->first)
 			observe_piece(s, b, len, refusal);
@@ -946,7 +991,7 @@ static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t
 			   enum zc_wcall how, int flags)
 {
 	if (iov && cnt > 0)
-		zc_guard_before_kernel_iov(iov, (size_t)cnt);
+		zc_guard_before_write_iov(iov, (size_t)cnt);
 	ssize_t p;
 	switch (how) {
 	case ZC_W_PWRITE:

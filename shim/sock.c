@@ -50,6 +50,7 @@
 #include "phantom.h"
 #include "real.h"
 #include "stats.h"
+#include "transfer.h"
 
 #ifndef F_SETPIPE_SZ
 #define F_SETPIPE_SZ 1031
@@ -73,6 +74,10 @@ static struct spipe pool[POOL] = {
 	[0 ... POOL - 1] = { .r = -1, .w = -1 },
 };
 static int devnull = -1; /* ownfd slot: where discarded bytes go */
+/* The smallest size the user's pipe limits refused (pipe-max-size,
+ * pipe-user-pages-soft): larger reads are not tried again, which would
+ * open, size and close a pipe for each of them. */
+static size_t refused_size = SIZE_MAX;
 
 static uintptr_t page_down(uintptr_t a) { return a & ~(uintptr_t)(zc_page - 1); }
 static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
@@ -93,7 +98,8 @@ static void pipe_close(struct spipe *p)
 }
 
 /* Opens (or grows) pool pipe p to hold n bytes within the user's pipe
- * limits: 2n when allowed (slots for fragmented socket data), else n. */
+ * limits: 2n when allowed (slots for fragmented socket data), else n.
+ * Returns 0, -1 (no pipe), or -2 (the limits refuse n). */
 static int pipe_ready(struct spipe *p, size_t n)
 {
 	if (p->r >= 0 && p->w >= 0 && p->cap >= n)
@@ -121,7 +127,7 @@ static int pipe_ready(struct spipe *p, size_t n)
 	}
 	zc_ownfd_unuse(&p->w);
 	p->cap = got > 0 ? (size_t)got : 0;
-	return p->cap >= n ? 0 : -1;
+	return p->cap >= n ? 0 : -2;
 }
 
 /* A free pool pipe able to hold n bytes, marked busy; its index or -1.
@@ -133,8 +139,6 @@ static int pipe_ready(struct spipe *p, size_t n)
  * caller's to restore. */
 static int pipe_get(size_t n)
 {
-	if (!zc_ownfd_keep_ok())
-		return -1;
 	int fit = -1, open_one = -1, closed = -1;
 	for (int i = 0; i < POOL; i++) {
 		struct spipe *p = &pool[i];
@@ -149,10 +153,16 @@ static int pipe_get(size_t n)
 			closed = i;
 	}
 	int i = fit >= 0 ? fit : open_one >= 0 ? open_one : closed;
-	if (i < 0)
+	/* New descriptors are kept only under a large enough RLIMIT_NOFILE
+	 * (ownfd.h); asked when one would be opened, not for every read
+	 * (a pipe open already stays, as a pin does). */
+	if (i < 0 || (i == closed && !zc_ownfd_keep_ok()))
 		return -1;
 	struct spipe *p = &pool[i];
-	if (pipe_ready(p, n) != 0) {
+	int ready = i != fit && n >= refused_size ? -2 : pipe_ready(p, n);
+	if (ready != 0) {
+		if (ready == -2 && n < refused_size && i == closed)
+			refused_size = n;
 		if (i == closed)
 			pipe_close(p);
 		return -1;
@@ -268,6 +278,68 @@ void zc_sock_after_fork_child(void)
 		pool[i].busy = 0;
 	}
 	zc_ownfd_close(&devnull);
+}
+
+/* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
+
+int zc_sock_pipe_take(size_t n)
+{
+	int saved = errno;
+	int i = pipe_get(n);
+	errno = saved;
+	return i;
+}
+
+uint32_t zc_sock_pipe_gen(int i)
+{
+	return i >= 0 && i < POOL ? pool[i].gen : 0;
+}
+
+size_t zc_sock_pipe_bytes(int i)
+{
+	return i >= 0 && i < POOL ? pool[i].bytes : 0;
+}
+
+ssize_t zc_sock_pipe_from_file(int i, int fd, off_t off, size_t n)
+{
+	if (i < 0 || i >= POOL)
+		return -EINVAL;
+	int saved = errno;
+	int w = zc_ownfd_use(&pool[i].w);
+	ssize_t got = -EBADF;
+	/* An explicit offset: the file position is the engine's to move (one
+	 * lseek that also says where the read starts).  The pipe is empty and
+	 * holds n bytes, so the call never waits for room. */
+	while (w >= 0) {
+		got = REAL(splice)(fd, &off, w, NULL, n, 0);
+		if (got >= 0 || errno != EINTR)
+			break;
+	}
+	if (got < 0 && w >= 0)
+		got = -errno;
+	zc_ownfd_unuse(&pool[i].w);
+	if (got > 0)
+		pool[i].bytes += (size_t)got;
+	errno = saved;
+	return got;
+}
+
+ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t len,
+			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end)
+{
+	if (i < 0 || i >= POOL || pool[i].bytes < len) {
+		*end = ZC_XF_REFUSED;
+		return 0;
+	}
+	int r = zc_ownfd_use(&pool[i].r);
+	ssize_t k = 0;
+	*end = ZC_XF_REFUSED;
+	if (r >= 0)
+		k = zc_transfer_from_pipe(out, o, r, len, progress, f, end);
+	zc_ownfd_unuse(&pool[i].r);
+	if (k > 0)
+		pool[i].bytes -= (size_t)k;
+	return k;
 }
 
 /* ---- the read ------------------------------------------------------------ */

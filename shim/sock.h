@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "fdinfo.h"
+#include "transfer.h"
 
 /* Could a read of n bytes of fd (classified fi) be deferred into a pipe? A
  * cheap test on the cached classification: stream sockets only. */
@@ -63,6 +64,24 @@ void zc_sock_pipe_put(int pipe);
  * no scratch pipe, EPIPE).  A stream socket's caller holds SIGPIPE back
  * for the call.  Lock not held. */
 ssize_t zc_sock_send(int pipe, uint32_t gen, uintptr_t addr, size_t len, int out, off_t *pos);
+
+/* File reads deferred into a pool pipe (phantom.c, zc_phantom_defer_fpipe):
+ * a free pool pipe able to hold n bytes, marked busy (its index), or -1. */
+int zc_sock_pipe_take(size_t n);
+/* Pool pipe i's generation (changes whenever it is taken), and the bytes
+ * it holds. */
+uint32_t zc_sock_pipe_gen(int i);
+size_t zc_sock_pipe_bytes(int i);
+/* Splices up to n bytes of file fd at off (explicit: fd's offset does not
+ * move) into pool pipe i.  Returns the count or -errno; errno untouched. */
+ssize_t zc_sock_pipe_from_file(int i, int fd, off_t off, size_t n);
+/* The write side (redirect.c): sends the first len bytes of pool pipe i to
+ * out (described by o) with write(2) semantics, as part of a write that
+ * sent `progress` bytes before (transfer.h, zc_transfer_from_pipe).  The
+ * caller owns the pipe for the call (taken from its record). */
+struct zc_inflight;
+ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t len,
+			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end);
 
 /* Is an end of pool pipe `pipe` (-1: none) in [lo, hi]?  A close_range
  * over it moves it, or closes it when there is no room: its record gets

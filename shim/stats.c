@@ -248,6 +248,7 @@ size_t zc_stats_json_flows(const struct zc_stats *s, const struct zc_flow *flows
 	sb_key_u64(&b, ZCOPY_STAT_WOULD_ZERO_COPY, s->would_zero_copy_bytes, &first);
 	if (s->would_guard_bytes) /* observe mode without guards only */
 		sb_key_u64(&b, ZCOPY_STAT_WOULD_GUARD, s->would_guard_bytes, &first);
+	sb_key_u64(&b, ZCOPY_STAT_PIPE_READS, s->pipe_reads, &first);
 	sb_key(&b, ZCOPY_STAT_TRANSFERS, &first);
 	sb_raw(&b, "{", 1);
 	for (int i = 0; i < ZC_T__COUNT; i++)
@@ -376,6 +377,7 @@ void zc_stats_snapshot_static(struct zc_stats *d)
 	LOAD(materialized_bytes);
 	LOAD(would_zero_copy_bytes);
 	LOAD(would_guard_bytes);
+	LOAD(pipe_reads);
 	for (int i = 0; i < ZC_T__COUNT; i++)
 		LOAD(transfers[i]);
 	for (int i = 0; i < ZC_FB__COUNT; i++) {

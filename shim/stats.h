@@ -61,6 +61,7 @@ struct zc_stats {
 	uint64_t materialized_bytes;
 	uint64_t would_zero_copy_bytes;
 	uint64_t would_guard_bytes; /* observe, ZCOPY_GUARD=0: what guards would have moved */
+	uint64_t pipe_reads;        /* file reads deferred as one splice into a pipe of zcopy's */
 	uint64_t transfers[ZC_T__COUNT];
 	uint64_t fallbacks[ZC_FB__COUNT];      /* events (pairs or calls) */
 	uint64_t fallback_bytes[ZC_FB__COUNT]; /* bytes that went plain for that reason */

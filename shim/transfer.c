@@ -273,7 +273,9 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 			*end = ZC_XF_REVOKED;
 			return STEP_END;
 		}
-		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, &x->pos, x->len - x->done,
+		/* A pipe source (pos -1) has no offset: it is read from its head. */
+		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, x->pos < 0 ? NULL : &x->pos,
+				   x->len - x->done,
 				   x->progress + x->done == 0);
 		int e = errno;
 		zc_inflight_leave(x->f);
@@ -316,4 +318,20 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 	errno = saved;
 	*end = ZC_XF_REFUSED;
 	return 0;
+}
+
+ssize_t zc_transfer_from_pipe(int out, const struct zc_fdinfo *o, int in, size_t len,
+			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end)
+{
+	struct xfer x = { .t = ZC_T_SPLICE, .out = out, .in = in, .o = o, .pos = -1, .len = len,
+			  .progress = progress, .f = f };
+	int saved = errno;
+	enum step s = run(&x, end);
+	int e = errno;
+	errno = saved;
+	if (s == STEP_FAILED)
+		return -e;
+	if (s == STEP_REFUSED)
+		*end = ZC_XF_REFUSED; /* nothing moved: the caller sends from the file */
+	return (ssize_t)x.done;
 }

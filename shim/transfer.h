@@ -47,6 +47,12 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 		    const struct zc_fdinfo *i, off_t in_off, size_t len, size_t progress,
 		    struct zc_inflight *f, enum zc_xfer_end *end);
 
+/* The same with write(2) semantics, from the pipe `in` (zcopy's own, which
+ * holds at least len bytes) by splice: for a destination that splice takes
+ * (pipes, character devices). */
+ssize_t zc_transfer_from_pipe(int out, const struct zc_fdinfo *o, int in, size_t len,
+			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end);
+
 /* Would a write at the destination's position (*out_pos, or its offset)
  * reach RLIMIT_FSIZE?  For files and block devices; a plain write that
  * already wrote some bytes stops there without SIGXFSZ. */

@@ -36,7 +36,7 @@ __attribute__((weak)) void zt_err(int err, const char *fmt, ...)
 /* The order of the bits of zt_record.have. */
 const char *const zt_record_keys[] = {ZCOPY_STAT_KEYS, NULL};
 enum { K_PID, K_EXE, K_MODE, K_GUARD, K_ZERO_COPY, K_COPIED, K_PHANTOM, K_MATERIALIZED,
-       K_WOULD, K_WOULD_GUARD, K_TRANSFERS, K_FALLBACKS, K_FALLBACK_BYTES };
+       K_WOULD, K_WOULD_GUARD, K_PIPE_READS, K_TRANSFERS, K_FALLBACKS, K_FALLBACK_BYTES };
 
 #define MAX_DEPTH 32
 
@@ -421,6 +421,7 @@ static int record_item(struct parser *ps, void *ctx, const char *key)
 		{ZCOPY_STAT_WOULD_ZERO_COPY, offsetof(struct zt_record, would_zero_copy_bytes)},
 		{ZCOPY_STAT_GUARD, offsetof(struct zt_record, guard)},
 		{ZCOPY_STAT_WOULD_GUARD, offsetof(struct zt_record, would_guard_bytes)},
+		{ZCOPY_STAT_PIPE_READS, offsetof(struct zt_record, pipe_reads)},
 	};
 	uint64_t v;
 	size_t i;
@@ -507,6 +508,7 @@ int zt_record_add(struct zt_record *dst, const struct zt_record *src)
 	dst->materialized_bytes += src->materialized_bytes;
 	dst->would_zero_copy_bytes += src->would_zero_copy_bytes;
 	dst->would_guard_bytes += src->would_guard_bytes;
+	dst->pipe_reads += src->pipe_reads;
 	for (i = 0; i < 3; i++)
 		dst->transfers[i] += src->transfers[i];
 	for (i = 0; i < src->nreasons; i++) {
@@ -557,6 +559,7 @@ int zt_record_get(const struct zt_record *r, const char *key, uint64_t *v)
 		[K_MATERIALIZED] = offsetof(struct zt_record, materialized_bytes),
 		[K_WOULD] = offsetof(struct zt_record, would_zero_copy_bytes),
 		[K_WOULD_GUARD] = offsetof(struct zt_record, would_guard_bytes),
+		[K_PIPE_READS] = offsetof(struct zt_record, pipe_reads),
 	};
 	const char *dot = strchr(key, '.');
 	size_t top = dot ? (size_t)(dot - key) : strlen(key);

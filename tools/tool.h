@@ -129,7 +129,7 @@ struct zt_record {
 	char exe[512];
 	char mode[16];
 	uint64_t bytes_zero_copy, bytes_copied, phantom_reads, materialized_bytes;
-	uint64_t would_zero_copy_bytes, would_guard_bytes;
+	uint64_t would_zero_copy_bytes, would_guard_bytes, pipe_reads;
 	uint64_t guard;
 	uint64_t transfers[3]; /* copy_file_range, sendfile, splice */
 	struct zt_reason *reasons;

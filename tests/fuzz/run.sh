@@ -15,7 +15,8 @@
 #          --minimise K (shrink at most K divergent seeds; default 3)
 #          --require-engaged (fail if no seed engaged)  --keep DIR
 #          --require-scenarios (fail if no armed write blocked, no reader
-#          quit or no rlimit ran: the scenarios tested nothing)
+#          quit, no rlimit ran or no read went into zcopy's pipe in the
+#          ZCOPY_GUARD=1 run: the scenarios tested nothing)
 #          --avoid LIST (steer the generator past known divergence classes,
 #          see fz_avoid in gen.c; for exploring only)
 #          --stress N (also run each seed N more times at once under zcopy,
@@ -62,8 +63,8 @@ run_mode() {
 	on) LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=0 ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=${STATS:-/dev/null} \
 		timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err" ;;
 	guard) if [ -n "${GSTATS:-}" ]; then
-		# --sock-src: socket reads are deferred only with guards; their
-		# stats say whether the socket source engaged.
+		# Socket reads (--sock-src) and file reads into zcopy's pipe are
+		# made only with guards: their stats say whether they engaged.
 		LD_PRELOAD=$LIB ZCOPY_MODE=on ZCOPY_GUARD=1 ZCOPY_MIN_CHUNK=$MIN_CHUNK ZCOPY_STATS=$GSTATS \
 			timeout -k 5 "$TIMEOUT" "$FUZZ" "$@" >"$out" 2>"$out.err"
 	else
@@ -96,7 +97,7 @@ one() {
 	esac
 	run_mode plain "$w/plain" "${args[@]}"
 	STATS=$w/stats.%p run_mode on "$w/on" "${args[@]}"
-	GSTATS=${SSRC:+$w/gstats.%p} run_mode guard "$w/guard" "${args[@]}"
+	GSTATS=$w/gstats.%p run_mode guard "$w/guard" "${args[@]}"
 	# --stress N: the zcopy run N more times at once, to bring out
 	# divergences that need load; the first that differs is kept.
 	local t
@@ -109,7 +110,7 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 ss=0 status=ok news blocked stats
+	local ops zc=0 ss=0 fp=0 status=ok news blocked stats
 	# A run that died by a signal has no "end ops": count its op lines.
 	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
 		END { print n != "" ? n : k + 0 }' "$w/plain")
@@ -121,6 +122,11 @@ one() {
 	stats=("$w"/stats.*)
 	if [ -f "${stats[0]}" ]; then
 		zc=$("$TOOL" stats --sum bytes_zero_copy "${stats[@]}") || zc=0
+	fi
+	# Reads of the guard run made as one splice into zcopy's pipe.
+	stats=("$w"/gstats.*)
+	if [ -f "${stats[0]}" ]; then
+		fp=$("$TOOL" stats --sum file_pipe_reads "${stats[@]}") || fp=0
 	fi
 	# Bytes the guard run moved by splice from the socket source (its
 	# streams' records name the source "socket:[inode]").
@@ -144,7 +150,7 @@ one() {
 		cmp -s "$w/plain" "$w/plain2" ||
 			status="nondeterministic:plain:$(first_diff "$w/plain" "$w/plain2")"
 	fi
-	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} $status" >"$w/result"
+	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} ${fp:-0} $status" >"$w/result"
 }
 
 # ---- shrinking --------------------------------------------------------------
@@ -281,10 +287,12 @@ start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 
 seeds=0 ops=0 engaged=0 zc=0 div=0 sseng=0 sszc=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
+fpseeds=0 fpreads=0
 for id in "${ids[@]}"; do
 	id=${id#script:}
-	read -r _ o z na np ns nl nb sz status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
-		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 status=missing; }
+	read -r _ o z na np ns nl nb sz fp status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
+		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 fp=0 status=missing; }
+	[ "$fp" -gt 0 ] && fpseeds=$((fpseeds + 1)) fpreads=$((fpreads + fp))
 	[ "$sz" -gt 0 ] && sseng=$((sseng + 1)) sszc=$((sszc + sz))
 	seeds=$((seeds + 1)) ops=$((ops + o)) zc=$((zc + z))
 	narm=$((narm + na)) npeer=$((npeer + np)) nsig=$((nsig + ns)) nlim=$((nlim + nl)) nblk=$((nblk + nb))
@@ -312,6 +320,7 @@ echo "fuzz: $seeds seeds, $ops operations, engaged in $engaged seeds ($pct%)," \
 	"$zc bytes zero-copy, $div divergent, $(($(date +%s) - start))s"
 echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked writes)," \
 	"$npeer peers quit, $nsig sig, $nlim rlimit"
+echo "fuzz: reads into zcopy's pipe in $fpseeds seeds ($fpreads reads, ZCOPY_GUARD=1 run)"
 [ -z "$SSRC" ] || echo "fuzz: the socket source was read by splice in $sseng seeds" \
 	"($sszc bytes zero-copy, ZCOPY_GUARD=1 run)"
 if [ "$div" -ne 0 ]; then
@@ -331,6 +340,10 @@ fi
 if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then
 	echo "fuzz: no armed write blocked, no reader quit or no rlimit ran:" \
 		"the scenarios tested nothing" >&2
+	exit 1
+fi
+if [ "$REQUIRE_SCEN" = 1 ] && [ "$fpseeds" -eq 0 ]; then
+	echo "fuzz: no read went into zcopy's pipe: that strategy was not tested" >&2
 	exit 1
 fi
 exit 0

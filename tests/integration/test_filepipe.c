@@ -1,0 +1,275 @@
+/*
+ * test_filepipe.c - a file read as one splice into a pipe of zcopy's
+ * (docs/design.md): cat's loop (tests/programs/file_pipe) into a pipe or
+ * /dev/null, each scenario doing one thing a program may do between a read
+ * and its write.  Every scenario runs without the shim and with
+ * ZCOPY_MODE=off, observe and on, compared byte for byte (status, stdout or
+ * what the pipe's reader got, stderr, outputs), and the stats say whether
+ * reads went into zcopy's pipe (file_pipe_reads) or stayed out of it.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "expect.h"
+#include "harness.h"
+
+/* Not a multiple of the chunk: the short last read is part of every copy. */
+#define SIZE (16 * MiB + 12345)
+#define EXE "file_pipe"
+#define CHUNK (128 * 1024)
+
+static void setup(void)
+{
+	it_begin();
+	it_make_file("src", SIZE, 21);
+}
+
+/* file_pipe MODE the four ways, its stdout into `cat` (a pipe), or into
+ * /dev/null when null. */
+static void run(const char *mode, int null, const char *const *outputs)
+{
+	static const char *const cat[] = { "cat", NULL };
+	struct it_spec s = { .argv = IT_ARGV(it_prog(EXE), mode, "../src"), .out_fd = -1,
+			     .out = null ? "/dev/null" : NULL, .consumer = null ? NULL : cat };
+	it_four_spec(&s, outputs);
+	it_expect_plain_success(mode);
+	it_expect_passive(EXE);
+}
+
+static long long pipe_reads(void)
+{
+	return it_stat("on", EXE, "file_pipe_reads");
+}
+
+/* Reads went into zcopy's pipe, and at least pct% of bytes by transfer. */
+static void through_pipe(long long bytes, int pct)
+{
+	ck_assert_msg(pipe_reads() > 0, "no read into zcopy's pipe; stats: %s", it_stats_text("on"));
+	it_expect_zero_copy(EXE, bytes, pct);
+	it_expect_transfers(EXE, "splice");
+}
+
+START_TEST(cat_into_a_pipe_reads_into_zcopys_pipe)
+{
+	run("plain", 0, NULL);
+	it_same_file("src", "none/piped");
+	through_pipe(SIZE, 90);
+}
+END_TEST
+
+START_TEST(cat_into_dev_null_reads_into_zcopys_pipe)
+{
+	run("plain", 1, NULL);
+	through_pipe(SIZE, 90);
+}
+END_TEST
+
+/* A file destination keeps the mapping: copy_file_range reads the file. */
+START_TEST(cat_into_a_file_keeps_the_mapping)
+{
+	it_four(IT_ARGV(it_prog(EXE), "plain", "../src"), NULL, NULL);
+	it_same_file("src", "none/stdout");
+	ck_assert_msg(pipe_reads() == 0, "reads into zcopy's pipe; stats: %s", it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+	it_expect_zero_copy(EXE, SIZE, 90);
+}
+END_TEST
+
+/* The second write of a buffer goes from the file (P went to the first). */
+START_TEST(the_same_buffer_written_twice)
+{
+	run("twice", 0, NULL);
+	through_pipe(2LL * SIZE, 90);
+}
+END_TEST
+
+/* The second half first (from the file), then the first half from P's
+ * head: P keeps the rest for nothing, and is emptied at the next read. */
+START_TEST(a_write_that_starts_inside_the_record)
+{
+	run("halves", 0, NULL);
+	through_pipe(SIZE, 90);
+}
+END_TEST
+
+/* A 16 KiB non-blocking pipe takes part of each chunk; the program writes
+ * buf+k next, where P's head is. */
+START_TEST(a_nonblocking_pipe_takes_part_of_a_chunk)
+{
+	run("nonblock", 0, NULL);
+	through_pipe(SIZE, 50);
+}
+END_TEST
+
+START_TEST(signals_cut_writes_into_a_full_pipe)
+{
+	run("signal", 0, NULL);
+	through_pipe(SIZE, 50);
+}
+END_TEST
+
+/* Another thread reads the buffer while it is written: its faults give
+ * the pages their bytes from the file, and the stream backs off. */
+START_TEST(another_thread_reads_the_buffer_during_the_write)
+{
+	run("thread", 0, NULL);
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+}
+END_TEST
+
+static const char *const dup2_modes[] = { "dup2_src", "dup2_dst" };
+
+START_TEST(dup2_over_source_or_destination_between_read_and_write)
+{
+	run(dup2_modes[_i], 0, NULL);
+	through_pipe(SIZE, 30);
+}
+END_TEST
+
+/* Parent and child each write the chunk read before the fork; the child
+ * reads one more through the shared offset.  Nothing of P is shared. */
+START_TEST(fork_with_a_record_in_zcopys_pipe)
+{
+	run("fork", 0, IT_ARGV("child.out"));
+	through_pipe(SIZE - 2 * CHUNK, 80);
+}
+END_TEST
+
+/* A child reads a chunk (into its own pipe of zcopy's) and _exits: the
+ * read happened, the shared offset moved past it. */
+START_TEST(a_child_exits_with_bytes_in_zcopys_pipe)
+{
+	run("child_read", 0, NULL);
+	through_pipe(SIZE - CHUNK, 80);
+}
+END_TEST
+
+START_TEST(exit_with_bytes_in_zcopys_pipe)
+{
+	run("exit", 0, NULL);
+	ck_assert_int_gt(pipe_reads(), 0);
+}
+END_TEST
+
+/* The file grows after the program saw its end: the reads after go on. */
+START_TEST(the_file_grows_after_its_end)
+{
+	run("grow", 0, NULL);
+	through_pipe(SIZE, 90);
+}
+END_TEST
+
+/* Below 1024 descriptors zcopy keeps none: no pin, no pipe, no deferral. */
+START_TEST(a_small_rlimit_nofile_keeps_it_off)
+{
+	run("rlimit", 0, NULL);
+	ck_assert_msg(pipe_reads() == 0 && it_stat("on", EXE, "phantom_reads") == 0,
+		      "stats: %s", it_stats_text("on"));
+	it_expect_fallback("on", EXE, "fd_limit");
+}
+END_TEST
+
+/* A file system that cannot splice (EINVAL): the mapping, as before. */
+START_TEST(a_source_that_cannot_splice_keeps_the_mapping)
+{
+	run("nosplice", 0, NULL);
+	ck_assert_msg(pipe_reads() == 0, "stats: %s", it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+}
+END_TEST
+
+/* An fwrite's start is written by glibc's own write(2), which no wrapper
+ * sees: guarded pages there get their bytes first (it failed with EFAULT),
+ * and an aligned buffer's stream goes back to the mapping. */
+static const char *const fwrite_modes[] = { "fwrite", "fwrite_odd" };
+
+START_TEST(fwrite_of_a_guarded_buffer_into_a_pipe)
+{
+	run(fwrite_modes[_i], 0, NULL);
+	it_same_file("src", "none/piped");
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+	it_expect_zero_copy(EXE, SIZE, 50);
+}
+END_TEST
+
+/* Reads larger than a pipe may be (pipe-max-size, 1 MiB by default; root
+ * without CAP_SYS_RESOURCE, as setpriv runs it, is held to it too): the
+ * mapping, and the pipe is not tried again for every read. */
+START_TEST(reads_larger_than_pipe_max_size_keep_the_mapping)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+	if (!f || fscanf(f, "%ld", &max) != 1 || max > 1024 * 1024)
+		it_skip("pipe-max-size above 1 MiB here");
+	fclose(f);
+	static const char *const cat[] = { "cat", NULL };
+	const char *const *argv = getuid() == 0
+		? IT_ARGV("setpriv", "--inh-caps=-sys_resource", "--bounding-set=-sys_resource",
+			  it_prog(EXE), "big", "../src")
+		: IT_ARGV(it_prog(EXE), "big", "../src");
+	struct it_spec s = { .argv = argv, .out_fd = -1, .consumer = cat };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("big");
+	it_same_file("src", "none/piped");
+	ck_assert_msg(pipe_reads() == 0, "stats: %s", it_stats_text("on"));
+	ck_assert_int_gt(it_stat("on", EXE, "phantom_reads"), 0);
+	it_expect_zero_copy(EXE, SIZE, 70);
+}
+END_TEST
+
+/*
+ * Another process truncates the source inside the chunk just read, before
+ * its write.  Counts and offsets are the plain run's (stderr); the bytes
+ * below the new end are too, and past it zcopy's copy holds zeros or the
+ * old bytes (README, "Files that change"): never anything else.
+ */
+START_TEST(another_process_truncates_between_read_and_write)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog(EXE), "trunc", "../src"), .out_fd = -1,
+			     .consumer = IT_ARGV("cat") };
+	s.mode = IT_NONE;
+	it_exec(&s);
+	it_expect_plain_success("trunc");
+	s.mode = IT_ON;
+	it_exec(&s);
+	char *e0 = it_slurp("none/stderr", NULL), *e1 = it_slurp("on/stderr", NULL);
+	ck_assert_str_eq(e0, e1);
+	size_t n0, n1;
+	char *a = it_slurp("none/piped", &n0), *b = it_slurp("on/piped", &n1);
+	ck_assert_uint_eq(n0, n1);
+	size_t end = 9 * CHUNK + 5000, odd = 0;
+	ck_assert_msg(memcmp(a, b, end) == 0, "bytes below the new end differ");
+	for (size_t i = end; i < n0; i++)
+		odd += b[i] != 0 && b[i] != a[i];
+	ck_assert_msg(odd == 0, "%zu bytes past the new end are neither zero nor the old", odd);
+	ck_assert_int_gt(pipe_reads(), 0);
+	free(a);
+	free(b);
+	free(e0);
+	free(e1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = it_suite("test_filepipe");
+	TCase *tc = it_tcase(s, "file_pipe", setup, 60);
+	it_add(tc, IT_TESTS(cat_into_a_pipe_reads_into_zcopys_pipe,
+			    cat_into_dev_null_reads_into_zcopys_pipe, cat_into_a_file_keeps_the_mapping,
+			    the_same_buffer_written_twice, a_write_that_starts_inside_the_record,
+			    a_nonblocking_pipe_takes_part_of_a_chunk, signals_cut_writes_into_a_full_pipe,
+			    another_thread_reads_the_buffer_during_the_write,
+			    fork_with_a_record_in_zcopys_pipe, a_child_exits_with_bytes_in_zcopys_pipe,
+			    exit_with_bytes_in_zcopys_pipe, the_file_grows_after_its_end,
+			    a_small_rlimit_nofile_keeps_it_off,
+			    a_source_that_cannot_splice_keeps_the_mapping,
+			    reads_larger_than_pipe_max_size_keep_the_mapping,
+			    another_process_truncates_between_read_and_write));
+	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
+			    IT_LEN(dup2_modes));
+	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));
+	return it_main(s, "build/programs");
+}

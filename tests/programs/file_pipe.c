@@ -1,0 +1,267 @@
+/*
+ * file_pipe - cat's loop (128 KiB reads into a page-aligned buffer, each
+ * written to stdout whole) with one thing a program may do between a read
+ * and its write.  Under zcopy, with stdout a pipe or a character device,
+ * such reads are one splice into a pipe of zcopy's (docs/design.md, "A file
+ * read as one splice into a pipe of zcopy's").
+ *
+ * usage: file_pipe MODE SRC
+ *   plain      the loop
+ *   twice      every chunk written twice
+ *   halves     every chunk written as its second half, then its first
+ *   nonblock   stdout made non-blocking and its pipe 16 KiB: writes take
+ *              part of a chunk, the rest is written from buf+k after poll
+ *   signal     a SIGALRM every 2 ms (no SA_RESTART) while writing into a
+ *              16 KiB pipe: short counts and EINTRs, the rest written again
+ *   thread     another thread checksums the buffer while it is written
+ *   dup2_src   every 5th chunk, between read and write, SRC opened again at
+ *              the same offset and dup2'd over the source
+ *   dup2_dst   every 5th chunk, between read and write, a duplicate of
+ *              stdout dup2'd over it
+ *   fork       at chunk 7 a child writes the chunk to "child.out" and then
+ *              reads the next chunk into the same buffer, writes it there
+ *              too; the parent then writes its own chunk
+ *   child_read at chunk 6 a child reads a chunk of the shared source and
+ *              _exits without writing it: the parent continues after it
+ *   trunc      at chunk 9 another process (posix_spawn, no fork handler)
+ *              truncates SRC inside the chunk just read (9 chunks and 5000
+ *              bytes), before the write
+ *   grow       at the end another process appends SRC's first 300000 bytes
+ *              to it; the loop goes on reading
+ * (trunc and grow work on a copy of SRC, "work", in the current directory)
+ *   rlimit     RLIMIT_NOFILE lowered to 512 first
+ *   nosplice   a seccomp filter makes every splice with an input offset
+ *              fail with EINVAL (a file system that cannot splice)
+ *   exit       after chunk 12 is read, exit(0) without writing it, after
+ *              printing the offset to stderr
+ *   fwrite     every chunk written by fwrite to stdout (glibc's own write
+ *              of its start, past every wrapper)
+ *   fwrite_odd the same from a buffer 16 bytes into a page (malloc's)
+ *   big        reads of 2 MiB (above the default pipe-max-size, 1 MiB)
+ * Prints to stderr what it did (counts, offsets, checksums).
+ */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "zt.h"
+
+extern char **environ;
+
+static const char *mode;
+static unsigned char *buf;
+static size_t cur;
+static volatile uint64_t seen;
+static long eintrs, shorts;
+
+/* Writes all n bytes at p, going on after short counts, EAGAIN (poll) and
+ * EINTR, as a careful program does. */
+static void put(const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(1, p, n);
+		if (w < 0 && errno == EINTR) {
+			eintrs++;
+			continue;
+		}
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd q = { .fd = 1, .events = POLLOUT };
+			poll(&q, 1, -1);
+			continue;
+		}
+		if (w < 0)
+			zt_die("write");
+		if ((size_t)w < n)
+			shorts++;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void *checksum(void *arg)
+{
+	(void)arg;
+	seen = zt_fnv(ZT_FNV_INIT, buf, cur);
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void small_pipe(void)
+{
+	if (fcntl(1, F_SETPIPE_SZ, 16384) < 0)
+		fprintf(stderr, "not a pipe\n");
+}
+
+static void spawn(char *const argv[])
+{
+	pid_t pid;
+	int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+	if (rc != 0) {
+		errno = rc;
+		zt_die("posix_spawnp");
+	}
+	int st;
+	waitpid(pid, &st, 0);
+}
+
+static void no_splice_with_offset(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_splice, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		zt_die("seccomp");
+}
+
+/* What the mode does between the read of chunk i (n bytes) and its write.
+ * Returns 1 when the chunk is written as usual afterwards. */
+static int between(int *in, const char *src, int i, size_t n)
+{
+	if (!strcmp(mode, "dup2_src") && i % 5 == 4) {
+		int again = zt_open_in(src);
+		if (lseek(again, lseek(*in, 0, SEEK_CUR), SEEK_SET) < 0 || dup2(again, *in) < 0)
+			zt_die("dup2_src");
+		close(again);
+	} else if (!strcmp(mode, "dup2_dst") && i % 5 == 4) {
+		int d = dup(1);
+		if (d < 0 || dup2(d, 1) < 0)
+			zt_die("dup2_dst");
+		close(d);
+	} else if (!strcmp(mode, "fork") && i == 7) {
+		pid_t pid = zt_fork();
+		if (pid == 0) {
+			int o = zt_open_out("child.out", 0);
+			zt_put(o, buf, n);
+			ssize_t m = zt_read(*in, buf, ZT_CHUNK);
+			zt_put(o, buf, (size_t)m);
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+	} else if (!strcmp(mode, "child_read") && i == 6) {
+		pid_t pid = zt_fork();
+		if (pid == 0) {
+			zt_read(*in, buf, ZT_CHUNK);
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+	} else if (!strcmp(mode, "trunc") && i == 9) {
+		char size[32];
+		snprintf(size, sizeof size, "%d", 9 * ZT_CHUNK + 5000);
+		spawn((char *const[]){ "truncate", "-s", size, (char *)src, NULL });
+	} else if (!strcmp(mode, "exit") && i == 12) {
+		fprintf(stderr, "offset %lld\n", zt_pos(*in));
+		exit(0);
+	}
+	return 1;
+}
+
+static void write_chunk(size_t n)
+{
+	if (!strcmp(mode, "twice")) {
+		put(buf, n);
+		put(buf, n);
+	} else if (!strcmp(mode, "halves")) {
+		put(buf + n / 2, n - n / 2);
+		put(buf, n / 2);
+	} else if (!strcmp(mode, "thread")) {
+		pthread_t t;
+		cur = n;
+		pthread_create(&t, NULL, checksum, NULL);
+		put(buf, n);
+		pthread_join(t, NULL);
+	} else if (!strncmp(mode, "fwrite", 6)) {
+		if (fwrite(buf, 1, n, stdout) != n)
+			zt_die("fwrite");
+	} else {
+		put(buf, n);
+	}
+}
+
+static void prepare(void)
+{
+	if (!strcmp(mode, "nonblock")) {
+		small_pipe();
+		fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
+	} else if (!strcmp(mode, "signal")) {
+		small_pipe();
+		struct sigaction sa = { .sa_handler = on_alarm };
+		sigaction(SIGALRM, &sa, NULL);
+		struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+	} else if (!strcmp(mode, "rlimit")) {
+		struct rlimit rl = { 512, 512 };
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			zt_die("setrlimit");
+	} else if (!strcmp(mode, "nosplice")) {
+		no_splice_with_offset();
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		zt_usage("file_pipe MODE SRC");
+	mode = argv[1];
+	const char *src = argv[2];
+	if (!strcmp(mode, "trunc") || !strcmp(mode, "grow")) {
+		/* These change the file: each run its own copy. */
+		spawn((char *const[]){ "cp", (char *)src, "work", NULL });
+		src = "work";
+	}
+	int in = zt_open_in(src);
+	size_t chunk = strcmp(mode, "big") ? ZT_CHUNK : 2 * 1024 * 1024;
+	buf = zt_alloc(chunk + ZT_PAGE);
+	if (!strcmp(mode, "fwrite_odd"))
+		buf += 16;
+	prepare();
+	long long total = 0;
+	int grown = 0;
+	for (int i = 0;; i++) {
+		ssize_t n = read(in, buf, chunk);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0 && !strcmp(mode, "grow") && !grown) {
+			spawn((char *const[]){ "sh", "-c", "head -c 300000 \"$0\" >> \"$0\"",
+					       (char *)src, NULL });
+			grown = 1;
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (between(&in, src, i, (size_t)n))
+			write_chunk((size_t)n);
+		total += n;
+	}
+	if (fflush(stdout) != 0)
+		zt_die("fflush");
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	/* How often writes came up short or were interrupted depends on the
+	 * timing: not printed (the output is compared). */
+	(void)eintrs;
+	(void)shorts;
+	fprintf(stderr, "copied %lld offset %lld\n", total, zt_pos(in));
+	return 0;
+}
