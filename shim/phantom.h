@@ -40,6 +40,9 @@ struct zc_phantom {
 	int pipe;       /* sock.c pool pipe holding the bytes (a guard record of
 			 * a socket read, pin -1), or -1 */
 	uint32_t pgen;  /* that pipe's generation when the record was made */
+	int edge;       /* edges.c slot holding the bytes of the read's partial
+			 * pages around a guard record, or -1 (edges.h) */
+	uint32_t head, tail; /* their lengths: before addr, after addr + len */
 };
 
 /* How a record's pages stand for the file's bytes.
