@@ -187,16 +187,28 @@ static void pipe_part_leaves(struct zc_phantom *p, uintptr_t lo, uintptr_t hi, e
  * Parts of records outside the range stay phantoms; when a record must be
  * split and the table is full, its right part is materialized instead.
  */
+/* The bytes kept of the partial pages around a record (edges.h) are the
+ * buffer's only while nothing changed that memory or the record. */
+static void drop_edges(uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && zc_edges_in_memory(&tab[i], lo, hi))
+			zc_edges_drop(&tab[i]);
+}
+
+static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how);
+
 static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
+{
+	drop_edges(page_down(lo), page_up(hi)); /* memory changes page by page */
+	remove_pages(lo, hi, how);
+}
+
+static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how)
 {
 	int saved = errno;
 	lo = page_down(lo);
 	hi = page_up(hi);
-	/* The bytes kept of the partial pages around a record are the
-	 * buffer's only while nothing changed that memory or the record. */
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
-		if (tab[i].len && zc_edges_in_memory(&tab[i], lo, hi))
-			zc_edges_drop(&tab[i]);
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->addr >= hi || p->addr + p->len <= lo)
@@ -586,6 +598,15 @@ void zc_phantom_drop(uintptr_t lo, uintptr_t hi)
 void zc_phantom_zero(uintptr_t lo, uintptr_t hi)
 {
 	remove_range(lo, hi, LEAVE_ZERO);
+}
+
+void zc_phantom_freed(uintptr_t lo, uintptr_t hi)
+{
+	/* Only the freed block's own bytes: the pages at its ends hold other
+	 * blocks (python's next buffer starts in the last page of the one it
+	 * frees), whose kept ends stay theirs. */
+	drop_edges(lo, hi);
+	remove_pages(lo, hi, LEAVE_ZERO);
 }
 
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi)

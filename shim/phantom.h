@@ -123,6 +123,9 @@ int zc_buffer_is_private_anon(uintptr_t addr, size_t len);
 void zc_phantom_drop(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous zero pages (free, MADV_DONTNEED). */
 void zc_phantom_zero(uintptr_t lo, uintptr_t hi);
+/* free() of the block [lo, hi): zc_phantom_zero, but the bytes kept of
+ * partial pages (edges.h) go only where they lie in the block itself. */
+void zc_phantom_freed(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous pages holding the same bytes
  * (realloc, mremap, mprotect, the program's own madvise). */
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);

@@ -48,7 +48,7 @@ static long long plain_ends(void)
  * carries goes by transfer, the partial pages with the whole ones (the
  * program's own pipe draining is "transformed": other bytes). */
 static const char *const unchanged_modes[] = { "copy", "pipe", "neighbour", "partial",
-					       "nonblock", "signal" };
+					       "nonblock", "signal", "alternate" };
 
 START_TEST(unchanged_ends_go_with_the_pages)
 {

@@ -15,6 +15,10 @@
  *   neighbour     every chunk, the bytes that share the buffer's last page
  *                 after its end (another object's) are rewritten
  *   partial       each chunk written in two calls: 1000 bytes, then the rest
+ *   alternate     python's copyfileobj: 64 KiB reads, each into a new malloc
+ *                 block; the previous block is freed after the read, before
+ *                 the write (two blocks alternate, and the one freed ends in
+ *                 the first page of the one written)
  *   pwrite_head   SRC is copied to "work", which is the source; at chunk 6
  *                 the program pwrites over the first 100 bytes it just read,
  *                 then writes the buffer (the bytes read)
@@ -231,6 +235,26 @@ static pid_t open_dest(const char *dst)
 	return child;
 }
 
+/* The "alternate" loop: returns the bytes copied. */
+static long long alternate(void)
+{
+	long long total = 0;
+	char *prev = NULL;
+	for (;;) {
+		char *b = zt_malloc(65536 + 64);
+		ssize_t n = zt_read(in, b, 65536);
+		free(prev);
+		if (n == 0) {
+			free(b);
+			break;
+		}
+		write_chunk(b, (size_t)n);
+		total += n;
+		prev = b;
+	}
+	return total;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -256,8 +280,8 @@ int main(int argc, char **argv)
 		zt_die("pthread_create");
 	area = zt_map_anon(34 * ZT_PAGE);
 	buf = area + LEAD;
-	long long total = 0;
-	for (int chunk = 0;; chunk++) {
+	long long total = is("alternate") ? alternate() : 0;
+	for (int chunk = 0; !is("alternate"); chunk++) {
 		ssize_t n = zt_read(in, buf, CH);
 		if (n == 0)
 			break;
