@@ -182,11 +182,6 @@ static void pipe_part_leaves(struct zc_phantom *p, uintptr_t lo, uintptr_t hi, e
 		anon_zero(lo, hi - lo);
 }
 
-/*
- * Takes [lo, hi) out of the table, applying `how` to the phantom pages in it.
- * Parts of records outside the range stay phantoms; when a record must be
- * split and the table is full, its right part is materialized instead.
- */
 /* The bytes kept of the partial pages around a record (edges.h) are the
  * buffer's only while nothing changed that memory or the record. */
 static void drop_edges(uintptr_t lo, uintptr_t hi)
@@ -198,12 +193,19 @@ static void drop_edges(uintptr_t lo, uintptr_t hi)
 
 static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how);
 
+/* remove_pages, and the kept partial pages in [lo, hi)'s pages go: memory
+ * changes page by page (munmap, mprotect, madvise, a new deferral). */
 static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
 {
-	drop_edges(page_down(lo), page_up(hi)); /* memory changes page by page */
+	drop_edges(page_down(lo), page_up(hi));
 	remove_pages(lo, hi, how);
 }
 
+/*
+ * Takes [lo, hi) out of the table, applying `how` to the phantom pages in it.
+ * Parts of records outside the range stay phantoms; when a record must be
+ * split and the table is full, its right part is materialized instead.
+ */
 static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how)
 {
 	int saved = errno;
