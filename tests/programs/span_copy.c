@@ -37,7 +37,8 @@
  *                 64 KiB: each write's count is printed, the pipe drained to
  *                 DST, and the rest written
  *   signal        into a blocking pipe of the program's own that nobody reads
- *                 for a while: a SIGALRM handler (no SA_RESTART) ends the
+ *                 for a while: a SIGALRM handler (no SA_RESTART) changes
+ *                 the buffer's first byte (sent already) and ends the
  *                 write; its count is printed, the pipe drained to DST, and
  *                 the rest written (first 3 chunks; then the pipe is made
  *                 non-blocking, as for "nonblock")
@@ -122,7 +123,18 @@ static void drain(void)
 	}
 }
 
-static void on_alarm(int sig) { (void)sig; }
+/* The handler changes the buffer's first byte while the write waits: its
+ * first 64 KiB went before the wait, as with the plain write, so the byte
+ * sent is the one read. */
+static volatile sig_atomic_t flip;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (flip) {
+		buf[0] = (char)(buf[0] ^ 0x5a);
+		flip = 0;
+	}
+}
 
 /* One chunk into the program's pipe: each call's count printed, the pipe
  * drained after it. */
@@ -137,6 +149,7 @@ static void through_own_pipe(const char *p, size_t n, int chunk)
 			/* Repeated: one that lands just before the write blocks
 			 * is followed by another while it waits. */
 			struct itimerval t = { { 0, 50 * 1000 }, { 0, 50 * 1000 } };
+			flip = 1;
 			setitimer(ITIMER_REAL, &t, NULL);
 		}
 		ssize_t w = write(pfd[1], p + done, n - done);
