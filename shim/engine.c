@@ -869,15 +869,18 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	int saved = zc_enter_locked();
 	/* Freed memory ends the buffer, not the stream: the program's next
 	 * buffer may take it over (detect.h).  Other changes end both. */
-	if (ev == ZC_MEM_ZERO)
+	int zero = ev == ZC_MEM_ZERO || ev == ZC_MEM_FREE;
+	if (zero)
 		zc_det_release_range(&det, lo, hi);
 	else
 		zc_det_forget_range(&det, lo, hi);
-	if (ev != ZC_MEM_ZERO)
+	if (!zero)
 		zc_guard_maps_changed(); /* mappings may change: re-read maps */
 	if (zc_phantom_live) {
 		if (ev == ZC_MEM_GONE)
 			zc_phantom_drop(lo, hi);
+		else if (ev == ZC_MEM_FREE)
+			zc_phantom_freed(lo, hi);
 		else if (ev == ZC_MEM_ZERO)
 			zc_phantom_zero(lo, hi);
 		else

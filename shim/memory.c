@@ -81,7 +81,7 @@ ZC_EXPORT void free(void *p)
 		size_t n = usable(p);
 		if (n >= zc_min_chunk || zc_phantom_live)
 			zc_engine_memory((uintptr_t)p, end_of(p, n),
-					 zc_guard_live && chunk_is_mapped(p) ? ZC_MEM_GONE : ZC_MEM_ZERO);
+					 zc_guard_live && chunk_is_mapped(p) ? ZC_MEM_GONE : ZC_MEM_FREE);
 		/* Seams lie in blocks that were buffers, as large as a read
 		 * that is deferred; only whole pages inside the block count
 		 * (the pages at its ends may hold other blocks). */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "edges.h"
 #include "guard.h"
 #include "inflight.h"
 #include "log.h"
@@ -56,6 +57,7 @@ static struct zc_phantom *slot_new(void)
 			tab[i].pin = -1;
 			tab[i].pipe = -1;
 			tab[i].fpipe = -1;
+			tab[i].edge = -1;
 			return &tab[i];
 		}
 	return NULL;
@@ -75,6 +77,7 @@ static void slot_free(struct zc_phantom *p)
 {
 	if (p->kind == ZC_PH_GUARD)
 		zc_guard_live--;
+	zc_edges_drop(p);
 	p->kind = ZC_PH_MAP;
 	p->len = 0;
 	nrec--;
@@ -191,12 +194,31 @@ static void pipe_part_leaves(struct zc_phantom *p, uintptr_t lo, uintptr_t hi, e
 		anon_zero(lo, hi - lo);
 }
 
+/* The bytes kept of the partial pages around a record (edges.h) are the
+ * buffer's only while nothing changed that memory or the record. */
+static void drop_edges(uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && zc_edges_in_memory(&tab[i], lo, hi))
+			zc_edges_drop(&tab[i]);
+}
+
+static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how);
+
+/* remove_pages, and the kept partial pages in [lo, hi)'s pages go: memory
+ * changes page by page (munmap, mprotect, madvise, a new deferral). */
+static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
+{
+	drop_edges(page_down(lo), page_up(hi));
+	remove_pages(lo, hi, how);
+}
+
 /*
  * Takes [lo, hi) out of the table, applying `how` to the phantom pages in it.
  * Parts of records outside the range stay phantoms; when a record must be
  * split and the table is full, its right part is materialized instead.
  */
-static void remove_range(uintptr_t lo, uintptr_t hi, enum leave how)
+static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how)
 {
 	int saved = errno;
 	lo = page_down(lo);
@@ -448,7 +470,7 @@ static struct zc_phantom *record_new(int kind, uintptr_t ps, uintptr_t pe, const
  */
 static enum zc_defer_result guard_defer(int fd, int pin, uintptr_t ps, uintptr_t pe, off_t foff,
 					const struct stat *st, int stream, size_t k, size_t *got,
-					int *why)
+					int *why, uintptr_t b)
 {
 	int saved = errno;
 	int already = guarded_throughout(ps, pe);
@@ -460,8 +482,11 @@ static enum zc_defer_result guard_defer(int fd, int pin, uintptr_t ps, uintptr_t
 		*why = ZC_FB_MAP_FAILED;
 		return ZC_DEFER_PLAIN;
 	}
-	record_new(ZC_PH_GUARD, ps, pe, st, fd, pin, foff, stream);
+	struct zc_phantom *p = record_new(ZC_PH_GUARD, ps, pe, st, fd, pin, foff, stream);
 	zc_guard_live++;
+	/* The partial pages at both ends were just read from the file: a
+	 * copy lets the write send them with the pages if they are unchanged. */
+	zc_edges_save(p, ps - b, b + k - pe);
 	zc_log(3, "defer: fd %d off %ld len %zu -> %zu guarded pages%s", fd, (long)foff, k,
 	       (pe - ps) / zc_page, already ? " (kept)" : "");
 	errno = saved;
@@ -669,7 +694,8 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 		return st->st_blocks == ZC_SIZE_CLAIMED ? ZC_DEFER_SHORT : ZC_DEFER_PLAIN;
 	}
 	if (guard)
-		return guard_defer(fd, pin, ps, pe, off + (off_t)(ps - b), st, stream, k, got, why);
+		return guard_defer(fd, pin, ps, pe, off + (off_t)(ps - b), st, stream, k, got, why,
+				   b);
 	remove_range(ps, pe, LEAVE_DROP); /* the new mapping replaces them */
 	void *m = REAL(mmap)((void *)ps, pe - ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, pfd,
 			     off + (off_t)(ps - b));
@@ -703,6 +729,15 @@ void zc_phantom_zero(uintptr_t lo, uintptr_t hi)
 	remove_range(lo, hi, LEAVE_ZERO);
 }
 
+void zc_phantom_freed(uintptr_t lo, uintptr_t hi)
+{
+	/* Only the freed block's own bytes: the pages at its ends hold other
+	 * blocks (python's next buffer starts in the last page of the one it
+	 * frees), whose kept ends stay theirs. */
+	drop_edges(lo, hi);
+	remove_pages(lo, hi, LEAVE_ZERO);
+}
+
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi)
 {
 	remove_range(lo, hi, LEAVE_MATERIALIZE);
@@ -724,6 +759,9 @@ void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->dev != dev || p->ino != ino)
 			continue;
+		/* The kept partial pages stand for the old bytes no more. */
+		if (zc_edges_in_file(p, off, len))
+			zc_edges_drop(p);
 		if (p->off + (off_t)p->len <= off || (len > 0 && p->off >= off + len))
 			continue;
 		uintptr_t a = p->addr, e = p->addr + p->len;

@@ -44,6 +44,9 @@ struct zc_phantom {
 			 * bytes from fhead to its end, or -1 (zc_phantom_defer_fpipe) */
 	uintptr_t fhead; /* the page whose bytes are P's first */
 	uint32_t serial; /* tells this record from a later one at the same place */
+	int edge;       /* edges.c slot holding the bytes of the read's partial
+			 * pages around a guard record, or -1 (edges.h) */
+	uint32_t head, tail; /* their lengths: before addr, after addr + len */
 };
 
 /* How a record's pages stand for the file's bytes.
@@ -148,6 +151,9 @@ int zc_buffer_is_private_anon(uintptr_t addr, size_t len);
 void zc_phantom_drop(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous zero pages (free, MADV_DONTNEED). */
 void zc_phantom_zero(uintptr_t lo, uintptr_t hi);
+/* free() of the block [lo, hi): zc_phantom_zero, but the bytes kept of
+ * partial pages (edges.h) go only where they lie in the block itself. */
+void zc_phantom_freed(uintptr_t lo, uintptr_t hi);
 /* Make phantom pages in [lo, hi) anonymous pages holding the same bytes
  * (realloc, mremap, mprotect, the program's own madvise). */
 void zc_phantom_materialize(uintptr_t lo, uintptr_t hi);

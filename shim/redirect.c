@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "edges.h"
 #include "engine.h"
 #include "fdinfo.h"
 #include "guard.h"
@@ -383,15 +384,19 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 			continue;
 		case ZC_XF_SHORT:
 			return -1;
-		case ZC_XF_FULL:
-			/* Nothing went yet and the pipe is full: one page by the
-			 * program's own call waits exactly as its write would have
-			 * (signals, SA_RESTART); the rest goes on without waiting. */
-			if (emit_from_buffer(w, p, sfd, ra, zc_page))
+		case ZC_XF_FULL: {
+			/* Nothing went yet and the pipe is full: the bytes up to
+			 * the next page boundary (a page, or the start of a
+			 * guard record's span) by the program's own call wait
+			 * exactly as its write would have (signals, SA_RESTART);
+			 * the rest goes on without waiting. */
+			size_t one = page_up(ra + 1) - ra < rl ? page_up(ra + 1) - ra : rl;
+			if (emit_from_buffer(w, p, sfd, ra, one))
 				return -1;
-			ra += zc_page;
-			rl -= zc_page;
+			ra += one;
+			rl -= one;
 			continue;
+		}
 		case ZC_XF_REFUSED:
 			zc_fallback(ZC_FB_PRIMITIVE, rl);
 			return emit_from_buffer(w, p, sfd, ra, rl);
@@ -573,6 +578,9 @@ struct carried {
 	struct zc_phantom ph[ZC_MAX_PIECES];
 	int sfd[ZC_MAX_PIECES];
 	struct zc_inflight *f[ZC_MAX_PIECES];
+	/* A guard record's span (edges.h): its pages and the bytes around
+	 * them that are still the file's, all by transfer. */
+	uintptr_t lo[ZC_MAX_PIECES], hi[ZC_MAX_PIECES];
 	int n;
 };
 
@@ -702,6 +710,20 @@ static int gather(const struct iovec *iov, int cnt, struct carried *c)
 	return full;
 }
 
+/* The span of guard record p that the piece of the write carrying it may
+ * send by transfer (edges.h).  Lock held: the kept copy stays put. */
+static void guard_span(const struct iovec *iov, int cnt, const struct zc_phantom *p,
+		       uintptr_t *lo, uintptr_t *hi)
+{
+	for (int i = 0; i < cnt; i++) {
+		uintptr_t a = (uintptr_t)iov[i].iov_base, e = a + iov[i].iov_len;
+		if (a < p->addr + p->len && e > p->addr) {
+			zc_edges_span(p, a, e, lo, hi);
+			return;
+		}
+	}
+}
+
 static void collect(const struct iovec *iov, int cnt, struct carried *c)
 {
 	if (gather(iov, cnt, c) && zc_guard_live) {
@@ -717,11 +739,18 @@ static void collect(const struct iovec *iov, int cnt, struct carried *c)
 		const struct zc_phantom *p = &c->ph[k];
 		c->sfd[k] = -1;
 		c->f[k] = NULL;
+		c->lo[k] = p->addr;
+		c->hi[k] = p->addr + p->len;
 		if (p->pin < 0)
 			continue;
+		if (p->kind == ZC_PH_GUARD)
+			guard_span(iov, cnt, p, &c->lo[k], &c->hi[k]);
 		zc_pin_ref(p->pin);
 		c->sfd[k] = zc_pin_use(p->pin);
-		c->f[k] = zc_inflight_begin(p->dev, p->ino, p->off, (off_t)p->len);
+		/* The span's bytes are read from the file too: a change to
+		 * any of them waits for the call reading it. */
+		c->f[k] = zc_inflight_begin(p->dev, p->ino, p->off - (off_t)(p->addr - c->lo[k]),
+					    (off_t)(c->hi[k] - c->lo[k]));
 	}
 }
 
@@ -872,10 +901,39 @@ static void guard_edges(const struct zc_phantom *p, uintptr_t a, uintptr_t wa, u
 /* The part of a piece from *ap to e that phantom k of c overlaps: the bytes
  * before it and its partial pages plainly, its whole pages by emit_phantom.
  * *ap moves past the phantom.  Returns 0 if all of it went. */
+/*
+ * The part of a piece from *ap to e that guard record k of c carries: every
+ * byte of its span (collect) is the file's at a known offset (a guarded page
+ * holds nothing the program wrote, and the partial pages around it equal
+ * what the read put there), so the span's part of the piece goes as one
+ * transfer whatever its alignment: its first call waits as the plain write
+ * would, the later ones do not (transfer.c).  What lies before the span
+ * goes plainly.  *ap moves past the part.  Returns 0 if all of it went.
+ */
+static int emit_guard_span(struct wctx *w, struct gathered *g, const struct carried *c, int k,
+			   uintptr_t *ap, uintptr_t e)
+{
+	const struct zc_phantom *p = &c->ph[k];
+	uintptr_t a = *ap, lo = c->lo[k] > a ? c->lo[k] : a, hi = c->hi[k] < e ? c->hi[k] : e;
+	if (add_plain(w, g, a, lo - a))
+		return -1;
+	if (hi > lo) {
+		if (flush_plain(w, g))
+			return -1;
+		g->stream = p->stream;
+		if (emit_clean(w, p, c->sfd[k], c->f[k], lo, hi - lo))
+			return -1;
+	}
+	*ap = hi > lo ? hi : lo;
+	return 0;
+}
+
 static int emit_overlap(struct wctx *w, struct gathered *g, const struct carried *c, int k,
 			uintptr_t *ap, uintptr_t e)
 {
 	const struct zc_phantom *p = &c->ph[k];
+	if (p->kind == ZC_PH_GUARD && p->pipe < 0 && c->sfd[k] >= 0 && c->f[k])
+		return emit_guard_span(w, g, c, k, ap, e);
 	uintptr_t a = *ap, pa = p->addr, pe = p->addr + p->len;
 	if (pa > a && add_plain(w, g, a, pa - a))
 		return -1;
