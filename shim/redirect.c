@@ -525,6 +525,22 @@ static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_
 	return end == ZC_XF_SHORT ? -1 : ZC_PLAIN;
 }
 
+/* The part of [*a, *a+*len) that record p's pipe P holds from its head on,
+ * when the write starts where P's bytes do (emit_file_pipe); *a and *len
+ * move past what went.  Returns 0 or -1 as emit_file_pipe, or ZC_PLAIN:
+ * the rest (if any) goes from the file. */
+static int emit_file_pipe_head(struct wctx *w, const struct zc_phantom *p, struct zc_inflight *f,
+			       uintptr_t *a, size_t *len)
+{
+	if (p->fpipe < 0 || *a != p->fhead || *len == 0)
+		return ZC_PLAIN;
+	size_t sent;
+	int r = emit_file_pipe(w, p, f, *a, *len, &sent);
+	*a += sent;
+	*len -= sent;
+	return r;
+}
+
 /*
  * Writes [a, a+len), which lies in phantom p, to the destination: clean pages
  * by a kernel transfer from the source file, the rest plainly.  Returns 0 if
@@ -544,14 +560,9 @@ static int emit_phantom(struct wctx *w, const struct zc_phantom *p, int sfd, str
 		zc_fallback(ZC_FB_SOURCE_CHANGED, len);
 		return emit_from_buffer(w, p, -1, a, len); /* without asking the source its size */
 	}
-	if (p->fpipe >= 0 && a == p->fhead) {
-		size_t sent;
-		int r = emit_file_pipe(w, p, f, a, len, &sent);
-		if (r != ZC_PLAIN)
-			return r;
-		a += sent;
-		len -= sent;
-	}
+	int r = emit_file_pipe_head(w, p, f, &a, &len);
+	if (r != ZC_PLAIN)
+		return r;
 	if (p->kind == ZC_PH_GUARD) {
 		/* A guarded page the program touched is no longer in the record:
 		 * every page of a snapshot still guarded is the file's. */
@@ -921,7 +932,9 @@ static int emit_guard_span(struct wctx *w, struct gathered *g, const struct carr
 		if (flush_plain(w, g))
 			return -1;
 		g->stream = p->stream;
-		if (emit_clean(w, p, c->sfd[k], c->f[k], lo, hi - lo))
+		size_t len = hi - lo;
+		int r = emit_file_pipe_head(w, p, c->f[k], &lo, &len);
+		if (r == -1 || (r == ZC_PLAIN && len && emit_clean(w, p, c->sfd[k], c->f[k], lo, len)))
 			return -1;
 	}
 	*ap = hi > lo ? hi : lo;
