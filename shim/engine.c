@@ -31,6 +31,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "signals.h"
 #include "sock.h"
 #include "stats.h"
 #include "streams.h"
@@ -63,6 +64,11 @@ void zc_lock(void)
 		abort();
 	}
 #endif
+	/* From before the mutex to after its release, the program's signal
+	 * handlers wait (sigdefer.c): one that touched a guarded page here
+	 * could not have it served, its thread holding the lock. */
+	zc_sig_hold = 1;
+	__asm__ __volatile__("" ::: "memory");
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
 }
@@ -71,6 +77,7 @@ void zc_unlock(void)
 {
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
+	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 
 int zc_lock_held(void)
