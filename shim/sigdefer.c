@@ -42,6 +42,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "fatal.h"
@@ -72,6 +73,8 @@ static __thread int flushing __attribute__((tls_model("initial-exec")));
 /* The signal sent again last, until its delivery reaches the trampoline. */
 static __thread int resent_sig __attribute__((tls_model("initial-exec")));
 static __thread struct sigaction resent_act __attribute__((tls_model("initial-exec")));
+static __thread siginfo_t resent_info __attribute__((tls_model("initial-exec")));
+static __thread int resent_any __attribute__((tls_model("initial-exec"))); /* sent by tgkill */
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
 
@@ -135,13 +138,14 @@ static void take(int sig, struct sigaction *out, int install)
 }
 
 /* sig goes to this thread again with info, delivered before this returns
- * unless the thread blocks it now; 0 if it could not be sent. */
+ * unless the thread blocks it now; 0 if it could not be sent, 2 if it went
+ * without its siginfo. */
 static int resend(int sig, siginfo_t *info)
 {
 	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
 	if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, info) == 0)
 		return 1;
-	return syscall(SYS_tgkill, pid, tid, sig) == 0; /* without its siginfo */
+	return syscall(SYS_tgkill, pid, tid, sig) == 0 ? 2 : 0;
 }
 
 /* What the kernel does with a delivery to act: the handler, or for a
@@ -159,68 +163,123 @@ static void run(int sig, const struct sigaction *act, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-/* Notes sig for the lock's release; 0 if the queue has no room for it. */
-static int note(int sig, const siginfo_t *si)
+/* The signals this thread blocks for zcopy: each noted while the lock is
+ * held, so that more of it wait in the kernel, queued or merged as for any
+ * blocked signal, behind the noted one. */
+static __thread sigset_t held_back __attribute__((tls_model("initial-exec")));
+
+/* sig stays blocked in the interrupted code (the mask the kernel puts back
+ * when the trampoline returns) until the lock's release. */
+static void hold_back(int sig, void *uc)
+{
+	sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);
+	sigaddset(&held_back, sig);
+}
+
+/* Notes sig for the lock's release. */
+static void note(int sig, siginfo_t *si, void *uc)
 {
 	unsigned head = zc_sig_head, tail = zc_sig_tail;
+	int saved = errno;
 	if (tail - head >= QN) {
-		/* A standard signal already noted is merged with it, as the
-		 * kernel merges a pending one; anything else runs now. */
-		for (unsigned i = head; i != tail; i++)
-			if (queue[i % QN].sig == sig && sig < __SIGRTMIN)
-				return 1;
-		return 0;
+		/* No room (as many different signals in one hold of the lock):
+		 * it waits in the kernel, blocked until the release. */
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		REAL(pthread_sigmask)(SIG_BLOCK, &one, NULL);
+		hold_back(sig, uc);
+		resend(sig, si);
+		errno = saved;
+		return;
 	}
 	struct noted *n = &queue[tail % QN];
-	int saved = errno;
 	n->sig = sig;
 	n->tid = (pid_t)syscall(SYS_gettid);
 	n->info = *si;
 	take(sig, &n->act, 0);
+	if (zc_sig_hold)
+		hold_back(sig, uc);
 	errno = saved;
 	barrier();
 	zc_sig_tail = tail + 1;
-	return 1;
 }
 
+/* sig is no longer blocked for zcopy (a resent one is delivered now). */
+static void let_go(int sig)
+{
+	if (!sigismember(&held_back, sig))
+		return;
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigdelset(&held_back, sig);
+	REAL(pthread_sigmask)(SIG_UNBLOCK, &one, NULL);
+}
+
+/*
+ * Sends the noted signals again, the oldest first.  The one sent stays at
+ * the head of the queue until the trampoline recognises its delivery (by
+ * its siginfo: a newer signal of the same number may be delivered first,
+ * and is noted behind the rest); so a handler that leaves by siglongjmp
+ * has its own signal taken off, and one the thread blocks now (resent_sig
+ * still set on return) is not sent twice: its delivery goes on with the
+ * rest.
+ */
 void zc_sigdefer_flush(void)
 {
-	if (flushing)
+	if (flushing || resent_sig)
 		return;
 	flushing = 1;
 	int saved = errno;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
-	while (zc_sig_head != zc_sig_tail) {
+	while (zc_sig_head != zc_sig_tail && !resent_sig) {
 		struct noted *n = &queue[zc_sig_head % QN];
-		int sig = n->sig;
-		siginfo_t info = n->info;
-		int mine = n->tid == tid;
-		if (mine) {
-			resent_act = n->act;
-			barrier();
-			resent_sig = sig;
-		}
-		barrier();
-		zc_sig_head++;
-		if (!mine)
-			continue; /* a forked child's copy of the parent's queue */
-		if (!resend(sig, &info)) {
-			resent_sig = 0;
+		if (n->tid != tid) {
+			zc_sig_head++; /* a forked child's copy of the parent's queue */
 			continue;
 		}
-		if (resent_sig == sig)
-			break; /* blocked now: its delivery goes on with the rest */
+		int sig = n->sig;
+		siginfo_t info = n->info;
+		resent_act = n->act;
+		resent_info = info;
+		resent_any = 0;
+		barrier();
+		resent_sig = sig;
+		barrier();
+		int how = resend(sig, &info); /* pending while held back */
+		if (how == 0) {
+			resent_sig = 0; /* cannot be sent: dropped */
+			zc_sig_head++;
+		} else if (how == 2) {
+			resent_any = 1; /* its delivery has another siginfo */
+		}
+		let_go(sig); /* it first, then any more of it the kernel kept */
+	}
+	if (zc_sig_head == zc_sig_tail && !resent_sig) {
+		/* The rest blocked for zcopy (more than the queue held, or a
+		 * forked child's inherited mask): the kernel delivers them. */
+		for (int sig = 1; sig < _NSIG; sig++)
+			let_go(sig);
 	}
 	flushing = 0;
 	errno = saved;
 }
 
+/* Is this delivery the noted signal sent again? */
+static int is_resent(int sig, const siginfo_t *si)
+{
+	return resent_sig == sig &&
+	       (resent_any || memcmp(si, &resent_info, sizeof resent_info) == 0);
+}
+
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
-	if (resent_sig == sig) {
+	if (is_resent(sig, si)) {
 		/* A noted signal, delivered now: the handler it came to. */
 		struct sigaction act = resent_act;
 		resent_sig = 0;
+		zc_sig_head++;
 		if ((act.sa_flags & SA_RESETHAND) && !has_handler(&program[sig])) {
 			int saved = errno;
 			install_program(sig); /* the one-shot was used at the first delivery */
@@ -235,7 +294,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	/* Held, or earlier signals still wait: after them. */
-	if ((zc_sig_hold || zc_sig_head != zc_sig_tail) && note(sig, si)) {
+	if (zc_sig_hold || zc_sig_head != zc_sig_tail) {
+		note(sig, si, uc);
 		if (!zc_sig_hold)
 			zc_sigdefer_flush();
 		return;
