@@ -14,11 +14,13 @@
  *  - while the lock is free, the trampoline calls the handler at once, with
  *    the kernel's arguments;
  *  - while its thread holds the lock (zc_sig_hold, one thread-local flag),
- *    it notes the signal with its siginfo in a small per-thread queue and
- *    returns; the lock's release (no system call while the queue is empty:
- *    one compare) sends each noted signal again to its own thread with
- *    rt_tgsigqueueinfo and the same siginfo, in the order they came, and the
- *    kernel delivers it then, with the mask and stack the handler asks for.
+ *    it notes the signal with its siginfo in a small per-thread queue,
+ *    blocks it in the interrupted code (more of it then wait in the kernel,
+ *    queued or merged as for any blocked signal) and returns; the lock's
+ *    release (no system call while the queue is empty: one compare) sends
+ *    each noted signal again to its own thread with rt_tgsigqueueinfo and
+ *    the same siginfo, in the order they came, and unblocks it: the kernel
+ *    delivers it then, with the mask and stack the handler asks for.
  *    The lock is held only around table work and the file and memory calls
  *    of a deferral, never across a call that waits for the program's I/O,
  *    so a handler runs a few microseconds late, inside the same call of the
@@ -32,8 +34,9 @@
  * program's own code raising them does not run inside zcopy.
  *
  * A forked child does not take over the parent's noted signals (each entry
- * names its thread); a handler that leaves by siglongjmp leaves the rest of
- * the queue to the next release of the lock or the next signal.
+ * names its thread) and unblocks what the parent held back; a handler that
+ * leaves by siglongjmp leaves the rest of the queue to the next release of
+ * the lock or the next signal.
  *
  * Everything here runs in signal handlers or at the lock's release: no
  * malloc, no stdio, errno kept.
