@@ -104,6 +104,32 @@ START_TEST(blocked_write_interrupted_as_plainly)
 }
 END_TEST
 
+/* SA_ONSTACK: every run of the handler, held back or not, is on the
+ * alternate stack. */
+START_TEST(handler_runs_on_the_alternate_stack)
+{
+	run("altstack");
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, "offstack 0"), "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
+/* Every way to set a handler reads back the program's own (handler, flags,
+ * mask, SIGSEGV in it included), as plainly; then a timer copy whose
+ * handler has SA_NODEFER and SIGSEGV in its mask, so that its runs nest in
+ * zcopy's own SIGSEGV handler: a fault a nested run already answered is
+ * retried, not handed on as the program's. */
+START_TEST(dispositions_read_back_as_set)
+{
+	run("readback");
+	it_same_file("src", "none/out");
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(!strstr(o, "OTHER"), "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = it_suite("sigdefer");
@@ -111,5 +137,6 @@ int main(void)
 	it_add(tc, IT_TESTS(timer_handler_reads_the_buffer, handler_leaves_by_siglongjmp,
 			    sigqueue_values_arrive_in_order, one_shot_handler_resets_at_delivery));
 	tcase_add_loop_test(tc, blocked_write_interrupted_as_plainly, 0, 2);
+	it_add(tc, IT_TESTS(handler_runs_on_the_alternate_stack, dispositions_read_back_as_set));
 	return it_main(s, "build/programs");
 }

@@ -21,6 +21,13 @@
  *              the buffer and drains the pipe while a write of a chunk to
  *              it waits: the write fails with EINTR
  *   restart    the same with SA_RESTART: the write restarts and completes
+ *   altstack   the timer mode with a handler installed SA_ONSTACK on an
+ *              alternate stack; prints how many runs were not on it
+ *   readback   handlers set by sigaction, signal, sysv_signal, sigset and
+ *              siginterrupt, each read back (handler, flags, mask) and
+ *              printed; then the timer copy (PASSES times) with them in
+ *              place, SIGALRM's handler with SA_NODEFER and SIGSEGV in its
+ *              mask
  * Prints what it did; the handler's sums depend on timing and are not
  * printed.
  */
@@ -292,10 +299,102 @@ static int blocked_write_mode(int in, int out, int restart)
 	return 0;
 }
 
+/* ---- altstack ---- */
+static char *g_alt;
+static volatile int g_offstack;
+
+static void on_tick_alt(int sig)
+{
+	char here;
+	if (&here < g_alt || &here >= g_alt + SIGSTKSZ * 4)
+		g_offstack++;
+	sum_buffer();
+}
+
+static int altstack_mode(int in, int out)
+{
+	g_alt = zt_malloc(SIGSTKSZ * 4);
+	stack_t ss = { .ss_sp = g_alt, .ss_size = SIGSTKSZ * 4 };
+	if (sigaltstack(&ss, NULL) != 0)
+		zt_die("sigaltstack");
+	struct sigaction sa = { .sa_handler = on_tick_alt, .sa_flags = SA_RESTART | SA_ONSTACK };
+	sigaction(SIGALRM, &sa, NULL);
+	timer_us(200, 200);
+	long long total = copy_all(in, out);
+	timer_us(0, 0);
+	printf("copied %lld offstack %d\n", total, (int)g_offstack);
+	return 0;
+}
+
+/* ---- readback ---- */
+static void on_other(int sig)
+{
+	sum_buffer();
+}
+
+static void show(const char *what, int sig, void (*mine)(int))
+{
+	struct sigaction now;
+	sigaction(sig, NULL, &now);
+	printf("%s: handler %s flags %#x mask", what,
+	       now.sa_handler == mine ? "mine" : now.sa_handler == SIG_DFL ? "dfl" : now.sa_handler == SIG_IGN ? "ign" : "OTHER",
+	       (unsigned)now.sa_flags);
+	for (int k = 1; k < 65; k++)
+		if (sigismember(&now.sa_mask, k))
+			printf(" %d", k);
+	printf("\n");
+}
+
+static int readback_mode(int in, int out)
+{
+	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_RESTART | SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	sigaddset(&sa.sa_mask, SIGSEGV);
+	struct sigaction old;
+	sigaction(SIGALRM, &sa, &old);
+	printf("old: %s\n", old.sa_handler == SIG_DFL ? "dfl" : "OTHER");
+	sigaction(SIGALRM, &sa, &old);
+	printf("old again: %s flags %#x\n", old.sa_handler == on_tick ? "mine" : "OTHER",
+	       (unsigned)old.sa_flags);
+	show("sigaction", SIGALRM, on_tick);
+	printf("signal returned %s\n", signal(SIGUSR1, on_other) == SIG_DFL ? "dfl" : "OTHER");
+	printf("signal again %s\n", signal(SIGUSR1, on_other) == on_other ? "mine" : "OTHER");
+	show("signal", SIGUSR1, on_other);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	siginterrupt(SIGUSR1, 1);
+	show("siginterrupt", SIGUSR1, on_other);
+	signal(SIGUSR1, on_other);
+	show("signal after siginterrupt", SIGUSR1, on_other);
+	sysv_signal(SIGUSR2, on_other);
+	show("sysv_signal", SIGUSR2, on_other);
+	raise(SIGUSR2); /* one-shot */
+	show("sysv_signal after one", SIGUSR2, on_other);
+	printf("sigset returned %s\n", sigset(SIGHUP, on_other) == SIG_DFL ? "dfl" : "OTHER");
+	printf("sigset hold %s\n", sigset(SIGHUP, SIG_HOLD) == on_other ? "mine" : "OTHER");
+	printf("sigset again %s\n", sigset(SIGHUP, on_other) == SIG_HOLD ? "hold" : "OTHER");
+	show("sigset", SIGHUP, on_other);
+	sigignore(SIGHUP);
+	show("sigignore", SIGHUP, on_other);
+#pragma GCC diagnostic pop
+	timer_us(200, 200);
+	long long total = 0;
+	for (int p = 0; p < PASSES; p++) {
+		if (lseek(in, 0, SEEK_SET) != 0 || lseek(out, 0, SEEK_SET) != 0)
+			zt_die("lseek");
+		total += copy_all(in, out);
+	}
+	timer_us(0, 0);
+	raise(SIGUSR1);
+	printf("copied %lld\n", total);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
-		zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart SRC DST");
+		zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart|altstack|readback SRC DST");
 	const char *mode = argv[1];
 	int in = zt_open_in(argv[2]), out = zt_open_out(argv[3], 0);
 	g_buf = zt_malloc(CH);
@@ -309,6 +408,10 @@ int main(int argc, char **argv)
 		return siginfo_mode(in, out);
 	if (strcmp(mode, "eintr") == 0 || strcmp(mode, "restart") == 0)
 		return blocked_write_mode(in, out, mode[0] == 'r');
-	zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart SRC DST");
+	if (strcmp(mode, "altstack") == 0)
+		return altstack_mode(in, out);
+	if (strcmp(mode, "readback") == 0)
+		return readback_mode(in, out);
+	zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart|altstack|readback SRC DST");
 	return 98;
 }
