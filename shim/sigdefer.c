@@ -179,14 +179,19 @@ static void hold_back(int sig, void *uc)
 	sigaddset(&held_back, sig);
 }
 
-/* Notes sig for the lock's release. */
-static void note(int sig, siginfo_t *si, void *uc)
+/* Notes sig for the lock's release; 0 if it is to run now instead. */
+static int note(int sig, siginfo_t *si, void *uc)
 {
 	unsigned head = zc_sig_head, tail = zc_sig_tail;
 	int saved = errno;
 	if (tail - head >= QN) {
-		/* No room (as many different signals in one hold of the lock):
-		 * it waits in the kernel, blocked until the release. */
+		/* No room.  With the lock free it runs now, ahead of older ones
+		 * (blocking it here would outlast the flush, which unblocks in
+		 * this handler's mask, not in the one restored on return). */
+		if (!zc_sig_hold)
+			return 0;
+		/* Held (as many different signals in one hold of the lock): it
+		 * waits in the kernel, blocked until the release. */
 		sigset_t one;
 		sigemptyset(&one);
 		sigaddset(&one, sig);
@@ -194,7 +199,7 @@ static void note(int sig, siginfo_t *si, void *uc)
 		hold_back(sig, uc);
 		resend(sig, si);
 		errno = saved;
-		return;
+		return 1;
 	}
 	struct noted *n = &queue[tail % QN];
 	n->sig = sig;
@@ -206,6 +211,7 @@ static void note(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 	barrier();
 	zc_sig_tail = tail + 1;
+	return 1;
 }
 
 /* sig is no longer blocked for zcopy (a resent one is delivered now). */
@@ -297,8 +303,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	/* Held, or earlier signals still wait: after them. */
-	if (zc_sig_hold || zc_sig_head != zc_sig_tail) {
-		note(sig, si, uc);
+	if ((zc_sig_hold || zc_sig_head != zc_sig_tail) && note(sig, si, uc)) {
 		if (!zc_sig_hold)
 			zc_sigdefer_flush();
 		return;
