@@ -188,8 +188,13 @@ static int oneshot_mode(int in, int out)
 			armed = 0;
 		}
 	}
+	sigset_t alrm, old;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_BLOCK, &alrm, &old); /* no tick lost between test and wait */
 	while (armed && !g_ran)
-		pause(); /* the last timer still runs */
+		sigsuspend(&old); /* the last timer still runs */
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	bad += !reset_seen();
 	printf("copied %lld bad %d\n", total, bad);
 	fflush(stdout);
@@ -239,8 +244,10 @@ static int siginfo_mode(int in, int out)
 	int st;
 	while (waitpid(c, &st, 0) != c)
 		;
-	while (g_next <= SENT) /* queued signals all come before this returns */
+	sigprocmask(SIG_BLOCK, &rt, NULL); /* none lost between test and wait */
+	while (g_next <= SENT)
 		sigsuspend(&old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	printf("copied %lld received %d bad %d sender %d\n", total, g_next - 1, (int)g_bad,
 	       WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return 0;
