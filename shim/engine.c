@@ -31,6 +31,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "signals.h"
 #include "sock.h"
 #include "stats.h"
 #include "streams.h"
@@ -63,6 +64,11 @@ void zc_lock(void)
 		abort();
 	}
 #endif
+	/* From before the mutex to after its release, the program's signal
+	 * handlers wait (sigdefer.c): one that touched a guarded page here
+	 * could not have it served, its thread holding the lock. */
+	zc_sig_hold = 1;
+	__asm__ __volatile__("" ::: "memory");
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
 }
@@ -71,6 +77,7 @@ void zc_unlock(void)
 {
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
+	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 
 int zc_lock_held(void)
@@ -78,11 +85,33 @@ int zc_lock_held(void)
 	return holding;
 }
 
+/* How long a program handler held back during zc_lock_wait may wait. */
+#define WAIT_SLICE_NS 2000000L
+
 int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until)
 {
+	/* The wait goes in slices: the program's handlers held back meanwhile
+	 * (the lock counts as held for them throughout, sigdefer.c) run between
+	 * two, with the mutex released as for a spurious wakeup, so a handler
+	 * waits a few milliseconds, not the whole wait. */
+	struct timespec slice;
+	clock_gettime(CLOCK_MONOTONIC, &slice);
+	slice.tv_nsec += WAIT_SLICE_NS;
+	if (slice.tv_nsec >= 1000000000L) {
+		slice.tv_sec++;
+		slice.tv_nsec -= 1000000000L;
+	}
+	int last = slice.tv_sec > until->tv_sec ||
+		   (slice.tv_sec == until->tv_sec && slice.tv_nsec >= until->tv_nsec);
 	holding = 0;
-	int r = pthread_cond_clockwait(cv, &engine_mu, CLOCK_MONOTONIC, until);
+	int r = pthread_cond_clockwait(cv, &engine_mu, CLOCK_MONOTONIC, last ? until : &slice);
 	holding = 1;
+	if (r == ETIMEDOUT && !last)
+		r = 0; /* a slice ended: the caller looks again */
+	if (zc_sig_head != zc_sig_tail) {
+		zc_unlock(); /* the held-back handlers run now */
+		zc_lock();
+	}
 	return r;
 }
 

@@ -89,7 +89,8 @@ void zc_unlock(void);
 /* Does the calling thread hold the engine lock? */
 int zc_lock_held(void);
 /* Waits on cv with the lock (held) released meanwhile, until the
- * CLOCK_MONOTONIC time `until`; returns 0 or ETIMEDOUT. */
+ * CLOCK_MONOTONIC time `until`; returns 0 or ETIMEDOUT.  May return 0
+ * early (a spurious wakeup, every few milliseconds): callers look again. */
 int zc_lock_wait(pthread_cond_t *cv, const struct timespec *until);
 
 /*

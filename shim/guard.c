@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "detect.h"
@@ -38,9 +39,10 @@
  * A fault on a guarded page can race with another thread giving that page
  * its bytes: by the time the handler holds the lock the record is gone, and
  * the fault was ours all the same (the access only needs to be retried).
- * The ranges released last are remembered for that; a second fault at the
- * same address in a row is the program's own (its memory was reprotected by
- * a call we do not see), and is handed on.
+ * The ranges released last are remembered for that, and past them the page
+ * itself is asked (readable_now); a second fault at the same address in a
+ * row is the program's own (its memory was reprotected by a call we do not
+ * see), and is handed on.
  */
 #define TOMBS 16
 static struct { uintptr_t lo, hi; } tomb[TOMBS];
@@ -73,6 +75,23 @@ static void touched(int stream)
 		zc_det_touched(&zc_det_state, &zc_det_state.s[stream]);
 }
 
+/* Can addr be read now?  A fault on a guarded page can be answered before
+ * its own handler gets to the table: a handler of the program installed
+ * with SA_NODEFER, run again at the start of zcopy's SIGSEGV handler,
+ * touches the same page and its fault gives the page its bytes; after more
+ * pages than the remembered releases hold, only the page itself tells.
+ * (process_vm_readv on itself: the kernel's access fails instead of
+ * faulting.) */
+static int readable_now(uintptr_t addr)
+{
+	char b;
+	struct iovec mine = { &b, 1 }, there = { (void *)addr, 1 };
+	int saved = errno;
+	long n = syscall(SYS_process_vm_readv, getpid(), &mine, 1UL, &there, 1UL, 0UL);
+	errno = saved;
+	return n == 1;
+}
+
 int zc_guard_fault(uintptr_t addr)
 {
 	if (zc_lock_held())
@@ -89,7 +108,7 @@ int zc_guard_fault(uintptr_t addr)
 		touched(stream);
 		hit = 1;
 		last_retry = 0;
-	} else if (recently_released(addr) && last_retry != addr) {
+	} else if (last_retry != addr && (recently_released(addr) || readable_now(addr))) {
 		hit = 1;
 		last_retry = addr;
 	}

@@ -152,6 +152,11 @@ static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void
 	}
 }
 
+void zc_signals_call(const struct sigaction *p, int sig, siginfo_t *si, void *uc)
+{
+	call_handler(p, sig, si, uc);
+}
+
 /* The default action for a signal our handler cannot answer: SIG_DFL goes
  * back in place (*installed, our handler's flag, is cleared) and a fault
  * happens again, which the kernel then answers with its default action (a
@@ -252,8 +257,13 @@ void zc_guard_signals_init(void)
 	}
 	if (REAL(sigaction)(SIGSEGV, NULL, &program_segv) == 0) {
 		zc_sigmask_active = 1; /* before install_segv: it strips the mask */
-		if (install_segv() == 0)
+		if (install_segv() == 0) {
 			ours_segv = 1;
+			/* The program's handlers from now on wait while their
+			 * thread holds the engine lock (sigdefer.c).  None is
+			 * installed yet: exec leaves only SIG_DFL and SIG_IGN. */
+			zc_sigdefer_on = 1;
+		}
 		else
 			zc_sigmask_active = 0;
 	}
@@ -340,37 +350,80 @@ int zc_signals_defer_ok(void)
  * (guard mode installs it without, sigmask.c). */
 static unsigned char mask_held_segv[_NSIG];
 
+/* Any other signal: the disposition as the program gave it, with SIGSEGV
+ * kept out of its mask in guard mode (and reported back in it). */
+static int plain_sigaction(int (*real)(int, const struct sigaction *, struct sigaction *), int sig,
+			   const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction stripped;
+	int had = 0, prev = sig > 0 && sig < _NSIG ? mask_held_segv[sig] : 0;
+	if (act && zc_sigmask_active && sig > 0 && sig < _NSIG) {
+		stripped = *act;
+		had = zc_sigmask_strip(&stripped.sa_mask);
+		if (had)
+			act = &stripped;
+	}
+	zc_fatal_release(sig);
+	int r = real(sig, act, old);
+	zc_fatal_retake(sig);
+	if (r == 0 && sig > 0 && sig < _NSIG) {
+		if (old && prev)
+			sigaddset(&old->sa_mask, SIGSEGV);
+		if (act)
+			mask_held_segv[sig] = (unsigned char)had;
+	}
+	return r;
+}
+
+/* A signal whose handlers wait while their thread holds the engine lock
+ * (sigdefer.c): a handler goes in behind the trampoline, with its mask and
+ * flags, and the program's own disposition is what is reported back while
+ * the trampoline is in place. */
+static int deferred_sigaction(int (*real)(int, const struct sigaction *, struct sigaction *),
+			      int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction before, prog, tramp;
+	const struct sigaction *use = act;
+	zc_sigdefer_program(sig, &before);
+	if (act) {
+		prog = *act;
+		normalize(&prog);
+		zc_sigdefer_set(sig, &prog, &tramp);
+		if (has_handler(act))
+			use = &tramp;
+	}
+	int r = plain_sigaction(real, sig, use, old);
+	if (r != 0) {
+		if (act)
+			zc_sigdefer_set(sig, &before, &tramp); /* refused: as it was */
+		return r;
+	}
+	if (old && zc_sigdefer_is_ours(old))
+		*old = before;
+	return 0;
+}
+
+int zc_signals_deferred_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return deferred_sigaction(REAL(sigaction), sig, act, old);
+}
+
 static inline int sigaction_common(int (*real)(int, const struct sigaction *, struct sigaction *),
 				   int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (sig == SIGSEGV && ours_segv)
 		return segv_sigaction(act, old);
-	if (sig != SIGBUS || !enabled) {
-		if (!act && zc_fatal_managed(sig)) {
-			zc_fatal_query(sig, old); /* the program's SIG_DFL */
-			return 0;
-		}
-		struct sigaction stripped;
-		int had = 0, prev = sig > 0 && sig < _NSIG ? mask_held_segv[sig] : 0;
-		if (act && zc_sigmask_active && sig > 0 && sig < _NSIG) {
-			stripped = *act;
-			had = zc_sigmask_strip(&stripped.sa_mask);
-			if (had)
-				act = &stripped;
-		}
-		zc_fatal_release(sig);
-		int r = real(sig, act, old);
-		zc_fatal_retake(sig);
-		if (r == 0 && sig > 0 && sig < _NSIG) {
-			if (old && prev)
-				sigaddset(&old->sa_mask, SIGSEGV);
-			if (act)
-				mask_held_segv[sig] = (unsigned char)had;
-		}
-		return r;
+	if (sig == SIGBUS && enabled) {
+		bus_action(act, old);
+		return 0;
 	}
-	bus_action(act, old);
-	return 0;
+	if (!act && zc_fatal_managed(sig)) {
+		zc_fatal_query(sig, old); /* the program's SIG_DFL */
+		return 0;
+	}
+	if (zc_sigdefer_eligible(sig))
+		return deferred_sigaction(real, sig, act, old);
+	return plain_sigaction(real, sig, act, old);
 }
 
 ZC_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -407,6 +460,8 @@ static inline __sighandler_t signal_common(__sighandler_t (*real)(int, __sighand
 {
 	if (sig == SIGSEGV && ours_segv)
 		return segv_signal(h);
+	if (zc_sigdefer_eligible(sig))
+		return zc_sigdefer_signal(sig, h);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
@@ -433,6 +488,8 @@ static inline __sighandler_t sysv_common(__sighandler_t (*real)(int, __sighandle
 {
 	if (sig == SIGSEGV && ours_segv)
 		return segv_simple(h, SA_RESETHAND | SA_NODEFER, 0);
+	if (zc_sigdefer_eligible(sig))
+		return zc_sigdefer_simple(sig, h, SA_RESETHAND | SA_NODEFER, 0);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(real(sig, h));
 	if (h == SIG_ERR) {
@@ -472,6 +529,8 @@ ZC_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 {
 	if (sig == SIGSEGV && ours_segv)
 		return segv_sigset(disp);
+	if (zc_sigdefer_eligible(sig))
+		return zc_sigdefer_sigset(sig, disp);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(sigset)(sig, disp));
 	sigset_t set, oset;
@@ -494,6 +553,8 @@ ZC_EXPORT int sigignore(int sig)
 		segv_simple(SIG_IGN, 0, 0);
 		return 0;
 	}
+	if (zc_sigdefer_eligible(sig))
+		return zc_sigdefer_simple(sig, SIG_IGN, 0, 0) == SIG_ERR ? -1 : 0;
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(sigignore)(sig));
 	bus_simple(SIG_IGN, 0, 0);
@@ -514,6 +575,8 @@ ZC_EXPORT int siginterrupt(int sig, int interrupt)
 		segv_sigaction(&sa, NULL);
 		return 0;
 	}
+	if (zc_sigdefer_eligible(sig))
+		return zc_sigdefer_siginterrupt(sig, interrupt);
 	if (sig != SIGBUS || !enabled)
 		return FATAL_AWARE(REAL(siginterrupt)(sig, interrupt));
 	struct sigaction sa = program_bus;

@@ -31,4 +31,48 @@ void zc_sigmask_hold(void);
 /* siglongjmp (jump.c): the mask saved in env comes back, and the view with it. */
 void zc_sigmask_jump(const struct __jmp_buf_tag *env);
 
+
+/* sigdefer.c: in guard mode the program's handlers of asynchronous signals
+ * run behind a trampoline that holds them back while their thread holds the
+ * engine lock (zc_sig_hold), noted per thread from zc_sig_head to
+ * zc_sig_tail, and sends them again when the lock is released. */
+extern volatile int zc_sigdefer_on;
+extern __thread int zc_sig_hold __attribute__((tls_model("initial-exec")));
+extern __thread unsigned zc_sig_head __attribute__((tls_model("initial-exec")));
+extern __thread unsigned zc_sig_tail __attribute__((tls_model("initial-exec")));
+/* Sends the noted signals again, in order (the lock is free). */
+void zc_sigdefer_flush(void);
+/* The lock was released: handlers may run again, the noted ones first.
+ * One compare while nothing was noted. */
+static inline void zc_sigdefer_release(void)
+{
+	__asm__ __volatile__("" ::: "memory");
+	zc_sig_hold = 0;
+	__asm__ __volatile__("" ::: "memory");
+	if (__builtin_expect(zc_sig_head != zc_sig_tail, 0))
+		zc_sigdefer_flush();
+}
+/* Is a handler of sig put behind the trampoline (guard mode, and not a
+ * synchronous or uncatchable signal)? */
+int zc_sigdefer_eligible(int sig);
+/* The program's handler prog for sig is recorded and *tramp is what to
+ * install in its place. */
+void zc_sigdefer_set(int sig, const struct sigaction *prog, struct sigaction *tramp);
+/* Is sa (read from the kernel) the trampoline? */
+int zc_sigdefer_is_ours(const struct sigaction *sa);
+/* What the program installed for sig behind the trampoline. */
+void zc_sigdefer_program(int sig, struct sigaction *out);
+/* The simple interfaces for such a signal, as libc defines them, through
+ * the trampoline: signal/bsd_signal, sysv_signal and sigignore (a fixed
+ * mask and flags), sigset, siginterrupt. */
+__sighandler_t zc_sigdefer_simple(int sig, __sighandler_t h, int flags, int self_masked);
+__sighandler_t zc_sigdefer_signal(int sig, __sighandler_t h);
+__sighandler_t zc_sigdefer_sigset(int sig, __sighandler_t disp);
+int zc_sigdefer_siginterrupt(int sig, int interrupt);
+/* signals.c: sigaction for such a signal (the trampoline in place of a
+ * handler, the program's own reported). */
+int zc_signals_deferred_action(int sig, const struct sigaction *act, struct sigaction *old);
+/* signals.c: the program's handler p called as the kernel would call it. */
+void zc_signals_call(const struct sigaction *p, int sig, siginfo_t *si, void *uc);
+
 #endif

@@ -20,7 +20,7 @@ IT_SUITES    := $(IT_BUILD)/test_foundation $(IT_BUILD)/test_engine $(IT_BUILD)/
                 $(IT_BUILD)/test_stdio $(IT_BUILD)/test_guard \
                 $(IT_BUILD)/test_tools $(IT_BUILD)/test_edges $(IT_BUILD)/test_sock \
                 $(IT_BUILD)/test_sock_edges $(IT_BUILD)/test_filepipe \
-                $(IT_BUILD)/test_span
+                $(IT_BUILD)/test_span $(IT_BUILD)/test_sigdefer
 IT_HARNESS   := tests/lib/harness.c tests/lib/expect.c tools/records.c
 IT_HARNESS_H := tests/lib/harness.h tests/lib/expect.h tools/tool.h include/zcopy.h shim/stats.h
 

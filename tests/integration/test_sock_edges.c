@@ -88,6 +88,16 @@ START_TEST(buffer_and_socket_uses)
 }
 END_TEST
 
+/* A 500 us timer's handler sums the buffer while the receiver reads and
+ * writes, blocking: a handler that comes while zcopy holds its engine lock
+ * waits for the lock's release (shim/sigdefer.c) instead of faulting on a
+ * guarded page there, which died of SIGSEGV in most runs. */
+START_TEST(timer_handler_reads_the_buffer)
+{
+	run(kinds[_i], "alarm");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = it_suite("sock_edges");
@@ -96,5 +106,6 @@ int main(void)
 	tcase_add_loop_test(tc, pipe_limit_reached, 0, 2);
 	tcase_add_loop_test(tc, nofile_limit_reached, 0, 2);
 	tcase_add_loop_test(tc, buffer_and_socket_uses, 0, 22);
+	tcase_add_loop_test(tc, timer_handler_reads_the_buffer, 0, 2);
 	return it_main(s, "build/programs");
 }

@@ -34,9 +34,9 @@
  *              pipe-user-pages-soft pages before the first read
  *   alarm      a forked sender sends a piece every 2 ms; a 500 us
  *              interval timer's handler (SA_RESTART) sums the buffer while
- *              the receiver reads and writes, blocking; prints the total.
- *              With zcopy this dies of SIGSEGV in most runs (README,
- *              Limitations, "Signal handlers"): no suite runs it yet
+ *              the receiver reads and writes, blocking; prints the total
+ *              (a handler that came while zcopy held its engine lock once
+ *              died of SIGSEGV on a guarded page)
  * Every read is made with errno set to ENOTRECOVERABLE; a successful read
  * that changed it is reported.
  * Prints one line per read, then the total.
