@@ -46,6 +46,7 @@
 #include "engine.h"
 #include "guard.h"
 #include "log.h"
+#include "optcache.h"
 #include "ownfd.h"
 #include "phantom.h"
 #include "real.h"
@@ -273,8 +274,8 @@ void zc_sock_after_fork_child(void)
 /* ---- the read ------------------------------------------------------------ */
 
 /* Why a read of socket fd cannot be one splice: -1 if it can, else the
- * ZC_FB_* reason.  Asked on every read: the program may change its options
- * at any time (setsockopt is not wrapped). */
+ * ZC_FB_* reason.  Five getsockopt calls: asked once per socket and kept
+ * (below) while no setsockopt moved the option generation. */
 static int sock_refusal(int fd)
 {
 	int v = 0, dom = 0, proto = 0;
@@ -302,6 +303,38 @@ static int sock_refusal(int fd)
 			return ZC_FB_SOCK_OPTIONS;
 	}
 	return -1;
+}
+
+/*
+ * What sock_refusal said of a socket, by fd number: the socket (dev, ino,
+ * from the fd's classification, which the wrappers of close, dup2 ... drop
+ * when the number changes) and the option generation read before asking.
+ * Its domain and protocol never change; SO_RCVLOWAT, SO_RCVTIMEO and
+ * TCP_ULP change only by setsockopt, which moves the generation, also from
+ * a forked child sharing the socket (optcache.h).  Under the engine lock.
+ */
+#define SEEN_MAX 1024
+static struct seen {
+	uint64_t gen; /* 0: empty */
+	dev_t dev;
+	ino_t ino;
+	int why;
+} seen[SEEN_MAX];
+
+/* Under the lock: the kept verdict for fd, or -2 if none is valid. */
+static int seen_why(int fd, const struct zc_fdinfo *fi, uint64_t gen)
+{
+	if (fd < 0 || fd >= SEEN_MAX || gen == 0)
+		return -2;
+	const struct seen *e = &seen[fd];
+	return e->gen == gen && e->dev == fi->dev && e->ino == fi->ino ? e->why : -2;
+}
+
+static void seen_keep(int fd, const struct zc_fdinfo *fi, uint64_t gen, int why)
+{
+	if (fd < 0 || fd >= SEEN_MAX || gen == 0)
+		return;
+	seen[fd] = (struct seen){ gen, fi->dev, fi->ino, why };
 }
 
 /* Buffers this close to the stack pointer are taken for stack memory (as
@@ -513,12 +546,21 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	int saved = errno, stream = -1;
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
+	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
+	uint64_t gen = zc_sockopt_gen();
+	int known = i >= 0 ? seen_why(fd, fi, gen) : -2;
 	zc_unlock();
 	if (i < 0) {
 		errno = saved; /* pipe2 or F_SETPIPE_SZ may have failed */
 		return ZC_PLAIN;
 	}
-	if ((*why = sock_refusal(fd)) >= 0) {
+	*why = known != -2 ? known : sock_refusal(fd);
+	if (known == -2) {
+		zc_lock();
+		seen_keep(fd, fi, gen, *why);
+		zc_unlock();
+	}
+	if (*why >= 0) {
 		zc_lock();
 		zc_sock_pipe_put(i);
 		refused(fd, b, *why);
