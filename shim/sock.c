@@ -21,8 +21,10 @@
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
  *    After a short splice the queue is asked (FIONREAD); if bytes remain,
- *    the pipe's bytes go into the buffer and a non-waiting recv takes the
- *    rest, as the plain read would have;
+ *    a second pipe takes the rest without waiting, and the read makes two
+ *    records (the page where they meet is read into the buffer); if bytes
+ *    remain even then, both pipes' bytes go into the buffer and a
+ *    non-waiting recv takes the rest, as the plain read would have;
  *  - what splice does not honour stays plain: SO_RCVLOWAT above 1 (TCP's
  *    splice ignores it), a receive timeout (SO_RCVTIMEO), a TCP upper
  *    layer protocol (kTLS: records), and every socket that is not TCP or
@@ -391,15 +393,18 @@ static int reserve(int fd, uintptr_t b, size_t n, int *stream, int *why)
 	return i;
 }
 
-/* All got bytes of pipe i go into the buffer (no phantom): a read that
- * spans no whole page, or a pipe that could not take what the socket
- * held (then a non-waiting recv takes the rest, as read would have).
- * Lock held.  Returns the count. */
-static ssize_t fill_all(int fd, int i, uintptr_t b, size_t got, size_t n, int more)
+/* All got bytes of pipe i, then the got2 of pipe j (if not -1), go into
+ * the buffer (no phantom): a read that spans no whole page, or pipes that
+ * could not take what the socket held (then a non-waiting recv takes the
+ * rest, as read would have).  Lock held.  Returns the count. */
+static ssize_t fill_all(int fd, int i, int j, uintptr_t b, size_t got, size_t got2, size_t n,
+			int more)
 {
 	zc_phantom_materialize(b, b + n);
-	if (pipe_read(i, (void *)b, got) != 0)
+	if (pipe_read(i, (void *)b, got) != 0 || (j >= 0 && pipe_read(j, (void *)(b + got), got2) != 0))
 		zc_log(1, "sock: pipe %d lost bytes", i); /* cannot happen: it holds them */
+	if (j >= 0)
+		got += got2;
 	if (more && got < n) {
 		ssize_t r = REAL(recv)(fd, (void *)(b + got), n - got, MSG_DONTWAIT);
 		if (r > 0)
@@ -506,30 +511,86 @@ static int at_mark(int fd)
 	return ioctl(fd, SIOCATMARK, &mark) == 0 && mark;
 }
 
-/* After the splice, under the lock: the count and the buffer. */
-static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got,
-		      size_t n, int stream)
+/* After a short splice: are bytes still queued that read would take now?
+ * At TCP's urgent mark read stops as splice did (it never goes past the
+ * mark once it has bytes): bytes after it are the next read's. */
+static int queued(int fd)
+{
+	int avail = 0;
+	return ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
+}
+
+/*
+ * Pipe i's slots ran out before the socket's queue did (a pipe takes one
+ * socket buffer per slot, and a 1 MiB read of a pipe-max-size pipe meets
+ * buffers smaller than a page): a second pool pipe takes up to n more
+ * bytes, as the plain read would have gone on taking them.  Bytes are
+ * queued (queued() said so), so the splice does not wait (TCP's splice
+ * ignores SPLICE_F_NONBLOCK for the socket: only another reader of the
+ * same socket taking those bytes meanwhile would make it wait for more,
+ * as that reader makes any outcome a race).  Lock not held.
+ * Returns the second pipe, its bytes counted, or -1 (nothing taken).
+ */
+static int take_more(int fd, size_t n, size_t cap)
+{
+	zc_lock();
+	int j = pipe_get(cap); /* slots, not bytes, ran out: as many as the first */
+	zc_unlock();
+	if (j < 0)
+		return -1;
+	int w = zc_ownfd_use(&pool[j].w);
+	ssize_t k = w >= 0 ? REAL(splice)(fd, NULL, w, NULL, n, SPLICE_F_NONBLOCK) : -1;
+	zc_ownfd_unuse(&pool[j].w);
+	zc_lock();
+	if (k > 0)
+		pool[j].bytes = (size_t)k;
+	else
+		zc_sock_pipe_put(j);
+	zc_unlock();
+	return k > 0 ? j : -1;
+}
+
+/* The got bytes in pipe i over [b, b+got) (place, or into the buffer when
+ * they span no whole page).  Lock held.  The pipe backing the record, or
+ * -1; pipe i is the caller's to put. */
+static int lay(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got, int stream)
+{
+	if (page_down(b + got) > page_up(b))
+		return place(fd, fi, i, b, got, stream);
+	zc_phantom_materialize(b, b + got);
+	pipe_read(i, (void *)b, got);
+	ZC_ADD(bytes_copied, got);
+	return -1;
+}
+
+/* After the splice(s), under the lock: the count and the buffer.  Pipe i
+ * holds the first got bytes, pipe j (or -1) the next got2. */
+static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, int j, uintptr_t b, size_t got,
+		      size_t got2, int more, size_t n, int stream)
 {
 	pool[i].bytes = got;
-	int more = 0;
-	if (got < n) {
-		int avail = 0;
-		/* At TCP's urgent mark read stops as splice did (it never
-		 * goes past the mark once it has bytes): queued bytes after
-		 * it are the next read's, and recv would take them now. */
-		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
-	}
-	int q = -1;
+	int q = -1, q2 = -1;
 	ssize_t r;
-	if (more || page_down(b + got) <= page_up(b))
-		r = fill_all(fd, i, b, got, n, more);
-	else {
-		q = place(fd, fi, i, b, got, stream);
-		r = (ssize_t)got;
+	if (more || (j < 0 && page_down(b + got) <= page_up(b))) {
+		/* Still bytes queued (the second pipe's slots ran out too), or
+		 * no whole page: all of them into the buffer, as read. */
+		r = fill_all(fd, i, j, b, got, got2, n, more);
+	} else {
+		/* The records the read replaces give up their bytes first, all
+		 * at once: laying out the first pipe's bytes must not make the
+		 * part of an old record over the second's pages materialize. */
+		if (j >= 0)
+			zc_phantom_pipe_overwrite(b, b + got + got2);
+		q = lay(fd, fi, i, b, got, stream);
+		if (j >= 0)
+			q2 = lay(fd, fi, j, b + got, got2, stream);
+		r = (ssize_t)(got + got2);
 	}
-	int made = q >= 0;
+	int made = q >= 0 || q2 >= 0;
 	if (q != i)
 		zc_sock_pipe_put(i);
+	if (j >= 0 && q2 != j)
+		zc_sock_pipe_put(j);
 	zc_det_after_read(&zc_det_state, fd, b, (size_t)r, made);
 	struct zc_stream *s = zc_det_lookup(&zc_det_state, fd, b);
 	if (s && made) {
@@ -570,10 +631,17 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	}
 	ssize_t got = take(fd, i, n);
 	int e = errno;
+	int j = -1, more = 0;
+	ssize_t got2 = 0;
+	if (got > 0 && (size_t)got < n && (more = queued(fd)) &&
+	    (j = take_more(fd, n - (size_t)got, n)) >= 0) {
+		got2 = (ssize_t)pool[j].bytes;
+		more = (size_t)(got + got2) < n && queued(fd);
+	}
 	zc_lock();
 	ssize_t r = ZC_PLAIN;
 	if (got > 0)
-		r = settle(fd, fi, i, b, (size_t)got, n, stream);
+		r = settle(fd, fi, i, j, b, (size_t)got, (size_t)got2, more, n, stream);
 	else
 		zc_sock_pipe_put(i);
 	zc_unlock();
@@ -604,7 +672,10 @@ static int scratch_of(int i, uint32_t gen, uintptr_t addr, size_t len)
 	if (i < 0 || i >= POOL || !pool[i].busy || pool[i].gen != gen || pool[i].addr != addr ||
 	    pool[i].bytes < len)
 		return -1; /* the record went meanwhile */
-	int s = pipe_get(len);
+	/* As many slots as the record's pipe: tee copies its buffers one
+	 * for one, and a record of a few bytes in many small socket buffers
+	 * (a second pipe's) needs more slots than its byte count says. */
+	int s = pipe_get(pool[i].cap > len ? pool[i].cap : len);
 	if (s < 0)
 		return -1;
 	int r = zc_ownfd_use(&pool[i].r), w = zc_ownfd_use(&pool[s].w);

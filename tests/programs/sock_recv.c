@@ -13,6 +13,10 @@
  *            middle against the pattern (as a protocol reads its header),
  *            into a page-aligned buffer, and writes the chunk
  *   fork     forks a child that exits at once after every 16th chunk
+ *   big      reads of 1 MiB into a page-aligned buffer, of a queue of
+ *            small pieces (256..767 bytes, TCP_NODELAY), 2 ms after the
+ *            previous read (the queue fills): more socket buffers queued
+ *            than a pipe has slots
  *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
@@ -27,6 +31,7 @@
  * the stream ended.
  */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -44,13 +49,17 @@ static char pattern(long long off)
 /* The sender: pieces of 16384..131071 bytes of a seeded pattern (reads of
  * less than a page never pair with their write: the detector would warm up
  * again and again). */
-static void send_pattern(int sock, long long size, int reset, int hold)
+static void send_pattern(int sock, long long size, int reset, int hold, int small)
 {
 	char *buf = zt_malloc(131072);
 	uint64_t x = 12345;
+	if (small) {
+		int one = 1;
+		setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	for (long long done = 0; done < size;) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		size_t n = 16384 + (size_t)(x >> 33) % 114688;
+		size_t n = small ? 256 + (size_t)(x >> 33) % 512 : 16384 + (size_t)(x >> 33) % 114688;
 		if ((long long)n > size - done)
 			n = (size_t)(size - done);
 		for (size_t i = 0; i < n; i++)
@@ -84,6 +93,8 @@ static long long check(const char *buf, size_t n, long long at)
 	return bad;
 }
 
+static size_t chunk = CHUNK;
+
 static ssize_t one_read(int s, char *buf, const char *mode)
 {
 	if (strcmp(mode, "peek") == 0) {
@@ -92,8 +103,10 @@ static ssize_t one_read(int s, char *buf, const char *mode)
 		if (k < 0)
 			return k;
 	}
+	if (strcmp(mode, "big") == 0)
+		zt_nap_us(2000);
 	for (;;) {
-		ssize_t r = read(s, buf, CHUNK);
+		ssize_t r = read(s, buf, chunk);
 		if (r >= 0 || errno != EAGAIN || strcmp(mode, "nonblock") != 0)
 			return r;
 		struct pollfd pf = { s, POLLIN, 0 };
@@ -144,14 +157,19 @@ int main(int argc, char **argv)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		close(sv[0]);
-		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0);
+		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0,
+			     strcmp(mode, "big") == 0);
 	}
 	close(sv[1]);
 	int s = sv[0];
 	if (strcmp(mode, "nonblock") == 0)
 		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
 	int aligned = strcmp(mode, "aligned") == 0 || strcmp(mode, "header") == 0;
-	char *buf = aligned ? zt_alloc(CHUNK) : zt_malloc(CHUNK);
+	if (strcmp(mode, "big") == 0) {
+		aligned = 1;
+		chunk = 1 << 20;
+	}
+	char *buf = aligned ? zt_alloc(chunk) : zt_malloc(chunk);
 	if (strcmp(mode, "lowat") == 0) {
 		int lw = 4096;
 		if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw) != 0)
