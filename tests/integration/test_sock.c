@@ -92,6 +92,15 @@ START_TEST(reads_past_the_pipe_slots)
 }
 END_TEST
 
+/* The same, the receiver checking bytes at the start and in the middle of
+ * every chunk (the two records of a read, and the page between them). */
+START_TEST(reads_past_the_pipe_slots_checked)
+{
+	run(kinds[_i], "bigcheck", NULL);
+	deferred();
+}
+END_TEST
+
 /* The ways a receiver may read or use its socket and buffer; each stays
  * exact, and the reads are still deferred. */
 static const char *const ways[] = { "nonblock", "peek", "fork", "header", "closerange" };
@@ -340,6 +349,7 @@ int main(void)
 	tcase_add_loop_test(tc, receiver_killed_by_sigkill, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_socket, 0, 2);
 	tcase_add_loop_test(tc, reads_past_the_pipe_slots, 0, 2);
+	tcase_add_loop_test(tc, reads_past_the_pipe_slots_checked, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_pipe_is_exact, 0, 2);
 	tcase_add_loop_test(tc, rcvlowat_reads_plainly, 0, 2);
 	it_add(tc, IT_TESTS(peer_reset_after_the_data, guard_0_reads_sockets_plainly,

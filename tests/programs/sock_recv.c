@@ -17,6 +17,7 @@
  *            small pieces (256..767 bytes, TCP_NODELAY), 2 ms after the
  *            previous read (the queue fills): more socket buffers queued
  *            than a pipe has slots
+ *   bigcheck the same, checking every chunk as header does
  *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
@@ -103,7 +104,7 @@ static ssize_t one_read(int s, char *buf, const char *mode)
 		if (k < 0)
 			return k;
 	}
-	if (strcmp(mode, "big") == 0)
+	if (strncmp(mode, "big", 3) == 0)
 		zt_nap_us(2000);
 	for (;;) {
 		ssize_t r = read(s, buf, chunk);
@@ -158,14 +159,14 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		close(sv[0]);
 		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0,
-			     strcmp(mode, "big") == 0);
+			     strncmp(mode, "big", 3) == 0);
 	}
 	close(sv[1]);
 	int s = sv[0];
 	if (strcmp(mode, "nonblock") == 0)
 		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
 	int aligned = strcmp(mode, "aligned") == 0 || strcmp(mode, "header") == 0;
-	if (strcmp(mode, "big") == 0) {
+	if (strncmp(mode, "big", 3) == 0) {
 		aligned = 1;
 		chunk = 1 << 20;
 	}
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
 	long long total = 0, chunks = 0, bad = 0;
 	ssize_t r;
 	while ((r = one_read(s, buf, mode)) > 0) {
-		if (strcmp(mode, "header") == 0)
+		if (strcmp(mode, "header") == 0 || strcmp(mode, "bigcheck") == 0)
 			bad += check(buf, (size_t)r, total);
 		total += r;
 		chunks++;
