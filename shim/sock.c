@@ -21,10 +21,11 @@
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
  *    After a short splice the queue is asked (FIONREAD); if bytes remain,
- *    a second pipe takes the rest without waiting, and the read makes two
- *    records (the page where they meet is read into the buffer); if bytes
- *    remain even then, both pipes' bytes go into the buffer and a
- *    non-waiting recv takes the rest, as the plain read would have;
+ *    non-waiting splices take them, into the same pipe while it has slots,
+ *    then into a second pipe, and the read makes two records (the page
+ *    where they meet is read into the buffer); if bytes remain when both
+ *    are full, their bytes go into the buffer and a non-waiting recv takes
+ *    the rest, as the plain read would have;
  *  - what splice does not honour stays plain: SO_RCVLOWAT above 1 (TCP's
  *    splice ignores it), a receive timeout (SO_RCVTIMEO), a TCP upper
  *    layer protocol (kTLS: records), and every socket that is not TCP or
@@ -440,7 +441,9 @@ static size_t pipe_move(int i, int q, size_t len)
  * the buffer after all: pages [ps, ps+len) must be ordinary memory). */
 static int split_tail(int i, uintptr_t ps, size_t len, uintptr_t pe, size_t tail)
 {
-	int q = pipe_get(len);
+	/* As many slots as pipe i: the move takes its buffers one for one,
+	 * and small socket buffers need more slots than the byte count says. */
+	int q = pipe_get(pool[i].cap > len ? pool[i].cap : len);
 	size_t moved = q >= 0 ? pipe_move(i, q, len) : 0;
 	if (moved != len) {
 		/* The pages take their bytes after all, in order: what moved
@@ -520,34 +523,59 @@ static int queued(int fd)
 	return ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
 }
 
-/*
- * Pipe i's slots ran out before the socket's queue did (a pipe takes one
- * socket buffer per slot, and a 1 MiB read of a pipe-max-size pipe meets
- * buffers smaller than a page): a second pool pipe takes up to n more
- * bytes, as the plain read would have gone on taking them.  Bytes are
- * queued (queued() said so), so the splice does not wait (TCP's splice
- * ignores SPLICE_F_NONBLOCK for the socket: only another reader of the
- * same socket taking those bytes meanwhile would make it wait for more,
- * as that reader makes any outcome a race).  Lock not held.
- * Returns the second pipe, its bytes counted, or -1 (nothing taken).
- */
-static int take_more(int fd, size_t n, size_t cap)
+/* A splice of up to n queued bytes of socket fd into pool pipe i, after
+ * what it holds.  Bytes are queued (queued() said so), so it does not wait
+ * (TCP's splice ignores SPLICE_F_NONBLOCK for the socket: only another
+ * reader of the same socket taking those bytes meanwhile could make it
+ * wait, and that reader makes any outcome a race).  Lock not held. */
+static ssize_t take_queued(int fd, int i, size_t n)
 {
-	zc_lock();
-	int j = pipe_get(cap); /* slots, not bytes, ran out: as many as the first */
-	zc_unlock();
-	if (j < 0)
-		return -1;
-	int w = zc_ownfd_use(&pool[j].w);
+	int w = zc_ownfd_use(&pool[i].w);
 	ssize_t k = w >= 0 ? REAL(splice)(fd, NULL, w, NULL, n, SPLICE_F_NONBLOCK) : -1;
-	zc_ownfd_unuse(&pool[j].w);
-	zc_lock();
-	if (k > 0)
-		pool[j].bytes = (size_t)k;
-	else
-		zc_sock_pipe_put(j);
-	zc_unlock();
-	return k > 0 ? j : -1;
+	zc_ownfd_unuse(&pool[i].w);
+	return k;
+}
+
+/*
+ * The splice into pipe i took *got of n bytes, and bytes are still queued
+ * that the plain read would go on taking: ones that arrived meanwhile, or
+ * ones pipe i had no slot for (a pipe takes one socket buffer per slot,
+ * and a 1 MiB read of a pipe-max-size pipe meets buffers smaller than a
+ * page).  They go into pipe i while it takes them, then into a second
+ * pool pipe with as many slots, whose index is returned (-1: none) with
+ * its bytes in *got2.  Returns whether bytes are queued still (both pipes
+ * full: the caller reads them plainly).  Lock not held.
+ */
+static int take_rest(int fd, int i, size_t n, size_t *got, int *j, size_t *got2)
+{
+	int cur = i;
+	int more = 1;
+	while (more) {
+		ssize_t k = take_queued(fd, cur, n - *got - *got2);
+		if (k > 0) {
+			*(cur == i ? got : got2) += (size_t)k;
+			more = *got + *got2 < n && queued(fd);
+			continue;
+		}
+		if (cur != i)
+			break; /* the second pipe is full too */
+		zc_lock();
+		*j = pipe_get(pool[i].cap);
+		zc_unlock();
+		if (*j < 0)
+			break;
+		cur = *j;
+	}
+	if (*j >= 0) {
+		zc_lock();
+		pool[*j].bytes = *got2;
+		if (*got2 == 0) {
+			zc_sock_pipe_put(*j);
+			*j = -1;
+		}
+		zc_unlock();
+	}
+	return more;
 }
 
 /* The got bytes in pipe i over [b, b+got) (place, or into the buffer when
@@ -632,16 +660,13 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	ssize_t got = take(fd, i, n);
 	int e = errno;
 	int j = -1, more = 0;
-	ssize_t got2 = 0;
-	if (got > 0 && (size_t)got < n && (more = queued(fd)) &&
-	    (j = take_more(fd, n - (size_t)got, n)) >= 0) {
-		got2 = (ssize_t)pool[j].bytes;
-		more = (size_t)(got + got2) < n && queued(fd);
-	}
+	size_t got1 = got > 0 ? (size_t)got : 0, got2 = 0;
+	if (got > 0 && got1 < n && queued(fd))
+		more = take_rest(fd, i, n, &got1, &j, &got2);
 	zc_lock();
 	ssize_t r = ZC_PLAIN;
 	if (got > 0)
-		r = settle(fd, fi, i, j, b, (size_t)got, (size_t)got2, more, n, stream);
+		r = settle(fd, fi, i, j, b, got1, got2, more, n, stream);
 	else
 		zc_sock_pipe_put(i);
 	zc_unlock();

@@ -13,11 +13,14 @@
  *            middle against the pattern (as a protocol reads its header),
  *            into a page-aligned buffer, and writes the chunk
  *   fork     forks a child that exits at once after every 16th chunk
- *   big      reads of 1 MiB into a page-aligned buffer, of a queue of
- *            small pieces (256..767 bytes, TCP_NODELAY), 2 ms after the
- *            previous read (the queue fills): more socket buffers queued
- *            than a pipe has slots
+ *   big      reads of 1 MiB into a page-aligned buffer, 2 ms after the
+ *            previous one, of bursts of 300 small pieces (256..767 bytes,
+ *            TCP_NODELAY): more socket buffers queued than a pipe has
+ *            slots; the receiver sends a byte after each read, the sender
+ *            waits for one after each burst, and reads them all before it
+ *            closes (an unread byte would make TCP reset the connection)
  *   bigcheck the same, checking every chunk as header does
+ *   bigmalloc the same as big into a malloc'd buffer (page + 16)
  *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
@@ -54,6 +57,7 @@ static void send_pattern(int sock, long long size, int reset, int hold, int smal
 {
 	char *buf = zt_malloc(131072);
 	uint64_t x = 12345;
+	long pieces = 0;
 	if (small) {
 		int one = 1;
 		setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -67,9 +71,16 @@ static void send_pattern(int sock, long long size, int reset, int hold, int smal
 			buf[i] = pattern(done + (long long)i);
 		zt_put(sock, buf, n);
 		done += (long long)n;
+		/* Bursts of 300 pieces, more socket buffers than a pipe has
+		 * slots, each queued whole before the receiver reads it. */
+		char ack;
+		if (small && ++pieces % 300 == 0 && read(sock, &ack, 1) != 1)
+			zt_die("ack");
 	}
-	if (hold) {
+	if (hold || small) {
 		char c;
+		if (small) /* the end; then the receiver's last bytes are read */
+			shutdown(sock, SHUT_WR);
 		while (read(sock, &c, 1) > 0) /* until the receiver is gone */
 			;
 	}
@@ -167,7 +178,7 @@ int main(int argc, char **argv)
 		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
 	int aligned = strcmp(mode, "aligned") == 0 || strcmp(mode, "header") == 0;
 	if (strncmp(mode, "big", 3) == 0) {
-		aligned = 1;
+		aligned = strcmp(mode, "bigmalloc") != 0;
 		chunk = 1 << 20;
 	}
 	char *buf = aligned ? zt_alloc(chunk) : zt_malloc(chunk);
@@ -189,6 +200,8 @@ int main(int argc, char **argv)
 		if (strcmp(mode, "closerange") == 0 && close_range(10, ~0U, 0) != 0)
 			zt_die("close_range");
 		zt_put(out, buf, (size_t)r);
+		if (strncmp(mode, "big", 3) == 0)
+			send(s, "a", 1, MSG_NOSIGNAL); /* the next burst (or none) */
 		if (strcmp(mode, "fork") == 0 && chunks % 16 == 0) {
 			pid_t c = zt_fork();
 			if (c == 0)
@@ -201,6 +214,8 @@ int main(int argc, char **argv)
 			zt_die("sync");
 	}
 	int e = r < 0 ? errno : 0;
+	if (strncmp(mode, "big", 3) == 0)
+		shutdown(s, SHUT_WR); /* the sender waits for it */
 	int st;
 	waitpid(pid, &st, 0);
 	if (sink_pid > 0) {
