@@ -30,6 +30,7 @@
 #include "guard.h"
 #include "live.h"
 #include "log.h"
+#include "optcache.h"
 #include "ownfd.h"
 #include "phantom.h"
 #include "pin.h"
@@ -319,8 +320,10 @@ static void zc_init(void)
 	zc_live_init();
 	zc_engine_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	if (zc_cfg.mode == ZC_MODE_ON)
+	if (zc_cfg.mode == ZC_MODE_ON) {
 		zc_signals_init();
+		zc_optcache_init();
+	}
 	if (zc_cfg.mode == ZC_MODE_ON && zc_cfg.guard)
 		zc_guard_signals_init();
 	/* After those two: SIGBUS (mode on) and SIGSEGV (guards) are theirs. */

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "optcache.h"
 #include "real.h"
 
 struct entry {
@@ -161,14 +162,15 @@ void zc_ownfd_init(void)
 
 /* ---- placing a descriptor ------------------------------------------------- */
 
+/* Cached (optcache.c): asked on every deferred socket read. */
 static int nofile_limit(void)
 {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+	rlim_t cur;
+	if (zc_rlimit_cur(RLIMIT_NOFILE, &cur) != 0)
 		return 1024;
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+	if (cur == RLIM_INFINITY || cur > INT_MAX)
 		return INT_MAX;
-	return (int)rl.rlim_cur;
+	return (int)cur;
 }
 
 int zc_ownfd_keep_ok(void)

@@ -105,6 +105,16 @@ struct ucontext_t;
 	X(setcontext, int, (const struct ucontext_t *))                                   \
 	X(swapcontext, int, (struct ucontext_t *, const struct ucontext_t *))
 
+/* The calls optcache.c wraps only to know when a cached setting changes. */
+struct rlimit;
+struct rlimit64;
+#define ZC_REAL_OPTCACHE_LIST(X)                                                          \
+	X(setrlimit, int, (int, const struct rlimit *))                                   \
+	X(setrlimit64, int, (int, const struct rlimit64 *))                               \
+	X(prlimit, int, (pid_t, int, const struct rlimit *, struct rlimit *))             \
+	X(prlimit64, int, (pid_t, int, const struct rlimit64 *, struct rlimit64 *))       \
+	X(setsockopt, int, (int, int, int, const void *, socklen_t))
+
 /* X(name, return type, parameter list) */
 #define ZC_REAL_LIST(X)                                                                   \
 	X(read, ssize_t, (int, void *, size_t))                                           \
@@ -137,6 +147,7 @@ struct ucontext_t;
 	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                         \
 	X(fwrite_unlocked, size_t, (const void *, size_t, size_t, FILE *))                \
 	ZC_REAL_KERNELMEM_LIST(X)                                                         \
+	ZC_REAL_OPTCACHE_LIST(X)                                                          \
 	X(close, int, (int))                                                              \
 	X(close_range, int, (unsigned, unsigned, int))                                    \
 	X(closefrom, void, (int))                                                         \

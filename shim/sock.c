@@ -21,8 +21,11 @@
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
  *    After a short splice the queue is asked (FIONREAD); if bytes remain,
- *    the pipe's bytes go into the buffer and a non-waiting recv takes the
- *    rest, as the plain read would have;
+ *    non-waiting splices take them, into the same pipe while it has slots,
+ *    then into a second pipe, and the read makes two records (the page
+ *    where they meet is read into the buffer); if bytes remain when both
+ *    are full, their bytes go into the buffer and a non-waiting recv takes
+ *    the rest, as the plain read would have;
  *  - what splice does not honour stays plain: SO_RCVLOWAT above 1 (TCP's
  *    splice ignores it), a receive timeout (SO_RCVTIMEO), a TCP upper
  *    layer protocol (kTLS: records), and every socket that is not TCP or
@@ -46,6 +49,7 @@
 #include "engine.h"
 #include "guard.h"
 #include "log.h"
+#include "optcache.h"
 #include "ownfd.h"
 #include "phantom.h"
 #include "real.h"
@@ -345,8 +349,8 @@ ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t 
 /* ---- the read ------------------------------------------------------------ */
 
 /* Why a read of socket fd cannot be one splice: -1 if it can, else the
- * ZC_FB_* reason.  Asked on every read: the program may change its options
- * at any time (setsockopt is not wrapped). */
+ * ZC_FB_* reason.  Five getsockopt calls: asked once per socket and kept
+ * (below) while no setsockopt moved the option generation. */
 static int sock_refusal(int fd)
 {
 	int v = 0, dom = 0, proto = 0;
@@ -374,6 +378,38 @@ static int sock_refusal(int fd)
 			return ZC_FB_SOCK_OPTIONS;
 	}
 	return -1;
+}
+
+/*
+ * What sock_refusal said of a socket, by fd number: the socket (dev, ino,
+ * from the fd's classification, which the wrappers of close, dup2 ... drop
+ * when the number changes) and the option generation read before asking.
+ * Its domain and protocol never change; SO_RCVLOWAT, SO_RCVTIMEO and
+ * TCP_ULP change only by setsockopt, which moves the generation, also from
+ * a forked child sharing the socket (optcache.h).  Under the engine lock.
+ */
+#define SEEN_MAX 1024
+static struct seen {
+	uint64_t gen; /* 0: empty */
+	dev_t dev;
+	ino_t ino;
+	int why;
+} seen[SEEN_MAX];
+
+/* Under the lock: the kept verdict for fd, or -2 if none is valid. */
+static int seen_why(int fd, const struct zc_fdinfo *fi, uint64_t gen)
+{
+	if (fd < 0 || fd >= SEEN_MAX || gen == 0)
+		return -2;
+	const struct seen *e = &seen[fd];
+	return e->gen == gen && e->dev == fi->dev && e->ino == fi->ino ? e->why : -2;
+}
+
+static void seen_keep(int fd, const struct zc_fdinfo *fi, uint64_t gen, int why)
+{
+	if (fd < 0 || fd >= SEEN_MAX || gen == 0)
+		return;
+	seen[fd] = (struct seen){ gen, fi->dev, fi->ino, why };
 }
 
 /* Buffers this close to the stack pointer are taken for stack memory (as
@@ -430,15 +466,18 @@ static int reserve(int fd, uintptr_t b, size_t n, int *stream, int *why)
 	return i;
 }
 
-/* All got bytes of pipe i go into the buffer (no phantom): a read that
- * spans no whole page, or a pipe that could not take what the socket
- * held (then a non-waiting recv takes the rest, as read would have).
- * Lock held.  Returns the count. */
-static ssize_t fill_all(int fd, int i, uintptr_t b, size_t got, size_t n, int more)
+/* All got bytes of pipe i, then the got2 of pipe j (if not -1), go into
+ * the buffer (no phantom): a read that spans no whole page, or pipes that
+ * could not take what the socket held (then a non-waiting recv takes the
+ * rest, as read would have).  Lock held.  Returns the count. */
+static ssize_t fill_all(int fd, int i, int j, uintptr_t b, size_t got, size_t got2, size_t n,
+			int more)
 {
 	zc_phantom_materialize(b, b + n);
-	if (pipe_read(i, (void *)b, got) != 0)
+	if (pipe_read(i, (void *)b, got) != 0 || (j >= 0 && pipe_read(j, (void *)(b + got), got2) != 0))
 		zc_log(1, "sock: pipe %d lost bytes", i); /* cannot happen: it holds them */
+	if (j >= 0)
+		got += got2;
 	if (more && got < n) {
 		ssize_t r = REAL(recv)(fd, (void *)(b + got), n - got, MSG_DONTWAIT);
 		if (r > 0)
@@ -474,7 +513,9 @@ static size_t pipe_move(int i, int q, size_t len)
  * the buffer after all: pages [ps, ps+len) must be ordinary memory). */
 static int split_tail(int i, uintptr_t ps, size_t len, uintptr_t pe, size_t tail)
 {
-	int q = pipe_get(len);
+	/* As many slots as pipe i: the move takes its buffers one for one,
+	 * and small socket buffers need more slots than the byte count says. */
+	int q = pipe_get(pool[i].cap > len ? pool[i].cap : len);
 	size_t moved = q >= 0 ? pipe_move(i, q, len) : 0;
 	if (moved != len) {
 		/* The pages take their bytes after all, in order: what moved
@@ -545,30 +586,111 @@ static int at_mark(int fd)
 	return ioctl(fd, SIOCATMARK, &mark) == 0 && mark;
 }
 
-/* After the splice, under the lock: the count and the buffer. */
-static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got,
-		      size_t n, int stream)
+/* After a short splice: are bytes still queued that read would take now?
+ * At TCP's urgent mark read stops as splice did (it never goes past the
+ * mark once it has bytes): bytes after it are the next read's. */
+static int queued(int fd)
+{
+	int avail = 0;
+	return ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
+}
+
+/* A splice of up to n queued bytes of socket fd into pool pipe i, after
+ * what it holds.  Bytes are queued (queued() said so), so it does not wait
+ * (TCP's splice ignores SPLICE_F_NONBLOCK for the socket: only another
+ * reader of the same socket taking those bytes meanwhile could make it
+ * wait, and that reader makes any outcome a race).  Lock not held. */
+static ssize_t take_queued(int fd, int i, size_t n)
+{
+	int w = zc_ownfd_use(&pool[i].w);
+	ssize_t k = w >= 0 ? REAL(splice)(fd, NULL, w, NULL, n, SPLICE_F_NONBLOCK) : -1;
+	zc_ownfd_unuse(&pool[i].w);
+	return k;
+}
+
+/*
+ * The splice into pipe i took *got of n bytes, and bytes are still queued
+ * that the plain read would go on taking: ones that arrived meanwhile, or
+ * ones pipe i had no slot for (a pipe takes one socket buffer per slot,
+ * and a 1 MiB read of a pipe-max-size pipe meets buffers smaller than a
+ * page).  They go into pipe i while it takes them, then into a second
+ * pool pipe with as many slots, whose index is returned (-1: none) with
+ * its bytes in *got2.  Returns whether bytes are queued still (both pipes
+ * full: the caller reads them plainly).  Lock not held.
+ */
+static int take_rest(int fd, int i, size_t n, size_t *got, int *j, size_t *got2)
+{
+	int cur = i;
+	int more = 1;
+	while (more) {
+		ssize_t k = take_queued(fd, cur, n - *got - *got2);
+		if (k > 0) {
+			*(cur == i ? got : got2) += (size_t)k;
+			more = *got + *got2 < n && queued(fd);
+			continue;
+		}
+		if (cur != i)
+			break; /* the second pipe is full too */
+		zc_lock();
+		*j = pipe_get(pool[i].cap);
+		zc_unlock();
+		if (*j < 0)
+			break;
+		cur = *j;
+	}
+	if (*j >= 0) {
+		zc_lock();
+		pool[*j].bytes = *got2;
+		if (*got2 == 0) {
+			zc_sock_pipe_put(*j);
+			*j = -1;
+		}
+		zc_unlock();
+	}
+	return more;
+}
+
+/* The got bytes in pipe i over [b, b+got) (place, or into the buffer when
+ * they span no whole page).  Lock held.  The pipe backing the record, or
+ * -1; pipe i is the caller's to put. */
+static int lay(int fd, const struct zc_fdinfo *fi, int i, uintptr_t b, size_t got, int stream)
+{
+	if (page_down(b + got) > page_up(b))
+		return place(fd, fi, i, b, got, stream);
+	zc_phantom_materialize(b, b + got);
+	pipe_read(i, (void *)b, got);
+	ZC_ADD(bytes_copied, got);
+	return -1;
+}
+
+/* After the splice(s), under the lock: the count and the buffer.  Pipe i
+ * holds the first got bytes, pipe j (or -1) the next got2. */
+static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, int j, uintptr_t b, size_t got,
+		      size_t got2, int more, size_t n, int stream)
 {
 	pool[i].bytes = got;
-	int more = 0;
-	if (got < n) {
-		int avail = 0;
-		/* At TCP's urgent mark read stops as splice did (it never
-		 * goes past the mark once it has bytes): queued bytes after
-		 * it are the next read's, and recv would take them now. */
-		more = ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && !at_mark(fd);
-	}
-	int q = -1;
+	int q = -1, q2 = -1;
 	ssize_t r;
-	if (more || page_down(b + got) <= page_up(b))
-		r = fill_all(fd, i, b, got, n, more);
-	else {
-		q = place(fd, fi, i, b, got, stream);
-		r = (ssize_t)got;
+	if (more || (j < 0 && page_down(b + got) <= page_up(b))) {
+		/* Still bytes queued (the second pipe's slots ran out too), or
+		 * no whole page: all of them into the buffer, as read. */
+		r = fill_all(fd, i, j, b, got, got2, n, more);
+	} else {
+		/* The records the read replaces give up their bytes first, all
+		 * at once: laying out the first pipe's bytes must not make the
+		 * part of an old record over the second's pages materialize. */
+		if (j >= 0)
+			zc_phantom_pipe_overwrite(b, b + got + got2);
+		q = lay(fd, fi, i, b, got, stream);
+		if (j >= 0)
+			q2 = lay(fd, fi, j, b + got, got2, stream);
+		r = (ssize_t)(got + got2);
 	}
-	int made = q >= 0;
+	int made = q >= 0 || q2 >= 0;
 	if (q != i)
 		zc_sock_pipe_put(i);
+	if (j >= 0 && q2 != j)
+		zc_sock_pipe_put(j);
 	zc_det_after_read(&zc_det_state, fd, b, (size_t)r, made);
 	struct zc_stream *s = zc_det_lookup(&zc_det_state, fd, b);
 	if (s && made) {
@@ -585,12 +707,21 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	int saved = errno, stream = -1;
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
+	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
+	uint64_t gen = zc_sockopt_gen();
+	int known = i >= 0 ? seen_why(fd, fi, gen) : -2;
 	zc_unlock();
 	if (i < 0) {
 		errno = saved; /* pipe2 or F_SETPIPE_SZ may have failed */
 		return ZC_PLAIN;
 	}
-	if ((*why = sock_refusal(fd)) >= 0) {
+	*why = known != -2 ? known : sock_refusal(fd);
+	if (known == -2) {
+		zc_lock();
+		seen_keep(fd, fi, gen, *why);
+		zc_unlock();
+	}
+	if (*why >= 0) {
 		zc_lock();
 		zc_sock_pipe_put(i);
 		refused(fd, b, *why);
@@ -600,10 +731,14 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	}
 	ssize_t got = take(fd, i, n);
 	int e = errno;
+	int j = -1, more = 0;
+	size_t got1 = got > 0 ? (size_t)got : 0, got2 = 0;
+	if (got > 0 && got1 < n && queued(fd))
+		more = take_rest(fd, i, n, &got1, &j, &got2);
 	zc_lock();
 	ssize_t r = ZC_PLAIN;
 	if (got > 0)
-		r = settle(fd, fi, i, b, (size_t)got, n, stream);
+		r = settle(fd, fi, i, j, b, got1, got2, more, n, stream);
 	else
 		zc_sock_pipe_put(i);
 	zc_unlock();
@@ -634,7 +769,10 @@ static int scratch_of(int i, uint32_t gen, uintptr_t addr, size_t len)
 	if (i < 0 || i >= POOL || !pool[i].busy || pool[i].gen != gen || pool[i].addr != addr ||
 	    pool[i].bytes < len)
 		return -1; /* the record went meanwhile */
-	int s = pipe_get(len);
+	/* As many slots as the record's pipe: tee copies its buffers one
+	 * for one, and a record of a few bytes in many small socket buffers
+	 * (a second pipe's) needs more slots than its byte count says. */
+	int s = pipe_get(pool[i].cap > len ? pool[i].cap : len);
 	if (s < 0)
 		return -1;
 	int r = zc_ownfd_use(&pool[i].r), w = zc_ownfd_use(&pool[s].w);

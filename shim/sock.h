@@ -9,7 +9,9 @@
  * The bytes that fall on whole pages of the buffer stay in the pipe, and
  * those pages become a guard phantom backed by the pipe (phantom.h,
  * `pipe`); the bytes on the partial pages at both ends are read out of the
- * pipe into the buffer at once.
+ * pipe into the buffer at once.  When the pipe's slots run out before the
+ * socket's queue, a second pipe takes the rest: two records, with the page
+ * where they meet read into the buffer.
  *
  * Invariants:
  *  - a pool pipe holds the bytes of at most one phantom record, exactly

@@ -26,6 +26,7 @@
 #include "inflight.h"
 
 #include "log.h"
+#include "optcache.h"
 #include "real.h"
 #include "stats.h"
 
@@ -94,11 +95,11 @@ int zc_at_size_limit(int out, const struct zc_fdinfo *o, const off_t *out_pos)
 	if (o->kind != ZC_K_FILE && o->kind != ZC_K_BLOCK)
 		return 0;
 	int saved = errno;
-	struct rlimit rl;
+	rlim_t lim; /* cached: optcache.c */
 	int at = 0;
-	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+	if (zc_rlimit_cur(RLIMIT_FSIZE, &lim) == 0 && lim != RLIM_INFINITY) {
 		off_t pos = out_pos ? *out_pos : REAL(lseek)(out, 0, SEEK_CUR);
-		at = pos >= 0 && (uint64_t)pos >= (uint64_t)rl.rlim_cur;
+		at = pos >= 0 && (uint64_t)pos >= (uint64_t)lim;
 	}
 	errno = saved;
 	return at;

@@ -98,6 +98,41 @@ START_TEST(timer_handler_reads_the_buffer)
 }
 END_TEST
 
+/* Socket options changed between reads, by the program, by a forked child
+ * sharing the socket, or by another socket taking the number: a read with
+ * SO_RCVLOWAT set waits for that many bytes where a splice would not, so
+ * those reads stay plain (zcopy read the options once and keeps them only
+ * until a setsockopt or a new socket on the number). */
+static const char *const option_changes[] = { "lowat", "kidlowat", "swap" };
+
+START_TEST(options_changed_between_reads)
+{
+	const char *mode = option_changes[_i / 2], *kind = kinds[_i % 2];
+	if (strcmp(mode, "swap") == 0)
+		kind = "tcp";
+	run(kind, mode);
+	it_expect_fallback("on", EXE, "socket_options");
+}
+END_TEST
+
+/* O_NONBLOCK toggled by ioctl(FIONBIO) and by fcntl between reads: the
+ * deferred read says EAGAIN as read does, and waits again once blocking. */
+START_TEST(nonblocking_toggled_between_reads)
+{
+	run(kinds[_i], "nbio");
+}
+END_TEST
+
+/* The soft RLIMIT_NOFILE lowered below 1024 by setrlimit between reads:
+ * from then on zcopy keeps no pipe (its limit is cached, and the wrapper
+ * makes it read again). */
+START_TEST(nofile_limit_lowered_between_reads)
+{
+	run(kinds[_i], "lownofile");
+	it_expect_fallback("on", EXE, "socket_no_pipe");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = it_suite("sock_edges");
@@ -107,5 +142,8 @@ int main(void)
 	tcase_add_loop_test(tc, nofile_limit_reached, 0, 2);
 	tcase_add_loop_test(tc, buffer_and_socket_uses, 0, 22);
 	tcase_add_loop_test(tc, timer_handler_reads_the_buffer, 0, 2);
+	tcase_add_loop_test(tc, options_changed_between_reads, 0, 6);
+	tcase_add_loop_test(tc, nonblocking_toggled_between_reads, 0, 2);
+	tcase_add_loop_test(tc, nofile_limit_lowered_between_reads, 0, 2);
 	return it_main(s, "build/programs");
 }

@@ -30,6 +30,19 @@
  *   thread     another thread sums the buffer between read and write
  *   nofile     every descriptor number below RLIMIT_NOFILE (1024) is taken
  *              before the first read
+ *   lowat      SO_RCVLOWAT is set to the piece's size in round 10 (back to
+ *              1 in round 14); on a UNIX socket, in rounds 10 to 13 the
+ *              second half of the piece comes 30 ms after the first, from
+ *              another thread: the read waits for the whole piece
+ *   kidlowat   the same, but a forked child sets the options of the socket
+ *              it shares with its parent
+ *   swap       (tcp) another connection's socket, whose SO_RCVLOWAT is
+ *              30000 from the start, is dup2'ed over the socket's number
+ *              in round 20 (its pieces are longer than that)
+ *   nbio       after every 4th round's reads the socket is made
+ *              non-blocking (ioctl FIONBIO, or fcntl every other time),
+ *              read once more (EAGAIN), and made blocking again
+ *   lownofile  from round 20 on, the soft RLIMIT_NOFILE is 1000
  *   pipelimit  (run as root: as user nobody) the user's pipes hold
  *              pipe-user-pages-soft pages before the first read
  *   alarm      a forked sender sends a piece every 2 ms; a 500 us
@@ -90,6 +103,45 @@ static size_t g_len;
 static volatile unsigned long g_sum;
 static int g_sock, g_spare, g_out;
 static const char *g_outpath;
+
+/* The second half of a piece, sent late by a thread (modes lowat). */
+static const char *g_late;
+static size_t g_late_len;
+static int g_peer;
+
+static void *late_sender(void *arg)
+{
+	zt_nap_us(30000);
+	send_all(g_peer, g_late, g_late_len, 0);
+	return NULL;
+}
+
+/* SO_RCVLOWAT of socket s set to v, by this process or a forked child. */
+static void set_lowat(int s, int v, int by_child)
+{
+	if (by_child) {
+		pid_t c = zt_fork();
+		if (c == 0)
+			_exit(setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) != 0);
+		int st = 0;
+		if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			zt_die("SO_RCVLOWAT in the child");
+	} else if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) != 0)
+		zt_die("SO_RCVLOWAT");
+}
+
+/* One more read of the socket, non-blocking (nothing is queued). */
+static void nonblocking_read(int s, char *buf, int k)
+{
+	int on = 1, off = 0, fl = fcntl(s, F_GETFL);
+	if (k % 8 == 3 ? ioctl(s, FIONBIO, &on) != 0 : fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0)
+		zt_die("non-blocking");
+	errno = 0;
+	ssize_t r = read(s, buf, ZT_CHUNK);
+	printf("round %d non-blocking read %zd %s\n", k, r, r < 0 ? zt_errname(errno) : "");
+	if (k % 8 == 3 ? ioctl(s, FIONBIO, &off) != 0 : fcntl(s, F_SETFL, fl) != 0)
+		zt_die("blocking");
+}
 
 static unsigned long sum(const char *p, size_t n)
 {
@@ -280,6 +332,15 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	int lowat = strcmp(mode, "lowat") == 0, kidlowat = strcmp(mode, "kidlowat") == 0;
+	int swap = strcmp(mode, "swap") == 0, peer2 = -1, s2 = -1;
+	if (swap) {
+		s2 = zt_tcp_pair(&peer2);
+		int one = 1;
+		setsockopt(peer2, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		set_lowat(s2, 30000, 0);
+	}
+	g_peer = peer;
 	long long total = 0;
 	for (int k = 0; k < ROUNDS; k++) {
 		size_t n = 20000 + 997 * (size_t)k;
@@ -291,7 +352,31 @@ int main(int argc, char **argv)
 			zt_die("shutdown");
 		fill(piece, n, k);
 		int special = k == 24 || k == 32;
-		if (special && urgent) {
+		if ((lowat || kidlowat) && (k == 10 || k == 14))
+			set_lowat(s, k == 10 ? (int)n : 1, kidlowat);
+		if (strcmp(mode, "lownofile") == 0 && k == 20) {
+			struct rlimit rl;
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = 1000;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				zt_die("RLIMIT_NOFILE");
+		}
+		if (swap && k == 20) {
+			if (dup2(s2, s) != s)
+				zt_die("dup2");
+			close(peer);
+			peer = g_peer = peer2;
+		}
+		pthread_t late;
+		/* (Not on TCP: there a read waiting for SO_RCVLOWAT is not woken
+		 * by the late half on every kernel.) */
+		int is_late = (lowat || kidlowat) && k >= 10 && k < 14 && strcmp(argv[1], "unix") == 0;
+		if (is_late) {
+			send_all(peer, piece, n / 2, 0);
+			g_late = piece + n / 2;
+			g_late_len = n - n / 2;
+			pthread_create(&late, NULL, late_sender, NULL);
+		} else if (special && urgent) {
 			send_all(peer, piece, n / 2, 0);
 			send_all(peer, "!", 1, MSG_OOB);
 			send_all(peer, piece + n / 2, n - n / 2, 0);
@@ -301,7 +386,10 @@ int main(int argc, char **argv)
 			send_all(peer, piece, n, 0);
 		} else
 			send_all(peer, piece, n, 0);
-		settle(s);
+		if (is_late)
+			zt_nap_us(2000); /* poll would wait for SO_RCVLOWAT bytes */
+		else
+			settle(s);
 		if (strcmp(mode, "flags") == 0) {
 			char small[300];
 			ssize_t p = recv(s, small, 16, MSG_PEEK);
@@ -342,6 +430,10 @@ int main(int argc, char **argv)
 			if (ioctl(s, FIONREAD, &q) != 0 || q == 0)
 				break;
 		}
+		if (is_late)
+			pthread_join(late, NULL);
+		if (strcmp(mode, "nbio") == 0 && k % 4 == 3)
+			nonblocking_read(s, buf, k);
 	}
 	close(peer);
 	if (dropped && seteuid(0) != 0)

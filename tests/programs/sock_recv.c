@@ -13,6 +13,14 @@
  *            middle against the pattern (as a protocol reads its header),
  *            into a page-aligned buffer, and writes the chunk
  *   fork     forks a child that exits at once after every 16th chunk
+ *   big      reads of 1 MiB into a page-aligned buffer, 2 ms after the
+ *            previous one, of bursts of 300 small pieces (256..767 bytes,
+ *            TCP_NODELAY): more socket buffers queued than a pipe has
+ *            slots; the receiver sends a byte after each read, the sender
+ *            waits for one after each burst, and reads them all before it
+ *            closes (an unread byte would make TCP reset the connection)
+ *   bigcheck the same, checking every chunk as header does
+ *   bigmalloc the same as big into a malloc'd buffer (page + 16)
  *   lowat    SO_RCVLOWAT 4096 on the socket (zcopy reads it plainly)
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
@@ -27,6 +35,7 @@
  * the stream ended.
  */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -44,22 +53,34 @@ static char pattern(long long off)
 /* The sender: pieces of 16384..131071 bytes of a seeded pattern (reads of
  * less than a page never pair with their write: the detector would warm up
  * again and again). */
-static void send_pattern(int sock, long long size, int reset, int hold)
+static void send_pattern(int sock, long long size, int reset, int hold, int small)
 {
 	char *buf = zt_malloc(131072);
 	uint64_t x = 12345;
+	long pieces = 0;
+	if (small) {
+		int one = 1;
+		setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	for (long long done = 0; done < size;) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		size_t n = 16384 + (size_t)(x >> 33) % 114688;
+		size_t n = small ? 256 + (size_t)(x >> 33) % 512 : 16384 + (size_t)(x >> 33) % 114688;
 		if ((long long)n > size - done)
 			n = (size_t)(size - done);
 		for (size_t i = 0; i < n; i++)
 			buf[i] = pattern(done + (long long)i);
 		zt_put(sock, buf, n);
 		done += (long long)n;
+		/* Bursts of 300 pieces, more socket buffers than a pipe has
+		 * slots, each queued whole before the receiver reads it. */
+		char ack;
+		if (small && ++pieces % 300 == 0 && read(sock, &ack, 1) != 1)
+			zt_die("ack");
 	}
-	if (hold) {
+	if (hold || small) {
 		char c;
+		if (small) /* the end; then the receiver's last bytes are read */
+			shutdown(sock, SHUT_WR);
 		while (read(sock, &c, 1) > 0) /* until the receiver is gone */
 			;
 	}
@@ -84,6 +105,8 @@ static long long check(const char *buf, size_t n, long long at)
 	return bad;
 }
 
+static size_t chunk = CHUNK;
+
 static ssize_t one_read(int s, char *buf, const char *mode)
 {
 	if (strcmp(mode, "peek") == 0) {
@@ -92,8 +115,10 @@ static ssize_t one_read(int s, char *buf, const char *mode)
 		if (k < 0)
 			return k;
 	}
+	if (strncmp(mode, "big", 3) == 0)
+		zt_nap_us(2000);
 	for (;;) {
-		ssize_t r = read(s, buf, CHUNK);
+		ssize_t r = read(s, buf, chunk);
 		if (r >= 0 || errno != EAGAIN || strcmp(mode, "nonblock") != 0)
 			return r;
 		struct pollfd pf = { s, POLLIN, 0 };
@@ -144,14 +169,19 @@ int main(int argc, char **argv)
 	pid_t pid = zt_fork();
 	if (pid == 0) {
 		close(sv[0]);
-		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0);
+		send_pattern(sv[1], size, reset, strcmp(mode, "kill") == 0,
+			     strncmp(mode, "big", 3) == 0);
 	}
 	close(sv[1]);
 	int s = sv[0];
 	if (strcmp(mode, "nonblock") == 0)
 		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
 	int aligned = strcmp(mode, "aligned") == 0 || strcmp(mode, "header") == 0;
-	char *buf = aligned ? zt_alloc(CHUNK) : zt_malloc(CHUNK);
+	if (strncmp(mode, "big", 3) == 0) {
+		aligned = strcmp(mode, "bigmalloc") != 0;
+		chunk = 1 << 20;
+	}
+	char *buf = aligned ? zt_alloc(chunk) : zt_malloc(chunk);
 	if (strcmp(mode, "lowat") == 0) {
 		int lw = 4096;
 		if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw) != 0)
@@ -163,13 +193,15 @@ int main(int argc, char **argv)
 	long long total = 0, chunks = 0, bad = 0;
 	ssize_t r;
 	while ((r = one_read(s, buf, mode)) > 0) {
-		if (strcmp(mode, "header") == 0)
+		if (strcmp(mode, "header") == 0 || strcmp(mode, "bigcheck") == 0)
 			bad += check(buf, (size_t)r, total);
 		total += r;
 		chunks++;
 		if (strcmp(mode, "closerange") == 0 && close_range(10, ~0U, 0) != 0)
 			zt_die("close_range");
 		zt_put(out, buf, (size_t)r);
+		if (strncmp(mode, "big", 3) == 0)
+			send(s, "a", 1, MSG_NOSIGNAL); /* the next burst (or none) */
 		if (strcmp(mode, "fork") == 0 && chunks % 16 == 0) {
 			pid_t c = zt_fork();
 			if (c == 0)
@@ -182,6 +214,8 @@ int main(int argc, char **argv)
 			zt_die("sync");
 	}
 	int e = r < 0 ? errno : 0;
+	if (strncmp(mode, "big", 3) == 0)
+		shutdown(s, SHUT_WR); /* the sender waits for it */
 	int st;
 	waitpid(pid, &st, 0);
 	if (sink_pid > 0) {

@@ -15,14 +15,14 @@ UNIT_TESTS   := config log stats detect fdinfo policy ownfd header fileabi
 
 # Sources each test binary links, besides its own test_<name>.c.
 UNIT_SRCS_config := shim/config.c
-UNIT_SRCS_log    := shim/log.c shim/config.c shim/real.c shim/ownfd.c
+UNIT_SRCS_log    := shim/log.c shim/config.c shim/real.c shim/ownfd.c shim/optcache.c
 UNIT_SRCS_stats  := shim/stats.c shim/live.c shim/streams.c shim/fdinfo.c shim/log.c shim/config.c shim/real.c \
-                    shim/ownfd.c tests/unit/json.c tools/records.c
+                    shim/ownfd.c shim/optcache.c tests/unit/json.c tools/records.c
 UNIT_SRCS_detect := shim/detect.c
 UNIT_SRCS_fdinfo := shim/fdinfo.c shim/real.c
 UNIT_SRCS_policy := shim/policy.c
-UNIT_SRCS_ownfd  := shim/ownfd.c shim/real.c
-UNIT_SRCS_header := shim/stats.c shim/live.c shim/streams.c shim/fdinfo.c shim/log.c shim/config.c shim/real.c shim/ownfd.c
+UNIT_SRCS_ownfd  := shim/ownfd.c shim/real.c shim/optcache.c
+UNIT_SRCS_header := shim/stats.c shim/live.c shim/streams.c shim/fdinfo.c shim/log.c shim/config.c shim/real.c shim/ownfd.c shim/optcache.c
 UNIT_SRCS_fileabi := shim/fileabi.c
 
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
