@@ -157,10 +157,11 @@ static int pipe_get(size_t n)
 			closed = i;
 	}
 	int i = fit >= 0 ? fit : open_one >= 0 ? open_one : closed;
-	/* New descriptors are kept only under a large enough RLIMIT_NOFILE
-	 * (ownfd.h); asked when one would be opened, not for every read
-	 * (a pipe open already stays, as a pin does). */
-	if (i < 0 || (i == closed && !zc_ownfd_keep_ok()))
+	/* Descriptors are kept only under a large enough RLIMIT_NOFILE
+	 * (ownfd.h), also once open: a program that lowers its limit below
+	 * it gets no more reads through pipes of zcopy's.  The limit is
+	 * cached (optcache.h), so this asks the kernel only after setrlimit. */
+	if (i < 0 || !zc_ownfd_keep_ok())
 		return -1;
 	struct spipe *p = &pool[i];
 	int ready = i != fit && n >= refused_size ? -2 : pipe_ready(p, n);
