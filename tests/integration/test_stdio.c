@@ -130,6 +130,32 @@ START_TEST(fread_of_whole_blocks_to_a_pipe_copies_only_the_buffer_fill)
 }
 END_TEST
 
+START_TEST(fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer)
+{
+	/* One stream reads the file, another writes what it read 1 MiB
+	 * further on, where the reader arrives later.  The written range never
+	 * holds the bytes of the buffer's phantoms, so they stay phantoms and
+	 * go by copy_file_range within the file (an fwrite used to give every
+	 * phantom of its destination file its bytes first, all of them). */
+	it_four(IT_ARGV(it_prog(CP), "-q", "-S", "1048576", "-c", "65536", "../src", "out"), NULL,
+		OUT1);
+	it_expect_passive(CP);
+	it_expect_zero_copy(CP, SIZE, 90);
+	it_expect_transfers(CP, "copy_file_range");
+}
+END_TEST
+
+START_TEST(fwrite_into_its_own_file_over_the_bytes_just_read_is_exact)
+{
+	/* Half a chunk further on: each fwrite overwrites the second half of
+	 * the range its buffer's phantoms stand for, and the next fread reads
+	 * what it wrote.  The phantoms keep the old bytes. */
+	it_four(IT_ARGV(it_prog(CP), "-q", "-S", "32768", "-c", "65536", "../src", "out"), NULL,
+		OUT1);
+	it_expect_passive(CP);
+}
+END_TEST
+
 START_TEST(fread_fwrite_with_1mib_setvbuf_buffers)
 {
 	/* Requests of four times the buffer: glibc reads and writes them
@@ -360,6 +386,8 @@ int main(void)
 				fread_of_64k_whole_blocks_goes_all_by_transfer,
 				fread_of_128k_whole_blocks_goes_all_by_transfer,
 				fread_of_whole_blocks_to_a_pipe_copies_only_the_buffer_fill,
+				fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer,
+				fwrite_into_its_own_file_over_the_bytes_just_read_is_exact,
 				fread_fwrite_with_1mib_setvbuf_buffers,
 				fread_fwrite_malloc_buffer_is_exact, read_syscall_then_fwrite,
 				fread_then_write_syscall,
