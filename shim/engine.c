@@ -881,9 +881,11 @@ void zc_engine_stdio_plain_read(void *buf, size_t n)
 
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
 {
-	/* A plain write from phantom pages is always correct (the mapping
-	 * holds the file's bytes): nothing to do first under the map
-	 * strategy. */
+	/* A plain write from mapped phantom pages is always correct (the
+	 * mapping holds the file's bytes); a guarded page would fail it with
+	 * EFAULT (a malloc'd buffer's start to a pipe), so guarded pages get
+	 * their bytes first, as before any plain write. */
+	zc_guard_before_kernel(buf, n);
 	return REAL(write)(fd, buf, n);
 }
 

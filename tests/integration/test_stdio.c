@@ -130,6 +130,25 @@ START_TEST(fread_of_whole_blocks_to_a_pipe_copies_only_the_buffer_fill)
 }
 END_TEST
 
+START_TEST(fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact)
+{
+	/* A malloc'd buffer starts 16 bytes into a page (guards take its
+	 * whole pages): the block that fills the stream's buffer spans two
+	 * pages, and is glibc's own write of at most PIPE_BUF, as it is.  Its
+	 * bytes in a guarded page are given to it first (that write once
+	 * failed with EFAULT). */
+	struct it_spec s = { .argv = IT_ARGV(it_prog(CP), "-q", "-b", "malloc", "-c", "65536",
+					     "../src", "-"),
+			     .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success(CP);
+	it_same_file("src", "none/piped");
+	it_expect_passive(CP);
+	long long ph = it_stat("on", CP, "phantom_reads");
+	ck_assert_msg(ph > 0, "no reads deferred (guards); stats: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer)
 {
 	/* One stream reads the file, another writes what it read 1 MiB
@@ -386,6 +405,7 @@ int main(void)
 				fread_of_64k_whole_blocks_goes_all_by_transfer,
 				fread_of_128k_whole_blocks_goes_all_by_transfer,
 				fread_of_whole_blocks_to_a_pipe_copies_only_the_buffer_fill,
+				fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact,
 				fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer,
 				fwrite_into_its_own_file_over_the_bytes_just_read_is_exact,
 				fread_fwrite_with_1mib_setvbuf_buffers,
