@@ -26,6 +26,10 @@
  *             copy gets, as with a reader that leaves)
  *   -P        ignore SIGPIPE; a failed fwrite is reported (ferror, errno)
  *             and ends the program with status 3
+ *   -K        streams opened with "c" (glibc's reads and writes are then no
+ *             cancellation points), and the thread's own cancellation
+ *             requested after the first chunk: it acts only at the
+ *             pthread_testcancel after the loop, once everything is copied
  *   -S OFF    into itself: DST becomes a copy of SRC (4 KiB read/write
  *             calls), then the loop reads DST through one stream and
  *             writes it through another ("r+", its descriptor moved to OFF
@@ -34,6 +38,7 @@
  * The log (stderr): every read's count and ftell, then the end state
  * (total, ftell, feof, ferror, the kernel offset of fileno(in)).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -45,6 +50,7 @@ static const char *bufkind = "aligned", *vmode = "default";
 static int use_read, use_write, mix, seekback, unget, gets_between, reopen, close_at = -1;
 static int quiet, nopipe, edit;
 static long long self_off = -1;
+static int nocancel;
 
 
 static void setmode(FILE *fp)
@@ -175,7 +181,7 @@ static void copy_small(const char *src, const char *dst)
 int main(int argc, char **argv)
 {
 	int o;
-	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qPeS:")) != -1) {
+	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qPeS:K")) != -1) {
 		switch (o) {
 		case 'c': chunk = strtoul(optarg, NULL, 0); break;
 		case 'b': bufkind = optarg; break;
@@ -192,6 +198,7 @@ int main(int argc, char **argv)
 		case 'e': edit = 1; break;
 		case 'P': nopipe = 1; signal(SIGPIPE, SIG_IGN); break;
 		case 'S': self_off = atoll(optarg); break;
+		case 'K': nocancel = 1; break;
 		default: zt_usage("stdio_cp [-c N] [-b KIND] [-v MODE] [-rwmsugf] [-C N] SRC DST");
 		}
 	}
@@ -210,6 +217,9 @@ int main(int argc, char **argv)
 		out = fopen(src, "r+b");
 		if (out && lseek(fileno(out), self_off, SEEK_SET) != self_off)
 			zt_die("lseek");
+	} else if (nocancel) {
+		in = fopen(src, "rbc");
+		out = fopen(argv[optind + 1], "wbc");
 	} else {
 		in = fopen(src, "rb");
 		out = open_dst(argv[optind + 1]);
@@ -255,6 +265,8 @@ int main(int argc, char **argv)
 		for (size_t i = 4096; edit && i < n; i += 4096)
 			buf[i] ^= 0x5a;
 		put(buf, n, out);
+		if (nocancel && round == 0 && pthread_cancel(pthread_self()) != 0)
+			zt_die("pthread_cancel");
 		if (mix && fputs("--mark--\n", out) == EOF)
 			zt_die("fputs");
 		if (gets_between)
@@ -283,6 +295,8 @@ int main(int argc, char **argv)
 		}
 		round++;
 	}
+	if (nocancel)
+		pthread_testcancel(); /* ends the program, by exit(0) after the last thread */
 	if (in) {
 		fprintf(stderr, "end total %lld ftell %ld feof %d ferror %d kernel %lld\n", total,
 			ftell(in), feof(in) != 0, ferror(in) != 0, zt_pos(fileno(in)));
