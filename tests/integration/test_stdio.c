@@ -150,6 +150,20 @@ START_TEST(fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact)
 }
 END_TEST
 
+START_TEST(fwrite_into_a_full_nonblocking_pipe_counts_as_glibc)
+{
+	/* The page that fills the stream's buffer goes with the blocks into
+	 * a non-blocking pipe with room for 1, 0, 2 and 15 pages: every
+	 * fwrite's count, error indicator and errno, and the bytes the pipe
+	 * then holds, are glibc's. */
+	it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "out"), NULL, OUT1);
+	it_expect_passive("stdio_pipe_full");
+	long long ph = it_stat("on", "stdio_pipe_full", "phantom_reads");
+	ck_assert_msg(ph > 4, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_transfers("stdio_pipe_full", "splice");
+}
+END_TEST
+
 START_TEST(streams_opened_with_c_make_no_cancellation_point)
 {
 	/* fopen "c": glibc reads and writes such a stream with its nocancel
@@ -424,6 +438,7 @@ int main(void)
 				fread_of_128k_whole_blocks_goes_all_by_transfer,
 				fread_of_whole_blocks_to_a_pipe_goes_all_by_transfer,
 				fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact,
+				fwrite_into_a_full_nonblocking_pipe_counts_as_glibc,
 				streams_opened_with_c_make_no_cancellation_point,
 				fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer,
 				fwrite_into_its_own_file_over_the_bytes_just_read_is_exact,
