@@ -110,20 +110,8 @@ struct fw {
  *    to a file are one to anyone else (the same bytes at the same offsets;
  *    a full disk or a size limit cuts them at the same byte), and the
  *    engine then sees one write of the stream's bytes;
- *  - to a pipe, when the start is one whole page of the caller's memory
- *    (glibc's default buffer: the pipe's 4 KiB block), together with the
- *    blocks in one engine call: that page then enters the pipe as one
- *    buffer of its own (a spliced page, or the first page of a plain write
- *    of whole pages, which the kernel never merges into the buffer before
- *    it), so it stays the unit glibc's write of at most PIPE_BUF makes:
- *    whole, nothing of another writer inside it, all of it or an error
- *    before any of it (EAGAIN, EPIPE, EINTR), and the counts after it
- *    those of glibc's next write.  Only the moment the reader may see it
- *    alone is gone, which a plain write of all of it could not show
- *    either; the pipe's reader is woken once per fwrite instead of twice;
- *  - to a pipe otherwise, when the kernel keeps it whole (PIPE_BUF), by
- *    write(2) itself, as the engine would, without pairing it with the
- *    read;
+ *  - to a pipe, when the kernel keeps it whole (PIPE_BUF), by write(2)
+ *    itself, as the engine would, without pairing it with the read;
  *  - elsewhere by the engine, as its own call (the direct loop's first).
  * Returns 0, or -1 when fwrite must return at once with f->done; -2 for a
  * failed write (the error indicator is set by the caller).
@@ -149,11 +137,8 @@ static int write_start(struct fw *f, size_t pending)
 	int saved = errno;
 	enum zc_kind kind = zc_fd_get(f->fd, &fi, ZC_FD_CACHED, NULL) == 0 ? fi.kind : ZC_K_UNKNOWN;
 	errno = saved;
-	int one_page = f->room == zc_page && ((uintptr_t)f->s & (zc_page - 1)) == 0;
 	if ((kind == ZC_K_FILE || kind == ZC_K_BLOCK) && !(fi.flags & ZC_FL_APPEND)) {
 		f->first = f->end; /* (each O_APPEND write is a unit of its own) */
-	} else if (kind == ZC_K_PIPE && one_page && zc_page <= PIPE_BUF) {
-		f->first = f->end;
 	} else if (kind == ZC_K_PIPE && f->room <= PIPE_BUF) {
 		while (f->done < f->room) {
 			ssize_t w = zc_engine_stdio_plain_write(f->fd, f->s + f->done,
