@@ -181,6 +181,21 @@ START_TEST(fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc)
 }
 END_TEST
 
+START_TEST(fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes)
+{
+	/* The copier has written to 40 files, and zcopy has no room left to
+	 * pin the next destination: its source file, where another buffer's
+	 * deferred bytes stand for the range written.  The write goes
+	 * plainly, and that buffer must keep the old bytes (it once showed
+	 * the new ones, for write(2) and pwrite(2) as for a replayed fwrite). */
+	it_four(IT_ARGV(it_prog("stdio_pins_full"), "../src", "own"), NULL, IT_ARGV("own"));
+	it_expect_passive("stdio_pins_full");
+	long long ph = it_stat("on", "stdio_pins_full", "phantom_reads");
+	ck_assert_msg(ph > 40, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_transfers("stdio_pins_full", "copy_file_range");
+}
+END_TEST
+
 START_TEST(streams_opened_with_c_make_no_cancellation_point)
 {
 	/* fopen "c": glibc reads and writes such a stream with its nocancel
@@ -457,6 +472,7 @@ int main(void)
 				fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact,
 				fwrite_into_a_full_nonblocking_pipe_counts_as_glibc,
 				fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
+				fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes,
 				streams_opened_with_c_make_no_cancellation_point,
 				fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer,
 				fwrite_into_its_own_file_over_the_bytes_just_read_is_exact,
