@@ -81,7 +81,8 @@ int zc_file_plain(const FILE *fp)
 {
 	return zc_fileabi_ok && ((unsigned)fp->_flags & ZC_IO_MAGIC_MASK) == ZC_IO_MAGIC &&
 	       (fp->_flags & ZC_IO_IS_FILEBUF) && !(fp->_flags & ZC_IO_IN_BACKUP) &&
-	       fp->_fileno >= 0 && fp->_mode <= 0 && !(fp->_flags2 & ZC_IO_FLAGS2_MMAP) &&
+	       fp->_fileno >= 0 && fp->_mode <= 0 &&
+	       !(fp->_flags2 & (ZC_IO_FLAGS2_MMAP | ZC_IO_FLAGS2_NOTCANCEL)) &&
 	       fp->_markers == NULL && fp->_cur_column == 0 && fp->_IO_buf_base &&
 	       vtable_of(fp) == file_vtable;
 }

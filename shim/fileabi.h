@@ -33,6 +33,9 @@
 #define ZC_IO_POS_BAD ((__off64_t)-1)
 /* _flags2: the stream reads through mmap (fopen "m"). */
 #define ZC_IO_FLAGS2_MMAP 0x1
+/* _flags2: glibc reads and writes it with its nocancel calls (fopen "c"),
+ * which are no cancellation points; the engine's would be. */
+#define ZC_IO_FLAGS2_NOTCANCEL 0x2
 
 /* 1 once zc_fileabi_check passed at start-up for the process's own
  * stdin/stdout/stderr objects. */
@@ -47,8 +50,9 @@ extern int zc_fileabi_ok;
 int zc_fileabi_check(const FILE *in, const FILE *out, const FILE *err);
 
 /* A stream zcopy may take part in: a plain file stream (the vtable of
- * glibc's own standard streams, a descriptor, no mmap reading), not wide
- * oriented, no ungetc backup area in use.  Call with the stream locked. */
+ * glibc's own standard streams, a descriptor, no mmap reading, not opened
+ * with "c"), not wide oriented, no ungetc backup area in use.  Call with
+ * the stream locked. */
 int zc_file_plain(const FILE *fp);
 
 #endif

@@ -640,6 +640,18 @@ static void note_file_change(struct wctx *w, size_t n)
 	zc_phantom_file_changing(o->dev, o->ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);
 }
 
+/* The destination could not be pinned (no room for a pin, no descriptor
+ * left) while phantoms live: the write goes plainly, and a file that
+ * phantoms stand for changes under them all the same, so they get their
+ * bytes first, from the program's own number (a rare path: an fstat).
+ * Lock held. */
+static void unpinned_file_change(struct wctx *w, size_t n)
+{
+	w->out = w->fd;
+	if (zc_fd_get(w->fd, &w->o, ZC_FD_VALIDATE, NULL) == 0)
+		note_file_change(w, n);
+}
+
 /* Observe mode: what one written piece that pairs with stream s would have
  * done.  Lock held. */
 static void observe_piece(const struct zc_stream *s, uintptr_t b, size_t len, int refusal)
@@ -858,6 +870,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	zc_lock();
 	int dpin = classify_dest(w, live);
 	int go = dpin != ZC_PLAIN;
+	if (!go && live)
+		unpinned_file_change(w, n);
 	if (go) {
 		if (live)
 			note_file_change(w, n);

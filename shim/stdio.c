@@ -188,17 +188,20 @@ static void file_changing(FILE *fp)
 /* One body for fwrite and fwrite_unlocked, each with its own real
  * function: the replay when the call takes part, else the detector hears
  * of the write and real makes it.  lock: take the stream's lock as fwrite
- * does. */
+ * does.  The replay gives phantoms of the file their bytes itself, where
+ * glibc writes (stdio_write.c): its own writes are the engine's, which do
+ * that from the destination's pin without a system call, where
+ * file_changing asks the kernel (fstat) at every fwrite. */
 static size_t fwrite_common(const void *buf, size_t size, size_t n, FILE *fp, int lock,
 			    size_t (*real)(const void *, size_t, size_t, FILE *))
 {
 	size_t total, r;
-	file_changing(fp);
 	if (write_candidate(buf, size, n, fp, &total)) {
 		r = lock ? replay_locked(fp, NULL, buf, total, 1) : zc_stdio_fwrite(buf, total, fp);
 		if (r != ZC_STDIO_PLAIN)
 			return items(r, total, size, n);
 	}
+	file_changing(fp);
 	before_write(fp, buf, size, n);
 	return real(buf, size, n, fp);
 }

@@ -18,13 +18,23 @@
  *      remainder through its buffer, the end of file (EOF indicator) or an
  *      error (error indicator), exactly as after its own read.
  *
+ * A stream whose buffer is already as glibc's direct read leaves it (get
+ * and put areas empty at the buffer's start: so it stays after every
+ * fread of whole blocks, the loop of a copier) needs no such last block:
+ * glibc's setg/setp before its read would change nothing, so the engine
+ * makes all of the direct read, and fread_unlocked of what is left then
+ * continues glibc's loop from the state its own read would have left.
+ * That saves the block's copy and a read(2) per call, and the write of the
+ * chunk then carries no page of ordinary memory at its end (a poll and a
+ * write(2) more for a pipe, a plain write for a file).
+ *
  * Only streams whose cached file offset (_offset) is unknown take this path:
  * glibc then asks the kernel whenever it needs the position, so reading
  * behind its back leaves nothing stale.  A fresh stream keeps it unknown
  * while it only reads; an fseek makes it known, and that stream's freads
- * stay glibc's (until fflush forgets the offset again).  The last block costs
- * one block's copy per call: the price of leaving the stream exactly as
- * glibc would.
+ * stay glibc's (until fflush forgets the offset again).  Where the stream
+ * is not yet as the direct read leaves it, the last block costs one block's
+ * copy: the price of leaving the stream exactly as glibc would.
  */
 #include <errno.h>
 
@@ -34,6 +44,16 @@
 #include "phantom.h"
 #include "real.h"
 #include "stdio_path.h"
+
+/* The get and put areas empty at the start of the buffer: what
+ * _IO_file_xsgetn sets (_IO_setg, _IO_setp) right before its direct read,
+ * and what that read leaves. */
+static int as_direct_read_leaves(const FILE *fp)
+{
+	char *b = fp->_IO_buf_base;
+	return fp->_IO_read_base == b && fp->_IO_read_ptr == b && fp->_IO_read_end == b &&
+	       fp->_IO_write_base == b && fp->_IO_write_ptr == b && fp->_IO_write_end == b;
+}
 
 size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 {
@@ -47,7 +67,12 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 		return ZC_STDIO_PLAIN; /* glibc copies from its buffer: nothing direct */
 	size_t want = total - avail;
 	size_t count = block >= 128 ? want - want % block : want;
-	if (count < block || count - block < zc_page || total < zc_min_chunk)
+	/* The engine's part: all of the direct read when glibc's would leave
+	 * the stream as it is; else all but its last block, which glibc reads
+	 * to leave it so. */
+	size_t engine = count < block ? 0 : avail == 0 && as_direct_read_leaves(fp) ? count
+											: count - block;
+	if (engine < zc_page || total < zc_min_chunk)
 		return ZC_STDIO_PLAIN;
 	/* Only files can be deferred; a pipe or socket read stays glibc's one
 	 * call (a receive timeout, say, must expire once). */
@@ -65,11 +90,13 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 		if (got != avail)
 			return got; /* cannot happen: a copy from the buffer */
 	}
-	zc_stdio_read_rest = total - (count - block);
-	ssize_t r = zc_engine_read(fd, buf + avail, count - block, NULL);
+	zc_stdio_read_rest = total - engine;
+	ssize_t r = zc_engine_read(fd, buf + avail, engine, NULL);
 	zc_stdio_read_rest = 0;
 	if (r > 0)
 		got += (size_t)r;
+	if (got == total)
+		return got;
 	/* r <= 0: glibc's own read, made next, meets the end or the error
 	 * again and sets the indicator. */
 	zc_engine_stdio_plain_read(buf + got, total - got);

@@ -26,9 +26,19 @@
  *             copy gets, as with a reader that leaves)
  *   -P        ignore SIGPIPE; a failed fwrite is reported (ferror, errno)
  *             and ends the program with status 3
+ *   -K        streams opened with "c" (glibc's reads and writes are then no
+ *             cancellation points), and the thread's own cancellation
+ *             requested after the first chunk: it acts only at the
+ *             pthread_testcancel after the loop, once everything is copied
+ *   -S OFF    into itself: DST becomes a copy of SRC (4 KiB read/write
+ *             calls), then the loop reads DST through one stream and
+ *             writes it through another ("r+", its descriptor moved to OFF
+ *             before any stdio call, so the stream's offset stays unknown
+ *             to glibc), as many bytes as SRC holds
  * The log (stderr): every read's count and ftell, then the end state
  * (total, ftell, feof, ferror, the kernel offset of fileno(in)).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -39,6 +49,8 @@ static size_t chunk = 128 * 1024;
 static const char *bufkind = "aligned", *vmode = "default";
 static int use_read, use_write, mix, seekback, unget, gets_between, reopen, close_at = -1;
 static int quiet, nopipe, edit;
+static long long self_off = -1;
+static int nocancel;
 
 
 static void setmode(FILE *fp)
@@ -151,10 +163,25 @@ static void small_reads(FILE *in, FILE *out, int round)
 	}
 }
 
+/* -S: dst becomes a plain copy of src (calls too small for zcopy). */
+static void copy_small(const char *src, const char *dst)
+{
+	int i = open(src, O_RDONLY), o = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char b[4096];
+	ssize_t k;
+	if (i < 0 || o < 0)
+		zt_die("open");
+	while ((k = read(i, b, sizeof b)) > 0)
+		zt_put(o, b, (size_t)k);
+	if (k < 0 || close(o) != 0)
+		zt_die("copy");
+	close(i);
+}
+
 int main(int argc, char **argv)
 {
 	int o;
-	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qPe")) != -1) {
+	while ((o = getopt(argc, argv, "c:b:v:rwmsugfC:qPeS:K")) != -1) {
 		switch (o) {
 		case 'c': chunk = strtoul(optarg, NULL, 0); break;
 		case 'b': bufkind = optarg; break;
@@ -170,14 +197,33 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'e': edit = 1; break;
 		case 'P': nopipe = 1; signal(SIGPIPE, SIG_IGN); break;
+		case 'S': self_off = atoll(optarg); break;
+		case 'K': nocancel = 1; break;
 		default: zt_usage("stdio_cp [-c N] [-b KIND] [-v MODE] [-rwmsugf] [-C N] SRC DST");
 		}
 	}
 	if (argc - optind != 2)
 		zt_usage("stdio_cp [options] SRC DST");
 	const char *src = argv[optind];
-	FILE *in = fopen(src, "rb");
-	FILE *out = open_dst(argv[optind + 1]);
+	struct stat st;
+	if (stat(src, &st) != 0)
+		zt_die("stat");
+	long long size = (long long)st.st_size, total = 0;
+	FILE *in, *out;
+	if (self_off >= 0) {
+		copy_small(src, argv[optind + 1]);
+		src = argv[optind + 1];
+		in = fopen(src, "rb");
+		out = fopen(src, "r+b");
+		if (out && lseek(fileno(out), self_off, SEEK_SET) != self_off)
+			zt_die("lseek");
+	} else if (nocancel) {
+		in = fopen(src, "rbc");
+		out = fopen(argv[optind + 1], "wbc");
+	} else {
+		in = fopen(src, "rb");
+		out = open_dst(argv[optind + 1]);
+	}
 	if (!in || !out)
 		zt_die("fopen");
 	setmode(in);
@@ -190,10 +236,8 @@ int main(int argc, char **argv)
 		buf = sbuf;
 	else
 		buf = zt_alloc(chunk);
-	struct stat st;
-	if (!buf || fstat(fileno(in), &st) != 0)
+	if (!buf)
 		zt_die("setup");
-	long long size = (long long)st.st_size, total = 0;
 
 	if (mix)
 		fprintf(out, "header %s\n", src);
@@ -204,7 +248,10 @@ int main(int argc, char **argv)
 	}
 	int round = 0, seeked = 0, reopened = 0, ungot = 0;
 	size_t n;
-	while ((n = get(buf, chunk, in)) > 0) {
+	/* Into itself, the file grows ahead of the reader: SRC's size in all. */
+	while ((n = get(buf, self_off >= 0 && size - total < (long long)chunk ? (size_t)(size - total)
+									       : chunk,
+			in)) > 0) {
 		total += (long long)n;
 		if (!quiet)
 			fprintf(stderr, "read %zu ftell %ld\n", n, ftell(in));
@@ -218,6 +265,8 @@ int main(int argc, char **argv)
 		for (size_t i = 4096; edit && i < n; i += 4096)
 			buf[i] ^= 0x5a;
 		put(buf, n, out);
+		if (nocancel && round == 0 && pthread_cancel(pthread_self()) != 0)
+			zt_die("pthread_cancel");
 		if (mix && fputs("--mark--\n", out) == EOF)
 			zt_die("fputs");
 		if (gets_between)
@@ -246,6 +295,8 @@ int main(int argc, char **argv)
 		}
 		round++;
 	}
+	if (nocancel)
+		pthread_testcancel(); /* ends the program, by exit(0) after the last thread */
 	if (in) {
 		fprintf(stderr, "end total %lld ftell %ld feof %d ferror %d kernel %lld\n", total,
 			ftell(in), feof(in) != 0, ferror(in) != 0, zt_pos(fileno(in)));

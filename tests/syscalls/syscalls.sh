@@ -12,13 +12,15 @@
 # `make bench`.  Lower them when the hot path gets cheaper.
 #
 # Environment: ZCOPY_LIB (default build/libzcopy.so), ZCOPY_TOOL (default
-# build/zcopy, which reads the stats record).
+# build/zcopy, which reads the stats record), ZCOPY_TEST_PROGS (default
+# build/programs: the stdio copier tests/programs/stdio_cp).
 # The last line is `syscalls: N passed, M failed`.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LIB=${ZCOPY_LIB:-$root/build/libzcopy.so}
 TOOL=${ZCOPY_TOOL:-$root/build/zcopy}
+PROGS=${ZCOPY_TEST_PROGS:-$root/build/programs}
 unset ZCOPY_MODE ZCOPY_GUARD ZCOPY_STATS ZCOPY_LOG ZCOPY_LOG_FILE ZCOPY_MIN_CHUNK LD_PRELOAD
 
 command -v strace >/dev/null || {
@@ -41,7 +43,8 @@ head -c "$SIZE" /dev/urandom > src
 pass=0
 fail=0
 # scenario NAME BUDGET DEST COMMAND...: COMMAND copies `src` to its stdout,
-# which is /dev/null, a pipe or the file `out` (DEST null, pipe or file).
+# which is /dev/null, a pipe or the file `out` (DEST null, pipe or file), in
+# chunks of CHUNK bytes (128 KiB unless the call sets CHUNK).
 # The pipe's reader is `cat > /dev/null`, as fast as a reader gets: the
 # count is then the copier's own.  (A slower reader keeps the pipe full, and
 # each time it frees room the copier makes a call or two more: a
@@ -145,6 +148,21 @@ while True:
 shutil.copyfileobj(open("src", "rb"), sys.stdout.buffer)'
 else
 	echo "syscalls: python3 not found (tests/deps.sh installs it)" >&2
+	fail=$((fail + 1))
+fi
+# The stdio copier: fread and fwrite of whole 64 KiB requests with glibc's
+# default (4 KiB) buffers.  zcopy makes all of each fread's direct read
+# (the stream is as that read leaves it), and an fwrite's own writes find
+# the destination's phantoms from its pin: per chunk the raw loop's fstat,
+# lseek, mmap, pagemap pread and transfer: 5.17 to a file.  To a pipe, the
+# block that fills the stream's buffer is glibc's own write of at most
+# PIPE_BUF, one write(2) more: 6.17.  (With the last block of each fread
+# left to glibc, and an fstat per fwrite: 9.2 and 10.2.)
+if [ -x "$PROGS/stdio_cp" ]; then
+	CHUNK=65536 scenario "stdio 64k file -> file" 5.6 file "$PROGS/stdio_cp" -q -c 65536 src - 2>/dev/null
+	CHUNK=65536 scenario "stdio 64k file -> pipe" 6.7 pipe "$PROGS/stdio_cp" -q -c 65536 src - 2>/dev/null
+else
+	echo "syscalls: $PROGS/stdio_cp not found (make integration-programs)" >&2
 	fail=$((fail + 1))
 fi
 echo "syscalls: $pass passed, $fail failed"
