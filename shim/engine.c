@@ -44,6 +44,7 @@ size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
 __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
+__thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
 struct zc_detector zc_det_state;
@@ -275,7 +276,7 @@ static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
 static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 			   const struct zc_fdinfo *fi)
 {
-	if (!zc_cfg.guard || zc_stdio_read_rest || ((b | n) & (zc_page - 1)) || n == 0)
+	if (!zc_cfg.guard || zc_stdio_direct || ((b | n) & (zc_page - 1)) || n == 0)
 		return 0;
 	if ((s->dest_kind != ZC_K_PIPE && s->dest_kind != ZC_K_CHAR) || s->via_stdio)
 		return 0;

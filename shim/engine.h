@@ -197,5 +197,9 @@ ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
  * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
  * program's request, as for a read().  0 = none. */
 extern __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
+/* Set while the engine makes an fread's direct read (stdio_read.c): its
+ * items are written by glibc's own write(2), unwrapped, so they must stay
+ * readable by the kernel (no read into a pipe of zcopy's). */
+extern __thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
 #endif
