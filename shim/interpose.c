@@ -20,6 +20,7 @@
 #include "phantom.h"
 #include "pin.h"
 #include "log.h"
+#include "optcache.h"
 #include "ownfd.h"
 #include "real.h"
 #include "redirect.h"
@@ -451,4 +452,53 @@ ZC_EXPORT int fcntl64(int fd, int cmd, ...)
 	long arg = va_arg(ap, long);
 	va_end(ap);
 	return fcntl_common(REAL(fcntl64), fd, cmd, arg);
+}
+
+/* ---- limits and socket options (optcache.h) ------------------------------- */
+
+ZC_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+{
+	zc_limits_changing();
+	int r = REAL(setrlimit)(res, rl);
+	zc_limits_changed();
+	return r;
+}
+
+ZC_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
+{
+	zc_limits_changing();
+	int r = REAL(setrlimit64)(res, rl);
+	zc_limits_changed();
+	return r;
+}
+
+ZC_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *nl, struct rlimit *ol)
+{
+	if (!nl) /* a question only */
+		return REAL(prlimit)(pid, res, nl, ol);
+	zc_limits_changing();
+	int r = REAL(prlimit)(pid, res, nl, ol);
+	zc_limits_changed();
+	return r;
+}
+
+ZC_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *nl,
+			struct rlimit64 *ol)
+{
+	if (!nl)
+		return REAL(prlimit64)(pid, res, nl, ol);
+	zc_limits_changing();
+	int r = REAL(prlimit64)(pid, res, nl, ol);
+	zc_limits_changed();
+	return r;
+}
+
+ZC_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	int r = REAL(setsockopt)(fd, level, name, val, len);
+	/* After the call: a read that looks at the options from now on asks
+	 * the kernel again (one under way already made its choice, as a plain
+	 * read running alongside the call would have). */
+	zc_sockopt_changed();
+	return r;
 }

@@ -1,7 +1,7 @@
 /*
  * optcache.c - resource limits and the socket option generation, cached
- * until the program's own calls change them (see optcache.h), and the
- * wrappers of those calls.
+ * until the program's own calls change them (see optcache.h; the wrappers
+ * of those calls are in interpose.c).
  *
  * A cached limit is one 64-bit word, UNKNOWN until read.  A reader that
  * asked the kernel stores what it got only if no change started meanwhile,
@@ -62,12 +62,12 @@ int zc_rlimit_cur(int res, rlim_t *out)
 	return 0;
 }
 
-static void limits_changing(void)
+void zc_limits_changing(void)
 {
 	__atomic_add_fetch(&changing, 1, __ATOMIC_SEQ_CST);
 }
 
-static void limits_changed(void)
+void zc_limits_changed(void)
 {
 	__atomic_add_fetch(&changing, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&cur[0], UNKNOWN, __ATOMIC_SEQ_CST);
@@ -86,59 +86,15 @@ void zc_optcache_init(void)
 	__atomic_store_n(&sockopt_gen, g, __ATOMIC_SEQ_CST);
 }
 
+void zc_sockopt_changed(void)
+{
+	uint64_t *g = __atomic_load_n(&sockopt_gen, __ATOMIC_SEQ_CST);
+	if (g)
+		__atomic_add_fetch(g, 1, __ATOMIC_SEQ_CST);
+}
+
 uint64_t zc_sockopt_gen(void)
 {
 	uint64_t *g = __atomic_load_n(&sockopt_gen, __ATOMIC_SEQ_CST);
 	return g ? __atomic_load_n(g, __ATOMIC_SEQ_CST) : 0;
-}
-
-/* ---- the wrappers --------------------------------------------------------- */
-
-ZC_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
-{
-	limits_changing();
-	int r = REAL(setrlimit)(res, rl);
-	limits_changed();
-	return r;
-}
-
-ZC_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
-{
-	limits_changing();
-	int r = REAL(setrlimit64)(res, rl);
-	limits_changed();
-	return r;
-}
-
-ZC_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *nl, struct rlimit *ol)
-{
-	if (!nl) /* a question only */
-		return REAL(prlimit)(pid, res, nl, ol);
-	limits_changing();
-	int r = REAL(prlimit)(pid, res, nl, ol);
-	limits_changed();
-	return r;
-}
-
-ZC_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *nl,
-			struct rlimit64 *ol)
-{
-	if (!nl)
-		return REAL(prlimit64)(pid, res, nl, ol);
-	limits_changing();
-	int r = REAL(prlimit64)(pid, res, nl, ol);
-	limits_changed();
-	return r;
-}
-
-ZC_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
-{
-	int r = REAL(setsockopt)(fd, level, name, val, len);
-	/* After the call: a read that looks at the options from now on asks
-	 * the kernel again (one under way already made its choice, as a plain
-	 * read running alongside the call would have). */
-	uint64_t *g = __atomic_load_n(&sockopt_gen, __ATOMIC_SEQ_CST);
-	if (g)
-		__atomic_add_fetch(g, 1, __ATOMIC_SEQ_CST);
-	return r;
 }

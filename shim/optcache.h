@@ -32,6 +32,14 @@ void zc_optcache_init(void);
  * RLIMIT_NOFILE and RLIMIT_FSIZE come from the cache; errno is kept. */
 int zc_rlimit_cur(int res, rlim_t *cur);
 
+/* Around a wrapped call that sets a resource limit (interpose.c): a limit
+ * read while one is under way is not kept. */
+void zc_limits_changing(void);
+void zc_limits_changed(void);
+
+/* After a wrapped setsockopt (interpose.c): the generation moves. */
+void zc_sockopt_changed(void);
+
 /* The socket option generation now (0: do not cache). */
 uint64_t zc_sockopt_gen(void);
 
