@@ -285,6 +285,26 @@ static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 	return zc_guard_thread_ok() && zc_guard_memory_ok(b, b + n);
 }
 
+/*
+ * Should the whole pages of this read be guarded rather than mapped, where
+ * its stream's bytes go to a file?  copy_file_range reads the file itself,
+ * so the transfer is the same; guarded pages that stay untouched need no
+ * mmap per read and no pagemap pread per write (the steady state of a
+ * file-to-file loop: lseek, fstat and the transfer).  Not for an fread's
+ * direct read or a stream whose bytes went through glibc's own write (both
+ * are written by glibc's write(2), unwrapped, which fails with EFAULT on a
+ * guarded page).  Lock held.
+ */
+static int guard_for_file(const struct zc_stream *s, uintptr_t b, size_t n,
+			  const struct zc_fdinfo *fi)
+{
+	if (!zc_cfg.guard || zc_stdio_direct || s->via_stdio || s->dest_kind != ZC_K_FILE)
+		return 0;
+	if (fi->kind != ZC_K_FILE || (fi->flags & ZC_FL_DIRECT) || n == 0)
+		return 0;
+	return zc_guard_thread_ok() && zc_guard_memory_ok(b, b + n);
+}
+
 /* The read as one splice into a pipe of zcopy's, at off (explicit: the
  * offset is moved by the caller).  Returns the count, or ZC_PLAIN (nothing
  * changed: today's strategies follow). */
@@ -357,8 +377,9 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			*why = ZC_FB_BUFFER_KIND;
 			goto undo;
 		}
-		enum zc_defer_result r =
-			zc_phantom_defer(fd, pin, buf, n, off, &sized, (int)(s - det.s), &got, why);
+		enum zc_defer_result r = zc_phantom_defer(fd, pin, buf, n, off, &sized,
+							  (int)(s - det.s), &got, why,
+							  guard_for_file(s, b, n, fi));
 		if (r == ZC_DEFER_OK)
 			break;
 		if (r != ZC_DEFER_SHORT)

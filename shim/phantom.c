@@ -651,7 +651,8 @@ void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
 }
 
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
-				      const struct stat *st, int stream, size_t *got, int *why)
+				      const struct stat *st, int stream, size_t *got, int *why,
+				      int guard_aligned)
 {
 	int pfd = zc_pin_fd(pin);
 	uintptr_t b = (uintptr_t)buf;
@@ -662,8 +663,9 @@ enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_
 	/* A file page cannot be mapped at a buffer page whose offset within the
 	 * page differs from the file's: such buffers are guarded instead, if
 	 * allowed (ZCOPY_GUARD). */
-	int guard = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
-	if (guard && (!zc_cfg.guard || !zc_guard_thread_ok())) {
+	int misaligned = ((b - (uintptr_t)off) & (zc_page - 1)) != 0;
+	int guard = misaligned || guard_aligned;
+	if (misaligned && (!zc_cfg.guard || !zc_guard_thread_ok())) {
 		*why = ZC_FB_ALIGNMENT;
 		return ZC_DEFER_PLAIN;
 	}

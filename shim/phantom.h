@@ -81,7 +81,11 @@ enum zc_defer_result {
  * receive anyway).  Caller holds the engine lock.
  */
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,
-				      const struct stat *st, int stream, size_t *got, int *why);
+				      const struct stat *st, int stream, size_t *got, int *why,
+				      int guard_aligned);
+/* guard_aligned: guard the whole pages also where the file could be mapped
+ * there (the caller checked that guards may be used for this memory and this
+ * thread): no mmap per read and no pagemap pread per write. */
 /* A read whose last page is partial ((buf + n) % page != 0) reads that page's
  * bytes with pread, up to off+n: a full count proves the file was at least
  * off+n bytes long at that moment, which is all the count read() returns

@@ -38,9 +38,15 @@ static void setup(void)
 
 /* ---- engine: programs that do more than copy ------------------------------ */
 
-START_TEST(edit_chunks_in_place_before_writing)
+/* The program edits a few bytes of each chunk before writing it: the
+ * output has the edits, the rest of each chunk goes by transfer.  Mapped
+ * pages (ZCOPY_GUARD=0): pagemap tells the edited pages (dirty_pages).
+ * Guarded pages (the default, for a file destination): the edit gives its
+ * page the file's bytes first, and a stream whose chunks are touched backs
+ * off for a while (backoff). */
+static void edit_chunks(const char *guard, const char *reason)
 {
-	it_four(IT_ARGV(it_prog("edit_copy"), "../src", "out"), NULL, OUT1);
+	it_four(IT_ARGV(it_prog("edit_copy"), "../src", "out"), IT_ARGV(guard), OUT1);
 	/* The expected bytes, computed here from the source and the rule. */
 	size_t len;
 	unsigned char *data = (unsigned char *)it_slurp("src", &len);
@@ -53,7 +59,18 @@ START_TEST(edit_chunks_in_place_before_writing)
 	it_same_file("expected", "on/out");
 	it_expect_passive("edit_copy");
 	it_expect_zero_copy("edit_copy", SIZE, 75);
-	it_expect_fallback("on", "edit_copy", "dirty_pages");
+	it_expect_fallback("on", "edit_copy", reason);
+}
+
+START_TEST(edit_chunks_in_place_before_writing)
+{
+	edit_chunks("ZCOPY_GUARD=0", "dirty_pages");
+}
+END_TEST
+
+START_TEST(edit_chunks_in_place_before_writing_guarded)
+{
+	edit_chunks("ZCOPY_GUARD=1", "backoff");
 }
 END_TEST
 
@@ -519,7 +536,8 @@ int main(void)
 	Suite *s = it_suite("engine");
 	TCase *tc = it_tcase(s, "engine", setup, 120);
 	tcase_add_loop_test(tc, epipe_sigpipe_into_head, 0, IT_LEN(head_sizes));
-	it_add(tc, IT_TESTS(edit_chunks_in_place_before_writing, read_without_writing_checksum,
+	it_add(tc, IT_TESTS(edit_chunks_in_place_before_writing,
+			    edit_chunks_in_place_before_writing_guarded, read_without_writing_checksum,
 			    write_each_chunk_to_two_fds,
 			    copy_file_onto_itself_overlapping_within_a_chunk,
 			    copy_file_onto_itself_overlapping_the_next_chunk,
