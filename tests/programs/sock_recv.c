@@ -30,7 +30,9 @@
  *            chunk's first 8 bytes and one in its middle are checked, and
  *            the bytes earlier, longer reads left past its count; every 7th
  *            chunk a forked child checks the same before the write, and
- *            exits with what it found
+ *            exits with what it found; every 32nd chunk goes through a pipe
+ *            and back before the write (the kernel reads the buffer); at the
+ *            end the socket is closed, the whole buffer checked and freed
  *   touch    relay as above into a page-aligned buffer; after every 16th
  *            read a second thread checks the chunk as `alternate` does
  *            while this one writes it (the write waits for nothing)
@@ -139,16 +141,35 @@ static void seg_read(size_t n, long long at)
 	nseg = keep + 1;
 }
 
-/* Bytes the earlier reads left past the latest one's count that differ. */
-static long long check_rest(const char *buf)
+/* Bytes the reads left in the buffer that differ, from segment `from` on
+ * (1: past the latest read's count). */
+static long long check_segs(const char *buf, int from)
 {
 	long long bad = 0;
-	for (int j = 1; j < nseg; j++) {
-		size_t lo = seg[j - 1].end, hi = seg[j].end;
+	for (int j = from; j < nseg; j++) {
+		size_t lo = j ? seg[j - 1].end : 0, hi = seg[j].end;
 		size_t at[3] = { lo, lo + (hi - lo) / 2, hi - 1 };
 		for (int i = 0; i < 3; i++)
 			bad += buf[at[i]] != pattern(seg[j].at + (long long)at[i]);
 	}
+	return bad;
+}
+
+/* The first n bytes of buf as the kernel reads them (through a pipe): how
+ * many differ from the stream's bytes at `at`. */
+static long long check_by_kernel(const char *buf, size_t n, long long at)
+{
+	static char copy[65536];
+	int pp[2];
+	if (n > sizeof copy)
+		n = sizeof copy;
+	if (pipe(pp) != 0 || write(pp[1], buf, n) != (ssize_t)n || read(pp[0], copy, n) != (ssize_t)n)
+		zt_die("pipe");
+	close(pp[0]);
+	close(pp[1]);
+	long long bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += copy[i] != pattern(at + (long long)i);
 	return bad;
 }
 
@@ -277,15 +298,17 @@ int main(int argc, char **argv)
 			seg_read((size_t)r, total);
 			/* Not every chunk: an untouched one's pages go on to the next. */
 			if (chunks % 16 == 15)
-				bad += check(buf, (size_t)r, total) + check_rest(buf);
+				bad += check(buf, (size_t)r, total) + check_segs(buf, 1);
 			if (chunks % 7 == 3) {
 				pid_t c = zt_fork();
 				if (c == 0)
-					_exit(check(buf, (size_t)r, total) + check_rest(buf) != 0);
+					_exit(check(buf, (size_t)r, total) + check_segs(buf, 1) != 0);
 				int cst;
 				waitpid(c, &cst, 0);
 				bad += !WIFEXITED(cst) || WEXITSTATUS(cst) != 0;
 			}
+			if (chunks % 32 == 9)
+				bad += check_by_kernel(buf, (size_t)r, total);
 		}
 		int touched = touch && chunks % 16 == 5;
 		if (touched) {
@@ -314,6 +337,13 @@ int main(int argc, char **argv)
 			zt_die("sync");
 	}
 	int e = r < 0 ? errno : 0;
+	if (alternate) {
+		/* The socket goes with the last chunk's pages still its: they
+		 * keep what the reads left, and the buffer is freed after. */
+		close(s);
+		bad += check_segs(buf, 0);
+		free(buf);
+	}
 	if (touch) {
 		toucher.stop = 1;
 		sem_post(&toucher.go);
