@@ -58,6 +58,7 @@ static struct zc_phantom *slot_new(void)
 			tab[i].pipe = -1;
 			tab[i].fpipe = -1;
 			tab[i].edge = -1;
+			tab[i].hollow = 0;
 			return &tab[i];
 		}
 	return NULL;
@@ -175,8 +176,10 @@ static void leave(const struct zc_phantom *p, uintptr_t a, size_t len, enum leav
 {
 	if (p->kind == ZC_PH_GUARD && how != LEAVE_DROP)
 		zc_guard_released(a, a + len);
-	if (how == LEAVE_ZERO)
-		anon_zero(a, len); /* guarded pages too: fresh memory is readable */
+	/* Guarded pages too: fresh memory is readable.  A hollow record's
+	 * pages have no bytes to get: they become memory for the read's. */
+	if (how == LEAVE_ZERO || (how == LEAVE_MATERIALIZE && p->hollow))
+		anon_zero(a, len);
 	else if (how == LEAVE_MATERIALIZE && p->kind == ZC_PH_GUARD)
 		guard_fill(p, a, len);
 	else if (how == LEAVE_MATERIALIZE)
@@ -627,6 +630,23 @@ void zc_phantom_fpipe_back(const struct zc_phantom *p, uintptr_t head)
 	errno = saved;
 }
 
+/*
+ * The pages of an old record below page_down(hi) are the new read's: its
+ * pipe lets go of their bytes (into /dev/null, no copy), the rest of its
+ * pages get theirs (the plain read leaves the old bytes there), and the
+ * slot stays as a hollow record over the pages given up, still PROT_NONE.
+ * They lie in [page_up(lo), page_down(hi)), the new record's pages, which
+ * zc_phantom_defer_pipe then guards without an mprotect (guarded_throughout):
+ * a steady relay (same buffer, same size) makes no call here but the
+ * drain, where it made an mmap (zero pages) and an mprotect (guarded
+ * again) per chunk.  The pages hold none of the old record's bytes (those
+ * were only ever in its pipe; a guarded page is never written), and every
+ * way they get bytes replaces them whole: guard_fill from the new
+ * record's pipe, or zero pages where the read does not keep them
+ * (leave: a hollow record materializes as zeros, then the read fills
+ * them).  Other threads cannot look meanwhile: they fault, and wait for
+ * the lock, held from here to the new record.
+ */
 void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t x = page_down(hi);
@@ -638,16 +658,25 @@ void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
 		uintptr_t e = p->addr + p->len, cut = e < x ? e : x;
 		if (zc_sock_pipe_skip(p->pipe, cut - p->addr) != 0)
 			continue; /* left whole: remove_range gives it its bytes */
-		zc_guard_released(p->addr, cut);
-		anon_zero(p->addr, cut - p->addr); /* ordinary memory, to be filled */
-		if (cut < e) {
-			p->addr = cut;
-			p->len = e - cut;
-			leave(p, cut, e - cut, LEAVE_MATERIALIZE);
-		}
-		slot_free(p);
+		if (cut < e)
+			leave(p, cut, e - cut, LEAVE_MATERIALIZE); /* the pipe's rest, in order */
+		zc_sock_pipe_put(p->pipe); /* empty now */
+		p->pipe = -1;
+		fpipe_drop(p);
+		zc_edges_drop(p);
+		p->len = cut - p->addr;
+		p->hollow = 1;
 	}
 	errno = saved;
+}
+
+void zc_phantom_hollow_end(void)
+{
+	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+		if (tab[i].len && tab[i].hollow) {
+			zc_log(1, "sock: hollow pages at %p left by a read", (void *)tab[i].addr);
+			remove_range(tab[i].addr, tab[i].addr + tab[i].len, LEAVE_MATERIALIZE);
+		}
 }
 
 enum zc_defer_result zc_phantom_defer(int fd, int pin, void *buf, size_t n, off_t off,

@@ -47,6 +47,10 @@ struct zc_phantom {
 	int edge;       /* edges.c slot holding the bytes of the read's partial
 			 * pages around a guard record, or -1 (edges.h) */
 	uint32_t head, tail; /* their lengths: before addr, after addr + len */
+	int hollow;     /* a socket record's pages handed on, still PROT_NONE,
+			 * to the read that replaces it: no bytes, no source
+			 * (zc_phantom_pipe_overwrite); lives only under the
+			 * lock, within that read */
 };
 
 /* How a record's pages stand for the file's bytes.
@@ -135,8 +139,17 @@ void zc_phantom_fpipe_back(const struct zc_phantom *p, uintptr_t head);
 /* [lo, hi) is about to be filled by a socket read: a pipe record that
  * starts inside it gives up the bytes of its pages below page_down(hi)
  * without a copy, and its pages from there on get theirs (in order).
- * Caller holds the engine lock. */
+ * The pages given up stay PROT_NONE, a hollow record (no bytes, no
+ * source) that the read's new record takes over without a system call
+ * (zc_phantom_defer_pipe); whatever else happens to them makes them
+ * ordinary zero memory, for the read's bytes.  Caller holds the engine
+ * lock, and calls zc_phantom_hollow_end before letting it go. */
 void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi);
+/* The end of the socket read that called zc_phantom_pipe_overwrite: no
+ * hollow record may outlive it (a page no record stands for would stay
+ * PROT_NONE).  One the read did not take over becomes zero memory (and is
+ * logged: it cannot happen).  Lock held. */
+void zc_phantom_hollow_end(void);
 
 /* Copies out (up to max) records overlapping [lo, hi), sorted by address;
  * returns how many. Caller holds the engine lock. */

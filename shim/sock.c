@@ -686,6 +686,7 @@ static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, int j, uintptr_
 		if (j >= 0)
 			q2 = lay(fd, fi, j, b + got, got2, stream);
 		r = (ssize_t)(got + got2);
+		zc_phantom_hollow_end(); /* every page handed on was taken over */
 	}
 	int made = q >= 0 || q2 >= 0;
 	if (q != i)

@@ -155,6 +155,41 @@ START_TEST(relay_to_a_socket)
 }
 END_TEST
 
+/* A relay whose reads alternate 128 KiB and 72 KiB + 100 into one buffer:
+ * a record's pages pass to the next read's record (the same pages, fewer,
+ * or more) without being made ordinary memory in between.  Every 16th
+ * chunk the receiver checks the chunk and the bytes the longer reads
+ * before it left past its count, every 7th a forked child (a live record
+ * at the fork) checks the same, every 32nd the kernel reads the chunk (a
+ * write to a pipe), and at the end the socket is closed with its last
+ * record live and the whole buffer checked and freed: all as the plain
+ * run sees them, with reads still deferred and sent by splice (the pipe
+ * writes back the stream off: about a quarter of the bytes). */
+START_TEST(relay_alternating_read_sizes)
+{
+	run(kinds[_i], "alternate", NULL);
+	deferred();
+	it_expect_zero_copy(EXE, SIZE, 12);
+	char *out = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(out, " bad 0 ") != NULL, "stdout: %s", out);
+	free(out);
+}
+END_TEST
+
+/* A relay whose second thread checks every 16th chunk while the first
+ * writes it: its fault gives it the chunk's bytes, wherever that chunk's
+ * pages came from. */
+START_TEST(relay_touched_by_a_second_thread)
+{
+	run(kinds[_i], "touch", NULL);
+	deferred();
+	it_expect_zero_copy(EXE, SIZE, 30);
+	char *out = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(out, " bad 0 ") != NULL, "stdout: %s", out);
+	free(out);
+}
+END_TEST
+
 /* Into a pipe the bytes go plainly (materialized from zcopy's pipe), in
  * order, and the reason is counted. */
 START_TEST(relay_to_a_pipe_is_exact)
@@ -350,6 +385,8 @@ int main(void)
 	tcase_add_loop_test(tc, receiver_ways, 0, 5);
 	tcase_add_loop_test(tc, receiver_killed_by_sigkill, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_socket, 0, 2);
+	tcase_add_loop_test(tc, relay_alternating_read_sizes, 0, 2);
+	tcase_add_loop_test(tc, relay_touched_by_a_second_thread, 0, 2);
 	tcase_add_loop_test(tc, reads_past_the_pipe_slots, 0, 4);
 	tcase_add_loop_test(tc, reads_past_the_pipe_slots_checked, 0, 2);
 	tcase_add_loop_test(tc, relay_to_a_pipe_is_exact, 0, 2);

@@ -25,6 +25,17 @@
  *   relay    writes to a UNIX socketpair instead, whose far end is a
  *            forked child that reads it (the same way) and writes OUT
  *   topipe   the same through a pipe
+ *   alternate  relay as above, reads alternating 128 KiB and 72 KiB + 100
+ *            into the same page-aligned buffer: after every 16th read the
+ *            chunk's first 8 bytes and one in its middle are checked, and
+ *            the bytes earlier, longer reads left past its count; every 7th
+ *            chunk a forked child checks the same before the write, and
+ *            exits with what it found; every 32nd chunk goes through a pipe
+ *            and back before the write (the kernel reads the buffer); at the
+ *            end the socket is closed, the whole buffer checked and freed
+ *   touch    relay as above into a page-aligned buffer; after every 16th
+ *            read a second thread checks the chunk as `alternate` does
+ *            while this one writes it (the write waits for nothing)
  *   closerange  close_range(10, ~0U) between every read and its write (a
  *            daemon closing what it does not know of)
  *   kill     the receiver kills itself with SIGKILL once it wrote SIZE
@@ -37,6 +48,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -106,6 +119,81 @@ static long long check(const char *buf, size_t n, long long at)
 }
 
 static size_t chunk = CHUNK;
+
+/* alternate: what the buffer holds, as the plain reads left it: byte i
+ * of [seg[j-1].end, seg[j].end) is the stream's byte seg[j].at + i (the
+ * latest read that reached it). */
+static struct {
+	size_t end;
+	long long at;
+} seg[64];
+static int nseg;
+
+static void seg_read(size_t n, long long at)
+{
+	int k = 0;
+	while (k < nseg && seg[k].end <= n)
+		k++;
+	int keep = nseg - k < 63 ? nseg - k : 63;
+	memmove(seg + 1, seg + k, (size_t)keep * sizeof seg[0]);
+	seg[0].end = n;
+	seg[0].at = at;
+	nseg = keep + 1;
+}
+
+/* Bytes the reads left in the buffer that differ, from segment `from` on
+ * (1: past the latest read's count). */
+static long long check_segs(const char *buf, int from)
+{
+	long long bad = 0;
+	for (int j = from; j < nseg; j++) {
+		size_t lo = j ? seg[j - 1].end : 0, hi = seg[j].end;
+		size_t at[3] = { lo, lo + (hi - lo) / 2, hi - 1 };
+		for (int i = 0; i < 3; i++)
+			bad += buf[at[i]] != pattern(seg[j].at + (long long)at[i]);
+	}
+	return bad;
+}
+
+/* The first n bytes of buf as the kernel reads them (through a pipe): how
+ * many differ from the stream's bytes at `at`. */
+static long long check_by_kernel(const char *buf, size_t n, long long at)
+{
+	static char copy[65536];
+	int pp[2];
+	if (n > sizeof copy)
+		n = sizeof copy;
+	if (pipe(pp) != 0 || write(pp[1], buf, n) != (ssize_t)n || read(pp[0], copy, n) != (ssize_t)n)
+		zt_die("pipe");
+	close(pp[0]);
+	close(pp[1]);
+	long long bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += copy[i] != pattern(at + (long long)i);
+	return bad;
+}
+
+/* touch: the second thread's view of the latest chunk. */
+static struct {
+	sem_t go, done;
+	const char *buf;
+	size_t n;
+	long long at, bad;
+	int stop;
+} toucher;
+
+static void *touch_chunks(void *arg)
+{
+	for (;;) {
+		sem_wait(&toucher.go);
+		if (toucher.stop)
+			return NULL;
+		toucher.bad += check(toucher.buf, toucher.n, toucher.at);
+		toucher.bad += toucher.buf[toucher.n - 1] !=
+			       pattern(toucher.at + (long long)toucher.n - 1);
+		sem_post(&toucher.done);
+	}
+}
 
 static ssize_t one_read(int s, char *buf, const char *mode)
 {
@@ -187,7 +275,17 @@ int main(int argc, char **argv)
 		if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw) != 0)
 			zt_die("SO_RCVLOWAT");
 	}
-	int out = strcmp(mode, "relay") == 0    ? relay_to(argv[4], 0)
+	int alternate = strcmp(mode, "alternate") == 0, touch = strcmp(mode, "touch") == 0;
+	if (alternate || touch)
+		buf = zt_alloc(chunk);
+	pthread_t tt;
+	if (touch) {
+		toucher.buf = buf;
+		if (sem_init(&toucher.go, 0, 0) != 0 || sem_init(&toucher.done, 0, 0) != 0 ||
+		    pthread_create(&tt, NULL, touch_chunks, NULL) != 0)
+			zt_die("toucher");
+	}
+	int out = strcmp(mode, "relay") == 0 || alternate || touch ? relay_to(argv[4], 0)
 		  : strcmp(mode, "topipe") == 0 ? relay_to(argv[4], 1)
 						: zt_open_out(argv[4], 0);
 	long long total = 0, chunks = 0, bad = 0;
@@ -195,6 +293,29 @@ int main(int argc, char **argv)
 	while ((r = one_read(s, buf, mode)) > 0) {
 		if (strcmp(mode, "header") == 0 || strcmp(mode, "bigcheck") == 0)
 			bad += check(buf, (size_t)r, total);
+		if (alternate) {
+			chunk = chunk == CHUNK ? 72 * 1024 + 100 : CHUNK; /* the next read's */
+			seg_read((size_t)r, total);
+			/* Not every chunk: an untouched one's pages go on to the next. */
+			if (chunks % 16 == 15)
+				bad += check(buf, (size_t)r, total) + check_segs(buf, 1);
+			if (chunks % 7 == 3) {
+				pid_t c = zt_fork();
+				if (c == 0)
+					_exit(check(buf, (size_t)r, total) + check_segs(buf, 1) != 0);
+				int cst;
+				waitpid(c, &cst, 0);
+				bad += !WIFEXITED(cst) || WEXITSTATUS(cst) != 0;
+			}
+			if (chunks % 32 == 9)
+				bad += check_by_kernel(buf, (size_t)r, total);
+		}
+		int touched = touch && chunks % 16 == 5;
+		if (touched) {
+			toucher.n = (size_t)r;
+			toucher.at = total;
+			sem_post(&toucher.go);
+		}
 		total += r;
 		chunks++;
 		if (strcmp(mode, "closerange") == 0 && close_range(10, ~0U, 0) != 0)
@@ -208,12 +329,27 @@ int main(int argc, char **argv)
 				_exit(0);
 			waitpid(c, NULL, 0);
 		}
+		if (touched)
+			sem_wait(&toucher.done); /* before the next read reuses buf */
 		if (strcmp(mode, "kill") == 0 && total == size)
 			raise(SIGKILL);
 		if (reset && total == size && write(s, "k", 1) != 1)
 			zt_die("sync");
 	}
 	int e = r < 0 ? errno : 0;
+	if (alternate) {
+		/* The socket goes with the last chunk's pages still its: they
+		 * keep what the reads left, and the buffer is freed after. */
+		close(s);
+		bad += check_segs(buf, 0);
+		free(buf);
+	}
+	if (touch) {
+		toucher.stop = 1;
+		sem_post(&toucher.go);
+		pthread_join(tt, NULL);
+		bad += toucher.bad;
+	}
 	if (strncmp(mode, "big", 3) == 0)
 		shutdown(s, SHUT_WR); /* the sender waits for it */
 	int st;
