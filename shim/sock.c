@@ -287,6 +287,23 @@ void zc_sock_after_fork_child(void)
 
 /* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
 
+/* The pool pipe held by this thread's write, plus one (0: none).  Handlers
+ * never run while their thread holds the lock (sigdefer.c), so the note
+ * and the pipe's owner change together. */
+static __thread int held __attribute__((tls_model("initial-exec")));
+
+void zc_sock_pipe_hold(int i)
+{
+	held = i >= 0 && i < POOL ? i + 1 : 0;
+}
+
+void zc_sock_pipe_abandon(void)
+{
+	if (held)
+		zc_sock_pipe_put(held - 1);
+	held = 0;
+}
+
 int zc_sock_pipe_take(size_t n)
 {
 	int saved = errno;
@@ -793,6 +810,7 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 	int saved = errno;
 	zc_lock();
 	int s = scratch_of(i, gen, addr, len);
+	zc_sock_pipe_hold(s);
 	zc_unlock();
 	if (s < 0) {
 		errno = saved;
@@ -813,6 +831,7 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 		pool[s].bytes -= (size_t)k;
 	}
 	zc_lock();
+	zc_sock_pipe_hold(-1);
 	zc_sock_pipe_put(s);
 	zc_unlock();
 	errno = saved;

@@ -85,6 +85,14 @@ struct zc_inflight;
 ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t len,
 			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end);
 
+/* A pool pipe this thread's write holds outside the lock (a record's P in
+ * emit_file_pipe, a socket record's scratch pipe in zc_sock_send): noted
+ * under the lock when taken, cleared (-1) under it when given back, so a
+ * handler that jumps out of the write in between (zc_write_abandon) puts
+ * it back instead of leaving it busy for good.  Lock held for both. */
+void zc_sock_pipe_hold(int pipe);
+void zc_sock_pipe_abandon(void);
+
 /* Is an end of pool pipe `pipe` (-1: none) in [lo, hi]?  A close_range
  * over it moves it, or closes it when there is no room: its record gets
  * its bytes first (engine.c). */
