@@ -513,7 +513,7 @@ static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_
 	ssize_t r = zc_sock_pipe_send_out(p->fpipe, w->out, &w->o, len, w->total, f, &end);
 	size_t k = r > 0 ? (size_t)r : 0;
 	zc_lock();
-	zc_sock_pipe_hold(-1);
+	zc_sock_pipe_unhold(p->fpipe);
 	zc_phantom_fpipe_back(p, a + k); /* what P still holds stays the record's */
 	zc_unlock();
 	if (r < 0) {
