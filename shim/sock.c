@@ -307,7 +307,7 @@ void zc_sock_pipe_hold(int i)
 
 void zc_sock_pipe_unhold(int i)
 {
-	for (int k = 0; k < HELD; k++)
+	for (int k = 0; k < HELD && i >= 0; k++)
 		if (held[k] == i + 1)
 			held[k] = 0;
 }
@@ -686,6 +686,7 @@ static int take_rest(int fd, int i, size_t n, size_t *got, int *j, size_t *got2)
 		zc_lock();
 		pool[*j].bytes = *got2;
 		if (*got2 == 0) {
+			zc_sock_pipe_unhold(*j);
 			zc_sock_pipe_put(*j);
 			*j = -1;
 		}
