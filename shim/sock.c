@@ -78,6 +78,14 @@ static struct spipe pool[POOL] = {
 	[0 ... POOL - 1] = { .r = -1, .w = -1 },
 };
 static int devnull = -1; /* ownfd slot: where discarded bytes go */
+
+/* The pool pipes this thread's call holds outside the lock, plus one (0:
+ * none): a socket read's one or two, a write's P or scratch pipe.  Signal
+ * handlers never run while their thread holds the lock (sigdefer.c), so
+ * a note and its pipe's owner change together. */
+#define HELD 2
+static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
+
 /* The smallest size the user's pipe limits refused (pipe-max-size,
  * pipe-user-pages-soft): larger reads are not tried again, which would
  * open, size and close a pipe for each of them. */
@@ -282,17 +290,12 @@ void zc_sock_after_fork_child(void)
 		pipe_close(&pool[i]); /* the child's copies only */
 		pool[i].busy = 0;
 	}
+	memset(held, 0, sizeof held); /* nothing of the pool is this thread's */
 	zc_ownfd_close(&devnull);
 }
 
 /* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
 
-/* The pool pipes this thread's call holds outside the lock, plus one (0:
- * none): a socket read's one or two, a write's P or scratch pipe.  Signal
- * handlers never run while their thread holds the lock (sigdefer.c), so
- * a note and its pipe's owner change together. */
-#define HELD 2
-static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
 
 void zc_sock_pipe_hold(int i)
 {
