@@ -296,7 +296,6 @@ void zc_sock_after_fork_child(void)
 
 /* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
 
-
 void zc_sock_pipe_hold(int i)
 {
 	if (i < 0 || i >= POOL)
