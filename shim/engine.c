@@ -736,6 +736,12 @@ void zc_engine_abandon(void)
 		zc_log(1, "a signal handler jumped out of zcopy's locked work; zcopy is off now");
 	}
 	zc_write_abandon();
+	if (zc_sock_pipe_held()) {
+		/* A socket read's pool pipes, taken before its splice. */
+		zc_lock();
+		zc_sock_pipe_abandon();
+		zc_unlock();
+	}
 	zc_leave();
 }
 

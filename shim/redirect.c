@@ -504,6 +504,8 @@ static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_
 		return ZC_PLAIN; /* (neither has a size limit or a SIGPIPE to hold) */
 	zc_lock();
 	int mine = zc_phantom_fpipe_take(p) == 0; /* P is this write's alone now */
+	if (mine)
+		zc_sock_pipe_hold(p->fpipe); /* a jump out of the write gives it back */
 	zc_unlock();
 	if (!mine)
 		return ZC_PLAIN;
@@ -511,6 +513,7 @@ static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_
 	ssize_t r = zc_sock_pipe_send_out(p->fpipe, w->out, &w->o, len, w->total, f, &end);
 	size_t k = r > 0 ? (size_t)r : 0;
 	zc_lock();
+	zc_sock_pipe_unhold(p->fpipe);
 	zc_phantom_fpipe_back(p, a + k); /* what P still holds stays the record's */
 	zc_unlock();
 	if (r < 0) {
@@ -835,6 +838,7 @@ void zc_write_abandon(void)
 			REAL(pthread_sigmask)(SIG_UNBLOCK, &set, NULL);
 	}
 	zc_lock();
+	zc_sock_pipe_abandon(); /* a pool pipe the write held: free again */
 	release(k->c, k->dpin);
 	zc_unlock();
 }

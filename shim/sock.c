@@ -78,6 +78,14 @@ static struct spipe pool[POOL] = {
 	[0 ... POOL - 1] = { .r = -1, .w = -1 },
 };
 static int devnull = -1; /* ownfd slot: where discarded bytes go */
+
+/* The pool pipes this thread's call holds outside the lock, plus one (0:
+ * none): a socket read's one or two, a write's P or scratch pipe.  Signal
+ * handlers never run while their thread holds the lock (sigdefer.c), so
+ * a note and its pipe's owner change together. */
+#define HELD 2
+static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
+
 /* The smallest size the user's pipe limits refused (pipe-max-size,
  * pipe-user-pages-soft): larger reads are not tried again, which would
  * open, size and close a pipe for each of them. */
@@ -282,10 +290,46 @@ void zc_sock_after_fork_child(void)
 		pipe_close(&pool[i]); /* the child's copies only */
 		pool[i].busy = 0;
 	}
+	memset(held, 0, sizeof held); /* nothing of the pool is this thread's */
 	zc_ownfd_close(&devnull);
 }
 
 /* ---- file reads into a pool pipe (phantom.c) ------------------------------ */
+
+void zc_sock_pipe_hold(int i)
+{
+	if (i < 0 || i >= POOL)
+		return;
+	for (int k = 0; k < HELD; k++)
+		if (!held[k]) {
+			held[k] = i + 1;
+			return;
+		}
+}
+
+void zc_sock_pipe_unhold(int i)
+{
+	for (int k = 0; k < HELD && i >= 0; k++)
+		if (held[k] == i + 1)
+			held[k] = 0;
+}
+
+void zc_sock_pipe_abandon(void)
+{
+	for (int k = 0; k < HELD; k++) {
+		if (held[k])
+			zc_sock_pipe_put(held[k] - 1);
+		held[k] = 0;
+	}
+}
+
+int zc_sock_pipe_held(void)
+{
+	for (int k = 0; k < HELD; k++)
+		if (held[k])
+			return 1;
+	return 0;
+}
 
 int zc_sock_pipe_take(size_t n)
 {
@@ -634,6 +678,7 @@ static int take_rest(int fd, int i, size_t n, size_t *got, int *j, size_t *got2)
 			break; /* the second pipe is full too */
 		zc_lock();
 		*j = pipe_get(pool[i].cap);
+		zc_sock_pipe_hold(*j);
 		zc_unlock();
 		if (*j < 0)
 			break;
@@ -643,6 +688,7 @@ static int take_rest(int fd, int i, size_t n, size_t *got, int *j, size_t *got2)
 		zc_lock();
 		pool[*j].bytes = *got2;
 		if (*got2 == 0) {
+			zc_sock_pipe_unhold(*j);
 			zc_sock_pipe_put(*j);
 			*j = -1;
 		}
@@ -709,6 +755,7 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	int saved = errno, stream = -1;
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
+	zc_sock_pipe_hold(i); /* a jump out of the splice gives it back */
 	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
 	uint64_t gen = zc_sockopt_gen();
 	int known = i >= 0 ? seen_why(fd, fi, gen) : -2;
@@ -725,6 +772,7 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	}
 	if (*why >= 0) {
 		zc_lock();
+		zc_sock_pipe_unhold(i);
 		zc_sock_pipe_put(i);
 		refused(fd, b, *why);
 		zc_unlock();
@@ -738,6 +786,8 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	if (got > 0 && got1 < n && queued(fd))
 		more = take_rest(fd, i, n, &got1, &j, &got2);
 	zc_lock();
+	zc_sock_pipe_unhold(i);
+	zc_sock_pipe_unhold(j);
 	ssize_t r = ZC_PLAIN;
 	if (got > 0)
 		r = settle(fd, fi, i, j, b, got1, got2, more, n, stream);
@@ -794,6 +844,7 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 	int saved = errno;
 	zc_lock();
 	int s = scratch_of(i, gen, addr, len);
+	zc_sock_pipe_hold(s);
 	zc_unlock();
 	if (s < 0) {
 		errno = saved;
@@ -814,6 +865,7 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 		pool[s].bytes -= (size_t)k;
 	}
 	zc_lock();
+	zc_sock_pipe_unhold(s);
 	zc_sock_pipe_put(s);
 	zc_unlock();
 	errno = saved;

@@ -85,6 +85,18 @@ struct zc_inflight;
 ssize_t zc_sock_pipe_send_out(int i, int out, const struct zc_fdinfo *o, size_t len,
 			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end);
 
+/* Pool pipes this thread's call holds outside the lock (a socket read's
+ * pipes while it splices, a record's P in emit_file_pipe, a socket
+ * record's scratch pipe in zc_sock_send): noted under the lock when taken
+ * (hold; -1 is ignored), the note dropped under it when given back
+ * (unhold), so a handler that jumps out of the call in between
+ * (zc_engine_abandon) puts them back (abandon) instead of leaving them busy
+ * for good.  Lock held for these three; held() asks without it. */
+void zc_sock_pipe_hold(int pipe);
+void zc_sock_pipe_unhold(int pipe);
+void zc_sock_pipe_abandon(void);
+int zc_sock_pipe_held(void);
+
 /* Is an end of pool pipe `pipe` (-1: none) in [lo, hi]?  A close_range
  * over it moves it, or closes it when there is no room: its record gets
  * its bytes first (engine.c). */

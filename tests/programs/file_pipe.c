@@ -38,12 +38,21 @@
  *              of its start, past every wrapper)
  *   fwrite_odd the same from a buffer 16 bytes into a page (malloc's)
  *   big        reads of 2 MiB (above the default pipe-max-size, 1 MiB)
+ *   restart    chunks 4 to 11 go through a pipe of the program's own, full
+ *              when the write starts: a SIGALRM handler (SA_RESTART, every
+ *              20 ms) changes the buffer's first byte at its first run, then
+ *              drains that pipe to stdout; the kernel restarts the write,
+ *              which then sends the changed byte
+ *   jump       chunks 4 to 19 are first written to a full pipe nobody reads,
+ *              which a SIGALRM handler leaves by siglongjmp (an alarm that
+ *              times a write out), then to stdout as usual
  * Prints to stderr what it did (counts, offsets, checksums).
  */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -62,6 +71,12 @@ static unsigned char *buf;
 static size_t cur;
 static volatile uint64_t seen;
 static long eintrs, shorts;
+static int full = -1; /* jump: the write end of a full pipe */
+static int own[2] = { -1, -1 }; /* restart: the program's own pipe */
+static volatile sig_atomic_t flip;
+static char drained[65536];
+static sigjmp_buf timed_out;
+static int jumps;
 
 /* Writes all n bytes at p, going on after short counts, EAGAIN (poll) and
  * EINTR, as a careful program does. */
@@ -97,6 +112,85 @@ static void *checksum(void *arg)
 static void on_alarm(int sig)
 {
 	(void)sig;
+}
+
+static void on_timeout(int sig)
+{
+	(void)sig;
+	siglongjmp(timed_out, 1);
+}
+
+/* restart: the first run for a chunk changes its first byte; every run
+ * moves what the pipe holds to stdout. */
+static void on_restart_alarm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	if (flip) {
+		buf[0] = (unsigned char)(buf[0] ^ 0x5a);
+		flip = 0;
+	}
+	ssize_t r;
+	while ((r = read(own[0], drained, sizeof drained)) > 0)
+		zt_put(1, (const unsigned char *)drained, (size_t)r);
+	errno = saved;
+}
+
+/* restart: chunk n through the program's own pipe, full at the start. */
+static void restarted_write(size_t n)
+{
+	static const unsigned char zero[65536];
+	if (own[0] < 0) {
+		if (pipe(own) != 0)
+			zt_die("pipe");
+		fcntl(own[0], F_SETFL, O_NONBLOCK);
+		struct sigaction sa = { .sa_handler = on_restart_alarm, .sa_flags = SA_RESTART };
+		sigaction(SIGALRM, &sa, NULL);
+	}
+	if (write(own[1], zero, sizeof zero) != (ssize_t)sizeof zero)
+		zt_die("filling the pipe");
+	flip = 1;
+	struct itimerval it = { { 0, 20000 }, { 0, 20000 } }, off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(own[1], buf + done, n - done);
+		if (w < 0)
+			zt_die("write");
+		done += (size_t)w;
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	on_restart_alarm(0);
+}
+
+/* A pipe whose buffer is full and that nobody reads: a write waits. */
+static void full_pipe(void)
+{
+	int fds[2];
+	static const char zero[4096];
+	if (pipe(fds) != 0)
+		zt_die("pipe");
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	while (write(fds[1], zero, sizeof zero) > 0)
+		;
+	fcntl(fds[1], F_SETFL, 0);
+	full = fds[1];
+	struct sigaction sa = { .sa_handler = on_timeout };
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* Writes n bytes of buf into the full pipe until a 20 ms alarm's handler
+ * jumps out of the write. */
+static void timed_out_write(size_t n)
+{
+	if (sigsetjmp(timed_out, 1) == 0) {
+		struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+		ssize_t w = write(full, buf, n);
+		fprintf(stderr, "write into a full pipe returned %zd\n", w);
+		exit(1);
+	}
+	jumps++;
 }
 
 static void small_pipe(void)
@@ -170,6 +264,11 @@ static int between(int *in, const char *src, int i, size_t n)
 		char size[32];
 		snprintf(size, sizeof size, "%d", 9 * ZT_CHUNK + 5000);
 		spawn((char *const[]){ "truncate", "-s", size, (char *)src, NULL });
+	} else if (!strcmp(mode, "jump") && i >= 4 && i < 20) {
+		timed_out_write(n);
+	} else if (!strcmp(mode, "restart") && i >= 4 && i < 12) {
+		restarted_write(n);
+		return 0;
 	} else if (!strcmp(mode, "exit") && i == 12) {
 		fprintf(stderr, "offset %lld\n", zt_pos(*in));
 		exit(0);
@@ -216,6 +315,8 @@ static void prepare(void)
 			zt_die("setrlimit");
 	} else if (!strcmp(mode, "nosplice")) {
 		no_splice_with_offset();
+	} else if (!strcmp(mode, "jump")) {
+		full_pipe();
 	}
 }
 
@@ -262,6 +363,8 @@ int main(int argc, char **argv)
 	 * timing: not printed (the output is compared). */
 	(void)eintrs;
 	(void)shorts;
+	if (jumps)
+		fprintf(stderr, "jumps %d\n", jumps);
 	fprintf(stderr, "copied %lld offset %lld\n", total, zt_pos(in));
 	return 0;
 }

@@ -45,6 +45,9 @@
  *   lownofile  from round 20 on, the soft RLIMIT_NOFILE is 1000
  *   pipelimit  (run as root: as user nobody) the user's pipes hold
  *              pipe-user-pages-soft pages before the first read
+ *   timeout    after the reads of rounds 4 to 19 one more read, of the
+ *              empty socket, which a 20 ms alarm's handler leaves by
+ *              siglongjmp (a read timed out, as clients do)
  *   alarm      a forked sender sends a piece every 2 ms; a 500 us
  *              interval timer's handler (SA_RESTART) sums the buffer while
  *              the receiver reads and writes, blocking; prints the total
@@ -58,6 +61,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sys/uio.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -255,6 +259,29 @@ static int alarm_mode(int s, int peer, int out)
 	return 0;
 }
 
+static sigjmp_buf timed_out;
+
+static void on_timeout(int sig)
+{
+	(void)sig;
+	siglongjmp(timed_out, 1);
+}
+
+/* A read of the empty socket s that a 20 ms alarm ends by a jump. */
+static void timed_out_read(int s, char *buf, int k)
+{
+	struct sigaction sa = { .sa_handler = on_timeout };
+	sigaction(SIGALRM, &sa, NULL);
+	if (sigsetjmp(timed_out, 1) == 0) {
+		struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+		ssize_t r = read(s, buf, ZT_CHUNK);
+		printf("round %d read of the empty socket returned %zd\n", k, r);
+		return;
+	}
+	printf("round %d read timed out\n", k);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -434,6 +461,8 @@ int main(int argc, char **argv)
 			pthread_join(late, NULL);
 		if (strcmp(mode, "nbio") == 0 && k % 4 == 3)
 			nonblocking_read(s, buf, k);
+		if (strcmp(mode, "timeout") == 0 && k >= 4 && k < 20)
+			timed_out_read(s, buf, k);
 	}
 	close(peer);
 	if (dropped && seteuid(0) != 0)
