@@ -83,11 +83,19 @@ static void hold_sigpipe(struct wctx *w)
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	REAL(pthread_sigmask)(SIG_BLOCK, &set, &w->pipe_old);
-	w->pipe_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	/* One already pending is the program's own.  It can be pending here
+	 * only if the program blocks it itself: an unblocked one would have
+	 * been delivered before this call. */
+	w->pipe_pending = sigismember(&w->pipe_old, SIGPIPE) && sigpending(&pending) == 0 &&
+			  sigismember(&pending, SIGPIPE);
 	w->pipe_held = 1;
 }
 
-static void release_sigpipe(struct wctx *w)
+/* want: the bytes the program's call asked to write.  A call raises SIGPIPE
+ * only when it meets EPIPE, and after that every later call of the write
+ * fails too: a write that sent all it was asked raised none, and only a
+ * short or failed one needs the pending set asked. */
+static void release_sigpipe(struct wctx *w, size_t want)
 {
 	if (!w->pipe_held)
 		return;
@@ -95,7 +103,8 @@ static void release_sigpipe(struct wctx *w)
 	sigset_t set, pending;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	if (!w->pipe_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+	if ((w->err || w->total < want) && !w->pipe_pending && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE)) {
 		struct timespec now = { 0, 0 };
 		sigtimedwait(&set, NULL, &now);
 	}
@@ -477,7 +486,7 @@ static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, si
 		guard_ready(p, a, len);
 		/* The plain write raises its own SIGPIPE. */
 		if (w->total == 0)
-			release_sigpipe(w);
+			release_sigpipe(w, (size_t)-1); /* whatever the calls raised */
 		return emit_plain1(w, a, len);
 	}
 	if (r < 0) {
@@ -898,7 +907,7 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 	struct current k = { w, &c, dpin };
 	cur = &k;
 	ssize_t r = emit_cancellable(w, iov, cnt, &c);
-	release_sigpipe(w);
+	release_sigpipe(w, n);
 
 	int saved = errno;
 	zc_lock();
