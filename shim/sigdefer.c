@@ -322,17 +322,9 @@ static unsigned char interrupts[_NSIG]; /* siginterrupt(sig, 1) in force */
 
 __sighandler_t zc_sigdefer_simple(int sig, __sighandler_t h, int flags, int self_masked)
 {
-	if (h == SIG_ERR) {
-		errno = EINVAL;
-		return SIG_ERR;
-	}
 	struct sigaction sa, prev;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
-	if (self_masked)
-		sigaddset(&sa.sa_mask, sig);
-	sa.sa_flags = flags;
+	if (zc_simple_action(&sa, sig, h, flags, self_masked) != 0)
+		return SIG_ERR;
 	if (zc_signals_deferred_action(sig, &sa, &prev) != 0)
 		return SIG_ERR;
 	/* sa_handler and sa_sigaction share storage: this is what libc

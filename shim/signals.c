@@ -286,19 +286,26 @@ static int segv_interrupts; /* siginterrupt(SIGSEGV, 1) is in force */
 /* The simple interfaces for SIGSEGV, as bus_simple for SIGBUS: every one
  * of them would otherwise replace zcopy's handler through libc's own
  * sigaction. */
-static __sighandler_t segv_simple(__sighandler_t h, int flags, int self_masked)
+int zc_simple_action(struct sigaction *sa, int sig, __sighandler_t h, int flags, int self_masked)
 {
 	if (h == SIG_ERR) {
 		errno = EINVAL;
-		return SIG_ERR;
+		return -1;
 	}
-	struct sigaction sa, prev;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
+	memset(sa, 0, sizeof *sa);
+	sa->sa_handler = h;
+	sigemptyset(&sa->sa_mask);
 	if (self_masked)
-		sigaddset(&sa.sa_mask, SIGSEGV);
-	sa.sa_flags = flags;
+		sigaddset(&sa->sa_mask, sig);
+	sa->sa_flags = flags;
+	return 0;
+}
+
+static __sighandler_t segv_simple(__sighandler_t h, int flags, int self_masked)
+{
+	struct sigaction sa, prev;
+	if (zc_simple_action(&sa, SIGSEGV, h, flags, self_masked) != 0)
+		return SIG_ERR;
 	segv_sigaction(&sa, &prev);
 	return prev.sa_handler;
 }
@@ -441,12 +448,8 @@ ZC_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction
 static __sighandler_t bus_simple(__sighandler_t h, int flags, int self_masked)
 {
 	struct sigaction sa, prev;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
-	if (self_masked)
-		sigaddset(&sa.sa_mask, SIGBUS);
-	sa.sa_flags = flags;
+	if (zc_simple_action(&sa, SIGBUS, h, flags, self_masked) != 0)
+		return SIG_ERR;
 	bus_action(&sa, &prev);
 	/* sa_handler and sa_sigaction share storage: this is what libc
 	 * returns for a handler installed with SA_SIGINFO. */

@@ -72,6 +72,11 @@ int zc_sigdefer_siginterrupt(int sig, int interrupt);
 /* signals.c: sigaction for such a signal (the trampoline in place of a
  * handler, the program's own reported). */
 int zc_signals_deferred_action(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* The action that the simple interfaces (signal, bsd_signal, sysv_signal,
+ * sigset) install for sig: handler h with flags, sig itself blocked while h
+ * runs if self_masked.  -1 with EINVAL for SIG_ERR, as libc's own. */
+int zc_simple_action(struct sigaction *sa, int sig, __sighandler_t h, int flags, int self_masked);
 /* signals.c: the program's handler p called as the kernel would call it. */
 void zc_signals_call(const struct sigaction *p, int sig, siginfo_t *si, void *uc);
 
