@@ -265,20 +265,17 @@ static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
 }
 
 /*
- * May this read be one splice into a pipe of zcopy's (phantom.h,
- * zc_phantom_defer_fpipe)?  Where its stream's bytes go to a pipe or a
- * character device, which take a splice of the pipe; a page-aligned buffer
- * of whole pages (the file offset is checked once known); guards allowed on
- * this thread; not an fread's direct read (glibc writes those items itself,
- * unwrapped: they stay mapped).  A file destination keeps the mapping
- * (copy_file_range reads the file itself).  Lock held.
+ * May a read's whole pages be guarded even where the file could be mapped
+ * over them?  Guards allowed on this thread and for this memory; a regular
+ * file not opened O_DIRECT; not an fread's direct read and not a stream
+ * whose bytes went through glibc's own write(2) (both are written by
+ * glibc's write, unwrapped, which fails with EFAULT on a guarded page).
+ * Lock held.
  */
-static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
-			   const struct zc_fdinfo *fi)
+static int guard_aligned_ok(const struct zc_stream *s, uintptr_t b, size_t n,
+			    const struct zc_fdinfo *fi)
 {
-	if (!zc_cfg.guard || zc_stdio_direct || ((b | n) & (zc_page - 1)) || n == 0)
-		return 0;
-	if ((s->dest_kind != ZC_K_PIPE && s->dest_kind != ZC_K_CHAR) || s->via_stdio)
+	if (!zc_cfg.guard || zc_stdio_direct || s->via_stdio || n == 0)
 		return 0;
 	if (fi->kind != ZC_K_FILE || (fi->flags & ZC_FL_DIRECT))
 		return 0;
@@ -286,23 +283,30 @@ static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 }
 
 /*
+ * May this read be one splice into a pipe of zcopy's (phantom.h,
+ * zc_phantom_defer_fpipe)?  Where its stream's bytes go to a pipe or a
+ * character device, which take a splice of the pipe, and a page-aligned
+ * buffer of whole pages (the file offset is checked once known).
+ */
+static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
+			   const struct zc_fdinfo *fi)
+{
+	if (((b | n) & (zc_page - 1)) || (s->dest_kind != ZC_K_PIPE && s->dest_kind != ZC_K_CHAR))
+		return 0;
+	return guard_aligned_ok(s, b, n, fi);
+}
+
+/*
  * Should the whole pages of this read be guarded rather than mapped, where
  * its stream's bytes go to a file?  copy_file_range reads the file itself,
  * so the transfer is the same; guarded pages that stay untouched need no
  * mmap per read and no pagemap pread per write (the steady state of a
- * file-to-file loop: lseek, fstat and the transfer).  Not for an fread's
- * direct read or a stream whose bytes went through glibc's own write (both
- * are written by glibc's write(2), unwrapped, which fails with EFAULT on a
- * guarded page).  Lock held.
+ * file-to-file loop: lseek, fstat and the transfer).
  */
 static int guard_for_file(const struct zc_stream *s, uintptr_t b, size_t n,
 			  const struct zc_fdinfo *fi)
 {
-	if (!zc_cfg.guard || zc_stdio_direct || s->via_stdio || s->dest_kind != ZC_K_FILE)
-		return 0;
-	if (fi->kind != ZC_K_FILE || (fi->flags & ZC_FL_DIRECT) || n == 0)
-		return 0;
-	return zc_guard_thread_ok() && zc_guard_memory_ok(b, b + n);
+	return s->dest_kind == ZC_K_FILE && guard_aligned_ok(s, b, n, fi);
 }
 
 /* The read as one splice into a pipe of zcopy's, at off (explicit: the
