@@ -173,10 +173,44 @@ struct xfer {
 	size_t done;     /* bytes moved */
 	size_t progress; /* bytes the write had sent before this transfer */
 	struct zc_inflight *f;
+	int nonblock;    /* the destination's O_NONBLOCK as first asked, or -1 */
 };
+
+/* Does the write to x->out not wait?  Asked at the transfer's first wait
+ * and kept for the rest of it: a write that waits several times (1 MiB
+ * into a 64 KiB pipe waits 15 times) makes one fcntl, not one per wait.
+ * The flag can only change under a waiting write from another process,
+ * at a moment the plain write might as well have passed. */
+static int dest_nonblocking(struct xfer *x)
+{
+	if (x->nonblock < 0)
+		x->nonblock = zc_fd_nonblocking(x->out);
+	return x->nonblock;
+}
 
 /* What comes after one call. */
 enum step { STEP_AGAIN, STEP_END, STEP_REFUSED, STEP_FAILED };
+
+/*
+ * Where a splice filled a pipe only in part (a splice returns early only
+ * when the pipe has no room or its source ran dry), the next call tries the
+ * pipe at once: a non-blocking splice, one call when the reader has made
+ * room meanwhile, else EAGAIN, then the wait in poll and the splice again.
+ * Once a transfer has waited, its reader is behind: later waits of the same
+ * transfer (1 MiB into a 64 KiB pipe waits 15 times) go to poll first,
+ * which saves the splice that would find no room.  The bytes, counts,
+ * errors and signals are the same either way: poll is only where the wait
+ * happens.
+ */
+static enum step pipe_room(struct xfer *x, enum zc_xfer_end *end)
+{
+	if (x->nonblock != 0)
+		return STEP_AGAIN; /* not waited yet, or non-blocking: the splice finds out */
+	if (zc_wait_writable(x->out, -1) > 0)
+		return STEP_AGAIN;
+	*end = ZC_XF_SHORT; /* a handler ran: the plain write returns now */
+	return STEP_END;
+}
 
 /* The call moved got > 0 bytes. */
 static enum step after_bytes(struct xfer *x, ssize_t got, enum zc_xfer_end *end)
@@ -185,6 +219,8 @@ static enum step after_bytes(struct xfer *x, ssize_t got, enum zc_xfer_end *end)
 	x->done += (size_t)got;
 	if (x->done == x->len)
 		return STEP_END;
+	if (x->t == ZC_T_SPLICE && x->o->kind == ZC_K_PIPE)
+		return pipe_room(x, end);
 	if (x->t == ZC_T_SPLICE || x->o->kind == ZC_K_FILE || x->o->kind == ZC_K_BLOCK)
 		return STEP_AGAIN; /* a pipe's room, a file system's chunk */
 	/* Sockets and devices return short only for what cuts a plain write
@@ -212,7 +248,7 @@ static enum step after_nothing(struct xfer *x, enum zc_xfer_end *end)
 static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
 {
 	size_t sent = x->progress + x->done;
-	if (e == EAGAIN && x->t == ZC_T_SPLICE && !zc_fd_nonblocking(x->out)) {
+	if (e == EAGAIN && x->t == ZC_T_SPLICE && !dest_nonblocking(x)) {
 		/* A full blocking pipe: the plain write would wait.  (Whether it
 		 * blocks is asked now: O_NONBLOCK can change through another fd,
 		 * by ioctl or in another process.) */
@@ -252,7 +288,7 @@ static int socket_has_room(struct xfer *x, enum zc_xfer_end *end)
 	errno = saved;
 	if (ready)
 		return 1;
-	if (zc_fd_nonblocking(x->out) || zc_wait_writable(x->out, -1) <= 0) {
+	if (dest_nonblocking(x) || zc_wait_writable(x->out, -1) <= 0) {
 		*end = ZC_XF_SHORT;
 		return 0;
 	}
@@ -300,7 +336,8 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 		if (r && (r->prims & (1u << order[k])))
 			continue;
 		struct xfer x = { .t = order[k], .out = out, .in = in, .o = o, .out_pos = out_pos,
-				  .pos = in_off, .len = len, .progress = progress, .f = f };
+				  .pos = in_off, .len = len, .progress = progress, .f = f,
+				  .nonblock = -1 };
 		enum step s = run(&x, end);
 		if (s == STEP_FAILED) {
 			int e = errno;
@@ -325,7 +362,7 @@ ssize_t zc_transfer_from_pipe(int out, const struct zc_fdinfo *o, int in, size_t
 			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end)
 {
 	struct xfer x = { .t = ZC_T_SPLICE, .out = out, .in = in, .o = o, .pos = -1, .len = len,
-			  .progress = progress, .f = f };
+			  .progress = progress, .f = f, .nonblock = -1 };
 	int saved = errno;
 	enum step s = run(&x, end);
 	int e = errno;
