@@ -198,6 +198,20 @@ START_TEST(fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc)
 }
 END_TEST
 
+START_TEST(fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc)
+{
+	/* The same with the chunk's first two pages changed by the program:
+	 * they go from its memory, the block by a write of its own and the
+	 * second page as the first call of the blocks' write (one plain write
+	 * of both pages would have written the block, waited, and returned
+	 * its count at the signal, and the next write waited for another). */
+	blocking_mode("dirty", "dirty: fwrite 4096 ferror 1 errno EINTR after 1 signal(s)", 0);
+	long long dirty = it_stat("on", "stdio_pipe_full", "fallback_bytes.dirty_pages");
+	ck_assert_msg(dirty > 0, "the engine did not send the changed pages; stats: %s",
+		      it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(fwrite_into_a_full_blocking_pipe_ends_at_the_first_signal_as_glibc)
 {
 	/* No room: the block's own write waits, the first signal ends it
@@ -550,6 +564,7 @@ int main(void)
 				fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact,
 				fwrite_into_a_full_nonblocking_pipe_counts_as_glibc,
 				fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
+				fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_into_a_full_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_cut_short_after_some_blocks_ends_at_the_second_signal_as_glibc,
 				fwrite_with_sa_restart_waits_through_signals_as_glibc,

@@ -18,6 +18,9 @@
  *             glibc's write of the 4 KiB block that fills its buffer goes
  *             at once, its write of the blocks waits, and the first signal
  *             ends it with EINTR: 4096, one signal;
+ *   dirty     as blocking, after the program changed a byte in each of
+ *             the chunk's first two pages (they go from its memory, the
+ *             first by a write of its own);
  *   before    no room: the first signal ends the block's own write: 4096
  *             (glibc counts the block as taken), EINTR, one signal;
  *   after     room for three pages: the block and two blocks go, the first
@@ -181,6 +184,10 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		fill(wr, room);
 	if (fread(buf, 1, CHUNK, in) != CHUNK)
 		zt_die("fread");
+	if (strcmp(mode, "dirty") == 0) {
+		buf[0] ^= 0x5a;
+		buf[4096] ^= 0x5a;
+	}
 	struct job j = { .pw = pw, .rd = rd, .wr = wr };
 	pthread_t t;
 	ticks = pipes = 0;
