@@ -212,6 +212,17 @@ START_TEST(fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal
 }
 END_TEST
 
+START_TEST(fwrite_of_a_chunk_read_inside_a_file_page_keeps_the_block_whole)
+{
+	/* The chunk read by read(2) 100 bytes into a page of the file: its
+	 * guarded pages' file offsets lie inside file pages, so a splice of
+	 * the block would take two pipe buffers, and with room for one it
+	 * would put 3996 bytes of it in the pipe.  The block goes by a plain
+	 * write of its own, the blocks by transfer after it. */
+	blocking_mode("oddread", "oddread: fwrite 4096 ferror 1 errno EINTR after 1 signal(s)", 1);
+}
+END_TEST
+
 START_TEST(fwrite_into_a_full_blocking_pipe_ends_at_the_first_signal_as_glibc)
 {
 	/* No room: the block's own write waits, the first signal ends it
@@ -565,6 +576,7 @@ int main(void)
 				fwrite_into_a_full_nonblocking_pipe_counts_as_glibc,
 				fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
+				fwrite_of_a_chunk_read_inside_a_file_page_keeps_the_block_whole,
 				fwrite_into_a_full_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_cut_short_after_some_blocks_ends_at_the_second_signal_as_glibc,
 				fwrite_with_sa_restart_waits_through_signals_as_glibc,

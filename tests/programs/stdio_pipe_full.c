@@ -21,6 +21,9 @@
  *   dirty     as blocking, after the program changed a byte in each of
  *             the chunk's first two pages (they go from its memory, the
  *             first by a write of its own);
+ *   oddread   as blocking, the chunk read by read(2) 100 bytes past a page
+ *             of the file (its pages guarded at an offset inside a file
+ *             page: the block goes by a write of its own);
  *   before    no room: the first signal ends the block's own write: 4096
  *             (glibc counts the block as taken), EINTR, one signal;
  *   after     room for three pages: the block and two blocks go, the first
@@ -75,6 +78,8 @@ static void fill(int wr, int slots)
 }
 
 static volatile sig_atomic_t ticks, pipes;
+static const char *src_path;
+static FILE *dst;
 
 static void on_tick(int sig)
 {
@@ -182,8 +187,23 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 	int room = strcmp(mode, "before") == 0 ? 0 : strcmp(mode, "after") == 0 ? 3 : 1;
 	if (strcmp(mode, "closed") != 0)
 		fill(wr, room);
-	if (fread(buf, 1, CHUNK, in) != CHUNK)
+	if (strcmp(mode, "oddread") == 0) {
+		/* Chunks read at an offset inside a page, copied to DST first
+		 * (so that the stream is engaged), then one more for the pipe. */
+		int fd = open(src_path, O_RDONLY);
+		if (fd < 0 || lseek(fd, 100, SEEK_SET) != 100)
+			zt_die("open");
+		for (int i = 0; i < 6; i++) {
+			if (read(fd, buf, CHUNK) != CHUNK)
+				zt_die("read");
+			if (fwrite(buf, 1, CHUNK, dst) != CHUNK || fflush(dst) != 0)
+				zt_die("fwrite");
+		}
+		if (read(fd, buf, CHUNK) != CHUNK)
+			zt_die("read");
+	} else if (fread(buf, 1, CHUNK, in) != CHUNK) {
 		zt_die("fread");
+	}
 	if (strcmp(mode, "dirty") == 0) {
 		buf[0] ^= 0x5a;
 		buf[4096] ^= 0x5a;
@@ -253,6 +273,7 @@ int main(int argc, char **argv)
 	if (argc != 3 && argc != 4)
 		zt_usage("stdio_pipe_full SRC DST [MODE]");
 	int blocking = argc == 4;
+	src_path = argv[1];
 	FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
 	int p[2];
 	if (!in || !out || pipe2(p, blocking ? 0 : O_NONBLOCK) != 0 ||
@@ -276,6 +297,7 @@ int main(int argc, char **argv)
 		if (fwrite(buf, 1, 1, pw) != 1 || fflush(pw) != 0)
 			zt_die("fwrite");
 		drain(p[0], "first byte");
+		dst = out;
 		blocked(argv[3], in, pw, p[0], p[1]);
 		return 0;
 	}
