@@ -155,8 +155,9 @@ END_TEST
 START_TEST(fwrite_into_a_full_nonblocking_pipe_counts_as_glibc)
 {
 	/* Deferred chunks into a non-blocking pipe with room for 1, 0, 2 and
-	 * 15 pages: every fwrite's count, error indicator and errno, and the
-	 * bytes the pipe then holds, are glibc's. */
+	 * 15 pages, and for less than a page (no free slot): every fwrite's
+	 * count, error indicator and errno, and the bytes the pipe then
+	 * holds, are glibc's. */
 	it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "out"), NULL, OUT1);
 	it_expect_passive("stdio_pipe_full");
 	long long ph = it_stat("on", "stdio_pipe_full", "phantom_reads");

@@ -5,6 +5,8 @@
  * blocks, until EAGAIN.  The program prints each fwrite's count, ferror and
  * errno, then drains the pipe and prints how many bytes it held and their
  * hash, so every count and byte is compared with and without zcopy.
+ * Room -1: one slot left, holding 100 bytes (4 KiB less 100 bytes of room
+ * in its page, no free slot): a write of a whole page does not go into it.
  *
  * The chunks are first copied to DST (a file) a few times, so that zcopy's
  * stream is engaged and the chunks written to the pipe are deferred reads.
@@ -301,11 +303,13 @@ int main(int argc, char **argv)
 		blocked(argv[3], in, pw, p[0], p[1]);
 		return 0;
 	}
-	static const int slots[] = { 1, 0, 2, 15 }; /* (the first fwrite makes the buffer) */
+	static const int slots[] = { 1, 0, 2, 15, -1 }; /* (the first fwrite makes the buffer) */
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
 		char what[32];
 		snprintf(what, sizeof what, "room %d pages", slots[i]);
-		fill(p[1], slots[i]);
+		fill(p[1], slots[i] < 0 ? 1 : slots[i]);
+		if (slots[i] < 0)
+			zt_put(p[1], buf, 100);
 		if (fread(buf, 1, CHUNK, in) != CHUNK)
 			zt_die("fread");
 		errno = 0;
