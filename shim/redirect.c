@@ -66,7 +66,15 @@ struct wctx {
 	size_t total;      /* bytes written so far */
 	int first;         /* first write of the bytes of the latest read (not a retry) */
 	int err;           /* errno of a failure, 0 if none */
+	size_t unit;       /* a write of two: the first's bytes (zc_write_unit), or 0 */
 };
+
+/* Does the next call of w start a write(2): the first, or the second of a
+ * write of two? */
+static int at_start(const struct wctx *w)
+{
+	return w->total == 0 || (w->unit && w->total == w->unit);
+}
 
 /*
  * SIGPIPE held back: for send(MSG_NOSIGNAL), whose transfer (sendfile) has
@@ -235,7 +243,45 @@ static int next_after_nowait(struct wctx *w, int e)
 	return e == EAGAIN;
 }
 
+static int emit_plain_calls(struct wctx *w, const struct iovec *iov, int cnt);
+
+/* The plain stretches of a write of two that reach past its first write's
+ * end are cut there: two calls, as glibc makes them. */
 static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
+{
+	size_t want = 0;
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	if (!w->unit || w->total >= w->unit || w->total + want <= w->unit)
+		return emit_plain_calls(w, iov, cnt);
+	struct iovec v[ZC_MAX_PIECES];
+	size_t cut = w->unit - w->total;
+	int k = 0;
+	while (cut > 0) {
+		v[k] = iov[k];
+		if (v[k].iov_len > cut)
+			v[k].iov_len = cut;
+		cut -= v[k++].iov_len;
+	}
+	if (emit_plain_calls(w, v, k))
+		return -1;
+	/* The rest: from where the cut fell. */
+	struct iovec r[ZC_MAX_PIECES];
+	int n = 0;
+	size_t skip = 0;
+	for (int i = 0; i < k; i++)
+		skip += v[i].iov_len;
+	for (int i = 0; i < cnt; i++) {
+		size_t len = iov[i].iov_len;
+		size_t s = skip < len ? skip : len;
+		skip -= s;
+		if (len > s)
+			r[n++] = (struct iovec){ (char *)iov[i].iov_base + s, len - s };
+	}
+	return emit_plain_calls(w, r, n);
+}
+
+static int emit_plain_calls(struct wctx *w, const struct iovec *iov, int cnt)
 {
 	struct iovec v[ZC_MAX_PIECES];
 	size_t want = 0;
@@ -247,7 +293,7 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 		return 0;
 	if (!may_continue(w))
 		return -1;
-	int first = w->total == 0;
+	int first = at_start(w);
 	int waits = w->o.kind == ZC_K_PIPE || w->o.kind == ZC_K_STREAM;
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
@@ -262,6 +308,8 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 		if (r < 0) {
 			if (w->total == 0)
 				w->err = errno;
+			else if (first)
+				zc_write_unit_err = errno; /* the second write failed */
 			break;
 		}
 		ZC_ADD(bytes_copied, r);
@@ -835,6 +883,7 @@ static __thread struct current *cur __attribute__((tls_model("initial-exec")));
 void zc_write_abandon(void)
 {
 	struct current *k = cur;
+	zc_write_unit = 0; /* (the write of two, if it was one, is over) */
 	if (!k)
 		return;
 	cur = NULL;
@@ -1015,13 +1064,52 @@ static int emit_pieces(struct wctx *w, struct gathered *g, const struct iovec *i
 	return flush_plain(w, g);
 }
 
+/*
+ * Does the first write of a write of two, [b, b + w->unit) (one page),
+ * enter the pipe as the first buffer of one transfer, or by a plain write
+ * of its own?  Either keeps it the unit a write of at most PIPE_BUF is:
+ * whole, all of it or an error before any of it.  A transfer puts a page
+ * of the file in a pipe buffer of its own when the page's file offset is a
+ * page's (filemap_splice_read), so a phantom that holds all of the page at
+ * such an offset does; plain stretches are cut at the unit's end
+ * (emit_plain).  Only a record that holds part of the page, a guard span
+ * that starts or ends inside it, an offset inside a page of the file, or
+ * the head of a record's pipe P there (whose buffers P's reads made) could
+ * send the page in two pieces: then it is written plainly first.
+ */
+static int unit_whole(const struct wctx *w, uintptr_t b, const struct carried *c)
+{
+	uintptr_t e = b + w->unit;
+	for (int k = 0; k < c->n; k++) {
+		const struct zc_phantom *p = &c->ph[k];
+		if (c->hi[k] <= b || c->lo[k] >= e)
+			continue;
+		if (c->lo[k] > b || c->hi[k] < e || p->pipe >= 0 || c->sfd[k] < 0 || !c->f[k] ||
+		    (p->fpipe >= 0 && p->fhead == b) ||
+		    ((p->off + (off_t)(b - p->addr)) & (off_t)(zc_page - 1)))
+			return 0;
+	}
+	return 1;
+}
+
 /* Emits the pieces of the write in order: plain stretches gathered into one
  * call, whole clean phantom pages by transfer.  Returns what the plain call
  * would have returned. */
 static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
 {
 	struct gathered g = { .np = 0, .touched = 0, .stream = -1 };
-	emit_pieces(w, &g, iov, cnt, c);
+	uintptr_t b = (uintptr_t)iov[0].iov_base;
+	if (w->unit && !unit_whole(w, b, c)) {
+		/* The first write by itself (guarded pages get their bytes
+		 * first, as for any plain write), then the second. */
+		struct iovec head = { iov[0].iov_base, w->unit };
+		struct iovec rest = { (void *)(b + w->unit), iov[0].iov_len - w->unit };
+		zc_guard_before_write_iov(&head, 1);
+		if (emit_plain(w, &head, 1) == 0)
+			emit_pieces(w, &g, &rest, 1, c);
+	} else {
+		emit_pieces(w, &g, iov, cnt, c);
+	}
 	if (g.touched && g.stream >= 0 && w->first) {
 		zc_lock();
 		zc_det_touched(&det, &det.s[g.stream]);
@@ -1109,23 +1197,50 @@ static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t
 	return p;
 }
 
-ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			      enum zc_wcall how, int flags)
+/* A write of two made plainly: the first write, and when all of it went,
+ * the second; *err2 is the second's errno when it failed. */
+static ssize_t plain_two(int fd, const struct iovec *iov, size_t unit, int *err2)
+{
+	struct iovec head = { iov[0].iov_base, unit };
+	struct iovec rest = { (char *)iov[0].iov_base + unit, iov[0].iov_len - unit };
+	ssize_t r = plain_write(fd, &head, 1, NULL, ZC_W_WRITE, 0);
+	if (r != (ssize_t)unit)
+		return r;
+	int saved = errno;
+	ssize_t r2 = plain_write(fd, &rest, 1, NULL, ZC_W_WRITE, 0);
+	if (r2 < 0) {
+		*err2 = errno;
+		errno = saved;
+		return r;
+	}
+	return r + r2;
+}
+
+/* One write, or with unit > 0 a write of two (zc_engine_write_two). */
+static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			   enum zc_wcall how, int flags, size_t unit, int *err2)
 {
 	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks.  A
 	 * vfork child that changed what a number names: the pins may name
 	 * what it let go of (ownfd.h). */
 	if (!iov_sane(iov, cnt) || zc_vfork_child_renamed() || observe_small_pair(iov, cnt) ||
 	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
-		return plain_write(fd, iov, cnt, pos, how, flags);
+		return unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
 	zc_enter();
+	/* Set and read inside the engine only: a signal handler's write
+	 * while this one waits is plain (zc_inside) and never sees them. */
+	zc_write_unit = unit;
+	zc_write_unit_err = 0;
 	struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
-			  .pos = pos ? *pos : 0, .first = 1 };
+			  .pos = pos ? *pos : 0, .first = 1, .unit = unit };
 	ssize_t r = engine_writev(&w, iov, cnt);
+	if (unit && r == (ssize_t)unit)
+		*err2 = zc_write_unit_err;
+	zc_write_unit = 0;
 	zc_leave();
 	if (r == ZC_PLAIN) {
-		r = plain_write(fd, iov, cnt, pos, how, flags);
+		r = unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
 		zc_flow_end(); /* after the plain call, whose bytes are the flow's */
 		return r;
 	}
@@ -1133,6 +1248,21 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	if (r != -1)
 		errno = saved; /* a success, even a short one, leaves errno alone */
 	return r;
+}
+
+ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			      enum zc_wcall how, int flags)
+{
+	return writev_call(fd, iov, cnt, pos, how, flags, 0, NULL);
+}
+
+ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, int *err2)
+{
+	struct iovec v = { (void *)buf, n };
+	*err2 = 0;
+	if (unit == 0 || unit >= n)
+		return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, 0, NULL);
+	return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, unit, err2);
 }
 
 ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos)

@@ -22,6 +22,16 @@ ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *
 ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			      enum zc_wcall how, int flags);
 
+/* A write(2) of buf[0, unit) (at most PIPE_BUF, into a pipe), then, when
+ * all of it went, a write(2) of buf[unit, n), as one engine write: glibc's
+ * fwrite writes the block that fills its buffer, then the blocks.  The
+ * first goes whole, all of it or an error before any of it; the second's
+ * first call waits as a write would.  When both are one kernel transfer
+ * the pipe's reader is woken once.  Returns the first write's result (-1
+ * and errno when it failed), plus the second's count; *err2 is the second
+ * write's errno when it failed before its first byte, else 0. */
+ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, int *err2);
+
 /* A signal handler is jumping out of this thread's write (jump.c, through
  * zc_engine_abandon): let go of its pins and in-flight ranges as if it had
  * returned.  Runs in the handler. */

@@ -98,6 +98,8 @@ struct fw {
 	size_t room;  /* the start */
 	size_t end;   /* the start and the direct blocks */
 	size_t first; /* where the first write of the direct loop ends */
+	size_t unit;  /* the start, written as a write of its own inside the
+		       * first engine write (zc_engine_write_two), or 0 */
 	size_t done;  /* bytes written so far */
 };
 
@@ -110,8 +112,18 @@ struct fw {
  *    to a file are one to anyone else (the same bytes at the same offsets;
  *    a full disk or a size limit cuts them at the same byte), and the
  *    engine then sees one write of the stream's bytes;
- *  - to a pipe, when the kernel keeps it whole (PIPE_BUF), by write(2)
- *    itself, as the engine would, without pairing it with the read;
+ *  - to a pipe, when the start is one whole page of the caller's memory
+ *    (glibc's default buffer: the pipe's 4 KiB block), together with the
+ *    blocks as one engine write of two (zc_engine_write_two): the page is
+ *    a write of its own, whole (one pipe buffer of a transfer, or a plain
+ *    write of exactly it), all of it or an error before any of it, and
+ *    the blocks are the next write, whose first call waits as glibc's
+ *    would (a signal there ends the fwrite with EINTR, or restarts it);
+ *    one splice moves both when the pipe has room, and its reader is
+ *    woken once per fwrite instead of twice;
+ *  - to a pipe otherwise, when the kernel keeps it whole (PIPE_BUF), by
+ *    write(2) itself, as the engine would, without pairing it with the
+ *    read;
  *  - elsewhere by the engine, as its own call (the direct loop's first).
  * Returns 0, or -1 when fwrite must return at once with f->done; -2 for a
  * failed write (the error indicator is set by the caller).
@@ -137,8 +149,12 @@ static int write_start(struct fw *f, size_t pending)
 	int saved = errno;
 	enum zc_kind kind = zc_fd_get(f->fd, &fi, ZC_FD_CACHED, NULL) == 0 ? fi.kind : ZC_K_UNKNOWN;
 	errno = saved;
+	int one_page = f->room == zc_page && ((uintptr_t)f->s & (zc_page - 1)) == 0;
 	if ((kind == ZC_K_FILE || kind == ZC_K_BLOCK) && !(fi.flags & ZC_FL_APPEND)) {
 		f->first = f->end; /* (each O_APPEND write is a unit of its own) */
+	} else if (kind == ZC_K_PIPE && one_page && zc_page <= PIPE_BUF) {
+		f->first = f->end;
+		f->unit = f->room;
 	} else if (kind == ZC_K_PIPE && f->room <= PIPE_BUF) {
 		while (f->done < f->room) {
 			ssize_t w = zc_engine_stdio_plain_write(f->fd, f->s + f->done,
@@ -163,12 +179,22 @@ static int write_direct(struct fw *f)
 	zc_stdio_touch_floor = f->done ? UINTPTR_MAX : 0;
 	while (f->done < f->end) {
 		size_t upto = f->done < f->first ? f->first : f->end;
-		ssize_t w = zc_engine_write(f->fd, f->s + f->done, upto - f->done, NULL, ZC_W_WRITE, 0);
-		if (w < 0) {
+		int err2 = 0;
+		ssize_t w = f->done < f->unit
+				    ? zc_engine_write_two(f->fd, f->s + f->done, upto - f->done,
+							  f->unit - f->done, &err2)
+				    : zc_engine_write(f->fd, f->s + f->done, upto - f->done, NULL,
+						      ZC_W_WRITE, 0);
+		if (w >= 0)
+			f->done += (size_t)w;
+		if (w < 0 || err2) {
+			/* The write failed; or the start went and the blocks'
+			 * write failed before its first byte. */
+			if (err2)
+				errno = err2;
 			zc_stdio_touch_floor = 0;
 			return -2;
 		}
-		f->done += (size_t)w;
 	}
 	zc_stdio_touch_floor = 0;
 	return 0;
@@ -190,7 +216,7 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 		return ZC_STDIO_PLAIN;
 
 	struct fw f = { .s = s, .fp = fp, .fd = fp->_fileno, .room = room, .end = room + direct,
-			.first = room, .done = 0 };
+			.first = room, .unit = 0, .done = 0 };
 	int r = write_start(&f, pending);
 	if (r == -1)
 		return f.done;

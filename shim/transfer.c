@@ -10,7 +10,8 @@
  * first bytes, pipes are spliced without waiting (SPLICE_F_NONBLOCK) and a
  * full pipe or socket is waited for in poll(2): a signal handler interrupts
  * poll whatever its SA_RESTART, which is when the plain write, having
- * written some bytes, would return.
+ * written some bytes, would return.  A write of two (zc_write_unit) starts
+ * over at its second: that call is a first call again.
  */
 #include "transfer.h"
 
@@ -29,6 +30,16 @@
 #include "optcache.h"
 #include "real.h"
 #include "stats.h"
+
+__thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
+__thread int zc_write_unit_err __attribute__((tls_model("initial-exec")));
+
+/* Does the call after `sent` bytes of the engine write start a write(2)?
+ * The first, or the second of a write of two (transfer.h). */
+static int starts_write(size_t sent)
+{
+	return sent == 0 || (zc_write_unit && sent == zc_write_unit);
+}
 
 /* Pairs of (source, destination) files for which a primitive was refused. */
 #define REFUSED_SLOTS 16
@@ -204,8 +215,10 @@ enum step { STEP_AGAIN, STEP_END, STEP_REFUSED, STEP_FAILED };
  */
 static enum step pipe_room(struct xfer *x, enum zc_xfer_end *end)
 {
-	if (x->nonblock != 0)
-		return STEP_AGAIN; /* not waited yet, or non-blocking: the splice finds out */
+	if (x->nonblock != 0 || starts_write(x->progress + x->done))
+		return STEP_AGAIN; /* not waited yet, non-blocking, or a write's first
+				    * call (a blocking splice waits as it would):
+				    * the splice finds out */
 	if (zc_wait_writable(x->out, -1) > 0)
 		return STEP_AGAIN;
 	*end = ZC_XF_SHORT; /* a handler ran: the plain write returns now */
@@ -252,7 +265,7 @@ static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
 		/* A full blocking pipe: the plain write would wait.  (Whether it
 		 * blocks is asked now: O_NONBLOCK can change through another fd,
 		 * by ioctl or in another process.) */
-		if (sent == 0) {
+		if (starts_write(sent)) {
 			*end = ZC_XF_FULL;
 			return STEP_END;
 		}
@@ -265,7 +278,10 @@ static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
 	if (x->done == 0 && is_refusal(e))
 		return STEP_REFUSED;
 	if (sent > 0) {
-		/* Like a short write: an error is seen on the next call. */
+		/* Like a short write: an error is seen on the next call.  At
+		 * the start of a write of two's second, that write failed. */
+		if (starts_write(sent))
+			zc_write_unit_err = e;
 		*end = ZC_XF_SHORT;
 		return STEP_END;
 	}
@@ -312,8 +328,7 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 		}
 		/* A pipe source (pos -1) has no offset: it is read from its head. */
 		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, x->pos < 0 ? NULL : &x->pos,
-				   x->len - x->done,
-				   x->progress + x->done == 0);
+				   x->len - x->done, starts_write(x->progress + x->done));
 		int e = errno;
 		zc_inflight_leave(x->f);
 		enum step s = got > 0 ? after_bytes(x, got, end)

@@ -53,6 +53,18 @@ ssize_t zc_transfer(int out, const struct zc_fdinfo *o, off_t *out_pos, int in,
 ssize_t zc_transfer_from_pipe(int out, const struct zc_fdinfo *o, int in, size_t len,
 			      size_t progress, struct zc_inflight *f, enum zc_xfer_end *end);
 
+/* A write of two (redirect.c, zc_engine_write_two): while this thread's
+ * engine write runs, its first zc_write_unit bytes are a write(2) of their
+ * own, and the rest is the next one.  A transfer counts its bytes from the
+ * engine write's start (progress + what it moved); at zc_write_unit bytes
+ * the next call is a new write's first: it may wait as a write would (a
+ * signal before any of its bytes restarts it under SA_RESTART or fails it
+ * with EINTR), and an error of that call, with no byte of the new write
+ * gone, is that write's failure: the transfer reports the bytes moved so
+ * far (ZC_XF_SHORT) and sets zc_write_unit_err.  0: a write of one. */
+extern __thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
+extern __thread int zc_write_unit_err __attribute__((tls_model("initial-exec")));
+
 /* Would a write at the destination's position (*out_pos, or its offset)
  * reach RLIMIT_FSIZE?  For files and block devices; a plain write that
  * already wrote some bytes stops there without SIGXFSZ. */
