@@ -34,6 +34,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "signals.h"
 #include "sock.h"
 #include "stats.h"
 #include "streams.h"
@@ -252,7 +253,9 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
 	while (done < want) {
+		zc_sig_restartable = first; /* the write's first call (sigdefer.c, "Restarts") */
 		ssize_t r = piece_call(w, v + k, cnt - k, &nowait);
+		zc_sig_restartable = 0;
 		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
 			nowait = next_after_nowait(w, errno);
 			if (nowait < 0)
@@ -1119,11 +1122,18 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
+again:
 	zc_enter();
 	struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
 			  .pos = pos ? *pos : 0, .first = 1 };
 	ssize_t r = engine_writev(&w, iov, cnt);
 	zc_leave();
+	if (zc_sig_restart_take() && r == -1 && errno == EINTR) {
+		/* SA_RESTART, emulated: the same write again, from the top. */
+		zc_flow_end();
+		errno = saved;
+		goto again;
+	}
 	if (r == ZC_PLAIN) {
 		r = plain_write(fd, iov, cnt, pos, how, flags);
 		zc_flow_end(); /* after the plain call, whose bytes are the flow's */

@@ -40,6 +40,20 @@ extern volatile int zc_sigdefer_on;
 extern __thread int zc_sig_hold __attribute__((tls_model("initial-exec")));
 extern __thread unsigned zc_sig_head __attribute__((tls_model("initial-exec")));
 extern __thread unsigned zc_sig_tail __attribute__((tls_model("initial-exec")));
+/* The engine's first call of a write is in progress (1; 3 once a handler
+ * ran during it): a restart the kernel prepared for it under SA_RESTART is
+ * made an EINTR return instead, and zc_sig_restart_wanted set, so that the
+ * engine makes the whole write again with the buffer as the handler left
+ * it (sigdefer.c, "Restarts"). */
+extern __thread int zc_sig_restartable __attribute__((tls_model("initial-exec")));
+extern __thread int zc_sig_restart_wanted __attribute__((tls_model("initial-exec")));
+/* Was the write's EINTR such a restart?  The flag is cleared. */
+static inline int zc_sig_restart_take(void)
+{
+	int w = zc_sig_restart_wanted;
+	zc_sig_restart_wanted = 0;
+	return w;
+}
 /* Sends the noted signals again, in order (the lock is free). */
 void zc_sigdefer_flush(void);
 /* The lock was released: handlers may run again, the noted ones first.

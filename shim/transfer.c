@@ -28,6 +28,7 @@
 #include "log.h"
 #include "optcache.h"
 #include "real.h"
+#include "signals.h"
 #include "stats.h"
 
 /* Pairs of (source, destination) files for which a primitive was refused. */
@@ -310,11 +311,15 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 			*end = ZC_XF_REVOKED;
 			return STEP_END;
 		}
-		/* A pipe source (pos -1) has no offset: it is read from its head. */
+		/* A pipe source (pos -1) has no offset: it is read from its head.
+		 * An SA_RESTART handler during the first call restarts the whole
+		 * write (sigdefer.c, "Restarts"). */
+		zc_sig_restartable = x->progress + x->done == 0;
 		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, x->pos < 0 ? NULL : &x->pos,
 				   x->len - x->done,
 				   x->progress + x->done == 0);
 		int e = errno;
+		zc_sig_restartable = 0;
 		zc_inflight_leave(x->f);
 		enum step s = got > 0 ? after_bytes(x, got, end)
 			      : got == 0 ? after_nothing(x, end) : after_error(x, e, end);
