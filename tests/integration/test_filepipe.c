@@ -102,6 +102,68 @@ START_TEST(a_restarted_write_sends_what_the_handler_left)
 }
 END_TEST
 
+/* The kick_* modes: chunks 4 to 11 (8 chunks of 128 KiB) written into a
+ * full pipe of the program's own, one signal sent while the write waits;
+ * the program prints each write's count and errno (compared with the
+ * plain run).  Every byte the program wrote is counted once, whether the
+ * write was made again or not: the chunks (SIZE, and the 8 again from the
+ * pipe to stdout), and the pipe's 256 KiB of zeros filled and drained 8
+ * times. */
+#define KICKED (8LL * CHUNK)
+#define KICK_FILL (8LL * 256 * 1024)
+
+static void kicked(const char *mode, int pct)
+{
+	run(mode, 0, NULL);
+	through_pipe(SIZE, pct);
+	long long written = it_stat("on", EXE, "bytes_zero_copy") + it_stat("on", EXE, "bytes_copied");
+	long long want = SIZE + KICKED + 2 * KICK_FILL;
+	ck_assert_msg(written >= want && written < want + 4096,
+		      "bytes written %lld, the program wrote %lld (and its stderr); stats: %s", written,
+		      want, it_stats_text("on"));
+}
+
+/* A handler with SA_RESTART that leaves the buffer alone: the write made
+ * again from the top sends the same bytes, from P again (no chunk goes
+ * plainly: the restart stays cheap). */
+START_TEST(a_restart_whose_handler_leaves_the_buffer_alone)
+{
+	kicked("kick_keep", 95);
+	ck_assert_int_eq(it_count_lines(it_slurp("on/stderr", NULL), "write 131072 OK", NULL), 8);
+}
+END_TEST
+
+/* Without SA_RESTART the write fails with EINTR, as plainly; the program
+ * writes again, with the byte the handler changed. */
+START_TEST(a_handler_without_sa_restart_fails_the_write_with_eintr)
+{
+	kicked("kick_eintr", 50);
+	ck_assert_int_eq(it_count_lines(it_slurp("on/stderr", NULL), "write -1 EINTR", NULL), 8);
+}
+END_TEST
+
+/* An SA_RESTART handler changes the first byte and leaves the waiting
+ * write by siglongjmp: nothing restarts, P goes back to the pool, and the
+ * chunk written again has the changed byte. */
+START_TEST(a_handler_with_sa_restart_that_jumps_out_of_the_write)
+{
+	kicked("kick_jump", 50);
+	ck_assert_int_eq(it_count_lines(it_slurp("on/stderr", NULL), "by siglongjmp", NULL), 8);
+	ck_assert_msg(pipe_reads() > 64, "pool pipes kept by abandoned writes; stats: %s",
+		      it_stats_text("on"));
+}
+END_TEST
+
+/* Two signals in a row while the write waits, each handler changing a
+ * byte on another page: the write restarts twice (the second time from
+ * its first piece, sent plainly since its page was touched), and sends
+ * both. */
+START_TEST(two_restarts_in_a_row_send_both_changes)
+{
+	kicked("kick_twice", 50);
+}
+END_TEST
+
 /* The second write of a buffer goes from the file (P went to the first). */
 START_TEST(the_same_buffer_written_twice)
 {
@@ -293,7 +355,11 @@ int main(void)
 			    reads_larger_than_pipe_max_size_keep_the_mapping,
 			    another_process_truncates_between_read_and_write,
 			    siglongjmp_out_of_writes_gives_back_zcopys_pipe,
-			    a_restarted_write_sends_what_the_handler_left));
+			    a_restarted_write_sends_what_the_handler_left,
+			    a_restart_whose_handler_leaves_the_buffer_alone,
+			    a_handler_without_sa_restart_fails_the_write_with_eintr,
+			    a_handler_with_sa_restart_that_jumps_out_of_the_write,
+			    two_restarts_in_a_row_send_both_changes));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));
 	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));
