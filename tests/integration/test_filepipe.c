@@ -116,6 +116,8 @@ static void kicked(const char *mode, int pct)
 {
 	run(mode, 0, NULL);
 	through_pipe(SIZE, pct);
+	if (!strcmp(mode, "kick_sock"))
+		return; /* how many zeros fill a socket is the kernel's accounting */
 	long long written = it_stat("on", EXE, "bytes_zero_copy") + it_stat("on", EXE, "bytes_copied");
 	long long want = SIZE + KICKED + 2 * KICK_FILL;
 	ck_assert_msg(written >= want && written < want + 4096,
@@ -161,6 +163,15 @@ END_TEST
 START_TEST(two_restarts_in_a_row_send_both_changes)
 {
 	kicked("kick_twice", 50);
+}
+END_TEST
+
+/* The same restart when the first call is a sendfile into a UNIX stream
+ * socket that is full. */
+START_TEST(a_restarted_sendfile_sends_what_the_handler_left)
+{
+	kicked("kick_sock", 50);
+	it_expect_transfers(EXE, "sendfile");
 }
 END_TEST
 
@@ -359,7 +370,8 @@ int main(void)
 			    a_restart_whose_handler_leaves_the_buffer_alone,
 			    a_handler_without_sa_restart_fails_the_write_with_eintr,
 			    a_handler_with_sa_restart_that_jumps_out_of_the_write,
-			    two_restarts_in_a_row_send_both_changes));
+			    two_restarts_in_a_row_send_both_changes,
+			    a_restarted_sendfile_sends_what_the_handler_left));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));
 	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));

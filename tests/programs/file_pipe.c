@@ -59,6 +59,8 @@
  *     kick_twice  SA_RESTART: SIGALRM's handler changes byte 0 (no drain);
  *                 once the restarted write waits again, SIGUSR1's changes
  *                 byte 5000 (a guarded page of its own) and drains
+ *     kick_sock   as kick_eintr with SA_RESTART, into a UNIX stream socket
+ *                 filled up (its zeros are not passed on to stdout)
  *              each write's count and errno are printed
  * Prints to stderr what it did (counts, offsets, checksums).
  */
@@ -72,6 +74,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -185,19 +188,23 @@ static pthread_t writer;
 static volatile sig_atomic_t kicks_seen;
 static sigjmp_buf kicked_out;
 
-/* Moves what the program's pipe holds to stdout. */
+static size_t fill_left; /* kick_sock: zeros still ahead of the chunk */
+
+/* Moves what the program's pipe (or socket) holds to stdout. */
 static void drain_own(void)
 {
 	ssize_t r;
-	while ((r = read(own[0], drained, sizeof drained)) > 0)
-		zt_put(1, (const unsigned char *)drained, (size_t)r);
+	while ((r = read(own[0], drained, sizeof drained)) > 0) {
+		size_t skip = fill_left < (size_t)r ? fill_left : (size_t)r;
+		fill_left -= skip;
+		zt_put(1, (const unsigned char *)drained + skip, (size_t)r - skip);
+	}
 }
 
 static void on_kick(int sig)
 {
 	int saved = errno;
-	if (sig == SIGALRM && (!strcmp(mode, "kick_eintr") || !strcmp(mode, "kick_jump") ||
-			       !strcmp(mode, "kick_twice")))
+	if (sig == SIGALRM && strcmp(mode, "kick_keep"))
 		buf[0] = (unsigned char)(buf[0] ^ 0x5a);
 	if (sig == SIGUSR1)
 		buf[5000] = (unsigned char)(buf[5000] ^ 0xa5);
@@ -273,12 +280,30 @@ static ssize_t kicked_write(size_t n, int *err)
 	return w;
 }
 
+static const unsigned char zeros[KICK_PIPE];
+
+/* kick_sock: the socket takes zeros until it is full (how many depends on
+ * the kernel's accounting: they are counted, and not passed on). */
+static void fill_socket(void)
+{
+	fcntl(own[1], F_SETFL, O_NONBLOCK);
+	ssize_t w;
+	while ((w = write(own[1], zeros, 4096)) > 0)
+		fill_left += (size_t)w;
+	if (errno != EAGAIN)
+		zt_die("filling the socket");
+	fcntl(own[1], F_SETFL, 0);
+}
+
 /* kick_*: chunk i (n bytes) through the program's own pipe. */
 static void kicked_chunk(int i, size_t n)
 {
-	static const unsigned char zero[KICK_PIPE];
+	int sock = !strcmp(mode, "kick_sock");
 	if (own[0] < 0) {
-		if (pipe(own) != 0 || fcntl(own[1], F_SETPIPE_SZ, KICK_PIPE) != KICK_PIPE)
+		int big = KICK_PIPE;
+		if (sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, own) != 0 ||
+				   setsockopt(own[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big) != 0
+			 : pipe(own) != 0 || fcntl(own[1], F_SETPIPE_SZ, KICK_PIPE) != KICK_PIPE)
 			zt_die("pipe");
 		fcntl(own[0], F_SETFL, O_NONBLOCK);
 		struct sigaction sa = { .sa_handler = on_kick,
@@ -288,7 +313,9 @@ static void kicked_chunk(int i, size_t n)
 		writer = pthread_self();
 		writer_tid = (pid_t)syscall(SYS_gettid);
 	}
-	if (write(own[1], zero, sizeof zero) != (ssize_t)sizeof zero)
+	if (sock)
+		fill_socket();
+	else if (write(own[1], zeros, sizeof zeros) != (ssize_t)sizeof zeros)
 		zt_die("filling the pipe");
 	int err;
 	ssize_t w;
