@@ -166,6 +166,15 @@ START_TEST(two_restarts_in_a_row_send_both_changes)
 }
 END_TEST
 
+/* Both signals sent at once while the write waits: delivered at one return
+ * from the wait (their frames stacked, the later one at the earlier one's
+ * trampoline) or one just after the other; either way both changes go. */
+START_TEST(two_signals_at_once_send_both_changes)
+{
+	kicked("kick_pair", 50);
+}
+END_TEST
+
 /* The same restart when the first call is a sendfile into a UNIX stream
  * socket that is full. */
 START_TEST(a_restarted_sendfile_sends_what_the_handler_left)
@@ -371,6 +380,7 @@ int main(void)
 			    a_handler_without_sa_restart_fails_the_write_with_eintr,
 			    a_handler_with_sa_restart_that_jumps_out_of_the_write,
 			    two_restarts_in_a_row_send_both_changes,
+			    two_signals_at_once_send_both_changes,
 			    a_restarted_sendfile_sends_what_the_handler_left));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));

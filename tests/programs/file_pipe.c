@@ -59,6 +59,8 @@
  *     kick_twice  SA_RESTART: SIGALRM's handler changes byte 0 (no drain);
  *                 once the restarted write waits again, SIGUSR1's changes
  *                 byte 5000 (a guarded page of its own) and drains
+ *     kick_pair   as kick_twice, both signals sent at once (delivered at
+ *                 one return from the wait, or the second just after)
  *     kick_sock   as kick_eintr with SA_RESTART, into a UNIX stream socket
  *                 filled up (its zeros are not passed on to stdout)
  *              each write's count and errno are printed
@@ -208,7 +210,7 @@ static void on_kick(int sig)
 		buf[0] = (unsigned char)(buf[0] ^ 0x5a);
 	if (sig == SIGUSR1)
 		buf[5000] = (unsigned char)(buf[5000] ^ 0xa5);
-	if (strcmp(mode, "kick_twice") || sig == SIGUSR1)
+	if ((strcmp(mode, "kick_twice") && strcmp(mode, "kick_pair")) || sig == SIGUSR1)
 		drain_own();
 	kicks_seen++;
 	errno = saved;
@@ -258,6 +260,8 @@ static void *kicker(void *arg)
 	(void)arg;
 	until(writer_waits);
 	pthread_kill(writer, SIGALRM);
+	if (!strcmp(mode, "kick_pair"))
+		pthread_kill(writer, SIGUSR1);
 	if (!strcmp(mode, "kick_twice")) {
 		/* The handler ran, then the write began again and waits again. */
 		until(one_kick_seen);
