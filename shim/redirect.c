@@ -253,8 +253,8 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
 	while (done < want) {
-		zc_sig_restartable = first; /* the write's first call (sigdefer.c, "Restarts") */
-		ssize_t r = piece_call(w, v + k, cnt - k, &nowait);
+		/* The write's first call (sigdefer.c, "Restarts"). */
+		ssize_t r = first && !zc_sig_first_call() ? -1 : piece_call(w, v + k, cnt - k, &nowait);
 		zc_sig_restartable = 0;
 		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
 			nowait = next_after_nowait(w, errno);
@@ -1123,6 +1123,7 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
 		return plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
 again:
+	zc_sig_write_begins();
 	zc_enter();
 	struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
 			  .pos = pos ? *pos : 0, .first = 1 };

@@ -49,6 +49,12 @@
  * zc_sig_restart_wanted; the engine then makes the whole write again from
  * the top, as SA_RESTART asks: the same call, the buffer as it is now.
  * Without SA_RESTART the kernel returns EINTR itself and nothing changes.
+ * A handler that ran after the write began but before that call (held back
+ * while the pieces were chosen, run at the lock's release) would leave the
+ * call to send what was chosen before it: the call is not made then
+ * (zc_sig_first_call counts the handlers run, zc_sig_handlers_ran) and the
+ * write is made again the same way.  What remains is a handler that comes
+ * in the few instructions between that count and the `syscall`.
  * x86-64 only (the saved registers are read); elsewhere, and without guard
  * mode (no trampoline), the kernel's restart stands.
  *
@@ -73,6 +79,9 @@ __thread unsigned zc_sig_head __attribute__((tls_model("initial-exec")));
 __thread unsigned zc_sig_tail __attribute__((tls_model("initial-exec")));
 __thread int zc_sig_restartable __attribute__((tls_model("initial-exec")));
 __thread int zc_sig_restart_wanted __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_handlers_ran __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_ran_before __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_early_restarts __attribute__((tls_model("initial-exec")));
 
 /* What the program installed for each signal whose trampoline is in place
  * (the kernel's record then names the trampoline). */
@@ -95,9 +104,6 @@ static __thread int resent_sig __attribute__((tls_model("initial-exec")));
 static __thread struct sigaction resent_act __attribute__((tls_model("initial-exec")));
 static __thread siginfo_t resent_info __attribute__((tls_model("initial-exec")));
 static __thread int resent_any __attribute__((tls_model("initial-exec"))); /* sent by tgkill */
-/* Program handlers run by this thread so far (a restart is turned into a
- * whole new write only when one ran). */
-static __thread unsigned handlers_ran __attribute__((tls_model("initial-exec")));
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
 
@@ -176,7 +182,7 @@ static int resend(int sig, siginfo_t *info)
 static void run(int sig, const struct sigaction *act, siginfo_t *si, void *uc)
 {
 	if (has_handler(act)) {
-		handlers_ran++;
+		zc_sig_handlers_ran++;
 		zc_signals_call(act, sig, si, uc);
 		return;
 	}
@@ -383,10 +389,10 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 {
 	int armed = zc_sig_restartable;
 	zc_sig_restartable = 0;
-	unsigned ran = handlers_ran;
+	unsigned ran = zc_sig_handlers_ran;
 	uintptr_t ip0 = armed ? ENTRY_IP(uc) : 0;
 	deliver(sig, si, uc);
-	if (armed && ran != handlers_ran)
+	if (armed && ran != zc_sig_handlers_ran)
 		armed |= 2;
 	if ((armed & 2) && restart_as_eintr(uc, ip0))
 		zc_sig_restart_wanted = 1;

@@ -77,6 +77,8 @@ static int is_refusal(int e)
 static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len,
 		    int first)
 {
+	if (first && !zc_sig_first_call())
+		return -1; /* a handler ran: the whole write again (sigdefer.c, "Restarts") */
 	switch (t) {
 	case ZC_T_COPY_FILE_RANGE:
 		return REAL(copy_file_range)(in, in_off, out, out_pos, len, 0);
@@ -311,10 +313,7 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 			*end = ZC_XF_REVOKED;
 			return STEP_END;
 		}
-		/* A pipe source (pos -1) has no offset: it is read from its head.
-		 * An SA_RESTART handler during the first call restarts the whole
-		 * write (sigdefer.c, "Restarts"). */
-		zc_sig_restartable = x->progress + x->done == 0;
+		/* A pipe source (pos -1) has no offset: it is read from its head. */
 		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, x->pos < 0 ? NULL : &x->pos,
 				   x->len - x->done,
 				   x->progress + x->done == 0);
