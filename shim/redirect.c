@@ -254,7 +254,8 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 	size_t done = 0;
 	while (done < want) {
 		/* The write's first call (sigdefer.c, "Restarts"). */
-		ssize_t r = first && !zc_sig_first_call() ? -1 : piece_call(w, v + k, cnt - k, &nowait);
+		ssize_t r = first && !zc_sig_first_call() ? -1
+							   : piece_call(w, v + k, cnt - k, &nowait);
 		zc_sig_restartable = 0;
 		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
 			nowait = next_after_nowait(w, errno);

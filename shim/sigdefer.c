@@ -358,8 +358,9 @@ static int restart_as_eintr(void *uc, uintptr_t ip0)
 	long nr = (long)g[REG_RAX];
 	if ((uintptr_t)g[REG_RIP] != ip0 || ip[0] != 0x0f || ip[1] != 0x05)
 		return 0;
-	if (nr != SYS_splice && nr != SYS_sendfile && nr != SYS_copy_file_range && nr != SYS_write &&
-	    nr != SYS_writev && nr != SYS_pwrite64 && nr != SYS_pwritev && nr != SYS_sendmsg)
+	if (nr != SYS_splice && nr != SYS_sendfile && nr != SYS_copy_file_range &&
+	    nr != SYS_write && nr != SYS_writev && nr != SYS_pwrite64 && nr != SYS_pwritev &&
+	    nr != SYS_sendmsg)
 		return 0;
 	g[REG_RIP] += 2;
 	g[REG_RAX] = -EINTR;
