@@ -34,6 +34,7 @@
 #include "pin.h"
 #include "real.h"
 #include "redirect.h"
+#include "signals.h"
 #include "sock.h"
 #include "stats.h"
 #include "streams.h"
@@ -298,7 +299,10 @@ static int emit_plain_calls(struct wctx *w, const struct iovec *iov, int cnt)
 	int k = 0, nowait = !first && waits;
 	size_t done = 0;
 	while (done < want) {
-		ssize_t r = piece_call(w, v + k, cnt - k, &nowait);
+		/* The write's first call (sigdefer.c, "Restarts"). */
+		ssize_t r = first && !zc_sig_first_call() ? -1
+							   : piece_call(w, v + k, cnt - k, &nowait);
+		zc_sig_restartable = 0;
 		if (r < 0 && nowait && (errno == EOPNOTSUPP || errno == EAGAIN)) {
 			nowait = next_after_nowait(w, errno);
 			if (nowait < 0)
@@ -1227,6 +1231,8 @@ static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t
 	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
+again:
+	zc_sig_write_begins();
 	zc_enter();
 	/* Set and read inside the engine only: a signal handler's write
 	 * while this one waits is plain (zc_inside) and never sees them. */
@@ -1239,6 +1245,12 @@ static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t
 		*err2 = zc_write_unit_err;
 	zc_write_unit = 0;
 	zc_leave();
+	if (zc_sig_restart_take() && r == -1 && errno == EINTR) {
+		/* SA_RESTART, emulated: the same write again, from the top. */
+		zc_flow_end();
+		errno = saved;
+		goto again;
+	}
 	if (r == ZC_PLAIN) {
 		r = unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
 		zc_flow_end(); /* after the plain call, whose bytes are the flow's */

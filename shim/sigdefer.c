@@ -38,11 +38,32 @@
  * leaves by siglongjmp leaves the rest of the queue to the next release of
  * the lock or the next signal.
  *
+ * Restarts.  The engine's first call of a write (a transfer's splice,
+ * sendfile or copy_file_range, or the first plain piece) may wait, as the
+ * write would; a handler with SA_RESTART that runs meanwhile has the kernel
+ * restart that call as it is, where the plain write, restarted, copies the
+ * buffer as the handler left it (a byte it changed, pages it touched).  So
+ * while the thread is in that call (zc_sig_restartable, set around it in
+ * transfer.c and redirect.c), the trampoline, after a handler ran, turns
+ * the restart the kernel prepared into an EINTR return and sets
+ * zc_sig_restart_wanted; the engine then makes the whole write again from
+ * the top, as SA_RESTART asks: the same call, the buffer as it is now.
+ * Without SA_RESTART the kernel returns EINTR itself and nothing changes.
+ * A handler that ran after the write began but before that call (held back
+ * while the pieces were chosen, run at the lock's release) would leave the
+ * call to send what was chosen before it: the call is not made then
+ * (zc_sig_first_call counts the handlers run, zc_sig_handlers_ran) and the
+ * write is made again the same way.  What remains is a handler that comes
+ * in the few instructions between that count and the `syscall`.
+ * x86-64 only (the saved registers are read); elsewhere, and without guard
+ * mode (no trampoline), the kernel's restart stands.
+ *
  * Everything here runs in signal handlers or at the lock's release: no
  * malloc, no stdio, errno kept.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -56,6 +77,11 @@ volatile int zc_sigdefer_on;
 __thread int zc_sig_hold __attribute__((tls_model("initial-exec")));
 __thread unsigned zc_sig_head __attribute__((tls_model("initial-exec")));
 __thread unsigned zc_sig_tail __attribute__((tls_model("initial-exec")));
+__thread int zc_sig_restartable __attribute__((tls_model("initial-exec")));
+__thread int zc_sig_restart_wanted __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_handlers_ran __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_ran_before __attribute__((tls_model("initial-exec")));
+__thread unsigned zc_sig_early_restarts __attribute__((tls_model("initial-exec")));
 
 /* What the program installed for each signal whose trampoline is in place
  * (the kernel's record then names the trampoline). */
@@ -156,6 +182,7 @@ static int resend(int sig, siginfo_t *info)
 static void run(int sig, const struct sigaction *act, siginfo_t *si, void *uc)
 {
 	if (has_handler(act)) {
+		zc_sig_handlers_ran++;
 		zc_signals_call(act, sig, si, uc);
 		return;
 	}
@@ -282,7 +309,8 @@ static int is_resent(int sig, const siginfo_t *si)
 	       (resent_any || memcmp(si, &resent_info, sizeof resent_info) == 0);
 }
 
-static void trampoline(int sig, siginfo_t *si, void *uc)
+/* The delivery of sig: the handler now, or noted for the lock's release. */
+static void deliver(int sig, siginfo_t *si, void *uc)
 {
 	if (is_resent(sig, si)) {
 		/* A noted signal, delivered now: the handler it came to. */
@@ -311,6 +339,65 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	struct sigaction act;
 	take(sig, &act, 1);
 	run(sig, &act, si, uc);
+}
+
+/*
+ * A restart the kernel prepared for the engine's first call of a write, made
+ * an EINTR return instead (see "Restarts" at the top).  At a handler's entry
+ * the kernel has already rewound an interrupted call for SA_RESTART: the
+ * instruction pointer back at the 2-byte `syscall`, the number back in RAX.
+ * The same state is seen for a signal that came just before the `syscall`
+ * ran.  Either way the call has moved nothing.  Not done when the handler
+ * moved the instruction pointer itself.
+ */
+#if defined(__x86_64__) && !defined(__ILP32__)
+static int restart_as_eintr(void *uc, uintptr_t ip0)
+{
+	greg_t *g = ((ucontext_t *)uc)->uc_mcontext.gregs;
+	const unsigned char *ip = (const unsigned char *)g[REG_RIP];
+	long nr = (long)g[REG_RAX];
+	if ((uintptr_t)g[REG_RIP] != ip0 || ip[0] != 0x0f || ip[1] != 0x05)
+		return 0;
+	if (nr != SYS_splice && nr != SYS_sendfile && nr != SYS_copy_file_range &&
+	    nr != SYS_write && nr != SYS_writev && nr != SYS_pwrite64 && nr != SYS_pwritev &&
+	    nr != SYS_sendmsg)
+		return 0;
+	g[REG_RIP] += 2;
+	g[REG_RAX] = -EINTR;
+	return 1;
+}
+#define ENTRY_IP(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.gregs[REG_RIP])
+#else
+/* Elsewhere the kernel restarts the call as it is (README, Limitations). */
+static int restart_as_eintr(void *uc, uintptr_t ip0)
+{
+	(void)uc;
+	(void)ip0;
+	return 0;
+}
+#define ENTRY_IP(uc) 0
+#endif
+
+/*
+ * zc_sig_restartable is 1 during the engine's call, 3 once a handler ran
+ * there.  A delivery nested in this one (or a jump out of its handler) is
+ * not at the call: it sees 0.  Two signals delivered at one return from
+ * the call stack up their frames: the second runs first, its frame at the
+ * first trampoline's entry, and leaves 3 for the first, whose frame holds
+ * the call.
+ */
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	int armed = zc_sig_restartable;
+	zc_sig_restartable = 0;
+	unsigned ran = zc_sig_handlers_ran;
+	uintptr_t ip0 = armed ? ENTRY_IP(uc) : 0;
+	deliver(sig, si, uc);
+	if (armed && ran != zc_sig_handlers_ran)
+		armed |= 2;
+	if ((armed & 2) && restart_as_eintr(uc, ip0))
+		zc_sig_restart_wanted = 1;
+	zc_sig_restartable = armed;
 }
 
 /* ---- the simple interfaces ------------------------------------------------

@@ -18,6 +18,7 @@ void zc_guard_signals_init(void);
 /* sigmask.c: SIGSEGV kept out of the masks the program installs while
  * zcopy's SIGSEGV handler is (zc_sigmask_active), and the program's view of
  * its own mask per thread (1: it believes this thread blocks SIGSEGV). */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 extern volatile int zc_sigmask_active;
@@ -40,6 +41,50 @@ extern volatile int zc_sigdefer_on;
 extern __thread int zc_sig_hold __attribute__((tls_model("initial-exec")));
 extern __thread unsigned zc_sig_head __attribute__((tls_model("initial-exec")));
 extern __thread unsigned zc_sig_tail __attribute__((tls_model("initial-exec")));
+/* The engine's first call of a write is in progress (1; 3 once a handler
+ * ran during it): a restart the kernel prepared for it under SA_RESTART is
+ * made an EINTR return instead, and zc_sig_restart_wanted set, so that the
+ * engine makes the whole write again with the buffer as the handler left
+ * it (sigdefer.c, "Restarts"). */
+extern __thread int zc_sig_restartable __attribute__((tls_model("initial-exec")));
+extern __thread int zc_sig_restart_wanted __attribute__((tls_model("initial-exec")));
+/* Was the write's EINTR such a restart?  The flag is cleared. */
+extern __thread unsigned zc_sig_early_restarts __attribute__((tls_model("initial-exec")));
+static inline int zc_sig_restart_take(void)
+{
+	int w = zc_sig_restart_wanted;
+	zc_sig_restart_wanted = 0;
+	if (!w)
+		zc_sig_early_restarts = 0; /* the write is over */
+	return w;
+}
+/* Program handlers this thread ran behind the trampoline so far, and how
+ * many when the engine began the write it is in. */
+extern __thread unsigned zc_sig_handlers_ran __attribute__((tls_model("initial-exec")));
+extern __thread unsigned zc_sig_ran_before __attribute__((tls_model("initial-exec")));
+static inline void zc_sig_write_begins(void)
+{
+	zc_sig_ran_before = zc_sig_handlers_ran;
+}
+/* Before the engine's first call of a write: arms the restart (above) and
+ * returns 1; or, when a handler ran since the write began (held back while
+ * the pieces were chosen, or at any moment before the call), returns 0
+ * with errno EINTR and the restart wanted: the call is not made, the write
+ * is made again with the buffer as the handler left it.  At most 16 times
+ * in a row: signals coming faster than the engine decides (every few
+ * microseconds) must not keep the write from being made at all. */
+static inline int zc_sig_first_call(void)
+{
+	zc_sig_restartable = 1;
+	__asm__ __volatile__("" ::: "memory"); /* armed before the count is read */
+	if (zc_sig_handlers_ran == zc_sig_ran_before || zc_sig_early_restarts >= 16)
+		return 1;
+	zc_sig_early_restarts++;
+	zc_sig_restartable = 0;
+	zc_sig_restart_wanted = 1;
+	errno = EINTR;
+	return 0;
+}
 /* Sends the noted signals again, in order (the lock is free). */
 void zc_sigdefer_flush(void);
 /* The lock was released: handlers may run again, the noted ones first.

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "optcache.h"
 #include "real.h"
+#include "signals.h"
 #include "stats.h"
 
 __thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
@@ -87,6 +88,8 @@ static int is_refusal(int e)
 static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len,
 		    int first)
 {
+	if (first && !zc_sig_first_call())
+		return -1; /* a handler ran: the whole write again (sigdefer.c, "Restarts") */
 	switch (t) {
 	case ZC_T_COPY_FILE_RANGE:
 		return REAL(copy_file_range)(in, in_off, out, out_pos, len, 0);
@@ -330,6 +333,7 @@ static enum step run(struct xfer *x, enum zc_xfer_end *end)
 		ssize_t got = prim(x->t, x->out, x->out_pos, x->in, x->pos < 0 ? NULL : &x->pos,
 				   x->len - x->done, starts_write(x->progress + x->done));
 		int e = errno;
+		zc_sig_restartable = 0;
 		zc_inflight_leave(x->f);
 		enum step s = got > 0 ? after_bytes(x, got, end)
 			      : got == 0 ? after_nothing(x, end) : after_error(x, e, end);

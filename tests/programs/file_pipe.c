@@ -46,6 +46,24 @@
  *   jump       chunks 4 to 19 are first written to a full pipe nobody reads,
  *              which a SIGALRM handler leaves by siglongjmp (an alarm that
  *              times a write out), then to stdout as usual
+ *   kick_keep, kick_eintr, kick_jump, kick_twice
+ *              chunks 4 to 11 go through a 256 KiB pipe of the program's
+ *              own, full when the write starts; another thread waits until
+ *              the write waits in the kernel (/proc/self/task/TID/syscall)
+ *              and sends SIGALRM; a handler drains the pipe to stdout:
+ *     kick_keep   SA_RESTART, the buffer untouched: the write restarts
+ *     kick_eintr  no SA_RESTART, the buffer's first byte changed first:
+ *                 the write fails with EINTR and is made again
+ *     kick_jump   SA_RESTART, the first byte changed, and the handler
+ *                 leaves by siglongjmp: the chunk is written again after
+ *     kick_twice  SA_RESTART: SIGALRM's handler changes byte 0 (no drain);
+ *                 once the restarted write waits again, SIGUSR1's changes
+ *                 byte 5000 (a guarded page of its own) and drains
+ *     kick_pair   as kick_twice, both signals sent at once (delivered at
+ *                 one return from the wait, or the second just after)
+ *     kick_sock   as kick_eintr with SA_RESTART, into a UNIX stream socket
+ *                 filled up (its zeros are not passed on to stdout)
+ *              each write's count and errno are printed
  * Prints to stderr what it did (counts, offsets, checksums).
  */
 #include <linux/filter.h>
@@ -58,6 +76,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -163,6 +182,167 @@ static void restarted_write(size_t n)
 	on_restart_alarm(0);
 }
 
+/* ---- kick_*: one signal at a time, sent while the write waits ----------- */
+
+#define KICK_PIPE (256 * 1024)
+static pid_t writer_tid;
+static pthread_t writer;
+static volatile sig_atomic_t kicks_seen;
+static sigjmp_buf kicked_out;
+
+static size_t fill_left; /* kick_sock: zeros still ahead of the chunk */
+
+/* Moves what the program's pipe (or socket) holds to stdout. */
+static void drain_own(void)
+{
+	ssize_t r;
+	while ((r = read(own[0], drained, sizeof drained)) > 0) {
+		size_t skip = fill_left < (size_t)r ? fill_left : (size_t)r;
+		fill_left -= skip;
+		zt_put(1, (const unsigned char *)drained + skip, (size_t)r - skip);
+	}
+}
+
+static void on_kick(int sig)
+{
+	int saved = errno;
+	if (sig == SIGALRM && strcmp(mode, "kick_keep"))
+		buf[0] = (unsigned char)(buf[0] ^ 0x5a);
+	if (sig == SIGUSR1)
+		buf[5000] = (unsigned char)(buf[5000] ^ 0xa5);
+	if ((strcmp(mode, "kick_twice") && strcmp(mode, "kick_pair")) || sig == SIGUSR1)
+		drain_own();
+	kicks_seen++;
+	errno = saved;
+	if (!strcmp(mode, "kick_jump"))
+		siglongjmp(kicked_out, 1);
+}
+
+/* Is thread tid waiting in a write-like system call?  Raw system calls:
+ * this thread stays out of everything a preloaded library might see. */
+static int writer_waits(void)
+{
+	char path[64], text[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)writer_tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	long n = syscall(SYS_read, fd, text, sizeof text - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	text[n] = 0;
+	long nr = strtol(text, NULL, 10);
+	return (text[0] >= '0' && text[0] <= '9') &&
+	       (nr == SYS_write || nr == SYS_writev || nr == SYS_splice || nr == SYS_sendfile ||
+		nr == SYS_copy_file_range);
+}
+
+static void until(int (*cond)(void))
+{
+	for (int i = 0; !cond(); i++) {
+		if (i > 20000) {
+			fprintf(stderr, "kick: the write never waited\n");
+			_exit(97);
+		}
+		struct timespec ts = { 0, 250 * 1000 };
+		syscall(SYS_nanosleep, &ts, NULL);
+	}
+}
+
+static int one_kick_seen(void)
+{
+	return kicks_seen > 0;
+}
+
+static void *kicker(void *arg)
+{
+	(void)arg;
+	until(writer_waits);
+	pthread_kill(writer, SIGALRM);
+	if (!strcmp(mode, "kick_pair"))
+		pthread_kill(writer, SIGUSR1);
+	if (!strcmp(mode, "kick_twice")) {
+		/* The handler ran, then the write began again and waits again. */
+		until(one_kick_seen);
+		until(writer_waits);
+		pthread_kill(writer, SIGUSR1);
+	}
+	return NULL;
+}
+
+/* One write of buf's n bytes into the full pipe, its kicker started (and
+ * joined by the caller, also after a jump out of the write). */
+static pthread_t kick_thread;
+static ssize_t kicked_write(size_t n, int *err)
+{
+	kicks_seen = 0;
+	if (pthread_create(&kick_thread, NULL, kicker, NULL) != 0)
+		zt_die("pthread_create");
+	ssize_t w = write(own[1], buf, n);
+	*err = w < 0 ? errno : 0;
+	return w;
+}
+
+static const unsigned char zeros[KICK_PIPE];
+
+/* kick_sock: the socket takes zeros until it is full (how many depends on
+ * the kernel's accounting: they are counted, and not passed on). */
+static void fill_socket(void)
+{
+	fcntl(own[1], F_SETFL, O_NONBLOCK);
+	ssize_t w;
+	while ((w = write(own[1], zeros, 4096)) > 0)
+		fill_left += (size_t)w;
+	if (errno != EAGAIN)
+		zt_die("filling the socket");
+	fcntl(own[1], F_SETFL, 0);
+}
+
+/* kick_*: chunk i (n bytes) through the program's own pipe. */
+static void kicked_chunk(int i, size_t n)
+{
+	int sock = !strcmp(mode, "kick_sock");
+	if (own[0] < 0) {
+		int big = KICK_PIPE;
+		if (sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, own) != 0 ||
+				   setsockopt(own[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big) != 0
+			 : pipe(own) != 0 || fcntl(own[1], F_SETPIPE_SZ, KICK_PIPE) != KICK_PIPE)
+			zt_die("pipe");
+		fcntl(own[0], F_SETFL, O_NONBLOCK);
+		struct sigaction sa = { .sa_handler = on_kick,
+					.sa_flags = strcmp(mode, "kick_eintr") ? SA_RESTART : 0 };
+		sigaction(SIGALRM, &sa, NULL);
+		sigaction(SIGUSR1, &sa, NULL);
+		writer = pthread_self();
+		writer_tid = (pid_t)syscall(SYS_gettid);
+	}
+	if (sock)
+		fill_socket();
+	else if (write(own[1], zeros, sizeof zeros) != (ssize_t)sizeof zeros)
+		zt_die("filling the pipe");
+	int err;
+	ssize_t w;
+	if (!strcmp(mode, "kick_jump") && sigsetjmp(kicked_out, 1) != 0) {
+		pthread_join(kick_thread, NULL);
+		fprintf(stderr, "chunk %d: left the write by siglongjmp\n", i);
+		w = write(own[1], buf, n); /* the pipe has room now */
+		err = w < 0 ? errno : 0;
+	} else {
+		w = kicked_write(n, &err);
+		pthread_join(kick_thread, NULL);
+	}
+	fprintf(stderr, "chunk %d: write %zd %s\n", i, w, zt_errname(err));
+	if (w < 0 && err == EINTR) {
+		w = write(own[1], buf, n);
+		err = w < 0 ? errno : 0;
+		fprintf(stderr, "chunk %d: again %zd %s\n", i, w, zt_errname(err));
+	}
+	if (w != (ssize_t)n)
+		zt_die("kicked write");
+	drain_own();
+}
+
 /* A pipe whose buffer is full and that nobody reads: a write waits. */
 static void full_pipe(void)
 {
@@ -266,6 +446,9 @@ static int between(int *in, const char *src, int i, size_t n)
 		spawn((char *const[]){ "truncate", "-s", size, (char *)src, NULL });
 	} else if (!strcmp(mode, "jump") && i >= 4 && i < 20) {
 		timed_out_write(n);
+	} else if (!strncmp(mode, "kick_", 5) && i >= 4 && i < 12) {
+		kicked_chunk(i, n);
+		return 0;
 	} else if (!strcmp(mode, "restart") && i >= 4 && i < 12) {
 		restarted_write(n);
 		return 0;
