@@ -1220,6 +1220,25 @@ static ssize_t plain_two(int fd, const struct iovec *iov, size_t unit, int *err2
 	return r + r2;
 }
 
+static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			   enum zc_wcall how, int flags, size_t unit, int *err2);
+
+/* The second write of two, made again as a write of its own: its count,
+ * or 0 with *err2 its errno when it failed before its first byte. */
+static ssize_t second_again(int fd, const struct iovec *iov, size_t unit, enum zc_wcall how,
+			    int flags, int *err2)
+{
+	struct iovec rest = { (char *)iov[0].iov_base + unit, iov[0].iov_len - unit };
+	int saved = errno;
+	ssize_t r2 = writev_call(fd, &rest, 1, NULL, how, flags, 0, NULL);
+	*err2 = 0;
+	if (r2 >= 0)
+		return r2;
+	*err2 = errno;
+	errno = saved;
+	return 0;
+}
+
 /* One write, or with unit > 0 a write of two (zc_engine_write_two). */
 static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			   enum zc_wcall how, int flags, size_t unit, int *err2)
@@ -1245,11 +1264,20 @@ again:
 		*err2 = zc_write_unit_err;
 	zc_write_unit = 0;
 	zc_leave();
-	if (zc_sig_restart_take() && r == -1 && errno == EINTR) {
+	int restart = zc_sig_restart_take();
+	if (restart && r == -1 && errno == EINTR) {
 		/* SA_RESTART, emulated: the same write again, from the top. */
 		zc_flow_end();
 		errno = saved;
 		goto again;
+	}
+	if (restart && unit && r == (ssize_t)unit && *err2 == EINTR) {
+		/* The same at the second write of two: the first went whole,
+		 * and the second is made again from its start (glibc's next
+		 * write(2) would simply have been made after the handler). */
+		zc_flow_end();
+		errno = saved;
+		return unit + second_again(fd, iov, unit, how, flags, err2);
 	}
 	if (r == ZC_PLAIN) {
 		r = unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
