@@ -431,6 +431,13 @@ static ssize_t try_defer(int fd, void *buf, size_t n, const off_t *pos, struct z
 		*why = ZC_FB_BUFFER_KIND;
 		return ZC_PLAIN;
 	}
+	if (s->dest_kind == ZC_K_PIPE && n <= PIPE_BUF) {
+		/* Its write into the pipe is one atomic unit, always made
+		 * plainly (zc_write_refusal): deferred, the read would only
+		 * add calls (the bytes read back for the write). */
+		*why = ZC_FB_TOO_SMALL;
+		return ZC_PLAIN;
+	}
 	/* From here on every call is made on the pin: the read happens on the
 	 * description fd named when kcmp compared them, whatever another
 	 * thread does to the number meanwhile. */

@@ -198,6 +198,27 @@ START_TEST(epipe_sigpipe_into_head)
 }
 END_TEST
 
+/* With ZCOPY_MIN_CHUNK lowered to a page, a copier writing 4 KiB chunks
+ * into a pipe: each write is an atomic pipe write (at most PIPE_BUF), made
+ * plainly, so its read is not deferred either (a deferred one only added
+ * calls: the splice in, the guard, then the page read back for the plain
+ * write).  The output is the same, and nothing was deferred. */
+START_TEST(page_sized_writes_into_a_pipe_leave_their_reads_alone)
+{
+	struct it_spec s = { .argv = IT_ARGV(it_prog("rw_loop"), "-b", "4096", "../src", "-"),
+			     .env = IT_ARGV("ZCOPY_MIN_CHUNK=4096"),
+			     .consumer = IT_ARGV("cat"), .out_fd = -1 };
+	it_four_spec(&s, NULL);
+	it_expect_plain_success("rw_loop -b 4096");
+	it_expect_passive("rw_loop");
+	ck_assert_msg(it_stat("on", "rw_loop", "phantom_reads") == 0, "reads deferred: %s",
+		      it_stats_text("on"));
+	ck_assert_int_eq(it_stat("on", "rw_loop", "materialized_bytes"), 0);
+	ck_assert_int_gt(it_stat("on", "rw_loop", "fallbacks.too_small"), 0);
+	ck_assert_int_eq(it_stat("on", "rw_loop", "bytes_zero_copy"), 0);
+}
+END_TEST
+
 /* The plain run ended with EPIPE (exit 3), and under zcopy exe had moved
  * bytes by the kind of transfer before the reader left. */
 static void expect_epipe_after_transfers(const char *exe, const char *kind)
@@ -536,6 +557,7 @@ int main(void)
 	Suite *s = it_suite("engine");
 	TCase *tc = it_tcase(s, "engine", setup, 120);
 	tcase_add_loop_test(tc, epipe_sigpipe_into_head, 0, IT_LEN(head_sizes));
+	tcase_add_test(tc, page_sized_writes_into_a_pipe_leave_their_reads_alone);
 	it_add(tc, IT_TESTS(edit_chunks_in_place_before_writing,
 			    edit_chunks_in_place_before_writing_guarded, read_without_writing_checksum,
 			    write_each_chunk_to_two_fds,
