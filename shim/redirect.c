@@ -255,10 +255,10 @@ static int emit_plain(struct wctx *w, const struct iovec *iov, int cnt)
 		want += iov[i].iov_len;
 	if (!w->unit || w->total >= w->unit || w->total + want <= w->unit)
 		return emit_plain_calls(w, iov, cnt);
-	struct iovec v[ZC_MAX_PIECES];
+	struct iovec v[ZC_MAX_PIECES] = { { 0 } }; /* cut > 0 fills v[0]: for the compiler */
 	size_t cut = w->unit - w->total;
 	int k = 0;
-	while (cut > 0) {
+	while (cut > 0 && k < cnt) {
 		v[k] = iov[k];
 		if (v[k].iov_len > cut)
 			v[k].iov_len = cut;
