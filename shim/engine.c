@@ -753,6 +753,8 @@ void zc_engine_abandon(void)
 		zc_sock_pipe_abandon();
 		zc_unlock();
 	}
+	/* A pool pipe's fd in use by the splice: its mover would wait for it. */
+	zc_ownfd_abandon();
 	zc_leave();
 }
 

@@ -434,6 +434,18 @@ void zc_ownfd_unuse(int *slot)
 	}
 }
 
+void zc_ownfd_abandon(void)
+{
+	while (nusing > 0) {
+		int top = nusing - 1;
+		if (top >= USE_DEPTH) {
+			nusing--; /* a use past the record's depth: nothing to give back */
+			continue;
+		}
+		zc_ownfd_unuse(using[top]); /* removes it: nusing goes down */
+	}
+}
+
 /* Moves every fd of zcopy's in [lo, hi] out of it, or closes it. */
 static void clear_range(unsigned lo, unsigned hi)
 {

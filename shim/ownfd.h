@@ -97,6 +97,9 @@ int zc_ownfd_is(int fd);
  * and before unuse, that *slot still holds the number it used. */
 int zc_ownfd_use(int *slot);
 void zc_ownfd_unuse(int *slot);
+/* This thread leaves zcopy's frames for good (a signal handler's jump out
+ * of them, a cancellation): every use it still has is given back. */
+void zc_ownfd_abandon(void);
 /* Wrappers call these BEFORE the program's own call: dup2/dup3(x, fd) and
  * close_range/closefrom: an fd of zcopy's in the way is moved elsewhere
  * first (and *slot updated); if it cannot be moved it is closed and

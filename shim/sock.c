@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -749,6 +750,33 @@ static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, int j, uintptr_
 	return r;
 }
 
+static void read_cancelled(void *arg)
+{
+	(void)arg;
+	zc_ownfd_abandon();
+	zc_lock();
+	zc_sock_pipe_abandon();
+	zc_unlock();
+}
+
+/* take, then take_rest when bytes are still queued.  splice is a
+ * cancellation point: a thread cancelled while it waits gives back the
+ * pool pipes it holds and the use of their fds (as a jump out of it does,
+ * zc_engine_abandon). */
+static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, int *j,
+				size_t *got2, int *more)
+{
+	ssize_t got;
+	pthread_cleanup_push(read_cancelled, NULL);
+	got = take(fd, i, n);
+	*e = errno;
+	*got1 = got > 0 ? (size_t)got : 0;
+	if (got > 0 && *got1 < n && queued(fd))
+		*more = take_rest(fd, i, n, got1, j, got2);
+	pthread_cleanup_pop(0);
+	return got;
+}
+
 ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why)
 {
 	uintptr_t b = (uintptr_t)buf;
@@ -779,12 +807,9 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 		errno = saved;
 		return ZC_PLAIN;
 	}
-	ssize_t got = take(fd, i, n);
-	int e = errno;
-	int j = -1, more = 0;
-	size_t got1 = got > 0 ? (size_t)got : 0, got2 = 0;
-	if (got > 0 && got1 < n && queued(fd))
-		more = take_rest(fd, i, n, &got1, &j, &got2);
+	int e, j = -1, more = 0;
+	size_t got1, got2 = 0;
+	ssize_t got = take_cancellable(fd, i, n, &e, &got1, &j, &got2, &more);
 	zc_lock();
 	zc_sock_pipe_unhold(i);
 	zc_sock_pipe_unhold(j);

@@ -146,6 +146,20 @@ START_TEST(reads_timed_out_by_siglongjmp)
 }
 END_TEST
 
+/* The same reads made by a thread that is cancelled while it waits (16
+ * of them): each gives its pool pipe back (and the use of its fds), so the
+ * reads after are still deferred (with the pipes kept, the pool of 8 ran
+ * out after 8 rounds and the rest said socket_no_pipe). */
+START_TEST(reads_cancelled_while_waiting)
+{
+	run(kinds[_i], "cancel");
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph >= 30, "pool pipes kept by cancelled reads; stats: %s",
+		      it_stats_text("on"));
+	ck_assert_int_eq(it_stat("on", EXE, "fallbacks.socket_no_pipe"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = it_suite("sock_edges");
@@ -158,6 +172,7 @@ int main(void)
 	tcase_add_loop_test(tc, options_changed_between_reads, 0, 6);
 	tcase_add_loop_test(tc, nonblocking_toggled_between_reads, 0, 2);
 	tcase_add_loop_test(tc, nofile_limit_lowered_between_reads, 0, 2);
+	tcase_add_loop_test(tc, reads_cancelled_while_waiting, 0, 2);
 	tcase_add_loop_test(tc, reads_timed_out_by_siglongjmp, 0, 2);
 	return it_main(s, "build/programs");
 }

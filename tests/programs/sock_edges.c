@@ -282,6 +282,43 @@ static void timed_out_read(int s, char *buf, int k)
 	printf("round %d read timed out\n", k);
 }
 
+/* A read of the empty socket s by another thread, which this one cancels
+ * while it waits (20 ms later). */
+struct cancelled_read {
+	int s;
+	char *buf;
+};
+
+static void *cancelled_reader(void *arg)
+{
+	struct cancelled_read *c = arg;
+	ssize_t r = read(c->s, c->buf, ZT_CHUNK);
+	printf("read of the empty socket returned %zd\n", r);
+	return NULL;
+}
+
+/* The reader's stack: in .bss, far from the buffer (zcopy takes a buffer
+ * within 64 MiB of the reading thread's stack for stack memory, and a
+ * thread stack of libc's is mapped next to the buffers). */
+static char reader_stack[1 << 20] __attribute__((aligned(4096)));
+
+static void cancelled_read(int s, char *buf, int k)
+{
+	struct cancelled_read c = { s, buf };
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstack(&a, reader_stack, sizeof reader_stack);
+	if (pthread_create(&t, &a, cancelled_reader, &c) != 0)
+		zt_die("pthread_create");
+	pthread_attr_destroy(&a);
+	usleep(20000);
+	pthread_cancel(t);
+	void *ret = NULL;
+	pthread_join(t, &ret);
+	printf("round %d read %s\n", k, ret == PTHREAD_CANCELED ? "cancelled" : "returned");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4)
@@ -463,6 +500,8 @@ int main(int argc, char **argv)
 			nonblocking_read(s, buf, k);
 		if (strcmp(mode, "timeout") == 0 && k >= 4 && k < 20)
 			timed_out_read(s, buf, k);
+		if (strcmp(mode, "cancel") == 0 && k >= 4 && k < 20)
+			cancelled_read(s, buf, k);
 	}
 	close(peer);
 	if (dropped && seteuid(0) != 0)
