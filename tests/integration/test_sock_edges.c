@@ -133,30 +133,31 @@ START_TEST(nofile_limit_lowered_between_reads)
 }
 END_TEST
 
-/* Reads of an empty socket that an alarm's handler leaves by siglongjmp
- * (16 of them): each had a pool pipe for its splice, which goes back to
- * the pool of 8, so the reads after are still deferred (with the pipes
- * kept, 9 of the 40 rounds' reads were, and 29 said socket_no_pipe). */
+/* 16 reads of an empty socket that the program abandons while they wait
+ * (mode): each had a pool pipe for its splice, which must go back to the
+ * pool of 8, so the reads after are still deferred (with the pipes kept,
+ * 9 of the 40 rounds' reads were, and 29 said socket_no_pipe). */
+static void abandoned_reads_give_pipes_back(const char *kind, const char *mode)
+{
+	run(kind, mode);
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph >= 30, "pool pipes kept by abandoned reads (%s); stats: %s", mode,
+		      it_stats_text("on"));
+	ck_assert_int_eq(it_stat("on", EXE, "fallbacks.socket_no_pipe"), 0);
+}
+
+/* An alarm's handler leaves each read by siglongjmp. */
 START_TEST(reads_timed_out_by_siglongjmp)
 {
-	run(kinds[_i], "timeout");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph >= 30, "pool pipes kept by abandoned reads; stats: %s",
-		      it_stats_text("on"));
+	abandoned_reads_give_pipes_back(kinds[_i], "timeout");
 }
 END_TEST
 
-/* The same reads made by a thread that is cancelled while it waits (16
- * of them): each gives its pool pipe back (and the use of its fds), so the
- * reads after are still deferred (with the pipes kept, the pool of 8 ran
- * out after 8 rounds and the rest said socket_no_pipe). */
+/* Another thread makes each read and is cancelled while it waits (the
+ * use of the pipe's fds goes back too). */
 START_TEST(reads_cancelled_while_waiting)
 {
-	run(kinds[_i], "cancel");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph >= 30, "pool pipes kept by cancelled reads; stats: %s",
-		      it_stats_text("on"));
-	ck_assert_int_eq(it_stat("on", EXE, "fallbacks.socket_no_pipe"), 0);
+	abandoned_reads_give_pipes_back(kinds[_i], "cancel");
 }
 END_TEST
 
