@@ -15,7 +15,7 @@
 /* Reasons a read->write pair (or part of one) went through user memory.
  * X(enum suffix, JSON key, description) - the one list of reasons. */
 #define ZC_FALLBACK_LIST(X)                                                               \
-	X(TOO_SMALL, "too_small", "read smaller than ZCOPY_MIN_CHUNK")                    \
+	X(TOO_SMALL, "too_small", "smaller than ZCOPY_MIN_CHUNK, or a pipe write of at most PIPE_BUF") \
 	X(ALIGNMENT, "alignment", "buffer alignment does not match the file offset")      \
 	X(STACK, "stack_buffer", "buffer is on a stack")                                  \
 	X(BUFFER_KIND, "buffer_kind", "buffer is not private anonymous memory")           \
