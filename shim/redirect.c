@@ -909,6 +909,10 @@ static void write_cancelled(void *arg)
 {
 	(void)arg;
 	zc_write_abandon();
+	/* A pool pipe's fd in use by the splice out of it (P's read end): the
+	 * thread is gone, and a mover of that fd (close_range, a dup2 over
+	 * its number) would wait for the use to end forever. */
+	zc_ownfd_abandon();
 }
 
 /* poll and the plain write are cancellation points: a thread cancelled in

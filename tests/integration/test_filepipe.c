@@ -91,6 +91,22 @@ START_TEST(siglongjmp_out_of_writes_gives_back_zcopys_pipe)
 }
 END_TEST
 
+/* Another thread makes 16 writes into a full pipe and is cancelled in each
+ * while it waits.  Each write had taken its record's pipe P and was using
+ * P's read end for the splice: both go back as if the write had returned,
+ * so the reads after still go into zcopy's pipes, and the program's
+ * close_range over zcopy's descriptors after the last one returns (with
+ * the use kept by the gone thread, it waited for it forever). */
+START_TEST(cancelled_writes_give_back_zcopys_pipe)
+{
+	run("cancel", 0, NULL);
+	it_same_file("src", "none/piped");
+	ck_assert_msg(pipe_reads() > 64, "pool pipes kept by cancelled writes; stats: %s",
+		      it_stats_text("on"));
+	through_pipe(SIZE, 50);
+}
+END_TEST
+
 /* A write waiting before its first byte, into a full pipe, is restarted
  * after an SA_RESTART handler changed the buffer's first byte: the plain
  * write copies the changed byte, and so must zcopy's (the kernel would
@@ -375,6 +391,7 @@ int main(void)
 			    reads_larger_than_pipe_max_size_keep_the_mapping,
 			    another_process_truncates_between_read_and_write,
 			    siglongjmp_out_of_writes_gives_back_zcopys_pipe,
+			    cancelled_writes_give_back_zcopys_pipe,
 			    a_restarted_write_sends_what_the_handler_left,
 			    a_restart_whose_handler_leaves_the_buffer_alone,
 			    a_handler_without_sa_restart_fails_the_write_with_eintr,

@@ -46,6 +46,10 @@
  *   jump       chunks 4 to 19 are first written to a full pipe nobody reads,
  *              which a SIGALRM handler leaves by siglongjmp (an alarm that
  *              times a write out), then to stdout as usual
+ *   cancel     chunks 4 to 19 are first written to a full pipe nobody reads
+ *              by another thread, which this one cancels while it waits;
+ *              after chunk 19, close_range(100, ~0U, 0), as a program
+ *              closes every descriptor it does not know of
  *   kick_keep, kick_eintr, kick_jump, kick_twice
  *              chunks 4 to 11 go through a 256 KiB pipe of the program's
  *              own, full when the write starts; another thread waits until
@@ -373,6 +377,29 @@ static void timed_out_write(size_t n)
 	jumps++;
 }
 
+/* cancel: a thread's write of n bytes of buf into the full pipe, cancelled
+ * 20 ms after it started (it waits: the pipe takes none of them). */
+static void *full_writer(void *arg)
+{
+	ssize_t w = write(full, buf, *(size_t *)arg);
+	fprintf(stderr, "write into a full pipe returned %zd\n", w);
+	exit(1);
+}
+
+static int cancels;
+
+static void cancelled_write(size_t n)
+{
+	pthread_t t;
+	void *res = NULL;
+	if (pthread_create(&t, NULL, full_writer, &n) != 0)
+		zt_die("pthread_create");
+	zt_nap_us(20000);
+	if (pthread_cancel(t) != 0 || pthread_join(t, &res) != 0 || res != PTHREAD_CANCELED)
+		zt_die("cancel");
+	cancels++;
+}
+
 static void small_pipe(void)
 {
 	if (fcntl(1, F_SETPIPE_SZ, 16384) < 0)
@@ -446,6 +473,10 @@ static int between(int *in, const char *src, int i, size_t n)
 		spawn((char *const[]){ "truncate", "-s", size, (char *)src, NULL });
 	} else if (!strcmp(mode, "jump") && i >= 4 && i < 20) {
 		timed_out_write(n);
+	} else if (!strcmp(mode, "cancel") && i >= 4 && i < 20) {
+		cancelled_write(n);
+		if (i == 19 && close_range(100, ~0U, 0) != 0)
+			zt_die("close_range");
 	} else if (!strncmp(mode, "kick_", 5) && i >= 4 && i < 12) {
 		kicked_chunk(i, n);
 		return 0;
@@ -498,7 +529,7 @@ static void prepare(void)
 			zt_die("setrlimit");
 	} else if (!strcmp(mode, "nosplice")) {
 		no_splice_with_offset();
-	} else if (!strcmp(mode, "jump")) {
+	} else if (!strcmp(mode, "jump") || !strcmp(mode, "cancel")) {
 		full_pipe();
 	}
 }
@@ -548,6 +579,8 @@ int main(int argc, char **argv)
 	(void)shorts;
 	if (jumps)
 		fprintf(stderr, "jumps %d\n", jumps);
+	if (cancels)
+		fprintf(stderr, "cancelled writes %d\n", cancels);
 	fprintf(stderr, "copied %lld offset %lld\n", total, zt_pos(in));
 	return 0;
 }
