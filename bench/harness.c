@@ -5,8 +5,13 @@
  * file->file on ext4, file->file on reflink XFS, and cold-cache variants) it
  * runs the same copy loop plain (no preload), with the shim preloaded but
  * off (A), with the shim on (B), the ideal program (I) and the peers that
- * apply, interleaved A B I A B I ... after one verification run (outputs
- * hashed and compared with the source) and one warm-up run of each.  Then a
+ * apply, interleaved after one verification run (outputs hashed and
+ * compared with the source) and one warm-up run of each.  Each round starts
+ * one program later than the round before (A B I, B I A, I A B, ...): in a
+ * fixed order a program always runs right after the same other one and
+ * inherits what it leaves behind (dirty pages, a sibling core still busy);
+ * bench/overhead.c's fixed order put one variant 20% above the others where
+ * rotated rounds show them level.  Then a
  * chunk-size sweep finds the crossover that picks ZCOPY_MIN_CHUNK, and
  * report.c writes docs/benchmarks.md and the SVG chart.
  *
@@ -208,9 +213,9 @@ static void run_scen(struct bench *b, struct scen *s)
 		return;
 	for (int i = 0; i < s->nv && !stopping; i++) /* warm-up */
 		run_one(b, s, &s->v[i], 0, 0);
-	for (int r = 0; r < b->runs && !stopping; r++)
-		for (int i = 0; i < s->nv && !stopping; i++)
-			run_one(b, s, &s->v[i], 0, 1);
+	for (int r = 0; r < b->runs && !stopping; r++) /* rotated: see the top */
+		for (int k = 0; k < s->nv && !stopping; k++)
+			run_one(b, s, &s->v[(k + r) % s->nv], 0, 1);
 }
 
 static void quick_line(const struct bench *b, const struct scen *s)

@@ -342,7 +342,7 @@ int report_write(const struct bench *b, const char *md_path)
 		   "- CPU: %s, %ld online cores\n- Kernel: %s\n"
 		   "- Work directory file system: %s; ext4 scenarios: %s; XFS: %s\n"
 		   "- Files: %llu MiB of pseudo-random bytes; chunk %zu KiB for the scenarios\n"
-		   "- Runs: %d timed runs per program, interleaved (A B I peers, A B I peers, ...), "
+		   "- Runs: %d timed runs per program, interleaved, each round starting one program later than the one before (A B I, B I A, I A B, ...), "
 		   "after one verification run and one warm-up run of each\n"
 		   "- Started %s; the whole run took %.0f s; load average (1, 5, 15 min) %s at "
 		   "the start and %s at the end (%ld cores: above %ld means other work competed "
