@@ -43,6 +43,7 @@ size_t zc_min_chunk = ZC_DEFAULT_MIN_CHUNK;
 size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
+__thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
 __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 __thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
@@ -53,6 +54,11 @@ struct zc_detector zc_det_state;
 /* Whether this thread holds the lock: a signal handler that interrupts it
  * there and calls fork() must not wait for the lock in the fork handler. */
 static __thread int holding __attribute__((tls_model("initial-exec")));
+/* The cancellation state the lock was taken in: no cancellation point
+ * (a splice emptying a pipe, a pread, a condition wait) may end the thread
+ * while it holds the lock, also inside a window of the program's own state
+ * (engine.h, "Cancellation"). */
+static __thread int lock_cancel __attribute__((tls_model("initial-exec")));
 
 void zc_lock(void)
 {
@@ -70,14 +76,19 @@ void zc_lock(void)
 	 * could not have it served, its thread holding the lock. */
 	zc_sig_hold = 1;
 	__asm__ __volatile__("" ::: "memory");
+	int cancel;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
+	lock_cancel = cancel;
 }
 
 void zc_unlock(void)
 {
+	int ignored;
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
+	pthread_setcancelstate(lock_cancel, &ignored);
 	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 
@@ -627,6 +638,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 		return observe_small_read(fd, buf, n, pos);
 	if (n > ZC_MAX_RW)
 		return plain_read(fd, buf, n, pos); /* the kernel's own checks and cap */
+	pthread_testcancel(); /* a pending cancel acts here, as at read's start */
 	zc_enter();
 	uintptr_t b = (uintptr_t)buf;
 	int why = -1;
@@ -667,7 +679,11 @@ plain:
 		before_plain_read(b, n);
 	if (zc_mode == ZC_MODE_OBSERVE)
 		zc_flow_read(fd);
+	/* The program's own call (a socket's may wait): its cancellation
+	 * state, nothing of zcopy's held. */
+	int cancel = zc_cancel_window_open();
 	ssize_t r = plain_read(fd, buf, n, pos);
+	zc_cancel_window_close(cancel);
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);
 	zc_leave();
@@ -704,14 +720,19 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	}
 
 	/* A vector read of a file is the reads of its pieces at increasing
-	 * offsets; each piece goes through the engine as a pread would. */
+	 * offsets; each piece goes through the engine as a pread would.  The
+	 * plain call is one cancellation point, at its start: the pieces are
+	 * none. */
 	int saved = errno;
+	pthread_testcancel();
 	off_t off = pos ? *pos : REAL(lseek)(fd, 0, SEEK_CUR);
 	if (off < 0) {
 		errno = saved;
 		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
+	int cancel, ignored;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
 		off_t at = off + (off_t)total;
@@ -727,6 +748,7 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	}
 	if (!pos)
 		REAL(lseek)(fd, off + (off_t)total, SEEK_SET);
+	pthread_setcancelstate(cancel, &ignored);
 	errno = saved;
 	return (ssize_t)total;
 }

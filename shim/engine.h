@@ -50,17 +50,47 @@ extern __thread int zc_inside __attribute__((tls_model("initial-exec")));
 extern __thread int zc_pending_n __attribute__((tls_model("initial-exec")));
 /* Where on the stack this thread entered zcopy (see jump.c). */
 extern __thread uintptr_t zc_inside_sp __attribute__((tls_model("initial-exec")));
+/*
+ * Cancellation.  zcopy's own calls include cancellation points (pread,
+ * splice, close, poll, pthread_cond_timedwait): a pthread_cancel pending
+ * when one is reached unwound the thread from inside zcopy, holding the
+ * engine lock or a use of one of its fds, and every other thread then
+ * waited for it forever.  So, inside zcopy, cancellation is disabled
+ * (zc_enter saves the program's state, zc_leave puts it back), and only
+ * the calls that stand for the program's own call (which is a
+ * cancellation point) run with the program's state, in a window
+ * (zc_cancel_window) whose cleanup handler lets go of what the thread
+ * holds.  A cancel that is pending when a read or write starts acts there,
+ * before anything is done, as it does at the plain call's entry.
+ */
+extern __thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
 void zc_leave_slow(void);
 static inline __attribute__((always_inline)) void zc_enter(void)
 {
 	zc_inside_sp = (uintptr_t)__builtin_frame_address(0);
 	zc_inside = 1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &zc_cancel_old);
 }
 static inline void zc_leave(void)
 {
+	int ignored;
 	if (__builtin_expect(zc_pending_n != 0, 0))
 		zc_leave_slow();
 	zc_inside = 0;
+	pthread_setcancelstate(zc_cancel_old, &ignored);
+}
+/* The program's cancellation state for a call that stands for its own
+ * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
+static inline int zc_cancel_window_open(void)
+{
+	int old;
+	pthread_setcancelstate(zc_cancel_old, &old);
+	return old;
+}
+static inline void zc_cancel_window_close(int old)
+{
+	int ignored;
+	pthread_setcancelstate(old, &ignored);
 }
 /* A wrapper's fd event while this thread is inside zcopy (a signal
  * handler's close): queued for zc_leave().  Async-signal-safe. */
@@ -122,15 +152,19 @@ static inline void zc_leave_locked(int saved)
 struct zc_nest {
 	int inside;
 	int saved_errno;
+	int cancel;
 };
 static inline struct zc_nest zc_nest_enter(void)
 {
-	struct zc_nest n = { zc_inside, errno };
+	struct zc_nest n = { zc_inside, errno, 0 };
 	zc_inside = 1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &n.cancel);
 	return n;
 }
 static inline void zc_nest_leave(struct zc_nest n)
 {
+	int ignored;
+	pthread_setcancelstate(n.cancel, &ignored);
 	errno = n.saved_errno;
 	zc_inside = n.inside;
 }

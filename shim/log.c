@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -340,8 +341,20 @@ void zc_log_close(void)
 	errno = saved;
 }
 
+static void emit_line(const char *line, size_t n);
+
 /* One line, in one write, to the log file or stderr. */
 static void emit(const char *line, size_t n)
+{
+	int cancel, ignored;
+	/* A log line is no cancellation point of the program's (nor may a
+	 * thread end holding the log's descriptor). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	emit_line(line, n);
+	pthread_setcancelstate(cancel, &ignored);
+}
+
+static void emit_line(const char *line, size_t n)
 {
 	int once = -1, *slot = &log_fd;
 	if (!log_is_file) {

@@ -65,18 +65,26 @@ static void unmask(const sigset_t *old)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
+/* The cancellation state the mutex was taken in: a condition wait or a
+ * close while it is held is no cancellation point (a thread ended there
+ * would keep the mutex, and every other thread would wait for it). */
+static __thread int lock_cancel __attribute__((tls_model("initial-exec")));
+
 static void lock(sigset_t *old)
 {
-	int saved = errno;
+	int saved = errno, cancel;
 	mask_all(old);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&mu);
+	lock_cancel = cancel;
 	errno = saved;
 }
 
 static void unlock(const sigset_t *old)
 {
-	int saved = errno;
+	int saved = errno, ignored;
 	pthread_mutex_unlock(&mu);
+	pthread_setcancelstate(lock_cancel, &ignored);
 	unmask(old);
 	errno = saved;
 }

@@ -915,14 +915,19 @@ static void write_cancelled(void *arg)
 	zc_ownfd_abandon();
 }
 
-/* poll and the plain write are cancellation points: a thread cancelled in
- * them lets go of the write as if it had returned. */
+/* The transfer stands for the program's write, a cancellation point: it
+ * runs in the program's cancellation state (engine.h, "Cancellation"), and
+ * a thread cancelled in it (splice, poll, the plain write) lets go of the
+ * write as if it had returned. */
 static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt,
 				const struct carried *c)
 {
 	ssize_t r;
+	int cancel;
 	pthread_cleanup_push(write_cancelled, NULL);
+	cancel = zc_cancel_window_open();
 	r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
+	zc_cancel_window_close(cancel);
 	pthread_cleanup_pop(0);
 	return r;
 }
@@ -1254,6 +1259,7 @@ static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t
 	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
 		return unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
 	int saved = errno;
+	pthread_testcancel(); /* a pending cancel acts here, as at write's start */
 again:
 	zc_sig_write_begins();
 	zc_enter();

@@ -767,12 +767,15 @@ static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, i
 				size_t *got2, int *more)
 {
 	ssize_t got;
+	int cancel;
 	pthread_cleanup_push(read_cancelled, NULL);
+	cancel = zc_cancel_window_open(); /* the program's read, in its state */
 	got = take(fd, i, n);
 	*e = errno;
 	*got1 = got > 0 ? (size_t)got : 0;
 	if (got > 0 && *got1 < n && queued(fd))
 		*more = take_rest(fd, i, n, got1, j, got2);
+	zc_cancel_window_close(cancel);
 	pthread_cleanup_pop(0);
 	return got;
 }

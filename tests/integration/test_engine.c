@@ -379,6 +379,27 @@ START_TEST(copy_from_several_threads)
 }
 END_TEST
 
+/* 60 worker threads copy the file to /dev/null, to a drained pipe and to a
+ * pipe nobody reads, each cancelled 1 to 12 ms after it started, wherever
+ * it is; then the main thread copies the file to stdout (a file) and calls
+ * close_range over zcopy's descriptors.  zcopy's own calls include
+ * cancellation points: a worker ended in one while holding the engine lock
+ * or a use of a descriptor of zcopy's, and the next thread waited for it
+ * forever (the run hung in each of three tries). */
+START_TEST(workers_cancelled_anywhere_leave_zcopy_working)
+{
+	it_four(IT_ARGV(it_prog("cancel_copy"), "../src", "60"), NULL, NULL);
+	it_same_file("src", "none/stdout");
+	it_expect_passive("cancel_copy");
+	long long zc = it_stat("on", "cancel_copy", "bytes_zero_copy"),
+		  copied = it_stat("on", "cancel_copy", "bytes_copied");
+	ck_assert_msg(zc > 0 && zc * 100 >= (zc + copied) * 80,
+		      "below 80%% by transfer after the cancellations; stats: %s", it_stats_text("on"));
+	/* Only the main thread's copy goes to a file. */
+	it_expect_transfers("cancel_copy", "copy_file_range");
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -571,6 +592,7 @@ int main(void)
 	tcase_add_loop_test(tc, edge_calls_behave_as_without_zcopy, 1, 10);
 	it_add(tc, IT_TESTS(writev_of_many_phantoms_then_close_range, fill_small_tmpfs_enospc,
 				fork_between_read_and_write, copy_from_several_threads,
+				workers_cancelled_anywhere_leave_zcopy_working,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);
