@@ -738,8 +738,13 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 		off_t at = off + (off_t)total;
 		ssize_t r = zc_engine_read(fd, iov[i].iov_base, iov[i].iov_len, &at);
 		if (r < 0) {
-			if (total == 0)
+			if (total == 0) {
+				/* The program's state comes back on this way out too. */
+				int e = errno;
+				pthread_setcancelstate(cancel, &ignored);
+				errno = e;
 				return -1;
+			}
 			break;
 		}
 		total += (size_t)r;

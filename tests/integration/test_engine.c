@@ -400,6 +400,18 @@ START_TEST(workers_cancelled_anywhere_leave_zcopy_working)
 }
 END_TEST
 
+/* A readv of a file that fails on its first piece (EFAULT) returned with
+ * cancellation still disabled by zcopy: the thread's own cancel, and every
+ * later one, never acted (the worker ran on). */
+START_TEST(failed_readv_leaves_cancellation_as_it_was)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "readv", "../src"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("cancel_state");
+	it_expect_zero_copy("cancel_state", SIZE, 75);
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -593,6 +605,7 @@ int main(void)
 	it_add(tc, IT_TESTS(writev_of_many_phantoms_then_close_range, fill_small_tmpfs_enospc,
 				fork_between_read_and_write, copy_from_several_threads,
 				workers_cancelled_anywhere_leave_zcopy_working,
+				failed_readv_leaves_cancellation_as_it_was,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);

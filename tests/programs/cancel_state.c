@@ -1,0 +1,187 @@
+/*
+ * cancel_state - a thread's cancellation after reads and writes that end
+ * in unusual ways: the program's cancellation state must come back as it
+ * was, and the thread must end where and as it ends without zcopy.
+ *
+ *   readv SRC   a worker copies SRC to "out" (read and write), then makes
+ *               a readv whose first piece is read-only memory (EFAULT); it
+ *               prints its cancellation state, cancels itself and calls
+ *               pthread_testcancel(): the main thread prints whether the
+ *               worker ended there.
+ *   jump SRC    a worker copies SRC to a pipe that a second thread drains
+ *               for 8 MiB and then leaves full: the worker's write waits.
+ *               SIGUSR1, whose handler siglongjmps out of that write (the
+ *               classic timeout), ends the copy; the worker then uses
+ *               the stack the copy used and calls pthread_exit(42), which
+ *               unwinds its stack.
+ *   jumpsock SRC  the same with the worker reading a UNIX stream socket
+ *               that a second thread fills with 8 MiB of SRC and then
+ *               stops feeding, and writing to "out": the worker's read
+ *               waits when SIGUSR1 comes.
+ *
+ * usage: cancel_state readv|jump|jumpsock SRC
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/uio.h>
+
+#include "zt.h"
+
+#define FEED (8LL << 20)
+
+static char buf[ZT_CHUNK] __attribute__((aligned(4096)));
+static const char *src;
+static sigjmp_buf env;
+static int ends[2];
+static volatile int fed;
+
+/* The calling thread's cancellation state, read back unchanged. */
+static int cancel_state(void)
+{
+	int state, ignored;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	pthread_setcancelstate(state, &ignored);
+	return state;
+}
+
+static void *readv_worker(void *arg)
+{
+	(void)arg;
+	int in = zt_open_in(src), out = zt_open_out("out", 0);
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0)
+			break;
+		zt_put(out, buf, (size_t)n);
+	}
+	/* A readv that fails on its first piece. */
+	lseek(in, 0, SEEK_SET);
+	void *ro = mmap(NULL, ZT_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro == MAP_FAILED)
+		zt_die("mmap");
+	struct iovec bad[2] = { { ro, ZT_CHUNK }, { buf, ZT_PAGE } };
+	ssize_t r = readv(in, bad, 2);
+	int e = errno;
+	printf("readv %zd %s; cancellation %s\n", r, r < 0 ? zt_errname(e) : "-",
+	       cancel_state() == PTHREAD_CANCEL_ENABLE ? "enabled" : "disabled");
+	fflush(stdout);
+	pthread_cancel(pthread_self());
+	pthread_testcancel();
+	printf("the worker ran on past its cancel\n");
+	return NULL;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	siglongjmp(env, 1);
+}
+
+/* Reads FEED bytes of the pipe, then leaves it to fill up. */
+static void *drainer(void *arg)
+{
+	static char sink[65536];
+	(void)arg;
+	long long left = FEED;
+	while (left > 0) {
+		ssize_t n = read(ends[0], sink, sizeof sink);
+		if (n <= 0)
+			break;
+		left -= n;
+	}
+	fed = 1;
+	return NULL;
+}
+
+/* Writes FEED bytes of SRC into the socket, then stops (and keeps it open). */
+static void *feeder(void *arg)
+{
+	(void)arg;
+	int in = zt_open_in(src);
+	static char fbuf[ZT_CHUNK];
+	long long left = FEED;
+	while (left > 0) {
+		ssize_t n = read(in, fbuf, sizeof fbuf);
+		if (n <= 0) {
+			lseek(in, 0, SEEK_SET);
+			continue;
+		}
+		zt_put(ends[1], fbuf, (size_t)n);
+		left -= n;
+	}
+	fed = 1;
+	return NULL;
+}
+
+static volatile long long moved;
+
+/* Copies until SIGUSR1's handler jumps out of it (a function of its own:
+ * nothing of the jumping frame lives across the jump). */
+static __attribute__((noinline)) void copy_until_jump(int sock)
+{
+	int in = sock ? ends[0] : zt_open_in(src);
+	int out = sock ? zt_open_out("out", 0) : ends[1];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0)
+			zt_die("read");
+		if (n == 0) {
+			lseek(in, 0, SEEK_SET);
+			continue;
+		}
+		zt_put(out, buf, (size_t)n);
+		moved += n;
+	}
+}
+
+/* Stack below the jump's target, as a program's next calls use it. */
+static __attribute__((noinline)) void scrub(void)
+{
+	volatile char junk[65536];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)i;
+}
+
+static void *jump_worker(void *arg)
+{
+	if (sigsetjmp(env, 1) == 0)
+		copy_until_jump(arg != NULL);
+	/* How far it got depends on the timing: not printed. */
+	fprintf(stderr, "moved %lld\n", moved);
+	scrub();
+	pthread_exit((void *)42);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		zt_usage("cancel_state readv|jump|jumpsock SRC");
+	src = argv[2];
+	pthread_t t, helper;
+	void *res = NULL;
+	if (strcmp(argv[1], "readv") == 0) {
+		if (pthread_create(&t, NULL, readv_worker, NULL) != 0 || pthread_join(t, &res) != 0)
+			zt_die("worker");
+		printf("worker %s\n", res == PTHREAD_CANCELED ? "cancelled" : "returned");
+		return 0;
+	}
+	int sock = strcmp(argv[1], "jumpsock") == 0;
+	if (!sock && strcmp(argv[1], "jump") != 0)
+		zt_usage("cancel_state readv|jump|jumpsock SRC");
+	signal(SIGUSR1, on_usr1);
+	if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
+	    pthread_create(&helper, NULL, sock ? feeder : drainer, NULL) != 0 ||
+	    pthread_create(&t, NULL, jump_worker, sock ? (void *)1 : NULL) != 0)
+		zt_die("setup");
+	pthread_join(helper, NULL);
+	/* The worker is waiting in its write (read) by now. */
+	zt_nap_us(100000);
+	pthread_kill(t, SIGUSR1);
+	if (pthread_join(t, &res) != 0)
+		zt_die("join");
+	printf("worker exited with %ld\n", (long)(intptr_t)res);
+	return 0;
+}
