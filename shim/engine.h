@@ -92,6 +92,48 @@ static inline void zc_cancel_window_close(int old)
 	int ignored;
 	pthread_setcancelstate(old, &ignored);
 }
+/*
+ * zcopy's cleanup regions (the windows above, and the stdio replay, which
+ * holds the stream's lock) are pthread_cleanup_push/pop pairs: glibc puts a
+ * buffer on the thread's chain of cleanup handlers (in the region's frame)
+ * and the pop takes it off.  A signal handler that jumps out of a region
+ * (jump.c: a siglongjmp out of a waiting write) skips the pop: the chain
+ * kept naming a frame that was gone, and the thread's next cancellation or
+ * pthread_exit jumped into it.  So the regions are zc_cleanup_push/pop,
+ * which note the outermost region's buffer, and a jump that leaves it
+ * takes it off the chain with the inner ones, as their pops would have
+ * (zc_cleanup_jumped).  (Built with -fexceptions there is no chain: the
+ * unwinder finds the handlers in the frames, and a jump leaves nothing.)
+ */
+#ifndef __EXCEPTIONS
+extern __thread __pthread_unwind_buf_t *zc_cleanup_outer __attribute__((tls_model("initial-exec")));
+static inline int zc_cleanup_note(__pthread_unwind_buf_t *buf)
+{
+	if (zc_cleanup_outer)
+		return 0;
+	zc_cleanup_outer = buf;
+	return 1;
+}
+static inline void zc_cleanup_unnote(int outer)
+{
+	if (outer)
+		zc_cleanup_outer = NULL;
+}
+/* (__cancel_buf: the buffer pthread_cleanup_push declares, glibc's name.) */
+#define zc_cleanup_push(routine, arg)                                                    \
+	pthread_cleanup_push(routine, arg);                                               \
+	int zc_cleanup_outer_ = zc_cleanup_note(&__cancel_buf)
+#define zc_cleanup_pop(execute)                                                          \
+	zc_cleanup_unnote(zc_cleanup_outer_);                                             \
+	pthread_cleanup_pop(execute)
+#else
+#define zc_cleanup_push(routine, arg) pthread_cleanup_push(routine, arg)
+#define zc_cleanup_pop(execute) pthread_cleanup_pop(execute)
+#endif
+/* A jump to a frame whose stack pointer is target_sp: zcopy's cleanup
+ * regions it leaves come off the thread's chain. */
+void zc_cleanup_jumped(uintptr_t target_sp);
+
 /* A wrapper's fd event while this thread is inside zcopy (a signal
  * handler's close): queued for zc_leave().  Async-signal-safe. */
 void zc_defer_fd_closed(int fd);

@@ -924,11 +924,11 @@ static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt
 {
 	ssize_t r;
 	int cancel;
-	pthread_cleanup_push(write_cancelled, NULL);
+	zc_cleanup_push(write_cancelled, NULL);
 	cancel = zc_cancel_window_open();
 	r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
 	zc_cancel_window_close(cancel);
-	pthread_cleanup_pop(0);
+	zc_cleanup_pop(0);
 	return r;
 }
 

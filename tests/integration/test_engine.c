@@ -412,6 +412,29 @@ START_TEST(failed_readv_leaves_cancellation_as_it_was)
 }
 END_TEST
 
+/* A signal handler jumps out of a write waiting for a full pipe (a timeout
+ * by siglongjmp: write, or fwrite of a stream), or out of a socket read
+ * waiting for data; the thread then calls pthread_exit.  zcopy's cleanup
+ * handler of the write (read, stdio replay) stayed on the thread's chain
+ * after the jump, naming a frame that was gone: pthread_exit's unwinding
+ * jumped into it (SIGSEGV). */
+static const struct {
+	const char *mode, *key; /* the stat that shows the engine engaged */
+} jumps[] = {
+	{ "jump", "transfers.splice" },
+	{ "jumpstdio", "transfers.splice" },
+	{ "jumpsock", "phantom_reads" },
+};
+
+START_TEST(jump_out_of_a_waiting_call_then_pthread_exit)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), jumps[_i].mode, "../src"), NULL, NULL);
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", jumps[_i].key) > 0, "%s: no %s; stats: %s",
+		      jumps[_i].mode, jumps[_i].key, it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -609,6 +632,7 @@ int main(void)
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);
+	tcase_add_loop_test(tc, jump_out_of_a_waiting_call_then_pthread_exit, 0, IT_LEN(jumps));
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 3);
 	it_add(tc, IT_TESTS(ignored_sigbus_stays_ignored_across_exec,
 				every_way_to_set_sigbus_reads_back,

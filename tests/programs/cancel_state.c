@@ -14,12 +14,14 @@
  *               classic timeout), ends the copy; the worker then uses
  *               the stack the copy used and calls pthread_exit(42), which
  *               unwinds its stack.
+ *   jumpstdio SRC  the same as jump with fread and fwrite (a stream on
+ *               the pipe): the handler jumps out of fwrite.
  *   jumpsock SRC  the same with the worker reading a UNIX stream socket
  *               that a second thread fills with 8 MiB of SRC and then
  *               stops feeding, and writing to "out": the worker's read
  *               waits when SIGUSR1 comes.
  *
- * usage: cancel_state readv|jump|jumpsock SRC
+ * usage: cancel_state readv|jump|jumpstdio|jumpsock SRC
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -145,10 +147,35 @@ static __attribute__((noinline)) void scrub(void)
 		junk[i] = (char)i;
 }
 
+/* The same through stdio. */
+static __attribute__((noinline)) void fcopy_until_jump(void)
+{
+	FILE *in = fopen(src, "r"), *out = fdopen(ends[1], "w");
+	if (!in || !out)
+		zt_die("fopen");
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof buf, in);
+		if (n == 0) {
+			rewind(in);
+			continue;
+		}
+		if (fwrite(buf, 1, n, out) != n)
+			zt_die("fwrite");
+		moved += (long long)n;
+	}
+}
+
+static int mode; /* 0 jump, 1 jumpsock, 2 jumpstdio */
+
 static void *jump_worker(void *arg)
 {
-	if (sigsetjmp(env, 1) == 0)
-		copy_until_jump(arg != NULL);
+	(void)arg;
+	if (sigsetjmp(env, 1) == 0) {
+		if (mode == 2)
+			fcopy_until_jump();
+		else
+			copy_until_jump(mode == 1);
+	}
 	/* How far it got depends on the timing: not printed. */
 	fprintf(stderr, "moved %lld\n", moved);
 	scrub();
@@ -158,7 +185,7 @@ static void *jump_worker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3)
-		zt_usage("cancel_state readv|jump|jumpsock SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock SRC");
 	src = argv[2];
 	pthread_t t, helper;
 	void *res = NULL;
@@ -168,13 +195,15 @@ int main(int argc, char **argv)
 		printf("worker %s\n", res == PTHREAD_CANCELED ? "cancelled" : "returned");
 		return 0;
 	}
-	int sock = strcmp(argv[1], "jumpsock") == 0;
-	if (!sock && strcmp(argv[1], "jump") != 0)
-		zt_usage("cancel_state readv|jump|jumpsock SRC");
+	mode = strcmp(argv[1], "jump") == 0 ? 0 : strcmp(argv[1], "jumpsock") == 0 ? 1
+		: strcmp(argv[1], "jumpstdio") == 0 ? 2 : -1;
+	if (mode < 0)
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock SRC");
+	int sock = mode == 1;
 	signal(SIGUSR1, on_usr1);
 	if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
 	    pthread_create(&helper, NULL, sock ? feeder : drainer, NULL) != 0 ||
-	    pthread_create(&t, NULL, jump_worker, sock ? (void *)1 : NULL) != 0)
+	    pthread_create(&t, NULL, jump_worker, NULL) != 0)
 		zt_die("setup");
 	pthread_join(helper, NULL);
 	/* The worker is waiting in its write (read) by now. */
@@ -183,5 +212,11 @@ int main(int argc, char **argv)
 	if (pthread_join(t, &res) != 0)
 		zt_die("join");
 	printf("worker exited with %ld\n", (long)(intptr_t)res);
+	if (mode == 2) {
+		/* Room for what the stream still holds, written at exit. */
+		fcntl(ends[0], F_SETFL, O_NONBLOCK);
+		while (read(ends[0], buf, sizeof buf) > 0)
+			;
+	}
 	return 0;
 }
