@@ -134,6 +134,37 @@ static inline void zc_cleanup_unnote(int outer)
  * regions it leaves come off the thread's chain. */
 void zc_cleanup_jumped(uintptr_t target_sp);
 
+/*
+ * Cancellation kept off across several engine calls that are one call of
+ * the program's (zc_engine_readv's pieces: the plain readv has no
+ * cancellation point after its start).  The span puts the program's state
+ * back at its end; a signal handler that jumps out of it skips that end,
+ * and left the thread unable ever to be cancelled, so the jump puts it
+ * back (jump.c, zc_cancel_jumped).  Spans live in their callers' frames,
+ * linked innermost first.
+ */
+struct zc_cancel_span {
+	struct zc_cancel_span *prev;
+	int state; /* the program's */
+};
+extern __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
+static inline void zc_cancel_span_begin(struct zc_cancel_span *s)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &s->state);
+	s->prev = zc_cancel_spans;
+	zc_cancel_spans = s;
+}
+static inline void zc_cancel_span_end(struct zc_cancel_span *s)
+{
+	int ignored;
+	/* The state first: a jump in between puts it back once more. */
+	pthread_setcancelstate(s->state, &ignored);
+	zc_cancel_spans = s->prev;
+}
+/* A jump to a frame whose stack pointer is target_sp: the spans it leaves
+ * end, and the outermost one's state comes back. */
+void zc_cancel_jumped(uintptr_t target_sp);
+
 /* A wrapper's fd event while this thread is inside zcopy (a signal
  * handler's close): queued for zc_leave().  Async-signal-safe. */
 void zc_defer_fd_closed(int fd);

@@ -58,6 +58,20 @@ void zc_cleanup_jumped(uintptr_t sp)
 }
 #endif
 
+void zc_cancel_jumped(uintptr_t sp)
+{
+	struct zc_cancel_span *s = zc_cancel_spans;
+	if (likely(s == NULL) || sp <= (uintptr_t)s)
+		return;
+	int state = s->state, ignored;
+	while (s && sp > (uintptr_t)s) {
+		state = s->state;
+		s = s->prev;
+	}
+	zc_cancel_spans = s;
+	pthread_setcancelstate(state, &ignored);
+}
+
 /* One body for the four names, each with its own real function. */
 static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, int),
 					   struct __jmp_buf_tag *env, int val)
@@ -67,6 +81,7 @@ static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, 
 	if (unlikely(zc_inside) && sp > zc_inside_sp)
 		zc_engine_abandon();
 	zc_cleanup_jumped(sp); /* (the stdio replay's region is outside zc_inside) */
+	zc_cancel_jumped(sp);  /* (after zc_leave, which restores the span's "off") */
 	zc_sigmask_jump(env); /* the saved mask comes back (guard mode) */
 	real(env, val);
 	__builtin_unreachable();

@@ -417,13 +417,16 @@ END_TEST
  * waiting for data; the thread then calls pthread_exit.  zcopy's cleanup
  * handler of the write (read, stdio replay) stayed on the thread's chain
  * after the jump, naming a frame that was gone: pthread_exit's unwinding
- * jumped into it (SIGSEGV). */
+ * jumped into it (SIGSEGV).  And a timer's handler that jumps out of
+ * readv: the cancellation zcopy disables across its pieces stayed
+ * disabled. */
 static const struct {
 	const char *mode, *key; /* the stat that shows the engine engaged */
 } jumps[] = {
 	{ "jump", "transfers.splice" },
 	{ "jumpstdio", "transfers.splice" },
 	{ "jumpsock", "phantom_reads" },
+	{ "jumpreadv", "phantom_reads" },
 };
 
 START_TEST(jump_out_of_a_waiting_call_then_pthread_exit)

@@ -14,6 +14,12 @@
  *               classic timeout), ends the copy; the worker then uses
  *               the stack the copy used and calls pthread_exit(42), which
  *               unwinds its stack.
+ *   jumpreadv SRC  the main thread copies SRC to /dev/null with readv (8
+ *               pieces of 128 KiB) and a write per piece, under a 300 us
+ *               interval timer whose handler siglongjmps out of readv when
+ *               it lands inside one; after each such jump it reads its
+ *               cancellation state back, and stops at the first that is
+ *               not what it set (or after 40 jumps).
  *   jumpstdio SRC  the same as jump with fread and fwrite (a stream on
  *               the pipe): the handler jumps out of fwrite.
  *   jumpsock SRC  the same with the worker reading a UNIX stream socket
@@ -21,11 +27,12 @@
  *               stops feeding, and writing to "out": the worker's read
  *               waits when SIGUSR1 comes.
  *
- * usage: cancel_state readv|jump|jumpstdio|jumpsock SRC
+ * usage: cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include "zt.h"
@@ -74,6 +81,62 @@ static void *readv_worker(void *arg)
 	pthread_testcancel();
 	printf("the worker ran on past its cancel\n");
 	return NULL;
+}
+
+static char vbuf[8 * ZT_CHUNK] __attribute__((aligned(4096)));
+static volatile sig_atomic_t in_readv;
+
+static void on_alrm(int sig)
+{
+	(void)sig;
+	if (in_readv) {
+		in_readv = 0;
+		siglongjmp(env, 1);
+	}
+}
+
+/* One readv of 8 pieces and a write of each piece. */
+static __attribute__((noinline)) void readv_round(int in, int null)
+{
+	struct iovec v[8];
+	for (int i = 0; i < 8; i++)
+		v[i] = (struct iovec){ vbuf + i * ZT_CHUNK, ZT_CHUNK };
+	in_readv = 1;
+	ssize_t n = readv(in, v, 8);
+	in_readv = 0;
+	if (n < 0)
+		zt_die("readv");
+	if (n == 0)
+		lseek(in, 0, SEEK_SET);
+	for (ssize_t done = 0; done < n; done += ZT_CHUNK)
+		zt_put(null, vbuf + done, n - done < ZT_CHUNK ? (size_t)(n - done) : ZT_CHUNK);
+}
+
+static int jump_out_of_readv(void)
+{
+	static int in, null;
+	static volatile int jumps;
+	in = zt_open_in(src);
+	null = open("/dev/null", O_WRONLY);
+	signal(SIGALRM, on_alrm);
+	struct itimerval it = { { 0, 300 }, { 0, 300 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	/* A few seconds at most, wherever the jumps land. */
+	for (long round = 0; jumps < 40 && round < 20000; round++) {
+		if (sigsetjmp(env, 1) == 0) {
+			readv_round(in, null);
+			continue;
+		}
+		jumps++;
+		if (cancel_state() != PTHREAD_CANCEL_ENABLE)
+			break;
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("after jumps out of readv: cancellation %s\n",
+	       cancel_state() == PTHREAD_CANCEL_ENABLE ? "enabled" : "disabled");
+	fprintf(stderr, "jumps %d\n", jumps);
+	return 0;
 }
 
 static void on_usr1(int sig)
@@ -185,7 +248,7 @@ static void *jump_worker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC");
 	src = argv[2];
 	pthread_t t, helper;
 	void *res = NULL;
@@ -195,10 +258,12 @@ int main(int argc, char **argv)
 		printf("worker %s\n", res == PTHREAD_CANCELED ? "cancelled" : "returned");
 		return 0;
 	}
+	if (strcmp(argv[1], "jumpreadv") == 0)
+		return jump_out_of_readv();
 	mode = strcmp(argv[1], "jump") == 0 ? 0 : strcmp(argv[1], "jumpsock") == 0 ? 1
 		: strcmp(argv[1], "jumpstdio") == 0 ? 2 : -1;
 	if (mode < 0)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC");
 	int sock = mode == 1;
 	signal(SIGUSR1, on_usr1);
 	if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
