@@ -438,6 +438,23 @@ START_TEST(jump_out_of_a_waiting_call_then_pthread_exit)
 }
 END_TEST
 
+/* A worker copies a file to a UNIX stream socket whose reader stopped,
+ * and is cancelled while its write waits; then the main thread copies the
+ * file and calls close_range over zcopy's descriptors.  The write's
+ * transfer, sendfile, is no cancellation point of glibc's: the worker
+ * waited on for ever (still there 3 s after its cancel), where the plain
+ * write ends it. */
+START_TEST(write_waiting_on_a_socket_is_cancelled)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "cancelsock", "../src"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", "transfers.sendfile") > 0,
+		      "the writes to the socket never went by sendfile; stats: %s",
+		      it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -632,6 +649,7 @@ int main(void)
 				fork_between_read_and_write, copy_from_several_threads,
 				workers_cancelled_anywhere_leave_zcopy_working,
 				failed_readv_leaves_cancellation_as_it_was,
+				write_waiting_on_a_socket_is_cancelled,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);

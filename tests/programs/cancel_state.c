@@ -20,6 +20,11 @@
  *               it lands inside one; after each such jump it reads its
  *               cancellation state back, and stops at the first that is
  *               not what it set (or after 40 jumps).
+ *   cancelsock SRC  the same as jump with a UNIX stream socket in place of
+ *               the pipe, and pthread_cancel in place of the jump: the
+ *               main thread waits up to 3 s for the worker to end, then
+ *               copies SRC to "out" and calls close_range(100, ~0U, 0)
+ *               (what the worker held must have been given back).
  *   jumpstdio SRC  the same as jump with fread and fwrite (a stream on
  *               the pipe): the handler jumps out of fwrite.
  *   jumpsock SRC  the same with the worker reading a UNIX stream socket
@@ -27,7 +32,7 @@
  *               stops feeding, and writing to "out": the worker's read
  *               waits when SIGUSR1 comes.
  *
- * usage: cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC
+ * usage: cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -228,7 +233,7 @@ static __attribute__((noinline)) void fcopy_until_jump(void)
 	}
 }
 
-static int mode; /* 0 jump, 1 jumpsock, 2 jumpstdio */
+static int mode; /* 0 jump, 1 jumpsock, 2 jumpstdio, 3 cancelsock */
 
 static void *jump_worker(void *arg)
 {
@@ -248,7 +253,7 @@ static void *jump_worker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC");
 	src = argv[2];
 	pthread_t t, helper;
 	void *res = NULL;
@@ -261,18 +266,37 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "jumpreadv") == 0)
 		return jump_out_of_readv();
 	mode = strcmp(argv[1], "jump") == 0 ? 0 : strcmp(argv[1], "jumpsock") == 0 ? 1
-		: strcmp(argv[1], "jumpstdio") == 0 ? 2 : -1;
+		: strcmp(argv[1], "jumpstdio") == 0 ? 2 : strcmp(argv[1], "cancelsock") == 0 ? 3 : -1;
 	if (mode < 0)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC");
 	int sock = mode == 1;
 	signal(SIGUSR1, on_usr1);
-	if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
+	if ((mode == 1 || mode == 3 ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
 	    pthread_create(&helper, NULL, sock ? feeder : drainer, NULL) != 0 ||
 	    pthread_create(&t, NULL, jump_worker, NULL) != 0)
 		zt_die("setup");
 	pthread_join(helper, NULL);
 	/* The worker is waiting in its write (read) by now. */
 	zt_nap_us(100000);
+	if (mode == 3) {
+		/* Cancelled in its waiting write, as without zcopy; or not. */
+		struct timespec until;
+		pthread_cancel(t);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 3;
+		int r = pthread_timedjoin_np(t, &res, &until);
+		printf("worker %s\n", r != 0 ? "still waiting 3 s after its cancel"
+			: res == PTHREAD_CANCELED ? "cancelled" : "returned");
+		fflush(stdout);
+		if (r != 0)
+			return 0; /* (exit ends a worker still waiting) */
+		int in = zt_open_in(src), out = zt_open_out("out", 0);
+		zt_copy(in, out, buf, sizeof buf);
+		if (close_range(100, ~0U, 0) != 0)
+			zt_die("close_range");
+		printf("copied\n");
+		return 0;
+	}
 	pthread_kill(t, SIGUSR1);
 	if (pthread_join(t, &res) != 0)
 		zt_die("join");
