@@ -76,8 +76,13 @@ static inline void zc_leave(void)
 	int ignored;
 	if (__builtin_expect(zc_pending_n != 0, 0))
 		zc_leave_slow();
+	/* The program's state is read while the flag still keeps a signal
+	 * handler's calls out of zcopy: once it is clear, a handler's
+	 * zc_enter saves this thread's state, still "disabled", over it. */
+	int old = zc_cancel_old;
+	__asm__ __volatile__("" ::: "memory");
 	zc_inside = 0;
-	pthread_setcancelstate(zc_cancel_old, &ignored);
+	pthread_setcancelstate(old, &ignored);
 }
 /* The program's cancellation state for a call that stands for its own
  * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
