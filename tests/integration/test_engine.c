@@ -455,6 +455,20 @@ START_TEST(write_waiting_on_a_socket_is_cancelled)
 }
 END_TEST
 
+/* Workers copying to a file, each write a plain stretch and whole pages,
+ * cancelled wherever they are: the plain write to a file is whole once it
+ * started, so each file holds whole writes.  Under zcopy the cancel acted
+ * between the write's pieces (or cut its copy_file_range short): about a
+ * third of the rounds left a partial write. */
+START_TEST(cancelled_file_writer_leaves_whole_writes)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "cancelfile", "../src"), NULL, NULL);
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", "transfers.copy_file_range") > 0,
+		      "no write went by copy_file_range; stats: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -650,6 +664,7 @@ int main(void)
 				workers_cancelled_anywhere_leave_zcopy_working,
 				failed_readv_leaves_cancellation_as_it_was,
 				write_waiting_on_a_socket_is_cancelled,
+				cancelled_file_writer_leaves_whole_writes,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);

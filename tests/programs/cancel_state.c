@@ -25,6 +25,13 @@
  *               main thread waits up to 3 s for the worker to end, then
  *               copies SRC to "out" and calls close_range(100, ~0U, 0)
  *               (what the worker held must have been given back).
+ *   cancelfile SRC  40 rounds: a worker copies SRC to a file "tornN", each
+ *               write all but the first 100 bytes of a 128 KiB chunk (a
+ *               plain stretch, then whole pages), and is cancelled 0.2 to
+ *               3.2 ms after it started.  The kernel makes a write to a
+ *               regular file whole once it started, so each file holds a
+ *               whole number of writes: the program prints how many rounds
+ *               left one that does not.
  *   jumpstdio SRC  the same as jump with fread and fwrite (a stream on
  *               the pipe): the handler jumps out of fwrite.
  *   jumpsock SRC  the same with the worker reading a UNIX stream socket
@@ -32,7 +39,7 @@
  *               stops feeding, and writing to "out": the worker's read
  *               waits when SIGUSR1 comes.
  *
- * usage: cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC
+ * usage: cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock|cancelfile SRC
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -141,6 +148,56 @@ static int jump_out_of_readv(void)
 	printf("after jumps out of readv: cancellation %s\n",
 	       cancel_state() == PTHREAD_CANCEL_ENABLE ? "enabled" : "disabled");
 	fprintf(stderr, "jumps %d\n", jumps);
+	return 0;
+}
+
+#define TORN_W (ZT_CHUNK - 100)
+
+static void close_fd(void *fd)
+{
+	close((int)(intptr_t)fd);
+}
+
+static void *file_worker(void *arg)
+{
+	int in = zt_open_in(src), out = (int)(intptr_t)arg;
+	pthread_cleanup_push(close_fd, (void *)(intptr_t)in);
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < (ssize_t)sizeof buf) {
+			lseek(in, 0, SEEK_SET);
+			continue;
+		}
+		if (write(out, buf + 100, TORN_W) != TORN_W)
+			zt_die("write");
+	}
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+static int cancel_file_writers(void)
+{
+	unsigned seed = 4242;
+	int torn = 0;
+	for (int r = 0; r < 40; r++) {
+		char name[32];
+		snprintf(name, sizeof name, "torn%d", r);
+		int out = zt_open_out(name, 0);
+		pthread_t t;
+		if (pthread_create(&t, NULL, file_worker, (void *)(intptr_t)out) != 0)
+			zt_die("pthread_create");
+		seed = seed * 1103515245u + 12345u;
+		zt_nap_us(200 + (seed >> 8) % 3000);
+		if (pthread_cancel(t) != 0 || pthread_join(t, NULL) != 0)
+			zt_die("cancel");
+		struct stat st;
+		if (fstat(out, &st) != 0)
+			zt_die("fstat");
+		torn += st.st_size % TORN_W != 0;
+		close(out);
+		unlink(name);
+	}
+	printf("rounds that left a partial write: %d\n", torn);
 	return 0;
 }
 
@@ -253,7 +310,7 @@ static void *jump_worker(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc != 3)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock|cancelfile SRC");
 	src = argv[2];
 	pthread_t t, helper;
 	void *res = NULL;
@@ -265,10 +322,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "jumpreadv") == 0)
 		return jump_out_of_readv();
+	if (strcmp(argv[1], "cancelfile") == 0)
+		return cancel_file_writers();
 	mode = strcmp(argv[1], "jump") == 0 ? 0 : strcmp(argv[1], "jumpsock") == 0 ? 1
 		: strcmp(argv[1], "jumpstdio") == 0 ? 2 : strcmp(argv[1], "cancelsock") == 0 ? 3 : -1;
 	if (mode < 0)
-		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock SRC");
+		zt_usage("cancel_state readv|jump|jumpstdio|jumpsock|jumpreadv|cancelsock|cancelfile SRC");
 	int sock = mode == 1;
 	signal(SIGUSR1, on_usr1);
 	if ((mode == 1 || mode == 3 ? socketpair(AF_UNIX, SOCK_STREAM, 0, ends) : pipe(ends)) != 0 ||
