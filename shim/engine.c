@@ -86,10 +86,9 @@ void zc_lock(void)
 
 void zc_unlock(void)
 {
-	int ignored;
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
-	pthread_setcancelstate(lock_cancel, &ignored);
+	zc_cancel_restore(lock_cancel);
 	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 

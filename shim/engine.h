@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "cancel.h"
 #include "config.h"
 
 /* Set once the constructor ran: 0 = pass everything through. */
@@ -73,7 +74,6 @@ static inline __attribute__((always_inline)) void zc_enter(void)
 }
 static inline void zc_leave(void)
 {
-	int ignored;
 	if (__builtin_expect(zc_pending_n != 0, 0))
 		zc_leave_slow();
 	/* The program's state is read while the flag still keeps a signal
@@ -82,20 +82,17 @@ static inline void zc_leave(void)
 	int old = zc_cancel_old;
 	__asm__ __volatile__("" ::: "memory");
 	zc_inside = 0;
-	pthread_setcancelstate(old, &ignored);
+	zc_cancel_restore(old);
 }
 /* The program's cancellation state for a call that stands for its own
  * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
 static inline int zc_cancel_window_open(void)
 {
-	int old;
-	pthread_setcancelstate(zc_cancel_old, &old);
-	return old;
+	return zc_cancel_window(zc_cancel_old);
 }
 static inline void zc_cancel_window_close(int old)
 {
-	int ignored;
-	pthread_setcancelstate(old, &ignored);
+	zc_cancel_window_end(old);
 }
 /*
  * zcopy's cleanup regions (the windows above, and the stdio replay, which
@@ -161,9 +158,8 @@ static inline void zc_cancel_span_begin(struct zc_cancel_span *s)
 }
 static inline void zc_cancel_span_end(struct zc_cancel_span *s)
 {
-	int ignored;
 	/* The state first: a jump in between puts it back once more. */
-	pthread_setcancelstate(s->state, &ignored);
+	zc_cancel_restore(s->state);
 	zc_cancel_spans = s->prev;
 }
 /* A jump to a frame whose stack pointer is target_sp: the spans it leaves
@@ -241,8 +237,7 @@ static inline struct zc_nest zc_nest_enter(void)
 }
 static inline void zc_nest_leave(struct zc_nest n)
 {
-	int ignored;
-	pthread_setcancelstate(n.cancel, &ignored);
+	zc_cancel_restore(n.cancel);
 	errno = n.saved_errno;
 	zc_inside = n.inside;
 }

@@ -63,13 +63,13 @@ void zc_cancel_jumped(uintptr_t sp)
 	struct zc_cancel_span *s = zc_cancel_spans;
 	if (likely(s == NULL) || sp <= (uintptr_t)s)
 		return;
-	int state = s->state, ignored;
+	int state = s->state;
 	while (s && sp > (uintptr_t)s) {
 		state = s->state;
 		s = s->prev;
 	}
 	zc_cancel_spans = s;
-	pthread_setcancelstate(state, &ignored);
+	zc_cancel_restore(state);
 }
 
 /* One body for the four names, each with its own real function. */
