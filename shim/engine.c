@@ -44,6 +44,7 @@ size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
 __thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
+__thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
 __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 __thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
@@ -85,10 +86,9 @@ void zc_lock(void)
 
 void zc_unlock(void)
 {
-	int ignored;
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
-	pthread_setcancelstate(lock_cancel, &ignored);
+	zc_cancel_restore(lock_cancel);
 	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 
@@ -731,15 +731,20 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 		zc_guard_before_kernel_iov(iov, (size_t)cnt);
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
-	int cancel, ignored;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	struct zc_cancel_span span;
+	zc_cancel_span_begin(&span);
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
 		off_t at = off + (off_t)total;
 		ssize_t r = zc_engine_read(fd, iov[i].iov_base, iov[i].iov_len, &at);
 		if (r < 0) {
-			if (total == 0)
+			if (total == 0) {
+				/* The program's state comes back on this way out too. */
+				int e = errno;
+				zc_cancel_span_end(&span);
+				errno = e;
 				return -1;
+			}
 			break;
 		}
 		total += (size_t)r;
@@ -748,7 +753,7 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	}
 	if (!pos)
 		REAL(lseek)(fd, off + (off_t)total, SEEK_SET);
-	pthread_setcancelstate(cancel, &ignored);
+	zc_cancel_span_end(&span);
 	errno = saved;
 	return (ssize_t)total;
 }

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "cancel.h"
 #include "config.h"
 
 /* Set once the constructor ran: 0 = pass everything through. */
@@ -73,25 +74,98 @@ static inline __attribute__((always_inline)) void zc_enter(void)
 }
 static inline void zc_leave(void)
 {
-	int ignored;
 	if (__builtin_expect(zc_pending_n != 0, 0))
 		zc_leave_slow();
+	/* The program's state is read while the flag still keeps a signal
+	 * handler's calls out of zcopy: once it is clear, a handler's
+	 * zc_enter saves this thread's state, still "disabled", over it. */
+	int old = zc_cancel_old;
+	__asm__ __volatile__("" ::: "memory");
 	zc_inside = 0;
-	pthread_setcancelstate(zc_cancel_old, &ignored);
+	zc_cancel_restore(old);
 }
 /* The program's cancellation state for a call that stands for its own
  * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
 static inline int zc_cancel_window_open(void)
 {
-	int old;
-	pthread_setcancelstate(zc_cancel_old, &old);
-	return old;
+	return zc_cancel_window(zc_cancel_old);
 }
 static inline void zc_cancel_window_close(int old)
 {
-	int ignored;
-	pthread_setcancelstate(old, &ignored);
+	zc_cancel_window_end(old);
 }
+/*
+ * zcopy's cleanup regions (the windows above, and the stdio replay, which
+ * holds the stream's lock) are pthread_cleanup_push/pop pairs: glibc puts a
+ * buffer on the thread's chain of cleanup handlers (in the region's frame)
+ * and the pop takes it off.  A signal handler that jumps out of a region
+ * (jump.c: a siglongjmp out of a waiting write) skips the pop: the chain
+ * kept naming a frame that was gone, and the thread's next cancellation or
+ * pthread_exit jumped into it.  So the regions are zc_cleanup_push/pop,
+ * which note the outermost region's buffer, and a jump that leaves it
+ * takes it off the chain with the inner ones, as their pops would have
+ * (zc_cleanup_jumped).  (Built with -fexceptions there is no chain: the
+ * unwinder finds the handlers in the frames, and a jump leaves nothing.)
+ */
+#ifndef __EXCEPTIONS
+extern __thread __pthread_unwind_buf_t *zc_cleanup_outer __attribute__((tls_model("initial-exec")));
+static inline int zc_cleanup_note(__pthread_unwind_buf_t *buf)
+{
+	if (zc_cleanup_outer)
+		return 0;
+	zc_cleanup_outer = buf;
+	return 1;
+}
+static inline void zc_cleanup_unnote(int outer)
+{
+	if (outer)
+		zc_cleanup_outer = NULL;
+}
+/* (__cancel_buf: the buffer pthread_cleanup_push declares, glibc's name.) */
+#define zc_cleanup_push(routine, arg)                                                    \
+	pthread_cleanup_push(routine, arg);                                               \
+	int zc_cleanup_outer_ = zc_cleanup_note(&__cancel_buf)
+#define zc_cleanup_pop(execute)                                                          \
+	zc_cleanup_unnote(zc_cleanup_outer_);                                             \
+	pthread_cleanup_pop(execute)
+#else
+#define zc_cleanup_push(routine, arg) pthread_cleanup_push(routine, arg)
+#define zc_cleanup_pop(execute) pthread_cleanup_pop(execute)
+#endif
+/* A jump to a frame whose stack pointer is target_sp: zcopy's cleanup
+ * regions it leaves come off the thread's chain. */
+void zc_cleanup_jumped(uintptr_t target_sp);
+
+/*
+ * Cancellation kept off across several engine calls that are one call of
+ * the program's (zc_engine_readv's pieces: the plain readv has no
+ * cancellation point after its start).  The span puts the program's state
+ * back at its end; a signal handler that jumps out of it skips that end,
+ * and left the thread unable ever to be cancelled, so the jump puts it
+ * back (jump.c, zc_cancel_jumped).  Spans live in their callers' frames,
+ * linked innermost first.
+ */
+struct zc_cancel_span {
+	struct zc_cancel_span *prev;
+	int state; /* the program's */
+};
+extern __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
+static inline void zc_cancel_span_begin(struct zc_cancel_span *s)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &s->state);
+	s->prev = zc_cancel_spans;
+	zc_cancel_spans = s;
+}
+static inline void zc_cancel_span_end(struct zc_cancel_span *s)
+{
+	/* The state first: a jump in between puts it back once more. */
+	zc_cancel_restore(s->state);
+	zc_cancel_spans = s->prev;
+}
+/* A jump to a frame whose stack pointer is target_sp: the spans it leaves
+ * end, and the outermost one's state comes back. */
+void zc_cancel_jumped(uintptr_t target_sp);
+
 /* A wrapper's fd event while this thread is inside zcopy (a signal
  * handler's close): queued for zc_leave().  Async-signal-safe. */
 void zc_defer_fd_closed(int fd);
@@ -163,8 +237,7 @@ static inline struct zc_nest zc_nest_enter(void)
 }
 static inline void zc_nest_leave(struct zc_nest n)
 {
-	int ignored;
-	pthread_setcancelstate(n.cancel, &ignored);
+	zc_cancel_restore(n.cancel);
 	errno = n.saved_errno;
 	zc_inside = n.inside;
 }

@@ -13,6 +13,7 @@
  * (setjmp and longjmp both inside the handler) leaves zcopy alone: on
  * x86-64 the target stack pointer tells the two apart.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 
@@ -21,28 +22,66 @@
 #include "signals.h"
 #include "wrap.h"
 
-/* Does a jump to env leave the frames of zcopy's current work? */
-static int leaves_zcopy(struct __jmp_buf_tag *env)
+/* The stack pointer a jump to env restores; where it cannot be read, the
+ * top of the address space (the jump is taken to leave every frame). */
+static uintptr_t target_sp(struct __jmp_buf_tag *env)
 {
 #if defined(__x86_64__)
 	/* glibc keeps the stack pointer in slot 6, mangled with the thread's
 	 * pointer guard (%fs:0x30): rotate right by 17, then xor. */
 	uintptr_t sp = (uintptr_t)env->__jmpbuf[6], guard;
 	__asm__("mov %%fs:0x30, %0" : "=r"(guard));
-	sp = ((sp >> 17) | (sp << (64 - 17))) ^ guard;
-	return sp > zc_inside_sp;
+	return ((sp >> 17) | (sp << (64 - 17))) ^ guard;
 #else
 	(void)env;
-	return 1;
+	return UINTPTR_MAX;
 #endif
+}
+
+#ifndef __EXCEPTIONS
+__thread __pthread_unwind_buf_t *zc_cleanup_outer __attribute__((tls_model("initial-exec")));
+
+void zc_cleanup_jumped(uintptr_t sp)
+{
+	/* The buffer lives in its region's frame: a target above it leaves
+	 * the region.  What its pop would do: the chain goes back to what it
+	 * was before the push (the program's own handlers, if any). */
+	if (unlikely(zc_cleanup_outer != NULL) && sp > (uintptr_t)zc_cleanup_outer) {
+		__pthread_unregister_cancel(zc_cleanup_outer);
+		zc_cleanup_outer = NULL;
+	}
+}
+#else
+void zc_cleanup_jumped(uintptr_t sp)
+{
+	(void)sp;
+}
+#endif
+
+void zc_cancel_jumped(uintptr_t sp)
+{
+	struct zc_cancel_span *s = zc_cancel_spans;
+	if (likely(s == NULL) || sp <= (uintptr_t)s)
+		return;
+	int state = s->state;
+	while (s && sp > (uintptr_t)s) {
+		state = s->state;
+		s = s->prev;
+	}
+	zc_cancel_spans = s;
+	zc_cancel_restore(state);
 }
 
 /* One body for the four names, each with its own real function. */
 static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, int),
 					   struct __jmp_buf_tag *env, int val)
 {
-	if (unlikely(zc_inside) && leaves_zcopy(env))
+	uintptr_t sp = target_sp(env);
+	/* Does the jump leave the frames of zcopy's current work? */
+	if (unlikely(zc_inside) && sp > zc_inside_sp)
 		zc_engine_abandon();
+	zc_cleanup_jumped(sp); /* (the stdio replay's region is outside zc_inside) */
+	zc_cancel_jumped(sp);  /* (after zc_leave, which restores the span's "off") */
 	zc_sigmask_jump(env); /* the saved mask comes back (guard mode) */
 	real(env, val);
 	__builtin_unreachable();

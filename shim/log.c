@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "ownfd.h"
 #include "real.h"
@@ -346,12 +347,12 @@ static void emit_line(const char *line, size_t n);
 /* One line, in one write, to the log file or stderr. */
 static void emit(const char *line, size_t n)
 {
-	int cancel, ignored;
+	int cancel;
 	/* A log line is no cancellation point of the program's (nor may a
 	 * thread end holding the log's descriptor). */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	emit_line(line, n);
-	pthread_setcancelstate(cancel, &ignored);
+	zc_cancel_restore(cancel);
 }
 
 static void emit_line(const char *line, size_t n)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "optcache.h"
 #include "real.h"
 
@@ -82,9 +83,9 @@ static void lock(sigset_t *old)
 
 static void unlock(const sigset_t *old)
 {
-	int saved = errno, ignored;
+	int saved = errno;
 	pthread_mutex_unlock(&mu);
-	pthread_setcancelstate(lock_cancel, &ignored);
+	zc_cancel_restore(lock_cancel);
 	unmask(old);
 	errno = saved;
 }

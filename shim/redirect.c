@@ -918,17 +918,31 @@ static void write_cancelled(void *arg)
 /* The transfer stands for the program's write, a cancellation point: it
  * runs in the program's cancellation state (engine.h, "Cancellation"), and
  * a thread cancelled in it (splice, poll, the plain write) lets go of the
- * write as if it had returned. */
+ * write as if it had returned.  Except into a regular file or a block
+ * device: the kernel makes the plain write whole once it started (no
+ * signal stops it, and it never waits for a reader), so a cancel that
+ * comes meanwhile acts after it; a window there let the cancel act between
+ * the pieces (or inside a copy_file_range, which a signal cuts short), and
+ * the file kept part of the write.  A cancel pending at the start acted
+ * before (writev_call). */
+static ssize_t emit_in_state(struct wctx *w, const struct iovec *iov, int cnt,
+			     const struct carried *c)
+{
+	int window = w->o.kind != ZC_K_FILE && w->o.kind != ZC_K_BLOCK;
+	int cancel = window ? zc_cancel_window_open() : 0;
+	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
+	if (window)
+		zc_cancel_window_close(cancel);
+	return r;
+}
+
 static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt,
 				const struct carried *c)
 {
 	ssize_t r;
-	int cancel;
-	pthread_cleanup_push(write_cancelled, NULL);
-	cancel = zc_cancel_window_open();
-	r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
-	zc_cancel_window_close(cancel);
-	pthread_cleanup_pop(0);
+	zc_cleanup_push(write_cancelled, NULL);
+	r = emit_in_state(w, iov, cnt, c);
+	zc_cleanup_pop(0);
 	return r;
 }
 

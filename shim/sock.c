@@ -768,7 +768,7 @@ static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, i
 {
 	ssize_t got;
 	int cancel;
-	pthread_cleanup_push(read_cancelled, NULL);
+	zc_cleanup_push(read_cancelled, NULL);
 	cancel = zc_cancel_window_open(); /* the program's read, in its state */
 	got = take(fd, i, n);
 	*e = errno;
@@ -776,7 +776,7 @@ static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, i
 	if (got > 0 && *got1 < n && queued(fd))
 		*more = take_rest(fd, i, n, got1, j, got2);
 	zc_cancel_window_close(cancel);
-	pthread_cleanup_pop(0);
+	zc_cleanup_pop(0);
 	return got;
 }
 

@@ -116,9 +116,9 @@ static size_t replay_locked(FILE *fp, void *rbuf, const void *wbuf, size_t total
 {
 	size_t r;
 	flockfile(fp);
-	pthread_cleanup_push(unlock_file, fp);
+	zc_cleanup_push(unlock_file, fp);
 	r = writing ? zc_stdio_fwrite(wbuf, total, fp) : zc_stdio_fread(rbuf, total, fp);
-	pthread_cleanup_pop(1);
+	zc_cleanup_pop(1);
 	return r;
 }
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -83,6 +84,27 @@ static int is_refusal(int e)
 	       e == EBADF || e == ESPIPE || e == ETXTBSY || e == EOVERFLOW;
 }
 
+/*
+ * sendfile waits in the kernel (a full socket, a stopped tty) but is no
+ * cancellation point of glibc's, where the write it stands for is one: a
+ * thread cancelled while it waited there waited on for ever.  So it is
+ * made as glibc makes its own cancellation points (the write's transfer
+ * runs in the program's cancellation state, engine.h): asynchronous
+ * cancellation for the call's duration, so that a cancel pending at its
+ * start, or arriving while it waits, ends the thread there, through the
+ * write's cleanup handler.  Disabled cancellation stays disabled.
+ */
+static ssize_t sendfile_cancellable(int out, int in, off_t *in_off, size_t len)
+{
+	int type, ignored;
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	ssize_t r = REAL(sendfile)(out, in, in_off, len);
+	int e = errno;
+	pthread_setcanceltype(type, &ignored);
+	errno = e;
+	return r;
+}
+
 /* One call of primitive t; returns what the syscall returned.  Pipes are
  * always written without waiting (the caller waits in poll, see below). */
 static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *in_off, size_t len,
@@ -100,7 +122,7 @@ static ssize_t prim(enum zc_transfer t, int out, off_t *out_pos, int in, off_t *
 		return REAL(splice)(in, in_off, out, NULL, len, first ? 0 : SPLICE_F_NONBLOCK);
 	case ZC_T_SENDFILE:
 	default:
-		return REAL(sendfile)(out, in, in_off, len);
+		return sendfile_cancellable(out, in, in_off, len);
 	}
 }
 

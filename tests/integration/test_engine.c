@@ -400,6 +400,91 @@ START_TEST(workers_cancelled_anywhere_leave_zcopy_working)
 }
 END_TEST
 
+/* A readv of a file that fails on its first piece (EFAULT) returned with
+ * cancellation still disabled by zcopy: the thread's own cancel, and every
+ * later one, never acted (the worker ran on). */
+START_TEST(failed_readv_leaves_cancellation_as_it_was)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "readv", "../src"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("cancel_state");
+	it_expect_zero_copy("cancel_state", SIZE, 75);
+}
+END_TEST
+
+/* A signal handler jumps out of a write waiting for a full pipe (a timeout
+ * by siglongjmp: write, or fwrite of a stream), or out of a socket read
+ * waiting for data; the thread then calls pthread_exit.  zcopy's cleanup
+ * handler of the write (read, stdio replay) stayed on the thread's chain
+ * after the jump, naming a frame that was gone: pthread_exit's unwinding
+ * jumped into it (SIGSEGV).  And a timer's handler that jumps out of
+ * readv: the cancellation zcopy disables across its pieces stayed
+ * disabled. */
+static const struct {
+	const char *mode, *key; /* the stat that shows the engine engaged */
+} jumps[] = {
+	{ "jump", "transfers.splice" },
+	{ "jumpstdio", "transfers.splice" },
+	{ "jumpsock", "phantom_reads" },
+	{ "jumpreadv", "phantom_reads" },
+};
+
+START_TEST(jump_out_of_a_waiting_call_then_pthread_exit)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), jumps[_i].mode, "../src"), NULL, NULL);
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", jumps[_i].key) > 0, "%s: no %s; stats: %s",
+		      jumps[_i].mode, jumps[_i].key, it_stats_text("on"));
+}
+END_TEST
+
+/* A worker copies a file to a UNIX stream socket whose reader stopped,
+ * and is cancelled while its write waits; then the main thread copies the
+ * file and calls close_range over zcopy's descriptors.  The write's
+ * transfer, sendfile, is no cancellation point of glibc's: the worker
+ * waited on for ever (still there 3 s after its cancel), where the plain
+ * write ends it. */
+START_TEST(write_waiting_on_a_socket_is_cancelled)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "cancelsock", "../src"), NULL, OUT1);
+	it_same_file("src", "none/out");
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", "transfers.sendfile") > 0,
+		      "the writes to the socket never went by sendfile; stats: %s",
+		      it_stats_text("on"));
+}
+END_TEST
+
+/* Workers copying to a file, each write a plain stretch and whole pages,
+ * cancelled wherever they are: the plain write to a file is whole once it
+ * started, so each file holds whole writes.  Under zcopy the cancel acted
+ * between the write's pieces (or cut its copy_file_range short): about a
+ * third of the rounds left a partial write. */
+START_TEST(cancelled_file_writer_leaves_whole_writes)
+{
+	it_four(IT_ARGV(it_prog("cancel_state"), "cancelfile", "../src"), NULL, NULL);
+	it_expect_passive("cancel_state");
+	ck_assert_msg(it_stat("on", "cancel_state", "transfers.copy_file_range") > 0,
+		      "no write went by copy_file_range; stats: %s", it_stats_text("on"));
+}
+END_TEST
+
+/* The same with workers that use asynchronous cancellation.  zcopy's way
+ * out enabled cancellation again with the cancel pending, which acts at
+ * once, and glibc then leaves the thread's result unset: pthread_join saw
+ * NULL, not PTHREAD_CANCELED (round 0 of each run).  And a window of the
+ * program's state let the cancel act at any instruction of zcopy's own
+ * code (half way through counting a use of a pool pipe's fd): the main
+ * thread's close_range then waited for ever (one run in three). */
+START_TEST(async_workers_cancelled_anywhere_end_cancelled)
+{
+	it_four(IT_ARGV(it_prog("cancel_copy"), "../src", "30", "async"), NULL, NULL);
+	it_same_file("src", "none/stdout");
+	it_expect_passive("cancel_copy");
+	it_expect_zero_copy("cancel_copy", SIZE, 50);
+}
+END_TEST
+
 START_TEST(source_fd_reused_between_read_and_write)
 {
 	it_make_file("other", 8 * MiB, 5);
@@ -593,9 +678,14 @@ int main(void)
 	it_add(tc, IT_TESTS(writev_of_many_phantoms_then_close_range, fill_small_tmpfs_enospc,
 				fork_between_read_and_write, copy_from_several_threads,
 				workers_cancelled_anywhere_leave_zcopy_working,
+				failed_readv_leaves_cancellation_as_it_was,
+				write_waiting_on_a_socket_is_cancelled,
+				cancelled_file_writer_leaves_whole_writes,
+				async_workers_cancelled_anywhere_end_cancelled,
 				source_fd_reused_between_read_and_write,
 				free_realloc_and_reuse_the_buffer, madvise_dontneed_gives_zeros));
 	tcase_add_loop_test(tc, destination_closed_inside_libc, 0, 5);
+	tcase_add_loop_test(tc, jump_out_of_a_waiting_call_then_pthread_exit, 0, IT_LEN(jumps));
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 3);
 	it_add(tc, IT_TESTS(ignored_sigbus_stays_ignored_across_exec,
 				every_way_to_set_sigbus_reads_back,

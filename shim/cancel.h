@@ -1,0 +1,59 @@
+/*
+ * cancel.h - putting the program's cancellation state back.
+ *
+ * zcopy keeps cancellation disabled over its own work (engine.h,
+ * "Cancellation") and puts the program's state back on the way out.
+ * Enabling it while the program's type is asynchronous and a cancel is
+ * pending acts at once, and glibc then leaves the thread's result unset:
+ * pthread_join saw NULL where the plain program's thread, cancelled by the
+ * signal, gives PTHREAD_CANCELED.  So the state is enabled under the
+ * deferred type and the asynchronous type set back afterwards, which acts
+ * as glibc's own asynchronous cancellation does.
+ *
+ * A window of the program's state inside zcopy (engine.h) is opened under
+ * the deferred type whatever the program's: there a cancel acts only at
+ * the cancellation points zcopy's cleanup handlers cover.  Asynchronous
+ * cancellation acted at any instruction of zcopy's own code there (half
+ * way through counting a use of one of its descriptors, say), and the
+ * next thread to close one waited for ever.  The program's type comes
+ * back when the window ends.  Nothing here touches errno;
+ * async-signal-safe.
+ */
+#ifndef ZC_CANCEL_H
+#define ZC_CANCEL_H
+
+#include <pthread.h>
+
+static inline void zc_cancel_restore(int state)
+{
+	int ignored, type;
+	if (state != PTHREAD_CANCEL_ENABLE) {
+		pthread_setcancelstate(state, &ignored);
+		return;
+	}
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &ignored);
+	if (type != PTHREAD_CANCEL_DEFERRED)
+		pthread_setcanceltype(type, &ignored);
+}
+
+/* Opens a window with the program's state; returns what to give
+ * zc_cancel_window_end. */
+static inline int zc_cancel_window(int state)
+{
+	int old, type;
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
+	pthread_setcancelstate(state, &old);
+	return old | (type == PTHREAD_CANCEL_ASYNCHRONOUS ? 2 : 0);
+}
+
+static inline void zc_cancel_window_end(int w)
+{
+	int ignored;
+	/* The state under the deferred type, then the type (see above). */
+	pthread_setcancelstate(w & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE, &ignored);
+	if (w & 2)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &ignored);
+}
+
+#endif
