@@ -61,30 +61,37 @@ static void armed(struct gen *g, int late)
 		src = (int)fz_below(&g->r, 4), buf = gen_pick_buf(g);
 		len = big_chunks[fz_below(&g->r, 2)], pos = fz_below(&g->r, 8) * PAGE;
 	}
-	/* An fwrite's bytes start page-aligned (as the buffer starts; a large
-	 * malloc block is a page + 16): glibc's page goes first, and the
-	 * direct part after it would start inside a page of the buffer,
-	 * which zcopy's guards write in a pipe page of its own; cut short by
-	 * a signal or a leaving reader, the count then differs by design
-	 * (README, "Partial counts"; limits/peer_quits_during_fwrite_partial_page). */
+	/* An fwrite's bytes start page-aligned, as the buffer starts (a large
+	 * malloc block is a page + 16). */
 	if (stdio)
 		boff = g->w.buf_kind[buf] == BK_PAGE16 ? PAGE - 16 : 0;
 	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
 	for (int i = 0; i < steps && !g->gone[sock]; i++) {
-		EMIT(g, OP_READ, src, buf, boff, len, 0);
+		/* (Drawn before the read is emitted: the same stream as ever.) */
 		int arming = i == steps - 1 || (i >= 2 && P(g, 25));
 		long act = arming ? fz_below(&g->r, ACT__COUNT) : -1;
-		if (stdio && act == ACT_PEER) {
-			/* An fwrite the leaving reader cuts short starts with
-			 * glibc's buffer empty: with bytes pending, its direct
-			 * part starts inside a page (glibc's page takes the
-			 * rest of it), and the count differs by design (README,
-			 * "Partial counts"; the regular write of a buffer that
-			 * starts inside a page shows it the same way). */
-			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
-		} else if (stdio && P(g, 50)) {
-			gen_stdio_text(g, fp);
+		int cut = stdio && act == ACT_PEER;
+		/*
+		 * An fwrite the leaving reader cuts short starts at a page
+		 * boundary of memory and file, and with glibc's buffer empty:
+		 * else its direct part starts inside a page (glibc's page
+		 * takes the rest of one: of the buffer, or after pending
+		 * bytes, of the file), which zcopy writes in a pipe page of
+		 * its own, and the count differs by design (README, "Partial
+		 * counts"; limits/peer_quits_during_fwrite_*).  A buffer made
+		 * anew: the script may have made this one a malloc block
+		 * since, wherever the heap put it.
+		 */
+		long bo = cut ? 0 : boff;
+		if (cut) {
+			static const int kinds[] = { BK_ALIGNED, BK_STATIC, BK_MMAP };
+			EMIT(g, OP_ALLOC, buf, kinds[fz_below(&g->r, 3)], len, 0, 0);
 		}
+		EMIT(g, OP_READ, src, buf, bo, len, 0);
+		if (cut)
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+		else if (stdio && P(g, 50))
+			gen_stdio_text(g, fp);
 		if (arming) {
 			long x = 0, y = 0, z = 0;
 			long flags = sock ? ARM_SOCK : 0;
@@ -126,7 +133,7 @@ static void armed(struct gen *g, int late)
 		}
 		long q = fz_below(&g->r, 10);
 		if (stdio)
-			EMIT(g, OP_FWRITE, fp, buf, boff, -1, 0);
+			EMIT(g, OP_FWRITE, fp, buf, bo, -1, 0);
 		else if (q < 7)
 			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
 		else if (q < 9 || !sock)
