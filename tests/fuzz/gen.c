@@ -412,6 +412,12 @@ void gen_stdio_loop(struct gen *g, int src, int fp, int steps)
 			gen_stdio_text(g, fp);
 		if (P(g, 10))
 			meddle(g, src, dst, buf, boff, len, pos);
+		/* Text leaves bytes in glibc's buffer until a flush: glibc's
+		 * page after them ends inside the chunk.  With the buffer
+		 * empty, it is the chunk's first page, whole (zcopy sends it
+		 * with the blocks after it as one write of two). */
+		if (P(g, 25))
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
 		long wl = P(g, 90) ? -1 : fz_below(&g->r, len + 1);
 		/* The reader stopped while the chunk sits in the pipe or socket,
 		 * then the source changes (see gen_chain). */
