@@ -363,11 +363,12 @@ void gen_stdio_text(struct gen *g, int fp)
 /*
  * A copy loop from a file into the FILE on the pipe or the socket: read or
  * fread large chunks, fwrite each, with a few bytes of text between them
- * (so that glibc's buffer is partly full when a large fwrite comes: its
- * page that fills the buffer and the whole blocks after it are zcopy's
- * "write of two"), fflush at random points, the buffering mode set before
- * the stream's first use, the program's meddling, and a reader that stops
- * while the source changes.
+ * (so that glibc's buffer is partly full when a large fwrite comes: the
+ * page glibc writes first ends inside the chunk), fflush at random points
+ * (after one, that page is the chunk's first, whole: zcopy sends it to a
+ * pipe with the whole blocks after it as one write of two), the buffering
+ * mode set before the stream's first use, the program's meddling, and a
+ * reader that stops while the source changes.
  */
 void gen_stdio_loop(struct gen *g, int src, int fp, int steps)
 {
@@ -412,10 +413,7 @@ void gen_stdio_loop(struct gen *g, int src, int fp, int steps)
 			gen_stdio_text(g, fp);
 		if (P(g, 10))
 			meddle(g, src, dst, buf, boff, len, pos);
-		/* Text leaves bytes in glibc's buffer until a flush: glibc's
-		 * page after them ends inside the chunk.  With the buffer
-		 * empty, it is the chunk's first page, whole (zcopy sends it
-		 * with the blocks after it as one write of two). */
+		/* (Text leaves bytes in glibc's buffer until a flush.) */
 		if (P(g, 25))
 			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
 		long wl = P(g, 90) ? -1 : fz_below(&g->r, len + 1);
