@@ -80,12 +80,15 @@ static void armed(struct gen *g, int late)
 		 * its own, and the count differs by design (README, "Partial
 		 * counts"; limits/peer_quits_during_fwrite_*).  A buffer made
 		 * anew: the script may have made this one a malloc block
-		 * since, wherever the heap put it.
+		 * since, wherever the heap put it; and the source at a page
+		 * again: a read cut short by the end of the buffer or of the
+		 * file leaves it inside one.
 		 */
 		long bo = cut ? 0 : boff;
 		if (cut) {
 			static const int kinds[] = { BK_ALIGNED, BK_STATIC, BK_MMAP };
 			EMIT(g, OP_ALLOC, buf, kinds[fz_below(&g->r, 3)], len, 0, 0);
+			EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
 		}
 		EMIT(g, OP_READ, src, buf, bo, len, 0);
 		if (cut)
