@@ -172,6 +172,12 @@ static void *helper_main(void *arg)
 	case ACT_PWRITE: {
 		size_t n = a[3] <= 0 ? 1 : a[3] > 65536 ? 65536 : (size_t)a[3];
 		fz_fill(pattern, n, (uint64_t)H.idx);
+		/* After the op, the file changes as by an op of the script:
+		 * once the readers took what was written (fz_readers_drain).
+		 * The generator's aim past what may be in flight is for the
+		 * armed stream; a dup2 may have put another at the number. */
+		if (!blocked)
+			fz_readers_drain();
 		r = pwrite(fdn(y), pattern, n, x < 0 ? 0 : x);
 		break;
 	}
