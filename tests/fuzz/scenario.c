@@ -105,6 +105,13 @@ static void armed(struct gen *g, int late)
 				y = P(g, 50) ? src : dst;
 				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
 							 : other_fd(g, y);
+				/* Not the other stream onto this one (--stdio-pipe): the
+				 * FILE on it would write there from then on, and a
+				 * later armed op, holding the stream of its flags,
+				 * would see its fwrite block or not as that other
+				 * reader keeps up (seeds 380, 1624). */
+				if (stdio && y == dst && (x == FD_PIPE || x == FD_SOCK))
+					x = FD_NULL;
 				break;
 			case ACT_REOPEN:
 				y = P(g, 70) ? src : dst;
