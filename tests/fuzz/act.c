@@ -75,6 +75,7 @@ static struct {
 	pthread_t th;
 	int live;
 	pid_t tid;         /* main's */
+	int procfd;        /* main's /proc/self/task/TID/syscall (far up), or <= 0 */
 	int done;          /* main's op returned */
 	volatile unsigned *usr1; /* main's SIGUSR1 count */
 	long r;
@@ -84,7 +85,32 @@ static struct {
 static int reader_of(const long *a) { return (a[4] & ARM_SOCK) ? 1 : 0; }
 static int fdn(long slot) { return slot >= 0 && slot < NFDS ? fzw.fd[slot] : -1; }
 
-static int blocked_in_write(pid_t tid)
+/*
+ * Opened by the arm op, in main, and kept far from the script's numbers:
+ * an open in the helper while main's op runs would take the lowest free
+ * number, which may be the very one the op uses (a FILE's or a slot's fd
+ * the script closed), so that the op would write to or seek this file, at
+ * a moment that depends on timing.
+ */
+static void proc_open(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)syscall(SYS_gettid));
+	int e = errno, fd = open(path, O_RDONLY | O_CLOEXEC);
+	H.procfd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, fzw.highfd - 48);
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+}
+
+static void proc_close(void)
+{
+	if (H.procfd > 0)
+		close(H.procfd);
+	H.procfd = -1;
+}
+
+static int blocked_in_write(void)
 {
 	/* The poll family too: zcopy waits for a full destination in poll, a
 	 * part of main's write as much as the splice around it. */
@@ -92,13 +118,9 @@ static int blocked_in_write(pid_t tid)
 				    SYS_sendto, SYS_sendmsg, SYS_sendfile, SYS_splice,
 				    SYS_copy_file_range, SYS_vmsplice, SYS_poll, SYS_ppoll,
 				    SYS_select, SYS_pselect6 };
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t k = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	char buf[128];
+	/* A read at offset 0 shows the call anew. */
+	ssize_t k = H.procfd > 0 ? pread(H.procfd, buf, sizeof buf - 1, 0) : -1;
 	if (k <= 0)
 		return 0;
 	buf[k] = 0;
@@ -121,7 +143,7 @@ static void *helper_main(void *arg)
 	int rd = reader_of(a), blocked = 0;
 	/* Up to 3 s: a stopped reader's watchdog lets it go after 2. */
 	for (int k = 0; k < 30000 && !__atomic_load_n(&H.done, __ATOMIC_ACQUIRE); k++) {
-		if ((blocked = blocked_in_write(H.tid)))
+		if ((blocked = blocked_in_write()))
 			break;
 		usleep(100);
 	}
@@ -150,6 +172,12 @@ static void *helper_main(void *arg)
 	case ACT_PWRITE: {
 		size_t n = a[3] <= 0 ? 1 : a[3] > 65536 ? 65536 : (size_t)a[3];
 		fz_fill(pattern, n, (uint64_t)H.idx);
+		/* After the op, the file changes as by an op of the script:
+		 * once the readers took what was written (fz_readers_drain).
+		 * The generator's aim past what may be in flight is for the
+		 * armed stream; a dup2 may have put another at the number. */
+		if (!blocked)
+			fz_readers_drain();
 		r = pwrite(fdn(y), pattern, n, x < 0 ? 0 : x);
 		break;
 	}
@@ -187,6 +215,7 @@ int fz_helper_arm(const long a[5])
 		return -1;
 	}
 	memcpy(H.a, a, sizeof H.a);
+	proc_open();
 	H.pending = 1;
 	return 0;
 }
@@ -201,8 +230,10 @@ void fz_helper_start(int idx)
 	H.usr1 = &sigcount[2];
 	__atomic_store_n(&H.done, 0, __ATOMIC_RELEASE);
 	H.live = pthread_create(&H.th, NULL, helper_main, NULL) == 0;
-	if (!H.live)
+	if (!H.live) {
+		proc_close();
 		fz_reader_cont(reader_of(H.a));
+	}
 }
 
 void fz_helper_join(char *line, size_t cap)
@@ -213,6 +244,7 @@ void fz_helper_join(char *line, size_t cap)
 	__atomic_store_n(&H.done, 1, __ATOMIC_RELEASE);
 	pthread_join(H.th, NULL);
 	H.live = 0;
+	proc_close();
 	fz_stream_restore(reader_of(H.a));
 	snprintf(line, cap, "%ld %ld %ld %ld %ld = %ld e%d", H.a[0], H.a[1], H.a[2], H.a[3], H.a[4],
 		 H.r, H.e);
@@ -223,6 +255,7 @@ void fz_helper_disarm(void)
 	if (!H.pending)
 		return;
 	H.pending = 0;
+	proc_close();
 	fz_stream_restore(reader_of(H.a));
 	fz_reader_cont(reader_of(H.a));
 }

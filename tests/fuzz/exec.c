@@ -120,7 +120,7 @@ static char *range(long slot, long off, long len, size_t *n)
 }
 
 static int fdn(long slot) { return slot >= 0 && slot < NFDS ? fzw.fd[slot] : -1; }
-static FILE *fpn(long slot) { return slot >= 0 && slot < NFPS ? fzw.fp[slot] : NULL; }
+static FILE *fpn(long slot) { return slot >= 0 && slot < NFPS_ALL ? fzw.fp[slot] : NULL; }
 
 static long offset_of(int fd)
 {
@@ -152,6 +152,21 @@ static int is_regular(int fd)
  * reading on it writes them. */
 static int fp_pending(FILE *fp) { return fp && __fpending(fp) > 0; }
 
+/* Do the writes of FILE slot i reach a regular file?  Those of the FILEs
+ * on files do; those of the pipe's and the socket's (--stdio-pipe) only
+ * once the script put a file at their number. */
+static int fp_to_file(long i)
+{
+	FILE *fp = fpn(i);
+	if (!fp)
+		return 0;
+	if (i < NFPS)
+		return 1;
+	int e = errno, fd = fileno(fp);
+	errno = e;
+	return is_regular(fd);
+}
+
 /*
  * Does op o change the contents or size of a regular file?  Before such an
  * op every pipe and socket reader gets everything written to it so far
@@ -178,14 +193,17 @@ static int changes_file(const struct fz_op *o)
 	case OP_OPEN:
 		return open_flags[(unsigned long)a[2] % 4] & O_TRUNC;
 	case OP_FWRITE: /* may write through at once */
-		return fpn(a[0]) != NULL;
+	case OP_FPUTS:
+		return fp_to_file(a[0]);
 	case OP_FREAD:
 	case OP_FSEEK:
 	case OP_FTELL:
 	case OP_FFLUSH:
 	case OP_UNGETC:
 	case OP_SETVBUF:
-		return fp_pending(fpn(a[0]));
+		/* (Not for a pipe's FILE: waiting for its reader there would
+		 * undo an armed op's full pipe.) */
+		return fp_pending(fpn(a[0])) && fp_to_file(a[0]);
 	default:
 		return 0;
 	}
@@ -234,6 +252,7 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 {
 	const long *a = o->a;
 	long r = 0, off = -1;
+	int fe = 0; /* errno when a stdio op left the stream's error indicator set */
 	uint64_t sum = 0;
 	int fd = fdn(a[0]);
 	FILE *fp = fpn(a[0]);
@@ -318,10 +337,33 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 		if (o->op == OP_FREAD)
 			c->last = r;
 		r = r * 4 + (ferror(fp) ? 2 : 0) + (feof(fp) ? 1 : 0);
+		fe = ferror(fp) ? errno : 0;
 		clearerr(fp);
 		off = ftell_of(fp);
 		sum = fz_sum(p, n);
 		break;
+	case OP_FPUTS: {
+		/* Text between the chunks of a copy loop: glibc's buffer is
+		 * partly full when the next large fwrite comes, or (line
+		 * buffered) flushes at a newline. */
+		char text[8193];
+		size_t len = a[1] <= 0 ? 1 : a[1] > 8192 ? 8192 : (size_t)a[1];
+		for (size_t i = 0; i < len; i++)
+			text[i] = (char)('a' + ((size_t)idx + i) % 26);
+		if ((a[2] & 4) && len > 2)
+			text[len / 2] = '\n';
+		if (a[2] & 2)
+			text[len - 1] = '\n';
+		text[len] = 0;
+		if (!fp) {
+			r = -2;
+			break;
+		}
+		r = (a[2] & 1) ? fprintf(fp, "%s", text) : fputs(text, fp);
+		fe = ferror(fp) ? errno : 0;
+		clearerr(fp);
+		break;
+	}
 	case OP_FSEEK:
 		r = fp ? fseek(fp, a[1], (int)((unsigned long)a[2] % 3)) : -2;
 		off = ftell_of(fp);
@@ -529,7 +571,7 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	default:
 		break;
 	}
-	int e = r < 0 ? errno : 0;
+	int e = r < 0 ? errno : fe;
 	char helper[160] = "", sg[48] = "";
 	if (c->ctx == CTX_MAIN)
 		fz_helper_join(helper, sizeof helper);
@@ -594,6 +636,19 @@ static void finish(struct ctxst *c)
 	for (int i = 0; i < 2; i++)
 		fz_reader_cont(i);
 	flush_log(c);
+	/* The pipe's and the socket's FILEs (--stdio-pipe) last, their
+	 * readers going on: fclose writes what they hold (EPIPE, and SIGPIPE,
+	 * once the reader quit). */
+	for (int i = NFPS; i < NFPS_ALL; i++) {
+		if (!fzw.fp[i])
+			continue;
+		if (fp_pending(fzw.fp[i]) && fp_to_file(i))
+			fz_readers_drain();
+		errno = 0;
+		int r = fclose(fzw.fp[i]);
+		lg(c, "end fclose %d = %d e%d\n", i, r, r ? errno : 0);
+		flush_log(c);
+	}
 	fz_close_all_but(-1, -1); /* the readers see EOF */
 	for (int i = 0; i < 3; i++) {
 		char line[200];

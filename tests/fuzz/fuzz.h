@@ -60,7 +60,9 @@
 	X(UNGETC, "ungetc")   /* fp byte (-1: fgetc, then that byte) */                \
 	X(SETVBUF, "setvbuf") /* fp mode (0 full, 1 line, 2 none) */                 \
 	X(LREOPEN, "lreopen") /* fd file how: file at fd's number by libc alone       \
-				 (0 freopen of an fdopen, 1 fclose of an fdopen + open) */
+				 (0 freopen of an fdopen, 1 fclose of an fdopen + open) */ \
+	X(FPUTS, "fputs")     /* fp len how: len bytes of text (how bit 0: fprintf,  \
+				 bit 1: ends with a newline, bit 2: a newline inside) */
 
 #define FZ_ENUM(e, s) OP_##e,
 enum fz_opcode { FZ_OPS(FZ_ENUM) OP__COUNT };
@@ -87,7 +89,10 @@ struct fz_script {
 #define NFILES 6      /* f0..f3 main, f4..f5 the thread's */
 #define NFDS 13       /* fd slots, see below */
 #define NBUFS 8       /* b0..b5 main, b6..b7 the thread's */
-#define NFPS 2        /* FILE slots */
+#define NFPS 2        /* FILE slots on files (every world) */
+/* With --stdio-pipe, two more: FILEs opened by fdopen(.., "w") on the pipe
+ * slot's and the stream socket slot's fds (NULL otherwise). */
+enum { FP_PIPE = NFPS, FP_SOCK = NFPS + 1, NFPS_ALL = NFPS + 2 };
 #define STATIC_BUF (1u << 20)
 
 /* fd slots 0..5 are the files' fds, then: */
@@ -178,7 +183,7 @@ struct fz_world {
 	const struct fz_setup *w;
 	int fd[NFDS];          /* fd number of each slot (kept after close) */
 	struct fz_buf b[NBUFS];
-	FILE *fp[NFPS];
+	FILE *fp[NFPS_ALL];
 	char path[NFILES][FZ_PATH];
 	char dir[FZ_PATH - 64];
 	int highfd;            /* RLIMIT_NOFILE - 16: where zcopy keeps its own fd */
@@ -246,6 +251,9 @@ extern int fz_fd_reuse;
 extern int fz_verbose; /* --verbose: what the helper saw, on stderr */
 /* --sock-src: copy loops also read from the socket source (slot 12). */
 extern int fz_sock_src;
+/* --stdio-pipe: the world has FILEs on the pipe and the stream socket
+ * (FP_PIPE, FP_SOCK), and copy loops fwrite into them. */
+extern int fz_stdio_pipe;
 /* What is left in the socket source, read without waiting: "bytes hash". */
 void fz_ssrc_rest(char *line, size_t cap);
 /* Hash and length of file i's bytes; the file is removed. */

@@ -5,7 +5,8 @@
 # on the first difference, printing the shrunk script.
 #   make test-fuzz          the fixed seed list plus every saved regression
 #                           script (tests/fuzz/regress/*.script), then a few
-#                           seeds with --fd-reuse, then a few with --sock-src
+#                           seeds with --fd-reuse, then a few with --sock-src,
+#                           then a few with --stdio-pipe
 #   make fuzz SEEDS=N       N seeds from FUZZ_START (default 1000) on
 #   tests/fuzz/run.sh A-B   any range, straight from the shell
 # FUZZ_JOBS runs that many seeds at once; FUZZ_NOPS is the script length;
@@ -30,6 +31,9 @@ FUZZ_TEST_SEEDS ?= 1-200
 FUZZ_REUSE_SEEDS ?= 1-40
 # And these with --sock-src (a stream socket as the source; a few seconds).
 FUZZ_SOCK_SEEDS ?= 1-30
+# And these with --stdio-pipe (fwrite into FILEs on the pipe and the socket;
+# a few seconds).
+FUZZ_STDIO_SEEDS ?= 1-30
 FUZZ_START      ?= 1000
 SEEDS           ?= 500
 FUZZ_REGRESS    := $(wildcard tests/fuzz/regress/*.script)
@@ -55,6 +59,8 @@ test-fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 		--fd-reuse $(FUZZ_REUSE_SEEDS)
 	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --avoid socket-wait \
 		--sock-src $(FUZZ_SOCK_SEEDS)
+	@FUZZ_SHRINK_SECONDS=20 $(FUZZ_RUN) --minimise 1 --require-engaged --avoid socket-wait \
+		--stdio-pipe $(FUZZ_STDIO_SEEDS)
 
 fuzz: $(LIB) $(TOOL) $(FUZZ_BIN)
 	@$(FUZZ_RUN) --minimise 5 --require-engaged $(if $(FUZZ_AVOID),--avoid $(FUZZ_AVOID)) \

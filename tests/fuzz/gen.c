@@ -326,6 +326,122 @@ void gen_chain(struct gen *g, int src, int dst, int steps)
 	}
 }
 
+/* ---- --stdio-pipe: fwrite into a pipe or a socket ----------------------------- */
+
+int gen_stdio_dest(struct gen *g)
+{
+	int sock = P(g, 35);
+	if (g->gone[sock])
+		sock = !sock;
+	return g->gone[sock] ? -1 : sock ? FP_SOCK : FP_PIPE;
+}
+
+/* A request of 16 KiB .. 1 MiB, as cat-like programs and stdio copy loops
+ * make them. */
+static long stdio_chunk(struct gen *g)
+{
+	static const long sizes[] = { 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 65536 };
+	long p = fz_below(&g->r, 100);
+	if (p < 70)
+		return sizes[fz_below(&g->r, 8)];
+	if (p < 90)
+		return (4 + fz_below(&g->r, 253)) * PAGE;
+	return 16384 + fz_below(&g->r, (1 << 20) - 16384 + 1);
+}
+
+void gen_stdio_text(struct gen *g, int fp)
+{
+	/* Mostly a line or two; sometimes most of glibc's 4 KiB buffer, or
+	 * more than it holds. */
+	long p = fz_below(&g->r, 100);
+	long n = p < 60 ? 1 + fz_below(&g->r, 80)
+		 : p < 90 ? 1 + fz_below(&g->r, 4095)
+			  : 4096 + fz_below(&g->r, 4096);
+	EMIT(g, OP_FPUTS, fp, n, fz_below(&g->r, 8), 0, 0);
+}
+
+/*
+ * A copy loop from a file into the FILE on the pipe or the socket: read or
+ * fread large chunks, fwrite each, with a few bytes of text between them
+ * (so that glibc's buffer is partly full when a large fwrite comes: the
+ * page glibc writes first ends inside the chunk), fflush at random points
+ * (after one, that page is the chunk's first, whole: zcopy sends it to a
+ * pipe with the whole blocks after it as one write of two), the buffering
+ * mode set before the stream's first use, the program's meddling, and a
+ * reader that stops while the source changes.
+ */
+void gen_stdio_loop(struct gen *g, int src, int fp, int steps)
+{
+	int dst = fp == FP_SOCK ? FD_SOCK : FD_PIPE;
+	/* One loop in three freads from a FILE on a file (the same file as
+	 * the fd slot of its number: slots 0..3 are f0..f3). */
+	int sfp = P(g, 33) ? (int)fz_below(&g->r, NFPS) : -1;
+	if (sfp >= 0)
+		src = g->w.fp_file[sfp];
+	if (!g->fp_used[fp - NFPS]) {
+		g->fp_used[fp - NFPS] = 1;
+		if (P(g, 60)) /* before the first use, as setvbuf wants */
+			EMIT(g, OP_SETVBUF, fp, fz_below(&g->r, 3), 0, 0, 0);
+	}
+	int buf = gen_pick_buf(g), fresh = P(g, 10);
+	long boff = P(g, 80) ? 0 : gen_buf_off(g), len = stdio_chunk(g), pos;
+	/* Mostly from a file with bytes to read (as the world starts: the
+	 * script may have changed it since), and chunks it has room for. */
+	int file = src < 4 ? src : src == FD_SPARE ? 0 : -1;
+	for (int k = 0; k < 4 && sfp < 0 && file >= 0 && g->w.file_size[file] < 65536 && P(g, 85); k++)
+		src = file = (int)fz_below(&g->r, 4);
+	long size = file >= 0 ? (long)g->w.file_size[file] : 1L << 20;
+	while (len > 16384 && len * 4 > size && P(g, 80))
+		len /= 2;
+	if (size > len && P(g, 85))
+		pos = fz_below(&g->r, (size - len) / PAGE + 1) * PAGE;
+	else
+		pos = P(g, 80) ? fz_below(&g->r, 128) * PAGE : fz_below(&g->r, 1 << 20);
+	int text = P(g, 50) ? 50 : 10; /* how often text comes between chunks */
+	if (sfp >= 0)
+		EMIT(g, OP_FSEEK, sfp, pos, SEEK_SET, 0, 0);
+	else
+		EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+	for (int i = 0; i < steps; i++) {
+		if (fresh)
+			EMIT(g, OP_ALLOC, buf, BK_PAGE16, boff + len, 0, 0);
+		if (sfp >= 0)
+			EMIT(g, OP_FREAD, sfp, buf, boff, len, 0);
+		else
+			EMIT(g, OP_READ, src, buf, boff, len, P(g, 5));
+		if (P(g, text))
+			gen_stdio_text(g, fp);
+		if (P(g, 10))
+			meddle(g, src, dst, buf, boff, len, pos);
+		/* (Text leaves bytes in glibc's buffer until a flush.) */
+		if (P(g, 25))
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+		long wl = P(g, 90) ? -1 : fz_below(&g->r, len + 1);
+		/* The reader stopped while the chunk sits in the pipe or socket,
+		 * then the source changes (see gen_chain). */
+		int stall = len <= 65536 && P(g, 6);
+		if (stall)
+			EMIT(g, OP_STOP, dst == FD_PIPE ? 0 : 1, 0, 0, 0, 0);
+		EMIT(g, OP_FWRITE, fp, buf, boff, wl, 0);
+		if (stall) {
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+			long at = pos + fz_below(&g->r, len + 1);
+			if (P(g, 50))
+				EMIT(g, OP_PWRITE, src, gen_pick_buf(g), 0, 1 + fz_below(&g->r, 2 * PAGE), at);
+			else
+				EMIT(g, OP_FTRUNC, src, at, 0, 0, 0);
+			EMIT(g, OP_CONT, dst == FD_PIPE ? 0 : 1, 0, 0, 0, 0);
+		}
+		if (P(g, 20))
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+		if (P(g, 4))
+			meddle(g, src, dst, buf, boff, len, pos);
+		pos += len;
+	}
+	if (P(g, 40))
+		EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+}
+
 /* One operation of any kind, arguments anywhere (mostly sensible). */
 static void single(struct gen *g)
 {
@@ -411,7 +527,8 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 			EMIT(&g, OP_JOIN, 0, 0, 0, 0, 0);
 			g.thread_live = 0;
 		}
-		if (scenarios && !g.thread_live && fz_below(&g.r2, 100) < 8) {
+		/* (Twice as often with --stdio-pipe: its armed fwrites.) */
+		if (scenarios && !g.thread_live && fz_below(&g.r2, 100) < (fz_stdio_pipe ? 16 : 8)) {
 			uint64_t saved = g.r;
 			g.r = g.r2;
 			gen_scenario(&g, nops);
@@ -420,8 +537,11 @@ void fz_generate(uint64_t seed, int nops, struct fz_script *s)
 		}
 		long p = fz_below(&g.r, 100);
 		if (p < 55) {
-			int src = gen_main_file_fd(&g);
-			if (fz_fd_reuse && !g.thread_live)
+			int src = gen_main_file_fd(&g), fp;
+			/* (Drawn only with the flag: other seeds keep their scripts.) */
+			if (fz_stdio_pipe && P(&g, 50) && (fp = gen_stdio_dest(&g)) >= 0)
+				gen_stdio_loop(&g, src, fp, 3 + (int)fz_below(&g.r, 10));
+			else if (fz_fd_reuse && !g.thread_live)
 				gen_reuse_loop(&g, src, gen_main_dest_fd(&g, src),
 					       4 + (int)fz_below(&g.r, 12));
 			else
@@ -504,7 +624,7 @@ int fz_avoid(struct fz_script *s, const char *list)
 		    (o->op == OP_PWRITE || o->op == OP_FTRUNC || o->op == OP_WRITE ||
 		     o->op == OP_WRITEV || o->op == OP_MMAPW || o->op == OP_FWRITE))
 			o->op = OP_SUM, o->a[0] = o->a[1];
-		if ((mask & 16) && (o->op == OP_FWRITE || o->op == OP_FFLUSH))
+		if ((mask & 16) && (o->op == OP_FWRITE || o->op == OP_FFLUSH || o->op == OP_FPUTS))
 			o->op = OP_FTELL;
 		if ((mask & 32) && (o->op == OP_STOP || o->op == OP_CONT))
 			o->op = OP_FTELL;

@@ -21,6 +21,7 @@ struct gen {
 	struct fz_setup w; /* the seed's world, for sizes that make writes block */
 	int gone[2];   /* the pipe's, the socket's reader quit */
 	int no_spawn;  /* no second thread from here on (see gen_scenario) */
+	int fp_used[2]; /* the pipe's, the socket's FILE was written (--stdio-pipe) */
 };
 
 #define P(g, pct) (fz_below(&(g)->r, 100) < (pct))
@@ -36,6 +37,12 @@ int gen_main_dest_fd(struct gen *g, int src);
 void gen_chain(struct gen *g, int src, int dst, int steps);
 /* gen_chain with fd numbers reused between every read and write (--fd-reuse). */
 void gen_reuse_loop(struct gen *g, int src, int dst, int steps);
+/* --stdio-pipe: the FILE a copy loop writes into (FP_PIPE or FP_SOCK; -1
+ * when both readers quit); small text into it; a copy loop from src (a
+ * file's fd, or one time in three the FILE slot on a file) into it. */
+int gen_stdio_dest(struct gen *g);
+void gen_stdio_text(struct gen *g, int fp);
+void gen_stdio_loop(struct gen *g, int src, int fp, int steps);
 /* One scenario of scenario.c, drawn from g->r (the caller swaps in r2). */
 void gen_scenario(struct gen *g, int nops);
 

@@ -11,10 +11,14 @@
  *                                                 written from them are in flight
  *   fuzz ... --sock-src                           generate copy loops that also
  *                                                 read the socket source (slot 12)
+ *   fuzz ... --stdio-pipe                         the world also has FILEs on the
+ *                                                 pipe and the stream socket, and
+ *                                                 copy loops fwrite into them
  *
  * The log (one line per op, then the end state) goes to stdout; the world
  * lives in a private directory under $TMPDIR that is removed afterwards.
- * A script file starts with "seed S" when it carries its own world.
+ * A script file starts with "seed S" when it carries its own world, and
+ * has a "stdio-pipe" line when that world has the --stdio-pipe FILEs.
  *
  * The run is a child of this process: a script can die by a signal (SIGPIPE
  * after its reader quit, SIGXFSZ past RLIMIT_FSIZE, ...), and then this
@@ -36,7 +40,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz --seed S [--nops N] [--script FILE] [--ops LIST] [--avoid LIST]"
-			" [--in-flight] [--fd-reuse] [--sock-src] [--verbose] [--dump]\n");
+			" [--in-flight] [--fd-reuse] [--sock-src] [--stdio-pipe] [--verbose] [--dump]\n");
 	exit(2);
 }
 
@@ -75,6 +79,8 @@ int main(int argc, char **argv)
 			fz_fd_reuse = 1; /* scripts generated with heavy fd reuse */
 		else if (!strcmp(a, "--sock-src"))
 			fz_sock_src = 1; /* copy loops also read the socket source */
+		else if (!strcmp(a, "--stdio-pipe"))
+			fz_stdio_pipe = 1; /* FILEs on the pipe and socket, fwritten into */
 		else if (i + 1 >= argc)
 			usage();
 		else if (!strcmp(a, "--seed"))
@@ -96,7 +102,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fuzz: %s names no seed; give --seed\n", script);
 			return 2;
 		}
-		/* "seed" lines are not ops: strip them before parsing. */
+		/* "seed" and "stdio-pipe" lines are not ops: strip them before
+		 * parsing. */
 		FILE *f = fopen(script, "r");
 		char err[600], line[512];
 		FILE *ops = tmpfile();
@@ -104,9 +111,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fuzz: %s: %s\n", script, strerror(errno));
 			return 2;
 		}
-		while (fgets(line, sizeof line, f))
-			if (strncmp(line + strspn(line, " \t"), "seed", 4))
+		while (fgets(line, sizeof line, f)) {
+			const char *t = line + strspn(line, " \t");
+			if (!strncmp(t, "stdio-pipe", 10))
+				fz_stdio_pipe = 1;
+			else if (strncmp(t, "seed", 4))
 				fputs(line, ops);
+		}
 		fclose(f);
 		rewind(ops);
 		if (fz_script_read(ops, &s, err, sizeof err)) {
@@ -120,7 +131,7 @@ int main(int argc, char **argv)
 	if (avoid && fz_avoid(&s, avoid)) {
 		fprintf(stderr, "fuzz: --avoid takes pwrite-stream, send-file, trunc-open, "
 				"child-writes, stdio-writes, stall, arm-fd, arm-pwrite, arm-signal, "
-				"arm-peer, fsize\n");
+				"arm-peer, fsize, socket-wait\n");
 		return 2;
 	}
 	unsigned char *keep = NULL;
@@ -133,6 +144,8 @@ int main(int argc, char **argv)
 	}
 	if (dump) {
 		printf("seed %lu\n", (unsigned long)seed);
+		if (fz_stdio_pipe)
+			printf("stdio-pipe\n");
 		fz_script_write(stdout, &s, keep);
 		return 0;
 	}

@@ -27,6 +27,10 @@
 #          --sock-src: copy loops also read the socket source (slot 12, a
 #          stream socket its peer filled with a seeded pattern in seeded
 #          pieces before the script started)
+#          --stdio-pipe: the world also has FILEs (fdopen, "w") on the pipe
+#          and the stream socket, and copy loops fwrite into them (text,
+#          fflush and setvbuf between the chunks; armed ops and quitting
+#          readers too)
 #          --in-flight (FUZZ_IN_FLIGHT=1): files change without waiting for
 #          the pipe and socket readers to take what was written from them,
 #          which shows zcopy's documented limit (tests/fuzz/limits)
@@ -42,7 +46,7 @@ TOOL=${TOOL:-$root/build/zcopy}
 JOBS=${JOBS:-2}
 # A --one child gets the settings from its parent's environment.
 if [ "${1:-}" != --one ]; then
-	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0} REUSE= SSRC=
+	NOPS=200 MIN_CHUNK=16384 AVOID= STRESS=0 IN_FLIGHT=${FUZZ_IN_FLIGHT:-0} REUSE= SSRC= STDIO=
 fi
 MINIMISE=3
 REQUIRE=0
@@ -93,7 +97,7 @@ one() {
 	mkdir -p "$w"
 	case $id in
 	*/*) args=(--script "$id") ;;
-	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src}) ;;
+	*) args=(--seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src} ${STDIO:+--stdio-pipe}) ;;
 	esac
 	run_mode plain "$w/plain" "${args[@]}"
 	STATS=$w/stats.%p run_mode on "$w/on" "${args[@]}"
@@ -110,7 +114,7 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 ss=0 fp=0 status=ok news blocked stats
+	local ops zc=0 ss=0 fp=0 sp=0 status=ok news blocked stats
 	# A run that died by a signal has no "end ops": count its op lines.
 	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
 		END { print n != "" ? n : k + 0 }' "$w/plain")
@@ -135,6 +139,13 @@ one() {
 			grep -o '"src":"socket:[^"]*","dst_kind":"[^"]*","dst":"[^"]*","bytes_zero_copy":[0-9]*' |
 			awk -F: '{ s += $NF } END { print s + 0 }')
 	fi
+	# Bytes the ZCOPY_GUARD=0 run moved by kernel transfer into the pipe or
+	# the stream socket (--stdio-pipe: mostly the fwrites into their FILEs).
+	if [ -n "$STDIO" ]; then
+		sp=$(cat "$w"/stats.* 2>/dev/null |
+			grep -o '"dst_kind":"\(pipe\|stream-socket\)","dst":"[^"]*","bytes_zero_copy":[0-9]*' |
+			awk -F: '{ s += $NF } END { print s + 0 }')
+	fi
 	for m in on guard; do
 		local l
 		l=$(first_diff "$w/plain" "$w/$m")
@@ -150,7 +161,7 @@ one() {
 		cmp -s "$w/plain" "$w/plain2" ||
 			status="nondeterministic:plain:$(first_diff "$w/plain" "$w/plain2")"
 	fi
-	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} ${fp:-0} $status" >"$w/result"
+	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} ${fp:-0} ${sp:-0} $status" >"$w/result"
 }
 
 # ---- shrinking --------------------------------------------------------------
@@ -182,10 +193,11 @@ shrink() {
 	kind=$(line_kind "$w/plain" "$line")
 	case $id in
 	*/*) cp "$id" "$w/full.script" ;;
-	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src} --dump >"$w/full.script" ;;
+	*) "$FUZZ" --seed "$id" --nops "$NOPS" ${AVOID:+--avoid "$AVOID"} ${REUSE:+--fd-reuse} ${SSRC:+--sock-src} ${STDIO:+--stdio-pipe} --dump >"$w/full.script" ;;
 	esac
-	seedline=$(grep -m1 '^seed' "$w/full.script")
-	grep -v '^seed' "$w/full.script" | grep -v '^ *#' | grep -v '^ *$' >"$w/ops"
+	# The world's lines: its seed, and whether it has the --stdio-pipe FILEs.
+	seedline=$(grep -m1 '^seed' "$w/full.script"; grep -m1 '^stdio-pipe' "$w/full.script")
+	grep -v -e '^seed' -e '^stdio-pipe' "$w/full.script" | grep -v '^ *#' | grep -v '^ *$' >"$w/ops"
 	mapfile -t cur <"$w/ops"
 	local cand="$w/cand.script"
 	write_cand() { { echo "$seedline"; printf '%s\n' "$@"; } >"$cand"; }
@@ -265,6 +277,7 @@ while [ $# -gt 0 ]; do
 	--in-flight) IN_FLIGHT=1 ;;
 	--fd-reuse) REUSE=1 ;;
 	--sock-src) SSRC=1 ;;
+	--stdio-pipe) STDIO=1 ;;
 	--script) ids+=("script:$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift ;;
 	*-*) for ((s = ${1%-*}; s <= ${1#*-}; s++)); do ids+=("$s"); done ;;
 	[0-9]*) ids+=("$1") ;;
@@ -282,16 +295,17 @@ mkdir -p "$WORK"
 # Every run of this invocation uses the same library, even if it is rebuilt
 # meanwhile.
 cp "$LIB" "$WORK/libzcopy.so" && LIB=$WORK/libzcopy.so
-export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE SSRC
+export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE SSRC STDIO
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 
 seeds=0 ops=0 engaged=0 zc=0 div=0 sseng=0 sszc=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
-fpseeds=0 fpreads=0
+fpseeds=0 fpreads=0 speng=0 spzc=0
 for id in "${ids[@]}"; do
 	id=${id#script:}
-	read -r _ o z na np ns nl nb sz fp status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
-		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 fp=0 status=missing; }
+	read -r _ o z na np ns nl nb sz fp sp status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
+		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 fp=0 sp=0 status=missing; }
+	[ "$sp" -gt 0 ] && speng=$((speng + 1)) spzc=$((spzc + sp))
 	[ "$fp" -gt 0 ] && fpseeds=$((fpseeds + 1)) fpreads=$((fpreads + fp))
 	[ "$sz" -gt 0 ] && sseng=$((sseng + 1)) sszc=$((sszc + sz))
 	seeds=$((seeds + 1)) ops=$((ops + o)) zc=$((zc + z))
@@ -323,6 +337,8 @@ echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked wri
 echo "fuzz: reads into zcopy's pipe in $fpseeds seeds ($fpreads reads, ZCOPY_GUARD=1 run)"
 [ -z "$SSRC" ] || echo "fuzz: the socket source was read by splice in $sseng seeds" \
 	"($sszc bytes zero-copy, ZCOPY_GUARD=1 run)"
+[ -z "$STDIO" ] || echo "fuzz: kernel transfers into the pipe or the stream socket in $speng seeds" \
+	"($spzc bytes, ZCOPY_GUARD=0 run)"
 if [ "$div" -ne 0 ]; then
 	echo "fuzz: logs and shrunk scripts kept in $WORK"
 	exit 1
@@ -335,6 +351,10 @@ if [ "$REQUIRE" = 1 ] && [ "$engaged" -eq 0 ]; then
 fi
 if [ "$REQUIRE" = 1 ] && [ -n "$SSRC" ] && [ "$sseng" -eq 0 ]; then
 	echo "fuzz: no seed read the socket source by splice: --sock-src tested nothing" >&2
+	exit 1
+fi
+if [ "$REQUIRE" = 1 ] && [ -n "$STDIO" ] && [ "$speng" -eq 0 ]; then
+	echo "fuzz: nothing went into the pipe or socket by kernel transfer: --stdio-pipe tested nothing" >&2
 	exit 1
 fi
 if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then

@@ -35,15 +35,19 @@ static int other_fd(struct gen *g, int src)
  * reusing a number, a pwrite into the part of the source not yet written,
  * a SIGUSR1 (handled with or without SA_RESTART; the pipe or socket maybe
  * full so that nothing is written before it), or the reader quitting.
+ * With --stdio-pipe, most of them fwrite into the FILE on the pipe or the
+ * socket instead (text before the armed op: glibc's buffer partly full).
  */
 static void armed(struct gen *g, int late)
 {
-	int sock = P(g, 40);
+	int stdio = fz_stdio_pipe && P(g, 70); /* drawn only with the flag */
+	int sock = P(g, stdio ? 25 : 40);
 	if (g->gone[sock])
 		sock = !sock;
 	if (g->gone[sock])
 		return;
 	int src = (int)fz_below(&g->r, 4), dst = sock ? FD_SOCK : FD_PIPE;
+	int fp = sock ? FP_SOCK : FP_PIPE;
 	int buf = gen_pick_buf(g), steps = 3 + (int)fz_below(&g->r, 4);
 	long boff = P(g, 80) ? 0 : PAGE - 16, len = big_chunks[fz_below(&g->r, 4)];
 	long pos = fz_below(&g->r, 64) * PAGE;
@@ -57,11 +61,42 @@ static void armed(struct gen *g, int late)
 		src = (int)fz_below(&g->r, 4), buf = gen_pick_buf(g);
 		len = big_chunks[fz_below(&g->r, 2)], pos = fz_below(&g->r, 8) * PAGE;
 	}
+	/* An fwrite's bytes start page-aligned, as the buffer starts (a large
+	 * malloc block is a page + 16). */
+	if (stdio)
+		boff = g->w.buf_kind[buf] == BK_PAGE16 ? PAGE - 16 : 0;
 	EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
 	for (int i = 0; i < steps && !g->gone[sock]; i++) {
-		EMIT(g, OP_READ, src, buf, boff, len, 0);
-		if (i == steps - 1 || (i >= 2 && P(g, 25))) {
-			long act = fz_below(&g->r, ACT__COUNT), x = 0, y = 0, z = 0;
+		/* (Drawn before the read is emitted: the same stream as ever.) */
+		int arming = i == steps - 1 || (i >= 2 && P(g, 25));
+		long act = arming ? fz_below(&g->r, ACT__COUNT) : -1;
+		int cut = stdio && act == ACT_PEER;
+		/*
+		 * An fwrite the leaving reader cuts short starts at a page
+		 * boundary of memory and file, and with glibc's buffer empty:
+		 * else its direct part starts inside a page (glibc's page
+		 * takes the rest of one: of the buffer, or after pending
+		 * bytes, of the file), which zcopy writes in a pipe page of
+		 * its own, and the count differs by design (README, "Partial
+		 * counts"; limits/peer_quits_during_fwrite_*).  A buffer made
+		 * anew: the script may have made this one a malloc block
+		 * since, wherever the heap put it; and the source at a page
+		 * again: a read cut short by the end of the buffer or of the
+		 * file leaves it inside one.
+		 */
+		long bo = cut ? 0 : boff;
+		if (cut) {
+			static const int kinds[] = { BK_ALIGNED, BK_STATIC, BK_MMAP };
+			EMIT(g, OP_ALLOC, buf, kinds[fz_below(&g->r, 3)], len, 0, 0);
+			EMIT(g, OP_LSEEK, src, pos, SEEK_SET, 0, 0);
+		}
+		EMIT(g, OP_READ, src, buf, bo, len, 0);
+		if (cut)
+			EMIT(g, OP_FFLUSH, fp, 0, 0, 0, 0);
+		else if (stdio && P(g, 50))
+			gen_stdio_text(g, fp);
+		if (arming) {
+			long x = 0, y = 0, z = 0;
 			long flags = sock ? ARM_SOCK : 0;
 			switch (act) {
 			case ACT_DUP2:
@@ -70,6 +105,13 @@ static void armed(struct gen *g, int late)
 				y = P(g, 50) ? src : dst;
 				x = y == src && P(g, 80) ? (src + 1 + fz_below(&g->r, 3)) % 4
 							 : other_fd(g, y);
+				/* Not the other stream onto this one (--stdio-pipe): the
+				 * FILE on it would write there from then on, and a
+				 * later armed op, holding the stream of its flags,
+				 * would see its fwrite block or not as that other
+				 * reader keeps up (seeds 380, 1624). */
+				if (stdio && y == dst && (x == FD_PIPE || x == FD_SOCK))
+					x = FD_NULL;
 				break;
 			case ACT_REOPEN:
 				y = P(g, 70) ? src : dst;
@@ -100,7 +142,9 @@ static void armed(struct gen *g, int late)
 			EMIT(g, OP_ARM, act, x, y, z, flags);
 		}
 		long q = fz_below(&g->r, 10);
-		if (q < 7)
+		if (stdio)
+			EMIT(g, OP_FWRITE, fp, buf, bo, -1, 0);
+		else if (q < 7)
 			EMIT(g, OP_WRITE, dst, buf, boff, -1, 0);
 		else if (q < 9 || !sock)
 			EMIT(g, OP_WRITEV, dst, buf, boff, -1, len / 2);
@@ -142,6 +186,7 @@ static void fsize(struct gen *g, int late)
  * loop (SIGPIPE default, ignored or handled; send with MSG_NOSIGNAL). */
 static void peer(struct gen *g, int late)
 {
+	int stdio = fz_stdio_pipe && P(g, 50); /* drawn only with the flag */
 	int sock = P(g, 50);
 	if (g->gone[sock])
 		sock = !sock;
@@ -149,9 +194,15 @@ static void peer(struct gen *g, int late)
 		return;
 	int src = gen_main_file_fd(g), dst = sock ? FD_SOCK : FD_PIPE;
 	EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
-	gen_chain(g, src, dst, 2 + (int)fz_below(&g->r, 3));
+	if (stdio) /* into the FILE on it; fclose at the end writes its rest */
+		gen_stdio_loop(g, src, sock ? FP_SOCK : FP_PIPE, 2 + (int)fz_below(&g->r, 3));
+	else
+		gen_chain(g, src, dst, 2 + (int)fz_below(&g->r, 3));
 	EMIT(g, OP_PEER, sock, 0, 0, 0, 0);
-	gen_chain(g, src, dst, 1 + (int)fz_below(&g->r, 3));
+	if (stdio)
+		gen_stdio_loop(g, src, sock ? FP_SOCK : FP_PIPE, 1 + (int)fz_below(&g->r, 3));
+	else
+		gen_chain(g, src, dst, 1 + (int)fz_below(&g->r, 3));
 	g->gone[sock] = 1, g->no_spawn = 1;
 }
 
@@ -265,6 +316,11 @@ void gen_scenario(struct gen *g, int nops)
 	 * its last part.  After a reader quit (or may have), no second thread:
 	 * its files would be cut at a moment that depends on timing. */
 	int late = g->s->n > nops * 7 / 10;
+	/* --stdio-pipe: more fwrites that block (drawn only with the flag). */
+	if (fz_stdio_pipe && P(g, 40)) {
+		armed(g, late);
+		return;
+	}
 	long p = fz_below(&g->r, 100);
 	if (p < 40)
 		armed(g, late);

@@ -445,6 +445,12 @@ int fz_world_setup(const struct fz_setup *w, const char *dir)
 	for (int i = 0; i < NFPS; i++)
 		if (!(fzw.fp[i] = fopen(fzw.path[w->fp_file[i]], "r+")))
 			return -1;
+	/* --stdio-pipe: a program's stdout-like stream on the pipe and on the
+	 * stream socket (no fd of its own: a world without them keeps its
+	 * numbers). */
+	if (fz_stdio_pipe && (!(fzw.fp[FP_PIPE] = fdopen(fzw.fd[FD_PIPE], "w")) ||
+			      !(fzw.fp[FP_SOCK] = fdopen(fzw.fd[FD_SOCK], "w"))))
+		return -1;
 	if (ssrc_setup(w) < 0)
 		return -1;
 	for (int i = 0; i < NBUFS; i++)
@@ -478,6 +484,7 @@ static int stopped[2];
 int fz_in_flight;
 int fz_fd_reuse;
 int fz_sock_src;
+int fz_stdio_pipe;
 
 /*
  * A script cut down by the shrinker may write more than fits while the
