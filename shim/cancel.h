@@ -24,17 +24,37 @@
 
 #include <pthread.h>
 
-static inline void zc_cancel_restore(int state)
+/*
+ * zcopy's "cancellation off": the deferred type first, then the disabled
+ * state.  Disabling alone is not enough with glibc 2.36: pthread_cancel
+ * sends SIGCANCEL when it sees the target enabled and asynchronous, and
+ * the signal's handler acts on the asynchronous type alone, not looking at
+ * the state again.  A thread that disabled cancellation between the two
+ * (zc_lock, before taking the engine lock) was ended while holding the
+ * lock, about one run in ten of cancel_copy's asynchronous workers on a
+ * loaded machine.  With the type deferred, the handler only marks the
+ * thread cancelled, and zc_cancel_on acts on it, as the plain program's
+ * next instruction would have.  Returns what zc_cancel_on takes: bit 0 the
+ * state was disabled, bit 1 the type was asynchronous.
+ */
+static inline int zc_cancel_off(void)
 {
-	int ignored, type;
-	if (state != PTHREAD_CANCEL_ENABLE) {
-		pthread_setcancelstate(state, &ignored);
-		return;
-	}
+	int type, state;
 	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &ignored);
-	if (type != PTHREAD_CANCEL_DEFERRED)
-		pthread_setcanceltype(type, &ignored);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	return (state == PTHREAD_CANCEL_DISABLE ? 1 : 0) |
+	       (type == PTHREAD_CANCEL_ASYNCHRONOUS ? 2 : 0);
+}
+
+/* Puts back what zc_cancel_off saved: the state under the deferred type,
+ * then the type (above: enabling under the asynchronous type with a cancel
+ * pending would act at once and leave the thread's result unset). */
+static inline void zc_cancel_on(int saved)
+{
+	int ignored;
+	pthread_setcancelstate(saved & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE, &ignored);
+	if (saved & 2)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &ignored);
 }
 
 /* Opens a window with the program's state; returns what to give

@@ -77,8 +77,7 @@ void zc_lock(void)
 	 * could not have it served, its thread holding the lock. */
 	zc_sig_hold = 1;
 	__asm__ __volatile__("" ::: "memory");
-	int cancel;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	int cancel = zc_cancel_off();
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
 	lock_cancel = cancel;
@@ -88,7 +87,7 @@ void zc_unlock(void)
 {
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
-	zc_cancel_restore(lock_cancel);
+	zc_cancel_on(lock_cancel);
 	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 

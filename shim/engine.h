@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void zc_enter(void)
 {
 	zc_inside_sp = (uintptr_t)__builtin_frame_address(0);
 	zc_inside = 1;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &zc_cancel_old);
+	zc_cancel_old = zc_cancel_off();
 }
 static inline void zc_leave(void)
 {
@@ -82,13 +82,13 @@ static inline void zc_leave(void)
 	int old = zc_cancel_old;
 	__asm__ __volatile__("" ::: "memory");
 	zc_inside = 0;
-	zc_cancel_restore(old);
+	zc_cancel_on(old);
 }
 /* The program's cancellation state for a call that stands for its own
  * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
 static inline int zc_cancel_window_open(void)
 {
-	return zc_cancel_window(zc_cancel_old);
+	return zc_cancel_window(zc_cancel_old & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE);
 }
 static inline void zc_cancel_window_close(int old)
 {
@@ -152,14 +152,14 @@ struct zc_cancel_span {
 extern __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
 static inline void zc_cancel_span_begin(struct zc_cancel_span *s)
 {
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &s->state);
+	s->state = zc_cancel_off();
 	s->prev = zc_cancel_spans;
 	zc_cancel_spans = s;
 }
 static inline void zc_cancel_span_end(struct zc_cancel_span *s)
 {
 	/* The state first: a jump in between puts it back once more. */
-	zc_cancel_restore(s->state);
+	zc_cancel_on(s->state);
 	zc_cancel_spans = s->prev;
 }
 /* A jump to a frame whose stack pointer is target_sp: the spans it leaves
@@ -232,12 +232,12 @@ static inline struct zc_nest zc_nest_enter(void)
 {
 	struct zc_nest n = { zc_inside, errno, 0 };
 	zc_inside = 1;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &n.cancel);
+	n.cancel = zc_cancel_off();
 	return n;
 }
 static inline void zc_nest_leave(struct zc_nest n)
 {
-	zc_cancel_restore(n.cancel);
+	zc_cancel_on(n.cancel);
 	errno = n.saved_errno;
 	zc_inside = n.inside;
 }

@@ -69,7 +69,7 @@ void zc_cancel_jumped(uintptr_t sp)
 		s = s->prev;
 	}
 	zc_cancel_spans = s;
-	zc_cancel_restore(state);
+	zc_cancel_on(state);
 }
 
 /* One body for the four names, each with its own real function. */

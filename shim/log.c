@@ -347,12 +347,11 @@ static void emit_line(const char *line, size_t n);
 /* One line, in one write, to the log file or stderr. */
 static void emit(const char *line, size_t n)
 {
-	int cancel;
 	/* A log line is no cancellation point of the program's (nor may a
 	 * thread end holding the log's descriptor). */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	int cancel = zc_cancel_off();
 	emit_line(line, n);
-	zc_cancel_restore(cancel);
+	zc_cancel_on(cancel);
 }
 
 static void emit_line(const char *line, size_t n)

@@ -73,9 +73,9 @@ static __thread int lock_cancel __attribute__((tls_model("initial-exec")));
 
 static void lock(sigset_t *old)
 {
-	int saved = errno, cancel;
+	int saved = errno;
 	mask_all(old);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	int cancel = zc_cancel_off();
 	pthread_mutex_lock(&mu);
 	lock_cancel = cancel;
 	errno = saved;
@@ -85,7 +85,7 @@ static void unlock(const sigset_t *old)
 {
 	int saved = errno;
 	pthread_mutex_unlock(&mu);
-	zc_cancel_restore(lock_cancel);
+	zc_cancel_on(lock_cancel);
 	unmask(old);
 	errno = saved;
 }
