@@ -10,14 +10,14 @@
  * deferred type and the asynchronous type set back afterwards, which acts
  * as glibc's own asynchronous cancellation does.
  *
- * A window of the program's state inside zcopy (engine.h) is opened under
- * the deferred type whatever the program's: there a cancel acts only at
- * the cancellation points zcopy's cleanup handlers cover.  Asynchronous
- * cancellation acted at any instruction of zcopy's own code there (half
- * way through counting a use of one of its descriptors, say), and the
- * next thread to close one waited for ever.  The program's type comes
- * back when the window ends.  Nothing here touches errno;
- * async-signal-safe.
+ * A window of the program's state inside zcopy (engine.h) sets the state
+ * alone: the type stays the deferred one zc_cancel_off set at zc_enter,
+ * whatever the program's, so a cancel there acts only at the cancellation
+ * points zcopy's cleanup handlers cover.  Asynchronous cancellation acted
+ * at any instruction of zcopy's own code there (half way through counting
+ * a use of one of its descriptors, say), and the next thread to close one
+ * waited for ever.  The program's type comes back at zc_leave.  Nothing
+ * here touches errno; async-signal-safe.
  */
 #ifndef ZC_CANCEL_H
 #define ZC_CANCEL_H
@@ -54,25 +54,6 @@ static inline void zc_cancel_on(int saved)
 	int ignored;
 	pthread_setcancelstate(saved & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE, &ignored);
 	if (saved & 2)
-		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &ignored);
-}
-
-/* Opens a window with the program's state; returns what to give
- * zc_cancel_window_end. */
-static inline int zc_cancel_window(int state)
-{
-	int old, type;
-	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
-	pthread_setcancelstate(state, &old);
-	return old | (type == PTHREAD_CANCEL_ASYNCHRONOUS ? 2 : 0);
-}
-
-static inline void zc_cancel_window_end(int w)
-{
-	int ignored;
-	/* The state under the deferred type, then the type (see above). */
-	pthread_setcancelstate(w & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE, &ignored);
-	if (w & 2)
 		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &ignored);
 }
 

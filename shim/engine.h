@@ -88,11 +88,15 @@ static inline void zc_leave(void)
  * (zc_cancel_window_open returns what to give zc_cancel_window_close). */
 static inline int zc_cancel_window_open(void)
 {
-	return zc_cancel_window(zc_cancel_old & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE);
+	int old; /* (the type is already deferred: zc_enter, cancel.h) */
+	pthread_setcancelstate(zc_cancel_old & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE,
+			       &old);
+	return old;
 }
 static inline void zc_cancel_window_close(int old)
 {
-	zc_cancel_window_end(old);
+	int ignored;
+	pthread_setcancelstate(old, &ignored);
 }
 /*
  * zcopy's cleanup regions (the windows above, and the stdio replay, which

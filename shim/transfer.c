@@ -96,7 +96,14 @@ static int is_refusal(int e)
  */
 static ssize_t sendfile_cancellable(int out, int in, off_t *in_off, size_t len)
 {
-	int type, ignored;
+	int state, type, ignored;
+	/* Only where a window enabled it: glibc 2.36's SIGCANCEL handler acts
+	 * on the asynchronous type alone (cancel.h), so the type must not
+	 * become asynchronous while cancellation is off. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+	if (state == PTHREAD_CANCEL_DISABLE)
+		return REAL(sendfile)(out, in, in_off, len);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &ignored);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	ssize_t r = REAL(sendfile)(out, in, in_off, len);
 	int e = errno;

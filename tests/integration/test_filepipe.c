@@ -78,32 +78,33 @@ START_TEST(cat_into_a_file_keeps_the_mapping)
 }
 END_TEST
 
-/* A handler leaves 16 writes into a full pipe by siglongjmp.  Each write
- * had taken its record's pipe P: P goes back to the pool of 8 as if the
- * write had returned, so the reads after still go into zcopy's pipes. */
+/* 16 writes into a full pipe that the program abandons while they wait
+ * (mode); each had taken its record's pipe P, which goes back to the pool
+ * of 8 as if the write had returned, so the reads after still go into
+ * zcopy's pipes. */
+static void abandoned_writes_give_pipes_back(const char *mode)
+{
+	run(mode, 0, NULL);
+	it_same_file("src", "none/piped");
+	ck_assert_msg(pipe_reads() > 64, "pool pipes kept by abandoned writes (%s); stats: %s",
+		      mode, it_stats_text("on"));
+	through_pipe(SIZE, 50);
+}
+
+/* A handler leaves each write by siglongjmp. */
 START_TEST(siglongjmp_out_of_writes_gives_back_zcopys_pipe)
 {
-	run("jump", 0, NULL);
-	it_same_file("src", "none/piped");
-	ck_assert_msg(pipe_reads() > 64, "pool pipes kept by abandoned writes; stats: %s",
-		      it_stats_text("on"));
-	through_pipe(SIZE, 50);
+	abandoned_writes_give_pipes_back("jump");
 }
 END_TEST
 
-/* Another thread makes 16 writes into a full pipe and is cancelled in each
- * while it waits.  Each write had taken its record's pipe P and was using
- * P's read end for the splice: both go back as if the write had returned,
- * so the reads after still go into zcopy's pipes, and the program's
+/* Another thread makes each write and is cancelled while it waits.  The
+ * use of P's read end by the splice goes back too: the program's
  * close_range over zcopy's descriptors after the last one returns (with
  * the use kept by the gone thread, it waited for it forever). */
 START_TEST(cancelled_writes_give_back_zcopys_pipe)
 {
-	run("cancel", 0, NULL);
-	it_same_file("src", "none/piped");
-	ck_assert_msg(pipe_reads() > 64, "pool pipes kept by cancelled writes; stats: %s",
-		      it_stats_text("on"));
-	through_pipe(SIZE, 50);
+	abandoned_writes_give_pipes_back("cancel");
 }
 END_TEST
 
