@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include <setjmp.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -169,6 +170,29 @@ struct rlimit64;
 	X(rewind, void, (FILE *))                                                         \
 	X(fsetpos, int, (FILE *, const fpos_t *))                                         \
 	X(fsetpos64, int, (FILE *, const fpos64_t *))                                     \
+	X(fputs, int, (const char *, FILE *))                                             \
+	X(fputs_unlocked, int, (const char *, FILE *))                                    \
+	X(puts, int, (const char *))                                                      \
+	X(fputc, int, (int, FILE *))                                                      \
+	X(fputc_unlocked, int, (int, FILE *))                                             \
+	X(putc, int, (int, FILE *))                                                       \
+	X(putc_unlocked, int, (int, FILE *))                                              \
+	X(_IO_putc, int, (int, FILE *))                                                   \
+	X(putchar, int, (int))                                                            \
+	X(putchar_unlocked, int, (int))                                                   \
+	X(__overflow, int, (FILE *, int))                                                 \
+	X(printf, int, (const char *, ...))                                               \
+	X(fprintf, int, (FILE *, const char *, ...))                                      \
+	X(dprintf, int, (int, const char *, ...))                                         \
+	X(vprintf, int, (const char *, va_list))                                          \
+	X(vfprintf, int, (FILE *, const char *, va_list))                                 \
+	X(vdprintf, int, (int, const char *, va_list))                                    \
+	X(__printf_chk, int, (int, const char *, ...))                                    \
+	X(__fprintf_chk, int, (FILE *, int, const char *, ...))                           \
+	X(__dprintf_chk, int, (int, int, const char *, ...))                              \
+	X(__vprintf_chk, int, (int, const char *, va_list))                               \
+	X(__vfprintf_chk, int, (FILE *, int, const char *, va_list))                      \
+	X(__vdprintf_chk, int, (int, int, const char *, va_list))                         \
 	X(open, int, (const char *, int, ...))                                            \
 	X(open64, int, (const char *, int, ...))                                          \
 	X(__open_2, int, (const char *, int))                                             \

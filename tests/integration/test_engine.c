@@ -131,6 +131,35 @@ START_TEST(copy_file_onto_itself_overlapping_the_next_chunk)
 }
 END_TEST
 
+/* Text written into the file being copied, through other FILEs (fputs and
+ * fprintf on a line-buffered stream, putc unbuffered, the inline
+ * putc_unlocked through __overflow) and dprintf, between a chunk's read and
+ * its write.  glibc writes that text with its internal write(2); under
+ * zcopy the guarded pages of the chunk then read the text, not the bytes the
+ * program read (all five chunks differed before the text wrappers). */
+START_TEST(text_written_into_the_source_keeps_what_was_read)
+{
+	for (int m = IT_NONE; m <= IT_ON; m++) {
+		char dst[64];
+		snprintf(dst, sizeof dst, "%s", it_mode_names[m]);
+		mkdir(it_path(dst), 0755);
+		snprintf(dst, sizeof dst, "%s/work", it_mode_names[m]);
+		it_make_file(dst, 3 * MiB, 11);
+		struct it_spec s = { .mode = (enum it_mode)m, .out_fd = -1,
+				     .argv = IT_ARGV(it_prog("text_into_source"), "work") };
+		it_exec(&s);
+		if (m == IT_NONE)
+			it_expect_plain_success("text_into_source");
+	}
+	for (int m = IT_OFF; m <= IT_ON; m++)
+		it_compare(it_mode_names[m], IT_ARGV("work"));
+	it_expect_passive("text_into_source");
+	/* The 19 chunks of 24 without text go by transfer (5 chunks' pages
+	 * get their bytes before the text is written). */
+	it_expect_zero_copy("text_into_source", 3 * MiB, 60);
+}
+END_TEST
+
 /* A destination the engine refuses: nothing moved (at most the two warm-up
  * reads deferred), the reason counted in on and observe mode, and observe
  * counts no would-be bytes. */
@@ -684,6 +713,7 @@ int main(void)
 			    write_each_chunk_to_two_fds,
 			    copy_file_onto_itself_overlapping_within_a_chunk,
 			    copy_file_onto_itself_overlapping_the_next_chunk,
+			    text_written_into_the_source_keeps_what_was_read,
 			    copy_to_datagram_socket_keeps_datagram_sizes,
 			    copy_to_o_append_file_stays_plain, nonblocking_pipe_with_slow_reader,
 			    epipe_errno_with_sigpipe_ignored,

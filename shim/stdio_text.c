@@ -1,0 +1,214 @@
+/*
+ * stdio_text.c - text written through a FILE or by dprintf.
+ *
+ * fputs, fprintf, putc and their relatives write nothing through a wrapped
+ * call: glibc fills the stream's buffer and, when the buffer is full, at a
+ * newline of a line-buffered stream, or at once for an unbuffered one,
+ * writes it with its internal write(2), which no preload sees.  dprintf
+ * writes through a FILE of its own the same way.  If that file is one that
+ * phantoms stand for (a program that copies a file and also writes text
+ * into it, through another stream or descriptor), the file must not change
+ * under deferred pages: as for fflush and fseek (stdio.c), every phantom of
+ * the stream's file gets its bytes first (all of the file: where glibc
+ * writes is its own to know).  While no phantom exists each wrapper costs
+ * one compare (zc_phantoms_exist); then it asks the descriptor's kind
+ * (engine.c, zc_engine_file_changing), and only a file or block device
+ * with phantoms costs more.  Wide-character output (fputwc, fwprintf, ...)
+ * is not wrapped (README, Limitations, "Other writers").
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "real.h"
+#include "wrap.h"
+
+/* glibc may define these as macros when optimising. */
+#undef fputc_unlocked
+#undef putc_unlocked
+#undef putc
+#undef putchar_unlocked
+#undef putchar
+#undef fputs_unlocked
+#undef printf
+#undef fprintf
+#undef dprintf
+#undef vprintf
+
+static inline void stream_text(FILE *fp)
+{
+	if (zc_phantoms_exist() && fp)
+		zc_engine_file_changing(fileno_unlocked(fp), 0, 0);
+}
+
+static inline void fd_text(int fd)
+{
+	if (zc_phantoms_exist())
+		zc_engine_file_changing(fd, 0, 0);
+}
+
+ZC_EXPORT int fputs(const char *s, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(fputs)(s, fp);
+}
+
+ZC_EXPORT int fputs_unlocked(const char *s, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(fputs_unlocked)(s, fp);
+}
+
+ZC_EXPORT int puts(const char *s)
+{
+	stream_text(stdout);
+	return REAL(puts)(s);
+}
+
+ZC_EXPORT int fputc(int c, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(fputc)(c, fp);
+}
+
+ZC_EXPORT int fputc_unlocked(int c, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(fputc_unlocked)(c, fp);
+}
+
+ZC_EXPORT int putc(int c, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(putc)(c, fp);
+}
+
+ZC_EXPORT int putc_unlocked(int c, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(putc_unlocked)(c, fp);
+}
+
+ZC_EXPORT int _IO_putc(int c, FILE *fp)
+{
+	stream_text(fp);
+	return REAL(_IO_putc)(c, fp);
+}
+
+ZC_EXPORT int putchar(int c)
+{
+	stream_text(stdout);
+	return REAL(putchar)(c);
+}
+
+ZC_EXPORT int putchar_unlocked(int c)
+{
+	stream_text(stdout);
+	return REAL(putchar_unlocked)(c);
+}
+
+/* What glibc's inline putc_unlocked and putchar_unlocked call when the
+ * buffer is full: where their bytes reach the file. */
+ZC_EXPORT int __overflow(FILE *fp, int c)
+{
+	stream_text(fp);
+	return REAL(__overflow)(fp, c);
+}
+
+ZC_EXPORT int vfprintf(FILE *fp, const char *fmt, va_list ap)
+{
+	stream_text(fp);
+	return REAL(vfprintf)(fp, fmt, ap);
+}
+
+ZC_EXPORT int vprintf(const char *fmt, va_list ap)
+{
+	stream_text(stdout);
+	return REAL(vprintf)(fmt, ap);
+}
+
+ZC_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
+{
+	fd_text(fd);
+	return REAL(vdprintf)(fd, fmt, ap);
+}
+
+ZC_EXPORT int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
+{
+	stream_text(fp);
+	return REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+}
+
+ZC_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
+{
+	stream_text(stdout);
+	return REAL(__vprintf_chk)(flag, fmt, ap);
+}
+
+ZC_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+	fd_text(fd);
+	return REAL(__vdprintf_chk)(fd, flag, fmt, ap);
+}
+
+/* The variadic forms go to the real va_list forms (no wrapper calls
+ * another: check-symbols). */
+ZC_EXPORT int fprintf(FILE *fp, const char *fmt, ...)
+{
+	va_list ap;
+	stream_text(fp);
+	va_start(ap, fmt);
+	int r = REAL(vfprintf)(fp, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+ZC_EXPORT int printf(const char *fmt, ...)
+{
+	va_list ap;
+	stream_text(stdout);
+	va_start(ap, fmt);
+	int r = REAL(vprintf)(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+ZC_EXPORT int dprintf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	fd_text(fd);
+	va_start(ap, fmt);
+	int r = REAL(vdprintf)(fd, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+ZC_EXPORT int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	stream_text(fp);
+	va_start(ap, fmt);
+	int r = REAL(__vfprintf_chk)(fp, flag, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+ZC_EXPORT int __printf_chk(int flag, const char *fmt, ...)
+{
+	va_list ap;
+	stream_text(stdout);
+	va_start(ap, fmt);
+	int r = REAL(__vprintf_chk)(flag, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+ZC_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	fd_text(fd);
+	va_start(ap, fmt);
+	int r = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
+	va_end(ap);
+	return r;
+}
