@@ -37,13 +37,24 @@
  * next instruction would have.  Returns what zc_cancel_on takes: bit 0 the
  * state was disabled, bit 1 the type was asynchronous.
  */
+static inline int zc_cancel_saved(int type, int state)
+{
+	return (state == PTHREAD_CANCEL_DISABLE ? 1 : 0) |
+	       (type == PTHREAD_CANCEL_ASYNCHRONOUS ? 2 : 0);
+}
+/* The same, the program's type and state written where the caller says
+ * (glibc stores each before it changes it: a signal handler that
+ * interrupts this finds what was changed). */
+static inline void zc_cancel_off_into(int *type, int *state)
+{
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, type);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, state);
+}
 static inline int zc_cancel_off(void)
 {
 	int type, state;
-	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
-	return (state == PTHREAD_CANCEL_DISABLE ? 1 : 0) |
-	       (type == PTHREAD_CANCEL_ASYNCHRONOUS ? 2 : 0);
+	zc_cancel_off_into(&type, &state);
+	return zc_cancel_saved(type, state);
 }
 
 /* Puts back what zc_cancel_off saved: the state under the deferred type,

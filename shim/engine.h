@@ -151,19 +151,29 @@ void zc_cleanup_jumped(uintptr_t target_sp);
  */
 struct zc_cancel_span {
 	struct zc_cancel_span *prev;
-	int state; /* the program's */
+	int type, state; /* the program's, as glibc reported them; -1 until then */
 };
 extern __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
+/* Linked before anything changes: a handler that jumps out at any point of
+ * the change finds the span, and in it what was changed so far (about one
+ * run in a hundred of a timer jumping out of readv came between the change
+ * and the link, and left the thread unable to be cancelled). */
 static inline void zc_cancel_span_begin(struct zc_cancel_span *s)
 {
-	s->state = zc_cancel_off();
+	s->type = -1;
+	s->state = -1;
 	s->prev = zc_cancel_spans;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	zc_cancel_spans = s;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	zc_cancel_off_into(&s->type, &s->state);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 static inline void zc_cancel_span_end(struct zc_cancel_span *s)
 {
 	/* The state first: a jump in between puts it back once more. */
-	zc_cancel_on(s->state);
+	zc_cancel_on(zc_cancel_saved(s->type, s->state));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	zc_cancel_spans = s->prev;
 }
 /* A jump to a frame whose stack pointer is target_sp: the spans it leaves

@@ -63,13 +63,19 @@ void zc_cancel_jumped(uintptr_t sp)
 	struct zc_cancel_span *s = zc_cancel_spans;
 	if (likely(s == NULL) || sp <= (uintptr_t)s)
 		return;
-	int state = s->state;
+	struct zc_cancel_span *outer = s;
 	while (s && sp > (uintptr_t)s) {
-		state = s->state;
+		outer = s;
 		s = s->prev;
 	}
 	zc_cancel_spans = s;
-	zc_cancel_on(state);
+	int type = outer->type, state = outer->state, ignored;
+	if (state >= 0)
+		zc_cancel_on(zc_cancel_saved(type, state));
+	else if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+		/* The jump came between the two changes: the state is as it
+		 * was, the type comes back. */
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &ignored);
 }
 
 /* One body for the four names, each with its own real function. */
