@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "log.h"
 #include "real.h"
 #include "wrap.h"
 
@@ -151,7 +152,13 @@ static void set_up(void)
 	    k.handler != (void *)front && (k.flags & SA_SIGINFO) && in_libc(k.handler)) {
 		glibc_handler = (void (*)(int, siginfo_t *, void *))k.handler;
 		k.handler = (void *)front;
-		syscall(SYS_rt_sigaction, ZC_SIGCANCEL, &k, NULL, sizeof k.mask);
+		if (syscall(SYS_rt_sigaction, ZC_SIGCANCEL, &k, NULL, sizeof k.mask) == 0)
+			zc_log(2, "cancellation signal: a handler in front of glibc's");
+		else
+			zc_log(1, "cancellation signal: glibc's handler left alone (%s)", strerror(errno));
+	} else {
+		zc_log(1, "cancellation signal: glibc's handler left alone (found %p, flags %#lx)",
+		       k.handler, k.flags);
 	}
 	errno = saved;
 #endif

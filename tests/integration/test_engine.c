@@ -502,14 +502,15 @@ END_TEST
 START_TEST(cancel_signal_while_disabled_acts_at_enable)
 {
 	struct it_spec s = { .argv = IT_ARGV(it_prog("cancel_disabled")), .mode = IT_ON,
-			     .out_fd = -1 };
+			     .env = IT_ARGV("ZCOPY_LOG=2"), .out_fd = -1 };
 	struct it_result r = it_exec(&s);
-	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "cancel_disabled: %s",
-		      it_describe(r.status));
-	char *out = it_out("on");
-	ck_assert_str_eq(out, "the worker got past its disabled section\n"
-			      "the worker was cancelled\n");
+	char *out = it_out("on"), *err = it_slurp("on/stderr", NULL);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+			      strcmp(out, "the worker got past its disabled section\n"
+					  "the worker was cancelled\n") == 0,
+		      "cancel_disabled: %s; stdout:\n%sstderr:\n%s", it_describe(r.status), out, err);
 	free(out);
+	free(err);
 }
 END_TEST
 
