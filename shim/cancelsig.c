@@ -143,7 +143,10 @@ static void set_up(void)
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__)
 	struct ksigaction k;
 	int saved = errno;
-	if (query(&k) == 0 && k.handler == (void *)SIG_DFL) {
+	/* Not glibc's yet: the default, or ignored as a process may inherit
+	 * it (GNU make ignores signals 32 and 33 and its commands inherit
+	 * that); glibc's first pthread_cancel puts its handler over either. */
+	if (query(&k) == 0 && (k.handler == (void *)SIG_DFL || k.handler == (void *)SIG_IGN)) {
 		make_glibc_install();
 		if (query(&k) != 0)
 			k.handler = (void *)SIG_DFL;
