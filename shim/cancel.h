@@ -34,7 +34,11 @@
  * lock, about one run in ten of cancel_copy's asynchronous workers on a
  * loaded machine.  With the type deferred, the handler only marks the
  * thread cancelled, and zc_cancel_on acts on it, as the plain program's
- * next instruction would have.  Returns what zc_cancel_on takes: bit 0 the
+ * next instruction would have.  The deferred type does not cover glibc's
+ * own cancellable calls made meanwhile (their wrappers make the type
+ * asynchronous for the call): a signal landing at the exit of one is
+ * cancelsig.c's, whose handler in front of glibc's keeps a thread with
+ * cancellation disabled running.  Returns what zc_cancel_on takes: bit 0 the
  * state was disabled, bit 1 the type was asynchronous.
  */
 static inline int zc_cancel_saved(int type, int state)

@@ -14,6 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -242,6 +243,7 @@ struct rlimit64;
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                                \
 	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                            \
 	X(_Fork, pid_t, (void))                                                          \
+	X(pthread_cancel, int, (pthread_t))                                               \
 	ZC_REAL_SIGMASK_LIST(X)
 
 #define ZC_REAL_FIELD(name, ret, args) ret(*name) args;
