@@ -174,13 +174,6 @@ struct rlimit64;
 	X(fputs, int, (const char *, FILE *))                                             \
 	X(fputs_unlocked, int, (const char *, FILE *))                                    \
 	X(puts, int, (const char *))                                                      \
-	X(fputc, int, (int, FILE *))                                                      \
-	X(fputc_unlocked, int, (int, FILE *))                                             \
-	X(putc, int, (int, FILE *))                                                       \
-	X(putc_unlocked, int, (int, FILE *))                                              \
-	X(_IO_putc, int, (int, FILE *))                                                   \
-	X(putchar, int, (int))                                                            \
-	X(putchar_unlocked, int, (int))                                                   \
 	X(__overflow, int, (FILE *, int))                                                 \
 	X(printf, int, (const char *, ...))                                               \
 	X(fprintf, int, (FILE *, const char *, ...))                                      \

@@ -132,7 +132,7 @@ START_TEST(copy_file_onto_itself_overlapping_the_next_chunk)
 END_TEST
 
 /* Text written into the file being copied, through other FILEs (fputs and
- * fprintf on a line-buffered stream, putc unbuffered, the inline
+ * fprintf on a line-buffered stream, fputs unbuffered, the inline
  * putc_unlocked through __overflow) and dprintf, between a chunk's read and
  * its write.  glibc writes that text with its internal write(2); under
  * zcopy the guarded pages of the chunk then read the text, not the bytes the

@@ -3,7 +3,7 @@
  * malloc'd buffer (16 bytes into a page, as guard mode finds buffers), and
  * at some chunks writes text into FILE itself, through a second open file,
  * between the read of the chunk and its write: with fputs and fprintf on a
- * line-buffered stream (glibc writes at the newline), putc on an
+ * line-buffered stream (glibc writes at the newline), fputs on an
  * unbuffered one, the inline putc_unlocked on a stream with a tiny buffer
  * (glibc writes from __overflow), and dprintf.  The text lands inside the
  * chunk just read: the copy must carry the bytes the program read, not the
@@ -69,10 +69,12 @@ int main(int argc, char **argv)
 		case 6:
 			fprintf(line, "TEXT %d written by fprintf\n", chunk);
 			break;
-		case 8:
-			for (const char *s = "TEXT by putc"; *s; s++)
-				putc(*s, unbuf);
+		case 8: {
+			char text[64];
+			snprintf(text, sizeof text, "TEXT %d, unbuffered", chunk);
+			fputs(text, unbuf);
 			break;
+		}
 		case 10:
 			for (int i = 0; i < 200; i++)
 				putc_unlocked('A' + i % 26, tiny);
