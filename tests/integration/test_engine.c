@@ -96,24 +96,31 @@ START_TEST(write_each_chunk_to_two_fds)
 }
 END_TEST
 
-static void overlap(const char *delta)
+/* Runs prog on "work", a file of size bytes that each mode's run has a copy
+ * of (the program changes it), and compares stdout, stderr, status and the
+ * file across the four modes. */
+static void on_own_copy(const char *prog, const char *arg, size_t size, uint64_t seed)
 {
 	for (int m = IT_NONE; m <= IT_ON; m++) {
 		char dst[64];
 		snprintf(dst, sizeof dst, "%s", it_mode_names[m]);
 		mkdir(it_path(dst), 0755);
 		snprintf(dst, sizeof dst, "%s/work", it_mode_names[m]);
-		/* Each run edits its own copy of the file. */
-		it_make_file(dst, 8 * MiB, 3);
+		it_make_file(dst, size, seed);
 		struct it_spec s = { .mode = (enum it_mode)m, .out_fd = -1,
-				     .argv = IT_ARGV(it_prog("self_overlap"), "work", delta) };
+				     .argv = IT_ARGV(it_prog(prog), "work", arg) };
 		it_exec(&s);
 		if (m == IT_NONE)
-			it_expect_plain_success("self_overlap");
+			it_expect_plain_success(prog);
 	}
 	for (int m = IT_OFF; m <= IT_ON; m++)
 		it_compare(it_mode_names[m], IT_ARGV("work"));
-	it_expect_passive("self_overlap");
+	it_expect_passive(prog);
+}
+
+static void overlap(const char *delta)
+{
+	on_own_copy("self_overlap", delta, 8 * MiB, 3);
 	/* The hazard is only real if reads were deferred. */
 	long long ph = it_stat("on", "self_overlap", "phantom_reads");
 	ck_assert_msg(ph > 0, "self_overlap: no read was deferred; stats: %s", it_stats_text("on"));
@@ -139,21 +146,7 @@ END_TEST
  * program read (all five chunks differed before the text wrappers). */
 START_TEST(text_written_into_the_source_keeps_what_was_read)
 {
-	for (int m = IT_NONE; m <= IT_ON; m++) {
-		char dst[64];
-		snprintf(dst, sizeof dst, "%s", it_mode_names[m]);
-		mkdir(it_path(dst), 0755);
-		snprintf(dst, sizeof dst, "%s/work", it_mode_names[m]);
-		it_make_file(dst, 3 * MiB, 11);
-		struct it_spec s = { .mode = (enum it_mode)m, .out_fd = -1,
-				     .argv = IT_ARGV(it_prog("text_into_source"), "work") };
-		it_exec(&s);
-		if (m == IT_NONE)
-			it_expect_plain_success("text_into_source");
-	}
-	for (int m = IT_OFF; m <= IT_ON; m++)
-		it_compare(it_mode_names[m], IT_ARGV("work"));
-	it_expect_passive("text_into_source");
+	on_own_copy("text_into_source", NULL, 3 * MiB, 11);
 	/* The 19 chunks of 24 without text go by transfer (5 chunks' pages
 	 * get their bytes before the text is written). */
 	it_expect_zero_copy("text_into_source", 3 * MiB, 60);
