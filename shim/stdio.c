@@ -179,7 +179,7 @@ ZC_EXPORT size_t __fread_unlocked_chk(void *buf, size_t buflen, size_t size, siz
  * at this call or at a later flush: if phantoms stand for that file, they
  * get their bytes first (all of the file: the FILE's offset is not ours to
  * know). */
-static void file_changing(FILE *fp)
+void zc_stdio_file_changing(FILE *fp)
 {
 	if (zc_phantoms_exist() && fp)
 		zc_engine_file_changing(fd_of(fp), 0, 0);
@@ -201,7 +201,7 @@ static size_t fwrite_common(const void *buf, size_t size, size_t n, FILE *fp, in
 		if (r != ZC_STDIO_PLAIN)
 			return items(r, total, size, n);
 	}
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	before_write(fp, buf, size, n);
 	return real(buf, size, n, fp);
 }
@@ -220,50 +220,50 @@ ZC_EXPORT int fflush(FILE *fp)
 {
 	if (zc_phantoms_exist() && !fp)
 		zc_engine_all_files_changing(); /* every stream: we cannot list them */
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fflush)(fp);
 }
 
 /* Repositioning a stream writes out what it holds for the file first. */
 ZC_EXPORT int fseek(FILE *fp, long off, int whence)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fseek)(fp, off, whence);
 }
 
 ZC_EXPORT int fseeko(FILE *fp, off_t off, int whence)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fseeko)(fp, off, whence);
 }
 
 ZC_EXPORT int fseeko64(FILE *fp, off_t off, int whence)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fseeko64)(fp, off, whence);
 }
 
 ZC_EXPORT void rewind(FILE *fp)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	REAL(rewind)(fp);
 }
 
 ZC_EXPORT int fsetpos(FILE *fp, const fpos_t *pos)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fsetpos)(fp, pos);
 }
 
 ZC_EXPORT int fsetpos64(FILE *fp, const fpos64_t *pos)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fsetpos64)(fp, pos);
 }
 
 ZC_EXPORT int fclose(FILE *fp)
 {
-	file_changing(fp);
+	zc_stdio_file_changing(fp);
 	int fd = zc_ready && fp ? fd_of(fp) : -1;
 	if (fd == 2)
 		zc_stats_stderr_closing();

@@ -21,5 +21,9 @@
 
 size_t zc_stdio_fread(char *buf, size_t total, FILE *fp);
 size_t zc_stdio_fwrite(const char *buf, size_t total, FILE *fp);
+/* Data written through fp reaches its file by glibc's internal write, now
+ * or at a later flush: phantoms of that file get their bytes first (stdio.c;
+ * one compare while none exists; errno kept). */
+void zc_stdio_file_changing(FILE *fp);
 
 #endif

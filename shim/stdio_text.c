@@ -8,7 +8,8 @@
  * writes through a FILE of its own the same way.  If that file is one that
  * phantoms stand for (a program that copies a file and also writes text
  * into it, through another stream or descriptor), the file must not change
- * under deferred pages: as for fflush and fseek (stdio.c), every phantom of
+ * under deferred pages: as for fflush and fseek (stdio.c,
+ * zc_stdio_file_changing; dprintf: zc_before_file_change), every phantom of
  * the stream's file gets its bytes first (all of the file: where glibc
  * writes is its own to know).  While no phantom exists each wrapper costs
  * one compare (zc_phantoms_exist); then it asks the descriptor's kind
@@ -24,8 +25,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "engine.h"
 #include "real.h"
+#include "stdio_path.h"
 #include "wrap.h"
 
 /* glibc may define these as macros when optimising. */
@@ -35,33 +36,21 @@
 #undef dprintf
 #undef vprintf
 
-static inline void stream_text(FILE *fp)
-{
-	if (zc_phantoms_exist() && fp)
-		zc_engine_file_changing(fileno_unlocked(fp), 0, 0);
-}
-
-static inline void fd_text(int fd)
-{
-	if (zc_phantoms_exist())
-		zc_engine_file_changing(fd, 0, 0);
-}
-
 ZC_EXPORT int fputs(const char *s, FILE *fp)
 {
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fputs)(s, fp);
 }
 
 ZC_EXPORT int fputs_unlocked(const char *s, FILE *fp)
 {
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(fputs_unlocked)(s, fp);
 }
 
 ZC_EXPORT int puts(const char *s)
 {
-	stream_text(stdout);
+	zc_stdio_file_changing(stdout);
 	return REAL(puts)(s);
 }
 
@@ -69,43 +58,43 @@ ZC_EXPORT int puts(const char *s)
  * buffer is full: where their bytes reach the file. */
 ZC_EXPORT int __overflow(FILE *fp, int c)
 {
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(__overflow)(fp, c);
 }
 
 ZC_EXPORT int vfprintf(FILE *fp, const char *fmt, va_list ap)
 {
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(vfprintf)(fp, fmt, ap);
 }
 
 ZC_EXPORT int vprintf(const char *fmt, va_list ap)
 {
-	stream_text(stdout);
+	zc_stdio_file_changing(stdout);
 	return REAL(vprintf)(fmt, ap);
 }
 
 ZC_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
 {
-	fd_text(fd);
+	zc_before_file_change(fd, 0, 0);
 	return REAL(vdprintf)(fd, fmt, ap);
 }
 
 ZC_EXPORT int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
 {
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	return REAL(__vfprintf_chk)(fp, flag, fmt, ap);
 }
 
 ZC_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
 {
-	stream_text(stdout);
+	zc_stdio_file_changing(stdout);
 	return REAL(__vprintf_chk)(flag, fmt, ap);
 }
 
 ZC_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
 {
-	fd_text(fd);
+	zc_before_file_change(fd, 0, 0);
 	return REAL(__vdprintf_chk)(fd, flag, fmt, ap);
 }
 
@@ -114,7 +103,7 @@ ZC_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
 ZC_EXPORT int fprintf(FILE *fp, const char *fmt, ...)
 {
 	va_list ap;
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	va_start(ap, fmt);
 	int r = REAL(vfprintf)(fp, fmt, ap);
 	va_end(ap);
@@ -124,7 +113,7 @@ ZC_EXPORT int fprintf(FILE *fp, const char *fmt, ...)
 ZC_EXPORT int printf(const char *fmt, ...)
 {
 	va_list ap;
-	stream_text(stdout);
+	zc_stdio_file_changing(stdout);
 	va_start(ap, fmt);
 	int r = REAL(vprintf)(fmt, ap);
 	va_end(ap);
@@ -134,7 +123,7 @@ ZC_EXPORT int printf(const char *fmt, ...)
 ZC_EXPORT int dprintf(int fd, const char *fmt, ...)
 {
 	va_list ap;
-	fd_text(fd);
+	zc_before_file_change(fd, 0, 0);
 	va_start(ap, fmt);
 	int r = REAL(vdprintf)(fd, fmt, ap);
 	va_end(ap);
@@ -144,7 +133,7 @@ ZC_EXPORT int dprintf(int fd, const char *fmt, ...)
 ZC_EXPORT int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...)
 {
 	va_list ap;
-	stream_text(fp);
+	zc_stdio_file_changing(fp);
 	va_start(ap, fmt);
 	int r = REAL(__vfprintf_chk)(fp, flag, fmt, ap);
 	va_end(ap);
@@ -154,7 +143,7 @@ ZC_EXPORT int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...)
 ZC_EXPORT int __printf_chk(int flag, const char *fmt, ...)
 {
 	va_list ap;
-	stream_text(stdout);
+	zc_stdio_file_changing(stdout);
 	va_start(ap, fmt);
 	int r = REAL(__vprintf_chk)(flag, fmt, ap);
 	va_end(ap);
@@ -164,7 +153,7 @@ ZC_EXPORT int __printf_chk(int flag, const char *fmt, ...)
 ZC_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 {
 	va_list ap;
-	fd_text(fd);
+	zc_before_file_change(fd, 0, 0);
 	va_start(ap, fmt);
 	int r = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
 	va_end(ap);
