@@ -285,7 +285,7 @@ static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
 static int guard_aligned_ok(const struct zc_stream *s, uintptr_t b, size_t n,
 			    const struct zc_fdinfo *fi)
 {
-	if (!zc_cfg.guard || zc_stdio_direct || s->via_stdio || n == 0)
+	if (!zc_cfg.guard || s->via_stdio || n == 0)
 		return 0;
 	if (fi->kind != ZC_K_FILE || (fi->flags & ZC_FL_DIRECT))
 		return 0;
@@ -316,7 +316,7 @@ static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 static int guard_for_file(const struct zc_stream *s, uintptr_t b, size_t n,
 			  const struct zc_fdinfo *fi)
 {
-	return s->dest_kind == ZC_K_FILE && guard_aligned_ok(s, b, n, fi);
+	return s->dest_kind == ZC_K_FILE && !zc_stdio_direct && guard_aligned_ok(s, b, n, fi);
 }
 
 /* The read as one splice into a pipe of zcopy's, at off (explicit: the
@@ -1071,6 +1071,12 @@ ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
 	if (zc_guard_live)
 		stdio_unguard((uintptr_t)buf, n);
 	return REAL(write)(fd, buf, n);
+}
+
+void zc_engine_stdio_copy_out(const void *buf, size_t n)
+{
+	if (zc_guard_live && n)
+		stdio_unguard((uintptr_t)buf, n);
 }
 
 void zc_engine_stdio_buffered(size_t n)

@@ -314,13 +314,21 @@ void zc_engine_stdio_buffered(size_t n);
  * whatever else a strategy needs before the kernel touches the buffer). */
 void zc_engine_stdio_plain_read(void *buf, size_t n);
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n);
+/* glibc is about to copy [buf, buf+n) of the caller's memory into the
+ * stream's buffer (an fwrite's start or tail, which glibc writes itself
+ * later): guarded pages there get their bytes first, as before
+ * zc_engine_stdio_plain_write, instead of faulting as the program's own
+ * look at its data would. */
+void zc_engine_stdio_copy_out(const void *buf, size_t n);
 /* Bytes of this thread's fread request that glibc reads itself right after
  * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
  * program's request, as for a read().  0 = none. */
 extern __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
-/* Set while the engine makes an fread's direct read (stdio_read.c): its
- * items are written by glibc's own write(2), unwrapped, so they must stay
- * readable by the kernel (no read into a pipe of zcopy's). */
+/* Set while the engine makes an fread's direct read (stdio_read.c): an
+ * fwrite of its items into a file may be glibc's own write(2), unwrapped
+ * (a destination without room for a pin), so they are not guarded for a
+ * file destination; into a pipe they may (the write's start and tail are
+ * copied by glibc after zc_engine_stdio_copy_out). */
 extern __thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
 #endif

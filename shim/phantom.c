@@ -520,8 +520,11 @@ int zc_phantom_defer_pipe(int fd, dev_t dev, ino_t ino, uintptr_t ps, uintptr_t 
 
 /* Splices [off, off+n) of pfd into pool pipe i: what read() returns, which
  * is short only at the file's end (the size is asked: a file that grew
- * meanwhile is spliced on).  Returns the count, or -1 when the splice and
- * the size disagree or the splice is refused (EINVAL where the file system
+ * meanwhile is spliced on, from a page boundary only, so that every pipe
+ * buffer of P is one whole page of the file but the last: a write sends
+ * each page as one buffer, as it would send it from the file).  Returns the
+ * count, or -1 when the splice and the size disagree, the file grew past an
+ * end inside a page, or the splice is refused (EINVAL where the file system
  * cannot splice): nothing the program sees has changed then. */
 static ssize_t fpipe_fill(int i, int pfd, off_t off, size_t n)
 {
@@ -541,6 +544,8 @@ static ssize_t fpipe_fill(int i, int pfd, off_t off, size_t n)
 			return -1;
 		if (now.st_size <= off + (off_t)k)
 			return (ssize_t)k; /* the end: read() returns k too */
+		if (k & (zc_page - 1))
+			return -1; /* on from inside a page: P would hold it in two buffers */
 	}
 	return k == n ? (ssize_t)k : -1;
 }

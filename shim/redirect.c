@@ -1099,10 +1099,13 @@ static int emit_pieces(struct wctx *w, struct gathered *g, const struct iovec *i
  * of the file in a pipe buffer of its own when the page's file offset is a
  * page's (filemap_splice_read), so a phantom that holds all of the page at
  * such an offset does; plain stretches are cut at the unit's end
- * (emit_plain).  Only a record that holds part of the page, a guard span
- * that starts or ends inside it, an offset inside a page of the file, or
- * the head of a record's pipe P there (whose buffers P's reads made) could
- * send the page in two pieces: then it is written plainly first.
+ * (emit_plain).  The head of a record's pipe P is such a page too: P's
+ * reads start at a page of the file and go on only from one (fpipe_fill in
+ * phantom.c), so each of its pipe buffers is one page, and a splice out of
+ * P moves whole buffers.  Only a record that holds part of the page, a
+ * guard span that starts or ends inside it, or an offset inside a page of
+ * the file could send the page in two pieces: then it is written plainly
+ * first.
  */
 static int unit_whole(const struct wctx *w, uintptr_t b, const struct carried *c)
 {
@@ -1112,7 +1115,6 @@ static int unit_whole(const struct wctx *w, uintptr_t b, const struct carried *c
 		if (c->hi[k] <= b || c->lo[k] >= e)
 			continue;
 		if (c->lo[k] > b || c->hi[k] < e || p->pipe >= 0 || c->sfd[k] < 0 || !c->f[k] ||
-		    (p->fpipe >= 0 && p->fhead == b) ||
 		    ((p->off + (off_t)(b - p->addr)) & (off_t)(zc_page - 1)))
 			return 0;
 	}

@@ -131,16 +131,21 @@ static size_t replay_locked(FILE *fp, void *rbuf, const void *wbuf, size_t total
 static int fread_replayed(void *buf, size_t buflen, size_t size, size_t n, FILE *fp, int lock,
 			  size_t *done)
 {
-	guard_items(buf, size, n);
 	flush_before_read(fp);
 	size_t total, r;
-	if (zc_reads_all_plain() || !read_candidate(size, n, fp, &total) || total > buflen)
-		return 0;
-	r = lock ? replay_locked(fp, buf, NULL, total, 0) : zc_stdio_fread(buf, total, fp);
-	if (r == ZC_STDIO_PLAIN)
-		return 0;
-	*done = items(r, total, size, n);
-	return 1;
+	if (!zc_reads_all_plain() && read_candidate(size, n, fp, &total) && total <= buflen) {
+		/* The replay gives guarded pages their bytes where glibc copies
+		 * or reads into them, and leaves the engine's part to the
+		 * engine: a buffer still guarded from the chunk before stays
+		 * so (the steady state of a copier into a pipe). */
+		r = lock ? replay_locked(fp, buf, NULL, total, 0) : zc_stdio_fread(buf, total, fp);
+		if (r != ZC_STDIO_PLAIN) {
+			*done = items(r, total, size, n);
+			return 1;
+		}
+	}
+	guard_items(buf, size, n); /* glibc's own fread, perhaps straight into buf */
+	return 0;
 }
 
 ZC_EXPORT size_t fread(void *buf, size_t size, size_t n, FILE *fp)

@@ -86,6 +86,7 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 
 	size_t got = 0;
 	if (avail) {
+		zc_engine_stdio_plain_read(buf, avail); /* glibc's copy: guarded pages get their bytes */
 		got = REAL(fread_unlocked)(buf, 1, avail, fp);
 		if (got != avail)
 			return got; /* cannot happen: a copy from the buffer */

@@ -133,6 +133,7 @@ static int write_start(struct fw *f, size_t pending)
 	if (pending) {
 		/* glibc's own write: phantoms of its file get their bytes first. */
 		zc_engine_file_changing(f->fd, 0, 0);
+		zc_engine_stdio_copy_out(f->s, f->room);
 		if (f->room && REAL(fwrite_unlocked)(f->s, 1, f->room, f->fp) != f->room) {
 			f->done = 0; /* cannot happen: a copy into the buffer */
 			return -1;
@@ -231,6 +232,7 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 	size_t tail = to_do - direct;
 	if (tail && lbf && memchr(s + f.end, '\n', tail))
 		zc_engine_file_changing(f.fd, 0, 0); /* glibc writes each line */
+	zc_engine_stdio_copy_out(s + f.end, tail);
 	size_t kept = tail ? keep_tail(s + f.end, tail, fp, lbf) : 0;
 	zc_engine_stdio_buffered(kept);
 	return f.end + kept;

@@ -285,6 +285,32 @@ START_TEST(fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pip
 }
 END_TEST
 
+/* stdio_pipe_full with its warm-up into the pipe itself (DST "-"): the
+ * stream's destination is a pipe from the start, so zcopy reads each later
+ * chunk into a pipe of its own (the buffer's pages guarded, and kept so
+ * from one fread to the next) and the fwrite splices that pipe out, its
+ * first page as the whole unit glibc's write of the block that fills its
+ * buffer is.  Every count, error indicator, errno, signal and byte is
+ * glibc's, in the non-blocking mode and each blocking one. */
+static const char *const pipe_of_zcopys_modes[] = { NULL,   "blocking", "before", "after",
+						    "restart", "epipe", "closed",  "cancel",
+						    "dup2",    "dirty" };
+
+START_TEST(fwrite_out_of_a_pipe_of_zcopys_counts_as_glibc)
+{
+	const char *mode = pipe_of_zcopys_modes[_i];
+	if (mode)
+		it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "-", mode), NULL, NULL);
+	else
+		it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "-"), NULL, NULL);
+	it_expect_passive("stdio_pipe_full");
+	long long fp = it_stat("on", "stdio_pipe_full", "file_pipe_reads");
+	ck_assert_msg(fp >= 4, "%s: %lld reads into a pipe of zcopy's; stats: %s",
+		      mode ? mode : "non-blocking", fp, it_stats_text("on"));
+	it_expect_transfers("stdio_pipe_full", "splice");
+}
+END_TEST
+
 START_TEST(fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes)
 {
 	/* The copier has written to 40 files, and zcopy has no room left to
@@ -603,5 +629,7 @@ int main(void)
 				reader_leaves_sigpipe_kills_as_with_glibc,
 				reader_leaves_epipe_sets_the_error_indicator,
 				real_tools_keep_their_output));
+	tcase_add_loop_test(tc, fwrite_out_of_a_pipe_of_zcopys_counts_as_glibc, 0,
+			    IT_LEN(pipe_of_zcopys_modes));
 	return it_main(s, "build/programs");
 }

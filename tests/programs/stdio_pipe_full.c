@@ -10,6 +10,10 @@
  *
  * The chunks are first copied to DST (a file) a few times, so that zcopy's
  * stream is engaged and the chunks written to the pipe are deferred reads.
+ * DST "-": they are written into the pipe itself instead (each drained at
+ * once), so that the stream's destination is a pipe from the start and
+ * zcopy reads the later chunks into a pipe of its own (its pages guarded),
+ * which the fwrite then splices out.
  *
  * With a MODE, the pipe blocks (its reading end does not: it is its own
  * open file) and the stream has its buffer; each mode prints fwrite's
@@ -197,7 +201,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		/* Chunks read at an offset inside a page, copied to DST first
 		 * (so that the stream is engaged), then one more for the pipe. */
 		int fd = open(src_path, O_RDONLY);
-		if (fd < 0 || lseek(fd, 100, SEEK_SET) != 100)
+		if (!dst || fd < 0 || lseek(fd, 100, SEEK_SET) != 100)
 			zt_die("open");
 		for (int i = 0; i < 6; i++) {
 			if (read(fd, buf, CHUNK) != CHUNK)
@@ -284,10 +288,12 @@ int main(int argc, char **argv)
 		zt_usage("stdio_pipe_full SRC DST [MODE]");
 	int blocking = argc == 4;
 	src_path = argv[1];
-	FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+	int into_pipe = strcmp(argv[2], "-") == 0;
+	FILE *in = fopen(argv[1], "rb"), *out = into_pipe ? NULL : fopen(argv[2], "wb");
 	int p[2];
-	if (!in || !out || pipe2(p, blocking ? 0 : O_NONBLOCK) != 0 ||
-	    fcntl(p[1], F_SETPIPE_SZ, 16 * 4096) < 0)
+	if (!in || (!into_pipe && !out) || pipe2(p, blocking ? 0 : O_NONBLOCK) != 0 ||
+	    fcntl(p[1], F_SETPIPE_SZ, 16 * 4096) < 0 ||
+	    (into_pipe && fcntl(p[0], F_SETFL, O_NONBLOCK) != 0))
 		zt_die("setup");
 	FILE *pw = fdopen(p[1], "wb");
 	if (!pw)
@@ -295,8 +301,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 8; i++) {
 		if (fread(buf, 1, CHUNK, in) != CHUNK)
 			zt_die("fread");
-		if (fwrite(buf, 1, CHUNK, out) != CHUNK)
+		if (fwrite(buf, 1, CHUNK, into_pipe ? pw : out) != CHUNK)
 			zt_die("fwrite");
+		long long got;
+		if (into_pipe && (take(p[0], CHUNK, &got), got != CHUNK))
+			zt_die("warm-up: the pipe did not hold the chunk");
 	}
 	if (blocking) {
 		/* The reading end never waits (it is its own open file). */
@@ -329,7 +338,7 @@ int main(int argc, char **argv)
 		drain(p[0], what);
 	}
 	fclose(in);
-	if (fclose(out) != 0)
+	if (out && fclose(out) != 0)
 		zt_die("fclose");
 	return 0;
 }
