@@ -1063,20 +1063,19 @@ static void stdio_unguard(uintptr_t b, size_t n)
 	zc_nest_leave(nest);
 }
 
+void zc_engine_stdio_copy_out(const void *buf, size_t n)
+{
+	if (zc_guard_live && n)
+		stdio_unguard((uintptr_t)buf, n);
+}
+
 ssize_t zc_engine_stdio_plain_write(int fd, const void *buf, size_t n)
 {
 	/* A plain write from mapped phantom pages is always correct (the
 	 * mapping holds the file's bytes); from guarded ones the kernel fails
 	 * with EFAULT, and this write(2) is glibc's, past every wrapper. */
-	if (zc_guard_live)
-		stdio_unguard((uintptr_t)buf, n);
+	zc_engine_stdio_copy_out(buf, n);
 	return REAL(write)(fd, buf, n);
-}
-
-void zc_engine_stdio_copy_out(const void *buf, size_t n)
-{
-	if (zc_guard_live && n)
-		stdio_unguard((uintptr_t)buf, n);
 }
 
 void zc_engine_stdio_buffered(size_t n)
