@@ -43,11 +43,25 @@
  * itself is asked (readable_now); a second fault at the same address in a
  * row is the program's own (its memory was reprotected by a call we do not
  * see), and is handed on.
+ *
+ * "In a row" is at one depth of the program's handlers.  A program handler
+ * with SA_NODEFER whose access faults while the timer fires again gets two
+ * frames at once: the kernel delivers the fault first and the timer on top
+ * of it, so the nested handler runs before zcopy's answer to the fault.
+ * Three deep, all at one address: the innermost fault gives the page its
+ * bytes, the middle one finds no record and retries, and the outermost,
+ * answered last, meets that same address again.  It is no repeat: it
+ * happened before the middle one's retry, at a shallower depth.  Handing
+ * it on installed SIG_DFL, and the program died of SIGSEGV at its next
+ * guarded page (`sig_defer readback`, 1 run in 50 to 300).  So a fault at
+ * the address retried last is handed on only when it comes at the same or
+ * a deeper handler depth (zc_sig_handler_depth) than that retry.
  */
 #define TOMBS 16
 static struct { uintptr_t lo, hi; } tomb[TOMBS];
 static unsigned tomb_next;
 static __thread uintptr_t last_retry __attribute__((tls_model("initial-exec")));
+static __thread int last_retry_depth __attribute__((tls_model("initial-exec")));
 
 void zc_guard_released(uintptr_t lo, uintptr_t hi)
 {
@@ -108,9 +122,11 @@ int zc_guard_fault(uintptr_t addr)
 		touched(stream);
 		hit = 1;
 		last_retry = 0;
-	} else if (last_retry != addr && (recently_released(addr) || readable_now(addr))) {
+	} else if ((last_retry != addr || zc_sig_handler_depth < last_retry_depth) &&
+		   (recently_released(addr) || readable_now(addr))) {
 		hit = 1;
 		last_retry = addr;
+		last_retry_depth = zc_sig_handler_depth;
 	}
 	zc_unlock();
 	zc_nest_leave(nest);

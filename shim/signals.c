@@ -135,16 +135,20 @@ static void bus_action(const struct sigaction *act, struct sigaction *old)
 /* The program's handler p, called as the kernel would have called it; in
  * guard mode the thread's view of SIGSEGV is the one the kernel would have
  * installed for it (blocked by its sa_mask, or by being the signal handled). */
+__thread int zc_sig_handler_depth __attribute__((tls_model("initial-exec")));
+
 static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void *uc)
 {
 	int before = zc_segv_view;
 	if (zc_sigmask_active)
 		zc_segv_view = before || sigismember(&p->sa_mask, SIGSEGV) ||
 			       (sig == SIGSEGV && !(p->sa_flags & SA_NODEFER));
+	zc_sig_handler_depth++;
 	if (p->sa_flags & SA_SIGINFO)
 		p->sa_sigaction(sig, si, uc);
 	else
 		p->sa_handler(sig);
+	zc_sig_handler_depth--;
 	if (zc_sigmask_active) {
 		int e = errno;
 		zc_sigmask_set_view(before);

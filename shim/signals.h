@@ -14,6 +14,10 @@ void zc_signals_init(void);
 int zc_signals_defer_ok(void);
 /* Installs the SIGSEGV handler (mode on with ZCOPY_GUARD=1). */
 void zc_guard_signals_init(void);
+/* How many of the program's handlers this thread is running now, nested
+ * (signals.c, call_handler: every handler of the program's that zcopy
+ * calls).  A handler left by siglongjmp is not counted off. */
+extern __thread int zc_sig_handler_depth __attribute__((tls_model("initial-exec")));
 
 /* sigmask.c: SIGSEGV kept out of the masks the program installs while
  * zcopy's SIGSEGV handler is (zc_sigmask_active), and the program's view of
