@@ -89,9 +89,16 @@ static struct sigaction program[_NSIG];
 
 /* The queue: written at tail only by the trampoline (a handler of this
  * thread), read at head only by flush (the thread, or a handler nested in
- * it); so neither side resets the other's index. */
+ * it); so neither side resets the other's index.  Handlers nest (SA_NODEFER,
+ * other signals), so a note claims its slot by moving the tail in one
+ * atomic step and marks it ready once written; flush stops at a slot not
+ * yet ready (the note that claimed it flushes after it).  The head never
+ * passes the tail: the flush would then walk 2^32 stale slots (a nested
+ * note used to publish a tail read before the nested ones, moving it back:
+ * SA_NODEFER timer handlers nested five to eight deep spun for minutes). */
 #define QN 8
 struct noted {
+	int ready; /* written and not yet taken */
 	int sig;
 	pid_t tid; /* the thread it came to (not a forked child's copy) */
 	siginfo_t info;
@@ -209,9 +216,14 @@ static void hold_back(int sig, void *uc)
 /* Notes sig for the lock's release; 0 if it is to run now instead. */
 static int note(int sig, siginfo_t *si, void *uc)
 {
-	unsigned head = zc_sig_head, tail = zc_sig_tail;
 	int saved = errno;
-	if (tail - head >= QN) {
+	unsigned tail = __atomic_load_n(&zc_sig_tail, __ATOMIC_RELAXED);
+	int full;
+	while (!(full = tail - zc_sig_head >= QN) &&
+	       !__atomic_compare_exchange_n(&zc_sig_tail, &tail, tail + 1, 0, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED))
+		; /* a nested note claimed it first: the next one */
+	if (full) {
 		/* No room.  With the lock free it runs now, ahead of older ones
 		 * (blocking it here would outlast the flush, which unblocks in
 		 * this handler's mask, not in the one restored on return). */
@@ -237,8 +249,18 @@ static int note(int sig, siginfo_t *si, void *uc)
 		hold_back(sig, uc);
 	errno = saved;
 	barrier();
-	zc_sig_tail = tail + 1;
+	n->ready = 1;
 	return 1;
+}
+
+/* The slot at the head is done with: the next one is the head. */
+static void head_done(void)
+{
+	if (zc_sig_head != zc_sig_tail) {
+		queue[zc_sig_head % QN].ready = 0;
+		barrier();
+		zc_sig_head++;
+	}
 }
 
 /* sig is no longer blocked for zcopy (a resent one is delivered now). */
@@ -271,8 +293,10 @@ void zc_sigdefer_flush(void)
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	while (zc_sig_head != zc_sig_tail && !resent_sig) {
 		struct noted *n = &queue[zc_sig_head % QN];
+		if (!n->ready)
+			break; /* claimed by a note still writing it, which flushes after */
 		if (n->tid != tid) {
-			zc_sig_head++; /* a forked child's copy of the parent's queue */
+			head_done(); /* a forked child's copy of the parent's queue */
 			continue;
 		}
 		int sig = n->sig;
@@ -286,7 +310,7 @@ void zc_sigdefer_flush(void)
 		int how = resend(sig, &info); /* pending while held back */
 		if (how == 0) {
 			resent_sig = 0; /* cannot be sent: dropped */
-			zc_sig_head++;
+			head_done();
 		} else if (how == 2) {
 			resent_any = 1; /* its delivery has another siginfo */
 		}
@@ -316,7 +340,7 @@ static void deliver(int sig, siginfo_t *si, void *uc)
 		/* A noted signal, delivered now: the handler it came to. */
 		struct sigaction act = resent_act;
 		resent_sig = 0;
-		zc_sig_head++;
+		head_done();
 		if ((act.sa_flags & SA_RESETHAND) && !has_handler(&program[sig])) {
 			int saved = errno;
 			install_program(sig); /* the one-shot was used at the first delivery */
