@@ -371,6 +371,12 @@ static void show(const char *what, int sig, void (*mine)(int))
 
 static int readback_mode(int in, int out, long tick_us)
 {
+	/* The dispositions read back start at SIG_DFL, whatever was inherited
+	 * (nohup starts a program with SIGHUP ignored, and `sigset returned`
+	 * then says OTHER with or without zcopy). */
+	static const int reset[] = { SIGALRM, SIGUSR1, SIGUSR2, SIGHUP };
+	for (size_t k = 0; k < sizeof reset / sizeof reset[0]; k++)
+		signal(reset[k], SIG_DFL);
 	struct sigaction sa = { .sa_handler = on_tick_nested, .sa_flags = SA_RESTART | SA_NODEFER };
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGUSR2);
