@@ -133,6 +133,10 @@ static void plan(struct bench *b)
 			for (int k = 0; k < s->nv; k++)
 				if (s->v[k].kind == V_PEER)
 					s->nv = k; /* peers copy with their own loops */
+			/* The target is relative to the read()/write() copier at
+			 * the same request size, so it runs in the same rounds. */
+			add_variant(b, s, "R-A: read/write copier, zcopy off", V_RWOFF, NULL);
+			add_variant(b, s, "R-B: read/write copier, zcopy on", V_RWON, NULL);
 		}
 	}
 	/* Stream sockets as sources: a receiver storing what arrives on a

@@ -28,7 +28,9 @@ enum vkind {
 	V_ON,     /* copy, shim preloaded with ZCOPY_MODE=on: the B side */
 	V_ONDEF,  /* as V_ON but never with a ZCOPY_MIN_CHUNK override (sweep) */
 	V_IDEAL,  /* ideal: the kernel primitive called directly */
-	V_PEER    /* an existing tool with its own zero-copy path */
+	V_PEER,   /* an existing tool with its own zero-copy path */
+	V_RWOFF,  /* stdio scenarios: copy's read()/write() loop, ZCOPY_MODE=off */
+	V_RWON    /* stdio scenarios: copy's read()/write() loop, ZCOPY_MODE=on */
 };
 
 /* An existing tool; "@src" and "@dst" in argv are replaced per run. */

@@ -215,7 +215,8 @@ static int build_argv(struct bench *b, struct scen *s, struct vres *v, char **ar
 	*stdout_file = 0;
 	argv[n++] = v->path;
 	if (v->kind != V_PEER) {
-		if (v->kind != V_IDEAL && strncmp(s->id, "stdio-", 6) == 0)
+		if ((v->kind == V_RAW || v->kind == V_OFF || v->kind == V_ON) &&
+		    strncmp(s->id, "stdio-", 6) == 0)
 			argv[n++] = "-s"; /* the stdio copier: fread/fwrite */
 		argv[n++] = "-b";
 		argv[n++] = chunk;
@@ -252,12 +253,14 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		return -1;
 	fmt(chunk, sizeof(chunk), "%zu", s->chunk);
 	build_argv(b, s, v, argv, chunk, &stdout_file);
-	if (v->kind == V_OFF || v->kind == V_ON || v->kind == V_ONDEF) {
+	if (v->kind == V_OFF || v->kind == V_ON || v->kind == V_ONDEF || v->kind == V_RWOFF ||
+	    v->kind == V_RWON) {
+		int off = v->kind == V_OFF || v->kind == V_RWOFF;
 		fmt(extra[nextra++], MAXPATH, "LD_PRELOAD=%s", b->lib);
-		fmt(extra[nextra++], MAXPATH, "ZCOPY_MODE=%s", v->kind == V_OFF ? "off" : "on");
+		fmt(extra[nextra++], MAXPATH, "ZCOPY_MODE=%s", off ? "off" : "on");
 		if (s->sweep && v->kind != V_ONDEF)
 			fmt(extra[nextra++], MAXPATH, "ZCOPY_MIN_CHUNK=4096");
-		if (v->kind != V_OFF)
+		if (!off)
 			fmt(extra[nextra++], MAXPATH, "ZCOPY_STATS=%s", stats_path);
 	}
 	build_env(envp, 512, extra, nextra);
@@ -356,7 +359,7 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		if (v->verified < 0)
 			return fail(v, "%s: output bytes differ from the source", argv[0]);
 	}
-	if (v->kind == V_ON || v->kind == V_ONDEF)
+	if (v->kind == V_ON || v->kind == V_ONDEF || v->kind == V_RWON)
 		read_stats(v);
 	if (timed && v->nruns < MAXRUNS) {
 		v->wall[v->nruns] = t1 - t0;
