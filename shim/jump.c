@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "real.h"
 #include "signals.h"
+#include "stdio_path.h"
 #include "wrap.h"
 
 /* The stack pointer a jump to env restores; where it cannot be read, the
@@ -86,6 +87,7 @@ static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, 
 	/* Does the jump leave the frames of zcopy's current work? */
 	if (unlikely(zc_inside) && sp > zc_inside_sp)
 		zc_engine_abandon();
+	zc_stdio_start_jumped(sp); /* (after the write let go of its pipe and pins) */
 	zc_cleanup_jumped(sp); /* (the stdio replay's region is outside zc_inside) */
 	zc_cancel_jumped(sp);  /* (after zc_leave, which restores the span's "off") */
 	zc_sigmask_jump(env); /* the saved mask comes back (guard mode) */

@@ -135,7 +135,7 @@ static int may_continue(struct wctx *w)
 }
 
 /* The program's own call, on the pinned description. */
-static ssize_t plain_call(struct wctx *w, const struct iovec *iov, int cnt, int nowait)
+static ssize_t plain_once(struct wctx *w, const struct iovec *iov, int cnt, int nowait)
 {
 	switch (w->how) {
 	case ZC_W_PWRITE:
@@ -225,7 +225,7 @@ static ssize_t piece_call(struct wctx *w, const struct iovec *v, int cnt, int *n
 		}
 		*nowait = 0;
 	}
-	return plain_call(w, v, cnt, *nowait);
+	return plain_once(w, v, cnt, *nowait);
 }
 
 /* A call made without waiting could not go (EOPNOTSUPP or EAGAIN in e):
@@ -318,6 +318,7 @@ static int emit_plain_calls(struct wctx *w, const struct iovec *iov, int cnt)
 		}
 		ZC_ADD(bytes_copied, r);
 		w->total += (size_t)r;
+		zc_write_sent(w->total);
 		w->pos += r;
 		done += (size_t)r;
 		if (!nowait || r == 0)
@@ -438,6 +439,7 @@ static int emit_clean(struct wctx *w, const struct zc_phantom *p, int sfd, struc
 		}
 		ZC_ADD(bytes_zero_copy, r);
 		w->total += (size_t)r;
+		zc_write_sent(w->total);
 		ra += (size_t)r;
 		rl -= (size_t)r;
 		switch (end) {
@@ -547,6 +549,7 @@ static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, si
 	}
 	ZC_ADD(bytes_zero_copy, r);
 	w->total += (size_t)r;
+	zc_write_sent(w->total);
 	return (size_t)r == len ? 0 : -1;
 }
 
@@ -583,6 +586,7 @@ static int emit_file_pipe(struct wctx *w, const struct zc_phantom *p, struct zc_
 	}
 	ZC_ADD(bytes_zero_copy, k);
 	w->total += k;
+	zc_write_sent(w->total);
 	*sent = k;
 	if (end == ZC_XF_DONE)
 		return 0;
@@ -888,6 +892,7 @@ void zc_write_abandon(void)
 {
 	struct current *k = cur;
 	zc_write_unit = 0; /* (the write of two, if it was one, is over) */
+	zc_write_start = 0; /* (zc_write_start_gone stays for stdio_write.c) */
 	if (!k)
 		return;
 	cur = NULL;
@@ -1228,13 +1233,15 @@ static ssize_t plain_write(int fd, const struct iovec *iov, int cnt, const off_t
 
 /* A write of two made plainly: the first write, and when all of it went,
  * the second; *err2 is the second's errno when it failed. */
-static ssize_t plain_two(int fd, const struct iovec *iov, size_t unit, int *err2)
+static ssize_t plain_two(int fd, const struct iovec *iov, size_t unit, int *err2, size_t start)
 {
 	struct iovec head = { iov[0].iov_base, unit };
 	struct iovec rest = { (char *)iov[0].iov_base + unit, iov[0].iov_len - unit };
 	ssize_t r = plain_write(fd, &head, 1, NULL, ZC_W_WRITE, 0);
 	if (r != (ssize_t)unit)
 		return r;
+	if (start && start <= unit)
+		zc_write_start_gone = 1;
 	int saved = errno;
 	ssize_t r2 = plain_write(fd, &rest, 1, NULL, ZC_W_WRITE, 0);
 	if (r2 < 0) {
@@ -1246,7 +1253,7 @@ static ssize_t plain_two(int fd, const struct iovec *iov, size_t unit, int *err2
 }
 
 static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			   enum zc_wcall how, int flags, size_t unit, int *err2);
+			   enum zc_wcall how, int flags, size_t unit, int *err2, size_t start);
 
 /* The second write of two, made again as a write of its own: its count,
  * or 0 with *err2 its errno when it failed before its first byte. */
@@ -1255,7 +1262,7 @@ static ssize_t second_again(int fd, const struct iovec *iov, size_t unit, enum z
 {
 	struct iovec rest = { (char *)iov[0].iov_base + unit, iov[0].iov_len - unit };
 	int saved = errno;
-	ssize_t r2 = writev_call(fd, &rest, 1, NULL, how, flags, 0, NULL);
+	ssize_t r2 = writev_call(fd, &rest, 1, NULL, how, flags, 0, NULL, 0);
 	*err2 = 0;
 	if (r2 >= 0)
 		return r2;
@@ -1264,16 +1271,29 @@ static ssize_t second_again(int fd, const struct iovec *iov, size_t unit, enum z
 	return 0;
 }
 
-/* One write, or with unit > 0 a write of two (zc_engine_write_two). */
+/* The call made plainly: the write, or the write of two. */
+static ssize_t plain_whole(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			  enum zc_wcall how, int flags, size_t unit, int *err2, size_t start)
+{
+	if (unit)
+		return plain_two(fd, iov, unit, err2, start);
+	ssize_t r = plain_write(fd, iov, cnt, pos, how, flags);
+	if (start && r >= (ssize_t)start)
+		zc_write_start_gone = 1;
+	return r;
+}
+
+/* One write, or with unit > 0 a write of two (zc_engine_write_two); its
+ * first start bytes an fwrite's start (transfer.h, zc_write_start), or 0. */
 static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
-			   enum zc_wcall how, int flags, size_t unit, int *err2)
+			   enum zc_wcall how, int flags, size_t unit, int *err2, size_t start)
 {
 	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks.  A
 	 * vfork child that changed what a number names: the pins may name
 	 * what it let go of (ownfd.h). */
 	if (!iov_sane(iov, cnt) || zc_vfork_child_renamed() || observe_small_pair(iov, cnt) ||
 	    zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
-		return unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
+		return plain_whole(fd, iov, cnt, pos, how, flags, unit, err2, start);
 	int saved = errno;
 	pthread_testcancel(); /* a pending cancel acts here, as at write's start */
 again:
@@ -1283,12 +1303,14 @@ again:
 	 * while this one waits is plain (zc_inside) and never sees them. */
 	zc_write_unit = unit;
 	zc_write_unit_err = 0;
+	zc_write_start = start;
 	struct wctx w = { .fd = fd, .out = fd, .how = how, .flags = flags, .pos0 = pos,
 			  .pos = pos ? *pos : 0, .first = 1, .unit = unit };
 	ssize_t r = engine_writev(&w, iov, cnt);
 	if (unit && r == (ssize_t)unit)
 		*err2 = zc_write_unit_err;
 	zc_write_unit = 0;
+	zc_write_start = 0;
 	zc_leave();
 	int restart = zc_sig_restart_take();
 	if (restart && r == -1 && errno == EINTR) {
@@ -1306,7 +1328,7 @@ again:
 		return unit + second_again(fd, iov, unit, how, flags, err2);
 	}
 	if (r == ZC_PLAIN) {
-		r = unit ? plain_two(fd, iov, unit, err2) : plain_write(fd, iov, cnt, pos, how, flags);
+		r = plain_whole(fd, iov, cnt, pos, how, flags, unit, err2, start);
 		zc_flow_end(); /* after the plain call, whose bytes are the flow's */
 		return r;
 	}
@@ -1319,16 +1341,17 @@ again:
 ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			      enum zc_wcall how, int flags)
 {
-	return writev_call(fd, iov, cnt, pos, how, flags, 0, NULL);
+	return writev_call(fd, iov, cnt, pos, how, flags, 0, NULL, 0);
 }
 
-ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, int *err2)
+ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, size_t start,
+			    int *err2)
 {
 	struct iovec v = { (void *)buf, n };
 	*err2 = 0;
 	if (unit == 0 || unit >= n)
-		return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, 0, NULL);
-	return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, unit, err2);
+		return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, 0, NULL, start);
+	return writev_call(fd, &v, 1, NULL, ZC_W_WRITE, 0, unit, err2, start);
 }
 
 ssize_t zc_engine_writev(int fd, const struct iovec *iov, int cnt, const off_t *pos)

@@ -29,8 +29,12 @@ ssize_t zc_engine_writev_call(int fd, const struct iovec *iov, int cnt, const of
  * first call waits as a write would.  When both are one kernel transfer
  * the pipe's reader is woken once.  Returns the first write's result (-1
  * and errno when it failed), plus the second's count; *err2 is the second
- * write's errno when it failed before its first byte, else 0. */
-ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, int *err2);
+ * write's errno when it failed before its first byte, else 0.  unit 0: one
+ * write.  start: its first start bytes are an fwrite's start that glibc
+ * would hold in the stream's buffer meanwhile (transfer.h, zc_write_start),
+ * or 0. */
+ssize_t zc_engine_write_two(int fd, const void *buf, size_t n, size_t unit, size_t start,
+			    int *err2);
 
 /* A signal handler is jumping out of this thread's write (jump.c, through
  * zc_engine_abandon): let go of its pins and in-flight ranges as if it had

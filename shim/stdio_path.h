@@ -15,6 +15,7 @@
 #define ZC_STDIO_PATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define ZC_STDIO_PLAIN ((size_t)-1)
@@ -25,5 +26,9 @@ size_t zc_stdio_fwrite(const char *buf, size_t total, FILE *fp);
  * or at a later flush: phantoms of that file get their bytes first (stdio.c;
  * one compare while none exists; errno kept). */
 void zc_stdio_file_changing(FILE *fp);
+/* A jump to a frame whose stack pointer is target_sp (jump.c): an fwrite
+ * it leaves while the write of its start was under way keeps the start in
+ * its stream's buffer, as glibc's does (stdio_write.c, "The start"). */
+void zc_stdio_start_jumped(uintptr_t target_sp);
 
 #endif

@@ -28,6 +28,20 @@
  * line-buffered stream with bytes pending only when the start that fills
  * its buffer holds no newline (copying it through fwrite_unlocked would
  * flush at that newline, glibc's own fwrite does not).
+ *
+ * The start.  With nothing pending, glibc's buffer holds the start while
+ * its write of it is under way, and that write resets the buffer when it
+ * ends, whether it wrote or failed.  A signal handler that jumps out of
+ * that write (siglongjmp), or a cancel that acts in it, leaves the start in
+ * the buffer, and the stream writes it at its next flush or at exit.  So
+ * while the start's write runs, it is noted for its thread (struct hold);
+ * the engine sets zc_write_start_gone once all of its bytes went
+ * (transfer.h); a jump out of the fwrite (jump.c, zc_stdio_start_jumped)
+ * or a cancel in it (start_cancelled) before then puts the start into the
+ * buffer as glibc's copy had, from the caller's memory as it is then.  In
+ * the few instructions between a call's return and the count of its bytes,
+ * a jump takes the start as not gone (glibc has the same window between
+ * its write's return and its reset).
  */
 #include <errno.h>
 #include <limits.h>
@@ -42,6 +56,7 @@
 #include "real.h"
 #include "redirect.h"
 #include "stdio_path.h"
+#include "transfer.h"
 
 /* The remainder into the emptied buffer: one call per line on a
  * line-buffered stream.  Returns the bytes glibc took. */
@@ -87,6 +102,42 @@ static size_t buffer_room(const FILE *fp, int lbf)
 		return (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr);
 	return fp->_IO_write_end > fp->_IO_write_ptr ? (size_t)(fp->_IO_write_end - fp->_IO_write_ptr)
 						     : 0;
+}
+
+/* An fwrite's start whose write is under way, noted for its thread (lives
+ * in zc_stdio_fwrite's frame). */
+struct hold {
+	FILE *fp;
+	const char *s;
+	size_t len;
+};
+static __thread struct hold *held __attribute__((tls_model("initial-exec")));
+
+/* The write of the start ended without returning: the stream keeps the
+ * start, unless all of it went. */
+static void keep_start(struct hold *h)
+{
+	held = NULL;
+	FILE *fp = h->fp;
+	if (zc_write_start_gone || fp->_IO_write_ptr != fp->_IO_write_base ||
+	    h->len > (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr))
+		return;
+	zc_engine_stdio_copy_out(h->s, h->len); /* guarded pages get their bytes */
+	memcpy(fp->_IO_write_ptr, h->s, h->len);
+	fp->_IO_write_ptr += h->len;
+}
+
+void zc_stdio_start_jumped(uintptr_t target_sp)
+{
+	struct hold *h = held;
+	if (h && target_sp > (uintptr_t)h)
+		keep_start(h);
+}
+
+static void start_cancelled(void *arg)
+{
+	if (held == arg)
+		keep_start(arg);
 }
 
 /* One fwrite as glibc would make it: the start s[0, room) that fills the
@@ -164,6 +215,7 @@ static int write_start(struct fw *f, size_t pending)
 				return -2;
 			f->done += (size_t)w;
 		}
+		zc_write_start_gone = 1;
 		zc_engine_stdio_buffered(f->room);
 	}
 	return 0;
@@ -181,11 +233,15 @@ static int write_direct(struct fw *f)
 	while (f->done < f->end) {
 		size_t upto = f->done < f->first ? f->first : f->end;
 		int err2 = 0;
-		ssize_t w = f->done < f->unit
+		size_t start = held && f->done == 0 ? f->room : 0;
+		ssize_t w = f->done < f->unit || start
 				    ? zc_engine_write_two(f->fd, f->s + f->done, upto - f->done,
-							  f->unit - f->done, &err2)
+							  f->done < f->unit ? f->unit - f->done : 0,
+							  start, &err2)
 				    : zc_engine_write(f->fd, f->s + f->done, upto - f->done, NULL,
 						      ZC_W_WRITE, 0);
+		if (w >= 0 && f->done + (size_t)w >= f->room)
+			held = NULL; /* the start went: the buffer is glibc's, emptied */
 		if (w >= 0)
 			f->done += (size_t)w;
 		if (w < 0 || err2) {
@@ -218,11 +274,24 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 
 	struct fw f = { .s = s, .fp = fp, .fd = fp->_fileno, .room = room, .end = room + direct,
 			.first = room, .unit = 0, .done = 0 };
-	int r = write_start(&f, pending);
-	if (r == -1)
-		return f.done;
+	/* (An fwrite of a signal handler's, while this thread's own is under
+	 * way, notes its start on top of it.) */
+	struct hold h = { fp, s, room }, *outer = held;
+	int outer_gone = zc_write_start_gone, r;
+	held = NULL;
+	if (!pending && room) {
+		zc_write_start_gone = 0;
+		held = &h;
+	}
+	zc_cleanup_push(start_cancelled, &h);
+	r = write_start(&f, pending);
 	if (r == 0)
 		r = write_direct(&f);
+	zc_cleanup_pop(0);
+	held = outer; /* this start's write returned: glibc's reset */
+	zc_write_start_gone = outer_gone;
+	if (r == -1)
+		return f.done;
 	if (r < 0) {
 		/* The error indicator, and the count so far (glibc counts a start
 		 * that went to its buffer as taken). */

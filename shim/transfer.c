@@ -35,6 +35,8 @@
 
 __thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
 __thread int zc_write_unit_err __attribute__((tls_model("initial-exec")));
+__thread size_t zc_write_start __attribute__((tls_model("initial-exec")));
+__thread int zc_write_start_gone __attribute__((tls_model("initial-exec")));
 
 /* Does the call after `sent` bytes of the engine write start a write(2)?
  * The first, or the second of a write of two (transfer.h). */
@@ -262,6 +264,7 @@ static enum step after_bytes(struct xfer *x, ssize_t got, enum zc_xfer_end *end)
 {
 	ZC_ADD(transfers[x->t], 1);
 	x->done += (size_t)got;
+	zc_write_sent(x->progress + x->done);
 	if (x->done == x->len)
 		return STEP_END;
 	if (x->t == ZC_T_SPLICE && x->o->kind == ZC_K_PIPE)

@@ -65,6 +65,20 @@ ssize_t zc_transfer_from_pipe(int out, const struct zc_fdinfo *o, int in, size_t
 extern __thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
 extern __thread int zc_write_unit_err __attribute__((tls_model("initial-exec")));
 
+/* An fwrite's start (stdio_write.c, "The start"): while this thread's
+ * engine write runs, its first zc_write_start bytes are the part glibc
+ * would hold in the stream's buffer until its own write of them ended;
+ * zc_write_start_gone is set once all of them went (what a signal handler
+ * that jumps out of the write, or a cancel, needs to know).  Every place
+ * that counts an engine write's bytes calls zc_write_sent. */
+extern __thread size_t zc_write_start __attribute__((tls_model("initial-exec")));
+extern __thread int zc_write_start_gone __attribute__((tls_model("initial-exec")));
+static inline void zc_write_sent(size_t sent)
+{
+	if (zc_write_start && sent >= zc_write_start)
+		zc_write_start_gone = 1;
+}
+
 /* Would a write at the destination's position (*out_pos, or its offset)
  * reach RLIMIT_FSIZE?  For files and block devices; a plain write that
  * already wrote some bytes stops there without SIGXFSZ. */

@@ -275,6 +275,33 @@ START_TEST(fwrite_cancelled_in_the_blocks_write_leaves_the_block_in_the_pipe)
 }
 END_TEST
 
+START_TEST(fwrite_cancelled_in_the_write_of_its_start_keeps_the_start_in_the_buffer)
+{
+	/* No room: the thread is cancelled while the write of the block that
+	 * fills glibc's buffer waits.  glibc had copied the block into its
+	 * buffer and its write never ended, so the stream writes the block
+	 * before the next 10 bytes.  (zcopy wrote the block from the caller's
+	 * memory, and lost it when cancelled.) */
+	blocking_mode("cancelstart", "after cancel: drained 4106 bytes", 1);
+}
+END_TEST
+
+START_TEST(fwrite_left_by_siglongjmp_in_the_write_of_its_start_keeps_the_start)
+{
+	/* The same with a timer whose handler leaves the fwrite by siglongjmp. */
+	blocking_mode("jumpstart", "after the jump: drained 4106 bytes", 1);
+}
+END_TEST
+
+START_TEST(fwrite_left_by_siglongjmp_after_its_start_went_holds_nothing)
+{
+	/* Room for one page: the block went, the handler leaves the blocks'
+	 * write: glibc had emptied its buffer, so only the next 10 bytes
+	 * follow (a start kept in the buffer there would be written twice). */
+	blocking_mode("jumpblocks", "after the jump: drained 10 bytes", 1);
+}
+END_TEST
+
 START_TEST(fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pipe)
 {
 	/* The blocks' write waits on the first pipe when the stream's number
@@ -610,6 +637,9 @@ int main(void)
 				fwrite_whose_reader_leaves_between_block_and_blocks_raises_one_sigpipe,
 				fwrite_into_a_pipe_without_reader_raises_one_sigpipe,
 				fwrite_cancelled_in_the_blocks_write_leaves_the_block_in_the_pipe,
+				fwrite_cancelled_in_the_write_of_its_start_keeps_the_start_in_the_buffer,
+				fwrite_left_by_siglongjmp_in_the_write_of_its_start_keeps_the_start,
+				fwrite_left_by_siglongjmp_after_its_start_went_holds_nothing,
 				fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pipe,
 				fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes,
 				streams_opened_with_c_make_no_cancellation_point,

@@ -44,6 +44,14 @@
  *   cancel    room for one page; the writing thread is cancelled in the
  *             blocks' write: the pipe holds the block, and the stream
  *             still writes (10 bytes and fflush);
+ *   cancelstart  as cancel, with no room: the thread is cancelled in the
+ *             write of the block that fills the buffer, which glibc's
+ *             buffer still holds: the stream writes it before its next
+ *             10 bytes;
+ *   jumpstart no room; a timer's handler leaves that write by siglongjmp:
+ *             the same;
+ *   jumpblocks  room for one page: the handler leaves the blocks' write,
+ *             after the block went: the buffer is empty;
  *   dup2      room for one page; while the blocks' write waits, another
  *             pipe is made the stream's descriptor (dup2): the write goes
  *             on into the first pipe, the stream's next bytes go to the
@@ -52,6 +60,7 @@
  * usage: stdio_pipe_full SRC DST [MODE]
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -86,6 +95,7 @@ static void fill(int wr, int slots)
 }
 
 static volatile sig_atomic_t ticks, pipes;
+static sigjmp_buf out_of_write;
 static const char *src_path;
 static FILE *dst;
 
@@ -93,6 +103,13 @@ static void on_tick(int sig)
 {
 	(void)sig;
 	ticks++;
+}
+
+static void on_jump(int sig)
+{
+	(void)sig;
+	ticks++;
+	siglongjmp(out_of_write, 1);
 }
 
 static void on_pipe(int sig)
@@ -194,7 +211,11 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 	struct sigaction sp = { .sa_handler = on_pipe };
 	if (sigaction(SIGPIPE, &sp, NULL) != 0)
 		zt_die("sigaction");
-	int room = strcmp(mode, "before") == 0 ? 0 : strcmp(mode, "after") == 0 ? 3 : 1;
+	int room = strcmp(mode, "before") == 0 || strcmp(mode, "cancelstart") == 0 ||
+				   strcmp(mode, "jumpstart") == 0
+			   ? 0
+		   : strcmp(mode, "after") == 0 ? 3
+						: 1;
 	if (strcmp(mode, "closed") != 0)
 		fill(wr, room);
 	if (strcmp(mode, "oddread") == 0) {
@@ -221,7 +242,29 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 	struct job j = { .pw = pw, .rd = rd, .wr = wr };
 	pthread_t t;
 	ticks = pipes = 0;
-	if (strcmp(mode, "cancel") == 0 || strcmp(mode, "dup2") == 0) {
+	if (strcmp(mode, "jumpstart") == 0 || strcmp(mode, "jumpblocks") == 0) {
+		struct sigaction sa = { .sa_handler = on_jump };
+		struct itimerval it = { { 0, 0 }, { 0, 100 * 1000 } };
+		if (sigaction(SIGALRM, &sa, NULL) != 0)
+			zt_die("sigaction");
+		if (sigsetjmp(out_of_write, 1) == 0) {
+			if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+				zt_die("timer");
+			fwrite(buf, 1, CHUNK, pw);
+			printf("%s: fwrite returned\n", mode);
+		} else {
+			printf("%s: left by siglongjmp after %d signal(s)\n", mode, (int)ticks);
+		}
+		drain(rd, mode);
+		clearerr(pw);
+		if (fwrite("0123456789", 1, 10, pw) != 10 || fflush(pw) != 0)
+			zt_die("fwrite after the jump");
+		drain(rd, "after the jump");
+		one_more(in, pw, rd);
+		return;
+	}
+	if (strcmp(mode, "cancel") == 0 || strcmp(mode, "cancelstart") == 0 ||
+	    strcmp(mode, "dup2") == 0) {
 		int q[2];
 		if (pipe2(q, O_NONBLOCK) != 0 || pthread_create(&t, NULL, writer, &j) != 0)
 			zt_die("setup");
@@ -232,12 +275,12 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		       (ioctl(rd, FIONREAD, &held) == 0 && held < 16 * 4096))
 			zt_nap_us(1000);
 		zt_nap_us(100000);
-		if (strcmp(mode, "cancel") == 0) {
+		if (strcmp(mode, "dup2") != 0) {
 			void *res;
 			if (pthread_cancel(t) != 0 || pthread_join(t, &res) != 0)
 				zt_die("cancel");
-			printf("cancel: %s\n", res == PTHREAD_CANCELED ? "cancelled" : "returned");
-			drain(rd, "cancel");
+			printf("%s: %s\n", mode, res == PTHREAD_CANCELED ? "cancelled" : "returned");
+			drain(rd, mode);
 			clearerr(pw);
 			if (fwrite("0123456789", 1, 10, pw) != 10 || fflush(pw) != 0)
 				zt_die("fwrite after cancel");
