@@ -38,7 +38,9 @@
  * the engine sets zc_write_start_gone once all of its bytes went
  * (transfer.h); a jump out of the fwrite (jump.c, zc_stdio_start_jumped)
  * or a cancel in it (start_cancelled) before then puts the start into the
- * buffer as glibc's copy had, from the caller's memory as it is then.  In
+ * buffer as glibc's copy had, from the caller's memory as it is then (a
+ * handler's fwrite while the program's waits links its own hold on top,
+ * and one jump may leave several).  In
  * the few instructions between a call's return and the count of its bytes,
  * a jump takes the start as not gone (glibc has the same window between
  * its write's return and its reset).
@@ -104,22 +106,28 @@ static size_t buffer_room(const FILE *fp, int lbf)
 						     : 0;
 }
 
-/* An fwrite's start whose write is under way, noted for its thread (lives
- * in zc_stdio_fwrite's frame). */
+/* An fwrite under way, with the start whose write it is making (len 0:
+ * none); it lives in zc_stdio_fwrite's frame.  A signal handler's fwrite
+ * while this thread's own is under way links on top of it, so a jump out
+ * of both, or a cancel, finds every start it leaves. */
 struct hold {
 	FILE *fp;
 	const char *s;
 	size_t len;
+	int fd;
+	struct hold *outer;
+	int outer_gone; /* the outer hold's zc_write_start_gone */
 };
 static __thread struct hold *held __attribute__((tls_model("initial-exec")));
 
-/* The write of the start ended without returning: the stream keeps the
- * start, unless all of it went. */
-static void keep_start(struct hold *h)
+/* The write of h's start ended without returning: the stream keeps the
+ * start, unless all of it went (gone) or the stream is no longer as the
+ * fwrite left it (a handler closed or wrote to it meanwhile). */
+static void keep_start(const struct hold *h, int gone)
 {
-	held = NULL;
 	FILE *fp = h->fp;
-	if (zc_write_start_gone || fp->_IO_write_ptr != fp->_IO_write_base ||
+	if (gone || !h->len || !fp->_IO_buf_base || fp->_fileno != h->fd ||
+	    fp->_IO_write_ptr != fp->_IO_write_base || fp->_IO_write_base != fp->_IO_buf_base ||
 	    h->len > (size_t)(fp->_IO_buf_end - fp->_IO_write_ptr))
 		return;
 	zc_engine_stdio_copy_out(h->s, h->len); /* guarded pages get their bytes */
@@ -130,14 +138,27 @@ static void keep_start(struct hold *h)
 void zc_stdio_start_jumped(uintptr_t target_sp)
 {
 	struct hold *h = held;
-	if (h && target_sp > (uintptr_t)h)
-		keep_start(h);
+	int gone = zc_write_start_gone;
+	if (!h || target_sp <= (uintptr_t)h)
+		return;
+	while (h && target_sp > (uintptr_t)h) {
+		keep_start(h, gone);
+		gone = h->outer_gone;
+		h = h->outer;
+	}
+	held = h;
+	zc_write_start_gone = gone;
 }
 
+/* Cancellation unwinds the holds innermost first, each in its region. */
 static void start_cancelled(void *arg)
 {
-	if (held == arg)
-		keep_start(arg);
+	struct hold *h = arg;
+	if (held != h)
+		return; /* (a jump already took it off) */
+	keep_start(h, zc_write_start_gone);
+	held = h->outer;
+	zc_write_start_gone = h->outer_gone;
 }
 
 /* One fwrite as glibc would make it: the start s[0, room) that fills the
@@ -233,7 +254,7 @@ static int write_direct(struct fw *f)
 	while (f->done < f->end) {
 		size_t upto = f->done < f->first ? f->first : f->end;
 		int err2 = 0;
-		size_t start = held && f->done == 0 ? f->room : 0;
+		size_t start = held && held->len && held->fp == f->fp && f->done == 0 ? f->room : 0;
 		ssize_t w = f->done < f->unit || start
 				    ? zc_engine_write_two(f->fd, f->s + f->done, upto - f->done,
 							  f->done < f->unit ? f->unit - f->done : 0,
@@ -241,7 +262,7 @@ static int write_direct(struct fw *f)
 				    : zc_engine_write(f->fd, f->s + f->done, upto - f->done, NULL,
 						      ZC_W_WRITE, 0);
 		if (w >= 0 && f->done + (size_t)w >= f->room)
-			held = NULL; /* the start went: the buffer is glibc's, emptied */
+			zc_write_start_gone = 1; /* the buffer is glibc's, emptied */
 		if (w >= 0)
 			f->done += (size_t)w;
 		if (w < 0 || err2) {
@@ -274,22 +295,17 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 
 	struct fw f = { .s = s, .fp = fp, .fd = fp->_fileno, .room = room, .end = room + direct,
 			.first = room, .unit = 0, .done = 0 };
-	/* (An fwrite of a signal handler's, while this thread's own is under
-	 * way, notes its start on top of it.) */
-	struct hold h = { fp, s, room }, *outer = held;
-	int outer_gone = zc_write_start_gone, r;
-	held = NULL;
-	if (!pending && room) {
-		zc_write_start_gone = 0;
-		held = &h;
-	}
+	struct hold h = { fp, s, pending ? 0 : room, f.fd, held, zc_write_start_gone };
+	int r;
+	held = &h;
+	zc_write_start_gone = 0;
 	zc_cleanup_push(start_cancelled, &h);
 	r = write_start(&f, pending);
 	if (r == 0)
 		r = write_direct(&f);
 	zc_cleanup_pop(0);
-	held = outer; /* this start's write returned: glibc's reset */
-	zc_write_start_gone = outer_gone;
+	held = h.outer; /* this start's write returned: glibc's reset */
+	zc_write_start_gone = h.outer_gone;
 	if (r == -1)
 		return f.done;
 	if (r < 0) {

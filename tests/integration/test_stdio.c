@@ -302,6 +302,33 @@ START_TEST(fwrite_left_by_siglongjmp_after_its_start_went_holds_nothing)
 }
 END_TEST
 
+/* stdio_jump_nested: a handler's fwrite to a second stream while the
+ * program's waits, both left by siglongjmp (one jump each, or one for
+ * both); A's buffer glibc's default (its start goes inside the engine) or
+ * 2048 bytes (by a plain write).  Each stream keeps its own start. */
+static const char *const nested_jumps[][2] = { { "2048", NULL }, { "2048", "both" },
+					       { "0", NULL },    { "0", "both" } };
+
+START_TEST(fwrites_left_by_nested_jumps_keep_each_start)
+{
+	const char *abuf = nested_jumps[_i][0], *how = nested_jumps[_i][1];
+	if (how)
+		it_four(IT_ARGV(it_prog("stdio_jump_nested"), "../src", "out", abuf, how), NULL,
+			OUT1);
+	else
+		it_four(IT_ARGV(it_prog("stdio_jump_nested"), "../src", "out", abuf), NULL, OUT1);
+	it_expect_passive("stdio_jump_nested");
+	char *text = it_slurp("none/stdout", NULL);
+	const char *want = strcmp(abuf, "2048") == 0 ? "P1 then: drained 2058 bytes"
+						     : "P1 then: drained 4106 bytes";
+	ck_assert_msg(strstr(text, want) && strstr(text, "P2 then: drained 4106 bytes"),
+		      "glibc's run changed: %s", text);
+	free(text);
+	long long ph = it_stat("on", "stdio_jump_nested", "phantom_reads");
+	ck_assert_msg(ph > 4, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pipe)
 {
 	/* The blocks' write waits on the first pipe when the stream's number
@@ -661,5 +688,7 @@ int main(void)
 				real_tools_keep_their_output));
 	tcase_add_loop_test(tc, fwrite_out_of_a_pipe_of_zcopys_counts_as_glibc, 0,
 			    IT_LEN(pipe_of_zcopys_modes));
+	tcase_add_loop_test(tc, fwrites_left_by_nested_jumps_keep_each_start, 0,
+			    IT_LEN(nested_jumps));
 	return it_main(s, "build/programs");
 }
