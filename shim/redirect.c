@@ -1285,7 +1285,7 @@ static ssize_t plain_whole(int fd, const struct iovec *iov, int cnt, const off_t
 
 /* One write, or with unit > 0 a write of two (zc_engine_write_two); its
  * first start bytes an fwrite's start (transfer.h, zc_write_start), or 0. */
-static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+static ssize_t writev_body(int fd, const struct iovec *iov, int cnt, const off_t *pos,
 			   enum zc_wcall how, int flags, size_t unit, int *err2, size_t start)
 {
 	/* Vectors the kernel would refuse (EINVAL) or cap: its own checks.  A
@@ -1335,6 +1335,18 @@ again:
 	zc_flow_end();
 	if (r != -1)
 		errno = saved; /* a success, even a short one, leaves errno alone */
+	return r;
+}
+
+/* (zc_write_errno: the program's errno at this write's start; a handler's
+ * engine write inside a wait of another keeps the other's.) */
+static ssize_t writev_call(int fd, const struct iovec *iov, int cnt, const off_t *pos,
+			   enum zc_wcall how, int flags, size_t unit, int *err2, size_t start)
+{
+	int outer = zc_write_errno;
+	zc_write_errno = errno;
+	ssize_t r = writev_body(fd, iov, cnt, pos, how, flags, unit, err2, start);
+	zc_write_errno = outer;
 	return r;
 }
 

@@ -36,6 +36,7 @@
 __thread size_t zc_write_unit __attribute__((tls_model("initial-exec")));
 __thread int zc_write_unit_err __attribute__((tls_model("initial-exec")));
 __thread size_t zc_write_start __attribute__((tls_model("initial-exec")));
+__thread int zc_write_errno __attribute__((tls_model("initial-exec")));
 __thread int zc_write_start_gone __attribute__((tls_model("initial-exec")));
 
 /* Does the call after `sent` bytes of the engine write start a write(2)?
@@ -154,6 +155,7 @@ int zc_wait_writable(int out, int ms)
 {
 	int saved = errno;
 	struct pollfd p = { .fd = out, .events = POLLOUT };
+	errno = zc_write_errno; /* (a handler that runs in the wait sees it) */
 	int r = poll(&p, 1, ms);
 	if (r < 0 && errno == EINTR)
 		return -1; /* a handler ran: the plain write would return now */

@@ -84,6 +84,12 @@ static inline void zc_write_sent(size_t sent)
  * already wrote some bytes stops there without SIGXFSZ. */
 int zc_at_size_limit(int out, const struct zc_fdinfo *o, const off_t *out_pos);
 
+/* The program's errno when this thread's engine write began (redirect.c,
+ * writev_call): what a signal handler that interrupts one of the write's
+ * waits finds in errno, as it would in the plain write, not the EAGAIN of
+ * the engine's own call that found no room. */
+extern __thread int zc_write_errno __attribute__((tls_model("initial-exec")));
+
 /* Waits (at most ms milliseconds; -1: no limit) until a pipe or socket can
  * take bytes.  1 when it can (or has an error the next call will report),
  * 0 at the time limit, -1 when a signal handler ran (EINTR). */

@@ -12,11 +12,14 @@
  *           once, to main);
  *   tick 3  leaves A, to main.
  * glibc's buffers still hold each start (its write never ended), and the
- * streams write them before the next 10 bytes each.  The program prints
- * what each pipe holds and then gets.  The chunks were first copied to DST
+ * streams write them before the next 10 bytes each.  MODE "one": P1 has
+ * room for one page and tick 1 leaves A at once; with ABUF 8192 part of
+ * the start went before the wait, and the buffer keeps all of it.  The
+ * program prints what each pipe holds and then gets, and errno after the
+ * jump (set to 0 before A's fwrite: the plain write never returned).  The chunks were first copied to DST
  * (a file), so that zcopy's stream is engaged.
  *
- * usage: stdio_jump_nested SRC DST ABUF [both]
+ * usage: stdio_jump_nested SRC DST ABUF [both|one]
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -30,7 +33,7 @@ static char buf[CHUNK] __attribute__((aligned(4096)));
 static sigjmp_buf to_main, to_handler;
 static volatile sig_atomic_t ticks;
 static FILE *pb;
-static int both;
+static int both, one;
 
 static void drain(int rd, const char *what)
 {
@@ -49,6 +52,8 @@ static void on_tick(int sig)
 {
 	(void)sig;
 	int t = ++ticks;
+	if (one)
+		siglongjmp(to_main, 1);
 	if (t == 1) {
 		if (sigsetjmp(to_handler, 1) == 0)
 			fwrite(buf, 1, CHUNK, pb);
@@ -68,20 +73,22 @@ static void make_pipe(int p[2])
 		zt_die("pipe");
 }
 
-static void fill(int wr)
+/* Fills the empty pipe but `room` of its 16 pages. */
+static void fill(int wr, int room)
 {
 	static char page[4096];
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 16 - room; i++)
 		zt_put(wr, page, sizeof page);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc != 4 && argc != 5)
-		zt_usage("stdio_jump_nested SRC DST ABUF [both]");
+		zt_usage("stdio_jump_nested SRC DST ABUF [both|one]");
 	FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
 	int abuf = atoi(argv[3]);
 	both = argc == 5 && strcmp(argv[4], "both") == 0;
+	one = argc == 5 && strcmp(argv[4], "one") == 0;
 	int p1[2], p2[2];
 	make_pipe(p1);
 	make_pipe(p2);
@@ -98,8 +105,8 @@ int main(int argc, char **argv)
 		zt_die("first bytes");
 	drain(p1[0], "P1 first");
 	drain(p2[0], "P2 first");
-	fill(p1[1]);
-	fill(p2[1]);
+	fill(p1[1], one ? 1 : 0);
+	fill(p2[1], 0);
 	if (fread(buf, 1, CHUNK, in) != CHUNK)
 		zt_die("fread");
 	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_NODEFER | SA_RESTART };
@@ -109,10 +116,13 @@ int main(int argc, char **argv)
 	if (sigsetjmp(to_main, 1) == 0) {
 		if (setitimer(ITIMER_REAL, &it, NULL) != 0)
 			zt_die("timer");
+		errno = 0;
 		size_t w = fwrite(buf, 1, CHUNK, pa);
 		printf("A's fwrite returned %zu\n", w);
 	} else {
-		printf("A's fwrite left after %d ticks\n", (int)ticks);
+		int e = errno;
+		printf("A's fwrite left after %d ticks, errno %s\n", (int)ticks,
+		       e ? zt_errname(e) : "0");
 	}
 	if (setitimer(ITIMER_REAL, &stop, NULL) != 0)
 		zt_die("timer");
