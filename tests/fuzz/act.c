@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,18 +48,50 @@ static void on_signal(int sig)
 			sigcount[i]++;
 }
 
+/*
+ * SIGUSR1 with how 4: a program with a timeout on its writes (an alarm
+ * whose handler siglongjmps back to a sigsetjmp made before the write).
+ * The executor sets jump_env around each op of main (fz_jump_enter) while
+ * this disposition is on; the handler counts the signal and, inside an
+ * op, leaves it for that sigsetjmp.  Thread-local: the handler of another
+ * thread (none gets SIGUSR1) or of a forked child (between ops) only
+ * counts.  The helper sends the signal while main is blocked in the armed
+ * write, or after the op, when jump_env is clear again: so the op is left
+ * exactly when it blocked in the run without zcopy.
+ */
+static __thread sigjmp_buf *volatile jump_env;
+static volatile int usr1_jumps;
+
+static void on_signal_jump(int sig)
+{
+	on_signal(sig);
+	sigjmp_buf *env = jump_env;
+	if (env) {
+		jump_env = NULL;
+		siglongjmp(*env, 1);
+	}
+}
+
 int fz_sig_set(int which, int how)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = how == 0 ? SIG_DFL : how == 1 ? SIG_IGN : on_signal;
+	sa.sa_handler = how == 0 ? SIG_DFL : how == 1 ? SIG_IGN : how == 4 ? on_signal_jump : on_signal;
 	sa.sa_flags = how == 2 ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
 	int r = sigaction(fz_sigs[which], &sa, NULL);
-	if (fz_sigs[which] == SIGUSR1)
+	if (fz_sigs[which] == SIGUSR1) {
 		usr1_handled = how >= 2;
+		usr1_jumps = how == 4;
+	}
 	return r;
 }
+
+int fz_jump_on(void) { return usr1_jumps; }
+
+void fz_jump_enter(sigjmp_buf *env) { jump_env = env; }
+
+void fz_jump_leave(void) { jump_env = NULL; }
 
 void fz_sig_counts(unsigned n[3])
 {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -261,7 +262,14 @@ static long lreopen(long slot, const char *path, int how)
 
 /* ---- one operation ------------------------------------------------------------- */
 
-static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
+/* What an op returned: its result, errno, the offset after it, a hash. */
+struct opres {
+	long r, off;
+	int e;
+	uint64_t sum;
+};
+
+static void do_op(struct ctxst *c, int idx, const struct fz_op *o, struct opres *res)
 {
 	const long *a = o->a;
 	long r = 0, off = -1;
@@ -272,13 +280,6 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	size_t n = 0;
 	char *p = NULL;
 	struct iovec v[2];
-	c->nops++;
-	if (risky && c->direct)
-		flush_log(c);
-	if (changes_file(o) || sendfile_into_pipe(o))
-		fz_readers_drain();
-	if (c->ctx == CTX_MAIN)
-		fz_helper_start(idx); /* if the last op armed it */
 	errno = 0;
 	switch (o->op) {
 	case OP_READ:
@@ -555,7 +556,9 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 				     : fz_reader_cont((int)((unsigned long)a[0] % 2));
 		break;
 	case OP_SIG:
-		r = fz_sig_set((int)((unsigned long)a[0] % 3), (int)((unsigned long)a[1] % 4));
+		/* (How 4, the jump, is SIGUSR1's alone.) */
+		r = fz_sig_set((int)((unsigned long)a[0] % 3),
+			       (int)((unsigned long)a[1] % ((unsigned long)a[0] % 3 == 2 ? 5 : 4)));
 		risky = 1;
 		break;
 	case OP_RLIMIT: {
@@ -584,7 +587,106 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	default:
 		break;
 	}
-	int e = r < 0 ? errno : fe;
+	res->e = r < 0 ? errno : fe;
+	res->r = r, res->off = off, res->sum = sum;
+}
+
+static int is_fp_op(const struct fz_op *o)
+{
+	switch (o->op) {
+	case OP_FREAD:
+	case OP_FWRITE:
+	case OP_FSEEK:
+	case OP_FTELL:
+	case OP_FFLUSH:
+	case OP_UNGETC:
+	case OP_SETVBUF:
+	case OP_FPUTS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* FILE slots main left an op on by a jump: glibc's lock of the FILE stays
+ * held by main (recursive, so main goes on using it), and the second
+ * thread would wait for it for ever, in every run.  (The generator never
+ * has the thread use these FILEs; a hand-made script might.) */
+static int fp_jumped[NFPS_ALL];
+
+/*
+ * The handler jumped out of op o (sig 2 4): the op never returned.  Logged
+ * with r = -3 and errno as the jump left it; the fd's offset, or for a
+ * FILE its position and what its buffer holds (glibc's buffer keeps the
+ * part that filled it when the jump came during its write), its error and
+ * end indicators as they are (not cleared: they are part of the state the
+ * jump left); and the hash of the op's bytes (unchanged, a write does not
+ * change its buffer).
+ */
+static void jumped(struct ctxst *c, int idx, const struct fz_op *o, struct opres *res, char *more,
+		   size_t cap)
+{
+	const long *a = o->a;
+	res->e = errno;
+	res->r = -3, res->sum = 0;
+	size_t n = 0;
+	char *p = range(a[1], a[2], a[3] == -1 ? (c->last > 0 ? c->last : 0) : a[3], &n);
+	switch (o->op) {
+	case OP_WRITE:
+	case OP_PWRITE:
+	case OP_WRITEV:
+	case OP_SEND:
+	case OP_PWRITEV:
+	case OP_FWRITE:
+		if (p)
+			res->sum = fz_sum(p, n);
+		break;
+	default:
+		break;
+	}
+	FILE *fp = is_fp_op(o) ? fpn(a[0]) : NULL;
+	if (fp) {
+		res->off = ftell_of(fp);
+		int e = errno;
+		snprintf(more, cap, " jump p%zu f%d%d", __fpending(fp), ferror(fp) != 0, feof(fp) != 0);
+		errno = e;
+		fp_jumped[a[0]] = 1;
+	} else {
+		res->off = offset_of(fdn(a[0]));
+		snprintf(more, cap, " jump");
+	}
+	if (fz_verbose)
+		fprintf(stderr, "fuzz: op %d: the handler jumped out of it\n", idx);
+}
+
+static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
+{
+	static sigjmp_buf env; /* main's alone */
+	const long *a = o->a;
+	struct opres res = { .r = 0, .off = -1 };
+	char more[64] = "";
+	c->nops++;
+	if (risky && c->direct)
+		flush_log(c);
+	if (changes_file(o) || sendfile_into_pipe(o))
+		fz_readers_drain();
+	if (c->ctx == CTX_MAIN)
+		fz_helper_start(idx); /* if the last op armed it */
+	if (c->ctx == CTX_THREAD && is_fp_op(o) && a[0] >= 0 && a[0] < NFPS_ALL && fp_jumped[a[0]]) {
+		res.r = -2;
+	} else if (c->ctx == CTX_MAIN && fz_jump_on()) {
+		/* As a program with a timeout does: sigsetjmp before the
+		 * write, and the handler's siglongjmp comes back here. */
+		if (sigsetjmp(env, 1) == 0) {
+			fz_jump_enter(&env);
+			do_op(c, idx, o, &res);
+			fz_jump_leave();
+		} else {
+			jumped(c, idx, o, &res, more, sizeof more);
+		}
+	} else {
+		do_op(c, idx, o, &res);
+	}
 	char helper[160] = "", sg[48] = "";
 	if (c->ctx == CTX_MAIN)
 		fz_helper_join(helper, sizeof helper);
@@ -592,8 +694,9 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	fz_sig_counts(n3);
 	if (n3[0] || n3[1] || n3[2])
 		snprintf(sg, sizeof sg, " g%u.%u.%u", n3[0], n3[1], n3[2]);
-	lg(c, "%d %c %s %ld %ld %ld %ld %ld = %ld e%d o%ld s%016llx%s\n", idx, o->ctx,
-	   fz_op_names[o->op], a[0], a[1], a[2], a[3], a[4], r, e, off, (unsigned long long)sum, sg);
+	lg(c, "%d %c %s %ld %ld %ld %ld %ld = %ld e%d o%ld s%016llx%s%s\n", idx, o->ctx,
+	   fz_op_names[o->op], a[0], a[1], a[2], a[3], a[4], res.r, res.e, res.off,
+	   (unsigned long long)res.sum, sg, more);
 	if (*helper)
 		lg(c, "%d h helper %s\n", idx, helper);
 }

@@ -11,6 +11,7 @@
 #ifndef FUZZ_H
 #define FUZZ_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@
 	X(PWRITEV, "pwritev") /* fd buf off len pos (two halves) */                    \
 	X(SENDFILE, "sendfile") /* out in count pos (-1: in's offset) */                \
 	X(SIG, "sig")         /* signal disposition: sig(0 PIPE 1 XFSZ 2 USR1) how    \
-				 (0 default 1 ignore 2 handler+SA_RESTART 3 handler) */ \
+				 (0 default 1 ignore 2 handler+SA_RESTART 3 handler \
+				 4 USR1 only: handler that siglongjmps out of the op) */ \
 	X(RLIMIT, "rlimit")   /* RLIMIT_FSIZE soft limit (<= 0: the hard one)    */     \
 	X(PEER, "peer")       /* reader (0 pipe, 1 socket): drained, then closes */     \
 	X(ARM, "arm")         /* act x y z flags: the helper acts during the next op */ \
@@ -260,11 +262,17 @@ void fz_ssrc_rest(char *line, size_t cap);
 uint64_t fz_file_hash(int i, uint64_t *bytes);
 
 /* act.c: signals (which: 0 SIGPIPE, 1 SIGXFSZ, 2 SIGUSR1; how: 0 default,
- * 1 ignored, 2 handled with SA_RESTART, 3 without) and the calling thread's
+ * 1 ignored, 2 handled with SA_RESTART, 3 without, 4 for SIGUSR1 handled
+ * by a jump out of main's op) and the calling thread's
  * counts of them; the helper of "arm" (armed by main, started and joined
  * around main's next op, whose log line is followed by the helper's). */
 int fz_sig_set(int which, int how);
 void fz_sig_counts(unsigned n[3]);
+/* SIGUSR1 with how 4 (handled, and an op of main is left by siglongjmp):
+ * is it on; main's sigsetjmp for the op about to run, and clear again. */
+int fz_jump_on(void);
+void fz_jump_enter(sigjmp_buf *env);
+void fz_jump_leave(void);
 int fz_helper_arm(const long a[5]);
 void fz_helper_start(int idx);
 void fz_helper_join(char *line, size_t cap); /* line: "" if it was not started */
