@@ -33,8 +33,9 @@ static int other_fd(struct gen *g, int src)
  * last write(s) run while the reader is held, with the helper acting once
  * the write blocks: dup2 onto the source or the destination, close+open
  * reusing a number, a pwrite into the part of the source not yet written,
- * a SIGUSR1 (handled with or without SA_RESTART; the pipe or socket maybe
- * full so that nothing is written before it), or the reader quitting.
+ * a SIGUSR1 (handled with or without SA_RESTART, or by a siglongjmp out of
+ * the write; the pipe or socket maybe full so that nothing is written
+ * before it), or the reader quitting.
  * With --stdio-pipe, most of them fwrite into the FILE on the pipe or the
  * socket instead (text before the armed op: glibc's buffer partly full).
  */
@@ -70,7 +71,19 @@ static void armed(struct gen *g, int late)
 		/* (Drawn before the read is emitted: the same stream as ever.) */
 		int arming = i == steps - 1 || (i >= 2 && P(g, 25));
 		long act = arming ? fz_below(&g->r, ACT__COUNT) : -1;
-		int cut = stdio && act == ACT_PEER;
+		/* A signal's handler and whether the pipe starts full: with
+		 * --stdio-pipe drawn here, as they decide the fwrite's start. */
+		long sigh = -1, fill = 0;
+		if (stdio && act == ACT_SIGNAL)
+			sigh = fz_below(&g->r, 6), fill = P(g, 40);
+		/*
+		 * A handler that jumps out of an fwrite into a pipe with room
+		 * cuts its direct part short as a leaving reader does (below).
+		 * Into a full pipe it leaves the fwrite while the stream's
+		 * first part (what fills glibc's buffer, text before it or
+		 * not) waits, with nothing written: that may follow text.
+		 */
+		int cut = stdio && (act == ACT_PEER || (act == ACT_SIGNAL && sigh >= 4 && !fill));
 		/*
 		 * An fwrite the leaving reader cuts short starts at a page
 		 * boundary of memory and file, and with glibc's buffer empty:
@@ -130,10 +143,17 @@ static void armed(struct gen *g, int late)
 				z = 1 + fz_below(&g->r, 2 * PAGE);
 				break;
 			}
-			case ACT_SIGNAL:
-				EMIT(g, OP_SIG, 2, 2 + fz_below(&g->r, 2), 0, 0, 0);
-				flags |= P(g, 40) ? ARM_FILL : 0;
+			case ACT_SIGNAL: {
+				/* A handler with or without SA_RESTART, or one
+				 * time in three one that leaves the write by
+				 * siglongjmp (a timeout).  One draw as ever, and
+				 * h % 2 is the draw's own % 2: a seed whose
+				 * signal does not jump keeps its script. */
+				long h = sigh >= 0 ? sigh : fz_below(&g->r, 6);
+				EMIT(g, OP_SIG, 2, h < 4 ? 2 + h % 2 : 4, 0, 0, 0);
+				flags |= (sigh >= 0 ? fill : P(g, 40)) ? ARM_FILL : 0;
 				break;
+			}
 			default:
 				EMIT(g, OP_SIG, 0, disposition(g, late), 0, 0, 0);
 				g->gone[sock] = 1, g->no_spawn = 1;
