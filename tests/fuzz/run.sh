@@ -114,7 +114,7 @@ one() {
 			cp "$w/on.$t" "$w/on"
 		fi
 	done
-	local ops zc=0 ss=0 fp=0 sp=0 status=ok news blocked stats
+	local ops zc=0 ss=0 fp=0 sp=0 status=ok news blocked jumps stats
 	# A run that died by a signal has no "end ops": count its op lines.
 	ops=$(awk '$1 == "end" && $2 == "ops" { n = $3 } $2 ~ /^[mct]$/ { k++ }
 		END { print n != "" ? n : k + 0 }' "$w/plain")
@@ -123,6 +123,8 @@ one() {
 	news=$(awk '$2 == "m" && $3 == "arm" { a++ } $3 == "peer" { p++ } $3 == "sig" { s++ }
 		$3 == "rlimit" { r++ } END { print a + 0, p + 0, s + 0, r + 0 }' "$w/plain")
 	blocked=$(grep -c 'while main is blocked' "$w/plain.err")
+	# And how many of those writes the handler of `sig 2 4` left by a jump.
+	jumps=$(grep -c 'the handler jumped out' "$w/plain.err")
 	stats=("$w"/stats.*)
 	if [ -f "${stats[0]}" ]; then
 		zc=$("$TOOL" stats --sum bytes_zero_copy "${stats[@]}") || zc=0
@@ -161,7 +163,7 @@ one() {
 		cmp -s "$w/plain" "$w/plain2" ||
 			status="nondeterministic:plain:$(first_diff "$w/plain" "$w/plain2")"
 	fi
-	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${ss:-0} ${fp:-0} ${sp:-0} $status" >"$w/result"
+	echo "$id ${ops:-0} $zc $news ${blocked:-0} ${jumps:-0} ${ss:-0} ${fp:-0} ${sp:-0} $status" >"$w/result"
 }
 
 # ---- shrinking --------------------------------------------------------------
@@ -299,17 +301,17 @@ export WORK FUZZ LIB TOOL NOPS MIN_CHUNK TIMEOUT AVOID STRESS IN_FLIGHT REUSE SS
 start=$(date +%s)
 printf '%s\n' "${ids[@]}" | sed 's/^script://' | xargs -P "$JOBS" -I{} bash "$0" --one {}
 
-seeds=0 ops=0 engaged=0 zc=0 div=0 sseng=0 sszc=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0
+seeds=0 ops=0 engaged=0 zc=0 div=0 sseng=0 sszc=0 shrunk=0 narm=0 npeer=0 nsig=0 nlim=0 nblk=0 njmp=0
 fpseeds=0 fpreads=0 speng=0 spzc=0
 for id in "${ids[@]}"; do
 	id=${id#script:}
-	read -r _ o z na np ns nl nb sz fp sp status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
-		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 sz=0 fp=0 sp=0 status=missing; }
+	read -r _ o z na np ns nl nb nj sz fp sp status <"$WORK/$(echo "$id" | tr / _)/result" 2>/dev/null ||
+		{ o=0 z=0 na=0 np=0 ns=0 nl=0 nb=0 nj=0 sz=0 fp=0 sp=0 status=missing; }
 	[ "$sp" -gt 0 ] && speng=$((speng + 1)) spzc=$((spzc + sp))
 	[ "$fp" -gt 0 ] && fpseeds=$((fpseeds + 1)) fpreads=$((fpreads + fp))
 	[ "$sz" -gt 0 ] && sseng=$((sseng + 1)) sszc=$((sszc + sz))
 	seeds=$((seeds + 1)) ops=$((ops + o)) zc=$((zc + z))
-	narm=$((narm + na)) npeer=$((npeer + np)) nsig=$((nsig + ns)) nlim=$((nlim + nl)) nblk=$((nblk + nb))
+	narm=$((narm + na)) npeer=$((npeer + np)) nsig=$((nsig + ns)) nlim=$((nlim + nl)) nblk=$((nblk + nb)) njmp=$((njmp + nj))
 	[ "$z" -gt 0 ] && engaged=$((engaged + 1))
 	[ "$status" = ok ] && continue
 	div=$((div + 1))
@@ -332,7 +334,8 @@ done
 pct=$((seeds ? 100 * engaged / seeds : 0))
 echo "fuzz: $seeds seeds, $ops operations, engaged in $engaged seeds ($pct%)," \
 	"$zc bytes zero-copy, $div divergent, $(($(date +%s) - start))s"
-echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked writes)," \
+echo "fuzz: of those, $narm armed ops (the helper acted during $nblk blocked writes," \
+	"$njmp left by a jump out of the handler)," \
 	"$npeer peers quit, $nsig sig, $nlim rlimit"
 echo "fuzz: reads into zcopy's pipe in $fpseeds seeds ($fpreads reads, ZCOPY_GUARD=1 run)"
 [ -z "$SSRC" ] || echo "fuzz: the socket source was read by splice in $sseng seeds" \
