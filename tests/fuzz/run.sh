@@ -14,9 +14,10 @@
 # Options: -j JOBS  --nops N  --fuzz BIN  --lib LIB  --tool ZCOPY  --min-chunk BYTES
 #          --minimise K (shrink at most K divergent seeds; default 3)
 #          --require-engaged (fail if no seed engaged)  --keep DIR
-#          --require-scenarios (fail if no armed write blocked, no reader
-#          quit, no rlimit ran or no read went into zcopy's pipe in the
-#          ZCOPY_GUARD=1 run: the scenarios tested nothing)
+#          --require-scenarios (fail if no armed write blocked, no handler
+#          jumped out of one, no reader quit, no rlimit ran or no read went
+#          into zcopy's pipe in the ZCOPY_GUARD=1 run: the scenarios tested
+#          nothing)
 #          --avoid LIST (steer the generator past known divergence classes,
 #          see fz_avoid in gen.c; for exploring only)
 #          --stress N (also run each seed N more times at once under zcopy,
@@ -360,8 +361,9 @@ if [ "$REQUIRE" = 1 ] && [ -n "$STDIO" ] && [ "$speng" -eq 0 ]; then
 	echo "fuzz: nothing went into the pipe or socket by kernel transfer: --stdio-pipe tested nothing" >&2
 	exit 1
 fi
-if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$npeer" -eq 0 ] || [ "$nlim" -eq 0 ]; }; then
-	echo "fuzz: no armed write blocked, no reader quit or no rlimit ran:" \
+if [ "$REQUIRE_SCEN" = 1 ] && { [ "$nblk" -eq 0 ] || [ "$njmp" -eq 0 ] || [ "$npeer" -eq 0 ] ||
+	[ "$nlim" -eq 0 ]; }; then
+	echo "fuzz: no armed write blocked, no handler jumped out of one, no reader quit or no rlimit ran:" \
 		"the scenarios tested nothing" >&2
 	exit 1
 fi
