@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -110,6 +111,7 @@ static struct {
 	pid_t tid;         /* main's */
 	int procfd;        /* main's /proc/self/task/TID/syscall (far up), or <= 0 */
 	int done;          /* main's op returned */
+	int during;        /* that op writes into the held pipe or socket */
 	volatile unsigned *usr1; /* main's SIGUSR1 count */
 	long r;
 	int e;
@@ -174,9 +176,13 @@ static void *helper_main(void *arg)
 	static char pattern[65536];
 	const long *a = H.a;
 	int rd = reader_of(a), blocked = 0;
-	/* Up to 3 s: a stopped reader's watchdog lets it go after 2. */
+	/* Up to 3 s: a stopped reader's watchdog lets it go after 2.  An op
+	 * that does not write into the held stream acts after it: such an op
+	 * may sleep in a writing call for a moment (into the other stream
+	 * as its reader keeps up, a splice of zcopy's inside a read), which
+	 * would decide by timing whether the act came during it. */
 	for (int k = 0; k < 30000 && !__atomic_load_n(&H.done, __ATOMIC_ACQUIRE); k++) {
-		if ((blocked = blocked_in_write()))
+		if (H.during && (blocked = blocked_in_write()))
 			break;
 		usleep(100);
 	}
@@ -253,12 +259,23 @@ int fz_helper_arm(const long a[5])
 	return 0;
 }
 
-void fz_helper_start(int idx)
+/* Do a and b name the same pipe or socket? */
+static int same_stream(int a, int b)
+{
+	struct stat x, y;
+	int e = errno, r = a >= 0 && b >= 0 && fstat(a, &x) == 0 && fstat(b, &y) == 0 &&
+			   x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+	errno = e;
+	return r;
+}
+
+void fz_helper_start(int idx, int dest)
 {
 	if (!H.pending)
 		return;
 	H.pending = 0;
 	H.idx = idx;
+	H.during = same_stream(dest, fzw.stream_fd[reader_of(H.a)]);
 	H.tid = (pid_t)syscall(SYS_gettid);
 	H.usr1 = &sigcount[2];
 	__atomic_store_n(&H.done, 0, __ATOMIC_RELEASE);

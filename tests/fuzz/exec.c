@@ -659,6 +659,27 @@ static void jumped(struct ctxst *c, int idx, const struct fz_op *o, struct opres
 		fprintf(stderr, "fuzz: op %d: the handler jumped out of it\n", idx);
 }
 
+/* The fd op o may write into (a FILE op may flush into its fd), or -1. */
+static int dest_of(const struct fz_op *o)
+{
+	switch (o->op) {
+	case OP_WRITE:
+	case OP_PWRITE:
+	case OP_WRITEV:
+	case OP_SEND:
+	case OP_PWRITEV:
+	case OP_SENDFILE:
+		return fdn(o->a[0]);
+	default:
+		if (is_fp_op(o) && fpn(o->a[0])) {
+			int e = errno, fd = fileno(fpn(o->a[0]));
+			errno = e;
+			return fd;
+		}
+		return -1;
+	}
+}
+
 static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 {
 	static sigjmp_buf env; /* main's alone */
@@ -671,7 +692,7 @@ static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
 	if (changes_file(o) || sendfile_into_pipe(o))
 		fz_readers_drain();
 	if (c->ctx == CTX_MAIN)
-		fz_helper_start(idx); /* if the last op armed it */
+		fz_helper_start(idx, dest_of(o)); /* if the last op armed it */
 	if (c->ctx == CTX_THREAD && is_fp_op(o) && a[0] >= 0 && a[0] < NFPS_ALL && fp_jumped[a[0]]) {
 		res.r = -2;
 	} else if (c->ctx == CTX_MAIN && fz_jump_on()) {

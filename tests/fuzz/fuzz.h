@@ -274,7 +274,9 @@ int fz_jump_on(void);
 void fz_jump_enter(sigjmp_buf *env);
 void fz_jump_leave(void);
 int fz_helper_arm(const long a[5]);
-void fz_helper_start(int idx);
+/* dest: the fd main's op writes into (-1: none); the helper acts during
+ * the op only if that is the held pipe or socket, else after it. */
+void fz_helper_start(int idx, int dest);
 void fz_helper_join(char *line, size_t cap); /* line: "" if it was not started */
 void fz_helper_disarm(void);
 
