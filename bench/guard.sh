@@ -34,9 +34,11 @@ PY=/usr/bin/python3
 unset ZCOPY_MODE ZCOPY_GUARD ZCOPY_STATS ZCOPY_LOG ZCOPY_MIN_CHUNK LD_PRELOAD
 
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/zcopy-guard-bench.XXXXXX")
-NG_PID=
+NG_PID= pid_on= pid_off=
 cleanup() {
-	[ -z "$NG_PID" ] || kill "$NG_PID" 2>/dev/null || true
+	for p in "$NG_PID" "$pid_on" "$pid_off"; do
+		[ -z "$p" ] || kill "$p" 2>/dev/null || true
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -156,18 +158,26 @@ time_get() {
 	t1=$(now)
 	echo "$t1 - $t0" | bc -l
 }
+# Both servers run for the whole measurement, as a server does, and the
+# requests alternate between them: a request to a server just started
+# measured its start-up too, and moved by tens of percent run to run.
 if command -v nginx >/dev/null && command -v curl >/dev/null; then
 	: >"$WORK/a" && : >"$WORK/b"
-	for ((i = 0; i < RUNS; i++)); do
-		ngx on -u LD_PRELOAD
-		curl -s "http://127.0.0.1:$port/src" | cmp -s - "$SRC" || { echo "nginx on: differs" >&2; exit 1; }
-		time_get >>"$WORK/a"
-		ngx_stop
-		ngx off "${ZON[@]}"
-		curl -s "http://127.0.0.1:$port/src" | cmp -s - "$SRC" || { echo "nginx zcopy: differs" >&2; exit 1; }
-		time_get >>"$WORK/b"
-		ngx_stop
+	ngx on -u LD_PRELOAD
+	port_on=$port pid_on=$NG_PID
+	port=$((port + 1))
+	ngx off "${ZON[@]}"
+	port_off=$port pid_off=$NG_PID
+	for p in "$port_on" "$port_off"; do
+		curl -s "http://127.0.0.1:$p/src" | cmp -s - "$SRC" || { echo "nginx on port $p: differs" >&2; exit 1; }
 	done
+	for ((i = 0; i < RUNS; i++)); do
+		port=$port_on time_get >>"$WORK/a"
+		port=$port_off time_get >>"$WORK/b"
+	done
+	NG_PID=$pid_on ngx_stop
+	NG_PID=$pid_off ngx_stop
+	pid_on= pid_off=
 	a=$(median <"$WORK/a")
 	b=$(median <"$WORK/b")
 	printf '%s\t%s\t%s\t-\t-\n' "nginx: sendfile on vs sendfile off under zcopy" "$a" "$b" >>"$RESULTS"
@@ -183,7 +193,7 @@ fi
 	echo "medians of $RUNS interleaved runs (plain, zcopy, plain, zcopy, ...), after one run of each whose output was compared with the source."
 	echo "*zcopy* is \`LD_PRELOAD=build/libzcopy.so\` at default settings (guard mode on); the copiers write into a pipe drained by \`cat\`."
 	echo "For nginx, *plain* is nginx with \`sendfile on\` without zcopy, *zcopy* the same nginx with \`sendfile off\` under zcopy"
-	echo "(both with \`output_buffers 2 256k\`), serving the file to curl over loopback."
+	echo "(both with \`output_buffers 2 256k\`), serving the file to curl over loopback; both servers run throughout, the requests alternate between them."
 	echo "Runs this short, on a machine doing other work, vary by tens of percent from one run to the next:"
 	echo "rerun \`make bench-guard\` (with a larger \`GUARD_BENCH_SIZE\` and \`BENCH_RUNS\`) on an idle machine before quoting them."
 	echo
