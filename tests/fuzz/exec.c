@@ -591,6 +591,21 @@ static void do_op(struct ctxst *c, int idx, const struct fz_op *o, struct opres 
 	res->r = r, res->off = off, res->sum = sum;
 }
 
+/* An fd op that writes a range of the buffers (its bytes are hashed). */
+static int writes_range(const struct fz_op *o)
+{
+	switch (o->op) {
+	case OP_WRITE:
+	case OP_PWRITE:
+	case OP_WRITEV:
+	case OP_SEND:
+	case OP_PWRITEV:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int is_fp_op(const struct fz_op *o)
 {
 	switch (o->op) {
@@ -629,20 +644,11 @@ static void jumped(struct ctxst *c, int idx, const struct fz_op *o, struct opres
 	const long *a = o->a;
 	res->e = errno;
 	res->r = -3, res->sum = 0;
-	size_t n = 0;
-	char *p = range(a[1], a[2], a[3] == -1 ? (c->last > 0 ? c->last : 0) : a[3], &n);
-	switch (o->op) {
-	case OP_WRITE:
-	case OP_PWRITE:
-	case OP_WRITEV:
-	case OP_SEND:
-	case OP_PWRITEV:
-	case OP_FWRITE:
+	if (writes_range(o) || o->op == OP_FWRITE) {
+		size_t n = 0;
+		char *p = range(a[1], a[2], a[3] == -1 ? (c->last > 0 ? c->last : 0) : a[3], &n);
 		if (p)
 			res->sum = fz_sum(p, n);
-		break;
-	default:
-		break;
 	}
 	FILE *fp = is_fp_op(o) ? fpn(a[0]) : NULL;
 	if (fp) {
@@ -662,22 +668,14 @@ static void jumped(struct ctxst *c, int idx, const struct fz_op *o, struct opres
 /* The fd op o may write into (a FILE op may flush into its fd), or -1. */
 static int dest_of(const struct fz_op *o)
 {
-	switch (o->op) {
-	case OP_WRITE:
-	case OP_PWRITE:
-	case OP_WRITEV:
-	case OP_SEND:
-	case OP_PWRITEV:
-	case OP_SENDFILE:
+	if (writes_range(o) || o->op == OP_SENDFILE)
 		return fdn(o->a[0]);
-	default:
-		if (is_fp_op(o) && fpn(o->a[0])) {
-			int e = errno, fd = fileno(fpn(o->a[0]));
-			errno = e;
-			return fd;
-		}
-		return -1;
+	if (is_fp_op(o) && fpn(o->a[0])) {
+		int e = errno, fd = fileno(fpn(o->a[0]));
+		errno = e;
+		return fd;
 	}
+	return -1;
 }
 
 static void exec_one(struct ctxst *c, int idx, const struct fz_op *o)
