@@ -151,6 +151,30 @@ static inline void zt_put(int fd, const void *buf, size_t n)
 	}
 }
 
+/* Reads the non-blocking rd until it is empty and prints "WHAT: drained N
+ * bytes, hash H" (FNV-1a of the bytes). */
+static inline void zt_drain_report(int rd, const char *what)
+{
+	static char b[65536];
+	long long total = 0;
+	uint64_t h = ZT_FNV_INIT;
+	ssize_t k;
+	while ((k = read(rd, b, sizeof b)) > 0) {
+		total += k;
+		h = zt_fnv(h, b, (size_t)k);
+	}
+	printf("%s: drained %lld bytes, hash %016llx\n", what, total, (unsigned long long)h);
+}
+
+/* Fills an empty pipe of 16 pages but `room` pages, a page per write (each
+ * too small for zcopy to take part). */
+static inline void zt_fill_pipe(int wr, int room)
+{
+	static char page[4096];
+	for (int i = 0; i < 16 - room; i++)
+		zt_put(wr, page, sizeof page);
+}
+
 /* One read(2) that dies on an error; 0 at the end of the file. */
 static inline ssize_t zt_read(int fd, void *buf, size_t n)
 {

@@ -35,19 +35,6 @@ static volatile sig_atomic_t ticks;
 static FILE *pb;
 static int both, one;
 
-static void drain(int rd, const char *what)
-{
-	static char b[CHUNK];
-	long long total = 0;
-	uint64_t h = 14695981039346656037ull;
-	ssize_t k;
-	while ((k = read(rd, b, sizeof b)) > 0) {
-		total += k;
-		h = zt_fnv(h, b, (size_t)k);
-	}
-	printf("%s: drained %lld bytes, hash %016llx\n", what, total, (unsigned long long)h);
-}
-
 static void on_tick(int sig)
 {
 	(void)sig;
@@ -73,14 +60,6 @@ static void make_pipe(int p[2])
 		zt_die("pipe");
 }
 
-/* Fills the empty pipe but `room` of its 16 pages. */
-static void fill(int wr, int room)
-{
-	static char page[4096];
-	for (int i = 0; i < 16 - room; i++)
-		zt_put(wr, page, sizeof page);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 4 && argc != 5)
@@ -103,10 +82,10 @@ int main(int argc, char **argv)
 	if (fflush(out) != 0 || fwrite("a", 1, 1, pa) != 1 || fflush(pa) != 0 ||
 	    fwrite("b", 1, 1, pb) != 1 || fflush(pb) != 0)
 		zt_die("first bytes");
-	drain(p1[0], "P1 first");
-	drain(p2[0], "P2 first");
-	fill(p1[1], one ? 1 : 0);
-	fill(p2[1], 0);
+	zt_drain_report(p1[0], "P1 first");
+	zt_drain_report(p2[0], "P2 first");
+	zt_fill_pipe(p1[1], one ? 1 : 0);
+	zt_fill_pipe(p2[1], 0);
 	if (fread(buf, 1, CHUNK, in) != CHUNK)
 		zt_die("fread");
 	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_NODEFER | SA_RESTART };
@@ -126,14 +105,14 @@ int main(int argc, char **argv)
 	}
 	if (setitimer(ITIMER_REAL, &stop, NULL) != 0)
 		zt_die("timer");
-	drain(p1[0], "P1");
-	drain(p2[0], "P2");
+	zt_drain_report(p1[0], "P1");
+	zt_drain_report(p2[0], "P2");
 	clearerr(pa);
 	clearerr(pb);
 	if (fwrite("0123456789", 1, 10, pa) != 10 || fflush(pa) != 0 ||
 	    fwrite("0123456789", 1, 10, pb) != 10 || fflush(pb) != 0)
 		zt_die("fwrite after the jumps");
-	drain(p1[0], "P1 then");
-	drain(p2[0], "P2 then");
+	zt_drain_report(p1[0], "P1 then");
+	zt_drain_report(p2[0], "P2 then");
 	return 0;
 }

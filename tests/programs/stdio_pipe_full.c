@@ -71,29 +71,6 @@
 
 static char buf[CHUNK] __attribute__((aligned(4096)));
 
-/* Drains the pipe: its byte count and hash. */
-static void drain(int rd, const char *what)
-{
-	static char b[CHUNK];
-	long long total = 0;
-	uint64_t h = 14695981039346656037ull;
-	ssize_t k;
-	while ((k = read(rd, b, sizeof b)) > 0) {
-		total += k;
-		h = zt_fnv(h, b, (size_t)k);
-	}
-	printf("%s: drained %lld bytes, hash %016llx\n", what, total, (unsigned long long)h);
-}
-
-/* Fills the empty pipe but `slots` of its 16 pages, one small write each
- * (too small for zcopy). */
-static void fill(int wr, int slots)
-{
-	static char page[4096];
-	for (int i = 0; i < 16 - slots; i++)
-		zt_put(wr, page, sizeof page);
-}
-
 static volatile sig_atomic_t ticks, pipes;
 static sigjmp_buf out_of_write;
 static const char *src_path;
@@ -203,7 +180,20 @@ static void one_more(FILE *in, FILE *pw, int rd)
 	errno = 0;
 	size_t w = fwrite(buf, 1, CHUNK, pw);
 	printf("one more: fwrite %zu ferror %d\n", w, ferror(pw) != 0);
-	drain(rd, "one more");
+	zt_drain_report(rd, "one more");
+}
+
+/* After an fwrite that never returned: what the pipe holds, then 10 bytes
+ * more and a flush (the stream writes what its buffer kept first), then
+ * one more chunk. */
+static void ten_more(const char *mode, const char *after, FILE *in, FILE *pw, int rd)
+{
+	zt_drain_report(rd, mode);
+	clearerr(pw);
+	if (fwrite("0123456789", 1, 10, pw) != 10 || fflush(pw) != 0)
+		zt_die(after);
+	zt_drain_report(rd, after);
+	one_more(in, pw, rd);
 }
 
 static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
@@ -217,7 +207,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		   : strcmp(mode, "after") == 0 ? 3
 						: 1;
 	if (strcmp(mode, "closed") != 0)
-		fill(wr, room);
+		zt_fill_pipe(wr, room);
 	if (strcmp(mode, "oddread") == 0) {
 		/* Chunks read at an offset inside a page, copied to DST first
 		 * (so that the stream is engaged), then one more for the pipe. */
@@ -255,12 +245,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		} else {
 			printf("%s: left by siglongjmp after %d signal(s)\n", mode, (int)ticks);
 		}
-		drain(rd, mode);
-		clearerr(pw);
-		if (fwrite("0123456789", 1, 10, pw) != 10 || fflush(pw) != 0)
-			zt_die("fwrite after the jump");
-		drain(rd, "after the jump");
-		one_more(in, pw, rd);
+		ten_more(mode, "after the jump", in, pw, rd);
 		return;
 	}
 	if (strcmp(mode, "cancel") == 0 || strcmp(mode, "cancelstart") == 0 ||
@@ -280,12 +265,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 			if (pthread_cancel(t) != 0 || pthread_join(t, &res) != 0)
 				zt_die("cancel");
 			printf("%s: %s\n", mode, res == PTHREAD_CANCELED ? "cancelled" : "returned");
-			drain(rd, mode);
-			clearerr(pw);
-			if (fwrite("0123456789", 1, 10, pw) != 10 || fflush(pw) != 0)
-				zt_die("fwrite after cancel");
-			drain(rd, "after cancel");
-			one_more(in, pw, rd);
+			ten_more(mode, "after cancel", in, pw, rd);
 			return;
 		}
 		/* The stream's descriptor names the other pipe from now on. */
@@ -297,7 +277,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 			zt_die("join");
 		report(mode, j.w, j.e, pw);
 		printf("dup2: first pipe %lld bytes, hash %016llx\n", got, (unsigned long long)h);
-		drain(q[0], "dup2, second pipe");
+		zt_drain_report(q[0], "dup2, second pipe");
 		one_more(in, pw, q[0]);
 		return;
 	}
@@ -321,7 +301,7 @@ static void blocked(const char *mode, FILE *in, FILE *pw, int rd, int wr)
 		pthread_join(t, NULL);
 	if (strcmp(mode, "epipe") == 0 || strcmp(mode, "closed") == 0)
 		return;
-	drain(rd, mode);
+	zt_drain_report(rd, mode);
 	one_more(in, pw, rd);
 }
 
@@ -355,10 +335,10 @@ int main(int argc, char **argv)
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) != 0)
 			zt_die("fcntl");
 		/* The stream's buffer first: glibc's first fwrite makes it. */
-		fill(p[1], 16);
+		zt_fill_pipe(p[1], 16);
 		if (fwrite(buf, 1, 1, pw) != 1 || fflush(pw) != 0)
 			zt_die("fwrite");
-		drain(p[0], "first byte");
+		zt_drain_report(p[0], "first byte");
 		dst = out;
 		blocked(argv[3], in, pw, p[0], p[1]);
 		return 0;
@@ -367,7 +347,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
 		char what[32];
 		snprintf(what, sizeof what, "room %d pages", slots[i]);
-		fill(p[1], slots[i] < 0 ? 1 : slots[i]);
+		zt_fill_pipe(p[1], slots[i] < 0 ? 1 : slots[i]);
 		if (slots[i] < 0)
 			zt_put(p[1], buf, 100);
 		if (fread(buf, 1, CHUNK, in) != CHUNK)
@@ -378,7 +358,7 @@ int main(int argc, char **argv)
 		printf("%s: fwrite %zu ferror %d errno %s\n", what, w, ferror(pw) != 0,
 		       e ? zt_errname(e) : "0");
 		clearerr(pw);
-		drain(p[0], what);
+		zt_drain_report(p[0], what);
 	}
 	fclose(in);
 	if (out && fclose(out) != 0)
