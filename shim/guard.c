@@ -215,12 +215,19 @@ int zc_guard_thread_ok(void)
 	return ok;
 }
 
-/* The last region found fit to guard (whole mappings), or hi == 0. */
-static uintptr_t ok_lo, ok_hi;
+/* The last regions found fit to guard (whole mappings; hi == 0: empty).
+ * More than one: programs that alternate buffers (nginx's output_buffers 2,
+ * a copier with two buffers in turn) would otherwise read the maps for
+ * every other chunk.  Any change of the mappings empties them all. */
+#define OK_SLOTS 8
+static struct {
+	uintptr_t lo, hi;
+} ok[OK_SLOTS];
+static unsigned ok_next;
 
 void zc_guard_maps_changed(void)
 {
-	ok_hi = 0;
+	memset(ok, 0, sizeof ok);
 	/* Memory a released guard was on may now be the program's PROT_NONE. */
 	memset(tomb, 0, sizeof tomb);
 }
@@ -342,8 +349,9 @@ static int walk_line(const char *line, const char *nl, void *arg)
 
 int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 {
-	if (ok_hi && lo >= ok_lo && hi <= ok_hi)
-		return 1;
+	for (unsigned i = 0; i < OK_SLOTS; i++)
+		if (ok[i].hi && lo >= ok[i].lo && hi <= ok[i].hi)
+			return 1;
 	int saved = errno;
 	static char buf[8192]; /* under the engine lock */
 	struct walk w = { .lo = lo, .hi = hi, .verdict = V_MORE };
@@ -351,7 +359,8 @@ int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 	errno = saved;
 	if (w.verdict != V_OK)
 		return 0;
-	ok_lo = w.first;
-	ok_hi = w.covered;
+	ok[ok_next].lo = w.first;
+	ok[ok_next].hi = w.covered;
+	ok_next = (ok_next + 1) % OK_SLOTS;
 	return 1;
 }
