@@ -965,17 +965,18 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 	int saved = zc_enter_locked();
 	/* Freed memory ends the buffer, not the stream: the program's next
 	 * buffer may take it over (detect.h).  Other changes end both. */
-	int zero = ev == ZC_MEM_ZERO || ev == ZC_MEM_FREE;
+	int freed = ev == ZC_MEM_FREE || ev == ZC_MEM_FREE_MAPPED;
+	int zero = ev == ZC_MEM_ZERO || freed;
 	if (zero)
 		zc_det_release_range(&det, lo, hi);
 	else
 		zc_det_forget_range(&det, lo, hi);
-	if (!zero)
+	if (!zero || ev == ZC_MEM_FREE_MAPPED)
 		zc_guard_maps_changed(); /* mappings may change: re-read maps */
 	if (zc_phantom_live) {
 		if (ev == ZC_MEM_GONE)
 			zc_phantom_drop(lo, hi);
-		else if (ev == ZC_MEM_FREE)
+		else if (freed)
 			zc_phantom_freed(lo, hi);
 		else if (ev == ZC_MEM_ZERO)
 			zc_phantom_zero(lo, hi);

@@ -274,8 +274,10 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
  * (munmap, MAP_FIXED over it), reads as zeros afterwards (MADV_DONTNEED;
  * ZC_MEM_FREE: the block [lo, hi) was freed, and other blocks may share
  * its first and last pages), or keeps its bytes but must become ordinary
- * memory (realloc, mremap, mprotect, other madvise). */
-enum zc_mem_event { ZC_MEM_GONE, ZC_MEM_ZERO, ZC_MEM_KEEP, ZC_MEM_FREE };
+ * memory (realloc, mremap, mprotect, other madvise).  ZC_MEM_FREE_MAPPED:
+ * ZC_MEM_FREE of a block glibc mapped on its own, which it unmaps without a
+ * wrapped call: what guard.c knows of the mappings is forgotten too. */
+enum zc_mem_event { ZC_MEM_GONE, ZC_MEM_ZERO, ZC_MEM_KEEP, ZC_MEM_FREE, ZC_MEM_FREE_MAPPED };
 void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev);
 /* At start-up: a fresh lock and detector.  In a forked child: a fresh lock. */
 void zc_engine_init(void);

@@ -76,12 +76,14 @@ ZC_EXPORT void free(void *p)
 	/* Large blocks may have been a stream's buffer: the stream ends with
 	 * them (their memory may come back as something else).  A block glibc
 	 * unmaps is gone, which also changes what the guard strategy knows of
-	 * the process's mappings. */
+	 * the process's mappings, guards or not: the hole it leaves may next
+	 * hold a new thread's stack, mapped inside libc. */
 	if (!zc_reads_all_plain() && p) {
 		size_t n = usable(p);
-		if (n >= zc_min_chunk || zc_phantom_live)
+		int mapped = chunk_is_mapped(p);
+		if (n >= zc_min_chunk || zc_phantom_live || mapped)
 			zc_engine_memory((uintptr_t)p, end_of(p, n),
-					 zc_guard_live && chunk_is_mapped(p) ? ZC_MEM_GONE : ZC_MEM_FREE);
+					 !mapped ? ZC_MEM_FREE : zc_guard_live ? ZC_MEM_GONE : ZC_MEM_FREE_MAPPED);
 		/* Seams lie in blocks that were buffers, as large as a read
 		 * that is deferred; only whole pages inside the block count
 		 * (the pages at its ends may hold other blocks). */

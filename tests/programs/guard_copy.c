@@ -29,6 +29,11 @@
  *                overwrites the part of it just read with pwritev2, then
  *                writes the buffer (which holds what was read)
  *   other_stack  the buffer is on another thread's stack (never guarded)
+ *   stale_stack  a first copy through a 16 MiB block (one glibc maps),
+ *                which is then freed; a thread whose 8 MiB stack takes its
+ *                place lends a buffer on that stack for a second copy of
+ *                SRC (never guarded: the freed block's memory is not what
+ *                it was)
  *   sigblocked   the copy runs with every signal blocked and checksums each
  *                chunk before writing it (a fault with SIGSEGV blocked
  *                would be fatal)
@@ -563,6 +568,25 @@ int main(int argc, char **argv)
 		while (!lent)
 			usleep(1000);
 		total = loop(lent, CH, NULL);
+		copy_done = 1;
+		pthread_join(t, NULL);
+	} else if (strcmp(mode, "stale_stack") == 0) {
+		char *blk = malloc(16 << 20);
+		if (!blk)
+			zt_die("malloc");
+		total = loop(blk, CH, NULL);
+		sum = zt_fnv(ZT_FNV_INIT, blk, CH); /* its pages get their bytes */
+		free(blk);
+		pthread_attr_t a;
+		pthread_t t;
+		if (pthread_attr_init(&a) || pthread_attr_setstacksize(&a, 8 << 20) ||
+		    pthread_create(&t, &a, lender, NULL))
+			zt_die("pthread_create");
+		while (!lent)
+			usleep(1000);
+		if (lseek(in, 0, SEEK_SET) != 0)
+			zt_die("lseek");
+		total += loop(lent, CH, NULL);
 		copy_done = 1;
 		pthread_join(t, NULL);
 	} else if (strcmp(mode, "closefrom") == 0) {
