@@ -308,15 +308,17 @@ static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 
 /*
  * Should the whole pages of this read be guarded rather than mapped, where
- * its stream's bytes go to a file?  copy_file_range reads the file itself,
- * so the transfer is the same; guarded pages that stay untouched need no
- * mmap per read and no pagemap pread per write (the steady state of a
- * file-to-file loop: lseek, fstat and the transfer).
+ * its stream's bytes go to a file or a stream socket?  copy_file_range and
+ * sendfile read the file themselves, so the transfer is the same; guarded
+ * pages that stay untouched need no mmap per read and no pagemap pread per
+ * write (the steady state of a file-to-file or file-to-socket loop: lseek,
+ * fstat and the transfer).
  */
-static int guard_for_file(const struct zc_stream *s, uintptr_t b, size_t n,
-			  const struct zc_fdinfo *fi)
+static int guard_for_reading_dest(const struct zc_stream *s, uintptr_t b, size_t n,
+				  const struct zc_fdinfo *fi)
 {
-	return s->dest_kind == ZC_K_FILE && !zc_stdio_direct && guard_aligned_ok(s, b, n, fi);
+	return (s->dest_kind == ZC_K_FILE || s->dest_kind == ZC_K_STREAM) && !zc_stdio_direct &&
+	       guard_aligned_ok(s, b, n, fi);
 }
 
 /* The read as one splice into a pipe of zcopy's, at off (explicit: the
@@ -393,7 +395,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		}
 		enum zc_defer_result r = zc_phantom_defer(fd, pin, buf, n, off, &sized,
 							  (int)(s - det.s), &got, why,
-							  guard_for_file(s, b, n, fi));
+							  guard_for_reading_dest(s, b, n, fi));
 		if (r == ZC_DEFER_OK)
 			break;
 		if (r != ZC_DEFER_SHORT)
