@@ -8,7 +8,8 @@
 #   make bench-report rewrite the docs from the last full run's saved data
 #   make bench-guard  perl, python, pv -C and nginx (sendfile off) at default
 #                     settings (guards) against plain; writes docs/bench-guard.md
-#                     (GUARD_BENCH_SIZE in MiB, BENCH_RUNS)
+#                     (GUARD_BENCH_SIZE in MiB, default 1024; BENCH_RUNS,
+#                     default 11)
 # Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
 # BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS BENCH_ONLY (see bench/harness.c).
 # BENCH_ONLY=sock- runs only the socket-source rows (no sweep), reported in
