@@ -402,6 +402,10 @@ int report_write(const struct bench *b, const char *md_path)
 		   "ratio of the copier's user+sys time, which other load on the machine disturbs "
 		   "much less than wall time (it leaves out the consumer and time spent waiting).\n\n");
 	summary(f, b);
+	fprintf(f, "\nThe programs that guard mode exists for (a perl sysread loop, python "
+		   "os.read and shutil.copyfileobj copiers, pv -C, nginx with sendfile off), "
+		   "each plain against zcopy at default settings, are measured by the same "
+		   "`make bench` after these scenarios: [bench-guard.md](bench-guard.md).\n");
 	fprintf(f, "\n## Scenarios\n");
 	for (int i = 0; i < b->nscen; i++)
 		report_scen_text(f, b, (struct scen *)&b->scen[i]);
