@@ -50,9 +50,14 @@ static size_t usable(void *p)
 }
 
 /* glibc marks a block it mapped on its own (and unmaps on free) with bit 1
- * of the size word before it. */
+ * of the size word before it.  Only glibc's blocks have that word: with
+ * another allocator (a malloc library loaded after zcopy) the word before
+ * the block may be another block's, or no memory at all; such an allocator
+ * maps and unmaps through the wrapped calls. */
 static int chunk_is_mapped(const void *p)
 {
+	if (REAL(free) != __libc_free)
+		return 0;
 	return (((const size_t *)p)[-1] & 2) != 0;
 }
 

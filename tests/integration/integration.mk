@@ -10,10 +10,13 @@ IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
 IT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
-# Every tests/programs/*.c is a program, except the library ctor_read uses.
-IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c,$(wildcard tests/programs/*.c))
+# Every tests/programs/*.c is a program, except the libraries ctor_read and
+# guard_copy_own (guard_copy linked with a malloc of its own) use.
+IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c tests/programs/own_malloc.c,\
+                $(wildcard tests/programs/*.c))
 IT_PROGS     := $(patsubst tests/programs/%.c,$(IT_PROGDIR)/%,$(IT_PROG_SRCS)) \
-                $(IT_PROGDIR)/libctor_lib.so
+                $(IT_PROGDIR)/libctor_lib.so $(IT_PROGDIR)/libown_malloc.so \
+                $(IT_PROGDIR)/guard_copy_own
 IT_PROG_HDRS := $(wildcard tests/programs/*.h) tests/lib/zt.h
 
 IT_SUITES    := $(IT_BUILD)/test_foundation $(IT_BUILD)/test_engine $(IT_BUILD)/test_ownfd \
@@ -40,6 +43,13 @@ $(IT_PROGDIR)/libctor_lib.so: tests/programs/ctor_lib.c $(IT_PROG_HDRS) | $(IT_P
 
 $(IT_PROGDIR)/ctor_read: tests/programs/ctor_read.c $(IT_PROGDIR)/libctor_lib.so $(IT_PROG_HDRS)
 	$(CC) $(IT_CFLAGS) $(LDFLAGS) -o $@ $< -L$(IT_PROGDIR) -lctor_lib -Wl,-rpath,'$$ORIGIN'
+
+$(IT_PROGDIR)/libown_malloc.so: tests/programs/own_malloc.c | $(IT_PROGDIR)
+	$(CC) $(IT_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(IT_PROGDIR)/guard_copy_own: tests/programs/guard_copy.c $(IT_PROGDIR)/libown_malloc.so \
+                              $(IT_PROG_HDRS)
+	$(CC) $(IT_CFLAGS) $(LDFLAGS) -o $@ $< -L$(IT_PROGDIR) -lown_malloc -Wl,-rpath,'$$ORIGIN'
 
 # One Check binary per suite: the scenario file plus the shared harness.
 $(IT_BUILD)/test_%: tests/integration/test_%.c $(IT_HARNESS) $(IT_HARNESS_H) $(IT_PROG_HDRS) | $(IT_BUILD)

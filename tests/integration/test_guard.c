@@ -311,6 +311,23 @@ START_TEST(stack_where_a_freed_block_was_is_never_guarded)
 }
 END_TEST
 
+START_TEST(a_malloc_of_the_programs_own_is_not_taken_for_glibcs)
+{
+	/* guard_copy_own's malloc (own_malloc.c) sets, in the word before
+	 * each block, the bit glibc uses for a block it unmaps on free.
+	 * Taken for glibc's, a freed block's guarded pages were forgotten
+	 * while they stayed inaccessible: the next use of the block (a new
+	 * allocation written in its middle) died of SIGSEGV. */
+	it_four(IT_ARGV(it_prog("guard_copy_own"), "reuse_freed", "../src", "out"), GUARD,
+		IT_ARGV("out"));
+	it_expect_plain_success("guard_copy_own");
+	it_same_file("src", "none/out");
+	long long ph = it_stat("on", "guard_copy_own", "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_zero_copy("guard_copy_own", SIZE, 80);
+}
+END_TEST
+
 START_TEST(guard_is_on_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
@@ -351,7 +368,8 @@ int main(void)
 			    sent_sigsegv_waits_while_blocked, sigsegv_handler_set_by_sysv_signal,
 			    context_that_blocks_sigsegv_stops_guards,
 			    another_threads_stack_is_never_guarded,
-			    stack_where_a_freed_block_was_is_never_guarded, guard_is_on_by_default,
+			    stack_where_a_freed_block_was_is_never_guarded,
+			    a_malloc_of_the_programs_own_is_not_taken_for_glibcs, guard_is_on_by_default,
 			    guard_0_reads_unaligned_buffers_plainly));
 	return it_main(s, "build/programs");
 }

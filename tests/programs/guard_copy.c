@@ -6,6 +6,10 @@
  * usage: guard_copy MODE SRC DST
  *   malloc:SIZE  read SIZE bytes at a time into malloc(SIZE) and write them
  *   fresh        a new malloc for every read, freed after its write
+ *   reuse_freed  as fresh, and after each free the block is allocated again
+ *                and its middle written (a second use of freed memory, as
+ *                an interpreter's next object); guard_copy_own runs it with
+ *                a malloc of its own (own_malloc.c)
  *   bss          a static buffer at an odd offset
  *   edit         every 5th chunk: a few middle pages edited before the write
  *   thread       another thread checksums the buffer between read and write
@@ -433,6 +437,21 @@ int main(int argc, char **argv)
 			if (r <= 0)
 				break;
 			total += r;
+		}
+	} else if (strcmp(mode, "reuse_freed") == 0) {
+		for (;;) {
+			char *b = malloc(CH);
+			ssize_t r = get(b, CH);
+			if (r > 0)
+				put_all(b, (size_t)r);
+			free(b);
+			if (r <= 0)
+				break;
+			total += r;
+			char *c = malloc(CH);
+			memset(c + CH / 2, 'x', 3 * ZT_PAGE);
+			sum = zt_fnv(sum ? sum : ZT_FNV_INIT, c + CH / 2, 3 * ZT_PAGE);
+			free(c);
 		}
 	} else if (strcmp(mode, "bss") == 0) {
 		total = loop(bss_area + 333, CH, NULL);
