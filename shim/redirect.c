@@ -55,7 +55,7 @@ struct wctx {
 	int out;           /* what the bytes go to: the pinned duplicate of fd */
 	int pin;           /* its pin, or -1 */
 	struct zc_fdinfo o; /* the pinned description */
-	int pipe_held;     /* SIGPIPE is blocked (stream socket, after progress) */
+	int pipe_held;     /* SIGPIPE is blocked (stream socket) */
 	sigset_t pipe_old; /* the mask to restore */
 	int pipe_pending;  /* SIGPIPE was already pending when blocked */
 	int deadline_set;  /* a socket's SO_SNDTIMEO runs until deadline */
@@ -78,11 +78,15 @@ static int at_start(const struct wctx *w)
 }
 
 /*
- * SIGPIPE held back: for send(MSG_NOSIGNAL), whose transfer (sendfile) has
- * no such flag, for the whole write; for a stream socket once the first
- * bytes went out, because the plain write would then return the count
- * instead of raising SIGPIPE for a peer that left.  One that the held calls
- * raised is taken back at the end (release_sigpipe).
+ * SIGPIPE held back for a write into a stream socket: for send(MSG_NOSIGNAL),
+ * whose transfer (sendfile) has no such flag; and for every other write,
+ * because one transfer may send some bytes and then meet the reset of a
+ * peer that left, which raises SIGPIPE inside the call that returns the
+ * count (the kernel sends a splice's pages in pieces), where the plain
+ * write returns the count and raises nothing.  One that the held calls
+ * raised is taken back at the end when bytes went or the program asked for
+ * no signal; a write that sent nothing lets it through, as the plain
+ * write's own (release_sigpipe).
  */
 static void hold_sigpipe(struct wctx *w)
 {
@@ -112,8 +116,8 @@ static void release_sigpipe(struct wctx *w, size_t want)
 	sigset_t set, pending;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	if ((w->err || w->total < want) && !w->pipe_pending && sigpending(&pending) == 0 &&
-	    sigismember(&pending, SIGPIPE)) {
+	if ((w->err || w->total < want) && (w->total > 0 || (w->flags & MSG_NOSIGNAL)) &&
+	    !w->pipe_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
 		struct timespec now = { 0, 0 };
 		sigtimedwait(&set, NULL, &now);
 	}
@@ -987,6 +991,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	struct current k = { w, &c, dpin };
 	cur = &k;
+	if (w->o.kind == ZC_K_STREAM)
+		hold_sigpipe(w);
 	ssize_t r = emit_cancellable(w, iov, cnt, &c);
 	release_sigpipe(w, n);
 

@@ -328,6 +328,22 @@ START_TEST(a_malloc_of_the_programs_own_is_not_taken_for_glibcs)
 }
 END_TEST
 
+START_TEST(peer_gone_raises_sigpipe_only_where_the_plain_write_does)
+{
+	/* A file copied into a TCP connection whose reader took five chunks
+	 * and closed.  The sixth write goes after the reader is gone: plain,
+	 * it is queued whole and raises nothing; a sendfile that sent part of
+	 * it and then met the peer's reset raised SIGPIPE in the same call.
+	 * peer_gone prints the SIGPIPEs its handler counted after every write. */
+	it_four(IT_ARGV(it_prog("peer_gone"), "handler", "../src"), NULL, NULL);
+	it_expect_plain_success("peer_gone");
+	long long ph = it_stat("on", "peer_gone", "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	long long zc = it_stat("on", "peer_gone", "bytes_zero_copy");
+	ck_assert_msg(zc > 0, "nothing went by transfer; stats: %s", it_stats_text("on"));
+}
+END_TEST
+
 START_TEST(guard_is_on_by_default)
 {
 	it_four(IT_ARGV(it_prog(EXE), "malloc:131172", "../src", "out"), NULL, IT_ARGV("out"));
@@ -369,7 +385,9 @@ int main(void)
 			    context_that_blocks_sigsegv_stops_guards,
 			    another_threads_stack_is_never_guarded,
 			    stack_where_a_freed_block_was_is_never_guarded,
-			    a_malloc_of_the_programs_own_is_not_taken_for_glibcs, guard_is_on_by_default,
+			    a_malloc_of_the_programs_own_is_not_taken_for_glibcs,
+			    peer_gone_raises_sigpipe_only_where_the_plain_write_does,
+			    guard_is_on_by_default,
 			    guard_0_reads_unaligned_buffers_plainly));
 	return it_main(s, "build/programs");
 }
