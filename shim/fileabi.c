@@ -11,6 +11,7 @@
  */
 #include "fileabi.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio_ext.h>
 
@@ -91,9 +92,11 @@ int zc_file_plain(const FILE *fp)
  * before any constructor runs. */
 __attribute__((constructor)) static void fileabi_init(void)
 {
+	int saved = errno;
 	if (zc_fileabi_check(&_IO_2_1_stdin_.file, &_IO_2_1_stdout_.file,
 			     &_IO_2_1_stderr_.file) == 0) {
 		file_vtable = _IO_2_1_stdin_.vtable;
 		zc_fileabi_ok = 1;
 	}
+	errno = saved;
 }

@@ -121,6 +121,20 @@ START_TEST(read_write_loop_file_to_pipe)
 }
 END_TEST
 
+START_TEST(errno_is_zero_when_main_starts)
+{
+	/* zcopy's constructors looked for files that are not there and left
+	 * ENOENT in errno, which C promises is 0 at program start-up. */
+	it_four(IT_ARGV(it_prog("errno_start"), "../src", "out"), NULL, IT_ARGV("out"));
+	it_expect_plain_success("errno_start");
+	it_same_file("src", "none/out");
+	char *o = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(o, "errno at start: 0\n"), "plain run: %s", o);
+	free(o);
+	it_expect_zero_copy("errno_start", SIZE, 80);
+}
+END_TEST
+
 START_TEST(read_write_loop_file_to_dev_null)
 {
 	struct it_spec s = { .argv = IT_ARGV(it_prog("rw_loop"), "../src", "-"),
@@ -280,6 +294,7 @@ int main(void)
 	TCase *tc = it_tcase(s, "foundation", setup, 120);
 	tcase_add_loop_test(tc, copy_loops, 0, sizeof loops / sizeof loops[0]);
 	it_add(tc, IT_TESTS(read_write_loop_file_to_pipe, read_write_loop_file_to_dev_null,
+			    errno_is_zero_when_main_starts,
 			    library_constructor_reads_before_ours, silent_by_default,
 			    bad_mode_value_is_reported_once_and_means_off,
 			    bad_mode_value_is_reported_without_log,
