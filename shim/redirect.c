@@ -128,13 +128,12 @@ static void release_sigpipe(struct wctx *w, size_t want)
 
 /* Before a piece of a write that already sent bytes: may it go at all?
  * A file at its size limit would raise SIGXFSZ where the plain write
- * returns the count. */
+ * returns the count.  (A stream socket's SIGPIPE is held for the whole
+ * write: engine_writev.) */
 static int may_continue(struct wctx *w)
 {
 	if (w->total == 0)
 		return 1;
-	if (w->o.kind == ZC_K_STREAM)
-		hold_sigpipe(w);
 	return !zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL);
 }
 
@@ -528,8 +527,6 @@ static int emit_pipe(struct wctx *w, const struct zc_phantom *p, uintptr_t a, si
 		return -1;
 	if (a == p->addr && (kind == ZC_K_FILE || kind == ZC_K_BLOCK || kind == ZC_K_STREAM)) {
 		why = ZC_FB_PRIMITIVE;
-		if (kind == ZC_K_STREAM)
-			hold_sigpipe(w); /* see zc_sock_send: a later EPIPE of the call */
 		if (!zc_at_size_limit(w->out, &w->o, w->pos0 ? &w->pos : NULL))
 			r = zc_sock_send(p->pipe, p->pgen, a, len, w->out, w->pos0 ? &w->pos : NULL);
 	}
@@ -668,8 +665,6 @@ struct carried {
 };
 
 static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c);
-static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
-			     const struct carried *c);
 
 /*
  * The destination as this write sees it.  Without live phantoms nothing is
@@ -939,7 +934,7 @@ static ssize_t emit_in_state(struct wctx *w, const struct iovec *iov, int cnt,
 {
 	int window = w->o.kind != ZC_K_FILE && w->o.kind != ZC_K_BLOCK;
 	int cancel = window ? zc_cancel_window_open() : 0;
-	ssize_t r = (w->flags & MSG_NOSIGNAL) ? emit_nosignal(w, iov, cnt, c) : emit(w, iov, cnt, c);
+	ssize_t r = emit(w, iov, cnt, c);
 	if (window)
 		zc_cancel_window_close(cancel);
 	return r;
@@ -991,7 +986,8 @@ static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 
 	struct current k = { w, &c, dpin };
 	cur = &k;
-	if (w->o.kind == ZC_K_STREAM)
+	/* The one place SIGPIPE is held back (hold_sigpipe says why). */
+	if (w->o.kind == ZC_K_STREAM || (w->flags & MSG_NOSIGNAL))
 		hold_sigpipe(w);
 	ssize_t r = emit_cancellable(w, iov, cnt, &c);
 	release_sigpipe(w, n);
@@ -1162,16 +1158,6 @@ static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const stru
 		return -1;
 	}
 	return 0;
-}
-
-/* send(..., MSG_NOSIGNAL): sendfile has no flags, and a peer that went away
- * makes it raise SIGPIPE where the plain send would not: held back for the
- * whole write, so the program sees EPIPE alone, as it asked. */
-static ssize_t emit_nosignal(struct wctx *w, const struct iovec *iov, int cnt,
-			     const struct carried *c)
-{
-	hold_sigpipe(w);
-	return emit(w, iov, cnt, c);
 }
 
 /* Lengths the kernel accepts in one call without EINVAL, and below its

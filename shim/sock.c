@@ -900,8 +900,9 @@ ssize_t zc_sock_send(int i, uint32_t gen, uintptr_t addr, size_t len, int out, o
 	if (k > 0)
 		return k;
 	/* Nothing went.  The kernel cannot (EINVAL), or the peer went away:
-	 * the plain write raises the SIGPIPE the caller held back for this
-	 * call.  Other failures are the write's own. */
+	 * the plain write follows, and its SIGPIPE (held back by the caller)
+	 * reaches the program when the write sent nothing (redirect.c,
+	 * release_sigpipe).  Other failures are the write's own. */
 	if (k == 0 || e == EINVAL || e == ENOSYS || e == EPIPE || e == EBADF)
 		return ZC_PLAIN;
 	return -e;
