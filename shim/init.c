@@ -288,23 +288,12 @@ static int in_scope(void)
 	return zc_config_in_scope(&zc_cfg, exe, program_invocation_name);
 }
 
-static void zc_init_once(void);
-
-/* Called by the constructor, once.  errno is as it was: C promises the
- * program errno 0 at start-up, and the settings, logs and probes of the
- * start leave their failures in it (ENOENT of a file not there). */
+/* Called by the constructor, once. */
 static void zc_init(void)
 {
 	static int once;
 	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
 		return;
-	int saved = errno;
-	zc_init_once();
-	errno = saved;
-}
-
-static void zc_init_once(void)
-{
 	zc_real_resolve();
 	/* Registered first, so its fork prepare handler runs after the
 	 * engine's (lock order: engine, then ownfd) and its child handler
@@ -344,9 +333,14 @@ static void zc_init_once(void)
 	zc_log(2, "ready: mode %s, min chunk %zu", zc_mode_name(zc_cfg.mode), zc_min_chunk);
 }
 
+/* errno is left as it was: C promises the program errno 0 at start-up, and
+ * the settings, logs and probes of the start leave their failures in it
+ * (ENOENT of a file not there). */
 __attribute__((constructor)) static void zc_constructor(void)
 {
+	int saved = errno;
 	zc_init();
+	errno = saved;
 }
 
 __attribute__((destructor)) static void zc_destructor(void)
