@@ -79,6 +79,7 @@
 
 static int in, out;
 static char bss_area[2 * CH + 3 * ZT_PAGE];
+static uint64_t sum; /* checksums of what the program read of its buffers */
 
 static void put_all(const void *p, size_t n)
 {
@@ -106,6 +107,29 @@ static long long loop(char *buf, size_t n, void (*hook)(char *, size_t, long lon
 	return total;
 }
 
+/* fresh and reuse_freed: a new block per read, freed after its write; with
+ * reuse, each freed block is allocated again and its middle written. */
+static long long fresh_buffers(int reuse)
+{
+	long long total = 0;
+	for (;;) {
+		char *b = malloc(CH);
+		ssize_t r = get(b, CH);
+		if (r > 0)
+			put_all(b, (size_t)r);
+		free(b);
+		if (r <= 0)
+			return total;
+		total += r;
+		if (reuse) {
+			char *c = malloc(CH);
+			memset(c + CH / 2, 'x', 3 * ZT_PAGE);
+			sum = zt_fnv(sum ? sum : ZT_FNV_INIT, c + CH / 2, 3 * ZT_PAGE);
+			free(c);
+		}
+	}
+}
+
 static void edit(char *b, size_t n, long long i)
 {
 	if (i % 5 == 2)
@@ -125,7 +149,7 @@ static void close_above(char *b, size_t n, long long i)
 }
 
 /* ---- another thread reads the buffer ---- */
-static uint64_t sum;
+
 static void *reader(void *arg)
 {
 	struct iovec *v = arg;
@@ -427,32 +451,8 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "malloc:", 7) == 0) {
 		size_t n = strtoul(mode + 7, NULL, 0);
 		total = loop(malloc(n), n, NULL);
-	} else if (strcmp(mode, "fresh") == 0) {
-		for (;;) {
-			char *b = malloc(CH);
-			ssize_t r = get(b, CH);
-			if (r > 0)
-				put_all(b, (size_t)r);
-			free(b);
-			if (r <= 0)
-				break;
-			total += r;
-		}
-	} else if (strcmp(mode, "reuse_freed") == 0) {
-		for (;;) {
-			char *b = malloc(CH);
-			ssize_t r = get(b, CH);
-			if (r > 0)
-				put_all(b, (size_t)r);
-			free(b);
-			if (r <= 0)
-				break;
-			total += r;
-			char *c = malloc(CH);
-			memset(c + CH / 2, 'x', 3 * ZT_PAGE);
-			sum = zt_fnv(sum ? sum : ZT_FNV_INIT, c + CH / 2, 3 * ZT_PAGE);
-			free(c);
-		}
+	} else if (strcmp(mode, "fresh") == 0 || strcmp(mode, "reuse_freed") == 0) {
+		total = fresh_buffers(mode[0] == 'r');
 	} else if (strcmp(mode, "bss") == 0) {
 		total = loop(bss_area + 333, CH, NULL);
 	} else if (strcmp(mode, "edit") == 0) {
