@@ -33,12 +33,25 @@
 
 /* glibc reads and writes large stdio transfers (and every transfer of an
  * unbuffered stream) directly between the kernel and the caller's memory:
- * guarded pages there get their bytes first. */
-static inline void guard_items(const void *buf, size_t size, size_t n)
+ * guarded pages there get their bytes first.  Into the buffer (fread) the
+ * program is about to look at its bytes, and the stream backs off; out of
+ * it (fwrite: glibc's copy into its buffer, or its write(2)) the bytes go
+ * as they are, which says nothing of the program looking at them, as for
+ * a plain write(2) of them (guard.h), and with the map strategy, whose
+ * pages glibc reads without a fault, the stream stays engaged too. */
+static inline void guard_items(const void *buf, size_t size, size_t n, int writing)
 {
 	size_t bytes;
-	if (unlikely(zc_guard_live))
-		zc_guard_before_kernel(buf, __builtin_mul_overflow(size, n, &bytes) ? SIZE_MAX : bytes);
+	if (likely(!zc_guard_live))
+		return;
+	if (__builtin_mul_overflow(size, n, &bytes))
+		bytes = SIZE_MAX; /* to the end of memory, as the kernel would find */
+	if (!writing) {
+		zc_guard_before_kernel(buf, bytes);
+		return;
+	}
+	struct iovec v = { (void *)buf, bytes };
+	zc_guard_before_write_iov(&v, 1);
 }
 
 static int fd_of(FILE *fp)
@@ -65,7 +78,7 @@ static void before_write(FILE *fp, const void *buf, size_t size, size_t n)
 {
 	if (!zc_writes_all_plain() && size && n && size * n >= zc_write_min && size * n / size == n)
 		zc_engine_stdio_write(fd_of(fp), buf, size * n);
-	guard_items(buf, size, n);
+	guard_items(buf, size, n, 1);
 }
 
 /* May this fread take part?  Sets *total to its size in bytes. */
@@ -144,7 +157,7 @@ static int fread_replayed(void *buf, size_t buflen, size_t size, size_t n, FILE 
 			return 1;
 		}
 	}
-	guard_items(buf, size, n); /* glibc's own fread, perhaps straight into buf */
+	guard_items(buf, size, n, 0); /* glibc's own fread, perhaps straight into buf */
 	return 0;
 }
 

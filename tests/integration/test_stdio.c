@@ -172,9 +172,10 @@ END_TEST
  * for that mode, checked here so that a plain run that changes is seen);
  * spliced: the least number of splices zcopy made into the pipe (the
  * chunk written after the mode's own, where the reader stays, goes whole). */
-static void blocking_mode(const char *mode, const char *line, int spliced)
+static void blocking_mode_env(const char *mode, const char *const *env, const char *line,
+			      int spliced)
 {
-	it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "out", mode), NULL, OUT1);
+	it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "out", mode), env, OUT1);
 	it_expect_passive("stdio_pipe_full");
 	char *text = it_slurp("none/stdout", NULL);
 	ck_assert_msg(strstr(text, line) != NULL, "%s: no \"%s\" in: %s", mode, line, text);
@@ -184,6 +185,11 @@ static void blocking_mode(const char *mode, const char *line, int spliced)
 	long long sp = it_stat("on", "stdio_pipe_full", "transfers.splice");
 	ck_assert_msg(sp >= spliced, "%s: %lld splices, expected %d at least; stats: %s", mode, sp,
 		      spliced, it_stats_text("on"));
+}
+
+static void blocking_mode(const char *mode, const char *line, int spliced)
+{
+	blocking_mode_env(mode, NULL, line, spliced);
 }
 
 START_TEST(fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc)
@@ -201,15 +207,32 @@ END_TEST
 
 START_TEST(fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc)
 {
-	/* The same with the chunk's first two pages changed by the program:
-	 * they go from its memory, the block by a write of its own and the
-	 * second page as the first call of the blocks' write (one plain write
-	 * of both pages would have written the block, waited, and returned
-	 * its count at the signal, and the next write waited for another). */
-	blocking_mode("dirty", "dirty: fwrite 4096 ferror 1 errno EINTR after 1 signal(s)", 0);
+	/* The same with the chunk's first two pages changed by the program,
+	 * its pages mapped (ZCOPY_GUARD=0): they go from its memory, the block
+	 * by a write of its own and the second page as the first call of the
+	 * blocks' write (one plain write of both pages would have written the
+	 * block, waited, and returned its count at the signal, and the next
+	 * write waited for another). */
+	blocking_mode_env("dirty", IT_ARGV("ZCOPY_GUARD=0"),
+			  "dirty: fwrite 4096 ferror 1 errno EINTR after 1 signal(s)", 0);
 	long long dirty = it_stat("on", "stdio_pipe_full", "fallback_bytes.dirty_pages");
 	ck_assert_msg(dirty > 0, "the engine did not send the changed pages; stats: %s",
 		      it_stats_text("on"));
+}
+END_TEST
+
+START_TEST(fwrite_of_changed_guarded_pages_into_a_blocking_pipe_ends_as_glibc)
+{
+	/* The same at default settings, where the stream's reads (its bytes
+	 * went to a file before) are guarded: the program's change faults,
+	 * the two pages get their bytes first, the stream backs off, and the
+	 * chunk goes by glibc's own fwrite, with its counts. */
+	blocking_mode("dirty", "dirty: fwrite 4096 ferror 1 errno EINTR after 1 signal(s)", 0);
+	long long mat = it_stat("on", "stdio_pipe_full", "materialized_bytes");
+	long long through = it_stat("on", "stdio_pipe_full", "fallback_bytes.transformed");
+	ck_assert_msg(mat >= 8192 && through >= 61440,
+		      "the changed guarded pages were not read in, or the chunk did not go "
+		      "through memory; stats: %s", it_stats_text("on"));
 }
 END_TEST
 
@@ -664,6 +687,7 @@ int main(void)
 				fwrite_into_a_full_nonblocking_pipe_counts_as_glibc,
 				fwrite_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_of_changed_pages_into_a_blocking_pipe_ends_at_the_first_signal_as_glibc,
+				fwrite_of_changed_guarded_pages_into_a_blocking_pipe_ends_as_glibc,
 				fwrite_of_a_chunk_read_inside_a_file_page_keeps_the_block_whole,
 				fwrite_into_a_full_blocking_pipe_ends_at_the_first_signal_as_glibc,
 				fwrite_cut_short_after_some_blocks_ends_at_the_second_signal_as_glibc,
