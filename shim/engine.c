@@ -46,7 +46,6 @@ __thread int zc_inside __attribute__((tls_model("initial-exec")));
 __thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
 __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
 __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
-__thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
 struct zc_detector zc_det_state;
@@ -277,10 +276,13 @@ static int buffer_ok(struct zc_stream *s, uintptr_t b, off_t off, size_t fill)
 /*
  * May a read's whole pages be guarded even where the file could be mapped
  * over them?  Guards allowed on this thread and for this memory; a regular
- * file not opened O_DIRECT; not an fread's direct read and not a stream
- * whose bytes went through glibc's own write(2) (both are written by
- * glibc's write, unwrapped, which fails with EFAULT on a guarded page).
- * Lock held.
+ * file not opened O_DIRECT; not a stream whose bytes went through glibc's
+ * own write(2) (that write is not wrapped and would fail with EFAULT on a
+ * guarded page, so the pages got their bytes first, stdio_unguard: each
+ * later read guarded again would only be read in again).  An fread's
+ * direct read is guarded as read(2)'s is: glibc's copies and writes of
+ * the items all come after a wrapper that gives guarded pages their bytes
+ * (stdio.c, stdio_write.c).  Lock held.
  */
 static int guard_aligned_ok(const struct zc_stream *s, uintptr_t b, size_t n,
 			    const struct zc_fdinfo *fi)
@@ -317,7 +319,7 @@ static int fpipe_candidate(const struct zc_stream *s, uintptr_t b, size_t n,
 static int guard_for_reading_dest(const struct zc_stream *s, uintptr_t b, size_t n,
 				  const struct zc_fdinfo *fi)
 {
-	return (s->dest_kind == ZC_K_FILE || s->dest_kind == ZC_K_STREAM) && !zc_stdio_direct &&
+	return (s->dest_kind == ZC_K_FILE || s->dest_kind == ZC_K_STREAM) &&
 	       guard_aligned_ok(s, b, n, fi);
 }
 

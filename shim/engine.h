@@ -326,12 +326,5 @@ void zc_engine_stdio_copy_out(const void *buf, size_t n);
  * the engine's read (its last block): ZCOPY_MIN_CHUNK applies to the
  * program's request, as for a read().  0 = none. */
 extern __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
-/* Set while the engine makes an fread's direct read (stdio_read.c).  Its
- * items go into a pipe of zcopy's where the stream's bytes go to a pipe
- * (an fwrite's start and tail, which glibc copies, get their bytes first:
- * zc_engine_stdio_copy_out), but are not guarded where they go to a file:
- * tried, a stream first copied into a file and then into a pipe (test_stdio,
- * stdio_pipe_full) lost its transfers into the pipe ("transformed"). */
-extern __thread int zc_stdio_direct __attribute__((tls_model("initial-exec")));
 
 #endif

@@ -92,9 +92,7 @@ size_t zc_stdio_fread(char *buf, size_t total, FILE *fp)
 			return got; /* cannot happen: a copy from the buffer */
 	}
 	zc_stdio_read_rest = total - engine;
-	zc_stdio_direct = 1;
 	ssize_t r = zc_engine_read(fd, buf + avail, engine, NULL);
-	zc_stdio_direct = 0;
 	zc_stdio_read_rest = 0;
 	if (r > 0)
 		got += (size_t)r;
