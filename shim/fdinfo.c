@@ -125,7 +125,7 @@ static int classify_fd(int fd, const struct stat *st, struct zc_fdinfo *out)
 	out->kind = (uint8_t)zc_classify(st->st_mode, sock_type, tty);
 	out->flags = (uint8_t)zc_flags_from_fl(fl);
 	struct statfs sfs;
-	if (S_ISREG(st->st_mode) && fstatfs(fd, &sfs) == 0 && zc_fs_sized((unsigned long)sfs.f_type))
+	if (S_ISREG(st->st_mode) && REAL(fstatfs)(fd, &sfs) == 0 && zc_fs_sized((unsigned long)sfs.f_type))
 		out->flags |= ZC_FL_SIZED;
 	out->dev = st->st_dev;
 	out->ino = st->st_ino;

@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -254,12 +255,71 @@ ZC_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struc
 	return CALL(statx, dirfd, path, flags, mask, st);
 }
 
+ZC_EXPORT int statfs(const char *path, struct statfs *st)
+{
+	g(st, sizeof *st);
+	return CALL(statfs, path, st);
+}
+
+ZC_EXPORT int fstatfs(int fd, struct statfs *st)
+{
+	g(st, sizeof *st);
+	return CALL(fstatfs, fd, st);
+}
+
+/* The 64-bit names (struct statfs64 is struct statfs on this ABI). */
+ZC_EXPORT int statfs64(const char *path, struct statfs64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(statfs64, path, st);
+}
+
+ZC_EXPORT int fstatfs64(int fd, struct statfs64 *st)
+{
+	g(st, sizeof *st);
+	return CALL(fstatfs64, fd, st);
+}
+
 /* ---- data ---------------------------------------------------------------- */
 
 ZC_EXPORT ssize_t getrandom(void *buf, size_t n, unsigned flags)
 {
 	g(buf, n);
 	return CALL(getrandom, buf, n, flags);
+}
+
+/* glibc's getentropy makes the getrandom system call itself. */
+ZC_EXPORT int getentropy(void *buf, size_t n)
+{
+	g(buf, n);
+	return CALL(getentropy, buf, n);
+}
+
+/* ---- a stream's buffer ----------------------------------------------------- */
+
+/* Memory the program gives a stream as its buffer is filled and emptied by
+ * glibc's own read(2) and write(2), which no wrapper sees: its guarded pages
+ * (the buffer a copy loop read into, say) get their bytes when it becomes
+ * the stream's. */
+ZC_EXPORT int setvbuf(FILE *fp, char *buf, int mode, size_t n)
+{
+	if (buf)
+		g(buf, n);
+	return REAL(setvbuf)(fp, buf, mode, n);
+}
+
+ZC_EXPORT void setbuf(FILE *fp, char *buf)
+{
+	if (buf)
+		g(buf, BUFSIZ);
+	REAL(setbuf)(fp, buf);
+}
+
+ZC_EXPORT void setbuffer(FILE *fp, char *buf, size_t n)
+{
+	if (buf)
+		g(buf, n);
+	REAL(setbuffer)(fp, buf, n);
 }
 
 ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)

@@ -30,6 +30,8 @@ struct aiocb;
 struct aiocb64;
 struct stat64;
 struct statx;
+struct statfs;
+struct statfs64;
 struct mmsghdr;
 struct stat;
 struct __dirstream;
@@ -58,6 +60,14 @@ struct __dirstream;
 	X(__fxstatat64, int, (int, int, const char *, struct stat64 *, int))                \
 	X(statx, int, (int, const char *, int, unsigned, struct statx *))                 \
 	X(getrandom, ssize_t, (void *, size_t, unsigned))                                 \
+	X(getentropy, int, (void *, size_t))                                              \
+	X(statfs, int, (const char *, struct statfs *))                                   \
+	X(fstatfs, int, (int, struct statfs *))                                           \
+	X(statfs64, int, (const char *, struct statfs64 *))                               \
+	X(fstatfs64, int, (int, struct statfs64 *))                                       \
+	X(setvbuf, int, (FILE *, char *, int, size_t))                                    \
+	X(setbuf, void, (FILE *, char *))                                                 \
+	X(setbuffer, void, (FILE *, char *, size_t))                                      \
 	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                  \
 	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                            \
 	X(recvmmsg, int, (int, struct mmsghdr *, unsigned, int, struct timespec *))       \

@@ -23,8 +23,11 @@
  *   writev       two buffers, read in turn, written by one writev
  *   send         send(MSG_NOSIGNAL) into a socketpair; a child drains it to DST
  *   kernel       between read and write the kernel writes into the buffer
- *                (readlink, getcwd, fstat, recvmsg) at fixed places, which
- *                the program then overwrites with what it expects there
+ *                (readlink, getcwd, fstat, recvmsg, getentropy, fstatfs,
+ *                statfs) at fixed places, and three whole pages of it are
+ *                the buffer of a stream of SRC (setvbuf) that glibc's own
+ *                read(2) fills; the program then overwrites each place
+ *                with what it expects there
  *   fwrite       written with an unbuffered fwrite
  *   fwrite_unlocked   the same with fwrite_unlocked
  *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
@@ -69,6 +72,7 @@
 #include <signal.h>
 #include <ucontext.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/sendfile.h>
 #include <sys/wait.h>
@@ -401,6 +405,35 @@ static void reprotect(char *b, size_t n, long long i)
 
 /* ---- the kernel writes into the buffer ---- */
 static int sp[2];
+static const char *src_path;
+
+/* getentropy (glibc makes the system call itself), fstatfs and statfs into
+ * the buffer, and three of its whole pages as a stream's buffer. */
+static void more_kernel_writes(char *b)
+{
+	char *p = b + 6 * ZT_PAGE + 5;
+	printf("getentropy %d\n", getentropy(p, 32));
+	memset(p, 'E', 32);
+	struct statfs *fs = (struct statfs *)(b + 7 * ZT_PAGE + 8);
+	int rc = fstatfs(in, fs);
+	printf("fstatfs %d %ld\n", rc, rc ? -1L : (long)fs->f_type);
+	memset(fs, 'F', sizeof *fs);
+	fs = (struct statfs *)(b + 8 * ZT_PAGE - 40); /* across a page boundary */
+	rc = statfs(".", fs);
+	printf("statfs %d %ld\n", rc, rc ? -1L : (long)fs->f_type);
+	memset(fs, 'T', sizeof *fs);
+	char *v = (char *)(((uintptr_t)b + 10 * ZT_PAGE) & ~(uintptr_t)(ZT_PAGE - 1));
+	FILE *t = fopen(src_path, "rb");
+	char got[5000];
+	if (!t || setvbuf(t, v, _IOFBF, 3 * ZT_PAGE) != 0)
+		zt_die("setvbuf");
+	errno = 0;
+	size_t k = fread(got, 1, sizeof got, t);
+	printf("setvbuf fread %zu ferror %d errno %d hash %016llx\n", k, ferror(t), errno,
+	       (unsigned long long)zt_fnv(ZT_FNV_INIT, got, k));
+	fclose(t);
+	memset(v, 'V', 3 * ZT_PAGE);
+}
 static void kernel_writes(char *b, size_t n, long long i)
 {
 	if (i % 4 != 1 || n < 6 * ZT_PAGE)
@@ -425,6 +458,7 @@ static void kernel_writes(char *b, size_t n, long long i)
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 	ssize_t got = recvmsg(sp[1], &m, 0);
 	printf("recvmsg %zd %.*s\n", got, got > 0 ? (int)got : 0, p);
+	more_kernel_writes(b);
 }
 
 int main(int argc, char **argv)
@@ -534,6 +568,7 @@ int main(int argc, char **argv)
 		waitpid(p, &st, 0);
 		printf("drained %d\n", st);
 	} else if (strcmp(mode, "kernel") == 0) {
+		src_path = argv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
 			zt_die("socketpair");
 		total = loop(malloc(CH), CH, kernel_writes);
