@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -33,6 +36,7 @@
 /* A macro, not a function taking a pointer to const: see
  * zc_guard_before_kernel on why the address must travel as a number. */
 #define g(p, n) zc_guard_before_kernel((p), (n))
+#define gp(path) zc_guard_before_path(path)
 
 static void g_iov(const struct iovec *iov, size_t cnt)
 {
@@ -110,18 +114,21 @@ static void before_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off)
 
 ZC_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
 {
+	gp(path);
 	g(buf, n);
 	return CALL(readlink, path, buf, n);
 }
 
 ZC_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
 {
+	gp(path);
 	g(buf, n);
 	return CALL(readlinkat, dirfd, path, buf, n);
 }
 
 ZC_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen)
 {
+	gp(path);
 	g(buf, n);
 	return CALL(__readlink_chk, path, buf, n, buflen);
 }
@@ -129,6 +136,7 @@ ZC_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t b
 ZC_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n,
 				   size_t buflen)
 {
+	gp(path);
 	g(buf, n);
 	return CALL(__readlinkat_chk, dirfd, path, buf, n, buflen);
 }
@@ -153,12 +161,14 @@ ZC_EXPORT char *__getcwd_chk(char *buf, size_t n, size_t buflen)
 
 ZC_EXPORT int stat(const char *path, struct stat *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(stat, path, st);
 }
 
 ZC_EXPORT int lstat(const char *path, struct stat *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(lstat, path, st);
 }
@@ -171,6 +181,7 @@ ZC_EXPORT int fstat(int fd, struct stat *st)
 
 ZC_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(fstatat, dirfd, path, st, flags);
 }
@@ -178,12 +189,14 @@ ZC_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 /* The 64-bit names (struct stat64 is struct stat on this ABI). */
 ZC_EXPORT int stat64(const char *path, struct stat64 *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(stat64, path, st);
 }
 
 ZC_EXPORT int lstat64(const char *path, struct stat64 *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(lstat64, path, st);
 }
@@ -196,6 +209,7 @@ ZC_EXPORT int fstat64(int fd, struct stat64 *st)
 
 ZC_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(fstatat64, dirfd, path, st, flags);
 }
@@ -203,12 +217,14 @@ ZC_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flag
 /* The entry points of programs built against glibc before 2.33. */
 ZC_EXPORT int __xstat(int ver, const char *path, struct stat *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__xstat, ver, path, st);
 }
 
 ZC_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__lxstat, ver, path, st);
 }
@@ -221,18 +237,21 @@ ZC_EXPORT int __fxstat(int ver, int fd, struct stat *st)
 
 ZC_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__fxstatat, ver, dirfd, path, st, flags);
 }
 
 ZC_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__xstat64, ver, path, st);
 }
 
 ZC_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__lxstat64, ver, path, st);
 }
@@ -245,18 +264,21 @@ ZC_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
 
 ZC_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(__fxstatat64, ver, dirfd, path, st, flags);
 }
 
 ZC_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(statx, dirfd, path, flags, mask, st);
 }
 
 ZC_EXPORT int statfs(const char *path, struct statfs *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(statfs, path, st);
 }
@@ -270,6 +292,7 @@ ZC_EXPORT int fstatfs(int fd, struct statfs *st)
 /* The 64-bit names (struct statfs64 is struct statfs on this ABI). */
 ZC_EXPORT int statfs64(const char *path, struct statfs64 *st)
 {
+	gp(path);
 	g(st, sizeof *st);
 	return CALL(statfs64, path, st);
 }
@@ -293,6 +316,88 @@ ZC_EXPORT int getentropy(void *buf, size_t n)
 {
 	g(buf, n);
 	return CALL(getentropy, buf, n);
+}
+
+/* glibc's arc4random_buf makes the getrandom system call itself, and ends
+ * the process when it fails. */
+ZC_EXPORT void arc4random_buf(void *buf, size_t n)
+{
+	g(buf, n);
+	REAL(arc4random_buf)(buf, n);
+}
+
+ZC_EXPORT ssize_t getdents64(int fd, void *buf, size_t n)
+{
+	g(buf, n);
+	return CALL(getdents64, fd, buf, n);
+}
+
+/* ---- extended attributes: values and name lists, read and written ------- */
+
+ZC_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
+{
+	gp(path);
+	gp(name);
+	g(v, n);
+	return CALL(getxattr, path, name, v, n);
+}
+
+ZC_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
+{
+	gp(path);
+	gp(name);
+	g(v, n);
+	return CALL(lgetxattr, path, name, v, n);
+}
+
+ZC_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
+{
+	gp(name);
+	g(v, n);
+	return CALL(fgetxattr, fd, name, v, n);
+}
+
+ZC_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
+{
+	gp(path);
+	g(list, n);
+	return CALL(listxattr, path, list, n);
+}
+
+ZC_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
+{
+	gp(path);
+	g(list, n);
+	return CALL(llistxattr, path, list, n);
+}
+
+ZC_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
+{
+	g(list, n);
+	return CALL(flistxattr, fd, list, n);
+}
+
+ZC_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+	gp(path);
+	gp(name);
+	g(v, n);
+	return CALL(setxattr, path, name, v, n, flags);
+}
+
+ZC_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+	gp(path);
+	gp(name);
+	g(v, n);
+	return CALL(lsetxattr, path, name, v, n, flags);
+}
+
+ZC_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
+{
+	gp(name);
+	g(v, n);
+	return CALL(fsetxattr, fd, name, v, n, flags);
 }
 
 /* ---- a stream's buffer ----------------------------------------------------- */

@@ -195,3 +195,35 @@ ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
 	return REAL(mprotect)(addr, len, prot);
 }
+
+/* The same with a protection key (glibc's pkey_mprotect is the system call,
+ * or its own mprotect for key -1: neither passes through the wrapper above). */
+ZC_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
+{
+	if (zc_ready && page_aligned(addr))
+		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
+	return REAL(pkey_mprotect) ? REAL(pkey_mprotect)(addr, len, prot, pkey)
+				   : (errno = ENOSYS, -1);
+}
+
+/* Locking faults the pages in, which guarded pages refuse (ENOMEM): they
+ * get their bytes first, as the program's own touch would give them. */
+static void before_lock(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, pg = zc_page - 1;
+	uintptr_t hi = a + len < a || a + len + pg < a ? UINTPTR_MAX : (a + len + pg) & ~pg;
+	if (zc_phantoms_exist() && len)
+		zc_engine_memory(a & ~pg, hi, ZC_MEM_KEEP);
+}
+
+ZC_EXPORT int mlock(const void *addr, size_t len)
+{
+	before_lock(addr, len);
+	return REAL(mlock)(addr, len);
+}
+
+ZC_EXPORT int mlock2(const void *addr, size_t len, unsigned flags)
+{
+	before_lock(addr, len);
+	return REAL(mlock2) ? REAL(mlock2)(addr, len, flags) : (errno = ENOSYS, -1);
+}

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "guard.h"
 #include "phantom.h"
 #include "pin.h"
 #include "real.h"
@@ -23,8 +24,12 @@
 /* The mode argument is there when the flags can create a file. */
 #define HAS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
 
+/* A path name kept in guarded memory (a buffer the program read it into)
+ * gets its bytes first: the kernel reads it, and so does
+ * zc_engine_path_changing. */
 static inline void before_open(int dirfd, const char *path, int flags)
 {
+	zc_guard_before_path(path);
 	if (zc_phantoms_exist() && (flags & O_TRUNC) && path)
 		zc_engine_path_changing(dirfd, path, 0);
 }
@@ -141,6 +146,7 @@ ZC_EXPORT int creat64(const char *path, mode_t mode)
 
 static inline int truncate_common(int (*real)(const char *, off_t), const char *path, off_t len)
 {
+	zc_guard_before_path(path);
 	if (zc_phantoms_exist())
 		zc_engine_path_changing(AT_FDCWD, path, len);
 	return real(path, len);
@@ -165,6 +171,8 @@ static inline int truncating(const char *mode)
 static inline FILE *fopen_common(FILE *(*real)(const char *, const char *), const char *path,
 				 const char *mode)
 {
+	zc_guard_before_path(path);
+	zc_guard_before_path(mode);
 	if (zc_phantoms_exist() && truncating(mode) && path)
 		zc_engine_path_changing(AT_FDCWD, path, 0);
 	return real(path, mode);
@@ -182,6 +190,8 @@ ZC_EXPORT FILE *fopen64(const char *path, const char *mode)
 
 static void before_freopen(const char *path, const char *mode, FILE *fp)
 {
+	zc_guard_before_path(path);
+	zc_guard_before_path(mode);
 	if (!zc_phantoms_exist() || !truncating(mode))
 		return;
 	if (path)

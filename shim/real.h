@@ -66,6 +66,17 @@ struct __dirstream;
 	X(statfs64, int, (const char *, struct statfs64 *))                               \
 	X(fstatfs64, int, (int, struct statfs64 *))                                       \
 	X(setvbuf, int, (FILE *, char *, int, size_t))                                    \
+	X(arc4random_buf, void, (void *, size_t))                                         \
+	X(getdents64, ssize_t, (int, void *, size_t))                                     \
+	X(getxattr, ssize_t, (const char *, const char *, void *, size_t))                \
+	X(lgetxattr, ssize_t, (const char *, const char *, void *, size_t))               \
+	X(fgetxattr, ssize_t, (int, const char *, void *, size_t))                        \
+	X(listxattr, ssize_t, (const char *, char *, size_t))                             \
+	X(llistxattr, ssize_t, (const char *, char *, size_t))                            \
+	X(flistxattr, ssize_t, (int, char *, size_t))                                     \
+	X(setxattr, int, (const char *, const char *, const void *, size_t, int))         \
+	X(lsetxattr, int, (const char *, const char *, const void *, size_t, int))        \
+	X(fsetxattr, int, (int, const char *, const void *, size_t, int))                 \
 	X(setbuf, void, (FILE *, char *))                                                 \
 	X(setbuffer, void, (FILE *, char *, size_t))                                      \
 	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                  \
@@ -232,6 +243,9 @@ struct rlimit64;
 	X(madvise, int, (void *, size_t, int))                                            \
 	X(posix_madvise, int, (void *, size_t, int))                                      \
 	X(mprotect, int, (void *, size_t, int))                                           \
+	X(pkey_mprotect, int, (void *, size_t, int, int))                                 \
+	X(mlock, int, (const void *, size_t))                                             \
+	X(mlock2, int, (const void *, size_t, unsigned))                                  \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
 	X(__sigaction, int, (int, const struct sigaction *, struct sigaction *))          \
 	X(signal, __sighandler_t, (int, __sighandler_t))                                  \

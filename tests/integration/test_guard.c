@@ -166,6 +166,30 @@ START_TEST(kernel_writes_into_the_buffer)
 }
 END_TEST
 
+/* One call on guarded pages (guard_copy kcall:CALL, chunk 5), the line the
+ * program prints for it, which the plain run prints too. */
+static const char *const kernel_calls[][2] = {
+	{ "kcall:arc4random_buf", "arc4random_buf done" }, /* glibc aborts if it fails */
+	{ "kcall:getdents64", "getdents64 entries" },
+	{ "kcall:flistxattr", "flistxattr " },
+	{ "kcall:pkey_mprotect", "pkey_mprotect 0 hash" }, /* the page's bytes, compared */
+	{ "kcall:mlock", "mlock 0" },
+	{ "kcall:stat", "stat of a name in the buffer 0" }, /* a name read from the file */
+	{ "kcall:open", "open of a name in the buffer ok" },
+};
+
+START_TEST(calls_on_guarded_pages_behave_as_plain)
+{
+	run(kernel_calls[_i][0], IT_ARGV("out"));
+	long long ph = it_stat("on", EXE, "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	materialized();
+	char *o = it_slurp("on/stdout", NULL);
+	ck_assert_msg(strstr(o, kernel_calls[_i][1]) != NULL, "%s: stdout: %s", kernel_calls[_i][0], o);
+	free(o);
+}
+END_TEST
+
 /* An unbuffered fwrite of guarded pages: glibc would hand them to the
  * kernel, which cannot fault them in (EFAULT); zcopy's stdio path makes it
  * the engine's write, so they go by transfer without being touched. */
@@ -378,6 +402,7 @@ int main(void)
 	tcase_add_loop_test(tc, malloc_buffers_are_guarded, 0, 3);
 	tcase_add_loop_test(tc, guarded_copies, 0, IT_LEN(guard_rows));
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
+	tcase_add_loop_test(tc, calls_on_guarded_pages_behave_as_plain, 0, IT_LEN(kernel_calls));
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
 			    exec_child_continues_from_shared_offset, closefrom_above_the_program_fds,

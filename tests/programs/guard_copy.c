@@ -28,6 +28,11 @@
  *                the buffer of a stream of SRC (setvbuf) that glibc's own
  *                read(2) fills; the program then overwrites each place
  *                with what it expects there
+ *   kcall:CALL   between the read and the write of chunk 5 (its pages
+ *                guarded), one call on the buffer: arc4random_buf,
+ *                getdents64, flistxattr, pkey_mprotect (then the page's
+ *                hash), mlock, stat or open (of SRC's name, copied into
+ *                the buffer)
  *   fwrite       written with an unbuffered fwrite
  *   fwrite_unlocked   the same with fwrite_unlocked
  *   exec         after 8 chunks, exec'd "guard_copy cont" copies the rest
@@ -66,13 +71,16 @@
  *                made to block SIGSEGV, which checksums the buffer
  * Prints what it did and the offsets at the end.
  */
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <ucontext.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <sys/uio.h>
 #include <sys/sendfile.h>
 #include <sys/wait.h>
@@ -407,6 +415,81 @@ static void reprotect(char *b, size_t n, long long i)
 static int sp[2];
 static const char *src_path;
 
+/* kcall:CALL: one call on the buffer at chunk 5, the first use of its
+ * guarded pages in that chunk (a call that gives them their bytes backs the
+ * stream off, so each call gets a run of its own).  arc4random_buf: glibc
+ * ends the process if its own getrandom fails. */
+static const char *kcall;
+static void kernel_call(char *b, size_t n, long long i)
+{
+	if (i != 5 || n < 24 * ZT_PAGE)
+		return;
+	char *p = b + 13 * ZT_PAGE + 7;
+	char *pg = (char *)(((uintptr_t)b + 17 * ZT_PAGE) & ~(uintptr_t)(ZT_PAGE - 1));
+	if (strcmp(kcall, "arc4random_buf") == 0) {
+		arc4random_buf(p, 64);
+		printf("arc4random_buf done\n");
+		memset(p, 'R', 64);
+	} else if (strcmp(kcall, "getdents64") == 0) {
+		int d = open(".", O_RDONLY | O_DIRECTORY);
+		ssize_t k = d < 0 ? -1 : getdents64(d, p, 4096);
+		printf("getdents64 %s\n", k > 0 ? "entries" : zt_errname(errno));
+		memset(p, 'D', 4096);
+		close(d);
+	} else if (strcmp(kcall, "flistxattr") == 0) {
+		/* The output has one (set by the program; ENOTSUP in both runs
+		 * where the file system has none). */
+		if (fsetxattr(out, "user.zcopy", "x", 1, 0) != 0)
+			printf("fsetxattr %s\n", zt_errname(errno));
+		ssize_t k = flistxattr(out, p, 256);
+		printf("flistxattr %s\n", k >= 0 ? "ok" : zt_errname(errno));
+		memset(p, 'X', 256);
+	} else if (strcmp(kcall, "pkey_mprotect") == 0) {
+		int rc = pkey_mprotect(pg, ZT_PAGE, PROT_READ | PROT_WRITE, -1);
+		printf("pkey_mprotect %d hash %016llx\n", rc,
+		       (unsigned long long)zt_fnv(ZT_FNV_INIT, pg, ZT_PAGE));
+	} else if (strcmp(kcall, "mlock") == 0) {
+		int rc = mlock(pg, ZT_PAGE);
+		printf("mlock %s\n", rc == 0 ? "0" : zt_errname(errno));
+		if (rc == 0)
+			munlock(pg, ZT_PAGE);
+	} else {
+		/* The name as read from the file (names_file): one at 4093 in
+		 * every page, so across a page boundary. */
+		size_t x = (4093 + 4096 - (size_t)(5 * CH) % 4096) % 4096 + 18 * ZT_PAGE;
+		p = b + x;
+		int rc;
+		if (strcmp(kcall, "stat") == 0) {
+			struct stat st;
+			rc = stat(p, &st);
+			printf("stat of a name in the buffer %s\n", rc ? zt_errname(errno) : "0");
+		} else {
+			rc = open(p, O_RDONLY);
+			printf("open of a name in the buffer %s\n", rc >= 0 ? "ok" : zt_errname(errno));
+			if (rc >= 0)
+				close(rc);
+		}
+	}
+}
+
+/* kcall:stat and kcall:open copy a file of their own: 8 MiB whose every
+ * page holds SRC's name at 4093 (it ends in the next page). */
+static int names_file(void)
+{
+	size_t len = 8 << 20, nl = strlen(src_path) + 1;
+	char *f = malloc(len);
+	if (!f || nl > 64)
+		zt_die("names");
+	memset(f, 'z', len);
+	for (size_t at = 4093; at + nl <= len; at += 4096)
+		memcpy(f + at, src_path, nl);
+	int fd = open("names.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, f, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0)
+		zt_die("names.bin");
+	free(f);
+	return fd;
+}
+
 /* getentropy (glibc makes the system call itself), fstatfs and statfs into
  * the buffer, and three of its whole pages as a stream's buffer. */
 static void more_kernel_writes(char *b)
@@ -567,6 +650,14 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(p, &st, 0);
 		printf("drained %d\n", st);
+	} else if (strncmp(mode, "kcall:", 6) == 0) {
+		src_path = argv[2];
+		kcall = mode + 6;
+		if (strcmp(kcall, "stat") == 0 || strcmp(kcall, "open") == 0) {
+			close(in);
+			in = names_file();
+		}
+		total = loop(malloc(CH), CH, kernel_call);
 	} else if (strcmp(mode, "kernel") == 0) {
 		src_path = argv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
