@@ -347,8 +347,54 @@ static int walk_line(const char *line, const char *nl, void *arg)
 	return w->verdict != V_MORE;
 }
 
+/* Stacks the program supplies itself (zc_guard_never): /proc/self/maps
+ * shows them as ordinary memory, and a frame that returns leaves guarded
+ * pages where the stack grows again (a signal frame there cannot be
+ * written: the process dies). */
+#define NEVER_SLOTS 32
+static struct {
+	uintptr_t lo, hi;
+} never[NEVER_SLOTS];
+static unsigned n_never;
+
+static int a_supplied_stack(uintptr_t lo, uintptr_t hi)
+{
+	for (unsigned i = 0; i < n_never; i++)
+		if (lo < never[i].hi && hi > never[i].lo)
+			return 1;
+	return 0;
+}
+
+void zc_guard_never(const void *p, size_t n, const char *what)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	if (!zc_cfg.guard || !p || n == 0 || hi < lo || zc_lock_held())
+		return; /* held: a handler that interrupted zcopy itself */
+	int saved = errno, full = 0;
+	struct zc_nest nest = zc_nest_enter();
+	zc_lock();
+	unsigned i = 0;
+	while (i < n_never && !(lo >= never[i].lo && hi <= never[i].hi))
+		i++;
+	if (i == n_never && n_never == NEVER_SLOTS)
+		full = 1;
+	else if (i == n_never) {
+		never[n_never].lo = lo;
+		never[n_never].hi = hi;
+		n_never++;
+	}
+	touched(zc_phantom_guard_materialize(lo, hi)); /* guards made there before */
+	zc_unlock();
+	zc_nest_leave(nest);
+	errno = saved;
+	if (full)
+		zc_guard_stop(what); /* more stacks than the table holds: no guards at all */
+}
+
 int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 {
+	if (n_never && a_supplied_stack(lo, hi))
+		return 0;
 	for (unsigned i = 0; i < OK_SLOTS; i++)
 		if (ok[i].hi && lo >= ok[i].lo && hi <= ok[i].hi)
 			return 1;

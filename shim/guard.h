@@ -63,6 +63,11 @@ int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi);
  * blocks SIGSEGV: a fault would kill the process (see docs/design.md). */
 int zc_guard_thread_ok(void);
 void zc_guard_maps_changed(void);
+/* [p, p+n) is a stack the program supplies (a context's uc_stack when it
+ * is switched to, pthread_attr_setstack, sigaltstack): its guarded pages
+ * get their bytes and it is never guarded again.  What: for the log, if the
+ * table is full and guard mode stops instead. */
+void zc_guard_never(const void *p, size_t n, const char *what);
 /* Guard mode stops for the rest of the process (why: for the log): every
  * guarded page gets its bytes and no new ones are made.  For a mask zcopy
  * cannot keep SIGSEGV out of (sigmask.c). */

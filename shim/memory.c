@@ -8,8 +8,11 @@
  * same bytes after realloc, no file pages left in a recycled heap.  With no
  * phantom alive (zc_phantom_live == 0) each wrapper is a compare and a call.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdarg.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -226,4 +229,54 @@ ZC_EXPORT int mlock2(const void *addr, size_t len, unsigned flags)
 {
 	before_lock(addr, len);
 	return REAL(mlock2) ? REAL(mlock2)(addr, len, flags) : (errno = ENOSYS, -1);
+}
+
+/* ---- dlclose ------------------------------------------------------------- */
+
+#define ZC_DL_SEGS 16
+struct dl_segs {
+	ElfW(Addr) base;
+	const char *name;
+	int n;
+	uintptr_t lo[ZC_DL_SEGS], hi[ZC_DL_SEGS];
+};
+
+static int dl_seg_each(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct dl_segs *d = arg;
+	(void)size;
+	if (info->dlpi_addr != d->base || !info->dlpi_name || strcmp(info->dlpi_name, d->name) != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && d->n < ZC_DL_SEGS; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
+			continue;
+		uintptr_t lo = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
+		d->lo[d->n] = lo & ~(uintptr_t)(zc_page - 1);
+		d->hi[d->n] = end_of((void *)lo, ph->p_memsz);
+		d->n++;
+	}
+	return 1;
+}
+
+/*
+ * The loader unmaps a module at its last dlclose with its own munmap, which
+ * no wrapper sees: phantoms in the module's writable segments (a plugin's
+ * static buffer) would outlive them, and the next mapping placed there
+ * (glibc's mapping of a large malloc, another module) would be taken for
+ * them.  So they get their bytes first, whether or not this close is the
+ * last; the segments are collected while the loader's lock is held and
+ * handled after it is let go (zcopy's lock is never taken inside it).
+ */
+ZC_EXPORT int dlclose(void *handle)
+{
+	struct link_map *lm = NULL;
+	if (zc_ready && zc_phantoms_exist() && dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 &&
+	    lm && lm->l_name) {
+		struct dl_segs d = { .base = lm->l_addr, .name = lm->l_name, .n = 0 };
+		dl_iterate_phdr(dl_seg_each, &d);
+		for (int i = 0; i < d.n; i++)
+			zc_engine_memory(d.lo[i], d.hi[i], ZC_MEM_KEEP);
+	}
+	return REAL(dlclose)(handle);
 }

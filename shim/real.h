@@ -126,7 +126,9 @@ struct ucontext_t;
 	X(epoll_pwait2, int,                                                              \
 	  (int, struct epoll_event *, int, const struct timespec *, const sigset_t *))     \
 	X(setcontext, int, (const struct ucontext_t *))                                   \
-	X(swapcontext, int, (struct ucontext_t *, const struct ucontext_t *))
+	X(swapcontext, int, (struct ucontext_t *, const struct ucontext_t *))          \
+	X(pthread_attr_setstack, int, (pthread_attr_t *, void *, size_t))                \
+	X(sigaltstack, int, (const stack_t *, stack_t *))
 
 /* The calls optcache.c wraps only to know when a cached setting changes. */
 struct rlimit;
@@ -246,6 +248,7 @@ struct rlimit64;
 	X(pkey_mprotect, int, (void *, size_t, int, int))                                 \
 	X(mlock, int, (const void *, size_t))                                             \
 	X(mlock2, int, (const void *, size_t, unsigned))                                  \
+	X(dlclose, int, (void *))                                                         \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
 	X(__sigaction, int, (int, const struct sigaction *, struct sigaction *))          \
 	X(signal, __sighandler_t, (int, __sighandler_t))                                  \

@@ -284,6 +284,27 @@ static void context_mask(const ucontext_t *uc)
 {
 	if (zc_sigmask_active && uc && sigismember(&uc->uc_sigmask, SIGSEGV))
 		zc_guard_stop("a context's signal mask blocks SIGSEGV");
+	/* A context made by makecontext runs on the stack it names (a
+	 * coroutine's, often malloc'd): never guarded.  (getcontext leaves
+	 * uc_stack as it was; an absurd size is not taken for a stack.) */
+	if (uc && uc->uc_stack.ss_sp && uc->uc_stack.ss_size &&
+	    uc->uc_stack.ss_size <= ((size_t)1 << 30))
+		zc_guard_never(uc->uc_stack.ss_sp, uc->uc_stack.ss_size, "a context's own stack");
+}
+
+/* A thread's stack the program supplies, and the alternate signal stack:
+ * never guarded (the kernel writes signal frames there). */
+ZC_EXPORT int pthread_attr_setstack(pthread_attr_t *attr, void *stack, size_t n)
+{
+	zc_guard_never(stack, n, "a thread stack of the program's own");
+	return REAL(pthread_attr_setstack)(attr, stack, n);
+}
+
+ZC_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	if (ss && !(ss->ss_flags & SS_DISABLE))
+		zc_guard_never(ss->ss_sp, ss->ss_size, "an alternate signal stack");
+	return REAL(sigaltstack)(ss, old);
 }
 
 ZC_EXPORT int setcontext(const ucontext_t *uc)

@@ -10,12 +10,14 @@ IT_CFLAGS    := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -pthread -Itests/lib
 IT_CHECK_CF  := $(shell pkg-config --cflags check 2>/dev/null)
 IT_CHECK_LIB := $(shell pkg-config --libs check 2>/dev/null)
 
-# Every tests/programs/*.c is a program, except the libraries ctor_read and
-# guard_copy_own (guard_copy linked with a malloc of its own) use.
-IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c tests/programs/own_malloc.c,\
+# Every tests/programs/*.c is a program, except the libraries ctor_read,
+# guard_copy_own (guard_copy linked with a malloc of its own) and dl_reuse
+# (a module it loads) use.
+IT_PROG_SRCS := $(filter-out tests/programs/ctor_lib.c tests/programs/own_malloc.c tests/programs/plug_copy.c,\
                 $(wildcard tests/programs/*.c))
 IT_PROGS     := $(patsubst tests/programs/%.c,$(IT_PROGDIR)/%,$(IT_PROG_SRCS)) \
                 $(IT_PROGDIR)/libctor_lib.so $(IT_PROGDIR)/libown_malloc.so \
+                $(IT_PROGDIR)/libplug_copy.so \
                 $(IT_PROGDIR)/guard_copy_own
 IT_PROG_HDRS := $(wildcard tests/programs/*.h) tests/lib/zt.h
 
@@ -43,6 +45,10 @@ $(IT_PROGDIR)/libctor_lib.so: tests/programs/ctor_lib.c $(IT_PROG_HDRS) | $(IT_P
 
 $(IT_PROGDIR)/ctor_read: tests/programs/ctor_read.c $(IT_PROGDIR)/libctor_lib.so $(IT_PROG_HDRS)
 	$(CC) $(IT_CFLAGS) $(LDFLAGS) -o $@ $< -L$(IT_PROGDIR) -lctor_lib -Wl,-rpath,'$$ORIGIN'
+
+# The module dl_reuse loads and unloads.
+$(IT_PROGDIR)/libplug_copy.so: tests/programs/plug_copy.c | $(IT_PROGDIR)
+	$(CC) $(IT_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
 $(IT_PROGDIR)/libown_malloc.so: tests/programs/own_malloc.c | $(IT_PROGDIR)
 	$(CC) $(IT_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<

@@ -190,6 +190,35 @@ START_TEST(calls_on_guarded_pages_behave_as_plain)
 }
 END_TEST
 
+/* A module's static buffer, guarded, then the module unloaded (the loader
+ * unmaps it past every wrapper) and the program's next large block placed
+ * where it was: that block is written with the program's bytes, not with
+ * the file's that the buffer's records stood for. */
+START_TEST(memory_of_an_unloaded_module_holds_no_phantoms)
+{
+	it_four(IT_ARGV(it_prog("dl_reuse"), "../src", "out", "out2"), GUARD,
+		IT_ARGV("out", "out2"));
+	it_expect_plain_success("dl_reuse");
+	it_expect_passive("dl_reuse");
+	long long ph = it_stat("on", "dl_reuse", "phantom_reads");
+	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_zero_copy("dl_reuse", SIZE, 80);
+}
+END_TEST
+
+/* A coroutine's stack (makecontext on malloc'd memory) lends the buffer:
+ * never guarded, or the coroutine's stack, grown again over pages left
+ * PROT_NONE, kills the process at its next frame there. */
+START_TEST(a_coroutine_stack_is_never_guarded)
+{
+	it_four(IT_ARGV(it_prog("coro_stack"), "../src", "out"), GUARD, IT_ARGV("out"));
+	it_expect_plain_success("coro_stack");
+	it_expect_passive("coro_stack");
+	it_expect_no_zero_copy("coro_stack", 0);
+	it_expect_fallback("on", "coro_stack", "buffer_kind");
+}
+END_TEST
+
 /* An unbuffered fwrite of guarded pages: glibc would hand them to the
  * kernel, which cannot fault them in (EFAULT); zcopy's stdio path makes it
  * the engine's write, so they go by transfer without being touched. */
@@ -403,6 +432,8 @@ int main(void)
 	tcase_add_loop_test(tc, guarded_copies, 0, IT_LEN(guard_rows));
 	tcase_add_loop_test(tc, unbuffered_fwrite_of_guarded_pages, 0, 2);
 	tcase_add_loop_test(tc, calls_on_guarded_pages_behave_as_plain, 0, IT_LEN(kernel_calls));
+	tcase_add_test(tc, memory_of_an_unloaded_module_holds_no_phantoms);
+	tcase_add_test(tc, a_coroutine_stack_is_never_guarded);
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
 			    exec_child_continues_from_shared_offset, closefrom_above_the_program_fds,
