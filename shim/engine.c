@@ -977,6 +977,8 @@ void zc_engine_memory(uintptr_t lo, uintptr_t hi, enum zc_mem_event ev)
 		zc_det_forget_range(&det, lo, hi);
 	if (!zero || ev == ZC_MEM_FREE_MAPPED)
 		zc_guard_maps_changed(); /* mappings may change: re-read maps */
+	if (ev == ZC_MEM_GONE || freed)
+		zc_guard_never_gone(lo, hi);
 	if (zc_phantom_live) {
 		if (ev == ZC_MEM_GONE)
 			zc_phantom_drop(lo, hi);

@@ -391,6 +391,18 @@ void zc_guard_never(const void *p, size_t n, const char *what)
 		zc_guard_stop(what); /* more stacks than the table holds: no guards at all */
 }
 
+void zc_guard_never_gone(uintptr_t lo, uintptr_t hi)
+{
+	/* A stack freed or unmapped (a thread's alternate stack at its exit, a
+	 * coroutine's freed): its slot goes, so that programs that make many
+	 * over time do not fill the table. */
+	unsigned k = 0;
+	for (unsigned i = 0; i < n_never; i++)
+		if (!(never[i].lo >= lo && never[i].hi <= hi))
+			never[k++] = never[i];
+	n_never = k;
+}
+
 int zc_guard_memory_ok(uintptr_t lo, uintptr_t hi)
 {
 	if (n_never && a_supplied_stack(lo, hi))

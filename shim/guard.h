@@ -68,6 +68,9 @@ void zc_guard_maps_changed(void);
  * get their bytes and it is never guarded again.  What: for the log, if the
  * table is full and guard mode stops instead. */
 void zc_guard_never(const void *p, size_t n, const char *what);
+/* Memory [lo, hi) was freed or unmapped: the stacks noted inside it are
+ * forgotten.  Under the lock. */
+void zc_guard_never_gone(uintptr_t lo, uintptr_t hi);
 /* Guard mode stops for the rest of the process (why: for the log): every
  * guarded page gets its bytes and no new ones are made.  For a mask zcopy
  * cannot keep SIGSEGV out of (sigmask.c). */

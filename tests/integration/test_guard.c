@@ -219,6 +219,16 @@ START_TEST(a_coroutine_stack_is_never_guarded)
 }
 END_TEST
 
+/* Alternate signal stacks are never guarded, and forgotten when they are
+ * unmapped: a program that had 40 of them in turn (more than the 32 noted
+ * at once), at different addresses, still has its buffers guarded. */
+START_TEST(many_alternate_stacks_leave_guard_mode_on)
+{
+	run("altstacks", IT_ARGV("out"));
+	engaged(80);
+}
+END_TEST
+
 /* An unbuffered fwrite of guarded pages: glibc would hand them to the
  * kernel, which cannot fault them in (EFAULT); zcopy's stdio path makes it
  * the engine's write, so they go by transfer without being touched. */
@@ -434,6 +444,7 @@ int main(void)
 	tcase_add_loop_test(tc, calls_on_guarded_pages_behave_as_plain, 0, IT_LEN(kernel_calls));
 	tcase_add_test(tc, memory_of_an_unloaded_module_holds_no_phantoms);
 	tcase_add_test(tc, a_coroutine_stack_is_never_guarded);
+	tcase_add_test(tc, many_alternate_stacks_leave_guard_mode_on);
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
 			    exec_child_continues_from_shared_offset, closefrom_above_the_program_fds,

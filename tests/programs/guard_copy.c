@@ -28,6 +28,10 @@
  *                the buffer of a stream of SRC (setvbuf) that glibc's own
  *                read(2) fills; the program then overwrites each place
  *                with what it expects there
+ *   altstacks    first 40 alternate signal stacks in turn, each mapped, set
+ *                with sigaltstack, disabled and unmapped (as Rust's runtime
+ *                does for each thread), each a page larger than the one
+ *                before; then the malloc:CH copy
  *   kcall:CALL   between the read and the write of chunk 5 (its pages
  *                guarded), one call on the buffer: arc4random_buf,
  *                getdents64, flistxattr, pkey_mprotect (then the page's
@@ -472,6 +476,17 @@ static void kernel_call(char *b, size_t n, long long i)
 	}
 }
 
+/* altstacks: an alternate signal stack of n bytes for a while. */
+static void with_altstack(size_t n)
+{
+	void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		zt_die("mmap");
+	stack_t ss = { .ss_sp = m, .ss_size = n, .ss_flags = 0 }, off = { .ss_flags = SS_DISABLE };
+	if (sigaltstack(&ss, NULL) != 0 || sigaltstack(&off, NULL) != 0 || munmap(m, n) != 0)
+		zt_die("sigaltstack");
+}
+
 /* kcall:stat and kcall:open copy a file of their own: 8 MiB whose every
  * page holds SRC's name at 4093 (it ends in the next page). */
 static int names_file(void)
@@ -568,6 +583,10 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "malloc:", 7) == 0) {
 		size_t n = strtoul(mode + 7, NULL, 0);
 		total = loop(malloc(n), n, NULL);
+	} else if (strcmp(mode, "altstacks") == 0) {
+		for (int k = 0; k < 40; k++) /* each larger: a range never noted before */
+			with_altstack((size_t)(16 + k) * ZT_PAGE);
+		total = loop(malloc(CH), CH, NULL);
 	} else if (strcmp(mode, "fresh") == 0 || strcmp(mode, "reuse_freed") == 0) {
 		total = fresh_buffers(mode[0] == 'r');
 	} else if (strcmp(mode, "bss") == 0) {
