@@ -14,6 +14,7 @@
 #ifndef ZC_GUARD_H
 #define ZC_GUARD_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -36,7 +37,7 @@ static inline void zc_guard_before_kernel_at(uintptr_t p, size_t n)
 /* A path name the kernel reads (it stops at the NUL, within PATH_MAX bytes):
  * the guarded pages it could reach get their bytes, as a program that keeps
  * names in the buffer it read them into would have them. */
-#define zc_guard_before_path(p) zc_guard_before_kernel_at((uintptr_t)(p), 4096)
+#define zc_guard_before_path(p) zc_guard_before_kernel_at((uintptr_t)(p), PATH_MAX)
 void zc_guard_before_kernel_iov(const struct iovec *iov, size_t cnt);
 /* The same for the program's own write of the memory (the plain call of a
  * redirected write: a small pipe write, a refused destination): the kernel

@@ -12,16 +12,16 @@
  * list, and what cannot be covered, is in docs/design.md.
  */
 #include <aio.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
-#include <dirent.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "engine.h"

@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <link.h>
 #include <stdarg.h>
-#include <string.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "engine.h"
@@ -189,34 +189,37 @@ ZC_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	return REAL(posix_madvise)(addr, len, advice);
 }
 
-ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
+/* A phantom page behind PROT_NONE would let a redirected write succeed
+ * where the plain one faults; and a stream whose buffer became read-only
+ * must not defer (a plain read into it fails with EFAULT). */
+static void before_protect(void *addr, size_t len)
 {
-	/* A phantom page behind PROT_NONE would let a redirected write succeed
-	 * where the plain one faults; and a stream whose buffer became
-	 * read-only must not defer (a plain read into it fails with EFAULT). */
 	if (zc_ready && page_aligned(addr))
 		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
+}
+
+ZC_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	before_protect(addr, len);
 	return REAL(mprotect)(addr, len, prot);
 }
 
-/* The same with a protection key (glibc's pkey_mprotect is the system call,
- * or its own mprotect for key -1: neither passes through the wrapper above). */
+/* glibc's pkey_mprotect is the system call, or its own mprotect for key -1:
+ * neither passes through the wrapper above. */
 ZC_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
 {
-	if (zc_ready && page_aligned(addr))
-		zc_engine_memory((uintptr_t)addr, end_of(addr, len), ZC_MEM_KEEP);
+	before_protect(addr, len);
 	return REAL(pkey_mprotect) ? REAL(pkey_mprotect)(addr, len, prot, pkey)
 				   : (errno = ENOSYS, -1);
 }
 
 /* Locking faults the pages in, which guarded pages refuse (ENOMEM): they
- * get their bytes first, as the program's own touch would give them. */
+ * get their bytes first, as the program's own touch would give them (the
+ * phantom table works on the whole pages the range touches). */
 static void before_lock(const void *addr, size_t len)
 {
-	uintptr_t a = (uintptr_t)addr, pg = zc_page - 1;
-	uintptr_t hi = a + len < a || a + len + pg < a ? UINTPTR_MAX : (a + len + pg) & ~pg;
 	if (zc_phantoms_exist() && len)
-		zc_engine_memory(a & ~pg, hi, ZC_MEM_KEEP);
+		zc_engine_memory((uintptr_t)addr, end_of((void *)addr, len), ZC_MEM_KEEP);
 }
 
 ZC_EXPORT int mlock(const void *addr, size_t len)
@@ -252,7 +255,7 @@ static int dl_seg_each(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
 			continue;
 		uintptr_t lo = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
-		d->lo[d->n] = lo & ~(uintptr_t)(zc_page - 1);
+		d->lo[d->n] = lo;
 		d->hi[d->n] = end_of((void *)lo, ph->p_memsz);
 		d->n++;
 	}

@@ -172,7 +172,6 @@ static inline FILE *fopen_common(FILE *(*real)(const char *, const char *), cons
 				 const char *mode)
 {
 	zc_guard_before_path(path);
-	zc_guard_before_path(mode);
 	if (zc_phantoms_exist() && truncating(mode) && path)
 		zc_engine_path_changing(AT_FDCWD, path, 0);
 	return real(path, mode);
@@ -191,7 +190,6 @@ ZC_EXPORT FILE *fopen64(const char *path, const char *mode)
 static void before_freopen(const char *path, const char *mode, FILE *fp)
 {
 	zc_guard_before_path(path);
-	zc_guard_before_path(mode);
 	if (!zc_phantoms_exist() || !truncating(mode))
 		return;
 	if (path)
