@@ -46,8 +46,7 @@ static void run(const char *mode, const char *const *outputs)
  * went by kernel transfer. */
 static void engaged_only(int pct)
 {
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	it_expect_zero_copy(EXE, SIZE, pct);
 }
 
@@ -153,8 +152,7 @@ START_TEST(kernel_writes_into_the_buffer)
 	 * fill parts of guarded pages, and glibc's own read(2) fills three of
 	 * them as a stream's buffer (setvbuf). */
 	run("kernel", IT_ARGV("out"));
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	materialized();
 	char *o = it_slurp("on/stdout", NULL);
 	ck_assert_msg(strstr(o, "readlink 10 target-xyz") && strstr(o, "getcwd 1") &&
@@ -181,8 +179,7 @@ static const char *const kernel_calls[][2] = {
 START_TEST(calls_on_guarded_pages_behave_as_plain)
 {
 	run(kernel_calls[_i][0], IT_ARGV("out"));
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	materialized();
 	char *o = it_slurp("on/stdout", NULL);
 	ck_assert_msg(strstr(o, kernel_calls[_i][1]) != NULL, "%s: stdout: %s", kernel_calls[_i][0], o);
@@ -200,8 +197,7 @@ START_TEST(memory_of_an_unloaded_module_holds_no_phantoms)
 		IT_ARGV("out", "out2"));
 	it_expect_plain_success("dl_reuse");
 	it_expect_passive("dl_reuse");
-	long long ph = it_stat("on", "dl_reuse", "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("dl_reuse", 0);
 	it_expect_zero_copy("dl_reuse", SIZE, 80);
 }
 END_TEST
@@ -236,8 +232,7 @@ START_TEST(unbuffered_fwrite_of_guarded_pages)
 {
 	static const char *const modes[] = { "fwrite", "fwrite_unlocked" };
 	run(modes[_i], IT_ARGV("out"));
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	engaged(80);
 }
 END_TEST
@@ -267,8 +262,7 @@ START_TEST(thread_that_blocks_sigsegv_touches_guarded_pages)
 	 * be fatal), and the program reads back the mask it set (its stdout). */
 	run("sigblocked", IT_ARGV("out"));
 	it_same_file("src", "none/out");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	materialized();
 	char *o = it_slurp("on/stdout", NULL);
 	ck_assert_msg(strstr(o, "SIGSEGV blocked 1"), "stdout: %s", o);
@@ -329,8 +323,7 @@ START_TEST(sigsegv_handler_set_by_sysv_signal)
 	 * zcopy's handler stays installed for its guarded pages. */
 	run("sysv_handler", IT_ARGV("out"));
 	it_same_file("src", "none/out");
-	long long ph = it_stat("on", EXE, "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(EXE, 0);
 	materialized();
 }
 END_TEST
@@ -389,8 +382,7 @@ START_TEST(a_malloc_of_the_programs_own_is_not_taken_for_glibcs)
 		IT_ARGV("out"));
 	it_expect_plain_success("guard_copy_own");
 	it_same_file("src", "none/out");
-	long long ph = it_stat("on", "guard_copy_own", "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("guard_copy_own", 0);
 	it_expect_zero_copy("guard_copy_own", SIZE, 80);
 }
 END_TEST
@@ -404,8 +396,7 @@ START_TEST(peer_gone_raises_sigpipe_only_where_the_plain_write_does)
 	 * peer_gone prints the SIGPIPEs its handler counted after every write. */
 	it_four(IT_ARGV(it_prog("peer_gone"), "handler", "../src"), NULL, NULL);
 	it_expect_plain_success("peer_gone");
-	long long ph = it_stat("on", "peer_gone", "phantom_reads");
-	ck_assert_msg(ph > 0, "no read was deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("peer_gone", 0);
 	long long zc = it_stat("on", "peer_gone", "bytes_zero_copy");
 	ck_assert_msg(zc > 0, "nothing went by transfer; stats: %s", it_stats_text("on"));
 }

@@ -147,8 +147,7 @@ START_TEST(fwrite_to_a_pipe_that_does_not_start_on_a_page_is_exact)
 	it_expect_plain_success(CP);
 	it_same_file("src", "none/piped");
 	it_expect_passive(CP);
-	long long ph = it_stat("on", CP, "phantom_reads");
-	ck_assert_msg(ph > 0, "no reads deferred (guards); stats: %s", it_stats_text("on"));
+	it_expect_deferred(CP, 0);
 }
 END_TEST
 
@@ -160,8 +159,7 @@ START_TEST(fwrite_into_a_full_nonblocking_pipe_counts_as_glibc)
 	 * holds, are glibc's. */
 	it_four(IT_ARGV(it_prog("stdio_pipe_full"), "../src", "out"), NULL, OUT1);
 	it_expect_passive("stdio_pipe_full");
-	long long ph = it_stat("on", "stdio_pipe_full", "phantom_reads");
-	ck_assert_msg(ph > 4, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("stdio_pipe_full", 4);
 	it_expect_transfers("stdio_pipe_full", "splice");
 }
 END_TEST
@@ -180,8 +178,7 @@ static void blocking_mode_env(const char *mode, const char *const *env, const ch
 	char *text = it_slurp("none/stdout", NULL);
 	ck_assert_msg(strstr(text, line) != NULL, "%s: no \"%s\" in: %s", mode, line, text);
 	free(text);
-	long long ph = it_stat("on", "stdio_pipe_full", "phantom_reads");
-	ck_assert_msg(ph > 4, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("stdio_pipe_full", 4);
 	long long sp = it_stat("on", "stdio_pipe_full", "transfers.splice");
 	ck_assert_msg(sp >= spliced, "%s: %lld splices, expected %d at least; stats: %s", mode, sp,
 		      spliced, it_stats_text("on"));
@@ -354,8 +351,7 @@ START_TEST(fwrites_left_by_nested_jumps_keep_each_start)
 						     : strstr(text, "P2 then: drained 4106 bytes") != NULL),
 		      "glibc's run changed: %s", text);
 	free(text);
-	long long ph = it_stat("on", "stdio_jump_nested", "phantom_reads");
-	ck_assert_msg(ph > 4, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("stdio_jump_nested", 4);
 }
 END_TEST
 
@@ -404,8 +400,7 @@ START_TEST(fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes)
 	 * the new ones, for write(2) and pwrite(2) as for a replayed fwrite). */
 	it_four(IT_ARGV(it_prog("stdio_pins_full"), "../src", "own"), NULL, IT_ARGV("own"));
 	it_expect_passive("stdio_pins_full");
-	long long ph = it_stat("on", "stdio_pins_full", "phantom_reads");
-	ck_assert_msg(ph > 40, "the chunks were not deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred("stdio_pins_full", 40);
 	it_expect_transfers("stdio_pins_full", "copy_file_range");
 }
 END_TEST
@@ -568,8 +563,7 @@ START_TEST(source_closed_while_its_phantoms_wait_in_the_buffer)
 	ck_assert_int_eq(it_file_size("none/out"), 21 * 128 * 1024);
 	it_expect_passive(CP);
 	/* The hazard is only real if the last read was deferred. */
-	long long ph = it_stat("on", CP, "phantom_reads");
-	ck_assert_msg(ph > 10, "no reads deferred; stats: %s", it_stats_text("on"));
+	it_expect_deferred(CP, 10);
 }
 END_TEST
 

@@ -16,6 +16,14 @@ void it_expect_zero_copy(const char *exe, long long bytes, int pct)
 		      zc, pct, bytes, it_stats_text("on"));
 }
 
+void it_expect_deferred(const char *exe, long long more_than)
+{
+	long long ph = it_stat("on", exe, "phantom_reads");
+	ck_assert_msg(ph > more_than,
+		      "%s, ZCOPY_MODE=on: phantom_reads %lld, expected more than %lld; stats: %s", exe,
+		      ph, more_than, it_stats_text("on"));
+}
+
 void it_expect_transfers(const char *exe, const char *kind)
 {
 	char key[64];

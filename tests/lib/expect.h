@@ -8,6 +8,8 @@
 
 /* bytes_zero_copy of exe in the on run is at least pct% of bytes. */
 void it_expect_zero_copy(const char *exe, long long bytes, int pct);
+/* phantom_reads of exe in the on run is above more_than: reads were deferred. */
+void it_expect_deferred(const char *exe, long long more_than);
 /* transfers.<kind> of exe in the on run is not 0. */
 void it_expect_transfers(const char *exe, const char *kind);
 /* would_zero_copy_bytes of exe in the observe run is at least pct% of bytes. */
