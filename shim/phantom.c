@@ -42,6 +42,12 @@ static uintptr_t page_up(uintptr_t a) { return page_down(a + zc_page - 1); }
 /* ---- table --------------------------------------------------------------- */
 
 static int nrec; /* records in use */
+/* One past the highest slot in use: every scan of the table stops there
+ * (a copy loop keeps one or two records, in the first slots, and its read
+ * and write each scan the table several times).  Grows in slot_new, shrinks
+ * in slot_free; read without the lock by zc_phantom_sigbus and
+ * zc_phantom_guard_maybe (a slot above it holds no record). */
+static volatile int tab_top;
 
 static int free_slots(void)
 {
@@ -52,6 +58,8 @@ static struct zc_phantom *slot_new(void)
 {
 	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
 		if (tab[i].len == 0) {
+			if (i >= tab_top)
+				tab_top = i + 1;
 			nrec++;
 			zc_phantom_live++;
 			tab[i].pin = -1;
@@ -81,6 +89,8 @@ static void slot_free(struct zc_phantom *p)
 	zc_edges_drop(p);
 	p->kind = ZC_PH_MAP;
 	p->len = 0;
+	while (tab_top > 0 && tab[tab_top - 1].len == 0)
+		tab_top--;
 	nrec--;
 	zc_phantom_live--;
 	if (p->pin >= 0)
@@ -201,7 +211,7 @@ static void pipe_part_leaves(struct zc_phantom *p, uintptr_t lo, uintptr_t hi, e
  * buffer's only while nothing changed that memory or the record. */
 static void drop_edges(uintptr_t lo, uintptr_t hi)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && zc_edges_in_memory(&tab[i], lo, hi))
 			zc_edges_drop(&tab[i]);
 }
@@ -226,7 +236,7 @@ static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how)
 	int saved = errno;
 	lo = page_down(lo);
 	hi = page_up(hi);
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->addr >= hi || p->addr + p->len <= lo)
 			continue;
@@ -265,7 +275,7 @@ static void remove_pages(uintptr_t lo, uintptr_t hi, enum leave how)
 int zc_phantom_overlapping(uintptr_t lo, uintptr_t hi, struct zc_phantom *out, int max)
 {
 	int n = 0;
-	for (int i = 0; i < ZC_MAX_PHANTOMS && n < max; i++) {
+	for (int i = 0; i < tab_top && n < max; i++) {
 		const struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->addr >= hi || p->addr + p->len <= lo)
 			continue;
@@ -367,7 +377,7 @@ int zc_pagemap(uintptr_t addr, size_t npages, uint8_t *state)
 
 static int is_ours(uintptr_t page)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && page >= tab[i].addr && page < tab[i].addr + tab[i].len)
 			return 1;
 	return 0;
@@ -425,7 +435,7 @@ static int guarded_throughout(uintptr_t lo, uintptr_t hi)
 {
 	while (lo < hi) {
 		int found = 0;
-		for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+		for (int i = 0; i < tab_top; i++) {
 			const struct zc_phantom *p = &tab[i];
 			if (p->len && p->kind == ZC_PH_GUARD && lo >= p->addr && lo < p->addr + p->len) {
 				lo = p->addr + p->len;
@@ -606,7 +616,7 @@ enum zc_defer_result zc_phantom_defer_fpipe(int fd, int pin, void *buf, size_t n
 
 static struct zc_phantom *same_record(const struct zc_phantom *p)
 {
-	for (int j = 0; j < ZC_MAX_PHANTOMS; j++)
+	for (int j = 0; j < tab_top; j++)
 		if (tab[j].len == p->len && tab[j].addr == p->addr && tab[j].serial == p->serial)
 			return &tab[j];
 	return NULL;
@@ -656,7 +666,7 @@ void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t x = page_down(hi);
 	int saved = errno;
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->pipe < 0 || p->addr < lo || p->addr >= x)
 			continue;
@@ -677,7 +687,7 @@ void zc_phantom_pipe_overwrite(uintptr_t lo, uintptr_t hi)
 
 void zc_phantom_hollow_end(void)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && tab[i].hollow) {
 			zc_log(1, "sock: hollow pages at %p left by a read", (void *)tab[i].addr);
 			remove_range(tab[i].addr, tab[i].addr + tab[i].len, LEAVE_MATERIALIZE);
@@ -783,7 +793,7 @@ int zc_phantom_of_file(dev_t dev, ino_t ino)
 {
 	if (zc_inflight_of_file(dev, ino))
 		return 1;
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && tab[i].dev == dev && tab[i].ino == ino)
 			return 1;
 	return 0;
@@ -791,7 +801,7 @@ int zc_phantom_of_file(dev_t dev, ino_t ino)
 
 void zc_phantom_file_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->dev != dev || p->ino != ino)
 			continue;
@@ -812,11 +822,11 @@ void zc_phantom_fd_closed(int fd)
 {
 	/* Guarded pages hold nothing: they get their bytes while the pin can
 	 * still read them. */
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && tab[i].fd == fd && tab[i].kind == ZC_PH_GUARD)
 			remove_range(tab[i].addr, tab[i].addr + tab[i].len, LEAVE_MATERIALIZE);
 	/* Its pin goes too: zcopy keeps nothing open that the program closed. */
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++)
+	for (int i = 0; i < tab_top; i++)
 		if (tab[i].len && tab[i].fd == fd) {
 			tab[i].fd = -1;
 			if (tab[i].pin >= 0)
@@ -827,7 +837,7 @@ void zc_phantom_fd_closed(int fd)
 
 int zc_phantom_sigbus(uintptr_t addr)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		uintptr_t a = tab[i].addr;
 		size_t len = tab[i].len;
 		if (len && tab[i].kind == ZC_PH_MAP && addr >= a && addr < a + len) {
@@ -846,7 +856,7 @@ int zc_phantom_guard_materialize(uintptr_t lo, uintptr_t hi)
 {
 	int stream = -1, any = 0;
 	int saved = errno;
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		struct zc_phantom *p = &tab[i];
 		if (p->len == 0 || p->kind != ZC_PH_GUARD || p->addr >= hi || p->addr + p->len <= lo)
 			continue;
@@ -863,7 +873,7 @@ int zc_phantom_guard_materialize(uintptr_t lo, uintptr_t hi)
 
 int zc_phantom_guard_at(uintptr_t addr)
 {
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		const struct zc_phantom *p = &tab[i];
 		if (p->len && p->kind == ZC_PH_GUARD && addr >= p->addr && addr < p->addr + p->len)
 			return p->stream;
@@ -875,7 +885,7 @@ int zc_phantom_guard_maybe(uintptr_t lo, uintptr_t hi)
 {
 	/* Without the lock: a record made or removed meanwhile is one for
 	 * memory another thread is changing under this very call. */
-	for (int i = 0; i < ZC_MAX_PHANTOMS; i++) {
+	for (int i = 0; i < tab_top; i++) {
 		const volatile struct zc_phantom *p = &tab[i];
 		uintptr_t a = p->addr;
 		size_t len = p->len;

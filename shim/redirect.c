@@ -954,7 +954,8 @@ static ssize_t emit_cancellable(struct wctx *w, const struct iovec *iov, int cnt
  * Returns what the plain call would have returned, or ZC_PLAIN. */
 static ssize_t engine_writev(struct wctx *w, const struct iovec *iov, int cnt)
 {
-	struct carried c = { .n = 0 };
+	struct carried c; /* only c.ph[0 .. c.n) are ever read: not zeroed (2 KiB a write) */
+	c.n = 0;
 	size_t n = 0;
 	for (int i = 0; i < cnt; i++)
 		n += iov[i].iov_len;
@@ -1133,7 +1134,10 @@ static int unit_whole(const struct wctx *w, uintptr_t b, const struct carried *c
  * would have returned. */
 static ssize_t emit(struct wctx *w, const struct iovec *iov, int cnt, const struct carried *c)
 {
-	struct gathered g = { .np = 0, .touched = 0, .stream = -1 };
+	struct gathered g; /* (g.plain[0 .. g.np) only: not zeroed) */
+	g.np = 0;
+	g.touched = 0;
+	g.stream = -1;
 	uintptr_t b = (uintptr_t)iov[0].iov_base;
 	if (w->unit && !unit_whole(w, b, c)) {
 		/* The first write by itself (guarded pages get their bytes
