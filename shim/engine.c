@@ -327,17 +327,13 @@ static int guard_for_reading_dest(const struct zc_stream *s, uintptr_t b, size_t
  * offset is moved by the caller).  Returns the count, or ZC_PLAIN (nothing
  * changed: today's strategies follow). */
 static ssize_t defer_into_pipe(int fd, int pin, void *buf, size_t n, off_t off,
-			       const struct zc_fdinfo *fi, struct zc_stream *s)
+			       const struct stat *st, struct zc_stream *s)
 {
 	if (off & (off_t)(zc_page - 1))
 		return ZC_PLAIN; /* pages spliced from mid-page would fill a pipe otherwise */
-	struct stat id;
-	memset(&id, 0, sizeof id);
-	id.st_dev = fi->dev;
-	id.st_ino = fi->ino;
-	id.st_mode = S_IFREG;
 	size_t got = 0;
-	if (zc_phantom_defer_fpipe(fd, pin, buf, n, off, &id, (int)(s - det.s), &got) != ZC_DEFER_OK)
+	/* st: the identity (try_defer set it from fi), all the record keeps. */
+	if (zc_phantom_defer_fpipe(fd, pin, buf, n, off, st, (int)(s - det.s), &got) != ZC_DEFER_OK)
 		return ZC_PLAIN;
 	return (ssize_t)got;
 }
@@ -367,9 +363,9 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		goto undo;
 	}
 	size_t got = 0;
-	struct stat sized = *st;
+	struct stat sized;
 	if (st->st_blocks == ZC_FPIPE_STAT) {
-		ssize_t k = defer_into_pipe(fd, pin, buf, n, off, fi, s);
+		ssize_t k = defer_into_pipe(fd, pin, buf, n, off, st, s);
 		if (k != ZC_PLAIN) {
 			got = (size_t)k;
 			goto done;
@@ -380,6 +376,8 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			goto undo;
 		}
 		st = &sized;
+	} else {
+		sized = *st;
 	}
 	if (st->st_blocks == ZC_SIZE_CLAIMED)
 		sized.st_size = off + (off_t)n; /* the last page's pread proves it */
