@@ -235,11 +235,22 @@ static void recompute_lo(void)
 	live = n;
 }
 
+/* Where each slot was last found (a guess, checked against the table: a
+ * copy loop uses the same few slots every chunk, several times each). */
+#define HINTS 16
+static int hint[HINTS];
+
 static struct entry *by_slot(const int *slot)
 {
+	unsigned h = (unsigned)(((uint64_t)(uintptr_t)slot * 0x9e3779b97f4a7c15ull) >> 60); /* HINTS */
+	int g = __atomic_load_n(&hint[h], __ATOMIC_RELAXED);
+	if (slot && __atomic_load_n(&tab[g].slot, __ATOMIC_ACQUIRE) == slot)
+		return &tab[g];
 	for (int i = 0; i < ZC_OWNFD_MAX; i++)
-		if (__atomic_load_n(&tab[i].slot, __ATOMIC_ACQUIRE) == slot)
+		if (__atomic_load_n(&tab[i].slot, __ATOMIC_ACQUIRE) == slot) {
+			__atomic_store_n(&hint[h], i, __ATOMIC_RELAXED);
 			return &tab[i];
+		}
 	return NULL;
 }
 
