@@ -44,6 +44,7 @@ size_t zc_read_min = SIZE_MAX;
 size_t zc_write_min = SIZE_MAX;
 __thread int zc_inside __attribute__((tls_model("initial-exec")));
 __thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
+__thread int zc_cancel_held __attribute__((tls_model("initial-exec")));
 __thread struct zc_cancel_span *zc_cancel_spans __attribute__((tls_model("initial-exec")));
 __thread size_t zc_stdio_read_rest __attribute__((tls_model("initial-exec")));
 
@@ -70,13 +71,31 @@ void zc_lock(void)
 		zc_log(0, "engine lock taken without zc_inside set");
 		abort();
 	}
+	if (zc_cancel_held == 1) {
+		int state, type;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+		pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type);
+		if (state != PTHREAD_CANCEL_DISABLE || type != PTHREAD_CANCEL_DEFERRED) {
+			zc_log(0, "zc_cancel_held set with cancellation on");
+			abort();
+		}
+	}
 #endif
 	/* From before the mutex to after its release, the program's signal
 	 * handlers wait (sigdefer.c): one that touched a guarded page here
 	 * could not have it served, its thread holding the lock. */
 	zc_sig_hold = 1;
 	__asm__ __volatile__("" ::: "memory");
-	int cancel = zc_cancel_off();
+	/* (-1: zcopy already keeps cancellation off here, zc_cancel_held;
+	 * in a window only the state changes, the type being deferred.) */
+	int cancel = -1;
+	if (zc_cancel_held == 2) {
+		int state;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+		cancel = zc_cancel_saved(PTHREAD_CANCEL_DEFERRED, state);
+	} else if (zc_cancel_held == 0) {
+		cancel = zc_cancel_off();
+	}
 	pthread_mutex_lock(&engine_mu);
 	holding = 1;
 	lock_cancel = cancel;
@@ -84,9 +103,11 @@ void zc_lock(void)
 
 void zc_unlock(void)
 {
+	int cancel = lock_cancel;
 	holding = 0;
 	pthread_mutex_unlock(&engine_mu);
-	zc_cancel_on(lock_cancel);
+	if (cancel >= 0)
+		zc_cancel_on(cancel);
 	zc_sigdefer_release(); /* the handlers that waited run now */
 }
 

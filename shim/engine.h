@@ -65,12 +65,20 @@ extern __thread uintptr_t zc_inside_sp __attribute__((tls_model("initial-exec"))
  * before anything is done, as it does at the plain call's entry.
  */
 extern __thread int zc_cancel_old __attribute__((tls_model("initial-exec")));
+/* What zcopy knows of this thread's cancellation: 1 while it keeps it
+ * disabled, the type deferred (from zc_enter or zc_nest_enter to its way
+ * out, outside the windows); 2 inside a window (the type deferred, the
+ * state the program's); 0 nothing.  zc_lock then changes only what it must
+ * (a copy loop takes the lock seven times a chunk, three calls into glibc
+ * each when it asks). */
+extern __thread int zc_cancel_held __attribute__((tls_model("initial-exec")));
 void zc_leave_slow(void);
 static inline __attribute__((always_inline)) void zc_enter(void)
 {
 	zc_inside_sp = (uintptr_t)__builtin_frame_address(0);
 	zc_inside = 1;
 	zc_cancel_old = zc_cancel_off();
+	zc_cancel_held = 1;
 }
 static inline void zc_leave(void)
 {
@@ -80,6 +88,7 @@ static inline void zc_leave(void)
 	 * handler's calls out of zcopy: once it is clear, a handler's
 	 * zc_enter saves this thread's state, still "disabled", over it. */
 	int old = zc_cancel_old;
+	zc_cancel_held = 0;
 	__asm__ __volatile__("" ::: "memory");
 	zc_inside = 0;
 	zc_cancel_on(old);
@@ -89,6 +98,8 @@ static inline void zc_leave(void)
 static inline int zc_cancel_window_open(void)
 {
 	int old; /* (the type is already deferred: zc_enter, cancel.h) */
+	zc_cancel_held = 2;
+	__asm__ __volatile__("" ::: "memory");
 	pthread_setcancelstate(zc_cancel_old & 1 ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE,
 			       &old);
 	return old;
@@ -97,6 +108,8 @@ static inline void zc_cancel_window_close(int old)
 {
 	int ignored;
 	pthread_setcancelstate(old, &ignored);
+	__asm__ __volatile__("" ::: "memory");
+	zc_cancel_held = old == PTHREAD_CANCEL_DISABLE; /* (always, inside zc_enter) */
 }
 /*
  * zcopy's cleanup regions (the windows above, and the stdio replay, which
@@ -241,16 +254,20 @@ struct zc_nest {
 	int inside;
 	int saved_errno;
 	int cancel;
+	int held;
 };
 static inline struct zc_nest zc_nest_enter(void)
 {
-	struct zc_nest n = { zc_inside, errno, 0 };
+	struct zc_nest n = { zc_inside, errno, 0, zc_cancel_held };
 	zc_inside = 1;
 	n.cancel = zc_cancel_off();
+	zc_cancel_held = 1;
 	return n;
 }
 static inline void zc_nest_leave(struct zc_nest n)
 {
+	zc_cancel_held = n.held;
+	__asm__ __volatile__("" ::: "memory");
 	zc_cancel_on(n.cancel);
 	errno = n.saved_errno;
 	zc_inside = n.inside;
