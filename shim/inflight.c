@@ -39,26 +39,39 @@ void zc_inflight_end(struct zc_inflight *f)
 	zc_phantom_live--;
 }
 
+/*
+ * enter and leave take no lock (two locks a transfer call, of the seven a
+ * copy loop took per chunk): in_call and revoked pair up as a Dekker pair
+ * with zc_inflight_changing, all sequentially consistent.  The caller
+ * marks the call, then reads revoked; the changer counts itself a waiter,
+ * marks the range revoked, then reads in_call.  Either the call sees the
+ * revocation, or the changer sees the call.  A call ending clears in_call,
+ * then reads waiters: a changer that counted itself before is woken (under
+ * the lock, which the changer's wait gives up), and one that did not will
+ * find in_call clear.
+ */
 int zc_inflight_enter(struct zc_inflight *f)
 {
 	if (!f)
 		return 1;
-	zc_lock();
-	int ok = !f->revoked;
-	f->in_call = ok;
-	zc_unlock();
-	return ok;
+	__atomic_store_n(&f->in_call, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&f->revoked, __ATOMIC_SEQ_CST)) {
+		zc_inflight_leave(f);
+		return 0;
+	}
+	return 1;
 }
 
 void zc_inflight_leave(struct zc_inflight *f)
 {
 	if (!f)
 		return;
-	zc_lock();
-	f->in_call = 0;
-	if (waiters)
+	__atomic_store_n(&f->in_call, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&waiters, __ATOMIC_SEQ_CST)) {
+		zc_lock();
 		pthread_cond_broadcast(&call_done);
-	zc_unlock();
+		zc_unlock();
+	}
 }
 
 void zc_inflight_after_fork_child(void)
@@ -87,8 +100,8 @@ static int busy_in(dev_t dev, ino_t ino, off_t off, off_t len)
 			continue;
 		if (f->off + f->len <= off || (len > 0 && f->off >= off + len))
 			continue;
-		f->revoked = 1;
-		if (f->in_call)
+		__atomic_store_n(&f->revoked, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&f->in_call, __ATOMIC_SEQ_CST))
 			return 1;
 	}
 	return 0;
@@ -107,12 +120,11 @@ void zc_inflight_changing(dev_t dev, ino_t ino, off_t off, off_t len)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (busy_in(dev, ino, off, len)) {
-		waiters++;
-		int r = zc_lock_wait(&call_done, &until);
-		waiters--;
-		if (r == ETIMEDOUT)
+	/* A waiter before the ranges are looked at (above: enter and leave). */
+	__atomic_add_fetch(&waiters, 1, __ATOMIC_SEQ_CST);
+	while (busy_in(dev, ino, off, len))
+		if (zc_lock_wait(&call_done, &until) == ETIMEDOUT)
 			break;
-	}
+	__atomic_sub_fetch(&waiters, 1, __ATOMIC_SEQ_CST);
 	errno = saved;
 }

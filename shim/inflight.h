@@ -14,7 +14,8 @@
  * is cut off after ZC_INFLIGHT_WAIT_MS: no program can deadlock on it, and
  * a destination whose reader stays away longer may receive the new bytes
  * (README, "Stream sockets" and "One write, one set of files").  All functions run under the
- * engine lock.
+ * engine lock but zc_inflight_enter and zc_inflight_leave, which take none
+ * (inflight.c says how they pair with zc_inflight_changing).
  */
 #ifndef ZC_INFLIGHT_H
 #define ZC_INFLIGHT_H
@@ -38,9 +39,9 @@ extern volatile int zc_inflight_live; /* number of ranges in flight */
 struct zc_inflight *zc_inflight_begin(dev_t dev, ino_t ino, off_t off, off_t len);
 void zc_inflight_end(struct zc_inflight *f);
 /* Before a primitive call: 0 if the range was revoked (do not call), else 1
- * and the call is marked in progress.  Takes and releases the lock. */
+ * and the call is marked in progress.  Without the lock. */
 int zc_inflight_enter(struct zc_inflight *f);
-/* After it.  Takes and releases the lock. */
+/* After it.  Without the lock (takes it to wake a waiting change). */
 void zc_inflight_leave(struct zc_inflight *f);
 /* The file (dev, ino) is about to change in [off, off+len) (len 0: to the
  * end): revoke the ranges in flight there and wait for their calls. */
