@@ -75,8 +75,13 @@ static void log_end(struct zc_flow *f)
  * in the range were closed and before the program's call, so a line logged
  * there would reopen the log file inside the range the call then closes.
  */
+static int ends_unlogged; /* some flow has end_unlogged set (lock held) */
+
 static void log_ended(void)
 {
+	if (!ends_unlogged)
+		return; /* (every write's start asks) */
+	ends_unlogged = 0;
 	for (int i = 0; i < ZC_FLOWS; i++)
 		if (flows[i].end_unlogged) {
 			flows[i].end_unlogged = 0;
@@ -180,8 +185,10 @@ void zc_flow_fds_closed(unsigned lo, unsigned hi)
 		int dst = f->dst_fd >= 0 && (unsigned)f->dst_fd >= lo && (unsigned)f->dst_fd <= hi;
 		if (!f->used || (!src && !dst))
 			continue;
-		if (f->src_fd >= 0 && f->dst_fd >= 0)
+		if (f->src_fd >= 0 && f->dst_fd >= 0) {
 			f->end_unlogged = 1; /* see log_ended */
+			ends_unlogged = 1;
+		}
 		if (src)
 			f->src_fd = -1;
 		if (dst)
