@@ -11,7 +11,7 @@
 #                     (GUARD_BENCH_SIZE in MiB, default 1024; BENCH_RUNS,
 #                     default 11)
 # Knobs (environment): BENCH_SIZE BENCH_RUNS BENCH_CHUNK BENCH_DIR BENCH_COLD
-# BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS BENCH_ONLY (see bench/harness.c).
+# BENCH_SWEEP BENCH_SWEEP_FILE BENCH_PEERS BENCH_ONLY BENCH_CALLS (see bench/harness.c).
 # BENCH_ONLY=sock- runs only the socket-source rows (no sweep), reported in
 # build/bench/benchmarks-only.md (docs/benchmarks.md is left alone; nor do
 # the bench-guard rows run, which would rewrite docs/bench-guard.md).

@@ -13,7 +13,10 @@
  * bench/overhead.c's fixed order put one variant 20% above the others where
  * rotated rounds show them level.  Then a
  * chunk-size sweep finds the crossover that picks ZCOPY_MIN_CHUNK, and
- * report.c writes docs/benchmarks.md and the SVG chart.
+ * report.c writes docs/benchmarks.md and the SVG chart.  After each
+ * scenario's timed runs, B and the ideal program run once more each under
+ * `strace -f -c`, untimed: their system calls per chunk, start-up included,
+ * go next to the ratios.
  *
  * Quick mode (bench-quick, part of `make test`) runs every scenario and
  * sweep point once on small files, checks the outputs and makes no timing
@@ -26,7 +29,7 @@
  *        BENCH_SWEEP_FILE, BENCH_PEERS (1 = on, 0 = off), BENCH_ONLY (an id
  *        prefix such as "sock-": only those scenarios run, no sweep, and the
  *        report goes to benchmarks-only.md in the --bin directory, never to
- *        the docs)
+ *        the docs), BENCH_CALLS (1; 0: no strace runs)
  */
 #include <errno.h>
 #include <signal.h>
@@ -220,6 +223,11 @@ static void run_scen(struct bench *b, struct scen *s)
 	for (int r = 0; r < b->runs && !stopping; r++) /* rotated: see the top */
 		for (int k = 0; k < s->nv && !stopping; k++)
 			run_one(b, s, &s->v[(k + r) % s->nv], 0, 1);
+	/* zcopy's calls per chunk next to the ideal program's (not per sweep
+	 * point: the sweep's chunk sizes are about speed alone). */
+	for (int i = 0; i < s->nv && !stopping && !s->sweep; i++)
+		if (s->v[i].kind == V_ON || s->v[i].kind == V_IDEAL)
+			run_count(b, s, &s->v[i]);
 }
 
 static void quick_line(const struct bench *b, const struct scen *s)
@@ -377,6 +385,11 @@ int main(int argc, char **argv)
 		fmt(b->docs, sizeof(b->docs), "%s", b->bin);
 	}
 	b->timeout = b->quick ? 30 : 300;
+	/* System calls per chunk are counted with strace where it is
+	 * installed (tests/deps.sh installs it); BENCH_CALLS=0 skips it. */
+	if (b->quick || !env_int("BENCH_CALLS", 1) ||
+	    find_in_path("strace", b->strace, sizeof(b->strace)) < 0)
+		b->strace[0] = 0;
 	if (!b->size || !b->chunk || b->runs < 1 || b->runs > MAXRUNS) {
 		fprintf(stderr, "bench: bad BENCH_SIZE, BENCH_CHUNK or BENCH_RUNS (1..%d)\n", MAXRUNS);
 		return 2;

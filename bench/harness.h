@@ -57,6 +57,8 @@ struct vres {
 	int verified;              /* 1 identical, -1 differs, 0 not comparable */
 	int have_zc;
 	uint64_t zc_min;           /* bytes_zero_copy: smallest over the B runs */
+	double calls;              /* system calls per chunk, start-up included, over
+				      one more run under strace -f -c; 0: not counted */
 	char fallbacks[240];       /* the "fallbacks" object of the last B run */
 };
 
@@ -98,6 +100,7 @@ struct bench {
 	char xfs_dir[MAXPATH];     /* mounted XFS with reflink, "" if none */
 	char xfs_note[240];
 	char xfs_src[MAXPATH];
+	char strace[MAXPATH];      /* strace, which counts system calls; "" if none */
 	int nscen;
 	struct scen scen[MAXSCEN];
 	int nsweep;                /* 0, 1 (pipe) or 2 (pipe and file) */
@@ -117,6 +120,10 @@ void run_init(struct bench *b);
  * it with the source (untimed).  Records the time unless timed == 0.
  * Returns 0, or -1 (and sets v->failed) when the run failed or differed. */
 int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int timed);
+/* One more run of v under strace -f -c (b->strace): sets v->calls, the
+ * copier's system calls per chunk, start-up included.  Untimed; a run that
+ * fails there leaves v as it was.  Returns 0 or -1. */
+int run_count(struct bench *b, struct scen *s, struct vres *v);
 void run_done(void);
 
 /* setup.c */

@@ -236,9 +236,12 @@ static int build_argv(struct bench *b, struct scen *s, struct vres *v, char **ar
 	return n;
 }
 
+/* Set by run_count for its run: where strace -c writes its table. */
+static const char *count_out;
+
 int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int timed)
 {
-	char *argv[16], *envp[512], chunk[32];
+	char *argv[16], *cargv[24], *envp[512], chunk[32];
 	char extra[4][MAXPATH];
 	int nextra = 0, stdout_file, out = -1, res[2] = {-1, -1}, cons = -1;
 	int feed_out = -1, in = -1;
@@ -263,7 +266,27 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		if (!off)
 			fmt(extra[nextra++], MAXPATH, "ZCOPY_STATS=%s", stats_path);
 	}
-	build_env(envp, 512, extra, nextra);
+	if (count_out) {
+		/* strace -f -c, the library preloaded into the copier alone
+		 * (-E): strace's own calls are not counted, and zcopy stays out
+		 * of strace. */
+		int k = 0, preload = nextra > 0;
+		cargv[k++] = b->strace;
+		cargv[k++] = "-f";
+		cargv[k++] = "-c";
+		cargv[k++] = "-o";
+		cargv[k++] = (char *)count_out;
+		if (preload) {
+			cargv[k++] = "-E";
+			cargv[k++] = extra[0]; /* LD_PRELOAD=... */
+		}
+		for (int i = 0; argv[i] && k < 23; i++)
+			cargv[k++] = argv[i];
+		cargv[k] = NULL;
+		build_env(envp, 512, extra + preload, nextra - preload);
+	} else {
+		build_env(envp, 512, extra, nextra);
+	}
 
 	if (s->cold)
 		make_cold(s->src);
@@ -314,7 +337,7 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		kids[2] = feed;
 		close(feed_out);
 	}
-	pid = spawn(argv, envp, in, out);
+	pid = spawn(count_out ? cargv : argv, envp, in, out);
 	kids[0] = pid;
 	close(out); /* the consumer sees EOF when the copier exits */
 	if (in >= 0)
@@ -359,7 +382,7 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 		if (v->verified < 0)
 			return fail(v, "%s: output bytes differ from the source", argv[0]);
 	}
-	if (v->kind == V_ON || v->kind == V_ONDEF || v->kind == V_RWON)
+	if ((v->kind == V_ON || v->kind == V_ONDEF || v->kind == V_RWON) && !count_out)
 		read_stats(v);
 	if (timed && v->nruns < MAXRUNS) {
 		v->wall[v->nruns] = t1 - t0;
@@ -367,5 +390,52 @@ int run_one(struct bench *b, struct scen *s, struct vres *v, int verify, int tim
 				   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 		v->nruns++;
 	}
+	return 0;
+}
+
+/* The "total" line of strace -c's table: "100.00 S U CALLS [ERRORS] total". */
+static long strace_total(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long calls = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char pct[32], sec[32], per[32], last[32];
+		long n;
+		if (sscanf(line, "%31s %31s %31s %ld", pct, sec, per, &n) == 4 &&
+		    strstr(line, " total") && sscanf(strrchr(line, ' ') + 1, "%31s", last) == 1 &&
+		    strcmp(last, "total") == 0)
+			calls = n;
+	}
+	fclose(f);
+	return calls;
+}
+
+int run_count(struct bench *b, struct scen *s, struct vres *v)
+{
+	char path[MAXPATH], failure[sizeof(v->failure)];
+	int failed = v->failed;
+	if (!*b->strace || failed)
+		return -1;
+	memcpy(failure, v->failure, sizeof(failure));
+	fmt(path, sizeof(path), "%s/strace-count.txt", b->work);
+	unlink(path);
+	count_out = path;
+	int r = run_one(b, s, v, 0, 0);
+	count_out = NULL;
+	if (r < 0) {
+		fprintf(stderr, "bench: %s, %s: counting the calls failed (%s)\n", s->id, v->label,
+			v->failure);
+		v->failed = failed;
+		memcpy(v->failure, failure, sizeof(failure));
+		return -1;
+	}
+	long calls = strace_total(path);
+	unlink(path);
+	if (calls <= 0)
+		return -1;
+	v->calls = (double)calls / ((double)b->size / (double)s->chunk);
 	return 0;
 }
