@@ -392,7 +392,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			goto done;
 		}
 		/* Today's strategies need the size the pipe's splice would have told. */
-		if (REAL(fstat)(pfd, &sized) < 0) {
+		if (zc_fstat(pfd, &sized) < 0) {
 			*why = ZC_FB_SRC_NOT_FILE;
 			goto undo;
 		}
@@ -422,7 +422,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		if (r != ZC_DEFER_SHORT)
 			goto undo;
 		/* The file ends inside this read: its size decides the count. */
-		if (REAL(fstat)(pfd, &sized) < 0) {
+		if (zc_fstat(pfd, &sized) < 0) {
 			*why = ZC_FB_SRC_NOT_FILE;
 			goto undo;
 		}

@@ -144,7 +144,7 @@ int zc_fd_get(int fd, struct zc_fdinfo *out, int how, struct stat *stp)
 		*out = s->info;
 		return out->kind == ZC_K_BADFD ? -1 : 0;
 	}
-	if (fd < 0 || REAL(fstat)(fd, st) < 0) {
+	if (fd < 0 || zc_fstat(fd, st) < 0) {
 		errno = saved;
 		out->kind = ZC_K_BADFD;
 		out->flags = 0;

@@ -119,7 +119,7 @@ static struct zc_live_page *make_page(void)
 		return NULL;
 	}
 	p = MAP_FAILED;
-	if (REAL(fstat)(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
+	if (zc_fstat(slot, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
 	    page_fits(slot))
 		p = REAL(mmap)(NULL, ZC_LIVE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, slot, 0);
 	page_dev = st.st_dev;

@@ -276,7 +276,7 @@ void zc_write_quietly(int fd, const void *p, size_t n)
 static int still_ours(int fd)
 {
 	struct stat st;
-	return REAL(fstat)(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+	return zc_fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
 }
 
 /* Opens this process's log file into *slot; -1 if refused or unwritable. */
@@ -310,7 +310,7 @@ void zc_log_open(const char *file_template, int level)
 
 	int fd = open_log_file(&log_fd);
 	struct stat st;
-	if (fd >= 0 && REAL(fstat)(fd, &st) == 0) {
+	if (fd >= 0 && zc_fstat(fd, &st) == 0) {
 		log_dev = st.st_dev;
 		log_ino = st.st_ino;
 		log_is_file = 1;

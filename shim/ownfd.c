@@ -574,7 +574,7 @@ int zc_ownfd_open_output(const char *path, int *slot)
 	*slot = -1;
 	if (fd < 0)
 		return -1;
-	if (REAL(fstat)(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (zc_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		REAL(close)(fd);
 		errno = EINVAL;
 		return -1;

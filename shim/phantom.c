@@ -548,7 +548,7 @@ static ssize_t fpipe_fill(int i, int pfd, off_t off, size_t n)
 			break;
 		struct stat now;
 		int saved = errno;
-		int ok = REAL(fstat)(pfd, &now) == 0;
+		int ok = zc_fstat(pfd, &now) == 0;
 		errno = saved;
 		if (!ok)
 			return -1;

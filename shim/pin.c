@@ -287,7 +287,7 @@ int zc_pin_get(int fd, struct zc_fdinfo *info, int fresh, struct stat *st)
 	if (fresh) {
 		struct stat local;
 		struct stat *s = st ? st : &local;
-		if (REAL(fstat)(p->own, s) < 0) {
+		if (zc_fstat(p->own, s) < 0) {
 			errno = saved;
 			return -1;
 		}

@@ -393,7 +393,7 @@ static void zero_past_end(int sfd, const struct zc_phantom *p, uintptr_t a, size
 {
 	struct stat st;
 	int saved = errno;
-	if (sfd >= 0 && REAL(fstat)(sfd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (sfd >= 0 && zc_fstat(sfd, &st) == 0 && S_ISREG(st.st_mode)) {
 		uintptr_t dend = st.st_size > p->off ? p->addr + (uintptr_t)(st.st_size - p->off)
 						     : p->addr;
 		if (dend < a + len)
@@ -701,7 +701,7 @@ static void note_file_change(struct wctx *w, size_t n)
 	int saved = errno;
 	struct stat st;
 	off_t at = w->pos0 ? *w->pos0
-		   : (o->flags & ZC_FL_APPEND) ? (REAL(fstat)(w->out, &st) == 0 ? st.st_size : -1)
+		   : (o->flags & ZC_FL_APPEND) ? (zc_fstat(w->out, &st) == 0 ? st.st_size : -1)
 					       : REAL(lseek)(w->out, 0, SEEK_CUR);
 	errno = saved;
 	zc_phantom_file_changing(o->dev, o->ino, at < 0 ? 0 : at, at < 0 ? 0 : (off_t)n);

@@ -429,7 +429,7 @@ void zc_stats_open(void)
 	int saved = errno;
 	if (strcmp(zc_cfg.stats, "stderr") == 0) {
 		struct stat st;
-		stderr_known = REAL(fstat)(2, &st) == 0;
+		stderr_known = zc_fstat(2, &st) == 0;
 		stderr_dev = st.st_dev;
 		stderr_ino = st.st_ino;
 	} else if (zc_cfg.stats[0]) {
@@ -442,7 +442,7 @@ void zc_stats_open(void)
 static int stderr_unchanged(void)
 {
 	struct stat st;
-	return stderr_known && REAL(fstat)(2, &st) == 0 && st.st_dev == stderr_dev &&
+	return stderr_known && zc_fstat(2, &st) == 0 && st.st_dev == stderr_dev &&
 	       st.st_ino == stderr_ino;
 }
 

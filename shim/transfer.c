@@ -176,7 +176,7 @@ static int source_ended(int in, off_t in_off)
 {
 	struct stat st;
 	int saved = errno;
-	int ended = REAL(fstat)(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= in_off;
+	int ended = zc_fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= in_off;
 	errno = saved;
 	return ended;
 }
@@ -284,7 +284,7 @@ static enum step after_nothing(struct xfer *x, enum zc_xfer_end *end)
 {
 	struct stat st;
 	if (x->done == 0 && x->t == ZC_T_COPY_FILE_RANGE &&
-	    (REAL(fstat)(x->in, &st) < 0 || x->pos < st.st_size)) {
+	    (zc_fstat(x->in, &st) < 0 || x->pos < st.st_size)) {
 		/* Some file systems answer 0 for "not here"; past the end of the
 		 * file it means the file shrank. */
 		errno = EINVAL;
