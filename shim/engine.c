@@ -364,9 +364,11 @@ static ssize_t defer_into_pipe(int fd, int pin, void *buf, size_t n, off_t off,
  * description pfd (the program's fd, pin index pin).  Returns the count
  * read() would return, or ZC_PLAIN with *why set if the plain call must be
  * made; then the file offset is where it was (one exit undoes the lseek).
+ * st (the caller's, used by nothing after) is changed in place: it ends
+ * with the size the read went by.
  */
 static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const off_t *pos,
-			    struct zc_stream *s, const struct zc_fdinfo *fi, const struct stat *st,
+			    struct zc_stream *s, const struct zc_fdinfo *fi, struct stat *st,
 			    int *why)
 {
 	uintptr_t b = (uintptr_t)buf;
@@ -384,7 +386,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		goto undo;
 	}
 	size_t got = 0;
-	struct stat sized;
+	struct stat *sized = st;
 	if (st->st_blocks == ZC_FPIPE_STAT) {
 		ssize_t k = defer_into_pipe(fd, pin, buf, n, off, st, s);
 		if (k != ZC_PLAIN) {
@@ -392,29 +394,26 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 			goto done;
 		}
 		/* Today's strategies need the size the pipe's splice would have told. */
-		if (zc_fstat(pfd, &sized) < 0) {
+		if (zc_fstat(pfd, sized) < 0) {
 			*why = ZC_FB_SRC_NOT_FILE;
 			goto undo;
 		}
-		st = &sized;
-	} else {
-		sized = *st;
 	}
-	if (st->st_blocks == ZC_SIZE_CLAIMED)
-		sized.st_size = off + (off_t)n; /* the last page's pread proves it */
+	if (sized->st_blocks == ZC_SIZE_CLAIMED)
+		sized->st_size = off + (off_t)n; /* the last page's pread proves it */
 	else
-		sized.st_size = source_size(pfd, st);
+		sized->st_size = source_size(pfd, sized);
 	/* At the end, read() returns 0 and leaves the buffer alone (a plain
 	 * read here would first have to give phantom pages their bytes). */
-	while (sized.st_size <= 0 || sized.st_size > off) {
-		size_t fill = sized.st_size > off && (uint64_t)(sized.st_size - off) < n
-				      ? (size_t)(sized.st_size - off) : n;
+	while (sized->st_size <= 0 || sized->st_size > off) {
+		size_t fill = sized->st_size > off && (uint64_t)(sized->st_size - off) < n
+				      ? (size_t)(sized->st_size - off) : n;
 		if (!buffer_ok(s, b, off, fill)) {
 			s->buf_bad = 1;
 			*why = ZC_FB_BUFFER_KIND;
 			goto undo;
 		}
-		enum zc_defer_result r = zc_phantom_defer(fd, pin, buf, n, off, &sized,
+		enum zc_defer_result r = zc_phantom_defer(fd, pin, buf, n, off, sized,
 							  (int)(s - det.s), &got, why,
 							  guard_for_reading_dest(s, b, n, fi));
 		if (r == ZC_DEFER_OK)
@@ -422,7 +421,7 @@ static ssize_t defer_pinned(int pfd, int fd, int pin, void *buf, size_t n, const
 		if (r != ZC_DEFER_SHORT)
 			goto undo;
 		/* The file ends inside this read: its size decides the count. */
-		if (zc_fstat(pfd, &sized) < 0) {
+		if (zc_fstat(pfd, sized) < 0) {
 			*why = ZC_FB_SRC_NOT_FILE;
 			goto undo;
 		}
