@@ -298,6 +298,15 @@ static enum step after_nothing(struct xfer *x, enum zc_xfer_end *end)
 static enum step after_error(struct xfer *x, int e, enum zc_xfer_end *end)
 {
 	size_t sent = x->progress + x->done;
+	if (e == EINTR && (x->o->kind == ZC_K_FILE || x->o->kind == ZC_K_BLOCK))
+		/* copy_file_range, sendfile and splice into a file move the
+		 * bytes through a pipe inside the kernel, which stops at any
+		 * pending signal (a handler without SA_RESTART then made the
+		 * write fail with EINTR, or return short); a plain write(2) to
+		 * a file or block device is cut short by a fatal signal only,
+		 * which ends the process anyway.  The handler has run: the
+		 * transfer goes on. */
+		return STEP_AGAIN;
 	if (e == EAGAIN && x->t == ZC_T_SPLICE && !dest_nonblocking(x)) {
 		/* A full blocking pipe: the plain write would wait.  (Whether it
 		 * blocks is asked now: O_NONBLOCK can change through another fd,

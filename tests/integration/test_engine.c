@@ -272,6 +272,24 @@ START_TEST(send_msg_nosignal_gets_epipe_without_sigpipe)
 }
 END_TEST
 
+/* Another thread sends the copying thread SIGUSR1 (a handler without
+ * SA_RESTART) as fast as it can while it copies into a file.  A plain
+ * write(2) to a file is never cut short by it; the copy_file_range that
+ * stands for it stops at a pending signal, and the write failed with EINTR
+ * (or returned short) under zcopy. */
+START_TEST(signals_do_not_cut_a_write_to_a_file_short)
+{
+	it_four(IT_ARGV(it_prog("file_signals"), "../src", "out"), NULL, OUT1);
+	it_expect_plain_success("file_signals");
+	char *o = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(o, "every read and write whole"), "the plain run: %s", o);
+	free(o);
+	it_expect_passive("file_signals");
+	it_expect_zero_copy("file_signals", 4LL * SIZE, 75);
+	it_expect_transfers("file_signals", "copy_file_range");
+}
+END_TEST
+
 START_TEST(read_into_read_only_buffer_fails_with_efault)
 {
 	it_four(IT_ARGV(it_prog("ro_buffer"), "../src", "out"), NULL, OUT1);
@@ -742,6 +760,7 @@ int main(void)
 	tcase_add_loop_test(tc, mremap_grows_a_buffer_that_held_phantoms, 0, 3);
 	it_add(tc, IT_TESTS(ignored_sigbus_stays_ignored_across_exec,
 				every_way_to_set_sigbus_reads_back,
-				signal_handler_writes_during_fork, grandchild_copy_engages));
+				signal_handler_writes_during_fork, grandchild_copy_engages,
+				signals_do_not_cut_a_write_to_a_file_short));
 	return it_main(s, "build/programs");
 }
