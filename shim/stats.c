@@ -436,6 +436,13 @@ void zc_stats_open(void)
 		memcpy(stats_tmpl_given, zc_cfg.stats, sizeof stats_tmpl_given);
 		zc_abs_template(stats_tmpl, sizeof stats_tmpl, zc_cfg.stats);
 	}
+	/* The program's path, kept for the record: once the main thread has
+	 * ended (pthread_exit, a cancellation) while others go on,
+	 * /proc/self/exe no longer reads. */
+	if (zc_cfg.stats[0]) {
+		ssize_t el = REAL(readlink)("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
+		exe_buf[el > 0 ? el : 0] = '\0';
+	}
 	errno = saved;
 }
 
@@ -461,7 +468,8 @@ void zc_stats_emit(void)
 	snapshot(&snap);
 	pid = (long)getpid();
 	el = REAL(readlink)("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
-	exe_buf[el > 0 ? el : 0] = '\0';
+	if (el > 0)
+		exe_buf[el] = '\0'; /* else the one read at start-up (zc_stats_open) */
 
 	if (strcmp(target, "stderr") == 0) {
 		if (!did_something(&snap)) {
