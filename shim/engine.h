@@ -256,11 +256,21 @@ struct zc_nest {
 	int cancel;
 	int held;
 };
-static inline struct zc_nest zc_nest_enter(void)
+static inline __attribute__((always_inline)) struct zc_nest zc_nest_enter(void)
 {
 	struct zc_nest n = { zc_inside, errno, 0, zc_cancel_held };
+	if (!n.inside) {
+		/* Entered from the program's own code (a fault on a guarded
+		 * page): a jump out of it (a handler that ran inside, at the
+		 * lock's release) is a jump out of zcopy, which
+		 * zc_engine_abandon undoes as for zc_enter, back to this
+		 * state (jump.c). */
+		zc_inside_sp = (uintptr_t)__builtin_frame_address(0);
+	}
 	zc_inside = 1;
 	n.cancel = zc_cancel_off();
+	if (!n.inside)
+		zc_cancel_old = n.cancel;
 	zc_cancel_held = 1;
 	return n;
 }

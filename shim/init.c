@@ -178,6 +178,9 @@ static void fork_prepare(void)
 		forked_inside = 1;
 		return;
 	}
+	/* Outside zcopy's work: whatever zc_cancel_held says, the lock asks
+	 * glibc (engine.h). */
+	zc_cancel_held = 0;
 	zc_lock();
 	if (zc_phantom_live)
 		zc_phantom_materialize(0, UINTPTR_MAX - zc_page);

@@ -84,6 +84,11 @@ static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, 
 					   struct __jmp_buf_tag *env, int val)
 {
 	uintptr_t sp = target_sp(env);
+	/* Wherever the jump lands, zcopy no longer knows the thread's
+	 * cancellation state: zc_lock asks glibc again until the next
+	 * zc_enter (a stale "held" would take the lock with cancellation
+	 * on, engine.h). */
+	zc_cancel_held = 0;
 	/* Does the jump leave the frames of zcopy's current work? */
 	if (unlikely(zc_inside) && sp > zc_inside_sp)
 		zc_engine_abandon();

@@ -215,6 +215,25 @@ START_TEST(a_coroutine_stack_is_never_guarded)
 }
 END_TEST
 
+/* A signal handler that runs as zcopy lets its lock go inside the service
+ * of a fault on a guarded page, and leaves by siglongjmp (jump_fault): the
+ * jump leaves zcopy, which must let go of the thread as its own way out
+ * does.  Before, a jump to a frame deeper than the thread's last read or
+ * write left the thread marked inside zcopy with cancellation disabled,
+ * and every later call of it passed through zcopy unseen. */
+START_TEST(a_jump_out_of_a_fault_service_leaves_zcopy)
+{
+	it_four(IT_ARGV(it_prog("jump_fault"), "../src", "out"), GUARD, IT_ARGV("out", "out.2"));
+	it_expect_plain_success("jump_fault");
+	char *o = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(o, "stayed enabled") && strstr(o, "second copy"), "the plain run: %s",
+		      o);
+	free(o);
+	it_expect_passive("jump_fault");
+	it_expect_deferred("jump_fault", 0);
+}
+END_TEST
+
 /* Alternate signal stacks are never guarded, and forgotten when they are
  * unmapped: a program that had 40 of them in turn (more than the 32 noted
  * at once), at different addresses, still has its buffers guarded. */
@@ -435,6 +454,7 @@ int main(void)
 	tcase_add_loop_test(tc, calls_on_guarded_pages_behave_as_plain, 0, IT_LEN(kernel_calls));
 	tcase_add_test(tc, memory_of_an_unloaded_module_holds_no_phantoms);
 	tcase_add_test(tc, a_coroutine_stack_is_never_guarded);
+	tcase_add_test(tc, a_jump_out_of_a_fault_service_leaves_zcopy);
 	tcase_add_test(tc, many_alternate_stacks_leave_guard_mode_on);
 	it_add(tc, IT_TESTS(program_sigsegv_handler_with_siglongjmp,
 			    program_fault_kills_by_default_action, kernel_writes_into_the_buffer,
