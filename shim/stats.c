@@ -467,9 +467,10 @@ void zc_stats_emit(void)
 		return;
 	snapshot(&snap);
 	pid = (long)getpid();
-	el = REAL(readlink)("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
-	if (el > 0)
-		exe_buf[el] = '\0'; /* else the one read at start-up (zc_stats_open) */
+	if (!exe_buf[0]) { /* read at start-up (zc_stats_open) if zcopy ran there */
+		el = REAL(readlink)("/proc/self/exe", exe_buf, sizeof exe_buf - 1);
+		exe_buf[el > 0 ? el : 0] = '\0';
+	}
 
 	if (strcmp(target, "stderr") == 0) {
 		if (!did_something(&snap)) {
