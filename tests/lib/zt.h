@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +294,42 @@ static inline int zt_open_out(const char *path, int extra)
 	if (fd < 0)
 		zt_die(path);
 	return fd;
+}
+
+/* A thread that sends sig to target as fast as it can, spins of a busy
+ * loop apart, from zt_storm_begin to zt_storm_end: signals that land at
+ * any point of the target's calls. */
+struct zt_storm {
+	pthread_t thread, target;
+	int sig, spins;
+	volatile int stop;
+};
+
+static inline void *zt_storm_run(void *arg)
+{
+	struct zt_storm *s = (struct zt_storm *)arg;
+	while (!s->stop) {
+		pthread_kill(s->target, s->sig);
+		for (volatile int i = 0; i < s->spins; i++)
+			;
+	}
+	return NULL;
+}
+
+static inline void zt_storm_begin(struct zt_storm *s, pthread_t target, int sig, int spins)
+{
+	s->target = target;
+	s->sig = sig;
+	s->spins = spins;
+	s->stop = 0;
+	if (pthread_create(&s->thread, NULL, zt_storm_run, s) != 0)
+		zt_die("pthread_create");
+}
+
+static inline void zt_storm_end(struct zt_storm *s)
+{
+	s->stop = 1;
+	pthread_join(s->thread, NULL);
 }
 
 static inline void zt_nap_us(long us)

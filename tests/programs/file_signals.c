@@ -11,33 +11,17 @@
  * or write that did not move its whole chunk (and completes it), then
  * "done".  How many signals arrived depends on timing and is not printed.
  */
-#include <pthread.h>
-#include <signal.h>
-
 #include "zt.h"
 
 #define CH (128 * 1024)
 #define PASSES 4
 
 static volatile sig_atomic_t hits;
-static volatile int stop;
-static pthread_t copier;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
 	hits++;
-}
-
-static void *storm(void *arg)
-{
-	(void)arg;
-	while (!stop) {
-		pthread_kill(copier, SIGUSR1);
-		for (volatile int i = 0; i < 100; i++)
-			;
-	}
-	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -52,8 +36,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_usr1; /* no SA_RESTART */
 	if (sigaction(SIGUSR1, &sa, NULL) != 0)
 		zt_die("sigaction");
-	copier = pthread_self();
-	pthread_t t;
+	struct zt_storm storm;
 	int storming = 0, reported = 0;
 	long long chunk = 0;
 	for (int pass = 0; pass < PASSES; pass++) {
@@ -62,8 +45,7 @@ int main(int argc, char **argv)
 		for (;; chunk++) {
 			if (chunk == 4 && !storming) {
 				/* After the warm-up: the copy is zcopy's from here. */
-				if (pthread_create(&t, NULL, storm, NULL) != 0)
-					zt_die("pthread_create");
+				zt_storm_begin(&storm, pthread_self(), SIGUSR1, 100);
 				storming = 1;
 			}
 			errno = 0;
@@ -87,9 +69,8 @@ int main(int argc, char **argv)
 				zt_put(out, buf + (w > 0 ? w : 0), (size_t)(n - (w > 0 ? w : 0)));
 		}
 	}
-	stop = 1;
 	if (storming)
-		pthread_join(t, NULL);
+		zt_storm_end(&storm);
 	printf("done: %s\n", reported ? "a call was cut short" : "every read and write whole");
 	return 0;
 }

@@ -22,9 +22,7 @@
  * depends on timing and is not printed.
  */
 #include <alloca.h>
-#include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 
 #include "zt.h"
 
@@ -34,8 +32,7 @@
 static sigjmp_buf deep_env, top_env;
 static volatile sig_atomic_t armed, top_armed;
 static volatile unsigned long jumps, sum;
-static volatile int stop, disabled_at = -1;
-static pthread_t copier;
+static volatile int disabled_at = -1;
 static const char *src_path, *dst_path;
 
 static int cancel_state(void)
@@ -63,17 +60,6 @@ static void on_usr2(int sig)
 		top_armed = 0;
 		siglongjmp(top_env, 1);
 	}
-}
-
-static void *storm(void *arg)
-{
-	(void)arg;
-	while (!stop) {
-		pthread_kill(copier, SIGUSR1);
-		for (volatile int i = 0; i < 200; i++)
-			;
-	}
-	return NULL;
 }
 
 /* Touches a byte of every page of buf, depth frames (16 KiB each) below
@@ -131,7 +117,7 @@ static void copy(void)
 {
 	int in = zt_open_in(src_path), out = zt_open_out(dst_path, 0);
 	char *buf = (char *)zt_malloc(CH + 8192) + 16;
-	pthread_t t;
+	struct zt_storm storm;
 	int storming = 0;
 	for (int round = 0; round < ROUNDS; round++) {
 		ssize_t n = read(in, buf, CH);
@@ -151,8 +137,7 @@ static void copy(void)
 				zt_die("read");
 		}
 		if (round == 8) {
-			if (pthread_create(&t, NULL, storm, NULL) != 0)
-				zt_die("pthread_create");
+			zt_storm_begin(&storm, pthread_self(), SIGUSR1, 200);
 			storming = 1;
 		}
 		if (storming)
@@ -163,9 +148,8 @@ static void copy(void)
 			break;
 		}
 	}
-	stop = 1;
 	if (storming)
-		pthread_join(t, NULL);
+		zt_storm_end(&storm);
 	printf("copier: cancellation %s\n",
 	       disabled_at < 0 ? "stayed enabled" : "found disabled after a jump");
 	fflush(stdout);
@@ -196,7 +180,6 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
-	copier = pthread_self();
 	pthread_t second;
 	if (pthread_create(&second, NULL, after, NULL) != 0)
 		zt_die("pthread_create");
