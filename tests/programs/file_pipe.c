@@ -67,6 +67,10 @@
  *                 one return from the wait, or the second just after)
  *     kick_sock   as kick_eintr with SA_RESTART, into a UNIX stream socket
  *                 filled up (its zeros are not passed on to stdout)
+ *     kick_later  SA_RESTART, the pipe left with 64 KiB of room: the write
+ *                 waits after its first 64 KiB, the handler changes the
+ *                 chunk's last byte and drains; the plain write returns
+ *                 65536, and the program writes the rest (with that byte)
  *              each write's count and errno are printed
  * Prints to stderr what it did (counts, offsets, checksums).
  */
@@ -210,7 +214,9 @@ static void drain_own(void)
 static void on_kick(int sig)
 {
 	int saved = errno;
-	if (sig == SIGALRM && strcmp(mode, "kick_keep"))
+	if (sig == SIGALRM && !strcmp(mode, "kick_later"))
+		buf[ZT_CHUNK - 1] = (unsigned char)(buf[ZT_CHUNK - 1] ^ 0x5a);
+	else if (sig == SIGALRM && strcmp(mode, "kick_keep"))
 		buf[0] = (unsigned char)(buf[0] ^ 0x5a);
 	if (sig == SIGUSR1)
 		buf[5000] = (unsigned char)(buf[5000] ^ 0xa5);
@@ -222,7 +228,8 @@ static void on_kick(int sig)
 		siglongjmp(kicked_out, 1);
 }
 
-/* Is thread tid waiting in a write-like system call?  Raw system calls:
+/* Is thread tid waiting in a write-like system call (or in poll, where
+ * zcopy waits once a write sent its first bytes)?  Raw system calls:
  * this thread stays out of everything a preloaded library might see. */
 static int writer_waits(void)
 {
@@ -239,7 +246,7 @@ static int writer_waits(void)
 	long nr = strtol(text, NULL, 10);
 	return (text[0] >= '0' && text[0] <= '9') &&
 	       (nr == SYS_write || nr == SYS_writev || nr == SYS_splice || nr == SYS_sendfile ||
-		nr == SYS_copy_file_range);
+		nr == SYS_copy_file_range || nr == SYS_poll || nr == SYS_ppoll);
 }
 
 static void until(int (*cond)(void))
@@ -321,9 +328,11 @@ static void kicked_chunk(int i, size_t n)
 		writer = pthread_self();
 		writer_tid = (pid_t)syscall(SYS_gettid);
 	}
+	/* kick_later: room for the write's first 64 KiB */
+	size_t fill = strcmp(mode, "kick_later") ? sizeof zeros : sizeof zeros - 65536;
 	if (sock)
 		fill_socket();
-	else if (write(own[1], zeros, sizeof zeros) != (ssize_t)sizeof zeros)
+	else if (write(own[1], zeros, fill) != (ssize_t)fill)
 		zt_die("filling the pipe");
 	int err;
 	ssize_t w;
@@ -341,6 +350,12 @@ static void kicked_chunk(int i, size_t n)
 		w = write(own[1], buf, n);
 		err = w < 0 ? errno : 0;
 		fprintf(stderr, "chunk %d: again %zd %s\n", i, w, zt_errname(err));
+	}
+	if (w > 0 && w < (ssize_t)n) {
+		/* The handler drained the pipe: the rest fits. */
+		ssize_t rest = write(own[1], buf + w, n - (size_t)w);
+		fprintf(stderr, "chunk %d: the rest %zd\n", i, rest);
+		w = rest > 0 ? w + rest : rest;
 	}
 	if (w != (ssize_t)n)
 		zt_die("kicked write");
