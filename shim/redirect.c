@@ -892,6 +892,12 @@ void zc_write_abandon(void)
 	struct current *k = cur;
 	zc_write_unit = 0; /* (the write of two, if it was one, is over) */
 	zc_write_start = 0; /* (zc_write_start_gone stays for stdio_write.c) */
+	/* A cancellation in the write's first call leaves its restart guard
+	 * armed: the trampoline would turn the restart of the thread's next
+	 * waiting write (a cleanup handler's) into EINTR. */
+	zc_sig_restartable = 0;
+	zc_sig_restart_wanted = 0;
+	zc_sig_early_restarts = 0;
 	if (!k)
 		return;
 	cur = NULL;

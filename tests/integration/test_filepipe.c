@@ -108,6 +108,22 @@ START_TEST(cancelled_writes_give_back_zcopys_pipe)
 }
 END_TEST
 
+/* A thread cancelled while its write waits for its first byte, with the
+ * restart guard of that call armed (sigdefer.c, "Restarts"), runs a
+ * cleanup handler whose own write waits and gets a signal with SA_RESTART:
+ * plainly that write restarts and returns 4096.  The guard left armed by
+ * the cancelled call made it fail with EINTR. */
+START_TEST(a_cancelled_write_leaves_no_restart_guard_behind)
+{
+	run("cancel_cleanup", 0, NULL);
+	it_same_file("src", "none/piped");
+	char *e = it_slurp("none/stderr", NULL);
+	ck_assert_msg(strstr(e, "the cleanup's write returned 4096 OK, SIGUSR2 seen"), "stderr: %s", e);
+	free(e);
+	through_pipe(SIZE, 50);
+}
+END_TEST
+
 /* A write waiting before its first byte, into a full pipe, is restarted
  * after an SA_RESTART handler changed the buffer's first byte: the plain
  * write copies the changed byte, and so must zcopy's (the kernel would
@@ -412,7 +428,8 @@ int main(void)
 			    two_restarts_in_a_row_send_both_changes,
 			    two_signals_at_once_send_both_changes,
 			    a_restarted_sendfile_sends_what_the_handler_left,
-			    a_handler_ends_a_write_that_waits_after_its_first_bytes));
+			    a_handler_ends_a_write_that_waits_after_its_first_bytes,
+			    a_cancelled_write_leaves_no_restart_guard_behind));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));
 	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));

@@ -48,6 +48,12 @@
  *              times a write out), then to stdout as usual
  *   cancel     chunks 4 to 19 are first written to a full pipe nobody reads
  *              by another thread, which this one cancels while it waits;
+ *   cancel_cleanup
+ *              chunk 4 is first written to a full pipe by another thread,
+ *              cancelled while it waits; its cleanup handler writes 4 KiB
+ *              into a second full pipe, and while that write waits this
+ *              thread sends it SIGUSR2 (SA_RESTART), then drains the pipe:
+ *              plainly the write restarts and returns 4096
  *              after chunk 19, close_range(100, ~0U, 0), as a program
  *              closes every descriptor it does not know of
  *   kick_keep, kick_eintr, kick_jump, kick_twice
@@ -403,6 +409,71 @@ static void *full_writer(void *arg)
 
 static int cancels;
 
+/* cancel_cleanup (see the top) */
+static int second[2] = { -1, -1 };
+static volatile sig_atomic_t in_cleanup, usr2_seen;
+
+static void on_usr2(int sig)
+{
+	usr2_seen = 1;
+}
+
+static void cleanup_write(void *arg)
+{
+	static const char page[4096];
+	in_cleanup = 1;
+	ssize_t w = write(second[1], page, sizeof page);
+	fprintf(stderr, "the cleanup's write returned %zd %s, SIGUSR2 %s\n", w,
+		zt_errname(w < 0 ? errno : 0), usr2_seen ? "seen" : "not seen");
+}
+
+static void *full_writer_with_cleanup(void *arg)
+{
+	writer_tid = (pid_t)syscall(SYS_gettid);
+	pthread_cleanup_push(cleanup_write, NULL);
+	ssize_t w = write(full, buf, *(size_t *)arg);
+	fprintf(stderr, "write into a full pipe returned %zd\n", w);
+	exit(1);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
+static int cleanup_waits(void)
+{
+	return in_cleanup && writer_waits();
+}
+
+static void cancelled_write_with_cleanup(size_t n)
+{
+	pthread_t t;
+	void *res = NULL;
+	static const char page[4096];
+	struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+	if (pipe(second) != 0 || fcntl(second[1], F_SETFL, O_NONBLOCK) != 0)
+		zt_die("pipe");
+	while (write(second[1], page, sizeof page) > 0)
+		;
+	if (fcntl(second[1], F_SETFL, 0) != 0 || sigaction(SIGUSR2, &sa, NULL) != 0)
+		zt_die("fcntl");
+	writer_tid = 0;
+	if (pthread_create(&t, NULL, full_writer_with_cleanup, &n) != 0)
+		zt_die("pthread_create");
+	until(writer_waits); /* (0 until the thread set it: no such task) */
+	if (pthread_cancel(t) != 0)
+		zt_die("cancel");
+	until(cleanup_waits);
+	pthread_kill(t, SIGUSR2);
+	while (!usr2_seen)
+		zt_nap_us(1000);
+	zt_nap_us(20000); /* the restarted write waits again */
+	static char sink[65536];
+	if (read(second[0], sink, sizeof sink) <= 0)
+		zt_die("read");
+	if (pthread_join(t, &res) != 0 || res != PTHREAD_CANCELED)
+		zt_die("cancel");
+	cancels++;
+}
+
 static void cancelled_write(size_t n)
 {
 	pthread_t t;
@@ -488,6 +559,8 @@ static int between(int *in, const char *src, int i, size_t n)
 		spawn((char *const[]){ "truncate", "-s", size, (char *)src, NULL });
 	} else if (!strcmp(mode, "jump") && i >= 4 && i < 20) {
 		timed_out_write(n);
+	} else if (!strcmp(mode, "cancel_cleanup") && i == 4) {
+		cancelled_write_with_cleanup(n);
 	} else if (!strcmp(mode, "cancel") && i >= 4 && i < 20) {
 		cancelled_write(n);
 		if (i == 19 && close_range(100, ~0U, 0) != 0)
@@ -544,7 +617,8 @@ static void prepare(void)
 			zt_die("setrlimit");
 	} else if (!strcmp(mode, "nosplice")) {
 		no_splice_with_offset();
-	} else if (!strcmp(mode, "jump") || !strcmp(mode, "cancel")) {
+	} else if (!strcmp(mode, "jump") || !strcmp(mode, "cancel") ||
+		   !strcmp(mode, "cancel_cleanup")) {
 		full_pipe();
 	}
 }
