@@ -182,6 +182,11 @@ void zc_pin_flags_changed(void)
 	__atomic_add_fetch(&flags_gen, 1, __ATOMIC_RELAXED);
 }
 
+unsigned zc_pin_flags_gen(void)
+{
+	return __atomic_load_n(&flags_gen, __ATOMIC_RELAXED);
+}
+
 /* Read and set without the engine lock by a write that holds a reference
  * to pin i: the slot is not reused under it, and a lost race only makes
  * the refused call once more. */

@@ -93,6 +93,9 @@ int zc_pin_nowait_refused(int i);
 void zc_pin_refuses_nowait(int i);
 /* An fd's status flags may have changed (F_SETFL, FIONBIO): re-read them. */
 void zc_pin_flags_changed(void);
+/* Counts those changes: a status flag read before is still true while
+ * the count stays. */
+unsigned zc_pin_flags_gen(void);
 /* Detaches every pin whose number no longer names its description (after
  * closes zcopy could not follow one by one). */
 void zc_pin_check_all(void);

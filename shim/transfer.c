@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "optcache.h"
+#include "pin.h"
 #include "real.h"
 #include "signals.h"
 #include "stats.h"
@@ -220,18 +221,25 @@ struct xfer {
 	size_t done;     /* bytes moved */
 	size_t progress; /* bytes the write had sent before this transfer */
 	struct zc_inflight *f;
-	int nonblock;    /* the destination's O_NONBLOCK as first asked, or -1 */
+	int nonblock;    /* the destination's O_NONBLOCK as last asked, or -1 */
+	unsigned flags_gen; /* zc_pin_flags_gen() when it was asked */
 };
 
 /* Does the write to x->out not wait?  Asked at the transfer's first wait
- * and kept for the rest of it: a write that waits several times (1 MiB
- * into a 64 KiB pipe waits 15 times) makes one fcntl, not one per wait.
- * The flag can only change under a waiting write from another process,
- * at a moment the plain write might as well have passed. */
+ * and kept for the rest of it while no wrapped fcntl(F_SETFL) was made
+ * (zc_pin_flags_gen): a write that waits several times (1 MiB into a
+ * 64 KiB pipe waits 15 times) makes one fcntl, not one per wait.  Another
+ * thread that makes the pipe non-blocking while the write waits has the
+ * plain write return once the pipe is full again; so does this one.  Only
+ * a change no wrapper sees (another process, a raw system call, ioctl
+ * FIONBIO) goes unnoticed until the transfer's end. */
 static int dest_nonblocking(struct xfer *x)
 {
-	if (x->nonblock < 0)
+	unsigned g = zc_pin_flags_gen();
+	if (x->nonblock < 0 || x->flags_gen != g) {
+		x->flags_gen = g;
 		x->nonblock = zc_fd_nonblocking(x->out);
+	}
 	return x->nonblock;
 }
 
@@ -251,6 +259,8 @@ enum step { STEP_AGAIN, STEP_END, STEP_REFUSED, STEP_FAILED };
  */
 static enum step pipe_room(struct xfer *x, enum zc_xfer_end *end)
 {
+	if (x->nonblock == 0 && x->flags_gen != zc_pin_flags_gen())
+		dest_nonblocking(x); /* the flags changed since it was asked */
 	if (x->nonblock != 0 || starts_write(x->progress + x->done))
 		return STEP_AGAIN; /* not waited yet, non-blocking, or a write's first
 				    * call (a blocking splice waits as it would):

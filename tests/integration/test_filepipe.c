@@ -152,7 +152,9 @@ static void kicked(const char *mode, int pct)
 	if (!strcmp(mode, "kick_sock"))
 		return; /* how many zeros fill a socket is the kernel's accounting */
 	long long written = it_stat("on", EXE, "bytes_zero_copy") + it_stat("on", EXE, "bytes_copied");
-	long long fill = strcmp(mode, "kick_later") ? KICK_FILL : KICK_FILL - 8LL * 65536;
+	long long fill = strcmp(mode, "kick_later") && strcmp(mode, "kick_nonblock")
+				 ? KICK_FILL
+				 : KICK_FILL - 8LL * 65536;
 	long long want = SIZE + KICKED + 2 * fill;
 	ck_assert_msg(written >= want && written < want + 4096,
 		      "bytes written %lld, the program wrote %lld (and its stderr); stats: %s", written,
@@ -226,6 +228,16 @@ END_TEST
 START_TEST(a_handler_ends_a_write_that_waits_after_its_first_bytes)
 {
 	kicked("kick_later", 50);
+}
+END_TEST
+
+/* No signal: while the write waits after its first 64 KiB, another thread
+ * makes the pipe non-blocking (fcntl) and reads 4 KiB.  The plain write
+ * takes the 4 KiB and returns 69632, seeing O_NONBLOCK; zcopy, which had
+ * asked for the flag at the transfer's first wait, waited on in poll. */
+START_TEST(a_pipe_made_nonblocking_under_a_waiting_write)
+{
+	kicked("kick_nonblock", 50);
 }
 END_TEST
 
@@ -429,7 +441,8 @@ int main(void)
 			    two_signals_at_once_send_both_changes,
 			    a_restarted_sendfile_sends_what_the_handler_left,
 			    a_handler_ends_a_write_that_waits_after_its_first_bytes,
-			    a_cancelled_write_leaves_no_restart_guard_behind));
+			    a_cancelled_write_leaves_no_restart_guard_behind,
+			    a_pipe_made_nonblocking_under_a_waiting_write));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));
 	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));

@@ -77,6 +77,11 @@
  *                 waits after its first 64 KiB, the handler changes the
  *                 chunk's last byte and drains; the plain write returns
  *                 65536, and the program writes the rest (with that byte)
+ *     kick_nonblock  no signal: the pipe left with 64 KiB of room, and
+ *                 while the write waits after them, the other thread makes
+ *                 the pipe non-blocking (fcntl) and reads 4 KiB: the plain
+ *                 write returns 69632; then it makes the pipe blocking
+ *                 again and drains it, and the program writes the rest
  *              each write's count and errno are printed
  * Prints to stderr what it did (counts, offsets, checksums).
  */
@@ -272,10 +277,43 @@ static int one_kick_seen(void)
 	return kicks_seen > 0;
 }
 
+static volatile sig_atomic_t kicked_returned;
+
+static int kicked_write_returned(void)
+{
+	return kicked_returned;
+}
+
+/* kick_nonblock (see the top) */
+static void nonblock_under_the_write(void)
+{
+	int fl = fcntl(own[1], F_GETFL);
+	if (fl < 0 || fcntl(own[1], F_SETFL, fl | O_NONBLOCK) != 0)
+		zt_die("fcntl");
+	static char room[4096];
+	if (read(own[0], room, sizeof room) != (ssize_t)sizeof room)
+		zt_die("read");
+	zt_put(1, (const unsigned char *)room, sizeof room);
+	for (int i = 0; !kicked_write_returned(); i++) {
+		if (i > 20000) {
+			fprintf(stderr, "kick: the write did not return\n");
+			_exit(98);
+		}
+		zt_nap_us(250);
+	}
+	if (fcntl(own[1], F_SETFL, fl) != 0)
+		zt_die("fcntl");
+	drain_own();
+}
+
 static void *kicker(void *arg)
 {
 	(void)arg;
 	until(writer_waits);
+	if (!strcmp(mode, "kick_nonblock")) {
+		nonblock_under_the_write();
+		return NULL;
+	}
 	pthread_kill(writer, SIGALRM);
 	if (!strcmp(mode, "kick_pair"))
 		pthread_kill(writer, SIGUSR1);
@@ -294,10 +332,12 @@ static pthread_t kick_thread;
 static ssize_t kicked_write(size_t n, int *err)
 {
 	kicks_seen = 0;
+	kicked_returned = 0;
 	if (pthread_create(&kick_thread, NULL, kicker, NULL) != 0)
 		zt_die("pthread_create");
 	ssize_t w = write(own[1], buf, n);
 	*err = w < 0 ? errno : 0;
+	kicked_returned = 1;
 	return w;
 }
 
@@ -335,7 +375,8 @@ static void kicked_chunk(int i, size_t n)
 		writer_tid = (pid_t)syscall(SYS_gettid);
 	}
 	/* kick_later: room for the write's first 64 KiB */
-	size_t fill = strcmp(mode, "kick_later") ? sizeof zeros : sizeof zeros - 65536;
+	size_t fill = strcmp(mode, "kick_later") && strcmp(mode, "kick_nonblock") ? sizeof zeros
+										    : sizeof zeros - 65536;
 	if (sock)
 		fill_socket();
 	else if (write(own[1], zeros, fill) != (ssize_t)fill)
@@ -358,7 +399,7 @@ static void kicked_chunk(int i, size_t n)
 		fprintf(stderr, "chunk %d: again %zd %s\n", i, w, zt_errname(err));
 	}
 	if (w > 0 && w < (ssize_t)n) {
-		/* The handler drained the pipe: the rest fits. */
+		/* The handler or the other thread drained the pipe: the rest fits. */
 		ssize_t rest = write(own[1], buf + w, n - (size_t)w);
 		fprintf(stderr, "chunk %d: the rest %zd\n", i, rest);
 		w = rest > 0 ? w + rest : rest;
