@@ -250,6 +250,22 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 	default_action(SIGSEGV, si, &ours_segv);
 }
 
+/* Exec leaves only SIG_DFL and SIG_IGN, but code can run before zcopy's
+ * start: an executable's preinit_array, the constructor of a library that
+ * the dynamic linker initializes first.  A handler it installed goes behind
+ * the trampoline now, as if it were set after; it stayed the kernel's
+ * handler, out of the lock's holding back and the restarts. */
+static void adopt_handlers(void)
+{
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction cur;
+		if (!zc_sigdefer_eligible(sig) || REAL(sigaction)(sig, NULL, &cur) != 0 ||
+		    !has_handler(&cur) || zc_sigdefer_is_ours(&cur))
+			continue;
+		(void)zc_signals_deferred_action(sig, &cur, NULL); /* refused: it stays */
+	}
+}
+
 void zc_guard_signals_init(void)
 {
 	/* Started with SIGSEGV blocked (inherited at exec): guard mode stays
@@ -264,9 +280,9 @@ void zc_guard_signals_init(void)
 		if (install_segv() == 0) {
 			ours_segv = 1;
 			/* The program's handlers from now on wait while their
-			 * thread holds the engine lock (sigdefer.c).  None is
-			 * installed yet: exec leaves only SIG_DFL and SIG_IGN. */
+			 * thread holds the engine lock (sigdefer.c). */
 			zc_sigdefer_on = 1;
+			adopt_handlers();
 		}
 		else
 			zc_sigmask_active = 0;

@@ -231,6 +231,17 @@ START_TEST(a_handler_ends_a_write_that_waits_after_its_first_bytes)
 }
 END_TEST
 
+/* kick_eintr's SA_RESTART handler that changes the first byte, installed
+ * from the executable's preinit_array, before zcopy started: it is put
+ * behind the trampoline then, so the write restarts with the changed byte
+ * as plainly (it stayed the kernel's handler: the splice restarted as it
+ * was and sent the old byte). */
+START_TEST(a_handler_installed_before_zcopy_started_restarts_the_write)
+{
+	kicked("kick_early", 50);
+}
+END_TEST
+
 /* No signal: while the write waits after its first 64 KiB, another thread
  * makes the pipe non-blocking (fcntl) and reads 4 KiB.  The plain write
  * takes the 4 KiB and returns 69632, seeing O_NONBLOCK; zcopy, which had
@@ -442,7 +453,8 @@ int main(void)
 			    a_restarted_sendfile_sends_what_the_handler_left,
 			    a_handler_ends_a_write_that_waits_after_its_first_bytes,
 			    a_cancelled_write_leaves_no_restart_guard_behind,
-			    a_pipe_made_nonblocking_under_a_waiting_write));
+			    a_pipe_made_nonblocking_under_a_waiting_write,
+			    a_handler_installed_before_zcopy_started_restarts_the_write));
 	tcase_add_loop_test(tc, dup2_over_source_or_destination_between_read_and_write, 0,
 			    IT_LEN(dup2_modes));
 	tcase_add_loop_test(tc, fwrite_of_a_guarded_buffer_into_a_pipe, 0, IT_LEN(fwrite_modes));

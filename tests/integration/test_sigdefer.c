@@ -51,6 +51,18 @@ START_TEST(timer_handler_reads_the_buffer)
 }
 END_TEST
 
+/* The same handler, installed from the executable's preinit_array: it was
+ * in place before zcopy started, and stayed the kernel's own, out of the
+ * holding back; every run died of SIGSEGV (a handler that touched a
+ * guarded page while its thread held the engine lock).  zcopy puts it
+ * behind the trampoline when it starts. */
+START_TEST(a_handler_installed_before_zcopy_started_is_held_back_too)
+{
+	run("early");
+	it_same_file("src", "none/out");
+}
+END_TEST
+
 /* The handler's 10th run leaves by siglongjmp (from wherever the signal
  * came: a handler that was held back leaves zcopy's call after the lock's
  * release, as it would have left the plain call). */
@@ -156,7 +168,9 @@ int main(void)
 {
 	Suite *s = it_suite("sigdefer");
 	TCase *tc = it_tcase(s, "sigdefer", setup, 120);
-	it_add(tc, IT_TESTS(timer_handler_reads_the_buffer, handler_leaves_by_siglongjmp,
+	it_add(tc, IT_TESTS(timer_handler_reads_the_buffer,
+			    a_handler_installed_before_zcopy_started_is_held_back_too,
+			    handler_leaves_by_siglongjmp,
 			    sigqueue_values_arrive_in_order, one_shot_handler_resets_at_delivery));
 	tcase_add_loop_test(tc, blocked_write_interrupted_as_plainly, 0, 2);
 	it_add(tc, IT_TESTS(handler_runs_on_the_alternate_stack, dispositions_read_back_as_set,

@@ -77,6 +77,9 @@
  *                 waits after its first 64 KiB, the handler changes the
  *                 chunk's last byte and drains; the plain write returns
  *                 65536, and the program writes the rest (with that byte)
+ *     kick_early  as kick_eintr with SA_RESTART, the handlers installed
+ *                 from the executable's preinit_array, before any library's
+ *                 constructor ran (zcopy's included)
  *     kick_nonblock  no signal: the pipe left with 64 KiB of room, and
  *                 while the write waits after them, the other thread makes
  *                 the pipe non-blocking (fcntl) and reads 4 KiB: the plain
@@ -277,6 +280,20 @@ static int one_kick_seen(void)
 	return kicks_seen > 0;
 }
 
+/* kick_early: the handlers go in before anything else runs. */
+static void install_early(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc < 2 || strcmp(argv[1], "kick_early"))
+		return;
+	mode = argv[1];
+	struct sigaction sa = { .sa_handler = on_kick, .sa_flags = SA_RESTART };
+	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const early_hook)(int, char **, char **) =
+	install_early;
+
 static volatile sig_atomic_t kicked_returned;
 
 static int kicked_write_returned(void)
@@ -369,8 +386,10 @@ static void kicked_chunk(int i, size_t n)
 		fcntl(own[0], F_SETFL, O_NONBLOCK);
 		struct sigaction sa = { .sa_handler = on_kick,
 					.sa_flags = strcmp(mode, "kick_eintr") ? SA_RESTART : 0 };
-		sigaction(SIGALRM, &sa, NULL);
-		sigaction(SIGUSR1, &sa, NULL);
+		if (strcmp(mode, "kick_early")) { /* kick_early: installed before main */
+			sigaction(SIGALRM, &sa, NULL);
+			sigaction(SIGUSR1, &sa, NULL);
+		}
 		writer = pthread_self();
 		writer_tid = (pid_t)syscall(SYS_gettid);
 	}

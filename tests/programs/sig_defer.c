@@ -6,6 +6,8 @@
  * usage: sig_defer MODE SRC DST
  *   timer      a 200 us interval timer's handler (SA_RESTART) sums the
  *              whole buffer during the copy, made PASSES (6) times over
+ *   early      the same, the handler installed from the executable's
+ *              preinit_array, before any library's constructor ran
  *   jump       the same; on its 10th run the handler leaves by siglongjmp,
  *              the timer stops and the interrupted round is done again
  *   oneshot    a one-shot timer at a time, each with a fresh SA_RESETHAND
@@ -80,10 +82,26 @@ static long long copy_all(int in, int out)
 	return total;
 }
 
-static int timer_mode(int in, int out)
+static void install_tick(void)
 {
 	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = SA_RESTART };
 	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* early: before anything else runs (argv[1] is the mode). */
+static void install_early(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc > 1 && strcmp(argv[1], "early") == 0)
+		install_tick();
+}
+__attribute__((section(".preinit_array"), used)) static void (*const early_hook)(int, char **, char **) =
+	install_early;
+
+static int timer_mode(int in, int out, int early)
+{
+	if (!early)
+		install_tick();
 	timer_us(200, 200);
 	long long total = 0;
 	for (int p = 0; p < PASSES; p++) {
@@ -424,12 +442,12 @@ static int readback_mode(int in, int out, long tick_us)
 int main(int argc, char **argv)
 {
 	if (argc != 4)
-		zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
+		zt_usage("sig_defer timer|early|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
 	const char *mode = argv[1];
 	int in = zt_open_in(argv[2]), out = zt_open_out(argv[3], 0);
 	g_buf = zt_malloc(CH);
-	if (strcmp(mode, "timer") == 0)
-		return timer_mode(in, out);
+	if (strcmp(mode, "timer") == 0 || strcmp(mode, "early") == 0)
+		return timer_mode(in, out, mode[0] == 'e');
 	if (strcmp(mode, "jump") == 0)
 		return jump_mode(in, out);
 	if (strcmp(mode, "oneshot") == 0)
@@ -442,6 +460,6 @@ int main(int argc, char **argv)
 		return altstack_mode(in, out);
 	if (strcmp(mode, "readback") == 0 || strcmp(mode, "nested") == 0)
 		return readback_mode(in, out, mode[0] == 'n' ? 20 : 200);
-	zt_usage("sig_defer timer|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
+	zt_usage("sig_defer timer|early|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
 	return 98;
 }
