@@ -254,13 +254,18 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
  * start: an executable's preinit_array, the constructor of a library that
  * the dynamic linker initializes first.  A handler it installed goes behind
  * the trampoline now, as if it were set after; it stayed the kernel's
- * handler, out of the lock's holding back and the restarts. */
+ * handler, out of the lock's holding back and the restarts.  Only one that
+ * libc's functions installed (libc's restorer, as zc_signals_init learned
+ * it): one installed with the raw rt_sigaction may have a restorer of its
+ * own, which installing it again through libc would replace, and it stays
+ * as it is, as one installed that way later does (README). */
 static void adopt_handlers(void)
 {
-	for (int sig = 1; sig < _NSIG; sig++) {
+	for (int sig = 1; sig < _NSIG && added_restorer; sig++) {
 		struct sigaction cur;
 		if (!zc_sigdefer_eligible(sig) || REAL(sigaction)(sig, NULL, &cur) != 0 ||
-		    !has_handler(&cur) || zc_sigdefer_is_ours(&cur))
+		    !has_handler(&cur) || zc_sigdefer_is_ours(&cur) ||
+		    cur.sa_restorer != added_restorer)
 			continue;
 		(void)zc_signals_deferred_action(sig, &cur, NULL); /* refused: it stays */
 	}

@@ -63,6 +63,20 @@ START_TEST(a_handler_installed_before_zcopy_started_is_held_back_too)
 }
 END_TEST
 
+/* A SIGUSR1 handler installed from preinit_array with the raw rt_sigaction
+ * and a restorer of its own stays as it is: installed again through libc
+ * (as the handlers above are), its restorer was libc's from then on, and
+ * sigaction read that back. */
+START_TEST(a_handler_installed_by_the_raw_system_call_keeps_its_restorer)
+{
+	run("rawearly");
+	it_same_file("src", "none/out");
+	char *o = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(o, "restorer runs 1, read back: handler mine, restorer mine"), "stdout: %s", o);
+	free(o);
+}
+END_TEST
+
 /* The handler's 10th run leaves by siglongjmp (from wherever the signal
  * came: a handler that was held back leaves zcopy's call after the lock's
  * release, as it would have left the plain call). */
@@ -170,6 +184,7 @@ int main(void)
 	TCase *tc = it_tcase(s, "sigdefer", setup, 120);
 	it_add(tc, IT_TESTS(timer_handler_reads_the_buffer,
 			    a_handler_installed_before_zcopy_started_is_held_back_too,
+			    a_handler_installed_by_the_raw_system_call_keeps_its_restorer,
 			    handler_leaves_by_siglongjmp,
 			    sigqueue_values_arrive_in_order, one_shot_handler_resets_at_delivery));
 	tcase_add_loop_test(tc, blocked_write_interrupted_as_plainly, 0, 2);

@@ -8,6 +8,11 @@
  *              whole buffer during the copy, made PASSES (6) times over
  *   early      the same, the handler installed from the executable's
  *              preinit_array, before any library's constructor ran
+ *   rawearly   timer, and a SIGUSR1 handler installed from preinit_array
+ *              with the raw rt_sigaction and a restorer of its own (as
+ *              runtimes that bypass libc do); after the copy SIGUSR1 is
+ *              raised: the restorer must have run, and sigaction must read
+ *              it back (x86-64)
  *   jump       the same; on its 10th run the handler leaves by siglongjmp,
  *              the timer stops and the interrupted round is done again
  *   oneshot    a one-shot timer at a time, each with a fresh SA_RESETHAND
@@ -38,8 +43,10 @@
  */
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "zt.h"
 
@@ -88,19 +95,68 @@ static void install_tick(void)
 	sigaction(SIGALRM, &sa, NULL);
 }
 
-/* early: before anything else runs (argv[1] is the mode). */
+/* rawearly: the kernel's sigaction, and a restorer that counts its runs
+ * before it makes rt_sigreturn. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+#define RAW_SA_RESTORER 0x04000000
+static volatile int g_usr1_runs, g_restorer_runs;
+static void on_usr1_raw(int sig)
+{
+	g_usr1_runs++;
+}
+#if defined(__x86_64__) && !defined(__ILP32__)
+void counting_restorer(void);
+__asm__(".text\n"
+	"counting_restorer:\n"
+	"	addl $1, g_restorer_runs(%rip)\n"
+	"	movq $15, %rax\n" /* rt_sigreturn */
+	"	syscall\n");
+static void install_raw(void)
+{
+	struct kernel_sigaction k = { on_usr1_raw, RAW_SA_RESTORER | SA_RESTART, counting_restorer, 0 };
+	syscall(SYS_rt_sigaction, SIGUSR1, &k, NULL, sizeof k.mask);
+}
+#else
+#define counting_restorer NULL
+static void install_raw(void)
+{
+}
+#endif
+
+/* After the copy: did the handler and its restorer run, and what does
+ * sigaction read back? */
+static void raise_raw(void)
+{
+	raise(SIGUSR1);
+	struct sigaction now;
+	sigaction(SIGUSR1, NULL, &now);
+	printf("SIGUSR1 handler runs %d, restorer runs %d, read back: handler %s, restorer %s\n",
+	       g_usr1_runs, g_restorer_runs, now.sa_handler == on_usr1_raw ? "mine" : "OTHER",
+	       (void (*)(void))now.sa_restorer == counting_restorer ? "mine" : "OTHER");
+}
+
+/* early, rawearly: before anything else runs (argv[1] is the mode). */
 static void install_early(int argc, char **argv, char **envp)
 {
 	(void)envp;
 	if (argc > 1 && strcmp(argv[1], "early") == 0)
 		install_tick();
+	if (argc > 1 && strcmp(argv[1], "rawearly") == 0)
+		install_raw();
 }
 __attribute__((section(".preinit_array"), used)) static void (*const early_hook)(int, char **, char **) =
 	install_early;
 
+/* early: 0 the handler installed now, 1 from preinit_array, 2 now, and
+ * rawearly's SIGUSR1 handler checked at the end. */
 static int timer_mode(int in, int out, int early)
 {
-	if (!early)
+	if (early != 1)
 		install_tick();
 	timer_us(200, 200);
 	long long total = 0;
@@ -111,6 +167,8 @@ static int timer_mode(int in, int out, int early)
 	}
 	timer_us(0, 0);
 	printf("copied %lld\n", total);
+	if (early == 2)
+		raise_raw();
 	return 0;
 }
 
@@ -442,12 +500,14 @@ static int readback_mode(int in, int out, long tick_us)
 int main(int argc, char **argv)
 {
 	if (argc != 4)
-		zt_usage("sig_defer timer|early|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
+		zt_usage("sig_defer timer|early|rawearly|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
 	const char *mode = argv[1];
 	int in = zt_open_in(argv[2]), out = zt_open_out(argv[3], 0);
 	g_buf = zt_malloc(CH);
 	if (strcmp(mode, "timer") == 0 || strcmp(mode, "early") == 0)
 		return timer_mode(in, out, mode[0] == 'e');
+	if (strcmp(mode, "rawearly") == 0)
+		return timer_mode(in, out, 2);
 	if (strcmp(mode, "jump") == 0)
 		return jump_mode(in, out);
 	if (strcmp(mode, "oneshot") == 0)
@@ -460,6 +520,6 @@ int main(int argc, char **argv)
 		return altstack_mode(in, out);
 	if (strcmp(mode, "readback") == 0 || strcmp(mode, "nested") == 0)
 		return readback_mode(in, out, mode[0] == 'n' ? 20 : 200);
-	zt_usage("sig_defer timer|early|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
+	zt_usage("sig_defer timer|early|rawearly|jump|oneshot|siginfo|eintr|restart|altstack|readback|nested SRC DST");
 	return 98;
 }
