@@ -226,17 +226,19 @@ struct xfer {
 };
 
 /* Does the write to x->out not wait?  Asked at the transfer's first wait
- * and kept for the rest of it while no wrapped fcntl(F_SETFL) was made
- * (zc_pin_flags_gen): a write that waits several times (1 MiB into a
- * 64 KiB pipe waits 15 times) makes one fcntl, not one per wait.  Another
+ * and kept for the rest of it: a write that waits several times (1 MiB
+ * into a 64 KiB pipe waits 15 times) makes one fcntl, not one per wait.
+ * A pipe's write looks at O_NONBLOCK each time the pipe is full: another
  * thread that makes the pipe non-blocking while the write waits has the
- * plain write return once the pipe is full again; so does this one.  Only
- * a change no wrapper sees (another process, a raw system call, ioctl
- * FIONBIO) goes unnoticed until the transfer's end. */
+ * plain write return then, so for a pipe the flag is asked again after a
+ * wrapped fcntl(F_SETFL) (zc_pin_flags_gen).  Only a change no wrapper
+ * sees (another process, a raw system call, ioctl FIONBIO) goes unnoticed
+ * until the transfer's end.  A socket's write takes the flag once, at its
+ * start: there the first answer stays. */
 static int dest_nonblocking(struct xfer *x)
 {
 	unsigned g = zc_pin_flags_gen();
-	if (x->nonblock < 0 || x->flags_gen != g) {
+	if (x->nonblock < 0 || (x->o->kind == ZC_K_PIPE && x->flags_gen != g)) {
 		x->flags_gen = g;
 		x->nonblock = zc_fd_nonblocking(x->out);
 	}
