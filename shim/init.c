@@ -38,6 +38,7 @@
 #include "seams.h"
 #include "signals.h"
 #include "stats.h"
+#include "stdio_path.h"
 #include "streams.h"
 #include "wrap.h"
 #include "zcopy.h"
@@ -230,6 +231,7 @@ static void fork_child(void)
 	}
 	zc_phantom_after_fork_child();
 	zc_maps_after_fork_child();
+	zc_stdio_fork_child();
 	zc_stats_reset();
 	zc_inside = inside_before_fork;
 }

@@ -30,5 +30,8 @@ void zc_stdio_file_changing(FILE *fp);
  * it leaves while the write of its start was under way keeps the start in
  * its stream's buffer, as glibc's does (stdio_write.c, "The start"). */
 void zc_stdio_start_jumped(uintptr_t target_sp);
+/* In a forked child: the starts other threads were writing go into their
+ * streams' buffers, as glibc's child has them (stdio_write.c, "A fork"). */
+void zc_stdio_fork_child(void);
 
 #endif

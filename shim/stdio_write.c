@@ -44,9 +44,16 @@
  * the few instructions between a call's return and the count of its bytes,
  * a jump takes the start as not gone (glibc has the same window between
  * its write's return and its reset).
+ *
+ * A fork that another thread makes meanwhile copies glibc's buffer with the
+ * start in it, and the child writes it at its next flush or at exit.  So
+ * every start under way is also in a table of the process's (starts[]),
+ * and a child puts the starts of the threads it did not keep into their
+ * streams' buffers (zc_stdio_fork_child).
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -117,8 +124,37 @@ struct hold {
 	int fd;
 	struct hold *outer;
 	int outer_gone; /* the outer hold's zc_write_start_gone */
+	pthread_t owner;
+	const int *gone;  /* the owner's zc_write_start_gone */
+	int slot;         /* in starts[], or -1 */
 };
 static __thread struct hold *held __attribute__((tls_model("initial-exec")));
+
+/* The starts under way, of every thread (see "A fork" at the top).  A
+ * start that finds the table full is not entered: a fork meanwhile leaves
+ * it out of the child's buffer. */
+#define STARTS 64
+static struct hold *starts[STARTS];
+
+static void start_enter(struct hold *h)
+{
+	h->slot = -1;
+	for (int i = 0; i < STARTS; i++) {
+		struct hold *none = NULL;
+		if (__atomic_compare_exchange_n(&starts[i], &none, h, 0, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED)) {
+			h->slot = i;
+			return;
+		}
+	}
+}
+
+static void start_leave(struct hold *h)
+{
+	if (h->slot >= 0)
+		__atomic_store_n(&starts[h->slot], NULL, __ATOMIC_RELEASE);
+	h->slot = -1;
+}
 
 /* The write of h's start ended without returning: the stream keeps the
  * start, unless all of it went (gone) or the stream is no longer as the
@@ -135,6 +171,18 @@ static void keep_start(const struct hold *h, int gone)
 	fp->_IO_write_ptr += h->len;
 }
 
+void zc_stdio_fork_child(void)
+{
+	pthread_t self = pthread_self();
+	for (int i = 0; i < STARTS; i++) {
+		struct hold *h = __atomic_load_n(&starts[i], __ATOMIC_ACQUIRE);
+		if (!h || pthread_equal(h->owner, self))
+			continue; /* (this thread's fwrite goes on in the child) */
+		starts[i] = NULL;
+		keep_start(h, *h->gone);
+	}
+}
+
 void zc_stdio_start_jumped(uintptr_t target_sp)
 {
 	struct hold *h = held;
@@ -142,6 +190,7 @@ void zc_stdio_start_jumped(uintptr_t target_sp)
 	if (!h || target_sp <= (uintptr_t)h)
 		return;
 	while (h && target_sp > (uintptr_t)h) {
+		start_leave(h);
 		keep_start(h, gone);
 		gone = h->outer_gone;
 		h = h->outer;
@@ -156,6 +205,7 @@ static void start_cancelled(void *arg)
 	struct hold *h = arg;
 	if (held != h)
 		return; /* (a jump already took it off) */
+	start_leave(h);
 	keep_start(h, zc_write_start_gone);
 	held = h->outer;
 	zc_write_start_gone = h->outer_gone;
@@ -295,8 +345,11 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 
 	struct fw f = { .s = s, .fp = fp, .fd = fp->_fileno, .room = room, .end = room + direct,
 			.first = room, .unit = 0, .done = 0 };
-	struct hold h = { fp, s, pending ? 0 : room, f.fd, held, zc_write_start_gone };
+	struct hold h = { fp, s, pending ? 0 : room, f.fd, held, zc_write_start_gone,
+			  pthread_self(), &zc_write_start_gone, -1 };
 	int r;
+	if (h.len)
+		start_enter(&h);
 	held = &h;
 	zc_write_start_gone = 0;
 	zc_cleanup_push(start_cancelled, &h);
@@ -304,6 +357,7 @@ size_t zc_stdio_fwrite(const char *s, size_t total, FILE *fp)
 	if (r == 0)
 		r = write_direct(&f);
 	zc_cleanup_pop(0);
+	start_leave(&h);
 	held = h.outer; /* this start's write returned: glibc's reset */
 	zc_write_start_gone = h.outer_gone;
 	if (r == -1)

@@ -355,6 +355,24 @@ START_TEST(fwrites_left_by_nested_jumps_keep_each_start)
 }
 END_TEST
 
+/* stdio_fork_start: a fork while another thread's fwrite waits in the
+ * write of its start.  glibc's buffer holds the start then, so the child
+ * has it pending and its exit writes it once more; zcopy's buffer was
+ * empty (the start went from the caller's memory) and the child wrote
+ * nothing. */
+START_TEST(a_fork_while_an_fwrite_writes_its_start_gives_the_child_the_start)
+{
+	it_four(IT_ARGV(it_prog("stdio_fork_start"), "../src", "out"), NULL, OUT1);
+	it_expect_passive("stdio_fork_start");
+	char *text = it_slurp("none/stdout", NULL);
+	ck_assert_msg(strstr(text, "child: 4 KiB pending at the fork") &&
+			      strstr(text, "pipe: 69632 bytes after the fill"),
+		      "glibc's run changed: %s", text);
+	free(text);
+	it_expect_deferred("stdio_fork_start", 4);
+}
+END_TEST
+
 START_TEST(fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pipe)
 {
 	/* The blocks' write waits on the first pipe when the stream's number
@@ -693,6 +711,7 @@ int main(void)
 				fwrite_left_by_siglongjmp_in_the_write_of_its_start_keeps_the_start,
 				fwrite_left_by_siglongjmp_after_its_start_went_holds_nothing,
 				fwrite_waiting_while_dup2_renames_its_descriptor_goes_on_into_its_pipe,
+				a_fork_while_an_fwrite_writes_its_start_gives_the_child_the_start,
 				fwrite_into_its_own_file_without_room_for_a_pin_keeps_old_bytes,
 				streams_opened_with_c_make_no_cancellation_point,
 				fwrite_into_its_own_file_ahead_of_the_reader_goes_by_transfer,
