@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -337,6 +338,24 @@ static inline void zt_nap_us(long us)
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* The system call thread tid of this process sleeps in, or -1 when it is
+ * running or not in one (/proc/self/task/TID/syscall).  Raw system calls:
+ * the caller stays out of everything a preloaded library might see. */
+static inline long zt_task_sleeps_in(pid_t tid)
+{
+	char path[64], text[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	long n = syscall(SYS_read, fd, text, sizeof text - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0 || text[0] < '0' || text[0] > '9')
+		return -1;
+	text[n] = 0;
+	return strtol(text, NULL, 10);
 }
 
 /* How the child at the far end of a sink reads. */

@@ -242,25 +242,13 @@ static void on_kick(int sig)
 		siglongjmp(kicked_out, 1);
 }
 
-/* Is thread tid waiting in a write-like system call (or in poll, where
- * zcopy waits once a write sent its first bytes)?  Raw system calls:
- * this thread stays out of everything a preloaded library might see. */
+/* Is the writer waiting in a write-like system call (or in poll, where
+ * zcopy waits once a write sent its first bytes)? */
 static int writer_waits(void)
 {
-	char path[64], text[64];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)writer_tid);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	long n = syscall(SYS_read, fd, text, sizeof text - 1);
-	syscall(SYS_close, fd);
-	if (n <= 0)
-		return 0;
-	text[n] = 0;
-	long nr = strtol(text, NULL, 10);
-	return (text[0] >= '0' && text[0] <= '9') &&
-	       (nr == SYS_write || nr == SYS_writev || nr == SYS_splice || nr == SYS_sendfile ||
-		nr == SYS_copy_file_range || nr == SYS_poll || nr == SYS_ppoll);
+	long nr = zt_task_sleeps_in(writer_tid);
+	return nr == SYS_write || nr == SYS_writev || nr == SYS_splice || nr == SYS_sendfile ||
+	       nr == SYS_copy_file_range || nr == SYS_poll || nr == SYS_ppoll;
 }
 
 static void until(int (*cond)(void))

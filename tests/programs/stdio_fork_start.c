@@ -29,23 +29,11 @@ static FILE *w;
 static volatile pid_t writer_tid;
 static long fill;
 
-/* Is thread tid asleep in a system call?  Raw calls: nothing here is
- * seen by a preloaded library. */
+/* Is thread tid asleep in a write (zcopy's wait included)? */
 static int asleep_in_call(pid_t tid)
 {
-	char path[64], text[64];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	long n = syscall(SYS_read, fd, text, sizeof text - 1);
-	syscall(SYS_close, fd);
-	if (n <= 0)
-		return 0;
-	text[n] = 0;
-	long nr = strtol(text, NULL, 10);
-	return text[0] >= '0' && text[0] <= '9' &&
-	       (nr == SYS_write || nr == SYS_splice || nr == SYS_poll || nr == SYS_sendfile);
+	long nr = zt_task_sleeps_in(tid);
+	return nr == SYS_write || nr == SYS_splice || nr == SYS_poll || nr == SYS_sendfile;
 }
 
 static void *writer(void *arg)
