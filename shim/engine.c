@@ -651,6 +651,33 @@ static ssize_t consider_socket(int fd, const struct zc_fdinfo *fi, void *buf, si
 	return zc_sock_read(fd, fi, buf, n, why);
 }
 
+static void noted_read_cancelled(void *arg)
+{
+	(void)arg;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+}
+
+/* The plain read of a socket that stays noted as a read of it (sock.h)
+ * until it is done, also when the thread is cancelled in it. */
+static ssize_t noted_plain_read(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+	zc_sock_reading_wait();
+	zc_cleanup_push(noted_read_cancelled, NULL);
+	int cancel = zc_cancel_window_open();
+	r = plain_read(fd, buf, n, NULL);
+	zc_cancel_window_close(cancel);
+	zc_cleanup_pop(0);
+	int e = errno;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+	errno = e;
+	return r;
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -662,7 +689,7 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 	pthread_testcancel(); /* a pending cancel acts here, as at read's start */
 	zc_enter();
 	uintptr_t b = (uintptr_t)buf;
-	int why = -1;
+	int why = -1, sock_noted = 0;
 	struct zc_fdinfo fi;
 	if (zc_mode == ZC_MODE_ON) {
 		int got_fi = zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) >= 0;
@@ -673,6 +700,9 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				zc_leave();
 				return r;
 			}
+			/* Still noted as a read of the socket (sock.c): another
+			 * thread's read of it does not go on around this one. */
+			sock_noted = 1;
 			goto plain; /* the detector learns of it (sockets too) */
 		}
 		if (!got_fi || !zc_fd_is_source(&fi) || renamed) {
@@ -702,9 +732,14 @@ plain:
 		zc_flow_read(fd);
 	/* The program's own call (a socket's may wait): its cancellation
 	 * state, nothing of zcopy's held. */
-	int cancel = zc_cancel_window_open();
-	ssize_t r = plain_read(fd, buf, n, pos);
-	zc_cancel_window_close(cancel);
+	ssize_t r;
+	if (sock_noted) {
+		r = noted_plain_read(fd, buf, n);
+	} else {
+		int cancel = zc_cancel_window_open();
+		r = plain_read(fd, buf, n, pos);
+		zc_cancel_window_close(cancel);
+	}
 	if (r > 0)
 		note_plain_read(fd, b, (size_t)r, n, pos, why);
 	zc_leave();

@@ -87,6 +87,41 @@ static int devnull = -1; /* ownfd slot: where discarded bytes go */
 #define HELD 2
 static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
 
+/*
+ * Reads of one socket by several threads.  A plain read of a stream socket
+ * holds the socket for the whole call (UNIX: the socket's iolock; TCP: the
+ * socket lock), so it returns one run of adjacent bytes of the stream.
+ * zcopy's read is one splice, and more (take_rest) when bytes were still
+ * queued after it: another thread's read of the same socket between them
+ * would take bytes from the middle.  So every read of a stream socket that
+ * zc_sock_read sees (its splices, or the plain read that follows when it
+ * declines) is noted by the socket's identity from its start to its end,
+ * and a read takes queued bytes after its first splice only if no other
+ * read of that socket began, was under way or ended since it began; if
+ * one did, it returns what the first splice took (two readers of one
+ * socket race: a shorter first part is an outcome of that race, a gap is
+ * none).  A read that goes on holds new reads of the socket off (they wait
+ * before their first call, as a plain read waits for the socket's lock)
+ * until it is done, at most RD_WAIT_S seconds.  Lock held for all of it.
+ */
+#define READING 32
+#define RD_WAIT_S 1
+struct reading {
+	dev_t dev;
+	ino_t ino;
+	unsigned active; /* reads of it under way (0: the entry is free) */
+	unsigned events; /* reads of it begun or ended while the entry lived */
+	int on;          /* a read is taking queued bytes after its first splice */
+};
+static struct reading rd[READING];
+static unsigned rd_unnoted; /* reads under way that found no free entry */
+static pthread_cond_t rd_done = PTHREAD_COND_INITIALIZER;
+/* This thread's read: its entry plus one (-1: unnoted, 0: none), the
+ * entry's events when it began, and whether it is the one going on. */
+static __thread int my_rd __attribute__((tls_model("initial-exec")));
+static __thread unsigned my_events __attribute__((tls_model("initial-exec")));
+static __thread int my_on __attribute__((tls_model("initial-exec")));
+
 /* The smallest size the user's pipe limits refused (pipe-max-size,
  * pipe-user-pages-soft): larger reads are not tried again, which would
  * open, size and close a pipe for each of them. */
@@ -292,6 +327,16 @@ void zc_sock_after_fork_child(void)
 		pool[i].busy = 0;
 	}
 	memset(held, 0, sizeof held); /* nothing of the pool is this thread's */
+	/* Of the reads of sockets under way, only this thread's goes on. */
+	for (int k = 0; k < READING; k++) {
+		unsigned ev = rd[k].events;
+		if (k != my_rd - 1)
+			rd[k] = (struct reading){ 0 };
+		else
+			rd[k] = (struct reading){ rd[k].dev, rd[k].ino, 1, ev, my_on };
+	}
+	rd_unnoted = my_rd < 0;
+	rd_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	zc_ownfd_close(&devnull);
 }
 
@@ -317,6 +362,7 @@ void zc_sock_pipe_unhold(int i)
 
 void zc_sock_pipe_abandon(void)
 {
+	zc_sock_reading_end();
 	for (int k = 0; k < HELD; k++) {
 		if (held[k])
 			zc_sock_pipe_put(held[k] - 1);
@@ -326,6 +372,8 @@ void zc_sock_pipe_abandon(void)
 
 int zc_sock_pipe_held(void)
 {
+	if (my_rd)
+		return 1; /* a read of a socket, noted */
 	for (int k = 0; k < HELD; k++)
 		if (held[k])
 			return 1;
@@ -750,6 +798,78 @@ static ssize_t settle(int fd, const struct zc_fdinfo *fi, int i, int j, uintptr_
 	return r;
 }
 
+/* ---- reads of one socket by several threads (struct reading) ---------- */
+
+/* Lock held: this thread's read of the socket fi names begins. */
+static void reading_begin(const struct zc_fdinfo *fi)
+{
+	if (my_rd || !zc_cfg.guard)
+		return; /* (without the guard no read goes past one splice) */
+	int f = -1;
+	for (int k = 0; k < READING && f < 0; k++)
+		if (rd[k].active && rd[k].dev == fi->dev && rd[k].ino == fi->ino)
+			f = k;
+	for (int k = 0; k < READING && f < 0; k++)
+		if (!rd[k].active) {
+			f = k;
+			rd[k] = (struct reading){ .dev = fi->dev, .ino = fi->ino };
+		}
+	if (f < 0) {
+		rd_unnoted++; /* and no read goes on while it lasts */
+		my_rd = -1;
+		return;
+	}
+	rd[f].active++;
+	my_events = ++rd[f].events;
+	my_rd = f + 1;
+}
+
+void zc_sock_reading_end(void)
+{
+	if (my_rd < 0) {
+		rd_unnoted--;
+	} else if (my_rd > 0) {
+		struct reading *e = &rd[my_rd - 1];
+		if (my_on) {
+			__atomic_store_n(&e->on, 0, __ATOMIC_RELEASE);
+			my_on = 0;
+			pthread_cond_broadcast(&rd_done);
+		}
+		e->active--;
+		e->events++;
+	}
+	my_rd = 0;
+}
+
+/* Lock held: may this thread's read take queued bytes after its first
+ * splice?  If so, new reads of the socket wait until it ends. */
+static int reading_may_go_on(void)
+{
+	if (my_rd <= 0 || rd_unnoted)
+		return 0;
+	struct reading *e = &rd[my_rd - 1];
+	if (e->active != 1 || e->events != my_events)
+		return 0;
+	__atomic_store_n(&e->on, 1, __ATOMIC_RELEASE);
+	my_on = 1;
+	return 1;
+}
+
+void zc_sock_reading_wait(void)
+{
+	/* (A read that went on set `on` under the lock before this thread's
+	 * reading_begin took it, or it saw this one begin and did not.) */
+	if (my_rd <= 0 || !__atomic_load_n(&rd[my_rd - 1].on, __ATOMIC_ACQUIRE))
+		return;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RD_WAIT_S;
+	zc_lock();
+	while (rd[my_rd - 1].on && zc_lock_wait(&rd_done, &until) != ETIMEDOUT)
+		;
+	zc_unlock();
+}
+
 static void read_cancelled(void *arg)
 {
 	(void)arg;
@@ -773,8 +893,16 @@ static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, i
 	got = take(fd, i, n);
 	*e = errno;
 	*got1 = got > 0 ? (size_t)got : 0;
-	if (got > 0 && *got1 < n && queued(fd))
-		*more = take_rest(fd, i, n, got1, j, got2);
+	if (got > 0 && *got1 < n) {
+		zc_lock();
+		int go_on = reading_may_go_on();
+		zc_unlock();
+		if (go_on && queued(fd))
+			*more = take_rest(fd, i, n, got1, j, got2);
+		if (!go_on)
+			zc_log(3, "sock: fd %d: another read of the socket, none past the first splice",
+			       fd);
+	}
 	zc_cancel_window_close(cancel);
 	zc_cleanup_pop(0);
 	return got;
@@ -785,6 +913,7 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	uintptr_t b = (uintptr_t)buf;
 	int saved = errno, stream = -1;
 	zc_lock();
+	reading_begin(fi); /* until the end of this read, or of the plain one */
 	int i = reserve(fd, b, n, &stream, why);
 	zc_sock_pipe_hold(i); /* a jump out of the splice gives it back */
 	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
@@ -812,7 +941,17 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	}
 	int e, j = -1, more = 0;
 	size_t got1, got2 = 0;
+	zc_sock_reading_wait();
 	ssize_t got = take_cancellable(fd, i, n, &e, &got1, &j, &got2, &more);
+	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
+	 * bytes queued behind it, where read skips the urgent byte (or, with
+	 * SO_OOBINLINE, returns it) and goes on: nothing was taken, so the
+	 * plain read answers. */
+	int mark = got < 0 && e == EAGAIN && at_mark(fd);
+	/* The socket's own failure (EAGAIN, ECONNRESET, EINTR ...): the error
+	 * is taken from the socket, as read takes it. */
+	int failed = got < 0 && !mark && e != EINVAL && e != ENOMEM && e != EBADF &&
+		     e != ESPIPE && e != ENOSYS;
 	zc_lock();
 	zc_sock_pipe_unhold(i);
 	zc_sock_pipe_unhold(j);
@@ -821,16 +960,10 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 		r = settle(fd, fi, i, j, b, got1, got2, more, n, stream);
 	else
 		zc_sock_pipe_put(i);
+	if (r != ZC_PLAIN || failed)
+		zc_sock_reading_end(); /* (else the plain read follows, still noted) */
 	zc_unlock();
-	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
-	 * bytes queued behind it, where read skips the urgent byte (or, with
-	 * SO_OOBINLINE, returns it) and goes on: nothing was taken, so the
-	 * plain read answers. */
-	int mark = got < 0 && e == EAGAIN && at_mark(fd);
-	if (got < 0 && !mark && e != EINVAL && e != ENOMEM && e != EBADF && e != ESPIPE &&
-	    e != ENOSYS) {
-		/* The socket's own failure (EAGAIN, ECONNRESET, EINTR ...): the
-		 * error is taken from the socket, as read takes it. */
+	if (failed) {
 		errno = e;
 		return -1;
 	}

@@ -46,6 +46,13 @@ int zc_sock_candidate(const struct zc_fdinfo *fi, size_t n);
  * zcopy, lock not held. */
 ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why);
 
+/* A read of a stream socket that zc_sock_read returned ZC_PLAIN for stays
+ * noted as one until the plain read is done (sock.c, `struct reading`):
+ * wait() before it (lock not held), end() after it (lock held; also for
+ * zc_sock_pipe_abandon).  No-ops for a thread without such a read. */
+void zc_sock_reading_wait(void);
+void zc_sock_reading_end(void);
+
 /* phantom.c: reads the len bytes of pool pipe `pipe` into dst; the pipe is
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is
  * left as it was). */
