@@ -651,33 +651,6 @@ static ssize_t consider_socket(int fd, const struct zc_fdinfo *fi, void *buf, si
 	return zc_sock_read(fd, fi, buf, n, why);
 }
 
-static void noted_read_cancelled(void *arg)
-{
-	(void)arg;
-	zc_lock();
-	zc_sock_reading_end();
-	zc_unlock();
-}
-
-/* The plain read of a socket that stays noted as a read of it (sock.h)
- * until it is done, also when the thread is cancelled in it. */
-static ssize_t noted_plain_read(int fd, void *buf, size_t n)
-{
-	ssize_t r;
-	zc_sock_reading_wait();
-	zc_cleanup_push(noted_read_cancelled, NULL);
-	int cancel = zc_cancel_window_open();
-	r = plain_read(fd, buf, n, NULL);
-	zc_cancel_window_close(cancel);
-	zc_cleanup_pop(0);
-	int e = errno;
-	zc_lock();
-	zc_sock_reading_end();
-	zc_unlock();
-	errno = e;
-	return r;
-}
-
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -734,7 +707,7 @@ plain:
 	 * state, nothing of zcopy's held. */
 	ssize_t r;
 	if (sock_noted) {
-		r = noted_plain_read(fd, buf, n);
+		r = zc_sock_noted_call(&(struct zc_nread){ .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n });
 	} else {
 		int cancel = zc_cancel_window_open();
 		r = plain_read(fd, buf, n, pos);
@@ -772,6 +745,9 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
 		if (cnt > 0 && iov)
 			zc_guard_before_kernel_iov(iov, (size_t)cnt);
+		if (!pos && zc_sock_noting())
+			return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_READV, .fd = fd,
+								     .iov = iov, .cnt = cnt });
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
 

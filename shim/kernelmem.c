@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "guard.h"
 #include "real.h"
+#include "sock.h"
 #include "wrap.h"
 
 /* A real function that this libc lacks fails as the missing call would. */
@@ -430,6 +431,9 @@ ZC_EXPORT void setbuffer(FILE *fp, char *buf, size_t n)
 ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	g_msg(m);
+	if (zc_sock_noting()) /* a read of its socket (sock.h) */
+		return zc_sock_noted_read(
+			&(struct zc_nread){ .call = ZC_NR_RECVMSG, .fd = fd, .msg = m, .flags = flags });
 	return CALL(recvmsg, fd, m, flags);
 }
 

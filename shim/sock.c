@@ -95,7 +95,9 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * queued after it: another thread's read of the same socket between them
  * would take bytes from the middle.  So every read of a stream socket that
  * zc_sock_read sees (its splices, or the plain read that follows when it
- * declines) is noted by the socket's identity from its start to its end,
+ * declines), and while any is, every read of a socket zcopy makes plainly
+ * (zc_sock_noted_read), is noted by the socket's identity from its start
+ * to its end,
  * and a read takes queued bytes after its first splice only if no other
  * read of that socket began, was under way or ended since it began; if
  * one did, it returns what the first splice took (two readers of one
@@ -104,7 +106,7 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * before their first call, as a plain read waits for the socket's lock)
  * until it is done, at most RD_WAIT_S seconds.  Lock held for all of it.
  */
-#define READING 32
+#define READING 256
 #define RD_WAIT_S 1
 struct reading {
 	dev_t dev;
@@ -114,7 +116,9 @@ struct reading {
 	int on;          /* a read is taking queued bytes after its first splice */
 };
 static struct reading rd[READING];
+static int rd_top;          /* entries from here on are free */
 static unsigned rd_unnoted; /* reads under way that found no free entry */
+int zc_sock_noted_live;     /* reads noted (or unnoted) under way */
 static pthread_cond_t rd_done = PTHREAD_COND_INITIALIZER;
 /* This thread's read: its entry plus one (-1: unnoted, 0: none), the
  * entry's events when it began, and whether it is the one going on. */
@@ -328,14 +332,16 @@ void zc_sock_after_fork_child(void)
 	}
 	memset(held, 0, sizeof held); /* nothing of the pool is this thread's */
 	/* Of the reads of sockets under way, only this thread's goes on. */
-	for (int k = 0; k < READING; k++) {
+	for (int k = 0; k < rd_top; k++) {
 		unsigned ev = rd[k].events;
 		if (k != my_rd - 1)
 			rd[k] = (struct reading){ 0 };
 		else
 			rd[k] = (struct reading){ rd[k].dev, rd[k].ino, 1, ev, my_on };
 	}
+	rd_top = my_rd > 0 ? my_rd : 0;
 	rd_unnoted = my_rd < 0;
+	zc_sock_noted_live = my_rd != 0;
 	rd_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	zc_ownfd_close(&devnull);
 }
@@ -806,13 +812,16 @@ static void reading_begin(const struct zc_fdinfo *fi)
 	if (my_rd || !zc_cfg.guard)
 		return; /* (without the guard no read goes past one splice) */
 	int f = -1;
-	for (int k = 0; k < READING && f < 0; k++)
+	__atomic_store_n(&zc_sock_noted_live, zc_sock_noted_live + 1, __ATOMIC_RELAXED);
+	for (int k = 0; k < rd_top && f < 0; k++)
 		if (rd[k].active && rd[k].dev == fi->dev && rd[k].ino == fi->ino)
 			f = k;
 	for (int k = 0; k < READING && f < 0; k++)
 		if (!rd[k].active) {
 			f = k;
 			rd[k] = (struct reading){ .dev = fi->dev, .ino = fi->ino };
+			if (k >= rd_top)
+				rd_top = k + 1;
 		}
 	if (f < 0) {
 		rd_unnoted++; /* and no read goes on while it lasts */
@@ -826,9 +835,11 @@ static void reading_begin(const struct zc_fdinfo *fi)
 
 void zc_sock_reading_end(void)
 {
+	if (!my_rd)
+		return;
 	if (my_rd < 0) {
 		rd_unnoted--;
-	} else if (my_rd > 0) {
+	} else {
 		struct reading *e = &rd[my_rd - 1];
 		if (my_on) {
 			__atomic_store_n(&e->on, 0, __ATOMIC_RELEASE);
@@ -837,7 +848,10 @@ void zc_sock_reading_end(void)
 		}
 		e->active--;
 		e->events++;
+		while (rd_top > 0 && !rd[rd_top - 1].active)
+			rd_top--;
 	}
+	__atomic_store_n(&zc_sock_noted_live, zc_sock_noted_live - 1, __ATOMIC_RELAXED);
 	my_rd = 0;
 }
 
@@ -868,6 +882,81 @@ void zc_sock_reading_wait(void)
 	while (rd[my_rd - 1].on && zc_lock_wait(&rd_done, &until) != ETIMEDOUT)
 		;
 	zc_unlock();
+}
+
+static ssize_t nread_call(const struct zc_nread *r)
+{
+	switch (r->call) {
+	case ZC_NR_READ:
+		return REAL(read)(r->fd, r->buf, r->n);
+	case ZC_NR_READ_CHK:
+		return REAL(__read_chk)(r->fd, r->buf, r->n, r->buflen);
+	case ZC_NR_READV:
+		return REAL(readv)(r->fd, r->iov, r->cnt);
+	case ZC_NR_RECV:
+		return REAL(recv)(r->fd, r->buf, r->n, r->flags);
+	case ZC_NR_RECV_CHK:
+		return REAL(__recv_chk)(r->fd, r->buf, r->n, r->buflen, r->flags);
+	case ZC_NR_RECVFROM:
+		return REAL(recvfrom)(r->fd, r->buf, r->n, r->flags, r->addr, r->alen);
+	case ZC_NR_RECVFROM_CHK:
+		return REAL(__recvfrom_chk)(r->fd, r->buf, r->n, r->buflen, r->flags, r->addr,
+					    r->alen);
+	case ZC_NR_RECVMSG:
+		if (REAL(recvmsg))
+			return REAL(recvmsg)(r->fd, r->msg, r->flags);
+		break;
+	}
+	errno = ENOSYS;
+	return -1;
+}
+
+static void noted_cancelled(void *arg)
+{
+	(void)arg;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+}
+
+ssize_t zc_sock_noted_call(const struct zc_nread *r)
+{
+	ssize_t res;
+	zc_sock_reading_wait();
+	zc_cleanup_push(noted_cancelled, NULL);
+	int cancel = zc_cancel_window_open();
+	res = nread_call(r);
+	zc_cancel_window_close(cancel);
+	zc_cleanup_pop(0);
+	int e = errno;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+	errno = e;
+	return res;
+}
+
+ssize_t zc_sock_noted_read(const struct zc_nread *r)
+{
+	struct zc_fdinfo fi;
+	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+		return nread_call(r);
+	int saved = errno;
+	zc_enter();
+	if (zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM) {
+		zc_leave();
+		errno = saved;
+		return nread_call(r);
+	}
+	zc_lock();
+	reading_begin(&fi);
+	zc_unlock();
+	errno = saved;
+	ssize_t res = zc_sock_noted_call(r);
+	int e = errno;
+	zc_leave();
+	errno = e;
+	return res;
 }
 
 static void read_cancelled(void *arg)

@@ -30,7 +30,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "fdinfo.h"
 #include "transfer.h"
@@ -52,6 +54,47 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
  * zc_sock_pipe_abandon).  No-ops for a thread without such a read. */
 void zc_sock_reading_wait(void);
 void zc_sock_reading_end(void);
+
+/* Reads of sockets zcopy makes plainly from the start (smaller than
+ * ZCOPY_MIN_CHUNK, readv, recv, recvfrom, recvmsg) are noted too while any
+ * read of a socket is: the wrappers ask zc_sock_noted_live (one load) and
+ * then make their call through zc_sock_noted_read, which notes it if fd is
+ * a stream socket.  (A thread that looked just before another's read of
+ * the socket was noted, and then read between that read's splices, is not
+ * seen: README.) */
+enum zc_nr_call {
+	ZC_NR_READ,
+	ZC_NR_READ_CHK,
+	ZC_NR_READV,
+	ZC_NR_RECV,
+	ZC_NR_RECV_CHK,
+	ZC_NR_RECVFROM,
+	ZC_NR_RECVFROM_CHK,
+	ZC_NR_RECVMSG,
+};
+struct zc_nread {
+	enum zc_nr_call call;
+	int fd;
+	void *buf;
+	size_t n, buflen;
+	int flags, cnt;
+	const struct iovec *iov;
+	struct sockaddr *addr;
+	socklen_t *alen;
+	struct msghdr *msg;
+};
+extern int zc_sock_noted_live;
+static inline int zc_sock_noting(void)
+{
+	return __builtin_expect(__atomic_load_n(&zc_sock_noted_live, __ATOMIC_RELAXED) != 0, 0);
+}
+/* The wrappers' call (not inside zcopy). */
+ssize_t zc_sock_noted_read(const struct zc_nread *r);
+/* The plain call of a read already noted (inside zcopy, lock not held):
+ * waits while another read of the socket goes on, makes the call in the
+ * program's cancellation state, then ends the note (also when the thread
+ * is cancelled in the call). */
+ssize_t zc_sock_noted_call(const struct zc_nread *r);
 
 /* phantom.c: reads the len bytes of pool pipe `pipe` into dst; the pipe is
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is

@@ -10,12 +10,18 @@
  * chunk must be one run of the counter, and together they must cover the
  * stream exactly once.
  *
- * usage: sock_two_readers unix|tcp OUTDIR
+ * usage: sock_two_readers unix|tcp OUTDIR [HOW]
+ * HOW is how the second reader reads (the first always read()s 256 KiB):
+ *   read   read() of 256 KiB (the default)
+ *   small  read() of 4 KiB
+ *   recv   recv() of 256 KiB
+ *   readv  readv() of two 128 KiB pieces
  * Prints "ok", or what was wrong (and exits 1).
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "zt.h"
 
@@ -29,6 +35,7 @@ static int g_rd, g_wr;
 
 struct reader {
 	pthread_t t;
+	const char *how;
 	int out;
 	size_t n;      /* chunks read */
 	size_t *len;   /* their lengths */
@@ -59,7 +66,19 @@ static void *reading(void *arg)
 	struct reader *r = arg;
 	char *buf = zt_alloc(CHUNK);
 	for (;;) {
-		ssize_t k = zt_read(g_rd, buf, CHUNK);
+		ssize_t k;
+		if (strcmp(r->how, "small") == 0) {
+			k = zt_read(g_rd, buf, 4096);
+		} else if (strcmp(r->how, "recv") == 0) {
+			k = zt_recv(g_rd, buf, CHUNK, 1, "recv");
+		} else if (strcmp(r->how, "readv") == 0) {
+			struct iovec v[2] = { { buf, CHUNK / 2 }, { buf + CHUNK / 2, CHUNK / 2 } };
+			k = readv(g_rd, v, 2);
+			if (k < 0)
+				zt_die("readv");
+		} else {
+			k = zt_read(g_rd, buf, CHUNK);
+		}
 		if (k == 0)
 			break;
 		if (r->n == MAXCH)
@@ -135,8 +154,8 @@ static int check(struct reader *r, const char *name)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3)
-		zt_usage("unix|tcp OUTDIR");
+	if (argc != 3 && argc != 4)
+		zt_usage("unix|tcp OUTDIR [read|small|recv|readv]");
 	int sv[2];
 	if (strcmp(argv[1], "unix") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
@@ -150,6 +169,7 @@ int main(int argc, char **argv)
 	pthread_t s;
 	for (int i = 0; i < 2; i++) {
 		memset(&r[i], 0, sizeof r[i]);
+		r[i].how = i == 1 && argc == 4 ? argv[3] : "read";
 		snprintf(r[i].path, sizeof r[i].path, "%s/out.%d", argv[2], i);
 		r[i].out = zt_open_out(r[i].path, 0);
 		r[i].len = zt_malloc(MAXCH * sizeof *r[i].len);
