@@ -366,12 +366,30 @@ void zc_sock_pipe_unhold(int i)
 			held[k] = 0;
 }
 
+/* What pipe i holds now, by asking the pipe (SIZE_MAX: unknown). */
+static size_t pipe_holds(int i)
+{
+	int n = 0, r = zc_ownfd_use(&pool[i].r);
+	int ok = r >= 0 && ioctl(r, FIONREAD, &n) == 0 && n >= 0;
+	zc_ownfd_unuse(&pool[i].r);
+	return ok ? (size_t)n : SIZE_MAX;
+}
+
 void zc_sock_pipe_abandon(void)
 {
 	zc_sock_reading_end();
 	for (int k = 0; k < HELD; k++) {
-		if (held[k])
+		if (held[k]) {
+			/* The call left may have moved bytes in (a read's splice
+			 * whose count was never noted: a pipe put back with them
+			 * gave them to the next read that took it, before its own)
+			 * or out: the pipe says what it holds, and all of it goes
+			 * (a pipe that cannot be emptied is closed). */
+			int saved = errno;
+			pool[held[k] - 1].bytes = pipe_holds(held[k] - 1);
+			errno = saved;
 			zc_sock_pipe_put(held[k] - 1);
+		}
 		held[k] = 0;
 	}
 }

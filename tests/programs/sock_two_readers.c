@@ -16,9 +16,17 @@
  *   small  read() of 4 KiB
  *   recv   recv() of 256 KiB
  *   readv  readv() of two 128 KiB pieces
+ *   jump   read() of 256 KiB, with SIGUSR2 unblocked around the read
+ *          only; another thread sends it SIGUSR2 every 200 us, and the
+ *          handler siglongjmps out of the read (a read timed out, as
+ *          clients do).  What a read left that way had taken is lost to
+ *          the program, so bytes may reach no reader (they are not
+ *          counted); the chunks are checked as for the others.
  * Prints "ok", or what was wrong (and exits 1).
  */
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -32,6 +40,28 @@
 #define MAXCH (TOTAL / 64 + 1024)
 
 static int g_rd, g_wr;
+
+/* Mode jump: the reader the handler jumps back to, and the jumps made. */
+static sigjmp_buf g_jb;
+static volatile sig_atomic_t g_jumps, g_stop;
+static pthread_t g_jumper_target;
+
+static void jump_out(int sig)
+{
+	(void)sig;
+	g_jumps++;
+	siglongjmp(g_jb, 1);
+}
+
+static void *jumper(void *arg)
+{
+	(void)arg;
+	while (!g_stop) {
+		pthread_kill(g_jumper_target, SIGUSR2);
+		zt_nap_us(200);
+	}
+	return NULL;
+}
 
 struct reader {
 	pthread_t t;
@@ -61,10 +91,42 @@ static void *sender(void *arg)
 	return NULL;
 }
 
+static void note_chunk(struct reader *r, const char *buf, ssize_t k)
+{
+	if (r->n == MAXCH)
+		zt_die("too many chunks");
+	r->len[r->n++] = (size_t)k;
+	zt_put(r->out, buf, (size_t)k);
+}
+
+/* Mode jump: SIGUSR2 (blocked here: main blocked it) comes in only
+ * during the read. */
+static __attribute__((noinline)) void reading_jumped(struct reader *r, char *buf)
+{
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigsetjmp(g_jb, 1);
+	for (;;) {
+		pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+		ssize_t k = read(g_rd, buf, CHUNK);
+		pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+		if (k < 0)
+			zt_die("read");
+		if (k == 0)
+			return;
+		note_chunk(r, buf, k);
+	}
+}
+
 static void *reading(void *arg)
 {
 	struct reader *r = arg;
 	char *buf = zt_alloc(CHUNK);
+	if (strcmp(r->how, "jump") == 0) {
+		reading_jumped(r, buf);
+		return NULL;
+	}
 	for (;;) {
 		ssize_t k;
 		if (strcmp(r->how, "small") == 0) {
@@ -81,10 +143,7 @@ static void *reading(void *arg)
 		}
 		if (k == 0)
 			break;
-		if (r->n == MAXCH)
-			zt_die("too many chunks");
-		r->len[r->n++] = (size_t)k;
-		zt_put(r->out, buf, (size_t)k);
+		note_chunk(r, buf, k);
 	}
 	return NULL;
 }
@@ -166,7 +225,18 @@ int main(int argc, char **argv)
 		g_rd = zt_tcp_pair(&g_wr);
 	}
 	struct reader r[2];
-	pthread_t s;
+	pthread_t s, j;
+	int jump = argc == 4 && strcmp(argv[3], "jump") == 0;
+	if (jump) {
+		sigset_t usr2;
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &usr2, NULL); /* every thread starts so */
+		struct sigaction sa = { .sa_handler = jump_out };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGUSR2, &sa, NULL) != 0)
+			zt_die("sigaction");
+	}
 	for (int i = 0; i < 2; i++) {
 		memset(&r[i], 0, sizeof r[i]);
 		r[i].how = i == 1 && argc == 4 ? argv[3] : "read";
@@ -179,16 +249,29 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (pthread_create(&r[i].t, NULL, reading, &r[i]) != 0)
 			zt_die("pthread_create");
+	g_jumper_target = r[1].t;
+	if (jump && pthread_create(&j, NULL, jumper, NULL) != 0)
+		zt_die("pthread_create");
 	pthread_join(s, NULL);
-	for (int i = 0; i < 2; i++) {
-		pthread_join(r[i].t, NULL);
-		close(r[i].out);
+	pthread_join(r[0].t, NULL);
+	/* The sender is done: reader 1 ends at the end of stream too (a jump
+	 * only sends it back to its loop). */
+	pthread_join(r[1].t, NULL);
+	if (jump) {
+		g_stop = 1;
+		pthread_join(j, NULL);
+		if (g_jumps == 0) {
+			printf("no read was left by a jump\n");
+			return 1;
+		}
 	}
+	for (int i = 0; i < 2; i++)
+		close(r[i].out);
 	covered = zt_malloc(TOTAL);
 	memset(covered, 0, TOTAL);
 	if (!check(&r[0], "reader 0") || !check(&r[1], "reader 1"))
 		return 1;
-	for (size_t p = 0; p < TOTAL; p++)
+	for (size_t p = 0; p < TOTAL && !jump; p++)
 		if (!covered[p]) {
 			printf("stream byte %zu reached no reader\n", p);
 			return 1;
