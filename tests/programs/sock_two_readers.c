@@ -113,8 +113,10 @@ static __attribute__((noinline)) void reading_jumped(struct reader *r, char *buf
 		pthread_sigmask(SIG_BLOCK, &usr2, NULL);
 		if (k < 0)
 			zt_die("read");
-		if (k == 0)
+		if (k == 0) {
+			g_stop = 1; /* (main joins the jumper before this thread) */
 			return;
+		}
 		note_chunk(r, buf, k);
 	}
 }
@@ -254,17 +256,17 @@ int main(int argc, char **argv)
 		zt_die("pthread_create");
 	pthread_join(s, NULL);
 	pthread_join(r[0].t, NULL);
-	/* The sender is done: reader 1 ends at the end of stream too (a jump
-	 * only sends it back to its loop). */
-	pthread_join(r[1].t, NULL);
+	/* Reader 1 ends at the end of stream too (a jump only sends it back
+	 * to its loop), and then stops the jumper, which must not signal a
+	 * thread that was joined. */
 	if (jump) {
-		g_stop = 1;
 		pthread_join(j, NULL);
 		if (g_jumps == 0) {
 			printf("no read was left by a jump\n");
 			return 1;
 		}
 	}
+	pthread_join(r[1].t, NULL);
 	for (int i = 0; i < 2; i++)
 		close(r[i].out);
 	covered = zt_malloc(TOTAL);
