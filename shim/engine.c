@@ -673,7 +673,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				zc_leave();
 				return r;
 			}
-			/* Still noted as a read of the socket (sock.c): another
+			/* Noted as a read of the socket (sock.c) if it reached the
+			 * splice or another read of the socket is noted: another
 			 * thread's read of it does not go on around this one. */
 			sock_noted = 1;
 			goto plain; /* the detector learns of it (sockets too) */
@@ -706,7 +707,7 @@ plain:
 	/* The program's own call (a socket's may wait): its cancellation
 	 * state, nothing of zcopy's held. */
 	ssize_t r;
-	if (sock_noted) {
+	if (sock_noted && zc_sock_note_if_live(&fi)) {
 		r = zc_sock_noted_call(&(struct zc_nread){ .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n });
 	} else {
 		int cancel = zc_cancel_window_open();

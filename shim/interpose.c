@@ -294,6 +294,11 @@ ZC_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 ZC_EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
 {
 	zc_before_file_change(out, out_off ? *out_off : -1, n);
+	if (!in_off && zc_sock_noting()) /* a socket's read, if in is one (sock.h) */
+		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_SPLICE, .fd = in,
+							     .in_off = in_off, .out = out,
+							     .out_off = out_off, .n = n,
+							     .flags = (int)flags });
 	return REAL(splice)(in, in_off, out, out_off, n, flags);
 }
 

@@ -446,6 +446,10 @@ ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *t)
 {
 	g_mmsg(v, n);
+	if (zc_sock_noting())
+		return (int)zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_RECVMMSG, .fd = fd,
+								   .mmsg = v, .n = n, .flags = flags,
+								   .timeout = t });
 	return CALL(recvmmsg, fd, v, n, flags, t);
 }
 
@@ -459,6 +463,10 @@ ZC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, i
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
+	if (off == -1 && zc_sock_noting()) /* at the file offset: a socket's read */
+		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_PREADV2, .fd = fd,
+							     .iov = iov, .cnt = cnt, .off = off,
+							     .flags = flags });
 	return CALL(preadv2, fd, iov, cnt, off, flags);
 }
 
@@ -466,6 +474,10 @@ ZC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
+	if (off == -1 && zc_sock_noting())
+		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_PREADV64V2, .fd = fd,
+							     .iov = iov, .cnt = cnt, .off = off,
+							     .flags = flags });
 	return CALL(preadv64v2, fd, iov, cnt, off, flags);
 }
 

@@ -839,16 +839,40 @@ static void reading_begin(const struct zc_fdinfo *fi)
 			f = k;
 			rd[k] = (struct reading){ .dev = fi->dev, .ino = fi->ino };
 			if (k >= rd_top)
-				rd_top = k + 1;
+				__atomic_store_n(&rd_top, k + 1, __ATOMIC_RELEASE);
 		}
 	if (f < 0) {
 		rd_unnoted++; /* and no read goes on while it lasts */
 		my_rd = -1;
 		return;
 	}
-	rd[f].active++;
+	__atomic_store_n(&rd[f].active, rd[f].active + 1, __ATOMIC_RELAXED);
 	my_events = ++rd[f].events;
 	my_rd = f + 1;
+}
+
+/* Lock not held: is a read of the socket fi names noted now?  (Read
+ * without the lock: an entry made meanwhile is missed, README.) */
+static int reading_live(const struct zc_fdinfo *fi)
+{
+	int top = __atomic_load_n(&rd_top, __ATOMIC_ACQUIRE);
+	for (int k = 0; k < top && k < READING; k++)
+		if (__atomic_load_n(&rd[k].active, __ATOMIC_RELAXED) && rd[k].dev == fi->dev &&
+		    rd[k].ino == fi->ino)
+			return 1;
+	return 0;
+}
+
+int zc_sock_note_if_live(const struct zc_fdinfo *fi)
+{
+	if (my_rd)
+		return 1;
+	if (!zc_sock_noting() || fi->kind != ZC_K_STREAM || !reading_live(fi))
+		return 0;
+	zc_lock();
+	reading_begin(fi);
+	zc_unlock();
+	return my_rd != 0;
 }
 
 void zc_sock_reading_end(void)
@@ -864,10 +888,12 @@ void zc_sock_reading_end(void)
 			my_on = 0;
 			pthread_cond_broadcast(&rd_done);
 		}
-		e->active--;
+		__atomic_store_n(&e->active, e->active - 1, __ATOMIC_RELAXED);
 		e->events++;
-		while (rd_top > 0 && !rd[rd_top - 1].active)
-			rd_top--;
+		int top = rd_top;
+		while (top > 0 && !rd[top - 1].active)
+			top--;
+		__atomic_store_n(&rd_top, top, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&zc_sock_noted_live, zc_sock_noted_live - 1, __ATOMIC_RELAXED);
 	my_rd = 0;
@@ -924,6 +950,21 @@ static ssize_t nread_call(const struct zc_nread *r)
 		if (REAL(recvmsg))
 			return REAL(recvmsg)(r->fd, r->msg, r->flags);
 		break;
+	case ZC_NR_RECVMMSG:
+		if (REAL(recvmmsg))
+			return REAL(recvmmsg)(r->fd, r->mmsg, (unsigned)r->n, r->flags, r->timeout);
+		break;
+	case ZC_NR_PREADV2:
+		if (REAL(preadv2))
+			return REAL(preadv2)(r->fd, r->iov, r->cnt, r->off, r->flags);
+		break;
+	case ZC_NR_PREADV64V2:
+		if (REAL(preadv64v2))
+			return REAL(preadv64v2)(r->fd, r->iov, r->cnt, r->off, r->flags);
+		break;
+	case ZC_NR_SPLICE:
+		return REAL(splice)(r->fd, r->in_off, r->out, r->out_off, r->n,
+				    (unsigned)r->flags);
 	}
 	errno = ENOSYS;
 	return -1;
@@ -957,15 +998,14 @@ ssize_t zc_sock_noted_call(const struct zc_nread *r)
 ssize_t zc_sock_noted_read(const struct zc_nread *r)
 {
 	struct zc_fdinfo fi;
-	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON)
+	/* (zc_fd_get keeps errno; it asks the kernel only for a number it
+	 * has not classified since the number last changed.) */
+	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
+	    zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM ||
+	    !reading_live(&fi))
 		return nread_call(r);
 	int saved = errno;
 	zc_enter();
-	if (zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM) {
-		zc_leave();
-		errno = saved;
-		return nread_call(r);
-	}
 	zc_lock();
 	reading_begin(&fi);
 	zc_unlock();
@@ -1020,8 +1060,9 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	uintptr_t b = (uintptr_t)buf;
 	int saved = errno, stream = -1;
 	zc_lock();
-	reading_begin(fi); /* until the end of this read, or of the plain one */
 	int i = reserve(fd, b, n, &stream, why);
+	if (i >= 0)
+		reading_begin(fi); /* until the end of this read, or of the plain one */
 	zc_sock_pipe_hold(i); /* a jump out of the splice gives it back */
 	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
 	uint64_t gen = zc_sockopt_gen();

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "fdinfo.h"
 #include "transfer.h"
@@ -49,19 +50,25 @@ int zc_sock_candidate(const struct zc_fdinfo *fi, size_t n);
 ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why);
 
 /* A read of a stream socket that zc_sock_read returned ZC_PLAIN for stays
- * noted as one until the plain read is done (sock.c, `struct reading`):
- * wait() before it (lock not held), end() after it (lock held; also for
- * zc_sock_pipe_abandon).  No-ops for a thread without such a read. */
+ * noted as one until the plain read is done (sock.c, `struct reading`),
+ * if it was noted (it reached the splice), or if another read of the same
+ * socket is noted now (zc_sock_note_if_live: 1 if this thread's read is
+ * noted; inside zcopy, lock not held): wait() before the plain read (lock
+ * not held), end() after it (lock held; also for zc_sock_pipe_abandon).
+ * No-ops for a thread without such a read. */
+int zc_sock_note_if_live(const struct zc_fdinfo *fi);
 void zc_sock_reading_wait(void);
 void zc_sock_reading_end(void);
 
 /* Reads of sockets zcopy makes plainly from the start (smaller than
- * ZCOPY_MIN_CHUNK, readv, recv, recvfrom, recvmsg) are noted too while any
- * read of a socket is: the wrappers ask zc_sock_noted_live (one load) and
- * then make their call through zc_sock_noted_read, which notes it if fd is
- * a stream socket.  (A thread that looked just before another's read of
- * the socket was noted, and then read between that read's splices, is not
- * seen: README.) */
+ * ZCOPY_MIN_CHUNK, readv, recv, recvfrom, recvmsg, recvmmsg, preadv2 at
+ * the file offset, splice from a socket) are noted too when a
+ * read of the same socket is: the wrappers ask zc_sock_noted_live (one
+ * load: is any read of a socket noted?) and then make their call through
+ * zc_sock_noted_read, which notes it if fd is a stream socket with a read
+ * noted (looked up without the lock).  (A thread that looked just before
+ * another's read of the socket was noted, and then read between that
+ * read's splices, is not seen: README.) */
 enum zc_nr_call {
 	ZC_NR_READ,
 	ZC_NR_READ_CHK,
@@ -71,6 +78,10 @@ enum zc_nr_call {
 	ZC_NR_RECVFROM,
 	ZC_NR_RECVFROM_CHK,
 	ZC_NR_RECVMSG,
+	ZC_NR_RECVMMSG,
+	ZC_NR_PREADV2,
+	ZC_NR_PREADV64V2,
+	ZC_NR_SPLICE,
 };
 struct zc_nread {
 	enum zc_nr_call call;
@@ -82,6 +93,11 @@ struct zc_nread {
 	struct sockaddr *addr;
 	socklen_t *alen;
 	struct msghdr *msg;
+	struct mmsghdr *mmsg; /* recvmmsg: n is the vector's length */
+	struct timespec *timeout;
+	off_t off;                 /* preadv2 */
+	off_t *in_off, *out_off;   /* splice: fd is in */
+	int out;
 };
 extern int zc_sock_noted_live;
 static inline int zc_sock_noting(void)

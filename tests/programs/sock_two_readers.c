@@ -16,6 +16,8 @@
  *   small  read() of 4 KiB
  *   recv   recv() of 256 KiB
  *   readv  readv() of two 128 KiB pieces
+ *   recvmmsg, preadv2 (at offset -1), splice (into a pipe, then read()
+ *          from there): 4 KiB at a time
  *   jump   read() of 256 KiB, with SIGUSR2 unblocked around the read
  *          only; another thread sends it SIGUSR2 every 200 us, and the
  *          handler siglongjmps out of the read (a read timed out, as
@@ -24,6 +26,7 @@
  *          counted); the chunks are checked as for the others.
  * Prints "ok", or what was wrong (and exits 1).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -121,6 +124,51 @@ static __attribute__((noinline)) void reading_jumped(struct reader *r, char *buf
 	}
 }
 
+/* The less common ways, 4 KiB at a time. */
+static ssize_t read_other(const char *how, char *buf)
+{
+	struct iovec v = { buf, 4096 };
+	ssize_t k;
+	if (strcmp(how, "recvmmsg") == 0) {
+		struct mmsghdr m = { .msg_hdr = { .msg_iov = &v, .msg_iovlen = 1 } };
+		int q = recvmmsg(g_rd, &m, 1, 0, NULL);
+		if (q < 0)
+			zt_die("recvmmsg");
+		return q == 0 ? 0 : (ssize_t)m.msg_len;
+	}
+	if (strcmp(how, "preadv2") == 0) {
+		if ((k = preadv2(g_rd, &v, 1, -1, 0)) < 0)
+			zt_die("preadv2");
+		return k;
+	}
+	static int p[2] = { -1, -1 };
+	if (p[0] < 0 && pipe(p) != 0)
+		zt_die("pipe");
+	if ((k = splice(g_rd, NULL, p[1], NULL, 4096, 0)) < 0)
+		zt_die("splice");
+	if (k > 0 && zt_read(p[0], buf, (size_t)k) != k)
+		zt_die("read of the pipe");
+	return k;
+}
+
+static ssize_t read_once(const char *how, char *buf)
+{
+	if (strcmp(how, "small") == 0)
+		return zt_read(g_rd, buf, 4096);
+	if (strcmp(how, "recv") == 0)
+		return zt_recv(g_rd, buf, CHUNK, 1, "recv");
+	if (strcmp(how, "readv") == 0) {
+		struct iovec v[2] = { { buf, CHUNK / 2 }, { buf + CHUNK / 2, CHUNK / 2 } };
+		ssize_t k = readv(g_rd, v, 2);
+		if (k < 0)
+			zt_die("readv");
+		return k;
+	}
+	if (strcmp(how, "read") == 0)
+		return zt_read(g_rd, buf, CHUNK);
+	return read_other(how, buf);
+}
+
 static void *reading(void *arg)
 {
 	struct reader *r = arg;
@@ -130,19 +178,7 @@ static void *reading(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		ssize_t k;
-		if (strcmp(r->how, "small") == 0) {
-			k = zt_read(g_rd, buf, 4096);
-		} else if (strcmp(r->how, "recv") == 0) {
-			k = zt_recv(g_rd, buf, CHUNK, 1, "recv");
-		} else if (strcmp(r->how, "readv") == 0) {
-			struct iovec v[2] = { { buf, CHUNK / 2 }, { buf + CHUNK / 2, CHUNK / 2 } };
-			k = readv(g_rd, v, 2);
-			if (k < 0)
-				zt_die("readv");
-		} else {
-			k = zt_read(g_rd, buf, CHUNK);
-		}
+		ssize_t k = read_once(r->how, buf);
 		if (k == 0)
 			break;
 		note_chunk(r, buf, k);
@@ -216,7 +252,7 @@ static int check(struct reader *r, const char *name)
 int main(int argc, char **argv)
 {
 	if (argc != 3 && argc != 4)
-		zt_usage("unix|tcp OUTDIR [read|small|recv|readv]");
+		zt_usage("unix|tcp OUTDIR [read|small|recv|readv|jump|recvmmsg|preadv2|splice]");
 	int sv[2];
 	if (strcmp(argv[1], "unix") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
