@@ -674,8 +674,8 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				return r;
 			}
 			/* Noted as a read of the socket (sock.c) if it reached the
-			 * splice or another read of the socket is noted: another
-			 * thread's read of it does not go on around this one. */
+			 * splice, else counted as a plain one: another thread's
+			 * read of it does not go on around this one. */
 			sock_noted = 1;
 			goto plain; /* the detector learns of it (sockets too) */
 		}
@@ -707,8 +707,9 @@ plain:
 	/* The program's own call (a socket's may wait): its cancellation
 	 * state, nothing of zcopy's held. */
 	ssize_t r;
-	if (sock_noted && zc_sock_note_if_live(&fi)) {
-		r = zc_sock_noted_call(&(struct zc_nread){ .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n });
+	if (sock_noted) {
+		const struct zc_nread call = { .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n };
+		r = zc_sock_reading_noted() ? zc_sock_noted_call(&call) : zc_sock_counted_call(&fi, &call);
 	} else {
 		int cancel = zc_cancel_window_open();
 		r = plain_read(fd, buf, n, pos);

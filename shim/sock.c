@@ -20,7 +20,9 @@
  *    count even with bytes queued behind the mark;
  *  - a pipe takes at most one buffer per slot: a socket whose queued data
  *    is fragmented can fill the slots before the count read would return.
- *    After a short splice the queue is asked (FIONREAD); if bytes remain,
+ *    After a short splice into a pipe left without a free slot (a short
+ *    splice into a pipe with one stopped where read stops: the queue ran
+ *    dry), the queue is asked (FIONREAD); if bytes remain,
  *    non-waiting splices take them, into the same pipe while it has slots,
  *    then into a second pipe, and the read makes two records (the page
  *    where they meet is read into the buffer); if bytes remain when both
@@ -37,6 +39,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -91,20 +94,29 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * Reads of one socket by several threads.  A plain read of a stream socket
  * holds the socket for the whole call (UNIX: the socket's iolock; TCP: the
  * socket lock), so it returns one run of adjacent bytes of the stream.
- * zcopy's read is one splice, and more (take_rest) when bytes were still
- * queued after it: another thread's read of the same socket between them
- * would take bytes from the middle.  So every read of a stream socket that
- * zc_sock_read sees (its splices, or the plain read that follows when it
- * declines), and while any is, every read of a socket zcopy makes plainly
- * (zc_sock_noted_read), is noted by the socket's identity from its start
- * to its end,
- * and a read takes queued bytes after its first splice only if no other
- * read of that socket began, was under way or ended since it began; if
- * one did, it returns what the first splice took (two readers of one
- * socket race: a shorter first part is an outcome of that race, a gap is
- * none).  A read that goes on holds new reads of the socket off (they wait
- * before their first call, as a plain read waits for the socket's lock)
- * until it is done, at most RD_WAIT_S seconds.  Lock held for all of it.
+ * zcopy's read is one splice, and more (take_rest) when its pipe ran out of
+ * slots with bytes still queued: another thread's read of the same socket
+ * between them would take bytes from the middle.  So:
+ *  - a read of zc_sock_read that reaches the splice is noted by the
+ *    socket's identity (an entry below) from its start to its end, also
+ *    through the plain read that follows when it declines;
+ *  - every other read of a stream socket (the plain ones: zc_sock_read's
+ *    declined ones before the splice, and the wrappers' small reads, recv,
+ *    readv ...) is counted while its call runs (plain_inflight, and
+ *    plain_ended when it ends), once zcopy looked at any socket read;
+ *  - a read takes queued bytes after its first splice only if no other
+ *    noted read of that socket began, was under way or ended since it
+ *    began (the entry's events), and no counted read is under way or
+ *    ended since its splice began; if one did, it returns what the first
+ *    splice took (two readers of one socket race: a shorter first part is
+ *    an outcome of that race, a gap is none);
+ *  - a read that goes on (`on`) holds new reads of the socket off: they
+ *    wait before their first call, as a plain read waits for the socket's
+ *    lock, until it is done, at most RD_WAIT_S seconds.  The read going on
+ *    stores `on`, then looks at the counts; a counted read counts itself,
+ *    then looks at `on` (both sequentially consistent): one sees the other.
+ * Entries change under the lock; `on`, `active` and rd_top are also read
+ * without it (going_on).
  */
 #define READING 256
 #define RD_WAIT_S 1
@@ -118,7 +130,11 @@ struct reading {
 static struct reading rd[READING];
 static int rd_top;          /* entries from here on are free */
 static unsigned rd_unnoted; /* reads under way that found no free entry */
-int zc_sock_noted_live;     /* reads noted (or unnoted) under way */
+int zc_sock_spliced;        /* zcopy looked at a read of a socket (sticky) */
+static int plain_inflight;  /* plain reads of sockets under way (counted) */
+static unsigned plain_ended; /* counted plain reads ended, ever */
+static __thread unsigned my_plain_ended __attribute__((tls_model("initial-exec")));
+static __thread int my_plain __attribute__((tls_model("initial-exec")));
 static pthread_cond_t rd_done = PTHREAD_COND_INITIALIZER;
 /* This thread's read: its entry plus one (-1: unnoted, 0: none), the
  * entry's events when it began, and whether it is the one going on. */
@@ -341,7 +357,7 @@ void zc_sock_after_fork_child(void)
 	}
 	rd_top = my_rd > 0 ? my_rd : 0;
 	rd_unnoted = my_rd < 0;
-	zc_sock_noted_live = my_rd != 0;
+	plain_inflight = my_plain; /* (a fork from a handler inside a plain read) */
 	rd_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	zc_ownfd_close(&devnull);
 }
@@ -704,6 +720,22 @@ static int at_mark(int fd)
 	return ioctl(fd, SIOCATMARK, &mark) == 0 && mark;
 }
 
+/* After a short splice into pipe i: did the pipe stop it?  A socket's
+ * splice stops early only when the pipe has no free slot or the queue
+ * runs dry (TCP also at the urgent mark, or with a signal pending, where
+ * read stops too).  read(2) stops when the queue runs dry as well, so
+ * bytes that arrive after that are the next read's: only a pipe without a
+ * free slot (poll says it is not writable) left bytes that read would have
+ * taken. */
+static int pipe_full_now(int i)
+{
+	int w = zc_ownfd_use(&pool[i].w);
+	struct pollfd p = { .fd = w, .events = POLLOUT };
+	int full = w >= 0 && poll(&p, 1, 0) == 0;
+	zc_ownfd_unuse(&pool[i].w);
+	return full;
+}
+
 /* After a short splice: are bytes still queued that read would take now?
  * At TCP's urgent mark read stops as splice did (it never goes past the
  * mark once it has bytes): bytes after it are the next read's. */
@@ -830,7 +862,6 @@ static void reading_begin(const struct zc_fdinfo *fi)
 	if (my_rd || !zc_cfg.guard)
 		return; /* (without the guard no read goes past one splice) */
 	int f = -1;
-	__atomic_store_n(&zc_sock_noted_live, zc_sock_noted_live + 1, __ATOMIC_RELAXED);
 	for (int k = 0; k < rd_top && f < 0; k++)
 		if (rd[k].active && rd[k].dev == fi->dev && rd[k].ino == fi->ino)
 			f = k;
@@ -851,28 +882,75 @@ static void reading_begin(const struct zc_fdinfo *fi)
 	my_rd = f + 1;
 }
 
-/* Lock not held: is a read of the socket fi names noted now?  (Read
- * without the lock: an entry made meanwhile is missed, README.) */
-static int reading_live(const struct zc_fdinfo *fi)
+/* Lock not held: is a read of the socket fi names going on past its
+ * first splice now? */
+static int going_on(const struct zc_fdinfo *fi)
 {
 	int top = __atomic_load_n(&rd_top, __ATOMIC_ACQUIRE);
 	for (int k = 0; k < top && k < READING; k++)
-		if (__atomic_load_n(&rd[k].active, __ATOMIC_RELAXED) && rd[k].dev == fi->dev &&
+		if (__atomic_load_n(&rd[k].on, __ATOMIC_SEQ_CST) && rd[k].dev == fi->dev &&
 		    rd[k].ino == fi->ino)
 			return 1;
 	return 0;
 }
 
-int zc_sock_note_if_live(const struct zc_fdinfo *fi)
+/* Inside zcopy, lock not held: waits (until `until`) while a read of the
+ * socket fi names goes on.  Returns 0, or ETIMEDOUT. */
+static int wait_going_on(const struct zc_fdinfo *fi, const struct timespec *until)
 {
-	if (my_rd)
-		return 1;
-	if (!zc_sock_noting() || fi->kind != ZC_K_STREAM || !reading_live(fi))
-		return 0;
+	int r = 0;
 	zc_lock();
-	reading_begin(fi);
+	while (going_on(fi) && (r = zc_lock_wait(&rd_done, until)) != ETIMEDOUT)
+		;
 	zc_unlock();
+	return r;
+}
+
+/*
+ * A plain read of the stream socket fi names begins: counted in
+ * plain_inflight before its call, so that a read that would go on past its
+ * first splice sees it and does not (reading_may_go_on), and, if one goes
+ * on already, after it.  Both sides store, then look (sequentially
+ * consistent): either the read going on sees the count, or this one sees
+ * `on`.  inside: the caller is inside zcopy.
+ */
+static void plain_begin(const struct zc_fdinfo *fi, int inside)
+{
+	int saved = errno, timed_out = 0;
+	struct timespec until = { 0, 0 };
+	for (;;) {
+		__atomic_add_fetch(&plain_inflight, 1, __ATOMIC_SEQ_CST);
+		my_plain = 1;
+		if (timed_out || !going_on(fi))
+			break;
+		zc_sock_plain_end();
+		if (!until.tv_sec) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += RD_WAIT_S;
+		}
+		if (!inside)
+			zc_enter();
+		timed_out = wait_going_on(fi, &until) == ETIMEDOUT;
+		if (!inside)
+			zc_leave();
+	}
+	errno = saved;
+}
+
+int zc_sock_reading_noted(void)
+{
 	return my_rd != 0;
+}
+
+void zc_sock_plain_end(void)
+{
+	if (my_plain) {
+		/* (Ended, then no longer under way: a read that looks at both
+		 * sees one or the other.) */
+		__atomic_add_fetch(&plain_ended, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&plain_inflight, 1, __ATOMIC_SEQ_CST);
+		my_plain = 0;
+	}
 }
 
 void zc_sock_reading_end(void)
@@ -895,7 +973,6 @@ void zc_sock_reading_end(void)
 			top--;
 		__atomic_store_n(&rd_top, top, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&zc_sock_noted_live, zc_sock_noted_live - 1, __ATOMIC_RELAXED);
 	my_rd = 0;
 }
 
@@ -908,7 +985,16 @@ static int reading_may_go_on(void)
 	struct reading *e = &rd[my_rd - 1];
 	if (e->active != 1 || e->events != my_events)
 		return 0;
-	__atomic_store_n(&e->on, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->on, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&plain_inflight, __ATOMIC_SEQ_CST) != 0 ||
+	    __atomic_load_n(&plain_ended, __ATOMIC_SEQ_CST) != my_plain_ended) {
+		/* A plain read of some socket is under way, or ended since
+		 * this read's splice began: it may be of this socket and have
+		 * taken bytes after the splice (plain_begin). */
+		__atomic_store_n(&e->on, 0, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&rd_done);
+		return 0;
+	}
 	my_on = 1;
 	return 1;
 }
@@ -995,25 +1081,39 @@ ssize_t zc_sock_noted_call(const struct zc_nread *r)
 	return res;
 }
 
+static void plain_cancelled(void *arg)
+{
+	(void)arg;
+	zc_sock_plain_end();
+}
+
+ssize_t zc_sock_counted_call(const struct zc_fdinfo *fi, const struct zc_nread *r)
+{
+	ssize_t res;
+	plain_begin(fi, 1);
+	zc_cleanup_push(plain_cancelled, NULL);
+	int cancel = zc_cancel_window_open();
+	res = nread_call(r);
+	zc_cancel_window_close(cancel);
+	zc_cleanup_pop(0);
+	zc_sock_plain_end();
+	return res;
+}
+
 ssize_t zc_sock_noted_read(const struct zc_nread *r)
 {
 	struct zc_fdinfo fi;
 	/* (zc_fd_get keeps errno; it asks the kernel only for a number it
 	 * has not classified since the number last changed.) */
 	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
-	    zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM ||
-	    !reading_live(&fi))
+	    zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM)
 		return nread_call(r);
-	int saved = errno;
-	zc_enter();
-	zc_lock();
-	reading_begin(&fi);
-	zc_unlock();
-	errno = saved;
-	ssize_t res = zc_sock_noted_call(r);
-	int e = errno;
-	zc_leave();
-	errno = e;
+	ssize_t res;
+	plain_begin(&fi, 0);
+	zc_cleanup_push(plain_cancelled, NULL); /* (a jump: zc_sock_plain_end, jump.c) */
+	res = nread_call(r);
+	zc_cleanup_pop(0);
+	zc_sock_plain_end();
 	return res;
 }
 
@@ -1040,7 +1140,7 @@ static ssize_t take_cancellable(int fd, int i, size_t n, int *e, size_t *got1, i
 	got = take(fd, i, n);
 	*e = errno;
 	*got1 = got > 0 ? (size_t)got : 0;
-	if (got > 0 && *got1 < n) {
+	if (got > 0 && *got1 < n && pipe_full_now(i)) {
 		zc_lock();
 		int go_on = reading_may_go_on();
 		zc_unlock();
@@ -1059,6 +1159,12 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 {
 	uintptr_t b = (uintptr_t)buf;
 	int saved = errno, stream = -1;
+	/* From the first read of a socket zcopy may take on, the reads it
+	 * leaves plain are counted (sock.h): before a read of the socket goes
+	 * past its first splice, not only once one does (a warm-up's reads
+	 * come first). */
+	if (!zc_sock_spliced && zc_cfg.guard)
+		__atomic_store_n(&zc_sock_spliced, 1, __ATOMIC_SEQ_CST);
 	zc_lock();
 	int i = reserve(fd, b, n, &stream, why);
 	if (i >= 0)
@@ -1090,6 +1196,7 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	int e, j = -1, more = 0;
 	size_t got1, got2 = 0;
 	zc_sock_reading_wait();
+	my_plain_ended = __atomic_load_n(&plain_ended, __ATOMIC_SEQ_CST);
 	ssize_t got = take_cancellable(fd, i, n, &e, &got1, &j, &got2, &more);
 	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
 	 * bytes queued behind it, where read skips the urgent byte (or, with

@@ -50,25 +50,26 @@ int zc_sock_candidate(const struct zc_fdinfo *fi, size_t n);
 ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why);
 
 /* A read of a stream socket that zc_sock_read returned ZC_PLAIN for stays
- * noted as one until the plain read is done (sock.c, `struct reading`),
- * if it was noted (it reached the splice), or if another read of the same
- * socket is noted now (zc_sock_note_if_live: 1 if this thread's read is
- * noted; inside zcopy, lock not held): wait() before the plain read (lock
- * not held), end() after it (lock held; also for zc_sock_pipe_abandon).
- * No-ops for a thread without such a read. */
-int zc_sock_note_if_live(const struct zc_fdinfo *fi);
+ * noted as one until the plain read is done (sock.c, `struct reading`)
+ * if it reached the splice (then zc_sock_noted_call makes it: it waits
+ * while another read of the socket goes on, makes the call in the
+ * program's cancellation state and ends the note, also when the thread is
+ * cancelled in the call); end() is also for zc_sock_pipe_abandon (lock
+ * held).  reading_wait(): lock not held.  No-ops for a thread without
+ * such a read. */
 void zc_sock_reading_wait(void);
 void zc_sock_reading_end(void);
+int zc_sock_reading_noted(void);
 
-/* Reads of sockets zcopy makes plainly from the start (smaller than
- * ZCOPY_MIN_CHUNK, readv, recv, recvfrom, recvmsg, recvmmsg, preadv2 at
- * the file offset, splice from a socket) are noted too when a
- * read of the same socket is: the wrappers ask zc_sock_noted_live (one
- * load: is any read of a socket noted?) and then make their call through
- * zc_sock_noted_read, which notes it if fd is a stream socket with a read
- * noted (looked up without the lock).  (A thread that looked just before
- * another's read of the socket was noted, and then read between that
- * read's splices, is not seen: README.) */
+/* Every other read of a stream socket, once zcopy looked at a read of a
+ * socket it may take in this process (zc_sock_spliced: one load in the wrappers
+ * of read, __read_chk, readv, recv, recvfrom, their _chk forms, recvmsg,
+ * recvmmsg, preadv2 at the file offset and splice without an input
+ * offset), is counted while its call runs (zc_sock_noted_read from the
+ * wrappers; zc_sock_counted_call inside zcopy, lock not held): a read
+ * does not go past its first splice while any is counted, and a counted
+ * read waits while one goes on.  zc_sock_plain_end ends this thread's
+ * count (also for a jump out of the call, jump.c). */
 enum zc_nr_call {
 	ZC_NR_READ,
 	ZC_NR_READ_CHK,
@@ -99,18 +100,15 @@ struct zc_nread {
 	off_t *in_off, *out_off;   /* splice: fd is in */
 	int out;
 };
-extern int zc_sock_noted_live;
+extern int zc_sock_spliced;
 static inline int zc_sock_noting(void)
 {
-	return __builtin_expect(__atomic_load_n(&zc_sock_noted_live, __ATOMIC_RELAXED) != 0, 0);
+	return __builtin_expect(__atomic_load_n(&zc_sock_spliced, __ATOMIC_RELAXED) != 0, 0);
 }
-/* The wrappers' call (not inside zcopy). */
 ssize_t zc_sock_noted_read(const struct zc_nread *r);
-/* The plain call of a read already noted (inside zcopy, lock not held):
- * waits while another read of the socket goes on, makes the call in the
- * program's cancellation state, then ends the note (also when the thread
- * is cancelled in the call). */
 ssize_t zc_sock_noted_call(const struct zc_nread *r);
+ssize_t zc_sock_counted_call(const struct zc_fdinfo *fi, const struct zc_nread *r);
+void zc_sock_plain_end(void);
 
 /* phantom.c: reads the len bytes of pool pipe `pipe` into dst; the pipe is
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is

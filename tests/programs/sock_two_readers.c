@@ -10,7 +10,7 @@
  * chunk must be one run of the counter, and together they must cover the
  * stream exactly once.
  *
- * usage: sock_two_readers unix|tcp OUTDIR [HOW]
+ * usage: sock_two_readers unix|tcp OUTDIR [HOW [frag]]
  * HOW is how the second reader reads (the first always read()s 256 KiB):
  *   read   read() of 256 KiB (the default)
  *   small  read() of 4 KiB
@@ -24,6 +24,9 @@
  *          clients do).  What a read left that way had taken is lost to
  *          the program, so bytes may reach no reader (they are not
  *          counted); the chunks are checked as for the others.
+ * With frag the sender writes 500-byte pieces instead of 1 MiB ones: the
+ * socket queues more buffers than a pipe of zcopy's has slots, so a read
+ * needs more than one splice to take what read(2) would.
  * Prints "ok", or what was wrong (and exits 1).
  */
 #include <fcntl.h>
@@ -80,6 +83,8 @@ static unsigned char pat(uint64_t p)
 	return (unsigned char)((p / 8) >> (8 * (p % 8)));
 }
 
+static size_t g_piece = PIECE;
+
 static void *sender(void *arg)
 {
 	(void)arg;
@@ -87,7 +92,8 @@ static void *sender(void *arg)
 	for (uint64_t p = 0; p < TOTAL; p += PIECE) {
 		for (size_t i = 0; i < PIECE; i++)
 			piece[i] = pat(p + i);
-		zt_put(g_wr, piece, PIECE);
+		for (size_t o = 0; o < PIECE; o += g_piece)
+			zt_put(g_wr, piece + o, g_piece < PIECE - o ? g_piece : PIECE - o);
 	}
 	if (shutdown(g_wr, SHUT_WR) != 0)
 		zt_die("shutdown");
@@ -251,8 +257,10 @@ static int check(struct reader *r, const char *name)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 && argc != 4)
-		zt_usage("unix|tcp OUTDIR [read|small|recv|readv|jump|recvmmsg|preadv2|splice]");
+	if (argc < 3 || argc > 5 || (argc == 5 && strcmp(argv[4], "frag") != 0))
+		zt_usage("unix|tcp OUTDIR [read|small|recv|readv|jump|recvmmsg|preadv2|splice [frag]]");
+	if (argc == 5)
+		g_piece = 500;
 	int sv[2];
 	if (strcmp(argv[1], "unix") == 0) {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
@@ -264,7 +272,7 @@ int main(int argc, char **argv)
 	}
 	struct reader r[2];
 	pthread_t s, j;
-	int jump = argc == 4 && strcmp(argv[3], "jump") == 0;
+	int jump = argc >= 4 && strcmp(argv[3], "jump") == 0;
 	if (jump) {
 		sigset_t usr2;
 		sigemptyset(&usr2);
@@ -277,7 +285,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 2; i++) {
 		memset(&r[i], 0, sizeof r[i]);
-		r[i].how = i == 1 && argc == 4 ? argv[3] : "read";
+		r[i].how = i == 1 && argc >= 4 ? argv[3] : "read";
 		snprintf(r[i].path, sizeof r[i].path, "%s/out.%d", argv[2], i);
 		r[i].out = zt_open_out(r[i].path, 0);
 		r[i].len = zt_malloc(MAXCH * sizeof *r[i].len);
