@@ -673,10 +673,10 @@ ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 				zc_leave();
 				return r;
 			}
-			/* Noted as a read of the socket (sock.c) if it reached the
-			 * splice, else counted as a plain one: another thread's
-			 * read of it does not go on around this one. */
-			sock_noted = 1;
+			/* Still noted as a read of the socket if it reached the
+			 * splice (sock.c): another thread's read of it does not go
+			 * on around this one. */
+			sock_noted = zc_sock_reading_noted();
 			goto plain; /* the detector learns of it (sockets too) */
 		}
 		if (!got_fi || !zc_fd_is_source(&fi) || renamed) {
@@ -708,8 +708,7 @@ plain:
 	 * state, nothing of zcopy's held. */
 	ssize_t r;
 	if (sock_noted) {
-		const struct zc_nread call = { .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n };
-		r = zc_sock_reading_noted() ? zc_sock_noted_call(&call) : zc_sock_counted_call(&fi, &call);
+		r = zc_sock_noted_read(fd, buf, n);
 	} else {
 		int cancel = zc_cancel_window_open();
 		r = plain_read(fd, buf, n, pos);
@@ -747,9 +746,6 @@ ssize_t zc_engine_readv(int fd, const struct iovec *iov, int cnt, const off_t *p
 	    zc_fd_get(fd, &fi, ZC_FD_CACHED, NULL) < 0 || !zc_fd_is_source(&fi)) {
 		if (cnt > 0 && iov)
 			zc_guard_before_kernel_iov(iov, (size_t)cnt);
-		if (!pos && zc_sock_noting())
-			return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_READV, .fd = fd,
-								     .iov = iov, .cnt = cnt });
 		return pos ? REAL(preadv)(fd, iov, cnt, *pos) : REAL(readv)(fd, iov, cnt);
 	}
 

@@ -24,7 +24,6 @@
 #include "ownfd.h"
 #include "real.h"
 #include "redirect.h"
-#include "sock.h"
 #include "stats.h"
 #include "wrap.h"
 
@@ -55,9 +54,6 @@ ZC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	if (zc_read_is_plain(n)) {
 		zc_guard_before_kernel(buf, n);
-		if (zc_sock_noting())
-			return zc_sock_noted_read(
-				&(struct zc_nread){ .call = ZC_NR_READ, .fd = fd, .buf = buf, .n = n });
 		return REAL(read)(fd, buf, n);
 	}
 	return zc_engine_read(fd, buf, n, NULL);
@@ -67,9 +63,6 @@ ZC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	if (zc_read_is_plain(n) || n > buflen) { /* the real one reports overflow */
 		zc_guard_before_kernel(buf, n);
-		if (zc_sock_noting())
-			return zc_sock_noted_read(&(struct zc_nread){
-				.call = ZC_NR_READ_CHK, .fd = fd, .buf = buf, .n = n, .buflen = buflen });
 		return REAL(__read_chk)(fd, buf, n, buflen);
 	}
 	return zc_engine_read(fd, buf, n, NULL);
@@ -142,25 +135,17 @@ ZC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 }
 
 /* recv and friends never read files, so the engine has nothing to do with
- * them; they are wrapped for the guard strategy (the kernel fills the
- * buffer, and guarded pages there must get their bytes first), and noted
- * as reads of their socket while zcopy reads sockets (sock.h). */
+ * them; they are wrapped for the guard strategy alone: the kernel fills the
+ * buffer, and guarded pages there must get their bytes first. */
 ZC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	zc_guard_before_kernel(buf, n);
-	if (zc_sock_noting())
-		return zc_sock_noted_read(&(struct zc_nread){
-			.call = ZC_NR_RECV, .fd = fd, .buf = buf, .n = n, .flags = flags });
 	return REAL(recv)(fd, buf, n, flags);
 }
 
 ZC_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
 	zc_guard_before_kernel(buf, n);
-	if (zc_sock_noting())
-		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_RECV_CHK, .fd = fd,
-							     .buf = buf, .n = n, .buflen = buflen,
-							     .flags = flags });
 	return REAL(__recv_chk)(fd, buf, n, buflen, flags);
 }
 
@@ -168,10 +153,6 @@ ZC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 			   socklen_t *alen)
 {
 	zc_guard_before_kernel(buf, n);
-	if (zc_sock_noting())
-		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_RECVFROM, .fd = fd,
-							     .buf = buf, .n = n, .flags = flags,
-							     .addr = addr, .alen = alen });
 	return REAL(recvfrom)(fd, buf, n, flags, addr, alen);
 }
 
@@ -179,10 +160,6 @@ ZC_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 				 struct sockaddr *addr, socklen_t *alen)
 {
 	zc_guard_before_kernel(buf, n);
-	if (zc_sock_noting())
-		return zc_sock_noted_read(&(struct zc_nread){
-			.call = ZC_NR_RECVFROM_CHK, .fd = fd, .buf = buf, .n = n, .buflen = buflen,
-			.flags = flags, .addr = addr, .alen = alen });
 	return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
 }
 
@@ -294,11 +271,6 @@ ZC_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 ZC_EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags)
 {
 	zc_before_file_change(out, out_off ? *out_off : -1, n);
-	if (!in_off && zc_sock_noting()) /* a socket's read, if in is one (sock.h) */
-		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_SPLICE, .fd = in,
-							     .in_off = in_off, .out = out,
-							     .out_off = out_off, .n = n,
-							     .flags = (int)flags });
 	return REAL(splice)(in, in_off, out, out_off, n, flags);
 }
 

@@ -20,7 +20,6 @@
 #include "engine.h"
 #include "real.h"
 #include "signals.h"
-#include "sock.h"
 #include "stdio_path.h"
 #include "wrap.h"
 
@@ -93,7 +92,6 @@ static __attribute__((noreturn)) void jump(void (*real)(struct __jmp_buf_tag *, 
 	/* Does the jump leave the frames of zcopy's current work? */
 	if (unlikely(zc_inside) && sp > zc_inside_sp)
 		zc_engine_abandon();
-	zc_sock_plain_end(); /* a counted read of a socket (sock.h) */
 	zc_stdio_start_jumped(sp); /* (after the write let go of its pipe and pins) */
 	zc_cleanup_jumped(sp); /* (the stdio replay's region is outside zc_inside) */
 	zc_cancel_jumped(sp);  /* (after zc_leave, which restores the span's "off") */

@@ -27,7 +27,6 @@
 #include "engine.h"
 #include "guard.h"
 #include "real.h"
-#include "sock.h"
 #include "wrap.h"
 
 /* A real function that this libc lacks fails as the missing call would. */
@@ -431,9 +430,6 @@ ZC_EXPORT void setbuffer(FILE *fp, char *buf, size_t n)
 ZC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	g_msg(m);
-	if (zc_sock_noting()) /* a read of its socket (sock.h) */
-		return zc_sock_noted_read(
-			&(struct zc_nread){ .call = ZC_NR_RECVMSG, .fd = fd, .msg = m, .flags = flags });
 	return CALL(recvmsg, fd, m, flags);
 }
 
@@ -446,10 +442,6 @@ ZC_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 ZC_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *t)
 {
 	g_mmsg(v, n);
-	if (zc_sock_noting())
-		return (int)zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_RECVMMSG, .fd = fd,
-								   .mmsg = v, .n = n, .flags = flags,
-								   .timeout = t });
 	return CALL(recvmmsg, fd, v, n, flags, t);
 }
 
@@ -463,10 +455,6 @@ ZC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, i
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
-	if (off == -1 && zc_sock_noting()) /* at the file offset: a socket's read */
-		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_PREADV2, .fd = fd,
-							     .iov = iov, .cnt = cnt, .off = off,
-							     .flags = flags });
 	return CALL(preadv2, fd, iov, cnt, off, flags);
 }
 
@@ -474,10 +462,6 @@ ZC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off
 {
 	if (cnt > 0)
 		g_iov(iov, (size_t)cnt);
-	if (off == -1 && zc_sock_noting())
-		return zc_sock_noted_read(&(struct zc_nread){ .call = ZC_NR_PREADV64V2, .fd = fd,
-							     .iov = iov, .cnt = cnt, .off = off,
-							     .flags = flags });
 	return CALL(preadv64v2, fd, iov, cnt, off, flags);
 }
 

@@ -95,28 +95,19 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * holds the socket for the whole call (UNIX: the socket's iolock; TCP: the
  * socket lock), so it returns one run of adjacent bytes of the stream.
  * zcopy's read is one splice, and more (take_rest) when its pipe ran out of
- * slots with bytes still queued: another thread's read of the same socket
- * between them would take bytes from the middle.  So:
- *  - a read of zc_sock_read that reaches the splice is noted by the
- *    socket's identity (an entry below) from its start to its end, also
- *    through the plain read that follows when it declines;
- *  - every other read of a stream socket (the plain ones: zc_sock_read's
- *    declined ones before the splice, and the wrappers' small reads, recv,
- *    readv ...) is counted while its call runs (plain_inflight, and
- *    plain_ended when it ends), once zcopy looked at any socket read;
- *  - a read takes queued bytes after its first splice only if no other
- *    noted read of that socket began, was under way or ended since it
- *    began (the entry's events), and no counted read is under way or
- *    ended since its splice began; if one did, it returns what the first
- *    splice took (two readers of one socket race: a shorter first part is
- *    an outcome of that race, a gap is none);
- *  - a read that goes on (`on`) holds new reads of the socket off: they
- *    wait before their first call, as a plain read waits for the socket's
- *    lock, until it is done, at most RD_WAIT_S seconds.  The read going on
- *    stores `on`, then looks at the counts; a counted read counts itself,
- *    then looks at `on` (both sequentially consistent): one sees the other.
- * Entries change under the lock; `on`, `active` and rd_top are also read
- * without it (going_on).
+ * slots with bytes still queued (pipe_full_now): another thread's read of
+ * the same socket between them would take bytes from the middle.  So every
+ * read zc_sock_read sees is noted by the socket's identity from its start
+ * to its end (also through the plain read that follows when it declines,
+ * zc_sock_noted_read: a warm-up's, a refused stream's), and a read takes queued
+ * bytes after its first splice only if no other noted read of that socket
+ * began, was under way or ended since it began; if one did, it returns
+ * what the first splice took (two readers of one socket race: a shorter
+ * first part is an outcome of that race, a gap is none).  A read that goes
+ * on holds new noted reads of the socket off (they wait before their first
+ * call, as a plain read waits for the socket's lock) until it is done, at
+ * most RD_WAIT_S seconds.  Reads zcopy leaves plain from the start are not
+ * noted (README).  Lock held for all of it.
  */
 #define READING 256
 #define RD_WAIT_S 1
@@ -130,11 +121,7 @@ struct reading {
 static struct reading rd[READING];
 static int rd_top;          /* entries from here on are free */
 static unsigned rd_unnoted; /* reads under way that found no free entry */
-int zc_sock_spliced;        /* zcopy looked at a read of a socket (sticky) */
-static int plain_inflight;  /* plain reads of sockets under way (counted) */
-static unsigned plain_ended; /* counted plain reads ended, ever */
-static __thread unsigned my_plain_ended __attribute__((tls_model("initial-exec")));
-static __thread int my_plain __attribute__((tls_model("initial-exec")));
+
 static pthread_cond_t rd_done = PTHREAD_COND_INITIALIZER;
 /* This thread's read: its entry plus one (-1: unnoted, 0: none), the
  * entry's events when it began, and whether it is the one going on. */
@@ -357,7 +344,6 @@ void zc_sock_after_fork_child(void)
 	}
 	rd_top = my_rd > 0 ? my_rd : 0;
 	rd_unnoted = my_rd < 0;
-	plain_inflight = my_plain; /* (a fork from a handler inside a plain read) */
 	rd_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	zc_ownfd_close(&devnull);
 }
@@ -882,75 +868,9 @@ static void reading_begin(const struct zc_fdinfo *fi)
 	my_rd = f + 1;
 }
 
-/* Lock not held: is a read of the socket fi names going on past its
- * first splice now? */
-static int going_on(const struct zc_fdinfo *fi)
-{
-	int top = __atomic_load_n(&rd_top, __ATOMIC_ACQUIRE);
-	for (int k = 0; k < top && k < READING; k++)
-		if (__atomic_load_n(&rd[k].on, __ATOMIC_SEQ_CST) && rd[k].dev == fi->dev &&
-		    rd[k].ino == fi->ino)
-			return 1;
-	return 0;
-}
-
-/* Inside zcopy, lock not held: waits (until `until`) while a read of the
- * socket fi names goes on.  Returns 0, or ETIMEDOUT. */
-static int wait_going_on(const struct zc_fdinfo *fi, const struct timespec *until)
-{
-	int r = 0;
-	zc_lock();
-	while (going_on(fi) && (r = zc_lock_wait(&rd_done, until)) != ETIMEDOUT)
-		;
-	zc_unlock();
-	return r;
-}
-
-/*
- * A plain read of the stream socket fi names begins: counted in
- * plain_inflight before its call, so that a read that would go on past its
- * first splice sees it and does not (reading_may_go_on), and, if one goes
- * on already, after it.  Both sides store, then look (sequentially
- * consistent): either the read going on sees the count, or this one sees
- * `on`.  inside: the caller is inside zcopy.
- */
-static void plain_begin(const struct zc_fdinfo *fi, int inside)
-{
-	int saved = errno, timed_out = 0;
-	struct timespec until = { 0, 0 };
-	for (;;) {
-		__atomic_add_fetch(&plain_inflight, 1, __ATOMIC_SEQ_CST);
-		my_plain = 1;
-		if (timed_out || !going_on(fi))
-			break;
-		zc_sock_plain_end();
-		if (!until.tv_sec) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += RD_WAIT_S;
-		}
-		if (!inside)
-			zc_enter();
-		timed_out = wait_going_on(fi, &until) == ETIMEDOUT;
-		if (!inside)
-			zc_leave();
-	}
-	errno = saved;
-}
-
 int zc_sock_reading_noted(void)
 {
 	return my_rd != 0;
-}
-
-void zc_sock_plain_end(void)
-{
-	if (my_plain) {
-		/* (Ended, then no longer under way: a read that looks at both
-		 * sees one or the other.) */
-		__atomic_add_fetch(&plain_ended, 1, __ATOMIC_SEQ_CST);
-		__atomic_sub_fetch(&plain_inflight, 1, __ATOMIC_SEQ_CST);
-		my_plain = 0;
-	}
 }
 
 void zc_sock_reading_end(void)
@@ -985,16 +905,7 @@ static int reading_may_go_on(void)
 	struct reading *e = &rd[my_rd - 1];
 	if (e->active != 1 || e->events != my_events)
 		return 0;
-	__atomic_store_n(&e->on, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&plain_inflight, __ATOMIC_SEQ_CST) != 0 ||
-	    __atomic_load_n(&plain_ended, __ATOMIC_SEQ_CST) != my_plain_ended) {
-		/* A plain read of some socket is under way, or ended since
-		 * this read's splice began: it may be of this socket and have
-		 * taken bytes after the splice (plain_begin). */
-		__atomic_store_n(&e->on, 0, __ATOMIC_SEQ_CST);
-		pthread_cond_broadcast(&rd_done);
-		return 0;
-	}
+	__atomic_store_n(&e->on, 1, __ATOMIC_RELEASE);
 	my_on = 1;
 	return 1;
 }
@@ -1014,48 +925,6 @@ void zc_sock_reading_wait(void)
 	zc_unlock();
 }
 
-static ssize_t nread_call(const struct zc_nread *r)
-{
-	switch (r->call) {
-	case ZC_NR_READ:
-		return REAL(read)(r->fd, r->buf, r->n);
-	case ZC_NR_READ_CHK:
-		return REAL(__read_chk)(r->fd, r->buf, r->n, r->buflen);
-	case ZC_NR_READV:
-		return REAL(readv)(r->fd, r->iov, r->cnt);
-	case ZC_NR_RECV:
-		return REAL(recv)(r->fd, r->buf, r->n, r->flags);
-	case ZC_NR_RECV_CHK:
-		return REAL(__recv_chk)(r->fd, r->buf, r->n, r->buflen, r->flags);
-	case ZC_NR_RECVFROM:
-		return REAL(recvfrom)(r->fd, r->buf, r->n, r->flags, r->addr, r->alen);
-	case ZC_NR_RECVFROM_CHK:
-		return REAL(__recvfrom_chk)(r->fd, r->buf, r->n, r->buflen, r->flags, r->addr,
-					    r->alen);
-	case ZC_NR_RECVMSG:
-		if (REAL(recvmsg))
-			return REAL(recvmsg)(r->fd, r->msg, r->flags);
-		break;
-	case ZC_NR_RECVMMSG:
-		if (REAL(recvmmsg))
-			return REAL(recvmmsg)(r->fd, r->mmsg, (unsigned)r->n, r->flags, r->timeout);
-		break;
-	case ZC_NR_PREADV2:
-		if (REAL(preadv2))
-			return REAL(preadv2)(r->fd, r->iov, r->cnt, r->off, r->flags);
-		break;
-	case ZC_NR_PREADV64V2:
-		if (REAL(preadv64v2))
-			return REAL(preadv64v2)(r->fd, r->iov, r->cnt, r->off, r->flags);
-		break;
-	case ZC_NR_SPLICE:
-		return REAL(splice)(r->fd, r->in_off, r->out, r->out_off, r->n,
-				    (unsigned)r->flags);
-	}
-	errno = ENOSYS;
-	return -1;
-}
-
 static void noted_cancelled(void *arg)
 {
 	(void)arg;
@@ -1064,13 +933,13 @@ static void noted_cancelled(void *arg)
 	zc_unlock();
 }
 
-ssize_t zc_sock_noted_call(const struct zc_nread *r)
+ssize_t zc_sock_noted_read(int fd, void *buf, size_t n)
 {
 	ssize_t res;
 	zc_sock_reading_wait();
 	zc_cleanup_push(noted_cancelled, NULL);
 	int cancel = zc_cancel_window_open();
-	res = nread_call(r);
+	res = REAL(read)(fd, buf, n);
 	zc_cancel_window_close(cancel);
 	zc_cleanup_pop(0);
 	int e = errno;
@@ -1078,42 +947,6 @@ ssize_t zc_sock_noted_call(const struct zc_nread *r)
 	zc_sock_reading_end();
 	zc_unlock();
 	errno = e;
-	return res;
-}
-
-static void plain_cancelled(void *arg)
-{
-	(void)arg;
-	zc_sock_plain_end();
-}
-
-ssize_t zc_sock_counted_call(const struct zc_fdinfo *fi, const struct zc_nread *r)
-{
-	ssize_t res;
-	plain_begin(fi, 1);
-	zc_cleanup_push(plain_cancelled, NULL);
-	int cancel = zc_cancel_window_open();
-	res = nread_call(r);
-	zc_cancel_window_close(cancel);
-	zc_cleanup_pop(0);
-	zc_sock_plain_end();
-	return res;
-}
-
-ssize_t zc_sock_noted_read(const struct zc_nread *r)
-{
-	struct zc_fdinfo fi;
-	/* (zc_fd_get keeps errno; it asks the kernel only for a number it
-	 * has not classified since the number last changed.) */
-	if (zc_inside || !zc_ready || zc_mode != ZC_MODE_ON ||
-	    zc_fd_get(r->fd, &fi, ZC_FD_CACHED, NULL) < 0 || fi.kind != ZC_K_STREAM)
-		return nread_call(r);
-	ssize_t res;
-	plain_begin(&fi, 0);
-	zc_cleanup_push(plain_cancelled, NULL); /* (a jump: zc_sock_plain_end, jump.c) */
-	res = nread_call(r);
-	zc_cleanup_pop(0);
-	zc_sock_plain_end();
 	return res;
 }
 
@@ -1159,16 +992,9 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 {
 	uintptr_t b = (uintptr_t)buf;
 	int saved = errno, stream = -1;
-	/* From the first read of a socket zcopy may take on, the reads it
-	 * leaves plain are counted (sock.h): before a read of the socket goes
-	 * past its first splice, not only once one does (a warm-up's reads
-	 * come first). */
-	if (!zc_sock_spliced && zc_cfg.guard)
-		__atomic_store_n(&zc_sock_spliced, 1, __ATOMIC_SEQ_CST);
 	zc_lock();
+	reading_begin(fi); /* until the end of this read, or of the plain one */
 	int i = reserve(fd, b, n, &stream, why);
-	if (i >= 0)
-		reading_begin(fi); /* until the end of this read, or of the plain one */
 	zc_sock_pipe_hold(i); /* a jump out of the splice gives it back */
 	/* Read before asking: a setsockopt meanwhile makes what is kept stale. */
 	uint64_t gen = zc_sockopt_gen();
@@ -1196,7 +1022,6 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 	int e, j = -1, more = 0;
 	size_t got1, got2 = 0;
 	zc_sock_reading_wait();
-	my_plain_ended = __atomic_load_n(&plain_ended, __ATOMIC_SEQ_CST);
 	ssize_t got = take_cancellable(fd, i, n, &e, &got1, &j, &got2, &more);
 	/* A non-blocking splice says EAGAIN at TCP's urgent mark even with
 	 * bytes queued behind it, where read skips the urgent byte (or, with

@@ -30,10 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/uio.h>
-#include <time.h>
 
 #include "fdinfo.h"
 #include "transfer.h"
@@ -50,65 +47,17 @@ int zc_sock_candidate(const struct zc_fdinfo *fi, size_t n);
 ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, int *why);
 
 /* A read of a stream socket that zc_sock_read returned ZC_PLAIN for stays
- * noted as one until the plain read is done (sock.c, `struct reading`)
- * if it reached the splice (then zc_sock_noted_call makes it: it waits
- * while another read of the socket goes on, makes the call in the
- * program's cancellation state and ends the note, also when the thread is
- * cancelled in the call); end() is also for zc_sock_pipe_abandon (lock
- * held).  reading_wait(): lock not held.  No-ops for a thread without
- * such a read. */
+ * noted as one until the plain read is done (sock.c, `struct reading`;
+ * reading_noted(): 0 only without the guard); zc_sock_noted_read makes that
+ * plain read (inside zcopy, lock not held): it waits while another read of
+ * the socket goes on, makes the call in the program's cancellation state
+ * and ends the note, also when the thread is cancelled in the call.
+ * reading_wait() (lock not held) and reading_end() (lock held; also for
+ * zc_sock_pipe_abandon) are no-ops for a thread without such a read. */
 void zc_sock_reading_wait(void);
 void zc_sock_reading_end(void);
 int zc_sock_reading_noted(void);
-
-/* Every other read of a stream socket, once zcopy looked at a read of a
- * socket it may take in this process (zc_sock_spliced: one load in the wrappers
- * of read, __read_chk, readv, recv, recvfrom, their _chk forms, recvmsg,
- * recvmmsg, preadv2 at the file offset and splice without an input
- * offset), is counted while its call runs (zc_sock_noted_read from the
- * wrappers; zc_sock_counted_call inside zcopy, lock not held): a read
- * does not go past its first splice while any is counted, and a counted
- * read waits while one goes on.  zc_sock_plain_end ends this thread's
- * count (also for a jump out of the call, jump.c). */
-enum zc_nr_call {
-	ZC_NR_READ,
-	ZC_NR_READ_CHK,
-	ZC_NR_READV,
-	ZC_NR_RECV,
-	ZC_NR_RECV_CHK,
-	ZC_NR_RECVFROM,
-	ZC_NR_RECVFROM_CHK,
-	ZC_NR_RECVMSG,
-	ZC_NR_RECVMMSG,
-	ZC_NR_PREADV2,
-	ZC_NR_PREADV64V2,
-	ZC_NR_SPLICE,
-};
-struct zc_nread {
-	enum zc_nr_call call;
-	int fd;
-	void *buf;
-	size_t n, buflen;
-	int flags, cnt;
-	const struct iovec *iov;
-	struct sockaddr *addr;
-	socklen_t *alen;
-	struct msghdr *msg;
-	struct mmsghdr *mmsg; /* recvmmsg: n is the vector's length */
-	struct timespec *timeout;
-	off_t off;                 /* preadv2 */
-	off_t *in_off, *out_off;   /* splice: fd is in */
-	int out;
-};
-extern int zc_sock_spliced;
-static inline int zc_sock_noting(void)
-{
-	return __builtin_expect(__atomic_load_n(&zc_sock_spliced, __ATOMIC_RELAXED) != 0, 0);
-}
-ssize_t zc_sock_noted_read(const struct zc_nread *r);
-ssize_t zc_sock_noted_call(const struct zc_nread *r);
-ssize_t zc_sock_counted_call(const struct zc_fdinfo *fi, const struct zc_nread *r);
-void zc_sock_plain_end(void);
+ssize_t zc_sock_noted_read(int fd, void *buf, size_t n);
 
 /* phantom.c: reads the len bytes of pool pipe `pipe` into dst; the pipe is
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is
