@@ -651,6 +651,34 @@ static ssize_t consider_socket(int fd, const struct zc_fdinfo *fi, void *buf, si
 	return zc_sock_read(fd, fi, buf, n, why);
 }
 
+static void noted_read_cancelled(void *arg)
+{
+	(void)arg;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+}
+
+/* The plain read after a declined socket read that stays noted as a read
+ * of its socket (sock.h) until it is done, also when the thread is
+ * cancelled in it. */
+static ssize_t noted_plain_read(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+	zc_sock_reading_wait();
+	zc_cleanup_push(noted_read_cancelled, NULL);
+	int cancel = zc_cancel_window_open();
+	r = plain_read(fd, buf, n, NULL);
+	zc_cancel_window_close(cancel);
+	zc_cleanup_pop(0);
+	int e = errno;
+	zc_lock();
+	zc_sock_reading_end();
+	zc_unlock();
+	errno = e;
+	return r;
+}
+
 ssize_t zc_engine_read(int fd, void *buf, size_t n, const off_t *pos)
 {
 	if (zc_inside || !zc_ready || zc_mode == ZC_MODE_OFF)
@@ -708,7 +736,7 @@ plain:
 	 * state, nothing of zcopy's held. */
 	ssize_t r;
 	if (sock_noted) {
-		r = zc_sock_noted_read(fd, buf, n);
+		r = noted_plain_read(fd, buf, n);
 	} else {
 		int cancel = zc_cancel_window_open();
 		r = plain_read(fd, buf, n, pos);

@@ -98,8 +98,8 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * slots with bytes still queued (pipe_full_now): another thread's read of
  * the same socket between them would take bytes from the middle.  So every
  * read zc_sock_read sees is noted by the socket's identity from its start
- * to its end (also through the plain read that follows when it declines,
- * zc_sock_noted_read: a warm-up's, a refused stream's), and a read takes queued
+ * to its end (also through the plain read that follows when it declines:
+ * a warm-up's, a refused stream's; engine.c), and a read takes queued
  * bytes after its first splice only if no other noted read of that socket
  * began, was under way or ended since it began; if one did, it returns
  * what the first splice took (two readers of one socket race: a shorter
@@ -923,31 +923,6 @@ void zc_sock_reading_wait(void)
 	while (rd[my_rd - 1].on && zc_lock_wait(&rd_done, &until) != ETIMEDOUT)
 		;
 	zc_unlock();
-}
-
-static void noted_cancelled(void *arg)
-{
-	(void)arg;
-	zc_lock();
-	zc_sock_reading_end();
-	zc_unlock();
-}
-
-ssize_t zc_sock_noted_read(int fd, void *buf, size_t n)
-{
-	ssize_t res;
-	zc_sock_reading_wait();
-	zc_cleanup_push(noted_cancelled, NULL);
-	int cancel = zc_cancel_window_open();
-	res = REAL(read)(fd, buf, n);
-	zc_cancel_window_close(cancel);
-	zc_cleanup_pop(0);
-	int e = errno;
-	zc_lock();
-	zc_sock_reading_end();
-	zc_unlock();
-	errno = e;
-	return res;
 }
 
 static void read_cancelled(void *arg)

@@ -48,16 +48,14 @@ ssize_t zc_sock_read(int fd, const struct zc_fdinfo *fi, void *buf, size_t n, in
 
 /* A read of a stream socket that zc_sock_read returned ZC_PLAIN for stays
  * noted as one until the plain read is done (sock.c, `struct reading`;
- * reading_noted(): 0 only without the guard); zc_sock_noted_read makes that
- * plain read (inside zcopy, lock not held): it waits while another read of
- * the socket goes on, makes the call in the program's cancellation state
- * and ends the note, also when the thread is cancelled in the call.
- * reading_wait() (lock not held) and reading_end() (lock held; also for
- * zc_sock_pipe_abandon) are no-ops for a thread without such a read. */
+ * reading_noted(): 0 only without the guard): the caller waits while
+ * another read of the socket goes on (reading_wait(), lock not held),
+ * makes the plain read, and ends the note (reading_end(), lock held; also
+ * when the thread is cancelled in the read, and for zc_sock_pipe_abandon).
+ * No-ops for a thread without such a read. */
 void zc_sock_reading_wait(void);
 void zc_sock_reading_end(void);
 int zc_sock_reading_noted(void);
-ssize_t zc_sock_noted_read(int fd, void *buf, size_t n);
 
 /* phantom.c: reads the len bytes of pool pipe `pipe` into dst; the pipe is
  * then empty.  Returns 0, or -1 if fewer could be read (the rest of dst is
