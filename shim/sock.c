@@ -107,7 +107,8 @@ static __thread int held[HELD] __attribute__((tls_model("initial-exec")));
  * on holds new noted reads of the socket off (they wait before their first
  * call, as a plain read waits for the socket's lock) until it is done, at
  * most RD_WAIT_S seconds.  Reads zcopy leaves plain from the start are not
- * noted (README).  Lock held for all of it.
+ * noted (README).  Lock held for all of it, except the look at `on` in
+ * zc_sock_reading_wait.
  */
 #define READING 256
 #define RD_WAIT_S 1
@@ -856,14 +857,14 @@ static void reading_begin(const struct zc_fdinfo *fi)
 			f = k;
 			rd[k] = (struct reading){ .dev = fi->dev, .ino = fi->ino };
 			if (k >= rd_top)
-				__atomic_store_n(&rd_top, k + 1, __ATOMIC_RELEASE);
+				rd_top = k + 1;
 		}
 	if (f < 0) {
 		rd_unnoted++; /* and no read goes on while it lasts */
 		my_rd = -1;
 		return;
 	}
-	__atomic_store_n(&rd[f].active, rd[f].active + 1, __ATOMIC_RELAXED);
+	rd[f].active++;
 	my_events = ++rd[f].events;
 	my_rd = f + 1;
 }
@@ -886,12 +887,10 @@ void zc_sock_reading_end(void)
 			my_on = 0;
 			pthread_cond_broadcast(&rd_done);
 		}
-		__atomic_store_n(&e->active, e->active - 1, __ATOMIC_RELAXED);
+		e->active--;
 		e->events++;
-		int top = rd_top;
-		while (top > 0 && !rd[top - 1].active)
-			top--;
-		__atomic_store_n(&rd_top, top, __ATOMIC_RELEASE);
+		while (rd_top > 0 && !rd[rd_top - 1].active)
+			rd_top--;
 	}
 	my_rd = 0;
 }
