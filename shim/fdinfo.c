@@ -49,12 +49,6 @@ enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty)
 	}
 }
 
-int zc_fs_remaps(unsigned long f_type)
-{
-	return f_type == 0x58465342 /* xfs */ || f_type == 0x9123683E /* btrfs */ ||
-	       f_type == 0xCA451A4E /* bcachefs */;
-}
-
 int zc_fs_sized(unsigned long f_type)
 {
 	switch (f_type) {
@@ -131,12 +125,8 @@ static int classify_fd(int fd, const struct stat *st, struct zc_fdinfo *out)
 	out->kind = (uint8_t)zc_classify(st->st_mode, sock_type, tty);
 	out->flags = (uint8_t)zc_flags_from_fl(fl);
 	struct statfs sfs;
-	if (S_ISREG(st->st_mode) && REAL(fstatfs)(fd, &sfs) == 0) {
-		if (zc_fs_sized((unsigned long)sfs.f_type))
-			out->flags |= ZC_FL_SIZED;
-		if (zc_fs_remaps((unsigned long)sfs.f_type))
-			out->flags |= ZC_FL_REMAP;
-	}
+	if (S_ISREG(st->st_mode) && REAL(fstatfs)(fd, &sfs) == 0 && zc_fs_sized((unsigned long)sfs.f_type))
+		out->flags |= ZC_FL_SIZED;
 	out->dev = st->st_dev;
 	out->ino = st->st_ino;
 	out->size = st->st_size;

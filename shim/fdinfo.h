@@ -39,8 +39,6 @@ enum zc_kind {
 #define ZC_FL_READ     0x08u /* opened for reading */
 #define ZC_FL_WRITE    0x10u /* opened for writing */
 #define ZC_FL_SIZED    0x20u /* a file whose st_size is its data size (see zc_fs_sized) */
-#define ZC_FL_REMAP    0x40u /* a file whose copy_file_range shares extents (see zc_fs_remaps) */
-#define ZC_FL_FS       (ZC_FL_SIZED | ZC_FL_REMAP) /* from the file system, not the open flags */
 
 struct zc_fdinfo {
 	uint8_t kind;  /* enum zc_kind */
@@ -58,9 +56,6 @@ enum zc_kind zc_classify(mode_t mode, int sock_type, int is_tty);
  * (size 0), sysfs (4096), FUSE and network file systems may not, and a
  * deferred read trusts the size to know where the data ends. */
 int zc_fs_sized(unsigned long f_type);
-/* Does copy_file_range on a file system of this type share the source's
- * extents (a reflink) rather than copy?  XFS, btrfs and bcachefs do. */
-int zc_fs_remaps(unsigned long f_type);
 /* ZC_FL_* from open flags (F_GETFL). */
 unsigned zc_flags_from_fl(int fl);
 const char *zc_kind_name(enum zc_kind k);

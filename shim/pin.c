@@ -210,7 +210,7 @@ static int refresh_flags(struct pin *p)
 	int fl = REAL(fcntl)(p->own, F_GETFL);
 	if (fl < 0)
 		return -1;
-	p->info.flags = (uint8_t)((p->info.flags & ZC_FL_FS) | zc_flags_from_fl(fl));
+	p->info.flags = (uint8_t)((p->info.flags & ZC_FL_SIZED) | zc_flags_from_fl(fl));
 	p->flags_gen = g;
 	return 0;
 }

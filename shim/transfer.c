@@ -23,7 +23,6 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "inflight.h"
@@ -274,57 +273,10 @@ static enum step pipe_room(struct xfer *x, enum zc_xfer_end *end)
 	return STEP_END;
 }
 
-/*
- * A destination whose copy_file_range shares extents (ZC_FL_REMAP: XFS,
- * btrfs) and that still has pages in the page cache, as a stream's first
- * chunks leave it (they are written plainly while it warms up), makes
- * every later remap write back and wait on the file's mapping first
- * (generic_remap_file_range_prep): on XFS that cost the copier about a
- * tenth of its CPU for the whole file.  So after a destination's first
- * remap zcopy starts the writeback of its dirty pages (sync_file_range
- * with SYNC_FILE_RANGE_WRITE alone: it neither waits nor takes a writeback
- * error from the file, which the program's fsync still reports), and 64
- * and 512 remaps later drops its clean pages (POSIX_FADV_DONTNEED leaves
- * pages that are mapped, dirty or under writeback).  Neither changes a
- * byte, an offset or an error the program sees, only which of the file's
- * pages are in memory.  Three calls per destination, counted per thread
- * (a few destinations at once; a missed or repeated hint costs time only).
- */
-#define SETTLE_SLOTS 4
-static __thread struct settled {
-	dev_t dev;
-	ino_t ino;
-	unsigned remaps;
-} settled[SETTLE_SLOTS] __attribute__((tls_model("initial-exec")));
-static __thread unsigned settle_next __attribute__((tls_model("initial-exec")));
-
-static void settle_dest(int out, const struct zc_fdinfo *o)
-{
-	struct settled *d = NULL;
-	for (int k = 0; k < SETTLE_SLOTS && !d; k++)
-		if (settled[k].remaps && settled[k].ino == o->ino && settled[k].dev == o->dev)
-			d = &settled[k];
-	if (!d) {
-		d = &settled[settle_next++ % SETTLE_SLOTS];
-		*d = (struct settled){ .dev = o->dev, .ino = o->ino };
-	}
-	if (d->remaps > 512)
-		return;
-	unsigned n = ++d->remaps;
-	int saved = errno;
-	if (n == 1) /* the system call: glibc's wrapper is a cancellation point */
-		syscall(SYS_sync_file_range, out, (off_t)0, (off_t)0, SYNC_FILE_RANGE_WRITE);
-	else if (n == 64 || n == 512)
-		posix_fadvise(out, 0, 0, POSIX_FADV_DONTNEED);
-	errno = saved;
-}
-
 /* The call moved got > 0 bytes. */
 static enum step after_bytes(struct xfer *x, ssize_t got, enum zc_xfer_end *end)
 {
 	ZC_ADD(transfers[x->t], 1);
-	if (x->t == ZC_T_COPY_FILE_RANGE && (x->o->flags & ZC_FL_REMAP))
-		settle_dest(x->out, x->o);
 	x->done += (size_t)got;
 	zc_write_sent(x->progress + x->done);
 	if (x->done == x->len)

@@ -34,7 +34,7 @@ command -v strace >/dev/null || {
 case $LIB in /*) ;; *) LIB=$PWD/$LIB ;; esac
 
 WORK=$(mktemp -d /tmp/zcopy-syscalls.XXXXXX)
-trap 'mountpoint -q "$WORK/xfs" && umount "$WORK/xfs"; rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
 SIZE=$((64 * 1024 * 1024))
 CHUNK=$((128 * 1024))
@@ -216,42 +216,6 @@ if command -v python3 >/dev/null; then
 else
 	echo "syscalls: python3 not found (tests/deps.sh installs it)" >&2
 	fail=$((fail + 1))
-fi
-# File to file on XFS, where copy_file_range shares the source's extents:
-# the pages the warm-up wrote plainly are written back once and dropped
-# (transfer.c, settle_dest: every later remap walked them otherwise, a
-# tenth of the copier's CPU): one sync_file_range and one fadvise64 for
-# 510 remaps (the second drop comes at the 512th), the steady state as on
-# ext4.  The image is loop-mounted, which takes root.
-xfs_hints() {
-	truncate -s 512M xfs.img && mkfs.xfs -q -m reflink=1 xfs.img && mkdir xfs &&
-		mount -o loop xfs.img xfs && cp src xfs/src || {
-		echo "syscalls: no XFS image could be mounted" >&2
-		fail=$((fail + 1))
-		return
-	}
-	cd xfs
-	scenario "dd bs=128k file -> file, XFS" 3.9 file dd bs=128k status=none if=src of=out
-	local sfr fad
-	sfr=$(awk '$NF == "sync_file_range" { print $4 }' trace)
-	fad=$(awk '$NF == "fadvise64" { print $4 }' trace)
-	cd ..
-	if [ "${sfr:-0}" -eq 1 ] && [ "${fad:-0}" -eq 1 ]; then
-		pass=$((pass + 1))
-		echo "syscalls: dd -> XFS: the warm-up's pages written back and dropped once"
-	else
-		echo "syscalls: dd -> XFS FAILED: ${sfr:-0} sync_file_range and ${fad:-0} fadvise64, not 1 and 1"
-		fail=$((fail + 1))
-	fi
-	umount xfs
-}
-if ! command -v mkfs.xfs >/dev/null; then
-	echo "syscalls: mkfs.xfs not found (tests/deps.sh installs xfsprogs)" >&2
-	fail=$((fail + 1))
-elif [ "$(id -u)" -ne 0 ]; then
-	echo "syscalls: dd -> XFS skipped: mounting its image takes root" >&2
-else
-	xfs_hints
 fi
 echo "syscalls: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

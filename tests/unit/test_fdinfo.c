@@ -118,18 +118,6 @@ static void disk_and_memory_file_systems_are_sized(void **state)
 	assert_true(zc_fs_sized(0x01021994)); /* tmpfs */
 }
 
-/* Remapping destinations get the page-cache hints (transfer.c, settle_dest);
- * file systems whose copy_file_range copies do not. */
-static void xfs_and_btrfs_remap_ext4_and_tmpfs_copy(void **state)
-{
-	(void)state;
-	assert_true(zc_fs_remaps(0x58465342));  /* xfs */
-	assert_true(zc_fs_remaps(0x9123683E));  /* btrfs */
-	assert_false(zc_fs_remaps(0xEF53));     /* ext4 */
-	assert_false(zc_fs_remaps(0x01021994)); /* tmpfs */
-	assert_false(zc_fs_remaps(0x6969));     /* nfs */
-}
-
 static void proc_sys_fuse_and_nfs_are_not_sized(void **state)
 {
 	(void)state;
@@ -162,7 +150,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(disk_and_memory_file_systems_are_sized),
-		cmocka_unit_test(xfs_and_btrfs_remap_ext4_and_tmpfs_copy),
 		cmocka_unit_test(proc_sys_fuse_and_nfs_are_not_sized),
 		cmocka_unit_test(source_needs_readable_sized_file_or_block),
 		cmocka_unit_test(classify_by_type_socket_and_tty),
