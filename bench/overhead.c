@@ -1,5 +1,5 @@
 /*
- * overhead.c - what zcopy costs where it redirects nothing: three workloads
+ * overhead.c - what zcopy costs where it redirects nothing: four workloads
  * run with no preload and with the library preloaded in each ZCOPY_MODE,
  * interleaved after a warm-up round, each round starting one variant later
  * than the round before (none off observe on, off observe on none, ...): in
@@ -9,6 +9,11 @@
  *   tiny    1-byte read()/write() loop to /dev/null (bench/tiny.c)
  *   sha256  sha256sum FILE
  *   gzip    gzip -1 -c FILE
+ *   exec    a bash loop that runs /bin/true EXEC_N times: the library's
+ *           load, start-up and exit in every process, where a long run
+ *           spreads them thin (the children run without ZCOPY_STATS: bash
+ *           read it at its start and writes its own record, and a record
+ *           per child would add the cost of writing it, not the library's)
  * Every run's stdout must be the expected one and every preloaded run must
  * leave its own ZCOPY_STATS record.  Usage: overhead LIB TINY DOC.  Knobs:
  * OVERHEAD_RUNS (5), OVERHEAD_SIZE (256M), OVERHEAD_TINY_SIZE (1M),
@@ -33,7 +38,8 @@
 #include "tool.h" /* the stats-record reader, tools/records.c */
 
 #define NV 4
-#define NW 3
+#define NW 4
+#define EXEC_N "200"
 #define MAXRUNS 64
 #define BLK (1 << 20)
 #define P 512
@@ -60,6 +66,10 @@ static struct wl wls[NW] = {
 	 .argv = {tinyp, "-n", tiny_n, small}},
 	{.id = "sha256", .title = "`sha256sum FILE`", .argv = {"sha256sum", big}},
 	{.id = "gzip", .title = "`gzip -1 -c FILE`", .argv = {"gzip", "-1", "-c", big}},
+	{.id = "exec", .title = "`bash -c` loop running `/bin/true` " EXEC_N " times",
+	 .argv = {"bash", "-c",
+		  "unset ZCOPY_STATS; i=0; while [ $i -lt " EXEC_N " ]; do /bin/true || exit 1; "
+		  "i=$((i + 1)); done"}},
 };
 
 static void cleanup(void)
@@ -438,7 +448,11 @@ int main(int argc, char **argv)
 		   "with that `ZCOPY_MODE`.\n"
 		   "- Workloads: build/bench/tiny (bench/tiny.c), read(fd, buf, 1) / write(fd, buf, 1) "
 		   "to /dev/null; `sha256sum FILE`; `gzip -1 -c FILE` (level 1 so a run takes "
-		   "seconds, not minutes).\n"
+		   "seconds, not minutes); a `bash -c` loop that runs `/bin/true` " EXEC_N " times "
+		   "(every process loads the library, starts it and ends it; the shell's "
+		   "user+sys includes its children's; the children run without ZCOPY_STATS, so "
+		   "the figure is the library's own cost, not that of writing a record per "
+		   "process).\n"
 		   "- Wall: CLOCK_MONOTONIC from fork until the child exited and its stdout was "
 		   "drained. user+sys: the child's, from wait4.\n"
 		   "- Each run's stdout goes to a pipe the harness hashes (for gzip instead of "

@@ -1,6 +1,7 @@
 # bench/overhead.mk - `make bench-overhead`: what zcopy costs where it
 # redirects nothing (no preload vs ZCOPY_MODE=off, observe, on) on a 1-byte
-# read/write loop, sha256sum and gzip -1; writes docs/overhead.md.
+# read/write loop, sha256sum, gzip -1 and a bash loop of 200 /bin/true;
+# writes docs/overhead.md.
 # Knobs (environment): OVERHEAD_RUNS OVERHEAD_SIZE OVERHEAD_TINY_SIZE
 # OVERHEAD_DIR (see bench/overhead.c).  Included by the top Makefile.
 
